@@ -1,0 +1,155 @@
+package posts
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// fillCommon reads the front matter keys that mean the same in every kind of site into p: title, dates
+// after the first, authors, categories, tags, image, enclosure, language, excerpt settings and id.
+// Kind-specific keys (the post date, the permalink, drafts) are the loaders' business.
+func (s *Site) fillCommon(p *Post, fm *frontMatter, authors map[string]Author) []Warning {
+	var warns []Warning
+	d := fm.data
+	p.Data = d
+	if t := str(d["title"]); t != "" {
+		p.Title = plainTitle(t)
+	}
+	for _, k := range []string{"last_modified_at", "lastmod", "updated"} {
+		if raw, ok := fm.raw[k]; ok && raw != "" {
+			t, guessed, err := parseDate(raw, s.Location)
+			if err != nil {
+				warns = append(warns, Warning{p.Path, fm.line(k), k + ": " + err.Error() + "; ignored"})
+				continue
+			}
+			if guessed {
+				warns = append(warns, Warning{p.Path, fm.line(k), fmt.Sprintf("%s: read %q as %s", k, raw, t.Format(time.RFC3339))})
+			}
+			p.Updated = t
+			break
+		}
+	}
+	for _, k := range []string{"id", "guid"} {
+		if id := strings.TrimSpace(str(d[k])); id != "" {
+			p.ID, p.hasID = id, true
+			break
+		}
+	}
+	p.Authors = s.postAuthors(d, authors)
+	p.Categories = appendUnique(p.Categories, list(d["category"])...)
+	p.Categories = appendUnique(p.Categories, list(d["categories"])...)
+	p.Tags = appendUnique(p.Tags, list(d["tags"])...)
+	p.Tags = appendUnique(p.Tags, list(d["tag"])...)
+	switch img := d["image"].(type) {
+	case string:
+		p.Image = s.siteRef(img)
+	case map[string]any:
+		p.Image = s.siteRef(firstString(img, "path", "url", "src"))
+	}
+	if e, ok := d["enclosure"].(map[string]any); ok {
+		enc := &Enclosure{URL: s.siteRef(str(e["url"])), Type: str(e["type"])}
+		if l := str(e["length"]); l != "" {
+			n, err := strconv.ParseInt(l, 10, 64)
+			if err != nil || n < 0 {
+				warns = append(warns, Warning{p.Path, fm.line("enclosure"), "enclosure length " + strconv.Quote(l) + " is not a number of bytes; written as 0"})
+			}
+			enc.Length = n
+		}
+		if enc.URL == "" || enc.Type == "" {
+			warns = append(warns, Warning{p.Path, fm.line("enclosure"), "enclosure needs url and type (a MIME type like audio/mpeg); left out"})
+		} else {
+			p.Enclosure = enc
+		}
+	}
+	p.Lang = str(d["lang"])
+	if b, ok := boolean(d["excerpt_only"]); ok {
+		p.ExcerptOnly = b
+	}
+	p.excerpt = firstString(d, "description", "excerpt", "summary")
+	if sep, ok := d["excerpt_separator"].(string); ok && sep != "" {
+		p.sep = sep
+	}
+	return warns
+}
+
+// postAuthors reads author (a name, a key of the authors data file, or an object) and authors (a list of
+// either), falling back to the site's author.
+func (s *Site) postAuthors(d map[string]any, known map[string]Author) []Author {
+	var out []Author
+	add := func(v any) {
+		switch v := v.(type) {
+		case string:
+			if v = strings.TrimSpace(v); v == "" {
+				return
+			}
+			if a, ok := known[v]; ok {
+				out = append(out, a)
+			} else {
+				out = append(out, Author{Name: v})
+			}
+		case map[string]any:
+			a := Author{Name: firstString(v, "name", "display_name"), Email: firstString(v, "email"), URL: firstString(v, "url", "uri", "web")}
+			if a.Name != "" || a.Email != "" {
+				out = append(out, a)
+			}
+		}
+	}
+	add(d["author"])
+	if as, ok := d["authors"].([]any); ok {
+		for _, a := range as {
+			add(a)
+		}
+	} else {
+		add(d["authors"])
+	}
+	if len(out) == 0 && (s.Author.Name != "" || s.Author.Email != "") {
+		out = append(out, s.Author)
+	}
+	return out
+}
+
+// authorFrom reads a site-level author: a name or an object with name, email and url.
+func authorFrom(v any) Author {
+	switch v := v.(type) {
+	case string:
+		return Author{Name: strings.TrimSpace(v)}
+	case map[string]any:
+		return Author{Name: firstString(v, "name"), Email: firstString(v, "email"), URL: firstString(v, "url", "uri")}
+	}
+	return Author{}
+}
+
+func firstString(m map[string]any, keys ...string) string {
+	for _, k := range keys {
+		if v := strings.TrimSpace(str(m[k])); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func appendUnique(dst []string, vs ...string) []string {
+outer:
+	for _, v := range vs {
+		for _, d := range dst {
+			if d == v {
+				continue outer
+			}
+		}
+		dst = append(dst, v)
+	}
+	return dst
+}
+
+// titleFromSlug is Jekyll's Utils.titleize_slug: "no-yaml" becomes "No Yaml".
+func titleFromSlug(slug string) string {
+	words := strings.Split(slug, "-")
+	for i, w := range words {
+		if w != "" {
+			words[i] = strings.ToUpper(w[:1]) + w[1:]
+		}
+	}
+	return strings.Join(words, " ")
+}

@@ -1,0 +1,361 @@
+package posts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// postName matches a Jekyll post's file name: a date (zero padding optional), a slug and an extension.
+var postName = regexp.MustCompile(`^(\d{2,4})-(\d{1,2})-(\d{1,2})-(.+)(\.[^.]+)$`)
+
+// The extensions Herald renders as Markdown. Jekyll's own default list (markdown_ext) decides which of them
+// get ".html" in the permalink; .text, for one, keeps its extension on a Jekyll site.
+var (
+	markdownExts       = map[string]bool{".md": true, ".markdown": true, ".mkdn": true, ".mkd": true, ".mdown": true, ".mkdown": true, ".text": true}
+	jekyllMarkdownExts = "markdown,mkdown,mkdn,mkd,md"
+	dataExts           = map[string]bool{".yml": true, ".yaml": true, ".json": true, ".csv": true, ".tsv": true, ".toml": true}
+)
+
+// jekyllConfig holds the keys of _config.yml that Herald uses.
+type jekyllConfig struct {
+	Title            string  `yaml:"title"`
+	Name             string  `yaml:"name"`
+	Description      string  `yaml:"description"`
+	URL              string  `yaml:"url"`
+	BaseURL          string  `yaml:"baseurl"`
+	Author           any     `yaml:"author"`
+	Lang             string  `yaml:"lang"`
+	Timezone         string  `yaml:"timezone"`
+	Permalink        string  `yaml:"permalink"`
+	ExcerptSeparator *string `yaml:"excerpt_separator"`
+	MarkdownExt      string  `yaml:"markdown_ext"`
+	Destination      string  `yaml:"destination"`
+	Collections      struct {
+		Posts struct {
+			Permalink string `yaml:"permalink"`
+		} `yaml:"posts"`
+	} `yaml:"collections"`
+	Exclude []string `yaml:"exclude"`
+}
+
+func loadJekyll(ctx context.Context, opts Options) (*Site, error) {
+	s := &Site{Kind: "jekyll", Dir: opts.Dir, OutputDir: "_site"}
+	var cfg jekyllConfig
+	raw := map[string]any{}
+	cfgName := "_config.yml"
+	src, err := os.ReadFile(filepath.Join(opts.Dir, cfgName))
+	if errors.Is(err, fs.ErrNotExist) {
+		cfgName = "_config.yaml"
+		src, err = os.ReadFile(filepath.Join(opts.Dir, cfgName))
+	}
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		cfgName = ""
+	case err != nil:
+		return nil, fmt.Errorf("read %s: %w", cfgName, err)
+	default:
+		if err := yaml.Unmarshal(src, &cfg); err != nil {
+			return nil, yamlError(cfgName, 0, err)
+		}
+		if err := yaml.Unmarshal(src, &raw); err != nil {
+			return nil, yamlError(cfgName, 0, err)
+		}
+	}
+	s.Title = cfg.Title
+	if s.Title == "" {
+		s.Title = cfg.Name
+	}
+	s.Description = cfg.Description
+	if cfg.URL != "" {
+		s.URL = strings.TrimRight(cfg.URL, "/") + "/" + strings.Trim(cfg.BaseURL, "/")
+	}
+	s.Lang = cfg.Lang
+	s.Author = authorFrom(cfg.Author)
+	if cfg.Destination != "" {
+		s.OutputDir = cfg.Destination
+	}
+	if cfg.Timezone != "" {
+		loc, err := time.LoadLocation(cfg.Timezone)
+		if err != nil {
+			return nil, fmt.Errorf("%s: timezone %q: %w; use an IANA name like America/Chicago", cfgName, cfg.Timezone, err)
+		}
+		s.Location = loc
+	}
+	if err := s.applyOverrides(opts); err != nil {
+		if errors.Is(err, ErrNoURL) {
+			where := "_config.yml"
+			if cfgName != "" {
+				where = cfgName
+			}
+			return nil, fmt.Errorf("%w: set url: https://your.site in %s (or url in herald.yaml); every link in a feed must be absolute", ErrNoURL, where)
+		}
+		return nil, err
+	}
+
+	permalink := firstNonEmpty(opts.Permalink, cfg.Collections.Posts.Permalink, cfg.Permalink, "date")
+	sep := "\n\n"
+	if cfg.ExcerptSeparator != nil {
+		sep = *cfg.ExcerptSeparator
+	}
+	if opts.ExcerptSeparator != "" {
+		sep = opts.ExcerptSeparator
+	}
+	mdExt := cfg.MarkdownExt
+	if mdExt == "" {
+		mdExt = jekyllMarkdownExts
+	}
+	convertExts := map[string]bool{".html": true}
+	for _, e := range strings.Split(mdExt, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			convertExts["."+strings.ToLower(e)] = true
+		}
+	}
+	authors, err := readAuthorsData(opts.Dir)
+	if err != nil {
+		return nil, err
+	}
+
+	files, drafts, err := findJekyllPosts(opts.Dir, s.OutputDir, opts.Drafts)
+	if err != nil {
+		return nil, err
+	}
+	isDraft := map[string]bool{}
+	for _, d := range drafts {
+		isDraft[d] = true
+	}
+	files = append(files, drafts...)
+
+	host := s.host()
+	type result struct {
+		post  *Post
+		warns []Warning
+	}
+	results, err := readAll(ctx, opts.Dir, files, func(rel string, src []byte) (result, error) {
+		p, warns, err := s.jekyllPost(rel, src, isDraft[rel], permalink, sep, convertExts, authors, host, opts)
+		return result{p, warns}, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range results {
+		s.Warnings = append(s.Warnings, r.warns...)
+		if r.post != nil {
+			s.Posts = append(s.Posts, r.post)
+		}
+	}
+	s.render = newRenderer(s, raw, opts)
+	return s, nil
+}
+
+// jekyllPost reads one post file. It returns a nil post for one that is not published (published: false,
+// or dated in the future without --future).
+func (s *Site) jekyllPost(rel string, src []byte, draft bool, permalink, sep string, convertExts map[string]bool,
+	authors map[string]Author, host string, opts Options) (*Post, []Warning, error) {
+	base := path.Base(rel)
+	ext := path.Ext(base)
+	fm, _, err := parseFrontMatter(rel, src)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !fm.present && !markdownExts[strings.ToLower(ext)] && strings.ToLower(ext) != ".html" {
+		return nil, nil, nil // Jekyll copies such a file as it is: not a post
+	}
+	if b, ok := boolean(fm.data["published"]); ok && !b {
+		return nil, nil, nil
+	}
+	p := &Post{Path: rel, Draft: draft, bodyLine: fm.bodyLine, sep: sep, ExcerptOnly: opts.ExcerptOnly}
+	var warns []Warning
+
+	var slug string
+	var fileDate time.Time
+	if draft {
+		slug = strings.TrimSuffix(base, ext)
+		if info, err := os.Stat(filepath.Join(s.Dir, filepath.FromSlash(rel))); err == nil {
+			fileDate = info.ModTime().In(s.Location).Truncate(time.Second)
+		}
+	} else {
+		m := postName.FindStringSubmatch(base)
+		y, mo, d := atoi(m[1]), atoi(m[2]), atoi(m[3])
+		fileDate = time.Date(y, time.Month(mo), d, 0, 0, 0, 0, s.Location)
+		if fileDate.Day() != d || mo < 1 || mo > 12 {
+			return nil, nil, &Error{File: rel, Msg: fmt.Sprintf("the file name's date %s-%s-%s is not a real day; rename the file YYYY-MM-DD-slug%s", m[1], m[2], m[3], ext)}
+		}
+		slug = m[4]
+	}
+	p.Date = fileDate
+	if raw, ok := fm.raw["date"]; ok && strings.TrimSpace(raw) != "" {
+		t, guessed, err := parseDate(raw, s.Location)
+		if err != nil {
+			return nil, nil, &Error{File: rel, Line: fm.line("date"), Msg: "date: " + err.Error()}
+		}
+		if guessed {
+			warns = append(warns, Warning{rel, fm.line("date"), fmt.Sprintf("date %q is not in a standard form; read it as %s", raw, t.Format(time.RFC3339))})
+		}
+		p.Date = t
+	}
+	p.Date = p.Date.In(s.Location)
+	if !opts.Future && !opts.Now.IsZero() && p.Date.After(opts.Now) {
+		return nil, nil, nil
+	}
+	if fs := str(fm.data["slug"]); fs != "" {
+		slug = fs
+	}
+
+	// Folders above _posts are categories: "news/_posts/x.md" is in "news".
+	var dirCats []string
+	if i := strings.Index(rel, "_posts/"); i > 0 {
+		for _, c := range strings.Split(strings.Trim(rel[:i], "/"), "/") {
+			if c != "" {
+				dirCats = append(dirCats, c)
+			}
+		}
+	}
+	p.Categories = dirCats
+	warns = append(warns, s.fillCommon(p, fm, authors)...)
+	if p.Title == "" {
+		p.Title = titleFromSlug(slug)
+	}
+	if p.Updated.IsZero() {
+		p.Updated = p.Date
+	}
+	p.Updated = p.Updated.In(s.Location)
+
+	outExt := ext
+	if convertExts[strings.ToLower(ext)] {
+		outExt = ".html"
+	}
+	tmpl := permalink
+	line := 0
+	if fp := str(fm.data["permalink"]); fp != "" {
+		tmpl, line = fp, fm.line("permalink")
+	}
+	urlPath, err := expandPermalink(tmpl, permalinkVars{
+		date: p.Date, slug: slug, name: strings.TrimSuffix(base, ext), categories: p.Categories,
+		outputExt: outExt, collection: "posts", path: strings.TrimSuffix(rel, ext),
+	})
+	if err != nil {
+		where := "permalink in _config.yml or herald.yaml"
+		if line > 0 {
+			where = "permalink in the front matter"
+		}
+		return nil, nil, &Error{File: rel, Line: line, Msg: err.Error() + "; fix the " + where}
+	}
+	p.URL = s.URL + urlPath
+
+	if !p.hasID {
+		// The id is what does not change when a post is edited or re-permalinked: the date and slug of the
+		// file name, and the folder it sits under (two sections may have posts of the same name and date).
+		prefix := ""
+		if i := strings.Index(rel, "_posts/"); i > 0 {
+			prefix = rel[:i]
+		}
+		if draft {
+			p.ID = fmt.Sprintf("tag:%s,draft:%s%s", host, prefix, strings.TrimSuffix(base, ext))
+		} else {
+			m := postName.FindStringSubmatch(base)
+			p.ID = fmt.Sprintf("tag:%s,%s:%s%s", host, fileDate.Format("2006-01-02"), prefix, m[4])
+		}
+	}
+	return p, warns, nil
+}
+
+// findJekyllPosts lists the post files of a Jekyll site: dated files in every _posts folder (and its
+// subfolders), and with drafts, every file in _drafts. Paths are relative to dir, slash-separated, sorted.
+func findJekyllPosts(dir, outputDir string, withDrafts bool) (posts, drafts []string, err error) {
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		rel = filepath.ToSlash(rel)
+		name := d.Name()
+		if d.IsDir() {
+			if p == dir {
+				return nil
+			}
+			if p == outputDir || name == "node_modules" || name == "vendor" || strings.HasPrefix(name, ".") {
+				return filepath.SkipDir
+			}
+			// Folders starting with "_" hold layouts, includes and data, except _posts and _drafts.
+			inPosts := strings.Contains("/"+rel+"/", "/_posts/")
+			if strings.HasPrefix(name, "_") && name != "_posts" && !(rel == "_drafts" && withDrafts) && !inPosts {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") || strings.HasSuffix(name, "~") || strings.HasPrefix(name, "#") {
+			return nil
+		}
+		ext := strings.ToLower(path.Ext(name))
+		if dataExts[ext] {
+			return nil
+		}
+		switch {
+		case strings.HasPrefix(rel, "_drafts/"):
+			if withDrafts {
+				drafts = append(drafts, rel)
+			}
+		case strings.Contains("/"+rel, "/_posts/") && postName.MatchString(name):
+			posts = append(posts, rel)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("find posts: %w", err)
+	}
+	return posts, drafts, nil
+}
+
+// readAuthorsData reads _data/authors.yml, where Jekyll sites keep their authors by key.
+func readAuthorsData(dir string) (map[string]Author, error) {
+	for _, name := range []string{"_data/authors.yml", "_data/authors.yaml"} {
+		src, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(name)))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", name, err)
+		}
+		var m map[string]any
+		if err := yaml.Unmarshal(src, &m); err != nil {
+			return nil, yamlError(name, 0, err)
+		}
+		out := make(map[string]Author, len(m))
+		for k, v := range m {
+			a := authorFrom(v)
+			if a.Name == "" {
+				a.Name = k
+			}
+			out[k] = a
+		}
+		return out, nil
+	}
+	return nil, nil
+}
+
+func atoi(s string) int {
+	n := 0
+	for _, c := range s {
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
+
+func firstNonEmpty(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,236 @@
+package posts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Options say how to load a site. Empty fields take the site's own settings; set fields override them
+// (cmd/herald fills them from herald.yaml).
+type Options struct {
+	Dir  string // the site folder
+	Kind string // "jekyll", "hugo", "plain", or "" to detect
+
+	PostsDir         string // plain sites: the folder of Markdown files, relative to Dir
+	Title            string
+	Description      string
+	URL              string // the site's public URL, with any base path
+	Lang             string
+	Timezone         string // an IANA zone name
+	Author           Author
+	Permalink        string // a style name or a template with :placeholders
+	ExcerptSeparator string
+	ExcerptOnly      bool // every post sends only its excerpt
+	OutputDir        string
+
+	Drafts bool      // include drafts
+	Future bool      // include posts dated after Now
+	Now    time.Time // what "future" is measured against
+}
+
+// ErrNoURL is returned when neither the site's config nor herald.yaml gives the site's URL.
+var ErrNoURL = errors.New("posts: the site has no url")
+
+// Detect tells what kind of site dir holds: "jekyll", "hugo", or "" when it cannot tell.
+func Detect(dir string) string {
+	for _, name := range []string{"_config.yml", "_config.yaml", "_config.toml", "_posts"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+			return "jekyll"
+		}
+	}
+	for _, name := range hugoConfigNames {
+		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+			return "hugo"
+		}
+	}
+	return ""
+}
+
+// Load reads the site in opts.Dir and returns it with its posts (front matter read, not yet rendered),
+// newest first, ties broken by path.
+func Load(ctx context.Context, opts Options) (*Site, error) {
+	kind := opts.Kind
+	if kind == "" {
+		if opts.PostsDir != "" {
+			kind = "plain"
+		} else if kind = Detect(opts.Dir); kind == "" {
+			return nil, fmt.Errorf("%s: no _config.yml (Jekyll) or hugo.toml/config.toml (Hugo) found; run Herald in the site's folder, pass -C DIR, or set kind and posts_dir in herald.yaml for a plain folder of Markdown files", opts.Dir)
+		}
+	}
+	var (
+		s   *Site
+		err error
+	)
+	switch kind {
+	case "jekyll":
+		s, err = loadJekyll(ctx, opts)
+	case "hugo":
+		s, err = loadHugo(ctx, opts)
+	case "plain":
+		s, err = loadPlain(ctx, opts)
+	default:
+		return nil, fmt.Errorf("unknown site kind %q; use jekyll, hugo or plain", kind)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := checkIDs(s.Posts); err != nil {
+		return nil, err
+	}
+	sortPosts(s.Posts)
+	return s, nil
+}
+
+// applyOverrides lets herald.yaml's settings win over the site's config.
+func (s *Site) applyOverrides(o Options) error {
+	set := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	set(&s.Title, o.Title)
+	set(&s.Description, o.Description)
+	set(&s.URL, o.URL)
+	set(&s.Lang, o.Lang)
+	set(&s.Author.Name, o.Author.Name)
+	set(&s.Author.Email, o.Author.Email)
+	set(&s.Author.URL, o.Author.URL)
+	if o.OutputDir != "" {
+		s.OutputDir = o.OutputDir
+	}
+	if !filepath.IsAbs(s.OutputDir) {
+		s.OutputDir = filepath.Join(s.Dir, s.OutputDir)
+	}
+	if o.Timezone != "" {
+		loc, err := time.LoadLocation(o.Timezone)
+		if err != nil {
+			return fmt.Errorf("timezone %q: %w; use an IANA name like Europe/Berlin", o.Timezone, err)
+		}
+		s.Location = loc
+	}
+	if s.Location == nil {
+		s.Location = time.UTC
+	}
+	s.URL = strings.TrimRight(strings.TrimSpace(s.URL), "/")
+	if s.URL == "" {
+		return ErrNoURL
+	}
+	u, err := url.Parse(s.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("site url %q is not an absolute http(s) URL; set url to something like https://blog.example.com", s.URL)
+	}
+	return nil
+}
+
+// host is the site URL's host, the authority of tag: ids.
+func (s *Site) host() string {
+	u, _ := url.Parse(s.URL)
+	return u.Hostname()
+}
+
+// absURL resolves ref against base, leaving absolute URLs and fragments alone.
+func absURL(base *url.URL, ref string) string {
+	ref = strings.TrimSpace(ref)
+	if ref == "" || strings.HasPrefix(ref, "#") {
+		return ref
+	}
+	r, err := url.Parse(ref)
+	if err != nil {
+		return ref
+	}
+	if r.Scheme != "" {
+		return ref
+	}
+	return base.ResolveReference(r).String()
+}
+
+// siteRef resolves a site-relative path (like an image in front matter) against the site URL: "/img/a.png"
+// and "img/a.png" both become URL + "/img/a.png".
+func (s *Site) siteRef(ref string) string {
+	ref = strings.TrimSpace(ref)
+	if ref == "" {
+		return ""
+	}
+	if r, err := url.Parse(ref); err == nil && r.Scheme != "" {
+		return ref
+	}
+	if strings.HasPrefix(ref, "//") {
+		return "https:" + ref
+	}
+	return s.URL + "/" + strings.TrimLeft(ref, "/")
+}
+
+func checkIDs(ps []*Post) error {
+	seen := make(map[string]*Post, len(ps))
+	for _, p := range ps {
+		if q, ok := seen[p.ID]; ok {
+			a, b := q.Path, p.Path
+			if b < a {
+				a, b = b, a
+			}
+			return fmt.Errorf("%s and %s have the same id %q; give one of them its own id: in its front matter", a, b, p.ID)
+		}
+		seen[p.ID] = p
+	}
+	return nil
+}
+
+func sortPosts(ps []*Post) {
+	sort.SliceStable(ps, func(i, j int) bool {
+		if !ps[i].Date.Equal(ps[j].Date) {
+			return ps[i].Date.After(ps[j].Date)
+		}
+		return ps[i].Path < ps[j].Path
+	})
+}
+
+// readAll reads and parses files on all cores; parse is called for each file with its bytes, and its
+// results come back in the order of files. The first error wins.
+func readAll[T any](ctx context.Context, dir string, files []string, parse func(rel string, src []byte) (T, error)) ([]T, error) {
+	out := make([]T, len(files))
+	errs := make([]error, len(files))
+	workers := min(runtime.GOMAXPROCS(0), len(files))
+	var next sync.Mutex
+	i := 0
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				next.Lock()
+				k := i
+				i++
+				next.Unlock()
+				if k >= len(files) || ctx.Err() != nil {
+					return
+				}
+				src, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(files[k])))
+				if err != nil {
+					errs[k] = &Error{File: files[k], Msg: "cannot read the file; check its permissions", Err: err}
+					continue
+				}
+				out[k], errs[k] = parse(files[k], src)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,135 @@
+package posts
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// loadPlain reads a plain folder of Markdown files with front matter (opts.PostsDir). Each post needs a date,
+// in its front matter or at the start of its file name (YYYY-MM-DD-slug.md).
+func loadPlain(ctx context.Context, opts Options) (*Site, error) {
+	s := &Site{Kind: "plain", Dir: opts.Dir, OutputDir: "public"}
+	if err := s.applyOverrides(opts); err != nil {
+		if err == ErrNoURL {
+			return nil, fmt.Errorf("%w: set url: https://your.site in herald.yaml; every link in a feed must be absolute", ErrNoURL)
+		}
+		return nil, err
+	}
+	if opts.PostsDir == "" {
+		return nil, fmt.Errorf("a plain site needs posts_dir in herald.yaml: the folder that holds the Markdown files")
+	}
+	root := filepath.Join(opts.Dir, opts.PostsDir)
+	var files []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if p != root && strings.HasPrefix(d.Name(), ".") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if markdownExts[strings.ToLower(path.Ext(d.Name()))] && !strings.HasPrefix(d.Name(), ".") {
+			rel, _ := filepath.Rel(opts.Dir, p)
+			files = append(files, filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("posts_dir %s: %w", opts.PostsDir, err)
+	}
+	permalink := firstNonEmpty(opts.Permalink, "/:title/")
+	sep := firstNonEmpty(opts.ExcerptSeparator, "\n\n")
+	type result struct {
+		post  *Post
+		warns []Warning
+	}
+	results, err := readAll(ctx, opts.Dir, files, func(rel string, src []byte) (result, error) {
+		p, w, err := s.plainPost(rel, src, permalink, sep, opts)
+		return result{p, w}, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range results {
+		s.Warnings = append(s.Warnings, r.warns...)
+		if r.post != nil {
+			s.Posts = append(s.Posts, r.post)
+		}
+	}
+	s.render = newRenderer(s, nil, opts)
+	return s, nil
+}
+
+func (s *Site) plainPost(rel string, src []byte, permalink, sep string, opts Options) (*Post, []Warning, error) {
+	fm, _, err := parseFrontMatter(rel, src)
+	if err != nil {
+		return nil, nil, err
+	}
+	if b, ok := boolean(fm.data["published"]); ok && !b {
+		return nil, nil, nil
+	}
+	if b, ok := boolean(fm.data["draft"]); ok && b && !opts.Drafts {
+		return nil, nil, nil
+	}
+	base := path.Base(rel)
+	ext := path.Ext(base)
+	slug := strings.TrimSuffix(base, ext)
+	p := &Post{Path: rel, bodyLine: fm.bodyLine, sep: sep, ExcerptOnly: opts.ExcerptOnly}
+	var warns []Warning
+	var fileDate time.Time
+	if m := postName.FindStringSubmatch(base); m != nil {
+		fileDate = time.Date(atoi(m[1]), time.Month(atoi(m[2])), atoi(m[3]), 0, 0, 0, 0, s.Location)
+		slug = m[4]
+	}
+	p.Date = fileDate
+	if raw := fm.raw["date"]; strings.TrimSpace(raw) != "" {
+		t, guessed, err := parseDate(raw, s.Location)
+		if err != nil {
+			return nil, nil, &Error{File: rel, Line: fm.line("date"), Msg: "date: " + err.Error()}
+		}
+		if guessed {
+			warns = append(warns, Warning{rel, fm.line("date"), fmt.Sprintf("date %q is not in a standard form; read it as %s", raw, t.Format(time.RFC3339))})
+		}
+		p.Date = t
+	}
+	if p.Date.IsZero() {
+		return nil, nil, &Error{File: rel, Line: 1, Msg: "no date: add date: YYYY-MM-DD to the front matter, or name the file YYYY-MM-DD-slug.md"}
+	}
+	p.Date = p.Date.In(s.Location)
+	if !opts.Future && !opts.Now.IsZero() && p.Date.After(opts.Now) {
+		return nil, nil, nil
+	}
+	if fs := str(fm.data["slug"]); fs != "" {
+		slug = fs
+	}
+	warns = append(warns, s.fillCommon(p, fm, nil)...)
+	if p.Title == "" {
+		p.Title = titleFromSlug(slug)
+	}
+	if p.Updated.IsZero() {
+		p.Updated = p.Date
+	}
+	p.Updated = p.Updated.In(s.Location)
+	tmpl, line := permalink, 0
+	if fp := str(fm.data["permalink"]); fp != "" {
+		tmpl, line = fp, fm.line("permalink")
+	}
+	urlPath, err := expandPermalink(tmpl, permalinkVars{date: p.Date, slug: slug, name: slug, categories: p.Categories,
+		outputExt: ".html", collection: "posts", path: strings.TrimSuffix(strings.TrimPrefix(rel, opts.PostsDir+"/"), ext)})
+	if err != nil {
+		return nil, nil, &Error{File: rel, Line: line, Msg: err.Error()}
+	}
+	p.URL = s.URL + urlPath
+	if !p.hasID {
+		rest := strings.TrimSuffix(strings.TrimPrefix(rel, strings.Trim(opts.PostsDir, "/")+"/"), ext)
+		p.ID = fmt.Sprintf("tag:%s,%s:%s", s.host(), p.Date.Format("2006-01-02"), rest)
+	}
+	return p, warns, nil
+}

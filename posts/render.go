@@ -1,0 +1,296 @@
+package posts
+
+import (
+	"bytes"
+	"context"
+	"html"
+	"net/url"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/yuin/goldmark"
+	"github.com/yuin/goldmark/extension"
+	"github.com/yuin/goldmark/parser"
+	gmhtml "github.com/yuin/goldmark/renderer/html"
+	xhtml "golang.org/x/net/html"
+)
+
+// renderer turns a post's body into HTML. It is safe for concurrent use.
+type renderer struct {
+	md     goldmark.Markdown
+	liquid *liquidEngine // nil when the site has no Liquid (Hugo, plain folders)
+	dir    string
+}
+
+func newMarkdown() goldmark.Markdown {
+	return goldmark.New(
+		goldmark.WithExtensions(extension.GFM, extension.Footnote, extension.Typographer),
+		goldmark.WithParserOptions(parser.WithAutoHeadingID()),
+		goldmark.WithRendererOptions(gmhtml.WithUnsafe()),
+	)
+}
+
+// titleMarkdown renders titles: inline Markdown with typographic quotes and dashes, as Jekyll's smartify does.
+var titleMarkdown = goldmark.New(
+	goldmark.WithExtensions(extension.Strikethrough, extension.Typographer),
+	goldmark.WithRendererOptions(gmhtml.WithUnsafe()),
+)
+
+// Render renders ps (posts of s): Liquid, then Markdown, then every URL made absolute; it fills
+// ContentHTML, SummaryHTML and Summary. It works on all cores and returns what it had to warn about.
+func (s *Site) Render(ctx context.Context, ps []*Post) ([]Warning, error) {
+	type result struct {
+		warns []Warning
+		err   error
+	}
+	results := make([]result, len(ps))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	next := 0
+	for w := 0; w < min(runtime.GOMAXPROCS(0), len(ps)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				k := next
+				next++
+				mu.Unlock()
+				if k >= len(ps) || ctx.Err() != nil {
+					return
+				}
+				results[k].warns, results[k].err = s.renderPost(ps[k])
+			}
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var warns []Warning
+	for _, r := range results {
+		if r.err != nil {
+			return nil, r.err
+		}
+		warns = append(warns, r.warns...)
+	}
+	return warns, nil
+}
+
+func (s *Site) renderPost(p *Post) ([]Warning, error) {
+	src, err := readFile(s.Dir, p.Path)
+	if err != nil {
+		return nil, &Error{File: p.Path, Msg: "cannot read the file; check its permissions", Err: err}
+	}
+	_, _, body, _, _ := splitFrontMatter(src)
+	body = bytes.ReplaceAll(body, []byte("\r\n"), []byte("\n"))
+	var warns []Warning
+	if s.render.liquid != nil {
+		body, warns = s.render.liquid.render(p, body)
+	}
+	markdown := markdownExts[strings.ToLower(pathExt(p.Path))]
+	toHTML := func(b []byte) string {
+		if !markdown {
+			return string(b)
+		}
+		var buf bytes.Buffer
+		if err := s.render.md.Convert(b, &buf); err != nil {
+			return html.EscapeString(string(b))
+		}
+		return buf.String()
+	}
+	base, _ := url.Parse(p.URL)
+	full := cleanText(absolutize(toHTML(body), base))
+
+	// The summary: front matter description or excerpt, else what stands before the excerpt separator
+	// or <!--more-->, else the first paragraph.
+	var summaryHTML string
+	switch {
+	case p.excerpt != "":
+		summaryHTML = "<p>" + html.EscapeString(p.excerpt) + "</p>"
+	default:
+		if before, ok := cutExcerpt(body, p.sep); ok {
+			summaryHTML = cleanText(absolutize(toHTML(withLinkDefinitions(before, body)), base))
+		} else {
+			summaryHTML = firstParagraph(full)
+		}
+	}
+	p.SummaryHTML = strings.TrimSpace(summaryHTML)
+	p.Summary = plainText(p.SummaryHTML)
+	if p.Summary == "" {
+		p.SummaryHTML = ""
+	}
+	p.ContentHTML = full
+	if p.ExcerptOnly && p.SummaryHTML != "" {
+		p.ContentHTML = p.SummaryHTML + `<p><a href="` + html.EscapeString(p.URL) + `">Read the whole post</a></p>`
+	}
+	return warns, nil
+}
+
+// cutExcerpt returns the body before <!--more--> or the post's excerpt separator, if either is there.
+func cutExcerpt(body []byte, sep string) ([]byte, bool) {
+	if i := bytes.Index(body, []byte("<!--more-->")); i >= 0 {
+		return body[:i], true
+	}
+	if sep == "" || sep == "\n\n" {
+		return nil, false // the first paragraph, which firstParagraph finds in the HTML
+	}
+	if i := bytes.Index(body, []byte(sep)); i >= 0 {
+		return body[:i], true
+	}
+	return nil, false
+}
+
+var linkDefinition = regexp.MustCompile(`(?m)^ {0,3}\[[^\]]+\]:[ \t]+\S.*$`)
+
+// withLinkDefinitions appends the body's reference link definitions to an excerpt, so that "[text][ref]"
+// in the excerpt still links when its definition stands at the end of the post (Jekyll does the same).
+func withLinkDefinitions(excerpt, body []byte) []byte {
+	defs := linkDefinition.FindAll(body[len(excerpt):], -1)
+	if len(defs) == 0 {
+		return excerpt
+	}
+	out := append([]byte{}, excerpt...)
+	out = append(out, "\n\n"...)
+	return append(out, bytes.Join(defs, []byte("\n"))...)
+}
+
+// firstParagraph returns the first <p> element of rendered HTML, or "".
+func firstParagraph(h string) string {
+	i := strings.Index(h, "<p>")
+	if i < 0 {
+		return ""
+	}
+	j := strings.Index(h[i:], "</p>")
+	if j < 0 {
+		return ""
+	}
+	return h[i : i+j+len("</p>")]
+}
+
+// urlAttrs are the attributes that hold a URL; srcset holds several.
+var urlAttrs = map[string]bool{"href": true, "src": true, "poster": true, "cite": true, "action": true, "background": true, "longdesc": true, "data": true}
+
+// absolutize rewrites every URL in an HTML fragment to an absolute one, resolved against base. Tags without
+// such attributes are copied byte for byte.
+func absolutize(h string, base *url.URL) string {
+	if !strings.Contains(h, "=") {
+		return h
+	}
+	z := xhtml.NewTokenizer(strings.NewReader(h))
+	var b strings.Builder
+	b.Grow(len(h) + len(h)/8)
+	for {
+		tt := z.Next()
+		if tt == xhtml.ErrorToken {
+			return b.String()
+		}
+		raw := z.Raw()
+		if tt != xhtml.StartTagToken && tt != xhtml.SelfClosingTagToken {
+			b.Write(raw)
+			continue
+		}
+		t := z.Token()
+		changed := false
+		for i, a := range t.Attr {
+			switch {
+			case urlAttrs[a.Key]:
+				if v := absURL(base, a.Val); v != a.Val {
+					t.Attr[i].Val, changed = v, true
+				}
+			case a.Key == "srcset":
+				if v := absSrcset(base, a.Val); v != a.Val {
+					t.Attr[i].Val, changed = v, true
+				}
+			}
+		}
+		if !changed {
+			b.Write(raw)
+			continue
+		}
+		b.WriteString(t.String())
+	}
+}
+
+// absSrcset resolves each URL of a srcset list ("a.png 1x, b.png 2x").
+func absSrcset(base *url.URL, v string) string {
+	parts := strings.Split(v, ",")
+	for i, p := range parts {
+		f := strings.Fields(p)
+		if len(f) == 0 {
+			continue
+		}
+		f[0] = absURL(base, f[0])
+		parts[i] = strings.Join(f, " ")
+	}
+	return strings.Join(parts, ", ")
+}
+
+// plainTitle turns a title that may hold Markdown, HTML and entities into plain text.
+func plainTitle(t string) string {
+	if strings.ContainsAny(t, "*_`<>&[]\\~-\"'.") {
+		var buf bytes.Buffer
+		if err := titleMarkdown.Convert([]byte(t), &buf); err == nil {
+			return plainText(buf.String())
+		}
+	}
+	return collapseSpace(cleanText(t))
+}
+
+// plainText strips tags from HTML, decodes entities once and collapses whitespace.
+func plainText(h string) string {
+	z := xhtml.NewTokenizer(strings.NewReader(h))
+	var b strings.Builder
+	for {
+		switch z.Next() {
+		case xhtml.ErrorToken:
+			return collapseSpace(cleanText(b.String()))
+		case xhtml.TextToken:
+			b.Write(z.Text())
+		case xhtml.StartTagToken, xhtml.EndTagToken, xhtml.SelfClosingTagToken:
+			b.WriteByte(' ')
+		}
+	}
+}
+
+func collapseSpace(s string) string {
+	return strings.Join(strings.FieldsFunc(s, unicode.IsSpace), " ")
+}
+
+// cleanText removes what XML 1.0 forbids (control characters other than tab, CR and LF; U+FFFE and U+FFFF;
+// invalid UTF-8), so that no feed format gets a byte its readers reject.
+func cleanText(s string) string {
+	ok := true
+	for _, r := range s {
+		if !xmlChar(r) {
+			ok = false
+			break
+		}
+	}
+	if ok && utf8.ValidString(s) {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		if r == utf8.RuneError || !xmlChar(r) {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+func xmlChar(r rune) bool {
+	return r == 0x09 || r == 0x0A || r == 0x0D ||
+		(r >= 0x20 && r <= 0xD7FF) || (r >= 0xE000 && r <= 0xFFFD) || (r >= 0x10000 && r <= 0x10FFFF)
+}
+
+func newRenderer(s *Site, config map[string]any, opts Options) renderer {
+	r := renderer{md: newMarkdown(), dir: s.Dir}
+	if s.Kind == "jekyll" {
+		r.liquid = newLiquidEngine(s, config)
+	}
+	return r
+}
