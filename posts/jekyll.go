@@ -23,7 +23,11 @@ var postName = regexp.MustCompile(`^(\d{2,4})-(\d{1,2})-(\d{1,2})-(.+)(\.[^.]+)$
 var (
 	markdownExts       = map[string]bool{".md": true, ".markdown": true, ".mkdn": true, ".mkd": true, ".mdown": true, ".mkdown": true, ".text": true}
 	jekyllMarkdownExts = "markdown,mkdown,mkdn,mkd,md"
-	dataExts           = map[string]bool{".yml": true, ".yaml": true, ".json": true, ".csv": true, ".tsv": true, ".toml": true}
+	// Dated files in _posts are posts whatever their extension (Jekyll publishes a .Rmd as it is), except
+	// data files, which Jekyll skips, and media, which no one means as a post.
+	skipExts = map[string]bool{".yml": true, ".yaml": true, ".json": true, ".csv": true, ".tsv": true, ".toml": true,
+		".png": true, ".jpg": true, ".jpeg": true, ".gif": true, ".webp": true, ".svg": true, ".pdf": true,
+		".mp3": true, ".mp4": true, ".zip": true}
 )
 
 // jekyllConfig holds the keys of _config.yml that Herald uses.
@@ -167,9 +171,6 @@ func (s *Site) jekyllPost(rel string, src []byte, draft bool, permalink, sep str
 	if err != nil {
 		return nil, nil, err
 	}
-	if !fm.present && !markdownExts[strings.ToLower(ext)] && strings.ToLower(ext) != ".html" {
-		return nil, nil, nil // Jekyll copies such a file as it is: not a post
-	}
 	if b, ok := boolean(fm.data["published"]); ok && !b {
 		return nil, nil, nil
 	}
@@ -297,7 +298,7 @@ func findJekyllPosts(dir, outputDir string, withDrafts bool) (posts, drafts []st
 			return nil
 		}
 		ext := strings.ToLower(path.Ext(name))
-		if dataExts[ext] {
+		if skipExts[ext] {
 			return nil
 		}
 		switch {

@@ -164,9 +164,21 @@ func slugify(s string, pretty, cased bool) string {
 	return out
 }
 
-// escapePath percent-encodes what may not stand in a URL path segment (RFC 3986 pchar).
+// escapePath percent-encodes what may not stand in a URL path (RFC 3986: unreserved characters,
+// sub-delimiters, ":", "@" and "/" stay), as Jekyll's URL.escape_path does. net/url escapes more ("(" and
+// ")" among them), which would not match the links Jekyll writes.
 func escapePath(s string) string {
-	return (&url.URL{Path: s}).EscapedPath()
+	const keep = "-._~!$&'()*+,;=:@/"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x80 && (c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte(keep, c) >= 0) {
+			b.WriteByte(c)
+			continue
+		}
+		fmt.Fprintf(&b, "%%%02X", c)
+	}
+	return b.String()
 }
 
 // cleanURLPath makes a permalink a clean absolute path: one leading slash, no empty segments, and no "." or

@@ -26,9 +26,24 @@ type renderer struct {
 	dir    string
 }
 
+// typography writes curly quotes and dashes as characters rather than entities, so that plain-text
+// summaries, titles and email text parts read the same as the HTML.
+var typography = extension.NewTypographer(extension.WithTypographicSubstitutions(extension.TypographicSubstitutions{
+	extension.LeftSingleQuote:  []byte("‘"),
+	extension.RightSingleQuote: []byte("’"),
+	extension.LeftDoubleQuote:  []byte("“"),
+	extension.RightDoubleQuote: []byte("”"),
+	extension.EnDash:           []byte("–"),
+	extension.EmDash:           []byte("—"),
+	extension.Ellipsis:         []byte("…"),
+	extension.LeftAngleQuote:   []byte("«"),
+	extension.RightAngleQuote:  []byte("»"),
+	extension.Apostrophe:       []byte("’"),
+}))
+
 func newMarkdown() goldmark.Markdown {
 	return goldmark.New(
-		goldmark.WithExtensions(extension.GFM, extension.Footnote, extension.Typographer),
+		goldmark.WithExtensions(extension.GFM, extension.Footnote, typography),
 		goldmark.WithParserOptions(parser.WithAutoHeadingID()),
 		goldmark.WithRendererOptions(gmhtml.WithUnsafe()),
 	)
@@ -36,7 +51,7 @@ func newMarkdown() goldmark.Markdown {
 
 // titleMarkdown renders titles: inline Markdown with typographic quotes and dashes, as Jekyll's smartify does.
 var titleMarkdown = goldmark.New(
-	goldmark.WithExtensions(extension.Strikethrough, extension.Typographer),
+	goldmark.WithExtensions(extension.Strikethrough, typography),
 	goldmark.WithRendererOptions(gmhtml.WithUnsafe()),
 )
 
@@ -252,10 +267,18 @@ func plainText(h string) string {
 		case xhtml.TextToken:
 			b.Write(z.Text())
 		case xhtml.StartTagToken, xhtml.EndTagToken, xhtml.SelfClosingTagToken:
-			b.WriteByte(' ')
+			if name, _ := z.TagName(); blockTags[string(name)] {
+				b.WriteByte(' ')
+			}
 		}
 	}
 }
+
+// blockTags separate words: their text does not run into the next element's.
+var blockTags = map[string]bool{"p": true, "br": true, "div": true, "li": true, "ul": true, "ol": true, "dl": true, "dt": true,
+	"dd": true, "h1": true, "h2": true, "h3": true, "h4": true, "h5": true, "h6": true, "blockquote": true, "pre": true,
+	"hr": true, "table": true, "tr": true, "td": true, "th": true, "section": true, "article": true, "figure": true,
+	"figcaption": true, "img": true}
 
 func collapseSpace(s string) string {
 	return strings.Join(strings.FieldsFunc(s, unicode.IsSpace), " ")

@@ -1,0 +1,68 @@
+// Command herald builds a blog's feeds and sends its new posts to subscribers.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	_ "time/tzdata" // site time zones must resolve on machines without a zoneinfo database
+)
+
+const version = "0.1.0"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(exitCode(err, os.Stderr))
+}
+
+// errUsage marks a command line that cannot be run as given; the message says how to fix it.
+type errUsage struct{ msg string }
+
+func (e errUsage) Error() string { return e.msg }
+
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintln(stderr, "herald:", err)
+	var u errUsage
+	if errors.As(err, &u) {
+		return 2
+	}
+	return 1
+}
+
+const usage = `Herald publishes a blog's feeds (RSS, Atom, JSON Feed) and emails new posts to its subscribers.
+
+Usage:
+  herald build [flags]     write feed.xml, atom.xml and feed.json for the site
+  herald version           print Herald's version
+
+Run "herald COMMAND --help" for a command's flags. Every command takes -C DIR, the site's folder.
+`
+
+// run is the whole command line: main only adds the process around it, so tests call run directly.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errUsage{"no command given; try herald build"}
+	}
+	switch args[0] {
+	case "build":
+		return runBuild(ctx, args[1:], getenv, stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, "herald", version)
+		return nil
+	case "help", "-h", "--help", "-help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return errUsage{fmt.Sprintf("unknown command %q; see the list above", args[0])}
+}

@@ -1,0 +1,69 @@
+package feed
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+
+	"github.com/gorilla/feeds"
+	"github.com/heraldhq/herald/posts"
+)
+
+// JSON Feed 1.1 (https://www.jsonfeed.org/version/1.1/) through gorilla/feeds' JSONFeed and JSONItem. They
+// cover the specification; Herald fills them directly to set feed_url and language, write authors only in
+// the 1.1 form, and keep dates in the site's zone.
+
+// JSON renders items as a JSON Feed 1.1 document.
+func JSON(o Options, items []*posts.Post) ([]byte, error) {
+	f := &feeds.JSONFeed{
+		Version:     "https://jsonfeed.org/version/1.1",
+		Title:       o.Title,
+		Language:    o.Lang,
+		HomePageUrl: o.SiteURL,
+		FeedUrl:     o.JSONURL,
+		Description: o.Description,
+		Items:       []*feeds.JSONItem{},
+	}
+	if o.Author.Name != "" {
+		f.Authors = []*feeds.JSONAuthor{{Name: o.Author.Name, Url: o.Author.URL}}
+	}
+	for _, h := range o.Hubs {
+		f.Hubs = append(f.Hubs, &feeds.JSONHub{Type: "WebSub", Url: h})
+	}
+	for _, p := range items {
+		published, modified := p.Date, p.Updated
+		it := &feeds.JSONItem{
+			Id:            p.ID,
+			Url:           p.URL,
+			Title:         p.Title,
+			ContentHTML:   content(p),
+			Summary:       p.Summary,
+			Image:         p.Image,
+			PublishedDate: &published,
+			Tags:          terms(p),
+		}
+		if !modified.Equal(published) {
+			it.ModifiedDate = &modified
+		}
+		for _, a := range p.Authors {
+			if a.Name != "" {
+				it.Authors = append(it.Authors, &feeds.JSONAuthor{Name: a.Name, Url: a.URL})
+			}
+		}
+		if p.Enclosure != nil {
+			it.Attachments = []feeds.JSONAttachment{{Url: p.Enclosure.URL, MIMEType: p.Enclosure.Type, Size: int32(min(p.Enclosure.Length, 1<<31-1))}}
+		}
+		if it.ContentHTML == "" {
+			it.ContentText = p.Title // the specification requires one of the two
+		}
+		f.Items = append(f.Items, it)
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(f); err != nil {
+		return nil, fmt.Errorf("feed: encode JSON: %w", err)
+	}
+	return b.Bytes(), nil
+}

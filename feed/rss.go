@@ -1,0 +1,133 @@
+package feed
+
+import (
+	"bytes"
+	"encoding/xml"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/gorilla/feeds"
+	"github.com/heraldhq/herald/posts"
+)
+
+// RSS 2.0 (https://www.rssboard.org/rss-specification) with the content, atom, dc and media namespaces.
+// gorilla/feeds' RssFeed and RssItem carry the standard elements; the structs below add what they lack:
+// atom:link rel="self", several categories, dc:creator, media:thumbnail, and a description that is left
+// out when empty.
+
+type rssDoc struct {
+	XMLName   xml.Name    `xml:"rss"`
+	Version   string      `xml:"version,attr"`
+	NSContent string      `xml:"xmlns:content,attr"`
+	NSAtom    string      `xml:"xmlns:atom,attr"`
+	NSDC      string      `xml:"xmlns:dc,attr"`
+	NSMedia   string      `xml:"xmlns:media,attr"`
+	Channel   *rssChannel `xml:"channel"`
+}
+
+type rssChannel struct {
+	*feeds.RssFeed
+	AtomLinks []atomLinkNS `xml:"atom:link"`
+	Items     []*rssItem   `xml:"item"`
+}
+
+type atomLinkNS struct {
+	Href string `xml:"href,attr"`
+	Rel  string `xml:"rel,attr"`
+	Type string `xml:"type,attr,omitempty"`
+}
+
+type rssItem struct {
+	*feeds.RssItem
+	Description string          `xml:"description,omitempty"`
+	Categories  []string        `xml:"category"`
+	Creators    []string        `xml:"dc:creator"`
+	Thumbnail   *mediaThumbnail `xml:"media:thumbnail"`
+}
+
+type mediaThumbnail struct {
+	URL string `xml:"url,attr"`
+}
+
+// RSS renders items as an RSS 2.0 document.
+func RSS(o Options, items []*posts.Post) ([]byte, error) {
+	ch := &rssChannel{RssFeed: &feeds.RssFeed{
+		Title:         o.Title,
+		Link:          o.SiteURL,
+		Description:   o.Description,
+		Language:      o.Lang,
+		LastBuildDate: updated(items).Format(time.RFC1123Z),
+		Generator:     o.Generator,
+		Docs:          "https://www.rssboard.org/rss-specification",
+	}}
+	if ch.Description == "" {
+		ch.Description = o.Title // required by the specification
+	}
+	if o.RSSURL != "" {
+		ch.AtomLinks = append(ch.AtomLinks, atomLinkNS{Href: o.RSSURL, Rel: "self", Type: "application/rss+xml"})
+	}
+	for _, h := range o.Hubs {
+		ch.AtomLinks = append(ch.AtomLinks, atomLinkNS{Href: h, Rel: "hub"})
+	}
+	for _, p := range items {
+		it := &rssItem{RssItem: &feeds.RssItem{
+			Title:   p.Title,
+			Link:    p.URL,
+			PubDate: p.Date.Format(time.RFC1123Z),
+			Guid:    &feeds.RssGuid{Id: p.ID, IsPermaLink: "false"},
+		}, Description: p.SummaryHTML, Categories: terms(p)}
+		if p.ID == p.URL {
+			it.Guid.IsPermaLink = "true"
+		}
+		if c := content(p); c != "" {
+			it.Content = &feeds.RssContent{Content: c}
+		}
+		for _, a := range p.Authors {
+			// <author> is an email address by the specification; without one the name goes to dc:creator.
+			if a.Email != "" && it.Author == "" {
+				it.Author = a.Email
+				if a.Name != "" {
+					it.Author = fmt.Sprintf("%s (%s)", a.Email, a.Name)
+				}
+			} else if a.Name != "" {
+				it.Creators = append(it.Creators, a.Name)
+			}
+		}
+		if p.Enclosure != nil {
+			it.Enclosure = &feeds.RssEnclosure{Url: p.Enclosure.URL, Length: strconv.FormatInt(p.Enclosure.Length, 10), Type: p.Enclosure.Type}
+		}
+		if p.Image != "" {
+			it.Thumbnail = &mediaThumbnail{URL: p.Image}
+		}
+		ch.Items = append(ch.Items, it)
+	}
+	return marshalXML(o.Stylesheet, &rssDoc{
+		Version:   "2.0",
+		NSContent: "http://purl.org/rss/1.0/modules/content/",
+		NSAtom:    "http://www.w3.org/2005/Atom",
+		NSDC:      "http://purl.org/dc/elements/1.1/",
+		NSMedia:   "http://search.yahoo.com/mrss/",
+		Channel:   ch,
+	})
+}
+
+// marshalXML writes the XML declaration, an optional stylesheet instruction and v, indented.
+func marshalXML(stylesheet string, v any) ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteString(xml.Header)
+	if stylesheet != "" {
+		b.WriteString(`<?xml-stylesheet type="text/xsl" href="`)
+		if err := xml.EscapeText(&b, []byte(stylesheet)); err != nil {
+			return nil, err
+		}
+		b.WriteString("\"?>\n")
+	}
+	enc := xml.NewEncoder(&b)
+	enc.Indent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return nil, fmt.Errorf("feed: encode XML: %w", err)
+	}
+	b.WriteByte('\n')
+	return b.Bytes(), nil
+}
