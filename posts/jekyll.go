@@ -205,7 +205,7 @@ func (s *Site) jekyllPost(rel string, src []byte, draft bool, permalink, sep str
 		p.Date = t
 	}
 	p.Date = p.Date.In(s.Location)
-	if !opts.Future && !opts.Now.IsZero() && p.Date.After(opts.Now) {
+	if !draft && !opts.Future && !opts.Now.IsZero() && p.Date.After(opts.Now) {
 		return nil, nil, nil
 	}
 	if fs := str(fm.data["slug"]); fs != "" {
