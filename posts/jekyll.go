@@ -261,10 +261,10 @@ func (s *Site) jekyllPost(rel string, src []byte, draft bool, permalink, sep str
 			prefix = rel[:i]
 		}
 		if draft {
-			p.ID = fmt.Sprintf("tag:%s,draft:%s%s", host, prefix, strings.TrimSuffix(base, ext))
+			p.ID = fmt.Sprintf("tag:%s,draft:%s", host, escapePath(prefix+strings.TrimSuffix(base, ext)))
 		} else {
 			m := postName.FindStringSubmatch(base)
-			p.ID = fmt.Sprintf("tag:%s,%s:%s%s", host, fileDate.Format("2006-01-02"), prefix, m[4])
+			p.ID = fmt.Sprintf("tag:%s,%s:%s", host, fileDate.Format("2006-01-02"), escapePath(prefix+m[4]))
 		}
 	}
 	return p, warns, nil

@@ -129,7 +129,7 @@ func (s *Site) plainPost(rel string, src []byte, permalink, sep string, opts Opt
 	p.URL = s.URL + urlPath
 	if !p.hasID {
 		rest := strings.TrimSuffix(strings.TrimPrefix(rel, strings.Trim(opts.PostsDir, "/")+"/"), ext)
-		p.ID = fmt.Sprintf("tag:%s,%s:%s", s.host(), p.Date.Format("2006-01-02"), rest)
+		p.ID = fmt.Sprintf("tag:%s,%s:%s", s.host(), p.Date.Format("2006-01-02"), escapePath(rest))
 	}
 	return p, warns, nil
 }
