@@ -52,6 +52,7 @@ type atomCategory struct {
 
 // Atom renders items as an Atom 1.0 document.
 func Atom(o Options, items []*posts.Post) ([]byte, error) {
+	o, items = safe(o, items)
 	id := o.AtomURL
 	if id == "" {
 		id = o.SiteURL

@@ -54,6 +54,50 @@ func terms(p *posts.Post) []string {
 	return out
 }
 
+// safe returns copies of o and items with every string stripped of what XML 1.0 forbids (control
+// characters, U+FFFE, invalid UTF-8): such a byte would make the whole feed unreadable, and encoding/xml
+// writes it as it is inside CDATA. The JSON feed gets the same text, so the formats agree.
+func safe(o Options, items []*posts.Post) (Options, []*posts.Post) {
+	c := posts.XMLSafe
+	o.Title, o.Description, o.SiteURL, o.Lang = c(o.Title), c(o.Description), c(o.SiteURL), c(o.Lang)
+	o.RSSURL, o.AtomURL, o.JSONURL, o.Stylesheet = c(o.RSSURL), c(o.AtomURL), c(o.JSONURL), c(o.Stylesheet)
+	o.Author = safeAuthor(o.Author)
+	o.Hubs = safeList(o.Hubs)
+	out := make([]*posts.Post, len(items))
+	for i, p := range items {
+		q := *p
+		q.ID, q.URL, q.Title, q.Image, q.Lang = c(q.ID), c(q.URL), c(q.Title), c(q.Image), c(q.Lang)
+		q.Summary, q.SummaryHTML, q.ContentHTML = c(q.Summary), c(q.SummaryHTML), c(q.ContentHTML)
+		q.Categories, q.Tags = safeList(q.Categories), safeList(q.Tags)
+		q.Authors = make([]posts.Author, len(p.Authors))
+		for j, a := range p.Authors {
+			q.Authors[j] = safeAuthor(a)
+		}
+		if p.Enclosure != nil {
+			e := *p.Enclosure
+			e.URL, e.Type = c(e.URL), c(e.Type)
+			q.Enclosure = &e
+		}
+		out[i] = &q
+	}
+	return o, out
+}
+
+func safeAuthor(a posts.Author) posts.Author {
+	return posts.Author{Name: posts.XMLSafe(a.Name), Email: posts.XMLSafe(a.Email), URL: posts.XMLSafe(a.URL)}
+}
+
+func safeList(l []string) []string {
+	if l == nil {
+		return nil
+	}
+	out := make([]string, len(l))
+	for i, s := range l {
+		out[i] = posts.XMLSafe(s)
+	}
+	return out
+}
+
 // content is what an item carries as its body: the full post, or only its excerpt.
 func content(p *posts.Post) string {
 	return p.ContentHTML

@@ -15,6 +15,7 @@ import (
 
 // JSON renders items as a JSON Feed 1.1 document.
 func JSON(o Options, items []*posts.Post) ([]byte, error) {
+	o, items = safe(o, items)
 	f := &feeds.JSONFeed{
 		Version:     "https://jsonfeed.org/version/1.1",
 		Title:       o.Title,

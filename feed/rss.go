@@ -52,6 +52,7 @@ type mediaThumbnail struct {
 
 // RSS renders items as an RSS 2.0 document.
 func RSS(o Options, items []*posts.Post) ([]byte, error) {
+	o, items = safe(o, items)
 	ch := &rssChannel{RssFeed: &feeds.RssFeed{
 		Title:         o.Title,
 		Link:          o.SiteURL,

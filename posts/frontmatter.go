@@ -136,6 +136,10 @@ func yamlError(file string, offset int, err error) error {
 		var n int
 		if _, serr := fmt.Sscanf(msg, "line %d:", &n); serr == nil {
 			line = n + offset
+			// yaml.v3 counts lines from 0 in parser errors and from 1 in scanner errors.
+			if strings.Contains(msg, "did not find expected") {
+				line++
+			}
 			msg = strings.TrimSpace(msg[strings.Index(msg, ":")+1:])
 		}
 	}

@@ -284,6 +284,9 @@ func collapseSpace(s string) string {
 	return strings.Join(strings.FieldsFunc(s, unicode.IsSpace), " ")
 }
 
+// XMLSafe removes what XML 1.0 forbids from s; see cleanText.
+func XMLSafe(s string) string { return cleanText(s) }
+
 // cleanText removes what XML 1.0 forbids (control characters other than tab, CR and LF; U+FFFE and U+FFFF;
 // invalid UTF-8), so that no feed format gets a byte its readers reject.
 func cleanText(s string) string {
