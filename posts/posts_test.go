@@ -315,7 +315,7 @@ func TestJekyllPostSet(t *testing.T) {
 
 func TestRenderSummaryAndExcerpt(t *testing.T) {
 	dir := makeSite(t, map[string]string{
-		"_config.yml":               "url: https://ex.org\n",
+		"_config.yml":                "url: https://ex.org\n",
 		"_posts/2020-01-01-first.md": "First *para*.\n\nSecond.\n",
 		"_posts/2020-01-02-more.md":  "Intro.\n\nStill intro.\n<!--more-->\nRest.\n",
 		"_posts/2020-01-03-desc.md":  "---\ndescription: From front matter.\n---\nBody.\n",

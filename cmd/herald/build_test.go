@@ -260,7 +260,7 @@ func TestBuildNewPost(t *testing.T) {
 	var jf struct {
 		Items []struct {
 			ID, URL, Title, Image string
-			ContentHTML         string `json:"content_html"`
+			ContentHTML           string `json:"content_html"`
 		}
 	}
 	b, _ := os.ReadFile(filepath.Join(dir, "_site", "feed.json"))
