@@ -5,13 +5,17 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"path"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/heraldhq/herald/feed"
 	"github.com/heraldhq/herald/posts"
+	"github.com/heraldhq/herald/templates"
 )
 
 // buildFlags are the flags every command that builds feeds shares.
@@ -143,7 +147,11 @@ func prepare(ctx context.Context, getenv func(string) string, bf buildFlags, std
 		Author: site.Author, Hubs: cfg.Hubs, Generator: "Herald " + version,
 		RSSURL: b.fileURL(b.rssName()), AtomURL: b.fileURL(b.atomName()), JSONURL: b.fileURL(b.jsonName()),
 	}
-	if cfg.Stylesheet != "" {
+	switch cfg.Stylesheet {
+	case "":
+	case "default":
+		b.feedOpt.Stylesheet = b.fileURL("feed.xsl") // written beside the feeds by write
+	default:
 		b.feedOpt.Stylesheet = cfg.Stylesheet
 	}
 	return b, nil
@@ -158,43 +166,66 @@ func (b *build) fileURL(name string) string {
 	return b.site.URL + "/" + strings.TrimLeft(filepath.ToSlash(name), "/")
 }
 
-// items are the posts the feeds carry, rendered.
-func (b *build) items(ctx context.Context) ([]*posts.Post, error) {
-	ps := b.site.Posts
-	if b.limit > 0 && len(ps) > b.limit {
-		ps = ps[:b.limit]
-	}
-	warns, err := b.site.Render(ctx, ps)
-	for _, w := range warns {
-		fmt.Fprintln(b.stderr, "warning:", w)
-	}
-	return ps, err
+// output is one file the build writes: its path and bytes, and how many items it holds.
+type output struct {
+	path  string
+	data  []byte
+	items int
 }
 
-// write renders the feeds, all of them in memory first, then writes those whose bytes changed, so that an
-// error leaves every file as it was.
+// feedSet is a group of the three feeds: the site's own, or one tag's or category's.
+type feedSet struct {
+	dir   string // below the output folder, slash-separated; "" for the site's own feeds
+	title string
+	posts []*posts.Post // newest first, all of them; the limit is applied when rendering
+}
+
+// write renders every feed in memory first, then writes the files whose bytes changed, so that an error
+// leaves every file as it was.
 func (b *build) write(ctx context.Context, stdout io.Writer) error {
-	items, err := b.items(ctx)
+	sets := []feedSet{{posts: b.site.Posts}}
+	if b.cfg.TagFeeds {
+		sets = append(sets, b.termSets("tags", func(p *posts.Post) []string { return p.Tags })...)
+	}
+	if b.cfg.CategoryFeeds {
+		sets = append(sets, b.termSets("categories", func(p *posts.Post) []string { return p.Categories })...)
+	}
+	// Render each post that some feed carries, once.
+	var todo []*posts.Post
+	seen := map[*posts.Post]bool{}
+	for i := range sets {
+		if b.limit > 0 && len(sets[i].posts) > b.limit {
+			sets[i].posts = sets[i].posts[:b.limit]
+		}
+		for _, p := range sets[i].posts {
+			if !seen[p] {
+				seen[p] = true
+				todo = append(todo, p)
+			}
+		}
+	}
+	warns, err := b.site.Render(ctx, todo)
 	if err != nil {
 		return err
 	}
-	files := []feedFile{
-		{b.rssName(), b.feedOpt.RSSURL, feed.RSS},
-		{b.atomName(), b.feedOpt.AtomURL, feed.Atom},
-		{b.jsonName(), b.feedOpt.JSONURL, feed.JSON},
+	for _, w := range warns {
+		fmt.Fprintln(b.stderr, "warning:", w)
 	}
-	type out struct {
-		path  string
-		data  []byte
-		items int
-	}
-	var outs []out
-	for _, f := range files {
-		data, n, err := feed.Fit(b.cfg.MaxBytes, items, func(ps []*posts.Post) ([]byte, error) { return f.render(b.feedOpt, ps) })
+
+	var outs []output
+	for _, set := range sets {
+		o, err := b.renderSet(set)
 		if err != nil {
-			return fmt.Errorf("%s: %w", f.name, err)
+			return err
 		}
-		outs = append(outs, out{filepath.Join(b.outDir, filepath.FromSlash(f.name)), data, n})
+		outs = append(outs, o...)
+	}
+	if b.cfg.Stylesheet == "default" {
+		xsl, err := templates.FS.ReadFile("feed.xsl")
+		if err != nil {
+			return err
+		}
+		outs = append(outs, output{path: filepath.Join(b.outDir, "feed.xsl"), data: xsl})
 	}
 	for _, o := range outs {
 		changed, err := feed.WriteFile(o.path, o.data)
@@ -206,10 +237,83 @@ func (b *build) write(ctx context.Context, stdout io.Writer) error {
 			if err != nil || strings.HasPrefix(rel, "..") {
 				rel = o.path
 			}
-			fmt.Fprintf(stdout, "wrote %s (%d items, %d bytes)\n", filepath.ToSlash(rel), o.items, len(o.data))
+			if strings.HasSuffix(o.path, ".xsl") {
+				fmt.Fprintf(stdout, "wrote %s (%d bytes)\n", filepath.ToSlash(rel), len(o.data))
+			} else {
+				fmt.Fprintf(stdout, "wrote %s (%d items, %d bytes)\n", filepath.ToSlash(rel), o.items, len(o.data))
+			}
 		}
 	}
 	return nil
+}
+
+// renderSet renders the three feeds of one set.
+func (b *build) renderSet(set feedSet) ([]output, error) {
+	opt := b.feedOpt
+	names := []string{b.rssName(), b.atomName(), b.jsonName()}
+	if set.dir != "" {
+		opt.Title = b.site.Title + ": " + set.title
+		for i, n := range names {
+			names[i] = set.dir + "/" + path.Base(filepath.ToSlash(n))
+		}
+		opt.RSSURL, opt.AtomURL, opt.JSONURL = b.fileURL(names[0]), b.fileURL(names[1]), b.fileURL(names[2])
+	}
+	var outs []output
+	for i, render := range []func(feed.Options, []*posts.Post) ([]byte, error){feed.RSS, feed.Atom, feed.JSON} {
+		data, n, err := feed.Fit(b.cfg.MaxBytes, set.posts, func(ps []*posts.Post) ([]byte, error) { return render(opt, ps) })
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", names[i], err)
+		}
+		outs = append(outs, output{filepath.Join(b.outDir, filepath.FromSlash(names[i])), data, n})
+	}
+	return outs, nil
+}
+
+// termSets groups the posts by tag (or category) for per-term feeds in KIND/SLUG/. The slug keeps letters
+// and digits of any script and turns everything else into hyphens, so it cannot leave the output folder;
+// terms that give the same slug ("C++" and "c") share a feed.
+func (b *build) termSets(kind string, terms func(*posts.Post) []string) []feedSet {
+	bySlug := map[string]*feedSet{}
+	var slugs []string
+	for _, p := range b.site.Posts {
+		for _, t := range terms(p) {
+			slug := termSlug(t)
+			if slug == "" {
+				continue
+			}
+			set, ok := bySlug[slug]
+			if !ok {
+				set = &feedSet{dir: kind + "/" + slug, title: t}
+				bySlug[slug] = set
+				slugs = append(slugs, slug)
+			}
+			if n := len(set.posts); n == 0 || set.posts[n-1] != p {
+				set.posts = append(set.posts, p)
+			}
+		}
+	}
+	sort.Strings(slugs)
+	out := make([]feedSet, 0, len(slugs))
+	for _, s := range slugs {
+		out = append(out, *bySlug[s])
+	}
+	return out
+}
+
+// termSlug makes a file name from a tag: lower case, letters and digits of any script, hyphens between.
+func termSlug(t string) string {
+	var b strings.Builder
+	hyphen := false
+	for _, r := range strings.ToLower(t) {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			b.WriteRune(r)
+			hyphen = false
+		} else if !hyphen && b.Len() > 0 {
+			b.WriteByte('-')
+			hyphen = true
+		}
+	}
+	return strings.TrimSuffix(b.String(), "-")
 }
 
 // links are the <link rel="alternate"> tags that let browsers and readers find the feeds.

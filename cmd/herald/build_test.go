@@ -392,3 +392,52 @@ func errorsAs(err error, target *errUsage) bool {
 	}
 	return ok
 }
+
+// TestTermFeedsAndStylesheet: per-tag and per-category feeds land in safe folders, and the default
+// stylesheet is written beside the feeds and referenced by them.
+func TestTermFeedsAndStylesheet(t *testing.T) {
+	dir := copySite(t, "seed-jekyll")
+	os.WriteFile(filepath.Join(dir, "herald.yaml"), []byte("tag_feeds: true\ncategory_feeds: true\nstylesheet: default\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "_posts", "2021-01-02-x.md"),
+		[]byte("---\ntitle: X\ntags: [\"../../etc\", \"Café Société\", \"SRE\"]\ncategories: news\n---\nx\n"), 0o644)
+	out, _, err := runHerald(t, testEnv(), "build", "-C", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []struct {
+		file  string
+		items int
+	}{
+		{"_site/tags/sre/feed.xml", 2},
+		{"_site/tags/chaos-engineering/atom.xml", 1},
+		{"_site/tags/etc/feed.json", 1},
+		{"_site/tags/café-société/feed.xml", 1},
+		{"_site/categories/news/feed.xml", 1},
+	} {
+		if !strings.Contains(out, "wrote "+want.file) {
+			t.Errorf("output does not list %s:\n%s", want.file, out)
+			continue
+		}
+		if n := len(parseFeed(t, filepath.Join(dir, want.file)).Items); n != want.items {
+			t.Errorf("%s: got %d items, want %d", want.file, n, want.items)
+		}
+	}
+	rss, _ := os.ReadFile(filepath.Join(dir, "_site", "tags", "sre", "feed.xml"))
+	for _, want := range []string{`<?xml-stylesheet type="text/xsl" href="https://blog.example.com/feed.xsl"?>`,
+		`<title>Example Weblog: SRE</title>`, `href="https://blog.example.com/tags/sre/feed.xml" rel="self"`} {
+		if !strings.Contains(string(rss), want) {
+			t.Errorf("tag feed lacks %s", want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "_site", "feed.xsl")); err != nil {
+		t.Errorf("feed.xsl not written: %v", err)
+	}
+	// Nothing escaped the output folder.
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		rel, _ := filepath.Rel(dir, p)
+		if !d.IsDir() && strings.HasSuffix(p, ".xml") && !strings.HasPrefix(rel, "_site"+string(filepath.Separator)) {
+			t.Errorf("a feed was written outside _site: %s", rel)
+		}
+		return nil
+	})
+}
