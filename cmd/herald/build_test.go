@@ -441,3 +441,43 @@ func TestTermFeedsAndStylesheet(t *testing.T) {
 		return nil
 	})
 }
+
+// TestPlainFolder: a folder of Markdown files named in herald.yaml.
+func TestPlainFolder(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"herald.yaml":           "kind: plain\nposts_dir: notes\nurl: https://notes.example.net/\ntitle: Notes\noutput: out\n",
+		"notes/first.md":        "---\ntitle: First\ndate: 2024-05-01 09:00:00 +0200\n---\nHello.\n",
+		"notes/2024-06-01-b.md": "---\ntitle: Second\npermalink: /b/\n---\nWorld.\n",
+		"notes/drafty.md":       "---\ntitle: Draft\ndate: 2024-07-01\ndraft: true\n---\nNot yet.\n",
+		"notes/sub/third.md":    "---\ntitle: Third\ndate: 2024-04-01\n---\nDeep.\n",
+		"notes/README.txt":      "not markdown",
+	}
+	for name, c := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte(c), 0o644)
+	}
+	if _, _, err := runHerald(t, testEnv(), "build", "-C", dir); err != nil {
+		t.Fatal(err)
+	}
+	f := parseFeed(t, filepath.Join(dir, "out", "feed.json"))
+	var got []string
+	for _, it := range f.Items {
+		got = append(got, it.Title+" "+it.Link+" "+it.GUID)
+	}
+	want := []string{
+		"Second https://notes.example.net/b/ tag:notes.example.net,2024-06-01:2024-06-01-b",
+		"First https://notes.example.net/first/ tag:notes.example.net,2024-05-01:first",
+		"Third https://notes.example.net/third/ tag:notes.example.net,2024-04-01:sub/third",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// A post without a date is an error naming it.
+	os.WriteFile(filepath.Join(dir, "notes", "undated.md"), []byte("---\ntitle: U\n---\nx\n"), 0o644)
+	_, _, err := runHerald(t, testEnv(), "build", "-C", dir)
+	if err == nil || !strings.Contains(err.Error(), "notes/undated.md:1: no date") {
+		t.Errorf("got %v, want an error naming notes/undated.md", err)
+	}
+}
