@@ -673,7 +673,7 @@ func TestHugoMatchesJekyll(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(script); err != nil {
-		t.Skipf("the corpus generator is not beside the repository: %v", err)
+		t.Fatalf("the corpus generator is not beside the repository (../shared/tools): %v", err)
 	}
 	out := t.TempDir()
 	cmd := exec.CommandContext(t.Context(), "bash", script, "-n", "200", "-out", out)

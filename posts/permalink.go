@@ -187,6 +187,10 @@ func cleanURLPath(p string) string {
 	trailing := strings.HasSuffix(p, "/")
 	var segs []string
 	for _, s := range strings.Split(p, "/") {
+		// Jekyll collapses runs of dots ("trailing-dots...html" is served as "trailing-dots.html").
+		for strings.Contains(s, "..") {
+			s = strings.ReplaceAll(s, "..", ".")
+		}
 		dec, err := url.PathUnescape(s)
 		if err != nil {
 			dec = s
@@ -194,15 +198,11 @@ func cleanURLPath(p string) string {
 		switch dec {
 		case "", ".":
 			continue
-		case "..":
+		case "..": // only percent-encoded dots are left to climb with
 			if len(segs) > 0 {
 				segs = segs[:len(segs)-1]
 			}
 			continue
-		}
-		// Jekyll drops trailing dots of a segment ("trailing-dots...html" is served as "trailing-dots.html").
-		for strings.Contains(s, "..") {
-			s = strings.ReplaceAll(s, "..", ".")
 		}
 		segs = append(segs, s)
 	}
