@@ -103,8 +103,15 @@ type liquidEngine struct {
 	loc *time.Location
 	now time.Time // what "now" means in a template: the newest post's date, so output needs no clock
 
-	site     liquidMap
-	pages    map[*Post]liquidMap
+	site     liquidMap // site.* without the lists of posts
+	allPosts []*Post
+
+	// site.posts, site.categories and site.tags hold every post's variables: on a site of thousands of
+	// posts that costs more than reading them, so they are made on first use, by a post that mentions site
+	// or includes a file (which might).
+	listsOnce sync.Once
+	siteFull  liquidMap // site with the lists
+	pages     map[*Post]liquidMap
 	siteURL  string // Site.URL
 	basePath string // the path of Site.URL, without a trailing slash: what relative URLs start with
 
@@ -141,7 +148,6 @@ func newLiquidEngine(s *Site, config map[string]any) *liquidEngine {
 		dir:         s.Dir,
 		loc:         s.Location,
 		siteURL:     s.URL,
-		pages:       make(map[*Post]liquidMap, len(s.Posts)),
 		posts:       make(map[string]*Post, len(s.Posts)),
 		postNames:   map[string]*Post{},
 		postBases:   map[string]*Post{},
@@ -165,9 +171,6 @@ func newLiquidEngine(s *Site, config map[string]any) *liquidEngine {
 		}
 	}
 
-	// site.posts is newest first, like s.Posts once Load has sorted it (it has not yet, here).
-	sorted := append([]*Post(nil), s.Posts...)
-	sortPosts(sorted)
 	byPath := append([]*Post(nil), s.Posts...)
 	sort.Slice(byPath, func(i, j int) bool { return byPath[i].Path < byPath[j].Path })
 	for _, p := range byPath {
@@ -180,23 +183,11 @@ func newLiquidEngine(s *Site, config map[string]any) *liquidEngine {
 			setOnce(e.postNames, noExt[:i+1]+noExt[i+len("/_posts/"):], p)
 		}
 		setOnce(e.postBases, path.Base(noExt), p)
-	}
-	posts := make([]any, len(sorted))
-	categories, tags := liquidMap{}, liquidMap{}
-	for i, p := range sorted {
-		m := e.postVars(p)
-		e.pages[p] = m
-		posts[i] = m
-		for _, c := range p.Categories {
-			categories[c] = append(asSlice(categories[c]), m)
-		}
-		for _, t := range p.Tags {
-			tags[t] = append(asSlice(tags[t]), m)
+		if p.Date.After(e.now) {
+			e.now = p.Date
 		}
 	}
-	if len(sorted) > 0 {
-		e.now = sorted[0].Date
-	}
+	e.allPosts = s.Posts
 
 	// site.url and site.baseurl add up to Site.URL, so that both "{{ site.url }}{{ page.url }}" (a site
 	// without baseurl) and "{{ site.url }}{{ site.baseurl }}/x" give the site's address.
@@ -209,8 +200,7 @@ func newLiquidEngine(s *Site, config map[string]any) *liquidEngine {
 		e.site[k] = toLiquid(v)
 	}
 	maps.Copy(e.site, liquidMap{
-		"url": urlVar, "baseurl": baseurlVar, "title": s.Title, "description": s.Description,
-		"time": e.now, "posts": posts, "categories": categories, "tags": tags,
+		"url": urlVar, "baseurl": baseurlVar, "title": s.Title, "description": s.Description, "time": e.now,
 	})
 	data, warns := readSiteData(s.Dir, siteFolder(config, "data_dir", "_data"))
 	e.site["data"] = data
@@ -224,6 +214,29 @@ func newLiquidEngine(s *Site, config map[string]any) *liquidEngine {
 	e.eng.RegisterBlock("highlight", highlightBlock)
 	e.registerFilters()
 	return e
+}
+
+// makeLists makes site.posts (newest first), site.categories and site.tags, and siteFull, the site
+// variables with them.
+func (e *liquidEngine) makeLists() {
+	sorted := append([]*Post(nil), e.allPosts...)
+	sortPosts(sorted) // Load sorts s.Posts only after the engine is made
+	e.pages = make(map[*Post]liquidMap, len(sorted))
+	posts := make([]any, len(sorted))
+	categories, tags := liquidMap{}, liquidMap{}
+	for i, p := range sorted {
+		m := e.postVars(p)
+		e.pages[p] = m
+		posts[i] = m
+		for _, c := range p.Categories {
+			categories[c] = append(asSlice(categories[c]), m)
+		}
+		for _, t := range p.Tags {
+			tags[t] = append(asSlice(tags[t]), m)
+		}
+	}
+	e.siteFull = maps.Clone(e.site)
+	maps.Copy(e.siteFull, liquidMap{"posts": posts, "categories": categories, "tags": tags})
 }
 
 func setOnce(m map[string]*Post, k string, p *Post) {
@@ -323,8 +336,12 @@ func (e *liquidEngine) render(p *Post, body []byte) ([]byte, []Warning) {
 	src := strings.ReplaceAll(string(body), "\x00", "") // NUL is the block marker; XML forbids it anyway
 	ls := scanLiquid(src, p.Path)
 	probs := ls.keepUnknown(e.plugins)
-	page, ok := e.pages[p]
-	if !ok {
+	site, page := e.site, liquidMap(nil)
+	if strings.Contains(src, "site") || strings.Contains(src, "include") {
+		e.listsOnce.Do(e.makeLists)
+		site, page = e.siteFull, e.pages[p] // the same map as in site.posts, as in Jekyll
+	}
+	if page == nil {
 		page = e.postVars(p)
 	}
 	var (
@@ -339,7 +356,7 @@ func (e *liquidEngine) render(p *Post, body []byte) ([]byte, []Warning) {
 			break
 		}
 		st := &renderState{p: p}
-		b, err := renderTemplate(tpl, map[string]any{"site": e.site, "page": page, "jekyll": jekyllVars, stateKey: st})
+		b, err := renderTemplate(tpl, map[string]any{"site": site, "page": page, "jekyll": jekyllVars, stateKey: st})
 		if err == nil {
 			out, tagWarns, done = b, st.warns, true
 			break
