@@ -112,8 +112,8 @@ type liquidEngine struct {
 	listsOnce sync.Once
 	siteFull  liquidMap // site with the lists
 	pages     map[*Post]liquidMap
-	siteURL  string // Site.URL
-	basePath string // the path of Site.URL, without a trailing slash: what relative URLs start with
+	siteURL   string // Site.URL
+	basePath  string // the path of Site.URL, without a trailing slash: what relative URLs start with
 
 	posts     map[string]*Post  // by file path
 	postNames map[string]*Post  // post_url names: "2020-05-10-slug" in _posts, "sub/2020-05-10-slug"

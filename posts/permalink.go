@@ -3,7 +3,6 @@ package posts
 import (
 	"fmt"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -18,8 +17,6 @@ var permalinkStyles = map[string]string{
 	"weekdate": "/:categories/:year/W:week/:short_day/:title:output_ext",
 	"none":     "/:categories/:title:output_ext",
 }
-
-var placeholder = regexp.MustCompile(`:([a-z_]+)`)
 
 // permalinkVars are the values a permalink template's placeholders take.
 type permalinkVars struct {
@@ -38,22 +35,33 @@ func expandPermalink(tmpl string, v permalinkVars) (string, error) {
 	if style, ok := permalinkStyles[tmpl]; ok {
 		tmpl = style
 	}
-	var bad string
-	out := placeholder.ReplaceAllStringFunc(tmpl, func(m string) string {
-		name := m[1:]
-		// Longest known name first: ":title:output_ext" has no separator, ":year" may be followed by text.
-		val, rest, ok := permalinkValue(name, v)
-		if !ok {
-			if bad == "" {
-				bad = m
-			}
-			return m
+	var b strings.Builder
+	for rest := tmpl; rest != ""; {
+		i := strings.IndexByte(rest, ':')
+		if i < 0 {
+			b.WriteString(rest)
+			break
 		}
-		return val + rest
-	})
-	if bad != "" {
-		return "", fmt.Errorf("unknown permalink placeholder %s in %q; see https://jekyllrb.com/docs/permalinks/#placeholders", bad, tmpl)
+		b.WriteString(rest[:i])
+		rest = rest[i+1:]
+		n := 0
+		for n < len(rest) && (rest[n] >= 'a' && rest[n] <= 'z' || rest[n] == '_') {
+			n++
+		}
+		if n == 0 {
+			b.WriteByte(':')
+			continue
+		}
+		// The longest known name wins: ":title:output_ext" has no separator, ":yearX" is ":year" and "X".
+		val, tail, ok := permalinkValue(rest[:n], v)
+		if !ok {
+			return "", fmt.Errorf("unknown permalink placeholder :%s in %q; see https://jekyllrb.com/docs/permalinks/#placeholders", rest[:n], tmpl)
+		}
+		b.WriteString(val)
+		b.WriteString(tail)
+		rest = rest[n:]
 	}
+	out := b.String()
 	return cleanURLPath(out), nil
 }
 
@@ -184,6 +192,9 @@ func escapePath(s string) string {
 // cleanURLPath makes a permalink a clean absolute path: one leading slash, no empty segments, and no "." or
 // ".." segments (decoded or percent-encoded), so that a permalink cannot point outside the site.
 func cleanURLPath(p string) string {
+	if strings.HasPrefix(p, "/") && !strings.Contains(p, "//") && !strings.Contains(p, "%") && !strings.Contains(p, "/.") && !strings.Contains(p, "..") {
+		return p
+	}
 	trailing := strings.HasSuffix(p, "/")
 	var segs []string
 	for _, s := range strings.Split(p, "/") {

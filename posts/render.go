@@ -247,13 +247,20 @@ func absSrcset(base *url.URL, v string) string {
 
 // plainTitle turns a title that may hold Markdown, HTML and entities into plain text.
 func plainTitle(t string) string {
-	if strings.ContainsAny(t, "*_`<>&[]\\~-\"'.") {
+	if needsMarkdown(t) {
 		var buf bytes.Buffer
 		if err := titleMarkdown.Convert([]byte(t), &buf); err == nil {
 			return plainText(buf.String())
 		}
 	}
 	return collapseSpace(cleanText(t))
+}
+
+// needsMarkdown tells whether Markdown or the typographer would change t: most titles are plain words, and
+// rendering ten thousand of them costs more than reading their files.
+func needsMarkdown(t string) bool {
+	return strings.ContainsAny(t, "*_`<>&[\\~\"'#!|") || strings.Contains(t, "--") || strings.Contains(t, "...") ||
+		(len(t) > 0 && (t[0] == '-' || t[0] == '+' || t[0] == '=' || (t[0] >= '0' && t[0] <= '9')))
 }
 
 // plainText strips tags from HTML, decodes entities once and collapses whitespace.
