@@ -117,7 +117,7 @@ func Atom(o Options, items []*posts.Post) ([]byte, error) {
 		}
 		f.Entries = append(f.Entries, e)
 	}
-	return marshalXML(o.Stylesheet, f)
+	return marshalXML(o.Stylesheet, sizeHint(items), f)
 }
 
 func person(a posts.Author) atomAuthor {

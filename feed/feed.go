@@ -98,6 +98,16 @@ func safeList(l []string) []string {
 	return out
 }
 
+// sizeHint guesses a document's size, so that its buffer is allocated once rather than grown by doubling
+// (a full-archive feed can be a hundred megabytes).
+func sizeHint(items []*posts.Post) int {
+	n := 4096
+	for _, p := range items {
+		n += 1024 + len(p.ContentHTML) + len(p.SummaryHTML)*11/10 + len(p.Summary)
+	}
+	return n
+}
+
 // content is what an item carries as its body: the full post, or only its excerpt.
 func content(p *posts.Post) string {
 	return p.ContentHTML

@@ -297,3 +297,24 @@ func FuzzFeeds(f *testing.F) {
 		}
 	})
 }
+
+// TestEmptyFeeds: a site without posts still gets three valid documents; JSON Feed requires items.
+func TestEmptyFeeds(t *testing.T) {
+	for name, r := range map[string]func(Options, []*posts.Post) ([]byte, error){"rss": RSS, "atom": Atom, "json": JSON} {
+		b, err := r(testOptions(), nil)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if name != "json" {
+			wellFormed(t, b)
+			continue
+		}
+		var v map[string]any
+		if err := json.Unmarshal(b, &v); err != nil {
+			t.Fatalf("json: %v\n%s", err, b)
+		}
+		if items, ok := v["items"].([]any); !ok || len(items) != 0 {
+			t.Errorf("json: got items %v, want []", v["items"])
+		}
+	}
+}

@@ -59,12 +59,43 @@ func JSON(o Options, items []*posts.Post) ([]byte, error) {
 		}
 		f.Items = append(f.Items, it)
 	}
+	return encodeJSON(f, sizeHint(items)*11/10)
+}
+
+// encodeJSON writes f indented, without escaping <, > and & (HTML content reads better, and JSON does not
+// need it). encoding/json would build the whole document in a buffer of its own and then indent it into a
+// second one; for a full-archive feed that is hundreds of megabytes, so the items are encoded one by one.
+func encodeJSON(f *feeds.JSONFeed, size int) ([]byte, error) {
+	head := *f
+	head.Items = nil
 	var b bytes.Buffer
+	b.Grow(size)
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
-	if err := enc.Encode(f); err != nil {
+	if err := enc.Encode(&head); err != nil {
 		return nil, fmt.Errorf("feed: encode JSON: %w", err)
 	}
+	b.Truncate(b.Len() - len("\n}\n"))
+	b.WriteString(",\n  \"items\": [")
+	var item bytes.Buffer
+	ienc := json.NewEncoder(&item)
+	ienc.SetEscapeHTML(false)
+	ienc.SetIndent("    ", "  ")
+	for i, it := range f.Items {
+		item.Reset()
+		if err := ienc.Encode(it); err != nil {
+			return nil, fmt.Errorf("feed: encode JSON item %q: %w", it.Id, err)
+		}
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("\n    ")
+		b.Write(bytes.TrimSuffix(item.Bytes(), []byte("\n")))
+	}
+	if len(f.Items) > 0 {
+		b.WriteString("\n  ")
+	}
+	b.WriteString("]\n}\n")
 	return b.Bytes(), nil
 }

@@ -103,7 +103,7 @@ func RSS(o Options, items []*posts.Post) ([]byte, error) {
 		}
 		ch.Items = append(ch.Items, it)
 	}
-	return marshalXML(o.Stylesheet, &rssDoc{
+	return marshalXML(o.Stylesheet, sizeHint(items), &rssDoc{
 		Version:   "2.0",
 		NSContent: "http://purl.org/rss/1.0/modules/content/",
 		NSAtom:    "http://www.w3.org/2005/Atom",
@@ -114,8 +114,9 @@ func RSS(o Options, items []*posts.Post) ([]byte, error) {
 }
 
 // marshalXML writes the XML declaration, an optional stylesheet instruction and v, indented.
-func marshalXML(stylesheet string, v any) ([]byte, error) {
+func marshalXML(stylesheet string, size int, v any) ([]byte, error) {
 	var b bytes.Buffer
+	b.Grow(size)
 	b.WriteString(xml.Header)
 	if stylesheet != "" {
 		b.WriteString(`<?xml-stylesheet type="text/xsl" href="`)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"path"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/heraldhq/herald/feed"
 	"github.com/heraldhq/herald/posts"
 	"github.com/heraldhq/herald/templates"
+	"golang.org/x/sync/errgroup"
 )
 
 // buildFlags are the flags every command that builds feeds shares.
@@ -212,13 +214,9 @@ func (b *build) write(ctx context.Context, stdout io.Writer) error {
 		fmt.Fprintln(b.stderr, "warning:", w)
 	}
 
-	var outs []output
-	for _, set := range sets {
-		o, err := b.renderSet(set)
-		if err != nil {
-			return err
-		}
-		outs = append(outs, o...)
+	outs, err := b.renderSets(ctx, sets)
+	if err != nil {
+		return err
 	}
 	if b.cfg.Stylesheet == "default" {
 		xsl, err := templates.FS.ReadFile("feed.xsl")
@@ -247,26 +245,35 @@ func (b *build) write(ctx context.Context, stdout io.Writer) error {
 	return nil
 }
 
-// renderSet renders the three feeds of one set.
-func (b *build) renderSet(set feedSet) ([]output, error) {
-	opt := b.feedOpt
-	names := []string{b.rssName(), b.atomName(), b.jsonName()}
-	if set.dir != "" {
-		opt.Title = b.site.Title + ": " + set.title
-		for i, n := range names {
-			names[i] = set.dir + "/" + path.Base(filepath.ToSlash(n))
+// renderSets renders the three feeds of each set, several at once: a full-archive feed of thousands of
+// posts takes seconds to encode.
+func (b *build) renderSets(ctx context.Context, sets []feedSet) ([]output, error) {
+	formats := []func(feed.Options, []*posts.Post) ([]byte, error){feed.RSS, feed.Atom, feed.JSON}
+	outs := make([]output, len(sets)*len(formats))
+	g, _ := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, set := range sets {
+		opt := b.feedOpt
+		names := []string{b.rssName(), b.atomName(), b.jsonName()}
+		if set.dir != "" {
+			opt.Title = b.site.Title + ": " + set.title
+			for k, n := range names {
+				names[k] = set.dir + "/" + path.Base(filepath.ToSlash(n))
+			}
+			opt.RSSURL, opt.AtomURL, opt.JSONURL = b.fileURL(names[0]), b.fileURL(names[1]), b.fileURL(names[2])
 		}
-		opt.RSSURL, opt.AtomURL, opt.JSONURL = b.fileURL(names[0]), b.fileURL(names[1]), b.fileURL(names[2])
-	}
-	var outs []output
-	for i, render := range []func(feed.Options, []*posts.Post) ([]byte, error){feed.RSS, feed.Atom, feed.JSON} {
-		data, n, err := feed.Fit(b.cfg.MaxBytes, set.posts, func(ps []*posts.Post) ([]byte, error) { return render(opt, ps) })
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", names[i], err)
+		for k, render := range formats {
+			g.Go(func() error {
+				data, n, err := feed.Fit(b.cfg.MaxBytes, set.posts, func(ps []*posts.Post) ([]byte, error) { return render(opt, ps) })
+				if err != nil {
+					return fmt.Errorf("%s: %w", names[k], err)
+				}
+				outs[i*len(formats)+k] = output{filepath.Join(b.outDir, filepath.FromSlash(names[k])), data, n}
+				return nil
+			})
 		}
-		outs = append(outs, output{filepath.Join(b.outDir, filepath.FromSlash(names[i])), data, n})
 	}
-	return outs, nil
+	return outs, g.Wait()
 }
 
 // termSets groups the posts by tag (or category) for per-term feeds in KIND/SLUG/. The slug keeps letters
