@@ -124,7 +124,8 @@ func parseYAML(file string, block []byte, fm *frontMatter) error {
 }
 
 // yamlError turns a yaml.v3 error ("yaml: line 3: did not find expected key") into one that names the file
-// and the line in the file, which is one more than the line in the block because of the opening "---".
+// and its line. offset is the line the YAML starts after: 1 in front matter (the opening "---"), 0 in a
+// whole YAML file.
 func yamlError(file string, offset int, err error) error {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	var te *yaml.TypeError
@@ -142,6 +143,9 @@ func yamlError(file string, offset int, err error) error {
 			}
 			msg = strings.TrimSpace(msg[strings.Index(msg, ":")+1:])
 		}
+	}
+	if offset == 0 {
+		return &Error{File: file, Line: line, Msg: "not valid YAML (" + msg + "); fix the YAML on that line"}
 	}
 	return &Error{File: file, Line: line, Msg: "front matter is not valid YAML (" + msg + "); fix the YAML between the --- lines"}
 }

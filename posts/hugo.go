@@ -216,21 +216,7 @@ func decodeHugoConfig(name string, src []byte) (map[string]any, error) {
 		}
 	case ".yaml":
 		if err := yaml.Unmarshal(src, &m); err != nil {
-			msg := strings.TrimPrefix(err.Error(), "yaml: ")
-			var te *yaml.TypeError
-			if errors.As(err, &te) && len(te.Errors) > 0 {
-				msg = te.Errors[0]
-			}
-			line := 0
-			if sm := yamlLine.FindStringSubmatch(msg); sm != nil {
-				line, _ = strconv.Atoi(sm[1])
-				msg = sm[2]
-				// yaml.v3 counts lines from 0 in parser errors (its scanner errors count from 1).
-				if strings.HasPrefix(msg, "did not find expected") {
-					line++
-				}
-			}
-			return nil, &Error{File: name, Line: line, Msg: "not valid YAML (" + msg + "); fix the YAML on that line"}
+			return nil, yamlError(name, 0, err)
 		}
 	case ".json":
 		if err := json.Unmarshal(src, &m); err != nil {
@@ -252,8 +238,6 @@ func decodeHugoConfig(name string, src []byte) (map[string]any, error) {
 	}
 	return m, nil
 }
-
-var yamlLine = regexp.MustCompile(`^line (\d+): (.*)$`)
 
 // lowerKeys lower-cases the keys of maps, at every depth, as Hugo reads config and front matter.
 func lowerKeys(v any) any {

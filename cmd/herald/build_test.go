@@ -481,3 +481,13 @@ func TestPlainFolder(t *testing.T) {
 		t.Errorf("got %v, want an error naming notes/undated.md", err)
 	}
 }
+
+// TestConfigErrors: a broken site config names the file and line, and is not called front matter.
+func TestConfigErrors(t *testing.T) {
+	dir := copySite(t, "seed-jekyll")
+	os.WriteFile(filepath.Join(dir, "_config.yml"), []byte("title: x\nurl: https://a.b\nauthor: [x\n"), 0o644)
+	_, _, err := runHerald(t, testEnv(), "build", "-C", dir)
+	if err == nil || !strings.Contains(err.Error(), "_config.yml:3: not valid YAML") {
+		t.Errorf("got %v, want _config.yml:3: not valid YAML", err)
+	}
+}
