@@ -34,7 +34,15 @@ func (f *buildFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.dir, "C", ".", "the site's `folder`")
 	fs.BoolVar(&f.drafts, "drafts", false, "include drafts (Jekyll's _drafts, Hugo's draft: true)")
 	fs.BoolVar(&f.future, "future", false, "include posts dated in the future")
-	fs.IntVar(&f.limit, "limit", -1, "items per feed, 0 for every post (default: limit in herald.yaml, else 20)")
+	f.limit = -1 // not given
+	fs.Func("limit", "items per feed, 0 for every post (default: limit in herald.yaml, else 20)", func(v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return fmt.Errorf("want 0 (every post) or a positive number")
+		}
+		f.limit = n
+		return nil
+	})
 	fs.StringVar(&f.output, "output", "", "the `folder` to write feeds to (default: the site's output folder, _site or public)")
 }
 
