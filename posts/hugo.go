@@ -87,26 +87,20 @@ func loadHugo(ctx context.Context, opts Options) (*Site, error) {
 	}
 	sep := firstNonEmpty(opts.ExcerptSeparator, "\n\n")
 	host := s.host()
-	type result struct {
-		post  *Post
-		warns []Warning
-	}
-	results, err := readAll(ctx, opts.Dir, files, func(rel string, src []byte) (result, error) {
+	ps, warns, err := readPosts(ctx, opts.Dir, files, func(rel string, src []byte) (*Post, []Warning, error) {
 		k := sort.Search(len(pages), func(i int) bool { return pages[i].rel >= rel })
-		p, warns, err := s.hugoPost(pages[k], src, cfg, sep, host, opts)
-		return result{p, warns}, err
+		return s.hugoPost(pages[k], src, cfg, sep, host, opts)
 	})
 	if err != nil {
 		return nil, err
 	}
+	s.Warnings = append(s.Warnings, warns...)
+	s.appendPosts(ps)
 	refs := &hugoRefs{site: s, cfg: cfg, byPath: map[string]string{}, byName: map[string]string{}}
-	for i, r := range results {
-		s.Warnings = append(s.Warnings, r.warns...)
-		if r.post == nil {
-			continue
+	for i, p := range ps {
+		if p != nil {
+			refs.add(pages[i].key(), p.URL)
 		}
-		s.Posts = append(s.Posts, r.post)
-		refs.add(pages[i].key(), r.post.URL)
 	}
 	s.render = newRenderer(s, nil, opts)
 	s.render.md = hugoMarkdown{Markdown: s.render.md, refs: refs}

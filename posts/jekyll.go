@@ -140,23 +140,14 @@ func loadJekyll(ctx context.Context, opts Options) (*Site, error) {
 	files = append(files, drafts...)
 
 	host := s.host()
-	type result struct {
-		post  *Post
-		warns []Warning
-	}
-	results, err := readAll(ctx, opts.Dir, files, func(rel string, src []byte) (result, error) {
-		p, warns, err := s.jekyllPost(rel, src, isDraft[rel], permalink, sep, convertExts, authors, host, opts)
-		return result{p, warns}, err
+	ps, warns, err := readPosts(ctx, opts.Dir, files, func(rel string, src []byte) (*Post, []Warning, error) {
+		return s.jekyllPost(rel, src, isDraft[rel], permalink, sep, convertExts, authors, host, opts)
 	})
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range results {
-		s.Warnings = append(s.Warnings, r.warns...)
-		if r.post != nil {
-			s.Posts = append(s.Posts, r.post)
-		}
-	}
+	s.Warnings = append(s.Warnings, warns...)
+	s.appendPosts(ps)
 	s.render = newRenderer(s, raw, opts)
 	return s, nil
 }

@@ -8,9 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -193,44 +195,57 @@ func sortPosts(ps []*Post) {
 	})
 }
 
-// readAll reads and parses files on all cores; parse is called for each file with its bytes, and its
-// results come back in the order of files. The first error wins.
-func readAll[T any](ctx context.Context, dir string, files []string, parse func(rel string, src []byte) (T, error)) ([]T, error) {
-	out := make([]T, len(files))
+// readPosts reads and parses files on all cores. The posts come back in the order of files, nil where parse
+// returned none (an unpublished post, say); the first error wins.
+func readPosts(ctx context.Context, dir string, files []string, parse func(rel string, src []byte) (*Post, []Warning, error)) ([]*Post, []Warning, error) {
+	out := make([]*Post, len(files))
+	warns := make([][]Warning, len(files))
 	errs := make([]error, len(files))
-	workers := min(runtime.GOMAXPROCS(0), len(files))
-	var next sync.Mutex
-	i := 0
+	forEach(ctx, len(files), func(k int) {
+		src, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(files[k])))
+		if err != nil {
+			errs[k] = &Error{File: files[k], Msg: "cannot read the file; check its permissions", Err: err}
+			return
+		}
+		out[k], warns[k], errs[k] = parse(files[k], src)
+	})
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	for _, err := range errs {
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	return out, slices.Concat(warns...), nil
+}
+
+// forEach calls fn(0) … fn(n-1) on all cores and returns when every call has, or when ctx is done and the
+// calls under way have returned.
+func forEach(ctx context.Context, n int, fn func(i int)) {
+	var next atomic.Int64
 	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
+	for w := 0; w < min(runtime.GOMAXPROCS(0), n); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for {
-				next.Lock()
-				k := i
-				i++
-				next.Unlock()
-				if k >= len(files) || ctx.Err() != nil {
+				k := int(next.Add(1) - 1)
+				if k >= n || ctx.Err() != nil {
 					return
 				}
-				src, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(files[k])))
-				if err != nil {
-					errs[k] = &Error{File: files[k], Msg: "cannot read the file; check its permissions", Err: err}
-					continue
-				}
-				out[k], errs[k] = parse(files[k], src)
+				fn(k)
 			}
 		}()
 	}
 	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
+}
+
+// appendPosts appends the non-nil posts of ps to s.Posts.
+func (s *Site) appendPosts(ps []*Post) {
+	for _, p := range ps {
+		if p != nil {
+			s.Posts = append(s.Posts, p)
 		}
 	}
-	return out, nil
 }

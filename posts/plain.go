@@ -46,23 +46,14 @@ func loadPlain(ctx context.Context, opts Options) (*Site, error) {
 	}
 	permalink := firstNonEmpty(opts.Permalink, "/:title/")
 	sep := firstNonEmpty(opts.ExcerptSeparator, "\n\n")
-	type result struct {
-		post  *Post
-		warns []Warning
-	}
-	results, err := readAll(ctx, opts.Dir, files, func(rel string, src []byte) (result, error) {
-		p, w, err := s.plainPost(rel, src, permalink, sep, opts)
-		return result{p, w}, err
+	ps, warns, err := readPosts(ctx, opts.Dir, files, func(rel string, src []byte) (*Post, []Warning, error) {
+		return s.plainPost(rel, src, permalink, sep, opts)
 	})
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range results {
-		s.Warnings = append(s.Warnings, r.warns...)
-		if r.post != nil {
-			s.Posts = append(s.Posts, r.post)
-		}
-	}
+	s.Warnings = append(s.Warnings, warns...)
+	s.appendPosts(ps)
 	s.render = newRenderer(s, nil, opts)
 	return s, nil
 }

@@ -6,9 +6,8 @@ import (
 	"html"
 	"net/url"
 	"regexp"
-	"runtime"
+	"slices"
 	"strings"
-	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -58,42 +57,18 @@ var titleMarkdown = goldmark.New(
 // Render renders ps (posts of s): Liquid, then Markdown, then every URL made absolute; it fills
 // ContentHTML, SummaryHTML and Summary. It works on all cores and returns what it had to warn about.
 func (s *Site) Render(ctx context.Context, ps []*Post) ([]Warning, error) {
-	type result struct {
-		warns []Warning
-		err   error
-	}
-	results := make([]result, len(ps))
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	next := 0
-	for w := 0; w < min(runtime.GOMAXPROCS(0), len(ps)); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				mu.Lock()
-				k := next
-				next++
-				mu.Unlock()
-				if k >= len(ps) || ctx.Err() != nil {
-					return
-				}
-				results[k].warns, results[k].err = s.renderPost(ps[k])
-			}
-		}()
-	}
-	wg.Wait()
+	warns := make([][]Warning, len(ps))
+	errs := make([]error, len(ps))
+	forEach(ctx, len(ps), func(k int) { warns[k], errs[k] = s.renderPost(ps[k]) })
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	var warns []Warning
-	for _, r := range results {
-		if r.err != nil {
-			return nil, r.err
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
 		}
-		warns = append(warns, r.warns...)
 	}
-	return warns, nil
+	return slices.Concat(warns...), nil
 }
 
 func (s *Site) renderPost(p *Post) ([]Warning, error) {
