@@ -1,0 +1,109 @@
+package feed
+
+import (
+	"fmt"
+	"sort"
+	"time"
+)
+
+// Entry is an item as the diff sees it: what a run recorded of it, or what the current build has.
+type Entry struct {
+	ID    string    `json:"id"`
+	URL   string    `json:"url"`
+	Title string    `json:"title"`
+	Date  time.Time `json:"date"`
+	Hash  string    `json:"-"` // the content hash: a change makes the item updated
+}
+
+// Known is an item an earlier run recorded.
+type Known struct {
+	Entry
+	Removed bool // absent from the last recorded run
+}
+
+// Diff is what changed since the last recorded run. Each list is newest first, ties broken by id.
+type Diff struct {
+	New      []Entry `json:"new"`
+	Updated  []Entry `json:"updated"`
+	Removed  []Entry `json:"removed"`
+	Baseline bool    `json:"baseline"` // the first run: everything is recorded, nothing is new
+}
+
+// DiffOptions tune Compare.
+type DiffOptions struct {
+	FirstRun bool // no run has been recorded yet
+	Backfill int  // on the first run, the Backfill newest items count as new
+	MaxNew   int  // more new items than this stop the run (the flood guard); 0 means 5
+	Force    bool // the author says the flood is right
+}
+
+// FloodError is the flood guard firing: the run would treat more posts as new than an author publishes at
+// once, which almost always means that post ids changed.
+type FloodError struct {
+	New, Removed int
+	MaxNew       int
+}
+
+func (e *FloodError) Error() string {
+	if e.Removed > 0 && e.New <= e.MaxNew {
+		return fmt.Sprintf("%d known posts disappeared while %d unknown ones appeared; did the post ids change (a new id scheme, a renamed site)? Use --force if this is right", e.Removed, e.New)
+	}
+	return fmt.Sprintf("%d posts look new (the limit is %d, max_new); did the post ids change? Use --force if this is right", e.New, e.MaxNew)
+}
+
+// swapGuard is how many known ids must vanish while as many unknown ones appear before the flood guard
+// suspects that ids changed, even below max_new.
+const swapGuard = 3
+
+// Compare finds what is new, updated and removed in cur against what earlier runs recorded. It is pure: the
+// caller records the run. New means an id never seen before: a removed post that comes back is not new.
+func Compare(known []Known, cur []Entry, o DiffOptions) (Diff, error) {
+	maxNew := o.MaxNew
+	if maxNew <= 0 {
+		maxNew = 5
+	}
+	byID := make(map[string]*Known, len(known))
+	for i := range known {
+		byID[known[i].ID] = &known[i]
+	}
+	var d Diff
+	present := make(map[string]bool, len(cur))
+	for _, e := range cur {
+		present[e.ID] = true
+		k, ok := byID[e.ID]
+		switch {
+		case !ok:
+			d.New = append(d.New, e)
+		case k.Hash != e.Hash:
+			d.Updated = append(d.Updated, e)
+		}
+	}
+	for _, k := range known {
+		if !k.Removed && !present[k.ID] {
+			d.Removed = append(d.Removed, k.Entry)
+		}
+	}
+	sortEntries(d.New)
+	sortEntries(d.Updated)
+	sortEntries(d.Removed)
+	if o.FirstRun {
+		d.Baseline = true
+		d.Updated, d.Removed = nil, nil
+		n := min(max(o.Backfill, 0), len(d.New))
+		d.New = d.New[:n]
+		return d, nil
+	}
+	if !o.Force && (len(d.New) > maxNew || (len(d.New) >= swapGuard && len(d.Removed) >= swapGuard)) {
+		return d, &FloodError{New: len(d.New), Removed: len(d.Removed), MaxNew: maxNew}
+	}
+	return d, nil
+}
+
+func sortEntries(es []Entry) {
+	sort.Slice(es, func(i, j int) bool {
+		if !es[i].Date.Equal(es[j].Date) {
+			return es[i].Date.After(es[j].Date)
+		}
+		return es[i].ID < es[j].ID
+	})
+}

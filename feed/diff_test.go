@@ -1,0 +1,96 @@
+package feed
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func entry(id, hash string, day int) Entry {
+	return Entry{ID: id, URL: "https://ex.org/" + id, Title: strings.ToUpper(id), Date: time.Date(2024, 1, day, 0, 0, 0, 0, time.UTC), Hash: hash}
+}
+
+func known(e Entry, removed bool) Known { return Known{Entry: e, Removed: removed} }
+
+func ids(es []Entry) string {
+	var s []string
+	for _, e := range es {
+		s = append(s, e.ID)
+	}
+	return strings.Join(s, ",")
+}
+
+func TestCompare(t *testing.T) {
+	a, b, c := entry("a", "h1", 1), entry("b", "h1", 2), entry("c", "h1", 3)
+	bEdited := b
+	bEdited.Hash = "h2"
+	bMoved := b
+	bMoved.URL = "https://ex.org/new-permalink/"
+	var many []Entry
+	var manyKnown []Known
+	for i := 0; i < 8; i++ {
+		e := entry(string(rune('m'+i)), "h", 10+i)
+		many = append(many, e)
+		manyKnown = append(manyKnown, known(entry("old"+string(rune('m'+i)), "h", 10+i), false))
+	}
+	tests := []struct {
+		name                     string
+		known                    []Known
+		cur                      []Entry
+		opt                      DiffOptions
+		wantNew, wantUpd, wantRm string
+		wantBaseline             bool
+		wantFlood                bool
+	}{
+		{name: "first run is a baseline", cur: []Entry{a, b, c}, opt: DiffOptions{FirstRun: true}, wantBaseline: true},
+		{name: "first run with backfill", cur: []Entry{a, b, c}, opt: DiffOptions{FirstRun: true, Backfill: 2}, wantNew: "c,b", wantBaseline: true},
+		{name: "backfill larger than the site", cur: []Entry{a}, opt: DiffOptions{FirstRun: true, Backfill: 9}, wantNew: "a", wantBaseline: true},
+		{name: "first run of a site with many posts is no flood", cur: many, opt: DiffOptions{FirstRun: true}, wantBaseline: true},
+		{name: "nothing new", known: []Known{known(a, false), known(b, false)}, cur: []Entry{a, b}},
+		{name: "one new", known: []Known{known(a, false), known(b, false)}, cur: []Entry{a, b, c}, wantNew: "c"},
+		{name: "edited post", known: []Known{known(a, false), known(b, false)}, cur: []Entry{a, bEdited}, wantUpd: "b"},
+		{name: "renamed permalink keeps the id", known: []Known{known(a, false), known(b, false)}, cur: []Entry{a, bMoved}},
+		{name: "post removed", known: []Known{known(a, false), known(b, false)}, cur: []Entry{a}, wantRm: "b"},
+		{name: "removed post restored is not new", known: []Known{known(a, false), known(b, true)}, cur: []Entry{a, b}},
+		{name: "removed post stays removed", known: []Known{known(a, false), known(b, true)}, cur: []Entry{a}},
+		{name: "future post whose date passed", known: []Known{known(a, false)}, cur: []Entry{a, c}, wantNew: "c"},
+		{name: "draft published", known: []Known{known(a, false), known(b, false)}, cur: []Entry{a, b, c}, wantNew: "c"},
+		{name: "flood guard", known: []Known{known(a, false)}, cur: append([]Entry{a}, many...), wantNew: "t,s,r,q,p,o,n,m", wantFlood: true},
+		{name: "flood forced", known: []Known{known(a, false)}, cur: append([]Entry{a}, many...), opt: DiffOptions{Force: true}, wantNew: "t,s,r,q,p,o,n,m"},
+		{name: "max_new raised", known: []Known{known(a, false)}, cur: append([]Entry{a}, many...), opt: DiffOptions{MaxNew: 10}, wantNew: "t,s,r,q,p,o,n,m"},
+		{name: "ids swapped", known: manyKnown[:3], cur: many[:3], wantNew: "o,n,m", wantRm: "oldo,oldn,oldm", wantFlood: true},
+		{name: "two deleted two added is allowed", known: manyKnown[:2], cur: many[:2], wantNew: "n,m", wantRm: "oldn,oldm"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, err := Compare(tt.known, tt.cur, tt.opt)
+			var fe *FloodError
+			if got := errors.As(err, &fe); got != tt.wantFlood {
+				t.Fatalf("got error %v, want flood %v", err, tt.wantFlood)
+			}
+			if err != nil && !errors.As(err, &fe) {
+				t.Fatal(err)
+			}
+			if got := ids(d.New); got != tt.wantNew {
+				t.Errorf("new: got %q, want %q", got, tt.wantNew)
+			}
+			if got := ids(d.Updated); got != tt.wantUpd {
+				t.Errorf("updated: got %q, want %q", got, tt.wantUpd)
+			}
+			if got := ids(d.Removed); got != tt.wantRm {
+				t.Errorf("removed: got %q, want %q", got, tt.wantRm)
+			}
+			if d.Baseline != tt.wantBaseline {
+				t.Errorf("baseline: got %v, want %v", d.Baseline, tt.wantBaseline)
+			}
+		})
+	}
+}
+
+func TestFloodMessage(t *testing.T) {
+	_, err := Compare(nil, []Entry{entry("a", "", 1), entry("b", "", 2), entry("c", "", 3)}, DiffOptions{MaxNew: 2})
+	if err == nil || err.Error() != "3 posts look new (the limit is 2, max_new); did the post ids change? Use --force if this is right" {
+		t.Errorf("got %v", err)
+	}
+}
