@@ -2,6 +2,8 @@ package posts
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
@@ -208,6 +210,10 @@ func readPosts(ctx context.Context, dir string, files []string, parse func(rel s
 			return
 		}
 		out[k], warns[k], errs[k] = parse(files[k], src)
+		if out[k] != nil {
+			sum := sha256.Sum256(src)
+			out[k].Hash = hex.EncodeToString(sum[:])
+		}
 	})
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err

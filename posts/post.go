@@ -55,6 +55,7 @@ type Post struct {
 	Lang        string
 	ExcerptOnly bool
 	Draft       bool
+	Hash        string // SHA-256 of the post's file: an edit changes it
 
 	// Front matter as read, for Liquid's page.* variables.
 	Data map[string]any
