@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path"
 	"path/filepath"
 	"runtime"
@@ -193,6 +195,15 @@ type feedSet struct {
 // write renders every feed in memory first, then writes the files whose bytes changed, so that an error
 // leaves every file as it was.
 func (b *build) write(ctx context.Context, stdout io.Writer) error {
+	outs, err := b.outputs(ctx)
+	if err != nil {
+		return err
+	}
+	return b.writeOutputs(outs, false, stdout)
+}
+
+// outputs renders every file the build writes, in memory.
+func (b *build) outputs(ctx context.Context) ([]output, error) {
 	sets := []feedSet{{posts: b.site.Posts}}
 	if b.cfg.TagFeeds {
 		sets = append(sets, b.termSets("tags", func(p *posts.Post) []string { return p.Tags })...)
@@ -216,7 +227,7 @@ func (b *build) write(ctx context.Context, stdout io.Writer) error {
 	}
 	warns, err := b.site.Render(ctx, todo)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, w := range warns {
 		fmt.Fprintln(b.stderr, "warning:", w)
@@ -224,30 +235,48 @@ func (b *build) write(ctx context.Context, stdout io.Writer) error {
 
 	outs, err := b.renderSets(ctx, sets)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if b.cfg.Stylesheet == "default" {
 		xsl, err := templates.FS.ReadFile("feed.xsl")
 		if err != nil {
-			return err
+			return nil, err
 		}
 		outs = append(outs, output{path: filepath.Join(b.outDir, "feed.xsl"), data: xsl})
 	}
+	return outs, nil
+}
+
+// writeOutputs writes the files whose bytes changed and prints a line for each. With dryRun it only says
+// which it would write.
+func (b *build) writeOutputs(outs []output, dryRun bool, stdout io.Writer) error {
+	verb := "wrote"
+	if dryRun {
+		verb = "would write"
+	}
 	for _, o := range outs {
-		changed, err := feed.WriteFile(o.path, o.data)
+		var changed bool
+		var err error
+		if dryRun {
+			old, rerr := os.ReadFile(o.path)
+			changed = rerr != nil || !bytes.Equal(old, o.data)
+		} else {
+			changed, err = feed.WriteFile(o.path, o.data)
+		}
 		if err != nil {
 			return err
 		}
-		if changed {
-			rel, err := filepath.Rel(b.site.Dir, o.path)
-			if err != nil || strings.HasPrefix(rel, "..") {
-				rel = o.path
-			}
-			if strings.HasSuffix(o.path, ".xsl") {
-				fmt.Fprintf(stdout, "wrote %s (%d bytes)\n", filepath.ToSlash(rel), len(o.data))
-			} else {
-				fmt.Fprintf(stdout, "wrote %s (%d items, %d bytes)\n", filepath.ToSlash(rel), o.items, len(o.data))
-			}
+		if !changed {
+			continue
+		}
+		rel, err := filepath.Rel(b.site.Dir, o.path)
+		if err != nil || strings.HasPrefix(rel, "..") {
+			rel = o.path
+		}
+		if strings.HasSuffix(o.path, ".xsl") {
+			fmt.Fprintf(stdout, "%s %s (%d bytes)\n", verb, filepath.ToSlash(rel), len(o.data))
+		} else {
+			fmt.Fprintf(stdout, "%s %s (%d items, %d bytes)\n", verb, filepath.ToSlash(rel), o.items, len(o.data))
 		}
 	}
 	return nil
