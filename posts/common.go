@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // fillCommon reads the front matter keys that mean the same in every kind of site into p: title, dates
@@ -14,7 +16,12 @@ func (s *Site) fillCommon(p *Post, fm *frontMatter, authors map[string]Author) [
 	var warns []Warning
 	d := fm.data
 	p.Data = d
-	if t := str(d["title"]); t != "" {
+	// The title as written: YAML would read "title: 3.0" as a number and "title: 2020-01-01" as a time.
+	t, ok := fm.raw["title"]
+	if !ok {
+		t = str(d["title"])
+	}
+	if t != "" {
 		p.Title = plainTitle(t)
 	}
 	for _, k := range []string{"last_modified_at", "lastmod", "updated"} {
@@ -38,6 +45,11 @@ func (s *Site) fillCommon(p *Post, fm *frontMatter, authors map[string]Author) [
 		}
 	}
 	p.Authors = s.postAuthors(d, authors)
+	for i, a := range p.Authors {
+		if a.URL != "" {
+			p.Authors[i].URL = s.siteRef(a.URL)
+		}
+	}
 	p.Categories = appendUnique(p.Categories, list(d["category"])...)
 	p.Categories = appendUnique(p.Categories, list(d["categories"])...)
 	p.Tags = appendUnique(p.Tags, list(d["tags"])...)
@@ -147,8 +159,8 @@ outer:
 func titleFromSlug(slug string) string {
 	words := strings.Split(slug, "-")
 	for i, w := range words {
-		if w != "" {
-			words[i] = strings.ToUpper(w[:1]) + w[1:]
+		if r, n := utf8.DecodeRuneInString(w); n > 0 {
+			words[i] = string(unicode.ToTitle(r)) + w[n:]
 		}
 	}
 	return strings.Join(words, " ")

@@ -147,6 +147,9 @@ func yamlError(file string, offset int, err error) error {
 	if offset == 0 {
 		return &Error{File: file, Line: line, Msg: "not valid YAML (" + msg + "); fix the YAML on that line"}
 	}
+	if line == 0 {
+		line = 1 // yaml.v3 gives some errors no line: point at the front matter
+	}
 	return &Error{File: file, Line: line, Msg: "front matter is not valid YAML (" + msg + "); fix the YAML between the --- lines"}
 }
 

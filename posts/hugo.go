@@ -500,7 +500,7 @@ func (s *Site) hugoPost(pg hugoPage, src []byte, cfg *hugoConfig, sep, host stri
 	if !p.hasID {
 		// What stays when a post is retitled, moved to another URL or edited: its place under content and
 		// the day it was dated, as written.
-		p.ID = fmt.Sprintf("tag:%s,%s:%s", host, date.Format("2006-01-02"), pg.key())
+		p.ID = fmt.Sprintf("tag:%s,%s:%s", host, date.Format("2006-01-02"), escapePath(pg.key()))
 	}
 	if sc := findShortcodes(body); len(sc) > 0 {
 		names := make([]string, 0, len(sc))

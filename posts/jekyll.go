@@ -129,7 +129,7 @@ func loadJekyll(ctx context.Context, opts Options) (*Site, error) {
 		return nil, err
 	}
 
-	files, drafts, err := findJekyllPosts(opts.Dir, s.OutputDir, opts.Drafts)
+	files, drafts, err := findJekyllPosts(opts.Dir, s.OutputDir, cfg.Exclude, opts.Drafts)
 	if err != nil {
 		return nil, err
 	}
@@ -252,7 +252,8 @@ func (s *Site) jekyllPost(rel string, src []byte, draft bool, permalink, sep str
 			prefix = rel[:i]
 		}
 		if draft {
-			p.ID = fmt.Sprintf("tag:%s,draft:%s", host, escapePath(prefix+strings.TrimSuffix(base, ext)))
+			// A draft has no date of its own; it gets its real id when it is published.
+			p.ID = fmt.Sprintf("tag:%s,1970:draft/%s", host, escapePath(prefix+strings.TrimSuffix(base, ext)))
 		} else {
 			m := postName.FindStringSubmatch(base)
 			p.ID = fmt.Sprintf("tag:%s,%s:%s", host, fileDate.Format("2006-01-02"), escapePath(prefix+m[4]))
@@ -263,7 +264,7 @@ func (s *Site) jekyllPost(rel string, src []byte, draft bool, permalink, sep str
 
 // findJekyllPosts lists the post files of a Jekyll site: dated files in every _posts folder (and its
 // subfolders), and with drafts, every file in _drafts. Paths are relative to dir, slash-separated, sorted.
-func findJekyllPosts(dir, outputDir string, withDrafts bool) (posts, drafts []string, err error) {
+func findJekyllPosts(dir, outputDir string, exclude []string, withDrafts bool) (posts, drafts []string, err error) {
 	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -271,6 +272,12 @@ func findJekyllPosts(dir, outputDir string, withDrafts bool) (posts, drafts []st
 		rel, _ := filepath.Rel(dir, p)
 		rel = filepath.ToSlash(rel)
 		name := d.Name()
+		if excluded(rel, exclude) {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
 		if d.IsDir() {
 			if p == dir {
 				return nil
@@ -306,6 +313,23 @@ func findJekyllPosts(dir, outputDir string, withDrafts bool) (posts, drafts []st
 		return nil, nil, fmt.Errorf("find posts: %w", err)
 	}
 	return posts, drafts, nil
+}
+
+// excluded tells whether _config.yml's exclude list names rel: a path, a folder above it, or a glob.
+func excluded(rel string, exclude []string) bool {
+	for _, e := range exclude {
+		e = strings.Trim(e, "/")
+		if e == "" {
+			continue
+		}
+		if rel == e || strings.HasPrefix(rel, e+"/") {
+			return true
+		}
+		if ok, _ := path.Match(e, rel); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // readAuthorsData reads _data/authors.yml, where Jekyll sites keep their authors by key.

@@ -46,7 +46,7 @@ var ErrNoURL = errors.New("posts: the site has no url")
 
 // Detect tells what kind of site dir holds: "jekyll", "hugo", or "" when it cannot tell.
 func Detect(dir string) string {
-	for _, name := range []string{"_config.yml", "_config.yaml", "_config.toml", "_posts"} {
+	for _, name := range []string{"_config.yml", "_config.yaml", "_posts"} {
 		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
 			return "jekyll"
 		}
@@ -131,6 +131,9 @@ func (s *Site) applyOverrides(o Options) error {
 	u, err := url.Parse(s.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("site url %q is not an absolute http(s) URL; set url to something like https://blog.example.com", s.URL)
+	}
+	if s.Title == "" {
+		s.Title = u.Hostname() // RSS and JSON Feed require a title
 	}
 	return nil
 }

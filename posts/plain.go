@@ -76,7 +76,11 @@ func (s *Site) plainPost(rel string, src []byte, permalink, sep string, opts Opt
 	var warns []Warning
 	var fileDate time.Time
 	if m := postName.FindStringSubmatch(base); m != nil {
-		fileDate = time.Date(atoi(m[1]), time.Month(atoi(m[2])), atoi(m[3]), 0, 0, 0, 0, s.Location)
+		y, mo, d := atoi(m[1]), atoi(m[2]), atoi(m[3])
+		fileDate = time.Date(y, time.Month(mo), d, 0, 0, 0, 0, s.Location)
+		if fileDate.Day() != d || mo < 1 || mo > 12 {
+			return nil, nil, &Error{File: rel, Msg: fmt.Sprintf("the file name's date %s-%s-%s is not a real day; rename the file YYYY-MM-DD-slug%s", m[1], m[2], m[3], ext)}
+		}
 		slug = m[4]
 	}
 	p.Date = fileDate
@@ -89,6 +93,12 @@ func (s *Site) plainPost(rel string, src []byte, permalink, sep string, opts Opt
 			warns = append(warns, Warning{rel, fm.line("date"), fmt.Sprintf("date %q is not in a standard form; read it as %s", raw, t.Format(time.RFC3339))})
 		}
 		p.Date = t
+	}
+	// The id's date: the file name's, else the date as written (not moved into the site's zone, so that
+	// changing timezone does not change ids).
+	idDate := fileDate
+	if idDate.IsZero() {
+		idDate = p.Date
 	}
 	if p.Date.IsZero() {
 		return nil, nil, &Error{File: rel, Line: 1, Msg: "no date: add date: YYYY-MM-DD to the front matter, or name the file YYYY-MM-DD-slug.md"}
@@ -120,7 +130,7 @@ func (s *Site) plainPost(rel string, src []byte, permalink, sep string, opts Opt
 	p.URL = s.URL + urlPath
 	if !p.hasID {
 		rest := strings.TrimSuffix(strings.TrimPrefix(rel, strings.Trim(opts.PostsDir, "/")+"/"), ext)
-		p.ID = fmt.Sprintf("tag:%s,%s:%s", s.host(), p.Date.Format("2006-01-02"), escapePath(rest))
+		p.ID = fmt.Sprintf("tag:%s,%s:%s", s.host(), idDate.Format("2006-01-02"), escapePath(rest))
 	}
 	return p, warns, nil
 }

@@ -27,6 +27,15 @@ func TestParseDate(t *testing.T) {
 		{"Mon, 02 Jan 2006 15:04:05 -0700", "2006-01-02T15:04:05-07:00", false, false},
 		{"2023-01-29 18:30:22 2023 -0800", "2023-01-29T18:30:22-08:00", true, false},
 		{"2017-2-5", "2017-02-05T00:00:00-08:00", true, false},
+		{"2020/01/05", "2020-01-05T00:00:00-08:00", false, false},
+		{"Jan 5, 2020", "2020-01-05T00:00:00-08:00", false, false},
+		{"5 January 2020", "2020-01-05T00:00:00-08:00", false, false},
+		{"20200105", "2020-01-05T00:00:00-08:00", false, false},
+		{"2020-01-05 10:00 PM", "2020-01-05T22:00:00-08:00", true, false},
+		{"2020-01-05 12:30 am", "2020-01-05T00:30:00-08:00", true, false},
+		{"2020-01-05 10:00:00 PST", "2020-01-05T10:00:00-08:00", true, false},
+		{"2020-01-05 10:00:00 CEST", "2020-01-05T10:00:00+02:00", true, false},
+		{"2020-01-05 13:00 PM", "", false, true},
 		{"next tuesday", "", false, true},
 		{"2023-02-30", "", false, true},
 		{"2023-13-01 10:00", "", false, true},
@@ -92,6 +101,14 @@ func TestExpandPermalink(t *testing.T) {
 	}
 }
 
+func TestTitleFromSlug(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{{"no-yaml", "No Yaml"}, {"étude-ölçü", "Étude Ölçü"}, {"a--b", "A  B"}} {
+		if got := titleFromSlug(tt.in); got != tt.want {
+			t.Errorf("titleFromSlug(%q): got %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
 func TestSlugify(t *testing.T) {
 	tests := []struct {
 		in            string
@@ -122,6 +139,11 @@ func TestPlainTitle(t *testing.T) {
 		{"&amp;lt; once", "&lt; once"},
 		{"`code` and [link](https://x.y)", "code and link"},
 		{"bell\x07", "bell"},
+		{"1. Introduction", "1. Introduction"},
+		{"# Not a heading", "# Not a heading"},
+		{"- dash leading", "- dash leading"},
+		{"***", "***"},
+		{"Tom's \"x\"...", "Tom’s “x”…"},
 	}
 	for _, tt := range tests {
 		if got := plainTitle(tt.in); got != tt.want {

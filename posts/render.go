@@ -15,6 +15,7 @@ import (
 	"github.com/yuin/goldmark/extension"
 	"github.com/yuin/goldmark/parser"
 	gmhtml "github.com/yuin/goldmark/renderer/html"
+	"github.com/yuin/goldmark/util"
 	xhtml "golang.org/x/net/html"
 )
 
@@ -48,8 +49,14 @@ func newMarkdown() goldmark.Markdown {
 	)
 }
 
-// titleMarkdown renders titles: inline Markdown with typographic quotes and dashes, as Jekyll's smartify does.
+// titleMarkdown renders titles: inline Markdown only (a title "1. Introduction" is not a list, "# 1" not a
+// heading), with typographic quotes and dashes as Jekyll's smartify makes them.
 var titleMarkdown = goldmark.New(
+	goldmark.WithParser(parser.NewParser(
+		parser.WithBlockParsers(util.Prioritized(parser.NewParagraphParser(), 1000)),
+		parser.WithInlineParsers(parser.DefaultInlineParsers()...),
+		parser.WithParagraphTransformers(parser.DefaultParagraphTransformers()...),
+	)),
 	goldmark.WithExtensions(extension.Strikethrough, typography),
 	goldmark.WithRendererOptions(gmhtml.WithUnsafe()),
 )
@@ -115,7 +122,7 @@ func (s *Site) renderPost(p *Post) ([]Warning, error) {
 		p.SummaryHTML = ""
 	}
 	p.ContentHTML = full
-	if p.ExcerptOnly && p.SummaryHTML != "" {
+	if p.ExcerptOnly {
 		p.ContentHTML = p.SummaryHTML + `<p><a href="` + html.EscapeString(p.URL) + `">Read the whole post</a></p>`
 	}
 	return warns, nil
