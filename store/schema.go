@@ -1,0 +1,147 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// The schema's version lives in the file header (PRAGMA user_version), not in a table: SQLite reads it
+// without knowing any table, it changes in the same transaction as the migration that sets it, and a
+// foreign database has 0 there. PRAGMA application_id marks the file as Herald's, so that a database of
+// another program that also counts user_version is not taken for a store. (PostgreSQL has neither: its
+// implementation will keep a schema_version table.)
+//
+// appID is "HRLD" read as a big-endian integer.
+const appID = 0x48524c44
+
+// migrations are the schema's versions: applying migrations[i] to a version-i store makes it version i+1.
+// Never edit a released step; append a new one. The DDL is SQLite's (AUTOINCREMENT, WITHOUT ROWID,
+// INTEGER 0/1 for booleans); the queries in sqlite.go keep to SQL that PostgreSQL runs too.
+//
+// Times are TEXT in UTC, RFC 3339 with nine fractional digits (formatTime): fixed width, so they sort
+// as they compare; NULL where there is no time.
+var migrations = []string{
+	// 1: runs and every item ever seen.
+	`
+CREATE TABLE runs (
+	id            INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused: items point at runs
+	started       TEXT    NOT NULL,
+	finished      TEXT,
+	command       TEXT    NOT NULL,
+	config_hash   TEXT    NOT NULL,
+	items_count   INTEGER NOT NULL,
+	new_count     INTEGER NOT NULL,
+	updated_count INTEGER NOT NULL,
+	removed_count INTEGER NOT NULL,
+	baseline      INTEGER NOT NULL CHECK (baseline IN (0, 1)),
+	forced        INTEGER NOT NULL CHECK (forced IN (0, 1))
+);
+
+-- Ordered by id, which is how Items reads it and how Record looks rows up. Every item that is not removed
+-- was seen by the latest run (Record marks the others removed), so its last_run and last_seen are NULL,
+-- meaning "the latest run": a run that changes nothing writes no item rows. Marking an item removed
+-- writes the last run that saw it there.
+CREATE TABLE items (
+	id         TEXT    NOT NULL PRIMARY KEY,
+	url        TEXT    NOT NULL,
+	title      TEXT    NOT NULL,
+	date       TEXT,
+	hash       TEXT    NOT NULL,
+	first_run  INTEGER NOT NULL REFERENCES runs (id),
+	first_seen TEXT    NOT NULL,
+	last_run   INTEGER REFERENCES runs (id),
+	last_seen  TEXT,
+	removed    INTEGER NOT NULL DEFAULT 0 CHECK (removed IN (0, 1)),
+	CHECK ((removed = 1) = (last_run IS NOT NULL) AND (removed = 1) = (last_seen IS NOT NULL))
+) WITHOUT ROWID;
+`,
+	// 2: subscribers and the delivery ledger, for the mail and subscriber issues.
+	`
+CREATE TABLE subscribers (
+	id              INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused: tokens are HMACs of it
+	email           TEXT    NOT NULL,        -- as the subscriber wrote it
+	email_key       TEXT    NOT NULL UNIQUE, -- local part as written, "@", domain in lower case
+	name            TEXT    NOT NULL DEFAULT '',
+	status          TEXT    NOT NULL DEFAULT 'pending'
+		CHECK (status IN ('pending', 'active', 'unsubscribed', 'bounced')),
+	frequency       TEXT    NOT NULL DEFAULT 'immediate'
+		CHECK (frequency IN ('immediate', 'daily', 'weekly')),
+	created_at      TEXT    NOT NULL, -- when the row was made
+	consent_source  TEXT    NOT NULL CHECK (consent_source IN ('import', 'web', 'command')),
+	consent_at      TEXT,             -- when consent was given (an import may know an earlier time)
+	consent_ip      TEXT,             -- the web form's client address
+	confirmed_at    TEXT,             -- double opt-in done; posts first seen after this are theirs
+	unsubscribed_at TEXT,
+	hard_bounces    INTEGER NOT NULL DEFAULT 0, -- 5.1.1 replies; the second marks the subscriber bounced
+	last_digest_at  TEXT
+);
+CREATE INDEX subscribers_status ON subscribers (status, frequency);
+
+-- One row per message: a post (item_id) or a digest (digest_key, e.g. "weekly 2025-W03") to a subscriber.
+CREATE TABLE deliveries (
+	id              INTEGER PRIMARY KEY AUTOINCREMENT,
+	subscriber_id   INTEGER NOT NULL REFERENCES subscribers (id) ON DELETE CASCADE,
+	item_id         TEXT    REFERENCES items (id),
+	digest_key      TEXT,
+	status          TEXT    NOT NULL DEFAULT 'queued'
+		CHECK (status IN ('queued', 'sending', 'sent', 'deferred', 'failed', 'unknown')),
+	message_id      TEXT    UNIQUE, -- deterministic per delivery: a retry of an unknown one reuses it
+	attempts        INTEGER NOT NULL DEFAULT 0,
+	last_error      TEXT    NOT NULL DEFAULT '',
+	queued_at       TEXT    NOT NULL,
+	sending_at      TEXT,
+	sent_at         TEXT,
+	next_attempt_at TEXT,
+	CHECK ((item_id IS NULL) <> (digest_key IS NULL)),
+	UNIQUE (subscriber_id, item_id),
+	UNIQUE (subscriber_id, digest_key),
+	UNIQUE (id, subscriber_id) -- the target of delivery_items' foreign key
+);
+-- What a run sends: queued work, and deferred work whose next attempt is due.
+CREATE INDEX deliveries_due ON deliveries (status, next_attempt_at);
+
+-- The posts each delivery carries (one for a post, several for a digest). The primary key is what makes
+-- a post reach a subscriber once, alone or in a digest, even if they change frequency in between.
+CREATE TABLE delivery_items (
+	subscriber_id INTEGER NOT NULL,
+	item_id       TEXT    NOT NULL REFERENCES items (id),
+	delivery_id   INTEGER NOT NULL,
+	PRIMARY KEY (subscriber_id, item_id),
+	FOREIGN KEY (delivery_id, subscriber_id) REFERENCES deliveries (id, subscriber_id) ON DELETE CASCADE
+) WITHOUT ROWID;
+CREATE INDEX delivery_items_delivery ON delivery_items (delivery_id, subscriber_id);
+CREATE INDEX delivery_items_item ON delivery_items (item_id);
+`,
+}
+
+// migrate brings the store on conn from its version to version to, in one transaction. It reads the
+// version again inside the transaction: another process may have migrated it meanwhile.
+func migrate(ctx context.Context, conn *sql.Conn, to int) error {
+	tx, err := conn.BeginTx(ctx, nil) // BEGIN IMMEDIATE (see dsn): no other writer in between
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
+	var from int
+	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&from); err != nil {
+		return err
+	}
+	if from >= to {
+		return nil
+	}
+	if from == 0 {
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA application_id = %d", appID)); err != nil {
+			return err
+		}
+	}
+	for v := from; v < to; v++ {
+		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
+			return fmt.Errorf("migrate to version %d: %w", v+1, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", to)); err != nil {
+		return err
+	}
+	return tx.Commit()
+}

@@ -1,0 +1,556 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// sqliteStore is the Store on an SQLite file, through modernc.org/sqlite: pure Go, so Herald builds
+// without cgo for every platform it ships to.
+//
+// Its queries are meant to run on PostgreSQL too, once their '?' placeholders are rewritten as $1, $2, ...
+// (TRUE and FALSE, RETURNING, UPDATE ... FROM (VALUES ...), scalar subqueries). What is SQLite's alone is
+// marked: the PRAGMAs of Open and the migrations, and the DDL.
+type sqliteStore struct {
+	db   *sql.DB
+	path string // absolute
+
+	mu     sync.Mutex
+	locks  map[*fileLock]struct{}
+	closed bool
+
+	// hook, when set (by tests), is called at named points inside Record's transaction.
+	hook func(stage string)
+}
+
+// Open opens (creating if needed, with its parent folder) the SQLite store at path, applies pending schema
+// migrations, and returns it. A file that is not a Herald store of a version this Herald knows is an
+// error wrapping ErrCorrupt, ErrNewer or ErrNotStore (or the fs error of an unreadable file), and is left
+// as it was.
+func Open(ctx context.Context, path string) (Store, error) {
+	return open(ctx, path, len(migrations))
+}
+
+// open is Open migrating only up to version target, so that tests can make stores of every version.
+func open(ctx context.Context, path string, target int) (*sqliteStore, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", path, err)
+	}
+	if err := create(abs); err != nil {
+		return nil, err
+	}
+	if err := checkFile(abs); err != nil {
+		return nil, err
+	}
+	db, err := sql.Open("sqlite", dsn(abs))
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", abs, err)
+	}
+	db.SetMaxIdleConns(4)
+	s := &sqliteStore{db: db, path: abs, locks: map[*fileLock]struct{}{}}
+	if err := s.prepare(ctx, target); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// create makes the store file, empty, when there is none, and its folder: the file with mode 0600 and
+// the folder 0700, because the store holds subscribers' addresses. (SQLite gives its -wal and -shm
+// files the database's mode.)
+func create(path string) error {
+	if _, err := os.Lstat(path); err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return nil // there is a file (checkFile looks at it), or an error checkFile will report
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("store %s: create its folder: %w", path, err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil // another process made it meanwhile
+	}
+	if err != nil {
+		return fmt.Errorf("store %s: create: %w", path, err)
+	}
+	return f.Close()
+}
+
+// dsn is the driver's name for the store at path. The pragmas apply to every connection the pool opens;
+// none of them writes to the file. _txlock=immediate makes every transaction take the write lock when it
+// begins, so two writers queue (busy_timeout) instead of one failing when it upgrades a read lock.
+func dsn(path string) string {
+	u := url.URL{Scheme: "file", Path: filepath.ToSlash(path)} // escapes '?', '#' and '%' in the path
+	return u.String() + "?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_pragma=cache_size(-32000)&_txlock=immediate"
+}
+
+// prepare checks that the file is a Herald store this code can read, changing nothing until it is sure,
+// then switches it to WAL mode and migrates it to version target.
+func (s *sqliteStore) prepare(ctx context.Context, target int) error {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return s.fileErr("cannot be opened", err)
+	}
+	defer conn.Close()
+
+	var version, app int
+	if err := conn.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return s.fileErr("cannot be read", err)
+	}
+	if err := conn.QueryRowContext(ctx, "PRAGMA application_id").Scan(&app); err != nil {
+		return s.fileErr("cannot be read", err)
+	}
+	var tables []string
+	rows, err := conn.QueryContext(ctx, "SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite!_%' ESCAPE '!' ORDER BY name")
+	if err != nil {
+		return s.fileErr("cannot be read", err)
+	}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return s.fileErr("cannot be read", err)
+		}
+		tables = append(tables, name)
+	}
+	if err := rows.Err(); err != nil {
+		return s.fileErr("cannot be read", err)
+	}
+	rows.Close()
+
+	switch {
+	case app != appID && (app != 0 || version != 0 || len(tables) > 0):
+		what := fmt.Sprintf("application id %#x, user_version %d", app, version)
+		if len(tables) > 0 {
+			what = "tables " + strings.Join(tables, ", ")
+		}
+		return &pathError{path: s.path, kind: ErrNotStore,
+			msg: fmt.Sprintf("is an SQLite database but not a Herald store (%s); point `store` at another file (Herald has not changed it)", what)}
+	case version > len(migrations):
+		return &pathError{path: s.path, kind: ErrNewer,
+			msg: fmt.Sprintf("has schema version %d but this Herald knows up to %d; upgrade Herald", version, len(migrations))}
+	}
+
+	var mode string
+	if err := conn.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode); err != nil {
+		return s.fileErr("cannot be switched to WAL mode", err)
+	}
+	if !strings.EqualFold(mode, "wal") {
+		return &pathError{path: s.path, msg: fmt.Sprintf("cannot be switched to WAL mode (SQLite kept %q); is it on a network file system?", mode)}
+	}
+	if version < target {
+		if err := migrate(ctx, conn, target); err != nil {
+			return s.fileErr(fmt.Sprintf("cannot be migrated from schema version %d to %d", version, target), err)
+		}
+	}
+	return nil
+}
+
+// fileErr wraps err, which came from doing what to the store, with the store's path: with ErrCorrupt
+// and advice when SQLite says the file is damaged, which it may find on any read.
+func (s *sqliteStore) fileErr(what string, err error) error {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB:
+			return &pathError{path: s.path, kind: ErrCorrupt, err: err,
+				msg: fmt.Sprintf("is corrupt (%s: %v); restore it from a backup, or move it away to start a new history", what, err)}
+		case sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM, sqlite3.SQLITE_READONLY:
+			return &pathError{path: s.path, err: err,
+				msg: fmt.Sprintf("%s (%v); check the permissions of the file and its folder", what, err)}
+		}
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return fmt.Errorf("store %s: %s: %w", s.path, what, err)
+}
+
+func (s *sqliteStore) Close() error {
+	s.mu.Lock()
+	locks := s.locks
+	s.locks = nil
+	s.closed = true
+	s.mu.Unlock()
+	var errs []error
+	for l := range locks {
+		errs = append(errs, l.Unlock())
+	}
+	if err := s.db.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("store %s: close: %w", s.path, err))
+	}
+	return errors.Join(errs...)
+}
+
+// timeLayout is how the store writes times: UTC, fixed width (nanoseconds always written), so that they
+// sort as text in the order of time and read back Equal to what was written.
+const timeLayout = "2006-01-02T15:04:05.000000000Z"
+
+// formatTime gives the column value of t: NULL for the zero time.
+func formatTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return layoutString(t)
+}
+
+// layoutString is t.UTC().Format(timeLayout), four times as fast for the years 0 to 9999: Record writes
+// one for each of 10,000 posts.
+func layoutString(t time.Time) string {
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.Format(timeLayout)
+	}
+	hour, min, sec := t.Clock()
+	b := make([]byte, 0, len(timeLayout))
+	digits := func(n, width int, sep byte) {
+		start := len(b)
+		b = append(b, "000000000"[:width]...)
+		for i := len(b) - 1; i >= start; i-- {
+			b[i] = byte('0' + n%10)
+			n /= 10
+		}
+		b = append(b, sep)
+	}
+	digits(year, 4, '-')
+	digits(int(month), 2, '-')
+	digits(day, 2, 'T')
+	digits(hour, 2, ':')
+	digits(min, 2, ':')
+	digits(sec, 2, '.')
+	digits(t.Nanosecond(), 9, 'Z')
+	return string(b)
+}
+
+func parseTime(s sql.NullString) (time.Time, error) {
+	if !s.Valid {
+		return time.Time{}, nil
+	}
+	if t, ok := parseLayout(s.String); ok {
+		return t, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s.String) // written by hand, or by another program
+	if err != nil {
+		return time.Time{}, fmt.Errorf("time %q: %w", s.String, err)
+	}
+	return t, nil
+}
+
+// parseLayout reads a time in timeLayout three times as fast as time.Parse: Items reads 30,000 of them
+// from a 10,000-post store.
+func parseLayout(s string) (time.Time, bool) {
+	if len(s) != len(timeLayout) || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[19] != '.' || s[29] != 'Z' {
+		return time.Time{}, false
+	}
+	ok := true
+	num := func(from, to int) int {
+		n := 0
+		for i := from; i < to; i++ {
+			c := s[i]
+			if c < '0' || c > '9' {
+				ok = false
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n
+	}
+	year, month, day := num(0, 4), num(5, 7), num(8, 10)
+	hour, min, sec, nsec := num(11, 13), num(14, 16), num(17, 19), num(20, 29)
+	if !ok || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 59 {
+		return time.Time{}, false
+	}
+	t := time.Date(year, time.Month(month), day, hour, min, sec, nsec, time.UTC)
+	if t.Day() != day { // February 30th and the like
+		return time.Time{}, false
+	}
+	return t, true
+}
+
+func (s *sqliteStore) Items(ctx context.Context) ([]Item, error) {
+	var n int
+	if err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM items").Scan(&n); err != nil {
+		return nil, s.fileErr("items", err)
+	}
+	// NULL last_run and last_seen mean the latest run (see the items table). One statement, so one
+	// snapshot: the latest run is the one that saw these items.
+	rows, err := s.db.QueryContext(ctx, `SELECT id, url, title, date, hash, first_run, first_seen,
+		COALESCE(last_run, (SELECT MAX(id) FROM runs)),
+		COALESCE(last_seen, (SELECT started FROM runs ORDER BY id DESC LIMIT 1)),
+		removed
+		FROM items ORDER BY id`) // PostgreSQL: ORDER BY id COLLATE "C", for byte order
+	if err != nil {
+		return nil, s.fileErr("items", err)
+	}
+	defer rows.Close()
+	items := make([]Item, 0, n)
+	for rows.Next() {
+		var it Item
+		var date, first, last sql.NullString
+		if err := rows.Scan(&it.ID, &it.URL, &it.Title, &date, &it.Hash, &it.FirstRun, &first, &it.LastRun, &last, &it.Removed); err != nil {
+			return nil, s.fileErr("items", err)
+		}
+		if it.Date, err = parseTime(date); err == nil {
+			if it.FirstSeen, err = parseTime(first); err == nil {
+				it.LastSeen, err = parseTime(last)
+			}
+		}
+		if err != nil {
+			return nil, s.fileErr("item "+it.ID, err)
+		}
+		items = append(items, it)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.fileErr("items", err)
+	}
+	return items, nil
+}
+
+func (s *sqliteStore) Runs(ctx context.Context, n int) ([]Run, error) {
+	if n <= 0 {
+		n = 1<<31 - 1
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT id, started, finished, command, config_hash,
+		items_count, new_count, updated_count, removed_count, baseline, forced
+		FROM runs ORDER BY id DESC LIMIT ?`, n)
+	if err != nil {
+		return nil, s.fileErr("runs", err)
+	}
+	defer rows.Close()
+	var runs []Run
+	for rows.Next() {
+		var r Run
+		var started, finished sql.NullString
+		if err := rows.Scan(&r.ID, &started, &finished, &r.Command, &r.ConfigHash,
+			&r.Items, &r.New, &r.Updated, &r.Removed, &r.Baseline, &r.Forced); err != nil {
+			return nil, s.fileErr("runs", err)
+		}
+		if r.Started, err = parseTime(started); err == nil {
+			r.Finished, err = parseTime(finished)
+		}
+		if err != nil {
+			return nil, s.fileErr(fmt.Sprintf("run %d", r.ID), err)
+		}
+		runs = append(runs, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.fileErr("runs", err)
+	}
+	return runs, nil
+}
+
+func (s *sqliteStore) Counts(ctx context.Context) (Counts, error) {
+	var c Counts
+	// One statement, so one snapshot: the counts agree with each other.
+	err := s.db.QueryRowContext(ctx, `SELECT
+		(SELECT COUNT(*) FROM runs),
+		(SELECT COUNT(*) FROM items),
+		(SELECT COUNT(*) FROM items WHERE removed = TRUE),
+		(SELECT COUNT(*) FROM subscribers),
+		(SELECT COUNT(*) FROM deliveries)`).Scan(&c.Runs, &c.Items, &c.Removed, &c.Subscribers, &c.Deliveries)
+	if err != nil {
+		return Counts{}, s.fileErr("counts", err)
+	}
+	return c, nil
+}
+
+// batch is how many rows one multi-row statement of Record writes: few statements (each costs a round
+// through database/sql), well under SQLite's 32766 and PostgreSQL's 65535 parameters.
+const batch = 200
+
+// known is what Record compares a seen item with.
+type known struct {
+	url, title, date, hash string
+	removed                bool
+}
+
+func (s *sqliteStore) Record(ctx context.Context, run *Run, seen []Item) (err error) {
+	if run == nil || run.Started.IsZero() {
+		return fmt.Errorf("store %s: record: the run has no start time", s.path)
+	}
+	ids := make(map[string]struct{}, len(seen))
+	for _, it := range seen {
+		if it.ID == "" {
+			return fmt.Errorf("store %s: record: an item has no id (url %q)", s.path, it.URL)
+		}
+		if _, dup := ids[it.ID]; dup {
+			return fmt.Errorf("store %s: record: item id %q appears twice", s.path, it.ID)
+		}
+		ids[it.ID] = struct{}{}
+	}
+	fail := func(what string, err error) error { return s.fileErr("record: "+what, err) }
+
+	tx, err := s.db.BeginTx(ctx, nil) // BEGIN IMMEDIATE (see dsn)
+	if err != nil {
+		return fail("begin", err)
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback() //nolint:errcheck // the error that made us roll back is the one to report
+		}
+	}()
+	hook := func(stage string) {
+		if s.hook != nil {
+			s.hook(stage)
+		}
+	}
+
+	// Every item not removed was seen by the latest run until now: the ones this run does not see
+	// were last seen by that one.
+	var prev sql.NullInt64
+	var prevStarted sql.NullString
+	last := tx.QueryRowContext(ctx, "SELECT id, started FROM runs ORDER BY id DESC LIMIT 1")
+	if err := last.Scan(&prev, &prevStarted); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fail("read the last run", err)
+	}
+	var id int64
+	if err := tx.QueryRowContext(ctx, `INSERT INTO runs (started, finished, command, config_hash,
+		items_count, new_count, updated_count, removed_count, baseline, forced)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		formatTime(run.Started), formatTime(run.Finished), run.Command, run.ConfigHash,
+		run.Items, run.New, run.Updated, run.Removed, run.Baseline, run.Forced).Scan(&id); err != nil {
+		return fail("insert run", err)
+	}
+	hook("run")
+
+	old := make(map[string]known, len(seen))
+	rows, err := tx.QueryContext(ctx, "SELECT id, url, title, date, hash, removed FROM items")
+	if err != nil {
+		return fail("read items", err)
+	}
+	for rows.Next() {
+		var k known
+		var itemID string
+		var date sql.NullString
+		if err := rows.Scan(&itemID, &k.url, &k.title, &date, &k.hash, &k.removed); err != nil {
+			rows.Close()
+			return fail("read items", err)
+		}
+		k.date = date.String
+		old[itemID] = k
+	}
+	if err := rows.Err(); err != nil {
+		return fail("read items", err)
+	}
+	rows.Close()
+
+	var gone []string // known, present until now, absent from seen
+	for id, k := range old {
+		if _, ok := ids[id]; !ok && !k.removed {
+			gone = append(gone, id)
+		}
+	}
+	slices.Sort(gone) // so that the same run writes the same pages in the same order
+
+	var added, changed []int // indexes into seen
+	dates := make([]any, len(seen))
+	for i, it := range seen {
+		dates[i] = formatTime(it.Date)
+		k, ok := old[it.ID]
+		date, _ := dates[i].(string)
+		switch {
+		case !ok:
+			added = append(added, i)
+		case k.removed || k.url != it.URL || k.title != it.Title || k.date != date || k.hash != it.Hash:
+			changed = append(changed, i)
+		}
+	}
+	now := formatTime(run.Started)
+
+	// Unchanged items are not written at all: their NULL last_run now means this run.
+	if len(gone) > 0 && !prev.Valid {
+		return fail("mark removed items", errors.New("items are recorded but no run is"))
+	}
+	if err := execBatches(ctx, tx, gone, 1, func(n int) string {
+		return "UPDATE items SET removed = TRUE, last_run = ?, last_seen = ? WHERE id IN (" + placeholders(n, 1) + ")"
+	}, []any{prev.Int64, prevStarted.String}, func(id string) []any { return []any{id} }); err != nil {
+		return fail("mark removed items", err)
+	}
+	hook("removed")
+	// UPDATE ... FROM (VALUES ...) names the columns column1, column2, ... in SQLite and PostgreSQL alike.
+	if err := execBatches(ctx, tx, changed, 5, func(n int) string {
+		return `UPDATE items SET url = v.column2, title = v.column3, date = v.column4, hash = v.column5,
+			last_run = NULL, last_seen = NULL, removed = FALSE
+			FROM (VALUES ` + placeholders(n, 5) + `) AS v WHERE items.id = v.column1`
+	}, nil, func(i int) []any {
+		it := &seen[i]
+		return []any{it.ID, it.URL, it.Title, dates[i], it.Hash}
+	}); err != nil {
+		return fail("update items", err)
+	}
+	hook("updated")
+	if err := execBatches(ctx, tx, added, 7, func(n int) string {
+		return `INSERT INTO items (id, url, title, date, hash, first_run, first_seen) VALUES ` + placeholders(n, 7)
+	}, nil, func(i int) []any {
+		it := &seen[i]
+		return []any{it.ID, it.URL, it.Title, dates[i], it.Hash, id, now}
+	}); err != nil {
+		return fail("insert items", err)
+	}
+	hook("inserted")
+	if err := tx.Commit(); err != nil {
+		return fail("commit", err)
+	}
+	run.ID = id
+	return nil
+}
+
+// execBatches runs the statement that stmt(n) makes for n rows over rows, batch rows at a time: the
+// arguments are head, then args of each row, which are cols long.
+func execBatches[T any](ctx context.Context, tx *sql.Tx, rows []T, cols int, stmt func(n int) string, head []any, args func(T) []any) error {
+	var full *sql.Stmt
+	buf := make([]any, 0, len(head)+min(len(rows), batch)*cols)
+	for start := 0; start < len(rows); start += batch {
+		part := rows[start:min(start+batch, len(rows))]
+		buf = append(buf[:0], head...)
+		for _, r := range part {
+			buf = append(buf, args(r)...)
+		}
+		var err error
+		if len(part) == batch {
+			if full == nil {
+				if full, err = tx.PrepareContext(ctx, stmt(batch)); err != nil {
+					return err
+				}
+				defer full.Close()
+			}
+			_, err = full.ExecContext(ctx, buf...)
+		} else {
+			_, err = tx.ExecContext(ctx, stmt(len(part)), buf...)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// placeholders gives n rows of cols parameters: "(?, ?), (?, ?)" (or "?, ?" when cols is 1, for IN).
+func placeholders(n, cols int) string {
+	row := "(" + strings.Repeat("?, ", cols-1) + "?)"
+	if cols == 1 {
+		row = "?"
+	}
+	var b strings.Builder
+	b.Grow(n * (len(row) + 2))
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(row)
+	}
+	return b.String()
+}

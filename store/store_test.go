@@ -1,0 +1,726 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestOpenNew(t *testing.T) {
+	tests := []struct {
+		name    string
+		prepare func(t *testing.T, path string) // makes what is at path before Open
+	}{
+		{"no file, no folder", func(*testing.T, string) {}},
+		{"empty file", func(t *testing.T, path string) {
+			if err := os.WriteFile(path, nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "state")
+			path := filepath.Join(dir, "herald.db")
+			if tt.name == "empty file" {
+				if err := os.Mkdir(dir, 0o700); err != nil {
+					t.Fatal(err)
+				}
+			}
+			tt.prepare(t, path)
+			st, err := Open(t.Context(), path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			s := st.(*sqliteStore)
+			if got, want := pragma(t, s, "user_version"), fmt.Sprint(len(migrations)); got != want {
+				t.Errorf("got user_version %s, want %s", got, want)
+			}
+			if got, want := pragma(t, s, "application_id"), fmt.Sprint(appID); got != want {
+				t.Errorf("got application_id %s, want %s", got, want)
+			}
+			if got := pragma(t, s, "journal_mode"); got != "wal" {
+				t.Errorf("got journal_mode %s, want wal", got)
+			}
+			if got := pragma(t, s, "foreign_keys"); got != "1" {
+				t.Errorf("got foreign_keys %s, want 1", got)
+			}
+			if got := pragma(t, s, "synchronous"); got != "2" {
+				t.Errorf("got synchronous %s, want 2 (FULL)", got)
+			}
+			c, err := st.Counts(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c != (Counts{}) {
+				t.Errorf("got counts %+v, want zero", c)
+			}
+			if its := items(t, st); len(its) != 0 {
+				t.Errorf("got %d items, want 0", len(its))
+			}
+			if rs := runs(t, st); len(rs) != 0 {
+				t.Errorf("got %d runs, want 0", len(rs))
+			}
+			for p, want := range map[string]os.FileMode{path: 0o600, dir: 0o700 | os.ModeDir} {
+				fi, err := os.Stat(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if fi.Mode() != want {
+					t.Errorf("%s: got mode %v, want %v", p, fi.Mode(), want)
+				}
+			}
+		})
+	}
+}
+
+// fillers put rows into the tables that each schema version added: fillers[v] into those of version v+1.
+// A new migration adds its filler here, so that the test migrates real rows from every version.
+var fillers = []func(t *testing.T, s *sqliteStore){
+	func(t *testing.T, s *sqliteStore) {
+		for g := 1; g <= 3; g++ {
+			r, seen := generation(g, 50)
+			record(t, s, r, seen)
+		}
+	},
+	func(t *testing.T, s *sqliteStore) {
+		_, err := s.db.ExecContext(t.Context(), `
+			INSERT INTO subscribers (email, email_key, status, created_at, consent_source)
+				VALUES ('Ann@Example.COM', 'Ann@example.com', 'active', '2024-05-01T08:00:00.000000000Z', 'import');
+			INSERT INTO deliveries (subscriber_id, item_id, status, queued_at)
+				VALUES (1, 'post-000001', 'sent', '2024-05-01T08:00:00.000000000Z');
+			INSERT INTO delivery_items (subscriber_id, item_id, delivery_id) VALUES (1, 'post-000001', 1);`)
+		if err != nil {
+			t.Fatal(err)
+		}
+	},
+}
+
+func TestMigrateFromEveryVersion(t *testing.T) {
+	if len(fillers) != len(migrations) {
+		t.Fatalf("got %d fillers, want one per migration (%d)", len(fillers), len(migrations))
+	}
+	current := schema(t, openStore(t, filepath.Join(t.TempDir(), "fresh.db")))
+	for v := range len(migrations) {
+		t.Run(fmt.Sprintf("from version %d", v), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "herald.db")
+			old, err := open(t.Context(), path, v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := pragma(t, old, "user_version"); got != fmt.Sprint(v) {
+				t.Fatalf("got user_version %s, want %d", got, v)
+			}
+			for _, fill := range fillers[:v] {
+				fill(t, old)
+			}
+			var wantItems []Item
+			var wantRuns []Run
+			if v >= 1 {
+				wantItems, wantRuns = items(t, old), runs(t, old)
+			}
+			if err := old.Close(); err != nil {
+				t.Fatal(err)
+			}
+
+			s := openStore(t, path)
+			if got, want := pragma(t, s, "user_version"), fmt.Sprint(len(migrations)); got != want {
+				t.Errorf("got user_version %s, want %s", got, want)
+			}
+			if got := schema(t, s); got != current {
+				t.Errorf("migrated schema differs from a new store's:\ngot\n%s\nwant\n%s", got, current)
+			}
+			if d := diffItems(items(t, s), wantItems); d != "" {
+				t.Errorf("items did not survive the migration:\n%s", d)
+			}
+			if d := diffRuns(runs(t, s), wantRuns); d != "" {
+				t.Errorf("runs did not survive the migration:\n%s", d)
+			}
+			if got := pragma(t, s, "integrity_check"); got != "ok" {
+				t.Errorf("got integrity_check %q, want ok", got)
+			}
+			// The migrated store works: it records a run on top of what it had.
+			r, seen := generation(v+10, 50)
+			record(t, s, r, seen)
+		})
+	}
+}
+
+func TestOpenConcurrently(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "herald.db")
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Go(func() {
+			s, err := Open(t.Context(), path)
+			if err == nil {
+				err = s.Close()
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("open %d: %v", i, err)
+		}
+	}
+	if got := pragma(t, openStore(t, path), "user_version"); got != fmt.Sprint(len(migrations)) {
+		t.Errorf("got user_version %s, want %d", got, len(migrations))
+	}
+}
+
+func TestRecordReopen(t *testing.T) {
+	cest := time.FixedZone("CEST", 2*3600)
+	start := func(n int) time.Time { return time.Date(2024, 3, 1, 10, n, 0, 123456789+n, time.UTC) }
+	item := func(id, title, hash string) Item {
+		return Item{ID: id, URL: "https://example.com/" + id, Title: title, Hash: hash,
+			Date: time.Date(2020, 7, 1, 9, 30, 0, 5, cest).AddDate(0, 0, len(id))}
+	}
+	a, b, c, d := item("a", "A", "ha"), item("b", "B", "hb"), item("c", "C", "hc"), item("d", "D", "hd")
+	z := Item{ID: "z", URL: "https://example.com/z", Title: "No date", Hash: "hz"} // zero Date
+	b2 := item("b", "B, edited", "hb2")
+	b2.URL = "https://example.com/new/b" // a new permalink: the same item
+	c2 := item("c", "C is back", "hc2")
+
+	// seen makes the item as the store has it after a run.
+	seen := func(it Item, first, last int, removed bool) Item {
+		it.FirstRun, it.FirstSeen = int64(first), start(first)
+		it.LastRun, it.LastSeen = int64(last), start(last)
+		it.Removed = removed
+		return it
+	}
+	steps := []struct {
+		name string
+		run  Run
+		seen []Item
+		want []Item // by ID
+	}{
+		{"baseline", Run{Command: "publish", ConfigHash: "c1", Items: 4, Baseline: true},
+			[]Item{c, a, b, z},
+			[]Item{seen(a, 1, 1, false), seen(b, 1, 1, false), seen(c, 1, 1, false), seen(z, 1, 1, false)}},
+		{"nothing changed", Run{Command: "publish", ConfigHash: "c1", Items: 4},
+			[]Item{a, b, c, z},
+			[]Item{seen(a, 1, 2, false), seen(b, 1, 2, false), seen(c, 1, 2, false), seen(z, 1, 2, false)}},
+		{"edited, new and removed", Run{Command: "build --record", ConfigHash: "c2", Items: 4, New: 1, Updated: 1, Removed: 1},
+			[]Item{a, b2, d, z},
+			[]Item{seen(a, 1, 3, false), seen(b2, 1, 3, false), seen(c, 1, 2, true), seen(d, 3, 3, false), seen(z, 1, 3, false)}},
+		{"removed item comes back, another leaves", Run{Command: "publish", ConfigHash: "c2", Items: 4, Updated: 1, Removed: 1, Forced: true},
+			[]Item{b2, c2, d, z},
+			[]Item{seen(a, 1, 3, true), seen(b2, 1, 4, false), seen(c2, 1, 4, false), seen(d, 3, 4, false), seen(z, 1, 4, false)}},
+		{"every item gone", Run{Command: "publish", ConfigHash: "c2", Removed: 4},
+			nil,
+			[]Item{seen(a, 1, 3, true), seen(b2, 1, 4, true), seen(c2, 1, 4, true), seen(d, 3, 4, true), seen(z, 1, 4, true)}},
+		{"all back", Run{Command: "publish", ConfigHash: "c3", Items: 5},
+			[]Item{a, b2, c2, d, z},
+			[]Item{seen(a, 1, 6, false), seen(b2, 1, 6, false), seen(c2, 1, 6, false), seen(d, 3, 6, false), seen(z, 1, 6, false)}},
+	}
+
+	path := filepath.Join(t.TempDir(), "herald.db")
+	var wantRuns []Run
+	for i, step := range steps {
+		ok := t.Run(step.name, func(t *testing.T) {
+			s, err := Open(t.Context(), path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := step.run
+			r.Started = start(i + 1).In(cest) // stored in UTC, read back Equal
+			r.Finished = r.Started.Add(1500 * time.Millisecond)
+			record(t, s, &r, step.seen)
+			if r.ID != int64(i+1) {
+				t.Errorf("got run ID %d, want %d", r.ID, i+1)
+			}
+			wantRuns = append([]Run{r}, wantRuns...)
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+
+			s = openStore(t, path)
+			if d := diffItems(items(t, s), step.want); d != "" {
+				t.Errorf("items after reopening:\n%s", d)
+			}
+			if d := diffRuns(runs(t, s), wantRuns); d != "" {
+				t.Errorf("runs after reopening:\n%s", d)
+			}
+			newest, err := s.Runs(t.Context(), 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := diffRuns(newest, wantRuns[:min(2, len(wantRuns))]); d != "" {
+				t.Errorf("Runs(2):\n%s", d)
+			}
+			c, err := s.Counts(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			removed := 0
+			for _, it := range step.want {
+				if it.Removed {
+					removed++
+				}
+			}
+			if want := (Counts{Runs: i + 1, Items: len(step.want), Removed: removed}); c != want {
+				t.Errorf("got counts %+v, want %+v", c, want)
+			}
+		})
+		if !ok {
+			break // the later steps build on this one
+		}
+	}
+}
+
+func TestRecordRejects(t *testing.T) {
+	now := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name string
+		run  *Run
+		seen []Item
+		want string
+	}{
+		{"no start time", &Run{Command: "publish"}, []Item{{ID: "a"}}, "no start time"},
+		{"nil run", nil, nil, "no start time"},
+		{"empty id", &Run{Started: now}, []Item{{ID: "a"}, {URL: "https://example.com/x"}}, `no id (url "https://example.com/x")`},
+		{"duplicate id", &Run{Started: now}, []Item{{ID: "a"}, {ID: "b"}, {ID: "a"}}, `item id "a" appears twice`},
+	}
+	s := openStore(t, filepath.Join(t.TempDir(), "herald.db"))
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := s.Record(t.Context(), tt.run, tt.seen)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got error %v, want one saying %q", err, tt.want)
+			}
+			c, err := s.Counts(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c != (Counts{}) {
+				t.Errorf("got counts %+v after a rejected run, want zero", c)
+			}
+		})
+	}
+}
+
+// TestRecordAllOrNothing stops Record at each point of its transaction (by cancelling its context) and
+// checks that the store still holds exactly the previous run.
+func TestRecordAllOrNothing(t *testing.T) {
+	for _, stage := range []string{"run", "removed", "updated", "inserted"} {
+		t.Run(stage, func(t *testing.T) {
+			s := openStore(t, filepath.Join(t.TempDir(), "herald.db"))
+			for g := 1; g <= 2; g++ {
+				r, seen := generation(g, 300)
+				record(t, s, r, seen)
+			}
+			want, wantRuns := items(t, s), runs(t, s)
+
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			s.hook = func(at string) {
+				if at == stage {
+					cancel()
+				}
+			}
+			r, seen := generation(3, 300)
+			if err := s.Record(ctx, r, seen); !errors.Is(err, context.Canceled) {
+				t.Errorf("got error %v, want context.Canceled", err)
+			}
+			if r.ID != 0 {
+				t.Errorf("got run ID %d after a failed Record, want 0", r.ID)
+			}
+			s.hook = nil
+			if d := diffItems(items(t, s), want); d != "" {
+				t.Errorf("items after a cancelled Record:\n%s", d)
+			}
+			if d := diffRuns(runs(t, s), wantRuns); d != "" {
+				t.Errorf("runs after a cancelled Record:\n%s", d)
+			}
+			// And the next run records as if the failed one had never been.
+			record(t, s, r, seen)
+			if r.ID != 3 {
+				t.Errorf("got run ID %d, want 3", r.ID)
+			}
+		})
+	}
+}
+
+// TestReadDuringRecord reads the store from a second Open (herald diff while herald publish records)
+// while a Record's transaction is open: the read does not wait, and sees the last committed run.
+func TestReadDuringRecord(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "herald.db")
+	w, r := openStore(t, path), openStore(t, path)
+	r1, seen := generation(1, 500)
+	record(t, w, r1, seen)
+	want := items(t, r)
+
+	read := false
+	w.hook = func(stage string) {
+		if stage != "inserted" {
+			return
+		}
+		read = true
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		defer cancel()
+		got, err := r.Items(ctx)
+		if err != nil {
+			t.Errorf("items during a Record: %v", err)
+		}
+		if d := diffItems(got, want); d != "" {
+			t.Errorf("items during a Record:\n%s", d)
+		}
+		if c, err := r.Counts(ctx); err != nil || c.Runs != 1 {
+			t.Errorf("got counts %+v, %v during a Record, want 1 run", c, err)
+		}
+	}
+	r2, seen := generation(2, 500)
+	record(t, w, r2, seen)
+	if !read {
+		t.Fatal("the hook never ran")
+	}
+	if got := items(t, r); len(got) == len(want) && diffItems(got, want) == "" {
+		t.Error("after the Record committed, got the items from before it")
+	}
+}
+
+func TestBadFiles(t *testing.T) {
+	// good makes a real store at path and closes it.
+	good := func(t *testing.T, path string) {
+		s := openStore(t, path)
+		r, seen := generation(1, 2000)
+		record(t, s, r, seen)
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	truncate := func(size func(n int64) int64) func(t *testing.T, path string) {
+		return func(t *testing.T, path string) {
+			good(t, path)
+			fi, err := os.Stat(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Truncate(path, size(fi.Size())); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	noise := func(n int) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(rng.Uint32())
+		}
+		return b
+	}
+	tests := []struct {
+		name    string
+		make    func(t *testing.T, path string)
+		kind    error
+		message string // part of the error's message, after the path
+		onRead  bool   // the damage may show only when the store is read
+	}{
+		{"random bytes", func(t *testing.T, path string) {
+			if err := os.WriteFile(path, noise(8192), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}, ErrCorrupt, "is not an SQLite database", false},
+		{"text file", func(t *testing.T, path string) {
+			if err := os.WriteFile(path, []byte("store: herald.db\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}, ErrCorrupt, "is not an SQLite database", false},
+		{"truncated in the header", truncate(func(int64) int64 { return 50 }), ErrCorrupt, "is truncated (50 bytes", false},
+		{"truncated to a page boundary", truncate(func(n int64) int64 { return n / 2 / 4096 * 4096 }), ErrCorrupt, "is truncated", false},
+		{"truncated inside a page", truncate(func(n int64) int64 { return n/2 + 100 }), ErrCorrupt, "is truncated", false},
+		{"pages overwritten", func(t *testing.T, path string) {
+			good(t, path)
+			f, err := os.OpenFile(path, os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fi, _ := f.Stat()
+			if _, err := f.WriteAt(noise(int(fi.Size())-4096), 4096); err != nil { // all but page 1
+				t.Fatal(err)
+			}
+			if err := f.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}, ErrCorrupt, "is corrupt", true},
+		{"newer schema", func(t *testing.T, path string) {
+			good(t, path)
+			rawSQL(t, path, fmt.Sprintf("PRAGMA user_version = %d", len(migrations)+1))
+		}, ErrNewer, fmt.Sprintf("has schema version %d but this Herald knows up to %d; upgrade Herald", len(migrations)+1, len(migrations)), false},
+		{"another program's database", func(t *testing.T, path string) {
+			rawSQL(t, path, "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)", "INSERT INTO notes (body) VALUES ('keep me')")
+		}, ErrNotStore, "is an SQLite database but not a Herald store (tables notes)", false},
+		{"another program's versioned database", func(t *testing.T, path string) {
+			rawSQL(t, path, "PRAGMA application_id = 1234", "PRAGMA user_version = 1")
+		}, ErrNotStore, "is an SQLite database but not a Herald store (application id 0x4d2, user_version 1)", false},
+		{"a folder", func(t *testing.T, path string) {
+			if err := os.Mkdir(path, 0o700); err != nil {
+				t.Fatal(err)
+			}
+		}, nil, "cannot be opened", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "herald.db")
+			tt.make(t, path)
+			before := dirFiles(t, dir)
+
+			s, err := Open(t.Context(), path)
+			if err == nil && tt.onRead {
+				_, err = s.Items(t.Context())
+				if cerr := s.Close(); cerr != nil {
+					t.Errorf("close: %v", cerr)
+				}
+			} else if err == nil {
+				s.Close()
+				t.Fatal("got no error, want one")
+			}
+			if err == nil {
+				t.Fatal("got no error, want one")
+			}
+			if tt.kind != nil && !errors.Is(err, tt.kind) {
+				t.Errorf("got error %q, want one wrapping %q", err, tt.kind)
+			}
+			if want := "store " + path + " " + tt.message; !strings.Contains(err.Error(), want) {
+				t.Errorf("got error %q, want one containing %q", err, want)
+			}
+			sameFiles(t, dirFiles(t, dir), before)
+		})
+	}
+}
+
+func TestLock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "herald.db")
+	a, b := openStore(t, path), openStore(t, path)
+	host, _ := os.Hostname()
+
+	la, err := a.Lock(t.Context(), "publish")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []*sqliteStore{b, a} { // another Open of the store, and the same one
+		start := time.Now()
+		_, err = s.Lock(t.Context(), "send")
+		if took := time.Since(start); took > time.Second {
+			t.Errorf("a second Lock took %v, want it to fail at once", took)
+		}
+		var le *LockedError
+		if !errors.Is(err, ErrLocked) || !errors.As(err, &le) {
+			t.Fatalf("got error %v, want a *LockedError wrapping ErrLocked", err)
+		}
+		if le.PID != os.Getpid() || le.Command != "publish" || le.Host != host || time.Since(le.Since) > time.Minute {
+			t.Errorf("got holder %+v, want pid %d, command publish, host %s, since just now", le, os.Getpid(), host)
+		}
+		for _, want := range []string{path, `"publish"`, fmt.Sprintf("pid %d", os.Getpid())} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("got error %q, want one containing %q", err, want)
+			}
+		}
+	}
+
+	// Reads, and a Record, do not wait for the run lock.
+	r, seen := generation(1, 100)
+	record(t, b, r, seen)
+	if got := len(items(t, b)); got != len(seen) {
+		t.Errorf("got %d items while locked, want %d", got, len(seen))
+	}
+	if c, err := b.Counts(t.Context()); err != nil || c.Runs != 1 {
+		t.Errorf("got counts %+v, %v while locked, want 1 run", c, err)
+	}
+
+	if err := la.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	if err := la.Unlock(); err != nil {
+		t.Errorf("a second Unlock: got %v, want nil", err)
+	}
+	lb, err := b.Lock(t.Context(), "send")
+	if err != nil {
+		t.Fatalf("Lock after Unlock: %v", err)
+	}
+	if _, err := a.Lock(t.Context(), "publish"); !errors.Is(err, ErrLocked) {
+		t.Errorf("got %v, want ErrLocked", err)
+	}
+	// Close releases what the store holds.
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := lb.Unlock(); err != nil {
+		t.Errorf("Unlock after Close: got %v, want nil", err)
+	}
+	la, err = a.Lock(t.Context(), "publish")
+	if err != nil {
+		t.Fatalf("Lock after the holder's Close: %v", err)
+	}
+	if err := la.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestTimes(t *testing.T) {
+	tests := []struct {
+		name string
+		t    time.Time
+		text any
+	}{
+		{"zero", time.Time{}, nil},
+		{"UTC with nanoseconds", time.Date(2024, 2, 29, 23, 59, 59, 999999999, time.UTC), "2024-02-29T23:59:59.999999999Z"},
+		{"whole second", time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), "2024-01-01T00:00:00.000000000Z"},
+		{"another zone", time.Date(2024, 1, 1, 1, 30, 0, 7, time.FixedZone("", 90*60)), "2024-01-01T00:00:00.000000007Z"},
+		{"year 1", time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC), "0001-01-01T00:00:00.000000001Z"},
+		{"year 9999", time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC), "9999-12-31T23:59:59.000000000Z"},
+		{"with a monotonic reading", time.Now(), "-"}, // "-": not compared
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			text := formatTime(tt.t)
+			if tt.text != "-" && text != tt.text {
+				t.Errorf("got %v, want %v", text, tt.text)
+			}
+			var ns sql.NullString
+			if s, ok := text.(string); ok {
+				ns = sql.NullString{String: s, Valid: true}
+			}
+			got, err := parseTime(ns)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !got.Equal(tt.t) {
+				t.Errorf("got %v back, want %v", got, tt.t)
+			}
+		})
+	}
+	// layoutString writes what Format writes.
+	for _, tm := range []time.Time{time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(1999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(2024, 7, 4, 5, 6, 7, 8, time.FixedZone("", -7*3600)), time.Date(12345, 1, 1, 0, 0, 0, 0, time.UTC)} {
+		if got, want := layoutString(tm), tm.UTC().Format(timeLayout); got != want {
+			t.Errorf("layoutString(%v) = %q, want %q", tm, got, want)
+		}
+	}
+	// parseLayout reads what time.Parse reads, or declines.
+	for _, s := range []string{
+		"2024-02-30T00:00:00.000000000Z", "2024-13-01T00:00:00.000000000Z", "2024-01-01T24:00:00.000000000Z",
+		"2024-01-01T00:00:00.00000000xZ", "2024-01-01T00:00:00Z", "2024-01-01T00:00:00.000000000+01:00",
+		"2023-02-28T12:34:56.789012345Z",
+	} {
+		got, ok := parseLayout(s)
+		want, err := time.Parse(time.RFC3339Nano, s)
+		if ok && (err != nil || !got.Equal(want)) {
+			t.Errorf("parseLayout(%q) = %v, want %v, %v", s, got, want, err)
+		}
+		if !ok && err == nil && len(s) == len(timeLayout) && s[29] == 'Z' {
+			t.Errorf("parseLayout(%q) declined a time in its layout", s)
+		}
+	}
+}
+
+// TestLedgerSchema checks the constraints the mail and subscriber issues will rely on.
+func TestLedgerSchema(t *testing.T) {
+	s := openStore(t, filepath.Join(t.TempDir(), "herald.db"))
+	r, seen := generation(1, 10)
+	record(t, s, r, seen)
+	exec := func(q string, args ...any) error {
+		_, err := s.db.ExecContext(t.Context(), q, args...)
+		return err
+	}
+	const now = "2024-05-01T08:00:00.000000000Z"
+	sub := func(email, key string) error {
+		return exec(`INSERT INTO subscribers (email, email_key, created_at, consent_source, consent_ip)
+			VALUES (?, ?, ?, 'web', '192.0.2.1')`, email, key, now)
+	}
+	tests := []struct {
+		name  string
+		do    func() error
+		fails bool
+	}{
+		{"a subscriber", func() error { return sub("Ann@Example.com", "Ann@example.com") }, false},
+		{"another", func() error { return sub("bob@example.com", "bob@example.com") }, false},
+		{"the same address in another case", func() error { return sub("Ann@EXAMPLE.com", "Ann@example.com") }, true},
+		{"an unknown status", func() error {
+			return exec(`UPDATE subscribers SET status = 'gone' WHERE id = 1`)
+		}, true},
+		{"an unknown consent source", func() error {
+			return exec(`INSERT INTO subscribers (email, email_key, created_at, consent_source) VALUES ('c@x', 'c@x', ?, 'guess')`, now)
+		}, true},
+		{"a post to a subscriber", func() error {
+			return errors.Join(
+				exec(`INSERT INTO deliveries (id, subscriber_id, item_id, queued_at) VALUES (1, 1, 'post-000001', ?)`, now),
+				exec(`INSERT INTO delivery_items (subscriber_id, item_id, delivery_id) VALUES (1, 'post-000001', 1)`))
+		}, false},
+		{"the same post to the same subscriber", func() error {
+			return exec(`INSERT INTO deliveries (subscriber_id, item_id, queued_at) VALUES (1, 'post-000001', ?)`, now)
+		}, true},
+		{"the same post to another subscriber", func() error {
+			return exec(`INSERT INTO deliveries (subscriber_id, item_id, queued_at) VALUES (2, 'post-000001', ?)`, now)
+		}, false},
+		{"a digest", func() error {
+			return errors.Join(
+				exec(`INSERT INTO deliveries (id, subscriber_id, digest_key, queued_at) VALUES (10, 1, 'weekly 2024-W18', ?)`, now),
+				exec(`INSERT INTO delivery_items (subscriber_id, item_id, delivery_id) VALUES (1, 'post-000002', 10), (1, 'post-000003', 10)`))
+		}, false},
+		{"a post already sent alone, again in a digest", func() error {
+			return exec(`INSERT INTO delivery_items (subscriber_id, item_id, delivery_id) VALUES (1, 'post-000001', 10)`)
+		}, true},
+		{"the same digest twice", func() error {
+			return exec(`INSERT INTO deliveries (subscriber_id, digest_key, queued_at) VALUES (1, 'weekly 2024-W18', ?)`, now)
+		}, true},
+		{"a post of another subscriber's delivery", func() error {
+			return exec(`INSERT INTO delivery_items (subscriber_id, item_id, delivery_id) VALUES (2, 'post-000004', 10)`)
+		}, true},
+		{"an unknown post", func() error {
+			return exec(`INSERT INTO deliveries (subscriber_id, item_id, queued_at) VALUES (1, 'no-such-post', ?)`, now)
+		}, true},
+		{"neither post nor digest", func() error {
+			return exec(`INSERT INTO deliveries (subscriber_id, queued_at) VALUES (1, ?)`, now)
+		}, true},
+		{"an unknown delivery status", func() error {
+			return exec(`UPDATE deliveries SET status = 'lost' WHERE id = 1`)
+		}, true},
+		{"two deliveries with one Message-ID", func() error {
+			return errors.Join(exec(`UPDATE deliveries SET message_id = 'x@example.com' WHERE id = 1`),
+				exec(`UPDATE deliveries SET message_id = 'x@example.com' WHERE id = 10`))
+		}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.do()
+			if tt.fails && err == nil {
+				t.Error("got no error, want the schema to refuse it")
+			}
+			if !tt.fails && err != nil {
+				t.Errorf("got %v, want no error", err)
+			}
+		})
+	}
+	c, err := s.Counts(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Subscribers != 2 || c.Deliveries != 3 {
+		t.Errorf("got %d subscribers and %d deliveries, want 2 and 3", c.Subscribers, c.Deliveries)
+	}
+	// Erasing a subscriber erases what was sent to them.
+	if err := exec(`DELETE FROM subscribers WHERE id = 1`); err != nil {
+		t.Fatal(err)
+	}
+	var left int
+	if err := s.db.QueryRowContext(t.Context(), `SELECT (SELECT COUNT(*) FROM deliveries WHERE subscriber_id = 1) +
+		(SELECT COUNT(*) FROM delivery_items WHERE subscriber_id = 1)`).Scan(&left); err != nil {
+		t.Fatal(err)
+	}
+	if left != 0 {
+		t.Errorf("got %d ledger rows of an erased subscriber, want 0", left)
+	}
+}
