@@ -33,6 +33,7 @@ type atomAuthor struct {
 
 type atomEntry struct {
 	*feeds.AtomEntry
+	Lang       string          `xml:"xml:lang,attr,omitempty"`
 	Summary    *atomText       `xml:"summary"`
 	Content    *atomText       `xml:"content"`
 	Authors    []atomAuthor    `xml:"author"`
@@ -91,6 +92,9 @@ func Atom(o Options, items []*posts.Post) ([]byte, error) {
 			Published: p.Date.Format(time.RFC3339),
 			Links:     []feeds.AtomLink{{Href: p.URL, Rel: "alternate", Type: "text/html"}},
 		}}
+		if p.Lang != o.Lang {
+			e.Lang = p.Lang
+		}
 		if p.SummaryHTML != "" {
 			e.Summary = &atomText{Type: "html", Body: p.SummaryHTML}
 		}
@@ -120,6 +124,11 @@ func Atom(o Options, items []*posts.Post) ([]byte, error) {
 	return marshalXML(o.Stylesheet, sizeHint(items), f)
 }
 
+// person is an Atom person construct, which must have a name: the email stands in for a missing one.
 func person(a posts.Author) atomAuthor {
-	return atomAuthor{feeds.AtomPerson{Name: a.Name, Email: a.Email, Uri: a.URL}}
+	name := a.Name
+	if name == "" {
+		name = a.Email
+	}
+	return atomAuthor{feeds.AtomPerson{Name: name, Email: a.Email, Uri: a.URL}}
 }

@@ -36,7 +36,7 @@ func testItems() []*posts.Post {
 			ContentHTML: "<p>A CDATA end ]]> inside, and a control \x01 character.</p>",
 			Authors:     []posts.Author{{Name: "Ann", Email: "ann@example.com"}, {Name: "Bob"}},
 			Categories:  []string{"news"}, Tags: []string{"go", "news", "café"},
-			Image:     "https://blog.example.com/img/a.png",
+			Image:     "https://blog.example.com/img/a.png", Lang: "fr",
 			Enclosure: &posts.Enclosure{URL: "https://blog.example.com/ep1.mp3", Length: 1234, Type: "audio/mpeg"},
 		},
 		{
@@ -153,6 +153,7 @@ func TestAtomDetails(t *testing.T) {
 		`<updated>2024-03-09T19:30:00-06:00</updated>`,
 		`<published>2024-03-09T18:30:00-06:00</published>`,
 		`<category term="café">`,
+		`<entry xml:lang="fr">`,
 		`<name>Jane Doe</name>`,
 	} {
 		if !strings.Contains(s, want) {
@@ -187,6 +188,9 @@ func TestJSONDetails(t *testing.T) {
 	}
 	items := raw["items"].([]any)
 	first, second := items[0].(map[string]any), items[1].(map[string]any)
+	if first["language"] != "fr" || second["language"] != nil {
+		t.Errorf("item languages: got %v and %v, want fr and none", first["language"], second["language"])
+	}
 	if first["summary"] != "Short." || first["image"] != "https://blog.example.com/img/a.png" || first["date_published"] != "2024-03-09T18:30:00-06:00" {
 		t.Errorf("first item: %v", first)
 	}
@@ -239,28 +243,58 @@ func TestFit(t *testing.T) {
 	}
 }
 
-func TestWriteFile(t *testing.T) {
+func TestWriteFiles(t *testing.T) {
 	dir := t.TempDir()
-	p := filepath.Join(dir, "sub", "feed.xml")
+	a, b := filepath.Join(dir, "sub", "a.xml"), filepath.Join(dir, "b.json")
 	for i, tt := range []struct {
-		data        string
-		wantChanged bool
-	}{{"one", true}, {"one", false}, {"two", true}} {
-		changed, err := WriteFile(p, []byte(tt.data))
+		a, b string
+		want string // which were written
+	}{{"one", "x", "ab"}, {"one", "x", ""}, {"two", "x", "a"}} {
+		changed, err := WriteFiles([]File{{a, []byte(tt.a)}, {b, []byte(tt.b)}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if changed != tt.wantChanged {
-			t.Errorf("write %d: got changed=%v, want %v", i, changed, tt.wantChanged)
+		got := ""
+		if changed[0] {
+			got += "a"
 		}
-		got, _ := os.ReadFile(p)
-		if string(got) != tt.data {
-			t.Errorf("write %d: file holds %q, want %q", i, got, tt.data)
+		if changed[1] {
+			got += "b"
+		}
+		if got != tt.want {
+			t.Errorf("write %d: got %q written, want %q", i, got, tt.want)
+		}
+		if ga, _ := os.ReadFile(a); string(ga) != tt.a {
+			t.Errorf("write %d: a holds %q, want %q", i, ga, tt.a)
 		}
 	}
-	entries, _ := os.ReadDir(filepath.Dir(p))
+	entries, _ := os.ReadDir(filepath.Dir(a))
 	if len(entries) != 1 {
 		t.Errorf("got %d files in the folder, want 1 (no temp files left)", len(entries))
+	}
+}
+
+// TestWriteFilesAllOrNothing: when one file cannot be written, none is changed.
+func TestWriteFilesAllOrNothing(t *testing.T) {
+	dir := t.TempDir()
+	a, b, c := filepath.Join(dir, "a.xml"), filepath.Join(dir, "b.xml"), filepath.Join(dir, "c.json")
+	if _, err := WriteFiles([]File{{a, []byte("old a")}, {b, []byte("old b")}, {c, []byte("old c")}}); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(b)
+	os.Mkdir(b, 0o755) // b cannot be read or replaced now
+	_, err := WriteFiles([]File{{a, []byte("new a")}, {b, []byte("new b")}, {c, []byte("new c")}})
+	if err == nil {
+		t.Fatal("got no error writing over a folder")
+	}
+	for _, p := range []string{a, c} {
+		if got, _ := os.ReadFile(p); !strings.HasPrefix(string(got), "old") {
+			t.Errorf("%s: got %q after a failed write, want the old bytes", filepath.Base(p), got)
+		}
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 3 {
+		t.Errorf("got %d entries, want 3 (no temp files left)", len(entries))
 	}
 }
 

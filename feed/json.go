@@ -13,9 +13,15 @@ import (
 // cover the specification; Herald fills them directly to set feed_url and language, write authors only in
 // the 1.1 form, and keep dates in the site's zone.
 
+// jsonItem adds what JSONItem lacks of JSON Feed 1.1: an item's own language.
+type jsonItem struct {
+	*feeds.JSONItem
+	Language string `json:"language,omitempty"`
+}
+
 // JSON renders items as a JSON Feed 1.1 document.
-func JSON(o Options, items []*posts.Post) ([]byte, error) {
-	o, items = safe(o, items)
+func JSON(o Options, ps []*posts.Post) ([]byte, error) {
+	o, ps = safe(o, ps)
 	f := &feeds.JSONFeed{
 		Version:     "https://jsonfeed.org/version/1.1",
 		Title:       o.Title,
@@ -23,7 +29,6 @@ func JSON(o Options, items []*posts.Post) ([]byte, error) {
 		HomePageUrl: o.SiteURL,
 		FeedUrl:     o.JSONURL,
 		Description: o.Description,
-		Items:       []*feeds.JSONItem{},
 	}
 	if o.Author.Name != "" {
 		f.Authors = []*feeds.JSONAuthor{{Name: o.Author.Name, Url: o.Author.URL}}
@@ -31,7 +36,8 @@ func JSON(o Options, items []*posts.Post) ([]byte, error) {
 	for _, h := range o.Hubs {
 		f.Hubs = append(f.Hubs, &feeds.JSONHub{Type: "WebSub", Url: h})
 	}
-	for _, p := range items {
+	var items []jsonItem
+	for _, p := range ps {
 		published, modified := p.Date, p.Updated
 		it := &feeds.JSONItem{
 			Id:            p.ID,
@@ -57,15 +63,15 @@ func JSON(o Options, items []*posts.Post) ([]byte, error) {
 		if it.ContentHTML == "" {
 			it.ContentText = p.Title // the specification requires one of the two
 		}
-		f.Items = append(f.Items, it)
+		items = append(items, jsonItem{JSONItem: it, Language: p.Lang})
 	}
-	return encodeJSON(f, sizeHint(items)*11/10)
+	return encodeJSON(f, items, sizeHint(ps)*11/10)
 }
 
 // encodeJSON writes f indented, without escaping <, > and & (HTML content reads better, and JSON does not
 // need it). encoding/json would build the whole document in a buffer of its own and then indent it into a
 // second one; for a full-archive feed that is hundreds of megabytes, so the items are encoded one by one.
-func encodeJSON(f *feeds.JSONFeed, size int) ([]byte, error) {
+func encodeJSON(f *feeds.JSONFeed, items []jsonItem, size int) ([]byte, error) {
 	head := *f
 	head.Items = nil
 	var b bytes.Buffer
@@ -82,7 +88,7 @@ func encodeJSON(f *feeds.JSONFeed, size int) ([]byte, error) {
 	ienc := json.NewEncoder(&item)
 	ienc.SetEscapeHTML(false)
 	ienc.SetIndent("    ", "  ")
-	for i, it := range f.Items {
+	for i, it := range items {
 		item.Reset()
 		if err := ienc.Encode(it); err != nil {
 			return nil, fmt.Errorf("feed: encode JSON item %q: %w", it.Id, err)
@@ -93,7 +99,7 @@ func encodeJSON(f *feeds.JSONFeed, size int) ([]byte, error) {
 		b.WriteString("\n    ")
 		b.Write(bytes.TrimSuffix(item.Bytes(), []byte("\n")))
 	}
-	if len(f.Items) > 0 {
+	if len(items) > 0 {
 		b.WriteString("\n  ")
 	}
 	b.WriteString("]\n}\n")

@@ -41,47 +41,83 @@ func Fit(budget int, items []*posts.Post, render func([]*posts.Post) ([]byte, er
 	return best, bestN, nil
 }
 
-// WriteFile writes data to path atomically (a temp file in the same folder, synced, then renamed over
-// path), so that a reader never sees half a feed. A file that already holds data is left alone; changed
-// reports whether the file was written.
-func WriteFile(path string, data []byte) (changed bool, err error) {
-	old, err := os.ReadFile(path)
-	if err == nil && bytes.Equal(old, data) {
-		return false, nil
+// File is one file to write.
+type File struct {
+	Path string
+	Data []byte
+}
+
+// WriteFiles writes files as one change, as near as a file system allows: each changed file goes to a temp
+// file beside it and is synced; only when all of them are written are they renamed into place. An error
+// before the renames leaves every file as it was, so the feeds never disagree with each other; a reader
+// never sees half a file. Files whose bytes would not change are left alone; changed says which were
+// written.
+func WriteFiles(files []File) (changed []bool, err error) {
+	changed = make([]bool, len(files))
+	temps := make([]string, len(files))
+	defer func() {
+		for _, t := range temps {
+			if t != "" {
+				os.Remove(t) // a no-op once renamed
+			}
+		}
+	}()
+	for i, f := range files {
+		old, err := os.ReadFile(f.Path)
+		if err == nil && bytes.Equal(old, f.Data) {
+			continue
+		}
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, err // os errors name the path
+		}
+		if temps[i], err = writeTemp(f); err != nil {
+			return nil, err
+		}
+		changed[i] = true
 	}
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return false, fmt.Errorf("read %s: %w", path, err)
+	dirs := map[string]bool{}
+	for i, f := range files {
+		if !changed[i] {
+			continue
+		}
+		if err := os.Rename(temps[i], f.Path); err != nil {
+			return nil, err
+		}
+		temps[i] = ""
+		dirs[filepath.Dir(f.Path)] = true
 	}
-	dir := filepath.Dir(path)
+	for dir := range dirs {
+		if d, err := os.Open(dir); err == nil {
+			d.Sync() // make the renames durable; not every file system supports it, so errors are ignored
+			d.Close()
+		}
+	}
+	return changed, nil
+}
+
+// writeTemp writes f's data to a synced temp file in f's folder and returns its name.
+func writeTemp(f File) (string, error) {
+	dir := filepath.Dir(f.Path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return false, fmt.Errorf("create folder for %s: %w", path, err)
+		return "", err
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(f.Path)+".tmp*")
 	if err != nil {
-		return false, fmt.Errorf("write %s: %w", path, err)
+		return "", err
 	}
-	defer os.Remove(tmp.Name()) // a no-op after the rename
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return false, fmt.Errorf("write %s: %w", path, err)
+	_, err = tmp.Write(f.Data)
+	if err == nil {
+		err = tmp.Chmod(0o644)
 	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return false, fmt.Errorf("write %s: %w", path, err)
+	if err == nil {
+		err = tmp.Sync()
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return false, fmt.Errorf("write %s: %w", path, err)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
 	}
-	if err := tmp.Close(); err != nil {
-		return false, fmt.Errorf("write %s: %w", path, err)
+	if err != nil {
+		os.Remove(tmp.Name())
+		return "", fmt.Errorf("write %s: %w", f.Path, err)
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return false, fmt.Errorf("write %s: %w", path, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync() // make the rename durable; not every file system supports it, so errors are ignored
-		d.Close()
-	}
-	return true, nil
+	return tmp.Name(), nil
 }

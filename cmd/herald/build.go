@@ -49,13 +49,7 @@ func (f *buildFlags) register(fs *flag.FlagSet) {
 }
 
 func runBuild(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("build", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var bf buildFlags
-	bf.register(fs)
-	fs.BoolVar(&bf.printLnk, "print-links", false, "print the <link rel=\"alternate\"> tags for the site's <head> instead of building")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `Usage: herald build [flags]
+	fs := newFlagSet("build", stderr, `Usage: herald build [flags]
 
 Reads the site's posts and writes its feeds: feed.xml (RSS 2.0), atom.xml (Atom 1.0) and feed.json
 (JSON Feed 1.1) in the site's output folder. Prints one line per file written; a file whose bytes would
@@ -64,16 +58,17 @@ HERALD_* environment variables, then these flags.
 
 Flags:
 `)
-		fs.PrintDefaults()
+	var bf buildFlags
+	var df diffFlags
+	bf.register(fs)
+	fs.BoolVar(&bf.printLnk, "print-links", false, "print the <link rel=\"alternate\"> tags for the site's <head> instead of building")
+	record := fs.Bool("record", false, "also record the run in the state store, as herald publish does")
+	df.register(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return nil
-		}
-		return errUsage{err.Error() + "; see herald build --help"}
-	}
-	if fs.NArg() > 0 {
-		return errUsage{fmt.Sprintf("unexpected argument %q; herald build takes only flags (the site folder goes after -C)", fs.Arg(0))}
+	if *record {
+		return publish(ctx, getenv, bf, df, false, "build --record", stdout, stderr)
 	}
 	b, err := prepare(ctx, getenv, bf, stderr)
 	if err != nil {
@@ -94,13 +89,6 @@ type build struct {
 	limit   int
 	feedOpt feed.Options
 	stderr  io.Writer
-}
-
-// feedFile is one kind of feed: its file name and how to render it.
-type feedFile struct {
-	name   string
-	url    string
-	render func(feed.Options, []*posts.Post) ([]byte, error)
 }
 
 func prepare(ctx context.Context, getenv func(string) string, bf buildFlags, stderr io.Writer) (*build, error) {
@@ -251,22 +239,25 @@ func (b *build) outputs(ctx context.Context) ([]output, error) {
 // which it would write.
 func (b *build) writeOutputs(outs []output, dryRun bool, stdout io.Writer) error {
 	verb := "wrote"
+	changed := make([]bool, len(outs))
 	if dryRun {
 		verb = "would write"
-	}
-	for _, o := range outs {
-		var changed bool
-		var err error
-		if dryRun {
-			old, rerr := os.ReadFile(o.path)
-			changed = rerr != nil || !bytes.Equal(old, o.data)
-		} else {
-			changed, err = feed.WriteFile(o.path, o.data)
+		for i, o := range outs {
+			old, err := os.ReadFile(o.path)
+			changed[i] = err != nil || !bytes.Equal(old, o.data)
 		}
-		if err != nil {
+	} else {
+		files := make([]feed.File, len(outs))
+		for i, o := range outs {
+			files[i] = feed.File{Path: o.path, Data: o.data}
+		}
+		var err error
+		if changed, err = feed.WriteFiles(files); err != nil {
 			return err
 		}
-		if !changed {
+	}
+	for i, o := range outs {
+		if !changed[i] {
 			continue
 		}
 		rel, err := filepath.Rel(b.site.Dir, o.path)

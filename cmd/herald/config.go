@@ -39,6 +39,8 @@ type config struct {
 	Stylesheet    string   `yaml:"stylesheet"`
 	Hubs          []string `yaml:"hubs"`
 	TagFeeds      bool     `yaml:"tag_feeds"`
+	Store         string   `yaml:"store"`   // the state store: a SQLite file (default .herald/state.db in the site)
+	MaxNew        int      `yaml:"max_new"` // more new posts than this stop a publish (default 5)
 	CategoryFeeds bool     `yaml:"category_feeds"`
 }
 

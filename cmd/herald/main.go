@@ -26,8 +26,11 @@ type errUsage struct{ msg string }
 
 func (e errUsage) Error() string { return e.msg }
 
+// errHelp is a command's --help: its usage was printed, and the exit code is 0.
+var errHelp = errors.New("help")
+
 func exitCode(err error, stderr io.Writer) int {
-	if err == nil {
+	if err == nil || errors.Is(err, errHelp) {
 		return 0
 	}
 	fmt.Fprintln(stderr, "herald:", err)
@@ -41,7 +44,10 @@ func exitCode(err error, stderr io.Writer) int {
 const usage = `Herald publishes a blog's feeds (RSS, Atom, JSON Feed) and emails new posts to its subscribers.
 
 Usage:
+  herald publish [flags]   build the feeds, find the new posts, record the run (after each publish)
   herald build [flags]     write feed.xml, atom.xml and feed.json for the site
+  herald diff [flags]      show which posts are new, updated or removed since the last run
+  herald status [flags]    show the last runs and what the state store holds
   herald version           print Herald's version
 
 Run "herald COMMAND --help" for a command's flags. Every command takes -C DIR, the site's folder.
@@ -56,6 +62,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch args[0] {
 	case "build":
 		return runBuild(ctx, args[1:], getenv, stdout, stderr)
+	case "publish":
+		return runPublish(ctx, args[1:], getenv, stdout, stderr)
+	case "diff":
+		return runDiff(ctx, args[1:], getenv, stdout, stderr)
+	case "status":
+		return runStatus(ctx, args[1:], getenv, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "herald", version)
 		return nil

@@ -1,0 +1,416 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/heraldhq/herald/feed"
+	"github.com/heraldhq/herald/posts"
+	"github.com/heraldhq/herald/store"
+)
+
+// storeDir is where the state lives by default: inside the site, in a dot-folder that Jekyll and Hugo leave
+// out of the published site, with a .gitignore that keeps it out of git.
+const storeDir = ".herald"
+
+// storePath is the state store's path: store in herald.yaml (or HERALD_STORE), else .herald/state.db.
+func storePath(siteDir string, cfg config) string {
+	p := cfg.Store
+	if p == "" {
+		return filepath.Join(siteDir, storeDir, "state.db")
+	}
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(siteDir, p)
+	}
+	return p
+}
+
+// openStore opens the store for a command that records. It creates the default folder with its .gitignore.
+func openStore(ctx context.Context, siteDir string, cfg config) (store.Store, error) {
+	p := storePath(siteDir, cfg)
+	if cfg.Store == "" {
+		dir := filepath.Dir(p)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("create %s: %w", dir, err)
+		}
+		ignore := filepath.Join(dir, ".gitignore")
+		if _, err := os.Stat(ignore); errors.Is(err, fs.ErrNotExist) {
+			if err := os.WriteFile(ignore, []byte("# Herald's state: not for git, not for the published site.\n*\n"), 0o644); err != nil {
+				return nil, fmt.Errorf("write %s: %w", ignore, err)
+			}
+		}
+	}
+	return store.Open(ctx, p)
+}
+
+// openStoreToRead opens the store for a command that only reads it; ok is false when there is none yet
+// (nothing was ever recorded), and then nothing is created.
+func openStoreToRead(ctx context.Context, siteDir string, cfg config) (s store.Store, ok bool, err error) {
+	p := storePath(siteDir, cfg)
+	if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
+		return nil, false, nil
+	}
+	s, err = store.Open(ctx, p)
+	return s, err == nil, err
+}
+
+// entries are the site's posts as the diff sees them.
+func entries(ps []*posts.Post) []feed.Entry {
+	out := make([]feed.Entry, len(ps))
+	for i, p := range ps {
+		out[i] = feed.Entry{ID: p.ID, URL: p.URL, Title: p.Title, Date: p.Date, Hash: p.Hash}
+	}
+	return out
+}
+
+// history reads what earlier runs recorded; first is true when no run was ever recorded.
+func history(ctx context.Context, st store.Store) (known []feed.Known, first bool, err error) {
+	if st == nil { // no store yet: nothing was ever recorded
+		return nil, true, nil
+	}
+	runs, err := st.Runs(ctx, 1)
+	if err != nil {
+		return nil, false, err
+	}
+	items, err := st.Items(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	known = make([]feed.Known, len(items))
+	for i, it := range items {
+		known[i] = feed.Known{Entry: feed.Entry{ID: it.ID, URL: it.URL, Title: it.Title, Date: it.Date, Hash: it.Hash}, Removed: it.Removed}
+	}
+	return known, len(runs) == 0, nil
+}
+
+// diffFlags are the flags of the commands that compute a diff.
+type diffFlags struct {
+	backfill int
+	force    bool
+}
+
+func (f *diffFlags) register(fs *flag.FlagSet) {
+	fs.IntVar(&f.backfill, "backfill", 0, "on the first run, count the `N` newest posts as new (default: none; the first run is a baseline)")
+	fs.BoolVar(&f.force, "force", false, "go on even when more posts look new than max_new allows")
+}
+
+func (b *build) diffOptions(df diffFlags, first bool) feed.DiffOptions {
+	return feed.DiffOptions{FirstRun: first, Backfill: df.backfill, MaxNew: b.cfg.MaxNew, Force: df.force}
+}
+
+func runDiff(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("diff", stderr, `Usage: herald diff [flags]
+
+Shows what the next publish would find: the posts that are new, updated or removed since the last recorded
+run, with id, date and title. Changes nothing.
+
+Flags:
+`)
+	var bf buildFlags
+	var df diffFlags
+	bf.register(fs)
+	df.register(fs)
+	asJSON := fs.Bool("json", false, "print the diff as JSON: an object with the arrays new, updated and removed")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	b, err := prepare(ctx, getenv, bf, stderr)
+	if err != nil {
+		return err
+	}
+	st, ok, err := openStoreToRead(ctx, b.site.Dir, b.cfg)
+	if err != nil {
+		return err
+	}
+	if ok {
+		defer st.Close()
+	}
+	known, first, err := history(ctx, st)
+	if err != nil {
+		return err
+	}
+	d, err := feed.Compare(known, entries(b.site.Posts), b.diffOptions(df, first))
+	var flood *feed.FloodError
+	if err != nil && !errors.As(err, &flood) {
+		return err
+	}
+	if *asJSON {
+		if err := printDiffJSON(stdout, d); err != nil {
+			return err
+		}
+	} else {
+		printDiff(stdout, d, len(b.site.Posts))
+	}
+	if flood != nil {
+		fmt.Fprintln(stderr, "herald: publish would stop:", flood)
+	}
+	return nil
+}
+
+func printDiffJSON(w io.Writer, d feed.Diff) error {
+	for _, l := range []*[]feed.Entry{&d.New, &d.Updated, &d.Removed} {
+		if *l == nil {
+			*l = []feed.Entry{}
+		}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(d)
+}
+
+func printDiff(w io.Writer, d feed.Diff, total int) {
+	if d.Baseline {
+		fmt.Fprintf(w, "first run: %d posts are the baseline; ", total)
+		if len(d.New) == 0 {
+			fmt.Fprintln(w, "nothing counts as new (--backfill N sends the N newest)")
+		} else {
+			fmt.Fprintf(w, "the %d newest count as new (--backfill)\n", len(d.New))
+		}
+	}
+	for _, sec := range []struct {
+		name string
+		list []feed.Entry
+	}{{"new", d.New}, {"updated", d.Updated}, {"removed", d.Removed}} {
+		if d.Baseline && sec.name != "new" {
+			continue
+		}
+		fmt.Fprintf(w, "%s: %d\n", sec.name, len(sec.list))
+		for _, e := range sec.list {
+			fmt.Fprintf(w, "  %s  %s  %s\n", e.Date.Format("2006-01-02"), e.ID, e.Title)
+		}
+	}
+}
+
+func runStatus(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("status", stderr, `Usage: herald status [flags]
+
+Shows the last recorded runs and what the state store holds. Changes nothing.
+
+Flags:
+`)
+	dir := fs.String("C", ".", "the site's `folder`")
+	n := fs.Int("runs", 10, "how many recent runs to show")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	siteDir, err := filepath.Abs(*dir)
+	if err != nil {
+		return err
+	}
+	cfg, err := loadConfig(siteDir, getenv)
+	if err != nil {
+		return err
+	}
+	st, ok, err := openStoreToRead(ctx, siteDir, cfg)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		fmt.Fprintf(stdout, "no runs recorded yet (%s does not exist); herald publish records the first\n", storePath(siteDir, cfg))
+		return nil
+	}
+	defer st.Close()
+	c, err := st.Counts(ctx)
+	if err != nil {
+		return err
+	}
+	runs, err := st.Runs(ctx, *n)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "store: %s\n", storePath(siteDir, cfg))
+	fmt.Fprintf(stdout, "items: %d known (%d removed); runs: %d; subscribers: %d; deliveries: %d\n", c.Items, c.Removed, c.Runs, c.Subscribers, c.Deliveries)
+	if len(runs) > 0 {
+		fmt.Fprintln(stdout, "recent runs:")
+	}
+	for _, r := range runs {
+		note := ""
+		if r.Baseline {
+			note = " (baseline)"
+		}
+		if r.Forced {
+			note += " (forced)"
+		}
+		fmt.Fprintf(stdout, "  #%d  %s  %-16s items %d, new %d, updated %d, removed %d%s\n", r.ID,
+			r.Started.Local().Format("2006-01-02 15:04:05"), r.Command, r.Items, r.New, r.Updated, r.Removed, note)
+	}
+	return nil
+}
+
+// recorder is a store held for a publishing run: open, and locked unless the run is a dry run (then st
+// may be nil, when nothing was ever recorded).
+type recorder struct {
+	st   store.Store
+	lock store.Lock
+}
+
+// lockStore opens the store and takes the run lock, so that a second run stops at once.
+func lockStore(ctx context.Context, siteDir string, cfg config, command string) (*recorder, error) {
+	st, err := openStore(ctx, siteDir, cfg)
+	if err != nil {
+		return nil, err
+	}
+	l, err := st.Lock(ctx, command)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return &recorder{st: st, lock: l}, nil
+}
+
+func (r *recorder) close() error {
+	err := r.lock.Unlock()
+	if cerr := r.st.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// diff compares the site with the history; a flood is an error.
+func (r *recorder) diff(ctx context.Context, b *build, df diffFlags) (feed.Diff, error) {
+	known, first, err := history(ctx, r.st)
+	if err != nil {
+		return feed.Diff{}, err
+	}
+	return feed.Compare(known, entries(b.site.Posts), b.diffOptions(df, first))
+}
+
+// record stores the run.
+func (r *recorder) record(ctx context.Context, b *build, command string, d feed.Diff, started time.Time, force bool) (*store.Run, error) {
+	run := &store.Run{
+		Started: started, Finished: time.Now(), Command: command, ConfigHash: configHash(b.site.Dir),
+		Items: len(b.site.Posts), New: len(d.New), Updated: len(d.Updated), Removed: len(d.Removed),
+		Baseline: d.Baseline, Forced: force,
+	}
+	seen := make([]store.Item, len(b.site.Posts))
+	for i, p := range b.site.Posts {
+		seen[i] = store.Item{ID: p.ID, URL: p.URL, Title: p.Title, Date: p.Date, Hash: p.Hash}
+	}
+	if err := r.st.Record(ctx, run, seen); err != nil {
+		return nil, err
+	}
+	return run, nil
+}
+
+// configHash identifies the configuration a run used: the SHA-256 of herald.yaml, or "" without one.
+func configHash(siteDir string) string {
+	b, err := os.ReadFile(filepath.Join(siteDir, configName))
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
+}
+
+func runPublish(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("publish", stderr, `Usage: herald publish [flags]
+
+What an author runs after each publish: builds the feeds, finds the posts that are new since the last run,
+and records the run in the state store. The first run records every post as the baseline and counts none
+as new (unless --backfill). A run that finds more new posts than max_new (default 5) stops, changing
+nothing, unless --force. Only one publish runs at a time against a store.
+
+Flags:
+`)
+	var bf buildFlags
+	var df diffFlags
+	bf.register(fs)
+	df.register(fs)
+	dryRun := fs.Bool("dry-run", false, "show what would happen and change nothing")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	return publish(ctx, getenv, bf, df, *dryRun, "publish", stdout, stderr)
+}
+
+// publish is herald publish, and herald build --record: lock, load, diff, write the feeds, record.
+func publish(ctx context.Context, getenv func(string) string, bf buildFlags, df diffFlags, dryRun bool, command string, stdout, stderr io.Writer) error {
+	started := time.Now()
+	siteDir, err := filepath.Abs(bf.dir)
+	if err != nil {
+		return err
+	}
+	cfg, err := loadConfig(siteDir, getenv)
+	if err != nil {
+		return err
+	}
+	var r *recorder
+	if dryRun {
+		st, ok, err := openStoreToRead(ctx, siteDir, cfg)
+		if err != nil {
+			return err
+		}
+		if ok {
+			defer st.Close()
+		}
+		r = &recorder{st: st}
+	} else {
+		r, err = lockStore(ctx, siteDir, cfg, command)
+		if err != nil {
+			return err
+		}
+		defer r.close()
+	}
+	b, err := prepare(ctx, getenv, bf, stderr)
+	if err != nil {
+		return err
+	}
+	d, err := r.diff(ctx, b, df)
+	if err != nil {
+		return err
+	}
+	outs, err := b.outputs(ctx)
+	if err != nil {
+		return err
+	}
+	if err := b.writeOutputs(outs, dryRun, stdout); err != nil {
+		return err
+	}
+	printDiff(stdout, d, len(b.site.Posts))
+	if dryRun {
+		fmt.Fprintln(stdout, "dry run: nothing was written or recorded")
+		return nil
+	}
+	run, err := r.record(ctx, b, command, d, started, df.force)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "recorded run #%d\n", run.ID)
+	return nil
+}
+
+// newFlagSet makes a subcommand's flag set with its usage text.
+func newFlagSet(name string, stderr io.Writer, usage string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args; -h is not an error, and a bad flag or a stray argument is a usage error.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return errHelp
+		}
+		return errUsage{fmt.Sprintf("%v; see herald %s --help", err, fs.Name())}
+	}
+	if fs.NArg() > 0 {
+		return errUsage{fmt.Sprintf("unexpected argument %q; herald %s takes only flags (the site folder goes after -C)", fs.Arg(0), fs.Name())}
+	}
+	return nil
+}

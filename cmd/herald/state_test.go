@@ -1,0 +1,212 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/heraldhq/herald/store"
+)
+
+func addPost(t *testing.T, dir, name, title string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, "_posts", name), []byte("---\ntitle: "+title+"\n---\nText of "+title+".\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type jsonDiff struct {
+	New, Updated, Removed []struct{ ID, URL, Title, Date string }
+	Baseline              bool
+}
+
+func diffJSON(t *testing.T, dir string, args ...string) jsonDiff {
+	t.Helper()
+	out, _, err := runHerald(t, testEnv(), append([]string{"diff", "-C", dir, "--json"}, args...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d jsonDiff
+	if err := json.Unmarshal([]byte(out), &d); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	return d
+}
+
+// TestPublishEndToEnd: a baseline, then exactly the added post is new, then nothing is.
+func TestPublishEndToEnd(t *testing.T) {
+	dir := copySite(t, "jekyll-docs")
+	out, _, err := runHerald(t, testEnv(), "publish", "-C", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"wrote _site/feed.xml", "first run: 102 posts are the baseline; nothing counts as new", "recorded run #1"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("first publish: output lacks %q:\n%s", want, out)
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, ".herald", ".gitignore")); err != nil || !strings.Contains(string(b), "*") {
+		t.Errorf("the store's folder has no .gitignore: %v", err)
+	}
+	addPost(t, dir, "2026-11-01-herald-arrives.md", "Herald arrives")
+	d := diffJSON(t, dir)
+	if len(d.New) != 1 || d.New[0].ID != "tag:jekyllrb.com,2026-11-01:herald-arrives" || d.New[0].Title != "Herald arrives" ||
+		d.New[0].URL != "https://jekyllrb.com/news/2026/11/01/herald-arrives/" || !strings.HasPrefix(d.New[0].Date, "2026-11-01T00:00:00") {
+		t.Errorf("diff: got %+v, want the one added post", d)
+	}
+	if len(d.Updated)+len(d.Removed) != 0 || d.Baseline {
+		t.Errorf("diff: got %+v", d)
+	}
+	out, _, err = runHerald(t, testEnv(), "publish", "-C", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "new: 1\n  2026-11-01  tag:jekyllrb.com,2026-11-01:herald-arrives  Herald arrives\n") || !strings.Contains(out, "recorded run #2") {
+		t.Errorf("second publish:\n%s", out)
+	}
+	out, _, err = runHerald(t, testEnv(), "publish", "-C", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "new: 0\n") || strings.Contains(out, "wrote ") {
+		t.Errorf("third publish: want nothing new and nothing written:\n%s", out)
+	}
+	out, _, err = runHerald(t, testEnv(), "status", "-C", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"items: 103 known (0 removed); runs: 3", "#3", "#1", "(baseline)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestPublishEditRemoveRestore: an edit is an update, a deleted post is removed, and restored it is not new.
+func TestPublishEditRemoveRestore(t *testing.T) {
+	dir := copySite(t, "seed-jekyll")
+	addPost(t, dir, "2021-01-01-a.md", "A")
+	if _, _, err := runHerald(t, testEnv(), "publish", "-C", dir); err != nil {
+		t.Fatal(err)
+	}
+	addPost(t, dir, "2021-01-01-a.md", "A, edited")
+	if d := diffJSON(t, dir); len(d.Updated) != 1 || len(d.New) != 0 {
+		t.Errorf("after an edit: got %+v, want one updated", d)
+	}
+	a := filepath.Join(dir, "_posts", "2021-01-01-a.md")
+	saved, _ := os.ReadFile(a)
+	os.Remove(a)
+	if _, _, err := runHerald(t, testEnv(), "publish", "-C", dir); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(a, saved, 0o644)
+	if d := diffJSON(t, dir); len(d.New) != 0 || len(d.Removed) != 0 {
+		t.Errorf("after restoring: got %+v, want nothing new", d)
+	}
+}
+
+// TestPublishFloodGuard: too many new posts stop the run and change nothing; --force goes on.
+func TestPublishFloodGuard(t *testing.T) {
+	dir := copySite(t, "seed-jekyll")
+	if _, _, err := runHerald(t, testEnv(), "publish", "-C", dir); err != nil {
+		t.Fatal(err)
+	}
+	feedBefore, _ := os.ReadFile(filepath.Join(dir, "_site", "feed.xml"))
+	for i := 1; i <= 6; i++ {
+		addPost(t, dir, fmt.Sprintf("2021-01-0%d-p%d.md", i, i), fmt.Sprintf("P%d", i))
+	}
+	_, _, err := runHerald(t, testEnv(), "publish", "-C", dir)
+	if err == nil || !strings.Contains(err.Error(), "6 posts look new") || !strings.Contains(err.Error(), "--force") {
+		t.Fatalf("got %v, want the flood guard", err)
+	}
+	feedAfter, _ := os.ReadFile(filepath.Join(dir, "_site", "feed.xml"))
+	if string(feedAfter) != string(feedBefore) {
+		t.Errorf("a stopped run rewrote the feed")
+	}
+	if d := diffJSON(t, dir); len(d.New) != 6 {
+		t.Errorf("a stopped run recorded something: diff now %+v", d)
+	}
+	if _, _, err := runHerald(t, testEnv(), "publish", "-C", dir, "--force"); err != nil {
+		t.Fatal(err)
+	}
+	if d := diffJSON(t, dir); len(d.New) != 0 {
+		t.Errorf("after --force: got %+v", d)
+	}
+}
+
+// TestPublishDryRunAndBackfill: a dry run creates and records nothing; --backfill counts the newest as new.
+func TestPublishDryRunAndBackfill(t *testing.T) {
+	dir := copySite(t, "jekyll-docs")
+	out, _, err := runHerald(t, testEnv(), "publish", "-C", dir, "--dry-run", "--backfill", "2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "would write _site/feed.xml") || !strings.Contains(out, "the 2 newest count as new") || !strings.Contains(out, "dry run") {
+		t.Errorf("dry run output:\n%s", out)
+	}
+	for _, p := range []string{"_site", ".herald"} {
+		if _, err := os.Stat(filepath.Join(dir, p)); err == nil {
+			t.Errorf("a dry run created %s", p)
+		}
+	}
+	d := diffJSON(t, dir, "--backfill", "2")
+	if !d.Baseline || len(d.New) != 2 || d.New[0].ID != "tag:jekyllrb.com,2025-01-29:jekyll-4-4-1-released" {
+		t.Errorf("backfill diff: %+v", d)
+	}
+}
+
+// TestPublishLocked: a second publishing run against a locked store stops at once and changes nothing,
+// while diff and status keep working.
+func TestPublishLocked(t *testing.T) {
+	dir := copySite(t, "seed-jekyll")
+	if _, _, err := runHerald(t, testEnv(), "publish", "-C", dir); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(t.Context(), filepath.Join(dir, ".herald", "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	l, err := st.Lock(t.Context(), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addPost(t, dir, "2021-01-01-a.md", "A")
+	_, _, err = runHerald(t, testEnv(), "publish", "-C", dir)
+	if !errors.Is(err, store.ErrLocked) {
+		t.Errorf("got %v, want ErrLocked", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "_site", "tags")); err == nil {
+		t.Errorf("the locked-out run wrote files")
+	}
+	if d := diffJSON(t, dir); len(d.New) != 1 {
+		t.Errorf("diff under the lock: %+v", d)
+	}
+	if _, _, err := runHerald(t, testEnv(), "status", "-C", dir); err != nil {
+		t.Errorf("status under the lock: %v", err)
+	}
+	l.Unlock()
+	if _, _, err := runHerald(t, testEnv(), "publish", "-C", dir); err != nil {
+		t.Errorf("after unlock: %v", err)
+	}
+}
+
+// TestDiffWithoutStore: diff and status on a site never published create nothing.
+func TestDiffWithoutStore(t *testing.T) {
+	dir := copySite(t, "seed-jekyll")
+	out, _, err := runHerald(t, testEnv(), "diff", "-C", dir)
+	if err != nil || !strings.Contains(out, "first run: 1 posts are the baseline") {
+		t.Errorf("diff: %v\n%s", err, out)
+	}
+	out, _, err = runHerald(t, testEnv(), "status", "-C", dir)
+	if err != nil || !strings.Contains(out, "no runs recorded yet") {
+		t.Errorf("status: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".herald")); err == nil {
+		t.Errorf("diff or status created the store")
+	}
+}
