@@ -36,7 +36,7 @@ func testItems() []*posts.Post {
 			ContentHTML: "<p>A CDATA end ]]> inside, and a control \x01 character.</p>",
 			Authors:     []posts.Author{{Name: "Ann", Email: "ann@example.com"}, {Name: "Bob"}},
 			Categories:  []string{"news"}, Tags: []string{"go", "news", "café"},
-			Image:     "https://blog.example.com/img/a.png", Lang: "fr",
+			Image: "https://blog.example.com/img/a.png", Lang: "fr",
 			Enclosure: &posts.Enclosure{URL: "https://blog.example.com/ep1.mp3", Length: 1234, Type: "audio/mpeg"},
 		},
 		{
