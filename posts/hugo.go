@@ -449,16 +449,8 @@ func (s *Site) hugoPost(pg hugoPage, src []byte, cfg *hugoConfig, sep, host stri
 	if err != nil {
 		return nil, nil, err
 	}
-	if !opts.Now.IsZero() {
-		if !opts.Future && pub.After(opts.Now) {
-			return nil, nil, nil
-		}
-		if !expiry.IsZero() && expiry.Before(opts.Now) {
-			return nil, nil, nil
-		}
-	}
-
-	p := &Post{Path: rel, Draft: draft, Date: date.In(s.Location), bodyLine: fm.bodyLine, sep: sep, ExcerptOnly: opts.ExcerptOnly}
+	p := &Post{Path: rel, Draft: draft, Date: date.In(s.Location), bodyLine: fm.bodyLine, sep: sep, ExcerptOnly: opts.ExcerptOnly,
+		visibleFrom: pub, expires: expiry}
 	warns = append(warns, s.fillCommon(p, fm, nil)...)
 	rawTitle := strings.TrimSpace(str(d["title"]))
 	if p.Title == "" {

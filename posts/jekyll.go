@@ -196,8 +196,8 @@ func (s *Site) jekyllPost(rel string, src []byte, draft bool, permalink, sep str
 		p.Date = t
 	}
 	p.Date = p.Date.In(s.Location)
-	if !draft && !opts.Future && !opts.Now.IsZero() && p.Date.After(opts.Now) {
-		return nil, nil, nil
+	if !draft {
+		p.visibleFrom = p.Date
 	}
 	if fs := str(fm.data["slug"]); fs != "" {
 		slug = fs

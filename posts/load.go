@@ -87,6 +87,17 @@ func Load(ctx context.Context, opts Options) (*Site, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !opts.Now.IsZero() {
+		// Scheduled and expired posts are filtered here, not by the loaders, so that a cached post
+		// appears on the first run after its date.
+		visible := s.Posts[:0]
+		for _, p := range s.Posts {
+			if (opts.Future || !p.visibleFrom.After(opts.Now)) && (p.expires.IsZero() || p.expires.After(opts.Now)) {
+				visible = append(visible, p)
+			}
+		}
+		s.Posts = visible
+	}
 	if err := checkIDs(s.Posts); err != nil {
 		return nil, err
 	}

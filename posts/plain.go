@@ -104,9 +104,7 @@ func (s *Site) plainPost(rel string, src []byte, permalink, sep string, opts Opt
 		return nil, nil, &Error{File: rel, Line: 1, Msg: "no date: add date: YYYY-MM-DD to the front matter, or name the file YYYY-MM-DD-slug.md"}
 	}
 	p.Date = p.Date.In(s.Location)
-	if !opts.Future && !opts.Now.IsZero() && p.Date.After(opts.Now) {
-		return nil, nil, nil
-	}
+	p.visibleFrom = p.Date
 	if fs := str(fm.data["slug"]); fs != "" {
 		slug = fs
 	}

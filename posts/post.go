@@ -64,6 +64,11 @@ type Post struct {
 	SummaryHTML string
 	ContentHTML string // full content, every URL absolute
 
+	// When the post is visible: not before visibleFrom (its date, or Hugo's publishDate), not after
+	// expires (Hugo's expiryDate) if set. Load filters on them against Options.Now.
+	visibleFrom time.Time
+	expires     time.Time
+
 	bodyLine int    // the 1-based line where the body starts
 	excerpt  string // front matter excerpt or description, as written
 	sep      string // excerpt separator
