@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/build.sh: benchmark `herald build` on synthetic sites of 1,000 and 10,000 posts (a benchmark, not a test:
+# bench/build.sh: benchmark `herald build`, `herald diff` and a no-op `herald publish` on synthetic sites of 1,000 and 10,000 posts (a benchmark, not a test:
 # it exits 0 whether or not the targets are met, and non-zero only when something fails to run).
 #
 #   bench/build.sh [-o FILE.tsv] [-n "1000 10000"] [-r RUNS]
@@ -83,7 +83,7 @@ load=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo 0)
 awk -v l="$load" 'BEGIN { exit !(l > 0.5) }' && echo "warning: load average $load before starting: expect noisy numbers" >&2
 echo "timer: $TIMER, median of $RUNS runs after 1 warm-up; $(nproc) cores; $(go version | cut -d' ' -f3)" >&2
 echo "herald at $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?') (a -dirty tree includes uncommitted edits)" >&2
-HDR="posts	floor_ms	build_ms	build/floor	full_ms	full_cpu%	rss_MB	full_rss_MB	hugo_ms"
+HDR="posts	floor_ms	build_ms	build/floor	full_ms	full_cpu%	rss_MB	full_rss_MB	hugo_ms	diff_ms	publish_ms	diff/build"
 ROWS=()
 for n in $SIZES; do
   site=$(corpus "$n")
@@ -108,10 +108,18 @@ for n in $SIZES; do
     echo "  herald build fails on the Hugo tree, skipped: ${hugo_err//$'\n'/ }" >&2
     hugo="n/a"
   fi
+  # herald diff and a no-op herald publish against a store holding the site's history (kept outside the
+  # cached site, and the published feeds in a folder of their own, so that publishing really is a no-op).
+  export HERALD_STORE="$WORK/state-$n.db"
+  pub_cmd="$qHERALD publish -C $(printf %q "$J") --output $(printf %q "$WORK/pub-$n")"
+  eval "$pub_cmd" >/dev/null || die "herald publish failed on $J"
+  diff=$(median_ms "$qHERALD diff -C $(printf %q "$J")") || die "timing herald diff failed"
+  publish=$(median_ms "$pub_cmd") || die "timing herald publish failed"
+  unset HERALD_STORE
   ROWS+=("$(awk -v n="$n" -v fl="$floor" -v b="$build" -v f="$full" -v w="$fwall" -v u="$fuser" -v s="$fsys" \
-    -v r="$rss" -v fr="$frss" -v h="$hugo" 'BEGIN {
-      printf "%d\t%d\t%d\t%.1fx\t%d\t%d%%\t%.1f\t%.1f\t%s\n", n, fl, b, b / (fl ? fl : 1), f,
-        (w > 0 ? 100 * (u + s) / w : 0), r / 1024, fr / 1024, h }')")
+    -v r="$rss" -v fr="$frss" -v h="$hugo" -v d="$diff" -v p="$publish" 'BEGIN {
+      printf "%d\t%d\t%d\t%.1fx\t%d\t%d%%\t%.1f\t%.1f\t%s\t%d\t%d\t%.2fx\n", n, fl, b, b / (fl ? fl : 1), f,
+        (w > 0 ? 100 * (u + s) / w : 0), r / 1024, fr / 1024, h, d, p, d / (b ? b : 1) }')")
 done
 
 echo
@@ -121,6 +129,9 @@ cat <<'EOF'
 
 floor: cat of every post file. build: herald build (default limit 20). full: --limit 0.
 full_cpu%: (user+sys)/wall of the full build, 200% = both cores busy. rss: peak RSS (/usr/bin/time %M).
+diff: herald diff, and publish: a herald publish that finds nothing new, both against a store holding the
+site's history.
 targets: default build on 10,000 posts within 3x of the floor and under 64 MB peak RSS;
-         the full-archive build keeps both cores busy (full_cpu% near 200%).
+         the full-archive build keeps both cores busy (full_cpu% near 200%);
+         diff and no-op publish on 10,000 posts under 300 ms and within 1.5x of build.
 EOF

@@ -87,7 +87,13 @@ func loadHugo(ctx context.Context, opts Options) (*Site, error) {
 	}
 	sep := firstNonEmpty(opts.ExcerptSeparator, "\n\n")
 	host := s.host()
-	ps, warns, err := readPosts(ctx, opts.Dir, files, func(rel string, src []byte) (*Post, []Warning, error) {
+	// A page's URL depends on the sections around it, so the set of sections is part of the cache key.
+	sections := map[string]bool{}
+	for _, pg := range pages {
+		sections[strings.Join(pg.current, "/")] = true
+	}
+	s.cache = openPostCache(opts.Cache, cacheKey(opts, []byte(fmt.Sprintf("hugo %s %#v %v", s.Location, *cfg, sections))))
+	ps, warns, err := s.readPosts(ctx, files, func(rel string, src []byte) (*Post, []Warning, error) {
 		k := sort.Search(len(pages), func(i int) bool { return pages[i].rel >= rel })
 		return s.hugoPost(pages[k], src, cfg, sep, host, opts)
 	})

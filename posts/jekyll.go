@@ -140,7 +140,8 @@ func loadJekyll(ctx context.Context, opts Options) (*Site, error) {
 	files = append(files, drafts...)
 
 	host := s.host()
-	ps, warns, err := readPosts(ctx, opts.Dir, files, func(rel string, src []byte) (*Post, []Warning, error) {
+	s.cache = openPostCache(opts.Cache, cacheKey(opts, src, []byte(fmt.Sprintf("jekyll %s %v %v", s.Location, authors, isDraft))))
+	ps, warns, err := s.readPosts(ctx, files, func(rel string, src []byte) (*Post, []Warning, error) {
 		return s.jekyllPost(rel, src, isDraft[rel], permalink, sep, convertExts, authors, host, opts)
 	})
 	if err != nil {

@@ -97,11 +97,12 @@ func knownLiquidTag(name string) bool {
 // filters Jekyll adds. After newLiquidEngine it is only read, except for a cache of parsed includes that has
 // its own lock, so render is safe for concurrent use.
 type liquidEngine struct {
-	eng *liquid.Engine
-	md  goldmark.Markdown
-	dir string
-	loc *time.Location
-	now time.Time // what "now" means in a template: the newest post's date, so output needs no clock
+	eng   *liquid.Engine
+	site0 *Site
+	md    goldmark.Markdown
+	dir   string
+	loc   *time.Location
+	now   time.Time // what "now" means in a template: the newest post's date, so output needs no clock
 
 	site     liquidMap // site.* without the lists of posts
 	allPosts []*Post
@@ -144,6 +145,7 @@ type liquidProblem struct {
 func newLiquidEngine(s *Site, config map[string]any) *liquidEngine {
 	e := &liquidEngine{
 		eng:         liquid.NewEngine(),
+		site0:       s,
 		md:          newMarkdown(),
 		dir:         s.Dir,
 		loc:         s.Location,
@@ -258,7 +260,11 @@ func siteFolder(config map[string]any, key, def string) string {
 // derives from the file.
 func (e *liquidEngine) postVars(p *Post) liquidMap {
 	m := liquidMap{}
-	for k, v := range p.Data {
+	data := p.Data
+	if data == nil { // a post from the cache that is not being rendered: read its front matter
+		data = e.site0.frontMatterData(p)
+	}
+	for k, v := range data {
 		m[k] = toLiquid(v)
 	}
 	urlPath := strings.TrimPrefix(p.URL, e.siteURL) // Jekyll's page.url does not hold the base path

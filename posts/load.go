@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -35,6 +37,7 @@ type Options struct {
 	ExcerptSeparator string
 	ExcerptOnly      bool // every post sends only its excerpt
 	OutputDir        string
+	Cache            string // a file where Load keeps what it read of unchanged posts; "" for none
 
 	Drafts bool      // include drafts
 	Future bool      // include posts dated after Now
@@ -102,6 +105,9 @@ func Load(ctx context.Context, opts Options) (*Site, error) {
 		return nil, err
 	}
 	sortPosts(s.Posts)
+	if err := s.cache.save(); err != nil {
+		s.Warnings = append(s.Warnings, Warning{File: opts.Cache, Msg: "cannot save the posts cache (" + err.Error() + "); the next run reads every post again"})
+	}
 	return s, nil
 }
 
@@ -211,23 +217,46 @@ func sortPosts(ps []*Post) {
 	})
 }
 
-// readPosts reads and parses files on all cores. The posts come back in the order of files, nil where parse
-// returned none (an unpublished post, say); the first error wins.
-func readPosts(ctx context.Context, dir string, files []string, parse func(rel string, src []byte) (*Post, []Warning, error)) ([]*Post, []Warning, error) {
+// readPosts reads and parses files on all cores, or takes what the cache has for those that did not change.
+// The posts come back in the order of files, nil where parse returned none (an unpublished post, say); the
+// first error wins.
+func (s *Site) readPosts(ctx context.Context, files []string, parse func(rel string, src []byte) (*Post, []Warning, error)) ([]*Post, []Warning, error) {
 	out := make([]*Post, len(files))
 	warns := make([][]Warning, len(files))
 	errs := make([]error, len(files))
 	forEach(ctx, len(files), func(k int) {
-		src, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(files[k])))
+		name := filepath.Join(s.Dir, filepath.FromSlash(files[k]))
+		f, err := os.Open(name)
+		var info fs.FileInfo
+		if err == nil {
+			info, err = f.Stat()
+		}
+		if err != nil {
+			if f != nil {
+				f.Close()
+			}
+			errs[k] = &Error{File: files[k], Msg: "cannot read the file; check its permissions", Err: err}
+			return
+		}
+		defer f.Close()
+		var ok bool
+		if out[k], warns[k], ok = s.cache.lookup(files[k], info, s.Location); ok {
+			return
+		}
+		src, err := io.ReadAll(f)
 		if err != nil {
 			errs[k] = &Error{File: files[k], Msg: "cannot read the file; check its permissions", Err: err}
 			return
 		}
 		out[k], warns[k], errs[k] = parse(files[k], src)
+		if errs[k] != nil {
+			return
+		}
 		if out[k] != nil {
 			sum := sha256.Sum256(src)
 			out[k].Hash = hex.EncodeToString(sum[:])
 		}
+		s.cache.store(files[k], info, out[k], warns[k])
 	})
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err

@@ -46,7 +46,8 @@ func loadPlain(ctx context.Context, opts Options) (*Site, error) {
 	}
 	permalink := firstNonEmpty(opts.Permalink, "/:title/")
 	sep := firstNonEmpty(opts.ExcerptSeparator, "\n\n")
-	ps, warns, err := readPosts(ctx, opts.Dir, files, func(rel string, src []byte) (*Post, []Warning, error) {
+	s.cache = openPostCache(opts.Cache, cacheKey(opts, []byte(fmt.Sprintf("plain %s %s %s", s.Location, permalink, sep))))
+	ps, warns, err := s.readPosts(ctx, files, func(rel string, src []byte) (*Post, []Warning, error) {
 		return s.plainPost(rel, src, permalink, sep, opts)
 	})
 	if err != nil {

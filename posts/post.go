@@ -21,7 +21,8 @@ type Site struct {
 	Posts       []*Post
 	Warnings    []Warning
 
-	render renderer // set by the loader; used by Render
+	render renderer   // set by the loader; used by Render
+	cache  *postCache // set by the loader, before readPosts
 }
 
 // Author is a person named by a post or the site.

@@ -64,6 +64,13 @@ var titleMarkdown = goldmark.New(
 // Render renders ps (posts of s): Liquid, then Markdown, then every URL made absolute; it fills
 // ContentHTML, SummaryHTML and Summary. It works on all cores and returns what it had to warn about.
 func (s *Site) Render(ctx context.Context, ps []*Post) ([]Warning, error) {
+	// Posts from the cache come without their front matter; Liquid's page.* needs it. This pass comes
+	// first so that no post's Data changes while another post's Liquid may read it (site.posts).
+	forEach(ctx, len(ps), func(k int) {
+		if ps[k].Data == nil {
+			ps[k].Data = s.frontMatterData(ps[k])
+		}
+	})
 	warns := make([][]Warning, len(ps))
 	errs := make([]error, len(ps))
 	forEach(ctx, len(ps), func(k int) { warns[k], errs[k] = s.renderPost(ps[k]) })
@@ -76,6 +83,20 @@ func (s *Site) Render(ctx context.Context, ps []*Post) ([]Warning, error) {
 		}
 	}
 	return slices.Concat(warns...), nil
+}
+
+// frontMatterData reads p's front matter again; a file that no longer parses gives an empty map (Load
+// read it, so it changed since, and the next run will say what is wrong with it).
+func (s *Site) frontMatterData(p *Post) map[string]any {
+	src, err := readFile(s.Dir, p.Path)
+	if err != nil {
+		return map[string]any{}
+	}
+	fm, _, err := parseFrontMatter(p.Path, src)
+	if err != nil {
+		return map[string]any{}
+	}
+	return fm.data
 }
 
 func (s *Site) renderPost(p *Post) ([]Warning, error) {

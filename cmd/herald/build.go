@@ -116,6 +116,11 @@ func prepare(ctx context.Context, getenv func(string) string, bf buildFlags, std
 		Permalink: cfg.Permalink, ExcerptSeparator: cfg.ExcerptSeparator, ExcerptOnly: cfg.ExcerptOnly,
 		Drafts: bf.drafts, Future: bf.future, Now: now,
 	}
+	// Beside the state store, once there is one, Herald keeps what it read of each post, so that a run
+	// over thousands of unchanged posts does not parse them all again.
+	if sp := storePath(dir, cfg); isDir(filepath.Dir(sp)) {
+		opts.Cache = sp + ".posts-cache"
+	}
 	site, err := posts.Load(ctx, opts)
 	if err != nil {
 		return nil, err
@@ -359,6 +364,11 @@ func (b *build) links() string {
 <link rel="alternate" type="application/atom+xml" title="%s" href="%s">
 <link rel="alternate" type="application/feed+json" title="%s" href="%s">
 `, t, esc(b.feedOpt.RSSURL), t, esc(b.feedOpt.AtomURL), t, esc(b.feedOpt.JSONURL))
+}
+
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
 }
 
 func firstSet(v, def string) string {
