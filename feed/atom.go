@@ -98,7 +98,7 @@ func Atom(o Options, items []*posts.Post) ([]byte, error) {
 		if p.SummaryHTML != "" {
 			e.Summary = &atomText{Type: "html", Body: p.SummaryHTML}
 		}
-		if c := content(p); c != "" {
+		if c := p.ContentHTML; c != "" {
 			e.Content = &atomText{Type: "html", Body: c}
 		}
 		for _, a := range p.Authors {

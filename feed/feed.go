@@ -107,8 +107,3 @@ func sizeHint(items []*posts.Post) int {
 	}
 	return n
 }
-
-// content is what an item carries as its body: the full post, or only its excerpt.
-func content(p *posts.Post) string {
-	return p.ContentHTML
-}

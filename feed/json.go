@@ -43,7 +43,7 @@ func JSON(o Options, ps []*posts.Post) ([]byte, error) {
 			Id:            p.ID,
 			Url:           p.URL,
 			Title:         p.Title,
-			ContentHTML:   content(p),
+			ContentHTML:   p.ContentHTML,
 			Summary:       p.Summary,
 			Image:         p.Image,
 			PublishedDate: &published,

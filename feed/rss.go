@@ -81,7 +81,7 @@ func RSS(o Options, items []*posts.Post) ([]byte, error) {
 		if p.ID == p.URL {
 			it.Guid.IsPermaLink = "true"
 		}
-		if c := content(p); c != "" {
+		if c := p.ContentHTML; c != "" {
 			it.Content = &feeds.RssContent{Content: c}
 		}
 		for _, a := range p.Authors {

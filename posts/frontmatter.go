@@ -98,7 +98,7 @@ func parseYAML(file string, block []byte, fm *frontMatter) error {
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(block, &doc); err != nil {
-		return yamlError(file, 1, err)
+		return clampLine(yamlError(file, 1, err), 1+bytes.Count(block, []byte("\n")))
 	}
 	if len(doc.Content) == 0 {
 		return nil
@@ -115,7 +115,7 @@ func parseYAML(file string, block []byte, fm *frontMatter) error {
 		}
 	}
 	if err := root.Decode(&fm.data); err != nil {
-		return yamlError(file, 1, err)
+		return clampLine(yamlError(file, 1, err), 1+bytes.Count(block, []byte("\n")))
 	}
 	if fm.data == nil {
 		fm.data = map[string]any{}
@@ -151,6 +151,15 @@ func yamlError(file string, offset int, err error) error {
 		line = 1 // yaml.v3 gives some errors no line: point at the front matter
 	}
 	return &Error{File: file, Line: line, Msg: "front matter is not valid YAML (" + msg + "); fix the YAML between the --- lines"}
+}
+
+// clampLine keeps an error's line within the front matter: yaml.v3 sometimes reports the line after the
+// problem, which for the last line of a block is the closing "---".
+func clampLine(err error, last int) error {
+	if e, ok := err.(*Error); ok && e.Line > last {
+		e.Line = last
+	}
+	return err
 }
 
 func parseTOML(file string, block []byte, fm *frontMatter) error {

@@ -149,7 +149,7 @@ func loadJekyll(ctx context.Context, opts Options) (*Site, error) {
 	}
 	s.Warnings = append(s.Warnings, warns...)
 	s.appendPosts(ps)
-	s.render = newRenderer(s, raw, opts)
+	s.render = newRenderer(s, raw)
 	return s, nil
 }
 

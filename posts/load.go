@@ -35,8 +35,7 @@ type Options struct {
 	Author           Author
 	Permalink        string // a style name or a template with :placeholders
 	ExcerptSeparator string
-	ExcerptOnly      bool // every post sends only its excerpt
-	OutputDir        string
+	ExcerptOnly      bool   // every post sends only its excerpt
 	Cache            string // a file where Load keeps what it read of unchanged posts; "" for none
 
 	Drafts bool      // include drafts
@@ -125,9 +124,6 @@ func (s *Site) applyOverrides(o Options) error {
 	set(&s.Author.Name, o.Author.Name)
 	set(&s.Author.Email, o.Author.Email)
 	set(&s.Author.URL, o.Author.URL)
-	if o.OutputDir != "" {
-		s.OutputDir = o.OutputDir
-	}
 	if !filepath.IsAbs(s.OutputDir) {
 		s.OutputDir = filepath.Join(s.Dir, s.OutputDir)
 	}

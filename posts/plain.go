@@ -55,7 +55,7 @@ func loadPlain(ctx context.Context, opts Options) (*Site, error) {
 	}
 	s.Warnings = append(s.Warnings, warns...)
 	s.appendPosts(ps)
-	s.render = newRenderer(s, nil, opts)
+	s.render = newRenderer(s, nil)
 	return s, nil
 }
 

@@ -5,6 +5,9 @@ import (
 	"context"
 	"html"
 	"net/url"
+	"os"
+	"path"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -23,7 +26,6 @@ import (
 type renderer struct {
 	md     goldmark.Markdown
 	liquid *liquidEngine // nil when the site has no Liquid (Hugo, plain folders)
-	dir    string
 }
 
 // typography writes curly quotes and dashes as characters rather than entities, so that plain-text
@@ -88,7 +90,7 @@ func (s *Site) Render(ctx context.Context, ps []*Post) ([]Warning, error) {
 // frontMatterData reads p's front matter again; a file that no longer parses gives an empty map (Load
 // read it, so it changed since, and the next run will say what is wrong with it).
 func (s *Site) frontMatterData(p *Post) map[string]any {
-	src, err := readFile(s.Dir, p.Path)
+	src, err := os.ReadFile(filepath.Join(s.Dir, filepath.FromSlash(p.Path)))
 	if err != nil {
 		return map[string]any{}
 	}
@@ -100,7 +102,7 @@ func (s *Site) frontMatterData(p *Post) map[string]any {
 }
 
 func (s *Site) renderPost(p *Post) ([]Warning, error) {
-	src, err := readFile(s.Dir, p.Path)
+	src, err := os.ReadFile(filepath.Join(s.Dir, filepath.FromSlash(p.Path)))
 	if err != nil {
 		return nil, &Error{File: p.Path, Msg: "cannot read the file; check its permissions", Err: err}
 	}
@@ -110,7 +112,7 @@ func (s *Site) renderPost(p *Post) ([]Warning, error) {
 	if s.render.liquid != nil {
 		body, warns = s.render.liquid.render(p, body)
 	}
-	markdown := markdownExts[strings.ToLower(pathExt(p.Path))]
+	markdown := markdownExts[strings.ToLower(path.Ext(p.Path))]
 	toHTML := func(b []byte) string {
 		if !markdown {
 			return string(b)
@@ -323,8 +325,8 @@ func xmlChar(r rune) bool {
 		(r >= 0x20 && r <= 0xD7FF) || (r >= 0xE000 && r <= 0xFFFD) || (r >= 0x10000 && r <= 0x10FFFF)
 }
 
-func newRenderer(s *Site, config map[string]any, opts Options) renderer {
-	r := renderer{md: newMarkdown(), dir: s.Dir}
+func newRenderer(s *Site, config map[string]any) renderer {
+	r := renderer{md: newMarkdown()}
 	if s.Kind == "jekyll" {
 		r.liquid = newLiquidEngine(s, config)
 	}

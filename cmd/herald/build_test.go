@@ -296,7 +296,7 @@ func TestBuildErrors(t *testing.T) {
 		content string
 		want    string
 	}{
-		{"broken front matter", "_posts/2021-01-01-bad.md", "---\ntitle: [unclosed\n---\nbody\n", "_posts/2021-01-01-bad.md:"},
+		{"broken front matter", "_posts/2021-01-01-bad.md", "---\ntitle: [unclosed\n---\nbody\n", "_posts/2021-01-01-bad.md:2: front matter is not valid YAML"},
 		{"unreadable date", "_posts/2021-01-01-bad.md", "---\ntitle: x\ndate: next tuesday\n---\nbody\n", "_posts/2021-01-01-bad.md:3: date: cannot read date"},
 		{"unknown placeholder", "_posts/2021-01-01-bad.md", "---\npermalink: /:nope/\n---\nbody\n", "_posts/2021-01-01-bad.md:2: unknown permalink placeholder :nope"},
 		{"duplicate id", "_posts/2021-01-01-bad.md", "---\nid: tag:blog.example.com,2020-05-10:failover-conf\n---\nbody\n", "_posts/2020-05-10-failover-conf.md and _posts/2021-01-01-bad.md have the same id"},
