@@ -210,3 +210,41 @@ func TestDiffWithoutStore(t *testing.T) {
 		t.Errorf("diff or status created the store")
 	}
 }
+
+// TestBuildRecord: build records nothing unless asked; build --record records a run like publish.
+func TestBuildRecord(t *testing.T) {
+	dir := copySite(t, "seed-jekyll")
+	if _, _, err := runHerald(t, testEnv(), "build", "-C", dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".herald")); err == nil {
+		t.Errorf("build without --record created the store")
+	}
+	out, _, err := runHerald(t, testEnv(), "build", "-C", dir, "--record")
+	if err != nil || !strings.Contains(out, "recorded run #1") {
+		t.Fatalf("build --record: %v\n%s", err, out)
+	}
+	out, _, _ = runHerald(t, testEnv(), "status", "-C", dir)
+	if !strings.Contains(out, "build --record") {
+		t.Errorf("status does not show the recorded build:\n%s", out)
+	}
+}
+
+// TestBadStore: a corrupt store stops every command with an error naming it; it is never taken for an
+// empty history, and it is left as it was.
+func TestBadStore(t *testing.T) {
+	dir := copySite(t, "seed-jekyll")
+	p := filepath.Join(dir, "state.db")
+	junk := []byte(strings.Repeat("not a database ", 500))
+	os.WriteFile(p, junk, 0o644)
+	env := testEnv("HERALD_STORE", p)
+	for _, cmd := range []string{"publish", "diff", "status"} {
+		_, _, err := runHerald(t, env, cmd, "-C", dir)
+		if err == nil || !strings.Contains(err.Error(), p) {
+			t.Errorf("%s: got %v, want an error naming %s", cmd, err, p)
+		}
+	}
+	if b, _ := os.ReadFile(p); string(b) != string(junk) {
+		t.Errorf("the corrupt store was changed")
+	}
+}
