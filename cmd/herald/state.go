@@ -171,7 +171,7 @@ func printDiffJSON(w io.Writer, d feed.Diff) error {
 
 func printDiff(w io.Writer, d feed.Diff, total int) {
 	if d.Baseline {
-		fmt.Fprintf(w, "first run: %d posts are the baseline; ", total)
+		fmt.Fprintf(w, "first run: %s the baseline; ", plural(total, "post is", "posts are"))
 		if len(d.New) == 0 {
 			fmt.Fprintln(w, "nothing counts as new (--backfill N sends the N newest)")
 		} else {
@@ -388,6 +388,14 @@ func publish(ctx context.Context, getenv func(string) string, bf buildFlags, df 
 	}
 	fmt.Fprintf(stdout, "recorded run #%d\n", run.ID)
 	return nil
+}
+
+// plural says "1 post is" or "3 posts are".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 // newFlagSet makes a subcommand's flag set with its usage text.

@@ -199,7 +199,7 @@ func TestPublishLocked(t *testing.T) {
 func TestDiffWithoutStore(t *testing.T) {
 	dir := copySite(t, "seed-jekyll")
 	out, _, err := runHerald(t, testEnv(), "diff", "-C", dir)
-	if err != nil || !strings.Contains(out, "first run: 1 posts are the baseline") {
+	if err != nil || !strings.Contains(out, "first run: 1 post is the baseline") {
 		t.Errorf("diff: %v\n%s", err, out)
 	}
 	out, _, err = runHerald(t, testEnv(), "status", "-C", dir)
