@@ -1,11 +1,18 @@
-// Package templates holds Herald's default templates (feed stylesheet now; emails and web pages later),
-// embedded in the binary; a site can override each one.
+// Package templates holds Herald's default templates (the feed stylesheet and the emails; web pages
+// later), embedded in the binary; a site can override each one.
 package templates
 
 import "embed"
 
-// FS holds the default templates by file name. feed.xsl is the XSLT 1.0 stylesheet that shows the RSS
-// and Atom feeds as a readable page when they are opened in a browser.
+// FS holds the default templates by file name:
 //
-//go:embed *.xsl
+//   - feed.xsl: the XSLT 1.0 stylesheet that shows the RSS and Atom feeds as a readable page when they are
+//     opened in a browser.
+//   - email.html, email.txt: the frame of every email (greeting, footer with the unsubscribe link and the
+//     postal address); each defines the page and calls the template "body".
+//   - post.html, post.txt: "body" for an email with one post.
+//   - digest.html, digest.txt: "body" for a digest of several posts.
+//   - email.css: the stylesheet that package mailer inlines into the HTML emails.
+//
+//go:embed *.xsl *.html *.txt *.css
 var FS embed.FS

@@ -1,0 +1,478 @@
+// Package mailer composes Herald's emails from templates and delivers them over SMTP or into a Maildir
+// outbox.
+//
+// A Composer turns a post (or a digest of posts) and a recipient into a Message: multipart/alternative
+// with a plain-text part before an HTML part whose styles are inlined, and the headers a newsletter needs
+// (List-Id, List-Unsubscribe, List-Unsubscribe-Post, Precedence: bulk, a Message-ID that depends only on
+// the delivery's key). The same inputs always give the same bytes. A Sender delivers Messages: an
+// SMTPSender over one SMTP connection, or an Outbox into a Maildir folder. Classify tells what a Send
+// error means for the delivery ledger.
+//
+// The package knows nothing about subscribers, tokens or the ledger: the caller passes each recipient's
+// address, name and links, and records what Classify says.
+package mailer
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	htmltemplate "html/template"
+	"io"
+	"io/fs"
+	"net/mail"
+	"net/url"
+	"strings"
+	texttemplate "text/template"
+	"time"
+
+	gomail "github.com/wneessen/go-mail"
+
+	"github.com/heraldhq/herald/posts"
+	"github.com/heraldhq/herald/templates"
+)
+
+// Errors that stop a run: a message without them must not go out (the law in most countries requires a
+// postal address and a working unsubscribe link in every newsletter).
+var (
+	ErrNoPostalAddress = errors.New("mailer: no postal address: set postal_address in herald.yaml (or HERALD_POSTAL_ADDRESS); the law requires it in every email")
+	ErrNoUnsubscribe   = errors.New("mailer: no way to unsubscribe: set base_url in herald.yaml (or HERALD_BASE_URL) so each email carries an unsubscribe link, or an unsubscribe mailto address")
+)
+
+// Default subject templates (text/template, with the same data as the bodies: see TemplateData).
+const (
+	DefaultSubject       = "{{.Post.Title}}"
+	DefaultDigestSubject = "{{.Count}} new post{{if ne .Count 1}}s{{end}} from {{.Site.Title}}"
+)
+
+// Options configure a Composer. cmd/herald fills them from herald.yaml.
+type Options struct {
+	From      mail.Address // the author; the Message-ID's and DKIM's domain is this address's
+	SiteTitle string
+	SiteURL   string // absolute
+	Lang      string // the HTML part's lang attribute; default "en"
+
+	// PostalAddress is printed in every footer. Required: Post and Digest refuse without it.
+	PostalAddress string
+
+	// ListID names the list in the List-Id header (RFC 2919), as "Example Weblog <blog.example.com>" or
+	// just "blog.example.com". Default: the site title and the site URL's host.
+	ListID string
+
+	// UnsubscribeMailto is an address (or a mailto: URI) that unsubscribes the sender of a mail to it:
+	// the fallback in List-Unsubscribe, and the footer's link when a recipient has no UnsubscribeURL.
+	UnsubscribeMailto string
+
+	// FullContent puts each post in full into its email; otherwise the excerpt and a link to the post.
+	// A post marked excerpt_only gets its excerpt either way. Digests always show excerpts.
+	FullContent bool
+
+	SubjectTemplate       string // default DefaultSubject
+	DigestSubjectTemplate string // default DefaultDigestSubject
+
+	// Templates holds the site's own templates; a file found there replaces the default of the same
+	// name in templates.FS (email.html, email.txt, post.html, post.txt, digest.html, digest.txt,
+	// email.css). May be nil.
+	Templates fs.FS
+
+	DKIM *DKIM // nil: no DKIM signature
+
+	// MaxDigestPosts caps the posts shown in a digest; the rest are counted and linked. 0: no cap.
+	MaxDigestPosts int
+}
+
+// DKIM configures DKIM signing (RFC 6376) of every message.
+type DKIM struct {
+	Selector string // default "herald"
+	Domain   string // default: the From address's domain
+	Key      []byte // a PEM private key: RSA (PKCS #1 or #8) or Ed25519 (PKCS #8)
+}
+
+// Recipient is one subscriber as the emails show them.
+type Recipient struct {
+	Email string
+	Name  string // may be empty
+
+	// UnsubscribeURL is the subscriber's own unsubscribe link (it carries their token). An https URL
+	// also gets one-click unsubscribe (RFC 8058). Empty when no base_url is configured: then the
+	// Options' UnsubscribeMailto must be set.
+	UnsubscribeURL string
+	PreferencesURL string // may be empty
+}
+
+// TemplateData is what the templates (email.*, post.*, digest.* and the subject templates) see. Every
+// string is plain text, except TemplatePost.HTML; html/template escapes the rest.
+type TemplateData struct {
+	Site struct {
+		Title string
+		URL   string
+	}
+	Lang      string
+	Recipient struct {
+		Email string
+		Name  string // empty when not known
+	}
+	Subject string           // the rendered subject (empty while the subject is rendered)
+	CSS     htmltemplate.CSS // email.css, for a <style> element that Herald then inlines
+	Post    *TemplatePost    // the post, in a single-post email
+	Posts   []*TemplatePost  // the posts shown, in a digest
+	Count   int              // the number of new posts, in a digest (shown or not)
+	More    int              // the number of posts the digest leaves out (see MaxDigestPosts)
+
+	UnsubscribeURL string // the footer's unsubscribe link: the https URL, else the mailto: URI
+	PreferencesURL string // may be empty
+	PostalAddress  string
+}
+
+// TemplatePost is one post as the templates see it.
+type TemplatePost struct {
+	Title   string
+	URL     string
+	Date    time.Time
+	Authors []string // names
+	Image   string   // absolute URL, may be empty
+
+	// HTML is the post's full content or its excerpt, with the stylesheet inlined; Text is the same as
+	// plain text (links as numbered references listed below it). Both may be empty.
+	HTML    htmltemplate.HTML
+	Text    string
+	Excerpt bool // HTML and Text are not the whole post: link to it
+}
+
+// Message is one composed email. It is not safe for concurrent use.
+type Message struct {
+	To        string // the recipient's address: the envelope's RCPT TO and the To header's
+	MessageID string // as in the header, with the angle brackets
+	Subject   string // decoded
+	Date      time.Time
+
+	msg *gomail.Msg
+}
+
+// WriteTo writes the message as RFC 5322 bytes with CRLF line ends, exactly as it is sent.
+func (m *Message) WriteTo(w io.Writer) (int64, error) {
+	n, err := m.msg.WriteTo(w)
+	if err != nil {
+		return n, fmt.Errorf("mailer: write message %s: %w", m.MessageID, err)
+	}
+	return n, nil
+}
+
+// Bytes returns the message as WriteTo writes it.
+func (m *Message) Bytes() ([]byte, error) {
+	var b bytes.Buffer
+	if _, err := m.WriteTo(&b); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// ServerReply is what the SMTP server answered when it accepted the message (often with its queue id),
+// after a successful SMTPSender.Send; "" before.
+func (m *Message) ServerReply() string { return m.msg.ServerResponse() }
+
+// Composer renders messages. It is safe for concurrent use.
+type Composer struct {
+	o                          Options
+	from                       mail.Address
+	domain                     string // of From: the Message-ID's right-hand side
+	listID                     string // the List-Id header, encoded
+	mailto                     string // the mailto: URI for List-Unsubscribe, "" when none
+	dkim                       *dkimKey
+	css                        string
+	postHTML, digestHTML       *htmltemplate.Template
+	postText, digestText       *texttemplate.Template
+	postSubject, digestSubject *texttemplate.Template
+	inliner                    *inliner
+}
+
+// NewComposer checks the options and parses the templates.
+func NewComposer(o Options) (*Composer, error) {
+	c := &Composer{o: o}
+	if o.Lang == "" {
+		c.o.Lang = "en"
+	}
+	from, err := mail.ParseAddress(o.From.Address)
+	if err != nil || from.Name != "" || o.From.Address == "" {
+		return nil, fmt.Errorf("mailer: from address %q: not an email address: set from in herald.yaml to \"Name <address>\"", o.From.Address)
+	}
+	c.from = mail.Address{Name: displayName(o.From.Name), Address: from.Address}
+	c.domain = domainOf(from.Address)
+	if c.domain == "" {
+		return nil, fmt.Errorf("mailer: from address %q has no domain", from.Address)
+	}
+	if o.SiteURL == "" {
+		return nil, errors.New("mailer: no site URL")
+	}
+	c.listID, err = listID(o.ListID, o.SiteTitle, o.SiteURL)
+	if err != nil {
+		return nil, err
+	}
+	if o.UnsubscribeMailto != "" {
+		if c.mailto, err = unsubscribeMailto(o.UnsubscribeMailto); err != nil {
+			return nil, err
+		}
+	}
+	if o.DKIM != nil {
+		if c.dkim, err = parseDKIM(*o.DKIM, c.domain); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.parseTemplates(); err != nil {
+		return nil, err
+	}
+	c.inliner = newInliner(c.css)
+	return c, nil
+}
+
+func (c *Composer) parseTemplates() error {
+	read := func(name string) (string, error) {
+		if c.o.Templates != nil {
+			b, err := fs.ReadFile(c.o.Templates, name)
+			if err == nil {
+				return string(b), nil
+			}
+			if !errors.Is(err, fs.ErrNotExist) {
+				return "", fmt.Errorf("mailer: read template %s: %w", name, err)
+			}
+		}
+		b, err := fs.ReadFile(templates.FS, name)
+		if err != nil {
+			return "", fmt.Errorf("mailer: read default template %s: %w", name, err)
+		}
+		return string(b), nil
+	}
+	var err error
+	if c.css, err = read("email.css"); err != nil {
+		return err
+	}
+	funcs := map[string]any{"add": func(a, b int) int { return a + b }}
+	html := func(body string) (*htmltemplate.Template, error) {
+		t := htmltemplate.New("email.html").Funcs(funcs).Option("missingkey=error")
+		for _, name := range []string{"email.html", body} {
+			src, err := read(name)
+			if err != nil {
+				return nil, err
+			}
+			tn := t
+			if name != t.Name() {
+				tn = t.New(name)
+			}
+			if _, err := tn.Parse(src); err != nil {
+				return nil, fmt.Errorf("mailer: template %w", err)
+			}
+		}
+		return t, nil
+	}
+	text := func(body string) (*texttemplate.Template, error) {
+		t := texttemplate.New("email.txt").Funcs(funcs).Option("missingkey=error")
+		for _, name := range []string{"email.txt", body} {
+			src, err := read(name)
+			if err != nil {
+				return nil, err
+			}
+			tn := t
+			if name != t.Name() {
+				tn = t.New(name)
+			}
+			if _, err := tn.Parse(src); err != nil {
+				return nil, fmt.Errorf("mailer: template %w", err)
+			}
+		}
+		return t, nil
+	}
+	subject := func(name, src, def string) (*texttemplate.Template, error) {
+		if src == "" {
+			src = def
+		}
+		t, err := texttemplate.New(name).Funcs(funcs).Option("missingkey=error").Parse(src)
+		if err != nil {
+			return nil, fmt.Errorf("mailer: subject template: %w", err)
+		}
+		return t, nil
+	}
+	if c.postHTML, err = html("post.html"); err != nil {
+		return err
+	}
+	if c.digestHTML, err = html("digest.html"); err != nil {
+		return err
+	}
+	if c.postText, err = text("post.txt"); err != nil {
+		return err
+	}
+	if c.digestText, err = text("digest.txt"); err != nil {
+		return err
+	}
+	if c.postSubject, err = subject("subject", c.o.SubjectTemplate, DefaultSubject); err != nil {
+		return err
+	}
+	if c.digestSubject, err = subject("digest subject", c.o.DigestSubjectTemplate, DefaultDigestSubject); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Post composes the email that brings one post to one recipient. key names the delivery (for example
+// "post/<item id>/<subscriber id>"): the Message-ID and the MIME boundary derive from it, so the same
+// delivery always gets the same Message-ID, and with the same date the same bytes. date is the Date
+// header (and the DKIM signature's time).
+func (c *Composer) Post(r Recipient, p *posts.Post, key string, date time.Time) (*Message, error) {
+	d, err := c.data(r)
+	if err != nil {
+		return nil, err
+	}
+	excerpt := !c.o.FullContent || p.ExcerptOnly
+	d.Post = c.post(p, excerpt)
+	return c.compose(d, r, key, date, c.postSubject, c.postHTML, c.postText)
+}
+
+// Digest composes one email with several posts (newest first, as given) for one recipient; see Post for
+// key and date. It shows at most MaxDigestPosts of them and counts the rest.
+func (c *Composer) Digest(r Recipient, ps []*posts.Post, key string, date time.Time) (*Message, error) {
+	if len(ps) == 0 {
+		return nil, errors.New("mailer: a digest without posts")
+	}
+	d, err := c.data(r)
+	if err != nil {
+		return nil, err
+	}
+	d.Count = len(ps)
+	shown := ps
+	if c.o.MaxDigestPosts > 0 && len(shown) > c.o.MaxDigestPosts {
+		shown = shown[:c.o.MaxDigestPosts]
+	}
+	d.More = len(ps) - len(shown)
+	for _, p := range shown {
+		d.Posts = append(d.Posts, c.post(p, true))
+	}
+	return c.compose(d, r, key, date, c.digestSubject, c.digestHTML, c.digestText)
+}
+
+// data fills what every email shows, and refuses a recipient who could not unsubscribe.
+func (c *Composer) data(r Recipient) (*TemplateData, error) {
+	if strings.TrimSpace(c.o.PostalAddress) == "" {
+		return nil, ErrNoPostalAddress
+	}
+	d := &TemplateData{Lang: c.o.Lang, CSS: htmltemplate.CSS(c.css), PostalAddress: strings.TrimSpace(c.o.PostalAddress)}
+	d.Site.Title = sanitize(c.o.SiteTitle)
+	d.Site.URL = c.o.SiteURL
+	addr, err := mail.ParseAddress(r.Email)
+	if err != nil || addr.Name != "" {
+		return nil, fmt.Errorf("mailer: recipient %q: not an email address", r.Email)
+	}
+	d.Recipient.Email = addr.Address
+	d.Recipient.Name = sanitize(r.Name)
+	switch {
+	case r.UnsubscribeURL != "":
+		u, err := url.Parse(r.UnsubscribeURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return nil, fmt.Errorf("mailer: unsubscribe URL %q: want an absolute https URL", r.UnsubscribeURL)
+		}
+		d.UnsubscribeURL = u.String()
+	case c.mailto != "":
+		d.UnsubscribeURL = c.mailto
+	default:
+		return nil, ErrNoUnsubscribe
+	}
+	d.PreferencesURL = r.PreferencesURL
+	return d, nil
+}
+
+func (c *Composer) post(p *posts.Post, excerpt bool) *TemplatePost {
+	tp := &TemplatePost{Title: sanitize(p.Title), URL: p.URL, Date: p.Date, Image: p.Image, Excerpt: excerpt}
+	for _, a := range p.Authors {
+		if n := sanitize(a.Name); n != "" {
+			tp.Authors = append(tp.Authors, n)
+		}
+	}
+	src := p.ContentHTML
+	if excerpt {
+		src = p.SummaryHTML
+		if src == "" && p.Summary != "" {
+			src = "<p>" + htmltemplate.HTMLEscapeString(p.Summary) + "</p>"
+		}
+	}
+	if src != "" {
+		b := c.inliner.block(src)
+		tp.HTML, tp.Text = htmltemplate.HTML(b.html), b.text
+	}
+	return tp
+}
+
+func (c *Composer) compose(d *TemplateData, r Recipient, key string, date time.Time,
+	subjectT *texttemplate.Template, htmlT *htmltemplate.Template, textT *texttemplate.Template) (*Message, error) {
+	var b strings.Builder
+	if err := subjectT.Execute(&b, d); err != nil {
+		return nil, fmt.Errorf("mailer: subject: %w", err)
+	}
+	subject := sanitize(b.String())
+	if subject == "" {
+		subject = d.Site.Title
+	}
+	d.Subject = subject
+
+	html, err := c.inliner.page(htmlT, d)
+	if err != nil {
+		return nil, err
+	}
+	b.Reset()
+	if err := textT.Execute(&b, d); err != nil {
+		return nil, fmt.Errorf("mailer: text template: %w", err)
+	}
+	text := b.String()
+
+	sum := sha256.Sum256([]byte(key))
+	id := "<herald." + hex.EncodeToString(sum[:16]) + "@" + c.domain + ">"
+	bsum := sha256.Sum256([]byte("boundary\x00" + key))
+
+	m := gomail.NewMsg(gomail.WithCharset(gomail.CharsetUTF8), gomail.WithEncoding(gomail.EncodingQP),
+		gomail.WithNoDefaultUserAgent(), gomail.WithBoundary("herald-"+hex.EncodeToString(bsum[:12])))
+	m.FromMailAddress(&c.from)
+	m.ToMailAddress(&mail.Address{Name: displayName(r.Name), Address: d.Recipient.Email})
+	// Every value below is ASCII already (encodeText), so go-mail writes it as it is. Only SetGenHeader
+	// is used: go-mail writes "preformatted" headers in map order, which would break determinism.
+	m.SetGenHeader(gomail.HeaderSubject, encodeText(subject))
+	m.SetGenHeader(gomail.HeaderDate, date.Format(time.RFC1123Z))
+	m.SetGenHeader(gomail.HeaderMessageID, id)
+	m.SetGenHeader(gomail.Header("List-Id"), c.listID)
+	httpURL := ""
+	if r.UnsubscribeURL != "" {
+		httpURL = d.UnsubscribeURL
+	}
+	unsub, oneClick := listUnsubscribe(httpURL, c.mailto)
+	m.SetGenHeader(gomail.HeaderListUnsubscribe, unsub)
+	if oneClick {
+		m.SetGenHeader(gomail.HeaderListUnsubscribePost, "List-Unsubscribe=One-Click")
+	}
+	m.SetBulk()
+	m.SetBodyString(gomail.TypeTextPlain, text)
+	m.AddAlternativeString(gomail.TypeTextHTML, html)
+	if c.dkim != nil {
+		if err := c.dkim.sign(m, date); err != nil {
+			return nil, err
+		}
+	}
+	return &Message{To: d.Recipient.Email, MessageID: id, Subject: subject, Date: date, msg: m}, nil
+}
+
+// listUnsubscribe builds the List-Unsubscribe value (RFC 2369) and says whether the message may offer
+// one-click unsubscribe (RFC 8058: only with an https URL).
+func listUnsubscribe(httpURL, mailto string) (string, bool) {
+	var uris []string
+	if httpURL != "" {
+		uris = append(uris, "<"+httpURL+">")
+	}
+	if mailto != "" {
+		uris = append(uris, "<"+mailto+">")
+	}
+	return strings.Join(uris, ", "), strings.HasPrefix(httpURL, "https://")
+}
+
+func domainOf(addr string) string {
+	i := strings.LastIndexByte(addr, '@')
+	if i < 0 {
+		return ""
+	}
+	return strings.ToLower(addr[i+1:])
+}

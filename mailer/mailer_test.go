@@ -1,0 +1,569 @@
+package mailer
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"io"
+	"mime"
+	"mime/multipart"
+	"mime/quotedprintable"
+	"net/mail"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/heraldhq/herald/posts"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+var chicago = time.FixedZone("CST", -6*3600)
+
+// sendDate is the fixed Date of the test messages.
+var sendDate = time.Date(2025, 1, 15, 9, 30, 0, 0, time.UTC)
+
+func testOptions() Options {
+	return Options{
+		From:              mail.Address{Name: "Jane Doe", Address: "jane@blog.example.com"},
+		SiteTitle:         "Example Weblog",
+		SiteURL:           "https://blog.example.com",
+		PostalAddress:     "Example Weblog, 1 Main Street, Springfield, IL 62701, USA",
+		UnsubscribeMailto: "unsubscribe@blog.example.com",
+		FullContent:       true,
+		MaxDigestPosts:    2,
+	}
+}
+
+func testRecipient() Recipient {
+	return Recipient{
+		Email:          "ann@example.org",
+		Name:           "Ann Smith",
+		UnsubscribeURL: "https://blog.example.com/unsubscribe?t=abc123",
+		PreferencesURL: "https://blog.example.com/preferences?t=abc123",
+	}
+}
+
+func testPosts() []*posts.Post {
+	d := time.Date(2025, 1, 14, 18, 0, 0, 0, chicago)
+	return []*posts.Post{
+		{
+			ID: "2025-01-14-failover", URL: "https://blog.example.com/2025/01/14/failover.html",
+			Title: "Failover & recovery: “notes”", Date: d,
+			Authors: []posts.Author{{Name: "Jane Doe"}, {Name: "Bob"}},
+			Image:   "https://blog.example.com/img/failover.png",
+			Summary: "What I learned at Failover Conf.", SummaryHTML: "<p>What I learned at <em>Failover Conf</em>.</p>",
+			ContentHTML: `<p>Back in April, I attended <a href="https://failover.example.com/">Failover Conf</a>, a virtual conference.</p>
+<h2>Highlights</h2>
+<ul>
+<li><a href="https://re-deploy.io/">REdeploy</a></li>
+<li>Site Reliability Engineering, at <a href="https://honeycomb.io/">https://honeycomb.io/</a></li>
+</ul>
+<blockquote>
+<p>Safety is something a system does, not something it has.</p>
+</blockquote>
+<pre><code>func main() {
+	fmt.Println("hello")
+}
+</code></pre>
+<p><img src="https://blog.example.com/img/slide.png" alt="A slide"> The end, with a café.</p>`,
+		},
+		{
+			ID: "2025-01-10-second", URL: "https://blog.example.com/2025/01/10/second.html",
+			Title: "Second post", Date: d.Add(-4 * 24 * time.Hour),
+			Summary:     "Plain summary only.",
+			ContentHTML: "<p>Second body.</p>",
+		},
+		{
+			ID: "2025-01-02-third", URL: "https://blog.example.com/2025/01/02/third.html",
+			Title: "Third post", Date: d.Add(-12 * 24 * time.Hour),
+			ContentHTML: "<p>Third body.</p>",
+		},
+	}
+}
+
+func newTestComposer(t *testing.T, o Options) *Composer {
+	t.Helper()
+	c, err := NewComposer(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func messageBytes(t *testing.T, m *Message) []byte {
+	t.Helper()
+	b, err := m.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// golden compares got with testdata/name, or rewrites it with -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./mailer -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file (go test ./mailer -update rewrites it):\n%s", name, firstDiff(got, want))
+	}
+}
+
+func firstDiff(got, want []byte) string {
+	g, w := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
+	for i := 0; i < len(g) || i < len(w); i++ {
+		var gl, wl string
+		if i < len(g) {
+			gl = g[i]
+		}
+		if i < len(w) {
+			wl = w[i]
+		}
+		if gl != wl {
+			return "line " + itoa(i+1) + ":\n got: " + gl + "\nwant: " + wl
+		}
+	}
+	return ""
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+func TestGolden(t *testing.T) {
+	ps := testPosts()
+	tests := []struct {
+		name    string
+		options func(*Options)
+		r       Recipient
+		compose func(c *Composer, r Recipient) (*Message, error)
+	}{
+		{
+			name: "post.eml",
+			r:    testRecipient(),
+			compose: func(c *Composer, r Recipient) (*Message, error) {
+				return c.Post(r, ps[0], "post/2025-01-14-failover/17", sendDate)
+			},
+		},
+		{
+			name:    "post-excerpt.eml",
+			options: func(o *Options) { o.FullContent = false; o.UnsubscribeMailto = "" },
+			r:       Recipient{Email: "bob@example.net"},
+			compose: func(c *Composer, r Recipient) (*Message, error) {
+				r.UnsubscribeURL = "https://blog.example.com/unsubscribe?t=xyz"
+				return c.Post(r, ps[0], "post/2025-01-14-failover/18", sendDate)
+			},
+		},
+		{
+			name: "post-dkim.eml",
+			options: func(o *Options) {
+				key, err := os.ReadFile("testdata/dkim-test-ed25519.pem")
+				if err != nil {
+					panic(err)
+				}
+				o.DKIM = &DKIM{Key: key, Selector: "s2025"}
+			},
+			r: testRecipient(),
+			compose: func(c *Composer, r Recipient) (*Message, error) {
+				return c.Post(r, ps[1], "post/2025-01-10-second/17", sendDate)
+			},
+		},
+		{
+			name: "digest.eml",
+			r:    testRecipient(),
+			compose: func(c *Composer, r Recipient) (*Message, error) {
+				return c.Digest(r, ps, "digest/weekly 2025-W03/17", sendDate)
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := testOptions()
+			if tt.options != nil {
+				tt.options(&o)
+			}
+			c := newTestComposer(t, o)
+			m, err := tt.compose(c, tt.r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := messageBytes(t, m)
+			golden(t, tt.name, got)
+
+			// The same inputs give the same bytes, from a new Composer too, and so does a second write.
+			m2, err := tt.compose(newTestComposer(t, o), tt.r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if again := messageBytes(t, m2); !bytes.Equal(again, got) {
+				t.Errorf("a second composition differs:\n%s", firstDiff(again, got))
+			}
+			if again := messageBytes(t, m); !bytes.Equal(again, got) {
+				t.Errorf("a second write differs:\n%s", firstDiff(again, got))
+			}
+		})
+	}
+}
+
+// parse reads a message with net/mail and its two MIME parts with mime/multipart.
+type parsed struct {
+	header    mail.Header
+	text      string
+	html      string
+	partTypes []string
+}
+
+func parse(t *testing.T, raw []byte) parsed {
+	t.Helper()
+	msg, err := mail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatalf("net/mail cannot read the message: %v", err)
+	}
+	p := parsed{header: msg.Header}
+	mt, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+	if err != nil || mt != "multipart/alternative" {
+		t.Fatalf("Content-Type %q: got %s (%v), want multipart/alternative", msg.Header.Get("Content-Type"), mt, err)
+	}
+	mr := multipart.NewReader(msg.Body, params["boundary"])
+	for {
+		part, err := mr.NextRawPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		ct, _, _ := mime.ParseMediaType(part.Header.Get("Content-Type"))
+		p.partTypes = append(p.partTypes, ct)
+		if cte := part.Header.Get("Content-Transfer-Encoding"); cte != "quoted-printable" {
+			t.Errorf("part %s: Content-Transfer-Encoding %q, want quoted-printable", ct, cte)
+		}
+		b, err := io.ReadAll(quotedprintable.NewReader(part))
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch ct {
+		case "text/plain":
+			p.text = string(b)
+		case "text/html":
+			p.html = string(b)
+		}
+	}
+	return p
+}
+
+func headerKeys(h mail.Header) []string {
+	var keys []string
+	for k := range h {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+var baseHeaders = []string{"Content-Type", "Date", "From", "List-Id", "List-Unsubscribe", "Message-Id",
+	"Mime-Version", "Precedence", "Subject", "To", "X-Auto-Response-Suppress"}
+
+func withHeaders(extra ...string) []string {
+	h := append(slices.Clone(baseHeaders), extra...)
+	slices.Sort(h)
+	return h
+}
+
+func TestHeaders(t *testing.T) {
+	tests := []struct {
+		name       string
+		mailto     string
+		unsubURL   string
+		wantKeys   []string
+		wantUnsub  string
+		wantFooter string
+	}{
+		{
+			name: "https and mailto", mailto: "unsubscribe@blog.example.com", unsubURL: "https://blog.example.com/u?t=1",
+			wantKeys:   withHeaders("List-Unsubscribe-Post"),
+			wantUnsub:  "<https://blog.example.com/u?t=1>, <mailto:unsubscribe@blog.example.com?subject=unsubscribe>",
+			wantFooter: `<a href="https://blog.example.com/u?t=1"`,
+		},
+		{
+			name: "https only", unsubURL: "https://blog.example.com/u?t=1",
+			wantKeys:   withHeaders("List-Unsubscribe-Post"),
+			wantUnsub:  "<https://blog.example.com/u?t=1>",
+			wantFooter: `<a href="https://blog.example.com/u?t=1"`,
+		},
+		{
+			name: "http is no one-click", unsubURL: "http://localhost:8080/u?t=1",
+			wantKeys:   withHeaders(),
+			wantUnsub:  "<http://localhost:8080/u?t=1>",
+			wantFooter: `<a href="http://localhost:8080/u?t=1"`,
+		},
+		{
+			name: "mailto only", mailto: "mailto:leave@blog.example.com",
+			wantKeys:   withHeaders(),
+			wantUnsub:  "<mailto:leave@blog.example.com?subject=unsubscribe>",
+			wantFooter: `<a href="mailto:leave@blog.example.com?subject=unsubscribe"`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := testOptions()
+			o.UnsubscribeMailto = tt.mailto
+			c := newTestComposer(t, o)
+			r := testRecipient()
+			r.UnsubscribeURL = tt.unsubURL
+			for _, kind := range []string{"post", "digest"} {
+				var m *Message
+				var err error
+				if kind == "post" {
+					m, err = c.Post(r, testPosts()[0], "post/a/1", sendDate)
+				} else {
+					m, err = c.Digest(r, testPosts(), "digest/daily 2025-01-15/1", sendDate)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				p := parse(t, messageBytes(t, m))
+				if got := headerKeys(p.header); !slices.Equal(got, tt.wantKeys) {
+					t.Errorf("%s: headers %v, want %v", kind, got, tt.wantKeys)
+				}
+				for _, k := range tt.wantKeys {
+					if n := len(p.header[k]); n != 1 {
+						t.Errorf("%s: %d %s headers, want 1", kind, n, k)
+					}
+				}
+				checks := map[string]string{
+					"List-Unsubscribe": tt.wantUnsub,
+					"List-Id":          "Example Weblog <blog.example.com>",
+					"Precedence":       "bulk",
+					"Mime-Version":     "1.0",
+					"Message-Id":       m.MessageID,
+					"Date":             "Wed, 15 Jan 2025 09:30:00 +0000",
+					"To":               `"Ann Smith" <ann@example.org>`,
+					"From":             `"Jane Doe" <jane@blog.example.com>`,
+				}
+				if slices.Contains(tt.wantKeys, "List-Unsubscribe-Post") {
+					checks["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+				}
+				for k, want := range checks {
+					if got := p.header.Get(k); got != want {
+						t.Errorf("%s: %s: got %q, want %q", kind, k, got, want)
+					}
+				}
+				if !slices.Equal(p.partTypes, []string{"text/plain", "text/html"}) {
+					t.Errorf("%s: parts %v, want text/plain then text/html", kind, p.partTypes)
+				}
+				if !strings.Contains(p.html, tt.wantFooter) {
+					t.Errorf("%s: the HTML part has no unsubscribe link %s", kind, tt.wantFooter)
+				}
+				for _, part := range []string{p.text, p.html} {
+					if !strings.Contains(part, o.PostalAddress) {
+						t.Errorf("%s: a part lacks the postal address", kind)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestSubject(t *testing.T) {
+	tests := []struct {
+		name    string
+		options func(*Options)
+		digest  int
+		want    string
+	}{
+		{name: "post default", want: "Failover & recovery: “notes”"},
+		{name: "post template", options: func(o *Options) { o.SubjectTemplate = "[{{.Site.Title}}] {{.Post.Title}}" }, want: "[Example Weblog] Failover & recovery: “notes”"},
+		{name: "digest default", digest: 3, want: "3 new posts from Example Weblog"},
+		{name: "digest of one", digest: 1, want: "1 new post from Example Weblog"},
+		{name: "digest template", digest: 2, options: func(o *Options) { o.DigestSubjectTemplate = "Weekly: {{.Count}}" }, want: "Weekly: 2"},
+		{name: "line breaks in a template", options: func(o *Options) { o.SubjectTemplate = "{{.Post.Title}}\r\nBcc: x@example.com" }, want: "Failover & recovery: “notes” Bcc: x@example.com"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := testOptions()
+			if tt.options != nil {
+				tt.options(&o)
+			}
+			c := newTestComposer(t, o)
+			var m *Message
+			var err error
+			if tt.digest > 0 {
+				m, err = c.Digest(testRecipient(), testPosts()[:tt.digest], "k", sendDate)
+			} else {
+				m, err = c.Post(testRecipient(), testPosts()[0], "k", sendDate)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := parse(t, messageBytes(t, m))
+			got, err := new(mime.WordDecoder).DecodeHeader(p.header.Get("Subject"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want || m.Subject != tt.want {
+				t.Errorf("subject %q (Message.Subject %q), want %q", got, m.Subject, tt.want)
+			}
+		})
+	}
+}
+
+func TestMessageID(t *testing.T) {
+	c := newTestComposer(t, testOptions())
+	p := testPosts()[0]
+	id := func(key string) string {
+		m, err := c.Post(testRecipient(), p, key, sendDate)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.MessageID
+	}
+	a, b := id("post/x/1"), id("post/x/2")
+	if a == b {
+		t.Errorf("two deliveries share the Message-ID %s", a)
+	}
+	if again := id("post/x/1"); again != a {
+		t.Errorf("the same delivery got Message-IDs %s and %s", a, again)
+	}
+	m, _ := c.Post(testRecipient(), p, "post/x/1", sendDate.Add(time.Hour))
+	if m.MessageID != a {
+		t.Errorf("a later date changed the Message-ID: %s, want %s", m.MessageID, a)
+	}
+	if !strings.HasPrefix(a, "<") || !strings.HasSuffix(a, "@blog.example.com>") {
+		t.Errorf("Message-ID %s: want <…@blog.example.com>", a)
+	}
+	if _, err := mail.ParseAddress(strings.Trim(a, "<>")); err != nil {
+		t.Errorf("Message-ID %s is not a msg-id: %v", a, err)
+	}
+}
+
+func TestRefuse(t *testing.T) {
+	tests := []struct {
+		name    string
+		options func(*Options)
+		r       func(*Recipient)
+		want    error
+		wantMsg string
+	}{
+		{name: "no postal address", options: func(o *Options) { o.PostalAddress = " " }, want: ErrNoPostalAddress, wantMsg: "postal_address"},
+		{name: "no way to unsubscribe", options: func(o *Options) { o.UnsubscribeMailto = "" }, r: func(r *Recipient) { r.UnsubscribeURL = "" }, want: ErrNoUnsubscribe, wantMsg: "base_url"},
+		{name: "javascript unsubscribe URL", r: func(r *Recipient) { r.UnsubscribeURL = "javascript:alert(1)" }, wantMsg: "unsubscribe URL"},
+		{name: "relative unsubscribe URL", r: func(r *Recipient) { r.UnsubscribeURL = "/u?t=1" }, wantMsg: "unsubscribe URL"},
+		{name: "bad recipient", r: func(r *Recipient) { r.Email = "ann@example.org\r\nBcc: eve@example.com" }, wantMsg: "not an email address"},
+		{name: "recipient with a name", r: func(r *Recipient) { r.Email = "Ann <ann@example.org>" }, wantMsg: "not an email address"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := testOptions()
+			if tt.options != nil {
+				tt.options(&o)
+			}
+			c := newTestComposer(t, o)
+			r := testRecipient()
+			if tt.r != nil {
+				tt.r(&r)
+			}
+			_, errPost := c.Post(r, testPosts()[0], "k", sendDate)
+			_, errDigest := c.Digest(r, testPosts(), "k", sendDate)
+			for _, err := range []error{errPost, errDigest} {
+				if err == nil {
+					t.Fatal("composed a message, want an error")
+				}
+				if tt.want != nil && !errors.Is(err, tt.want) {
+					t.Errorf("error %v, want %v", err, tt.want)
+				}
+				if !strings.Contains(err.Error(), tt.wantMsg) {
+					t.Errorf("error %q does not say %q", err, tt.wantMsg)
+				}
+			}
+		})
+	}
+}
+
+func TestNewComposerErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		options func(*Options)
+		wantMsg string
+	}{
+		{name: "no from", options: func(o *Options) { o.From = mail.Address{} }, wantMsg: "from"},
+		{name: "from with a line break", options: func(o *Options) { o.From.Address = "jane@example.com\r\nBcc: x@y.z" }, wantMsg: "from"},
+		{name: "bad mailto", options: func(o *Options) { o.UnsubscribeMailto = "mailto:not an address" }, wantMsg: "unsubscribe mailto"},
+		{name: "bad list id", options: func(o *Options) { o.ListID = "Blog <no dots>" }, wantMsg: "list id"},
+		{name: "broken template", options: func(o *Options) {
+			o.Templates = fstest.MapFS{"post.html": {Data: []byte("{{define \"body\"}}{{.Post.Nope}")}}
+		}, wantMsg: "post.html"},
+		{name: "broken subject", options: func(o *Options) { o.SubjectTemplate = "{{.Post.Title" }, wantMsg: "subject template"},
+		{name: "bad DKIM key", options: func(o *Options) { o.DKIM = &DKIM{Key: []byte("not a key")} }, wantMsg: "DKIM"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := testOptions()
+			tt.options(&o)
+			_, err := NewComposer(o)
+			if err == nil || !strings.Contains(err.Error(), tt.wantMsg) {
+				t.Errorf("error %v, want one that says %q", err, tt.wantMsg)
+			}
+		})
+	}
+}
+
+func TestTemplateOverride(t *testing.T) {
+	o := testOptions()
+	o.Templates = fstest.MapFS{
+		"post.txt":  {Data: []byte(`{{define "body"}}CUSTOM {{.Post.Title}}{{end}}`)},
+		"email.css": {Data: []byte(`.greeting { color: #ff0000; }`)},
+	}
+	c := newTestComposer(t, o)
+	m, err := c.Post(testRecipient(), testPosts()[0], "k", sendDate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := parse(t, messageBytes(t, m))
+	if !strings.Contains(p.text, "CUSTOM Failover") {
+		t.Errorf("text part does not use the site's post.txt:\n%s", p.text)
+	}
+	if !strings.Contains(p.text, "Unsubscribe:") {
+		t.Errorf("text part lost the default frame:\n%s", p.text)
+	}
+	if !strings.Contains(p.html, `class="greeting" style="color:#ff0000"`) {
+		t.Errorf("HTML part does not use the site's email.css:\n%s", p.html)
+	}
+}
+
+// TestInlined checks that the HTML part carries its styles inline, the post's own HTML included, and
+// keeps only what cannot be inlined in a <style> element.
+func TestInlined(t *testing.T) {
+	c := newTestComposer(t, testOptions())
+	m, err := c.Post(testRecipient(), testPosts()[0], "k", sendDate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := parse(t, messageBytes(t, m))
+	for _, want := range []string{
+		`<td class="footer" style="padding:20px 32px 28px 32px;`,
+		`<blockquote style="margin:0 0 16px 0;`,
+		`<a href="https://re-deploy.io/" style="color:#1f6feb">REdeploy</a>`,
+		`<table role="presentation" class="container" width="600"`,
+	} {
+		if !strings.Contains(p.html, want) {
+			t.Errorf("HTML part lacks %s", want)
+		}
+	}
+	if strings.Contains(p.html, ".content p") || !strings.Contains(p.html, "@media only screen") {
+		t.Errorf("want only the @media rules left in <style>:\n%s", p.html)
+	}
+}
