@@ -92,3 +92,151 @@ func BenchmarkItems10k(b *testing.B) {
 		}
 	}
 }
+
+// subscribers returns n active subscribers with the given frequency, confirmed at confirmed.
+func benchSubscribers(n int, frequency string, confirmed time.Time) []Subscriber {
+	subs := make([]Subscriber, n)
+	for i := range subs {
+		subs[i] = Subscriber{Email: fmt.Sprintf("reader%06d@example.com", i), Frequency: frequency, ConfirmedAt: confirmed}
+	}
+	return subs
+}
+
+// BenchmarkImport100k imports 100,000 new subscribers into an empty store.
+func BenchmarkImport100k(b *testing.B) {
+	subs := benchSubscribers(100000, Immediate, time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
+	for i := range b.N {
+		b.StopTimer()
+		s := openStore(b, filepath.Join(b.TempDir(), fmt.Sprintf("h%d.db", i)))
+		b.StartTimer()
+		res, err := s.ImportSubscribers(b.Context(), subs, time.Now())
+		if err != nil {
+			b.Fatal(err)
+		}
+		if res.Added != len(subs) {
+			b.Fatalf("got %+v, want %d added", res, len(subs))
+		}
+		b.StopTimer()
+		s.Close()
+		b.StartTimer()
+	}
+}
+
+// BenchmarkPlan100k plans one new post for 100,000 immediate subscribers: what a publish queues.
+func BenchmarkPlan100k(b *testing.B) {
+	s := openStore(b, filepath.Join(b.TempDir(), "h.db"))
+	start := time.Date(2025, 1, 6, 9, 0, 0, 0, time.UTC)
+	posts := site(1000, 0)
+	if err := s.Record(b.Context(), &Run{Started: start, Command: "publish", Baseline: true}, posts); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := s.ImportSubscribers(b.Context(), benchSubscribers(100000, Immediate, start), start); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		b.StopTimer()
+		now := start.Add(time.Duration(i+1) * time.Hour)
+		posts = append(posts, Item{ID: fmt.Sprintf("new-%d", i), URL: "https://example.com/new", Title: "New", Date: now, Hash: "h", Sendable: true})
+		if err := s.Record(b.Context(), &Run{Started: now, Command: "publish"}, posts); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		n, err := s.Plan(b.Context(), now)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if n != 100000 {
+			b.Fatalf("got %d deliveries, want 100000", n)
+		}
+	}
+	b.StopTimer()
+	// And a Plan with nothing new, as an hourly cron run makes between posts.
+	t0 := time.Now()
+	if n, err := s.Plan(b.Context(), start.Add(time.Duration(b.N+1)*time.Hour)); err != nil || n != 0 {
+		b.Fatalf("got %d, %v, want nothing planned", n, err)
+	}
+	b.ReportMetric(float64(time.Since(t0).Microseconds()), "µs-idle-plan")
+}
+
+// BenchmarkSendingFinish records the sending of 10,000 deliveries in batches of 50: one transaction to
+// mark each batch sending, one to record its outcomes, as the mailer will. "with Due" also fetches each
+// batch, as a send run does.
+func BenchmarkSendingFinish(b *testing.B) {
+	const n, size = 10000, 50
+	s := openStore(b, filepath.Join(b.TempDir(), "h.db"))
+	start := time.Date(2025, 1, 6, 9, 0, 0, 0, time.UTC)
+	if _, err := s.ImportSubscribers(b.Context(), benchSubscribers(n, Immediate, start), start); err != nil {
+		b.Fatal(err)
+	}
+	if err := s.Record(b.Context(), &Run{Started: start.Add(time.Hour), Command: "publish"},
+		[]Item{{ID: "post", URL: "https://example.com/post", Title: "Post", Hash: "h", Sendable: true}}); err != nil {
+		b.Fatal(err)
+	}
+	if got, err := s.Plan(b.Context(), start.Add(time.Hour)); err != nil || got != n {
+		b.Fatalf("got %d, %v, want %d planned", got, err, n)
+	}
+	reset := func(b *testing.B) {
+		if _, err := s.db.ExecContext(b.Context(), `UPDATE deliveries SET status = 'queued', message_id = NULL,
+			sending_at = NULL, sent_at = NULL, attempts = 0`); err != nil {
+			b.Fatal(err)
+		}
+	}
+	send := func(b *testing.B, ids []int64) {
+		now := time.Now()
+		attempts := make([]Attempt, len(ids))
+		outcomes := make([]Outcome, len(ids))
+		for i, id := range ids {
+			attempts[i] = Attempt{DeliveryID: id, MessageID: fmt.Sprintf("%d.bench@example.com", id)}
+			outcomes[i] = Outcome{DeliveryID: id, Status: Sent, At: now}
+		}
+		if skipped, err := s.Sending(b.Context(), attempts, now); err != nil || len(skipped) > 0 {
+			b.Fatalf("sending: skipped %v, %v", skipped, err)
+		}
+		if err := s.Finish(b.Context(), outcomes); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("with Due", func(b *testing.B) {
+		for range b.N {
+			b.StopTimer()
+			reset(b)
+			b.StartTimer()
+			sent := 0
+			for {
+				due, err := s.Due(b.Context(), time.Now(), size)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(due) == 0 {
+					break
+				}
+				ids := make([]int64, len(due))
+				for i, d := range due {
+					ids[i] = d.ID
+				}
+				send(b, ids)
+				sent += len(ids)
+			}
+			if sent != n {
+				b.Fatalf("sent %d, want %d", sent, n)
+			}
+		}
+		b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "deliveries/s")
+	})
+	b.Run("Sending and Finish", func(b *testing.B) {
+		for range b.N {
+			b.StopTimer()
+			reset(b)
+			b.StartTimer()
+			for first := int64(1); first <= n; first += size {
+				ids := make([]int64, size)
+				for i := range ids {
+					ids[i] = first + int64(i)
+				}
+				send(b, ids)
+			}
+		}
+		b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "deliveries/s")
+	})
+}

@@ -155,7 +155,7 @@ func diffItems(got, want []Item) string {
 		g, w := got[i], want[i]
 		if g.ID != w.ID || g.URL != w.URL || g.Title != w.Title || !g.Date.Equal(w.Date) || g.Hash != w.Hash ||
 			g.FirstRun != w.FirstRun || !g.FirstSeen.Equal(w.FirstSeen) || g.LastRun != w.LastRun ||
-			!g.LastSeen.Equal(w.LastSeen) || g.Removed != w.Removed {
+			!g.LastSeen.Equal(w.LastSeen) || g.Removed != w.Removed || g.Sendable != w.Sendable {
 			fmt.Fprintf(&b, "item %d:\n got  %+v\n want %+v\n", i, g, w)
 		}
 		if b.Len() > 4000 {

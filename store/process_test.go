@@ -91,6 +91,30 @@ func helper(mode, path string, in *bufio.Reader) error {
 		r, seen := generation(3, killSize)
 		return s.Record(ctx, r, seen)
 
+	case "send": // mark the due deliveries sending, record the first as sent, and wait to be killed
+		s, err := Open(ctx, path)
+		if err != nil {
+			return err
+		}
+		now := time.Now()
+		due, err := s.Due(ctx, now, 100)
+		if err != nil {
+			return err
+		}
+		var batch []Attempt
+		for _, d := range due {
+			batch = append(batch, Attempt{DeliveryID: d.ID, MessageID: fmt.Sprintf("%d.kill@example.com", d.ID)})
+		}
+		if skipped, err := s.Sending(ctx, batch, now); err != nil || len(skipped) > 0 {
+			return fmt.Errorf("sending: skipped %v, %v", skipped, err)
+		}
+		if err := s.Finish(ctx, []Outcome{{DeliveryID: due[0].ID, Status: Sent, At: now}}); err != nil {
+			return err
+		}
+		fmt.Println("sending", len(due))
+		time.Sleep(time.Hour)
+		return nil
+
 	case "record-loop": // record generation after generation, saying which committed
 		s, err := Open(ctx, path)
 		if err != nil {
@@ -366,4 +390,25 @@ func TestUnreadable(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameFiles(t, dirFiles(t, dir), before)
+}
+
+// TestKillWhileSending kills a process that has deliveries marked sending (its messages in the middle of
+// DATA, as far as anyone knows) and checks that the next run finds them: Recover makes them unknown,
+// and the one recorded as sent stays sent.
+func TestKillWhileSending(t *testing.T) {
+	st, _ := queue(t, 4, Immediate)
+	h := startHelper(t, "send", st.s.path)
+	h.expect(t, "sending 4")
+	h.kill(t)
+	if got := st.due(time.Now(), 10); len(got) != 0 {
+		t.Errorf("got due %v after the kill, want none: they may have been sent", got)
+	}
+	n, err := st.s.Recover(t.Context())
+	if err != nil || n != 3 {
+		t.Fatalf("Recover: got %d, %v, want 3", n, err)
+	}
+	st.ledger("a0@example.com post sent", "a1@example.com post unknown", "a2@example.com post unknown", "a3@example.com post unknown")
+	if d := st.delivery(2); d.MessageID != "2.kill@example.com" {
+		t.Errorf("got Message-ID %q, want the one the killed run sent it with", d.MessageID)
+	}
 }

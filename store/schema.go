@@ -113,6 +113,81 @@ CREATE TABLE delivery_items (
 CREATE INDEX delivery_items_delivery ON delivery_items (delivery_id, subscriber_id);
 CREATE INDEX delivery_items_item ON delivery_items (item_id);
 `,
+	// 3: what Plan needs: which items to mail, how far each subscriber's planning has come, and a
+	// status for deliveries cancelled because the subscriber left. SQLite cannot change a CHECK
+	// constraint, so deliveries and delivery_items are made anew (https://www.sqlite.org/lang_altertable.html#otheralter):
+	// the old ones are renamed away first, so that the new ones are made under their own names, with
+	// the DDL written here. Dropping delivery_items before deliveries keeps its ON DELETE CASCADE from
+	// firing. The AUTOINCREMENT counter moves over, so that no delivery id is ever reused (a Message-ID
+	// may be made from it).
+	`
+-- Set by Record on the items a run counts as new (never on a baseline's, unless backfilled).
+ALTER TABLE items ADD COLUMN sendable INTEGER NOT NULL DEFAULT 0 CHECK (sendable IN (0, 1));
+CREATE INDEX items_sendable ON items (sendable, first_run);
+
+-- Every sendable item with first_run <= planned_run has been planned for the subscriber (or was not
+-- theirs). It keeps Plan from looking again at every old item for every subscriber on every run, and
+-- it starts at the newest sendable item when the subscriber is added: nothing recorded before that is
+-- theirs, whatever consent time an import brings along.
+ALTER TABLE subscribers ADD COLUMN planned_run INTEGER NOT NULL DEFAULT 0;
+DROP INDEX subscribers_status;
+CREATE INDEX subscribers_plan ON subscribers (status, frequency, planned_run);
+
+ALTER TABLE delivery_items RENAME TO delivery_items_v2;
+ALTER TABLE deliveries RENAME TO deliveries_v2;
+
+-- One row per message: a post (item_id) or a digest (digest_key, e.g. "weekly 2025-W03") to a subscriber.
+CREATE TABLE deliveries (
+	id              INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused: Message-IDs may be made from it
+	subscriber_id   INTEGER NOT NULL REFERENCES subscribers (id) ON DELETE CASCADE,
+	item_id         TEXT    REFERENCES items (id),
+	digest_key      TEXT,
+	status          TEXT    NOT NULL DEFAULT 'queued'
+		CHECK (status IN ('queued', 'sending', 'sent', 'deferred', 'failed', 'unknown', 'cancelled')),
+	message_id      TEXT,   -- the one it was first sent with: a retry of an unknown one reuses it
+	attempts        INTEGER NOT NULL DEFAULT 0,
+	last_error      TEXT    NOT NULL DEFAULT '',
+	queued_at       TEXT    NOT NULL,
+	sending_at      TEXT,
+	sent_at         TEXT,
+	next_attempt_at TEXT,   -- set only while deferred
+	CHECK ((item_id IS NULL) <> (digest_key IS NULL)),
+	UNIQUE (subscriber_id, item_id),
+	UNIQUE (id, subscriber_id) -- the target of delivery_items' foreign key
+);
+
+-- The posts each delivery carries (one for a post, several for a digest). The primary key is what makes
+-- a post reach a subscriber once, alone or in a digest, even if they change frequency in between.
+CREATE TABLE delivery_items (
+	subscriber_id INTEGER NOT NULL,
+	item_id       TEXT    NOT NULL REFERENCES items (id),
+	delivery_id   INTEGER NOT NULL,
+	PRIMARY KEY (subscriber_id, item_id),
+	FOREIGN KEY (delivery_id, subscriber_id) REFERENCES deliveries (id, subscriber_id) ON DELETE CASCADE
+) WITHOUT ROWID;
+
+INSERT INTO deliveries (id, subscriber_id, item_id, digest_key, status, message_id, attempts, last_error,
+		queued_at, sending_at, sent_at, next_attempt_at)
+	SELECT id, subscriber_id, item_id, digest_key, status, message_id, attempts, last_error,
+		queued_at, sending_at, sent_at, next_attempt_at
+	FROM deliveries_v2;
+INSERT INTO delivery_items (subscriber_id, item_id, delivery_id)
+	SELECT subscriber_id, item_id, delivery_id FROM delivery_items_v2;
+DELETE FROM sqlite_sequence WHERE name = 'deliveries';
+UPDATE sqlite_sequence SET name = 'deliveries' WHERE name = 'deliveries_v2';
+DROP TABLE delivery_items_v2;
+DROP TABLE deliveries_v2;
+
+-- What a run sends: queued work (next_attempt_at NULL, in id order), and deferred work whose next
+-- attempt is due.
+CREATE INDEX deliveries_due ON deliveries (status, next_attempt_at);
+-- Partial, unlike version 2's UNIQUE constraints: the many post deliveries have no digest key, and no
+-- Message-ID until they are sent, so planning them writes two index entries fewer each.
+CREATE UNIQUE INDEX deliveries_digest ON deliveries (subscriber_id, digest_key) WHERE digest_key IS NOT NULL;
+CREATE UNIQUE INDEX deliveries_message_id ON deliveries (message_id) WHERE message_id IS NOT NULL;
+CREATE INDEX delivery_items_delivery ON delivery_items (delivery_id, subscriber_id);
+CREATE INDEX delivery_items_item ON delivery_items (item_id);
+`,
 }
 
 // migrate brings the store on conn from its version to version to, in one transaction. It reads the

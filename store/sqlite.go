@@ -290,7 +290,7 @@ func (s *sqliteStore) Items(ctx context.Context) ([]Item, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT id, url, title, date, hash, first_run, first_seen,
 		COALESCE(last_run, (SELECT MAX(id) FROM runs)),
 		COALESCE(last_seen, (SELECT started FROM runs ORDER BY id DESC LIMIT 1)),
-		removed
+		removed, sendable
 		FROM items ORDER BY id`) // PostgreSQL: ORDER BY id COLLATE "C", for byte order
 	if err != nil {
 		return nil, s.fileErr("items", err)
@@ -300,7 +300,7 @@ func (s *sqliteStore) Items(ctx context.Context) ([]Item, error) {
 	for rows.Next() {
 		var it Item
 		var date, first, last sql.NullString
-		if err := rows.Scan(&it.ID, &it.URL, &it.Title, &date, &it.Hash, &it.FirstRun, &first, &it.LastRun, &last, &it.Removed); err != nil {
+		if err := rows.Scan(&it.ID, &it.URL, &it.Title, &date, &it.Hash, &it.FirstRun, &first, &it.LastRun, &last, &it.Removed, &it.Sendable); err != nil {
 			return nil, s.fileErr("items", err)
 		}
 		if it.Date, err = parseTime(date); err == nil {
@@ -492,11 +492,11 @@ func (s *sqliteStore) Record(ctx context.Context, run *Run, seen []Item) (err er
 		return fail("update items", err)
 	}
 	hook("updated")
-	if err := execBatches(ctx, tx, added, 7, func(n int) string {
-		return `INSERT INTO items (id, url, title, date, hash, first_run, first_seen) VALUES ` + placeholders(n, 7)
+	if err := execBatches(ctx, tx, added, 8, func(n int) string {
+		return `INSERT INTO items (id, url, title, date, hash, first_run, first_seen, sendable) VALUES ` + placeholders(n, 8)
 	}, nil, func(i int) []any {
 		it := &seen[i]
-		return []any{it.ID, it.URL, it.Title, dates[i], it.Hash, id, now}
+		return []any{it.ID, it.URL, it.Title, dates[i], it.Hash, id, now, it.Sendable}
 	}); err != nil {
 		return fail("insert items", err)
 	}

@@ -1,4 +1,4 @@
-// Package store keeps Herald's state between runs: the runs, every item ever seen, and the subscribers and deliveries of the mail issues.
+// Package store keeps Herald's state between runs: the runs, every item ever seen, the subscribers and the ledger of deliveries.
 package store
 
 import (
@@ -23,9 +23,78 @@ type Store interface {
 	// Either all of it is stored or none of it (a kill -9 in the middle leaves the previous state).
 	//
 	// The run's counts (Items, New, ...) are stored as given: they are the caller's diff. An item's
-	// FirstSeen and LastSeen are run.Started, which must be set. Only ID, URL, Title, Date and Hash of
-	// the seen items are read; IDs must be non-empty and unique.
+	// FirstSeen and LastSeen are run.Started, which must be set. Only ID, URL, Title, Date, Hash and
+	// Sendable of the seen items are read; IDs must be non-empty and unique.
+	//
+	// An item new to the store with Sendable set is recorded as sendable: Plan mails it to the subscribers
+	// it is due to. The caller sets it on the diff's New items (backfilled ones included), never on the
+	// rest of a baseline. Sendable on an item the store already knows is ignored: an item becomes
+	// sendable when it is first seen or never. Storing it in the same transaction as the run means that
+	// a crash cannot record a post as seen and lose that it was to be mailed.
 	Record(ctx context.Context, run *Run, seen []Item) error
+
+	// ImportSubscribers adds or merges subs in one transaction: all of them or none. Subscribers are
+	// matched by address, the domain compared case-insensitively. A known subscriber keeps their id and
+	// consent record; the import fills in their name and frequency where given, confirms a pending one
+	// it says is active, and applies an unsubscribed or bounced status. An import never brings back
+	// someone unsubscribed or bounced: those rows are skipped. New subscribers default to active,
+	// immediate, consent source "import"; now is their CreatedAt and the default ConsentAt (and
+	// ConfirmedAt when active).
+	ImportSubscribers(ctx context.Context, subs []Subscriber, now time.Time) (ImportResult, error)
+	// AddSubscriber adds one subscriber and returns it as stored (with its ID). Defaults: status
+	// pending, frequency immediate, consent source "command", CreatedAt and ConsentAt now, ConfirmedAt
+	// now if active. An address already known is an error wrapping ErrExists.
+	AddSubscriber(ctx context.Context, s Subscriber, now time.Time) (Subscriber, error)
+	// Subscribers returns the subscribers with the given status ("" for all), ordered by ID.
+	Subscribers(ctx context.Context, status string) ([]Subscriber, error)
+	// Subscriber returns one subscriber, or an error wrapping ErrNotFound.
+	Subscriber(ctx context.Context, id int64) (Subscriber, error)
+	// SubscriberByEmail returns the subscriber with the address email (domain case-insensitive), or an
+	// error wrapping ErrNotFound.
+	SubscriberByEmail(ctx context.Context, email string) (Subscriber, error)
+	// UpdateSubscriber reads subscriber id, lets change modify it, and writes it back, in one
+	// transaction. A status change sets the matching time to at unless change set it: becoming active
+	// sets ConfirmedAt (and clears UnsubscribedAt and HardBounces), becoming unsubscribed sets
+	// UnsubscribedAt. Leaving active cancels the subscriber's queued and deferred deliveries. A new
+	// address that another subscriber has is an error wrapping ErrExists.
+	UpdateSubscriber(ctx context.Context, id int64, at time.Time, change func(*Subscriber)) error
+	// DeleteSubscriber erases a subscriber for good, with their deliveries.
+	DeleteSubscriber(ctx context.Context, id int64) error
+
+	// Plan queues, in one transaction, the deliveries due at now and returns how many it queued:
+	//   - to each active subscriber with frequency immediate, every sendable item they have not had, one
+	//     delivery each;
+	//   - to each active daily or weekly subscriber whose digest is due (their last digest, or their
+	//     confirmation, was before the start of now's UTC day, or ISO week), one digest delivery with
+	//     every sendable item they have not had, none when there is nothing; their next digest is due in
+	//     the next period either way.
+	// An item is a subscriber's when it is sendable (see Record), not removed, first seen after the
+	// subscriber confirmed, and recorded after the subscriber was added to the store. Nobody gets an item
+	// twice, alone or in a digest, whatever their frequency was. Planning again queues nothing new.
+	Plan(ctx context.Context, now time.Time) (int, error)
+	// Due returns up to limit deliveries to attempt at now, oldest first: queued ones and deferred ones
+	// whose next attempt is due, of active subscribers only.
+	Due(ctx context.Context, now time.Time, limit int) ([]Delivery, error)
+	// Sending marks a batch of deliveries as being sent, durably, in one transaction; call it before
+	// a message's DATA begins. Each delivery keeps the first Message-ID it was sent with (a delivery
+	// from Due with a MessageID must be sent with that one). It returns the ids it did not mark,
+	// which must not be sent: their subscriber has left, or they are no longer queued or deferred.
+	Sending(ctx context.Context, attempts []Attempt, at time.Time) (skipped []int64, err error)
+	// Finish records a batch of outcomes of deliveries marked sending, in one transaction. A failed
+	// outcome with enhanced status code 5.1.1 counts a hard bounce of the subscriber; the second marks
+	// them bounced and cancels what is queued for them.
+	Finish(ctx context.Context, outcomes []Outcome) error
+	// Recover turns the deliveries left sending by a run that died into unknown (the server may have
+	// them) and returns how many. Call it at the start of a send run, holding the run lock.
+	Recover(ctx context.Context) (int, error)
+	// RetryUnknown queues the unknown deliveries of active subscribers again, keeping their
+	// Message-IDs, and returns how many.
+	RetryUnknown(ctx context.Context) (int, error)
+	// FailOld marks deferred deliveries queued before now-maxAge as failed and returns how many.
+	FailOld(ctx context.Context, now time.Time, maxAge time.Duration) (int, error)
+	// DeliveryCounts returns how many deliveries there are by status (statuses without any left out).
+	DeliveryCounts(ctx context.Context) (map[string]int, error)
+
 	// Lock takes the store's run lock for a publishing run. A second Lock on the same store, from this or
 	// another process, fails at once with a *LockedError (wrapping ErrLocked) that says who holds it. A lock
 	// whose holder died does not block. Reads (Items, Runs, Counts) never wait for the lock. command says
@@ -50,6 +119,10 @@ var (
 	// ErrCorrupt is wrapped by the error of any operation that finds the store file damaged: not an SQLite
 	// file at all, truncated, or with pages SQLite reports as malformed.
 	ErrCorrupt = errors.New("store: corrupt")
+	// ErrNotFound is wrapped by the error of a look-up of a subscriber that does not exist.
+	ErrNotFound = errors.New("store: not found")
+	// ErrExists is wrapped by the error of adding (or renaming to) an address another subscriber has.
+	ErrExists = errors.New("store: subscriber exists")
 	// ErrNotStore is wrapped by Open's error when the file is a sound SQLite database that Herald did not
 	// make (another program's tables, or another program's application id).
 	ErrNotStore = errors.New("store: not a Herald store")
@@ -65,6 +138,7 @@ type Item struct {
 	LastRun        int64
 	LastSeen       time.Time
 	Removed        bool
+	Sendable       bool // counted as new when first seen: Plan mails it (see Record)
 }
 
 // Run is one recorded run.
@@ -77,6 +151,97 @@ type Run struct {
 	Items, New, Updated, Removed int
 	Baseline                     bool // the first run: everything recorded, nothing counted as new
 	Forced                       bool // --force overrode the flood guard
+}
+
+// Subscriber statuses.
+const (
+	Pending      = "pending"      // awaiting confirmation
+	Active       = "active"       // confirmed: gets mail
+	Unsubscribed = "unsubscribed" // left
+	Bounced      = "bounced"      // the address does not exist
+)
+
+// Subscriber frequencies.
+const (
+	Immediate = "immediate" // one message per post
+	Daily     = "daily"     // a digest on the first run of each UTC day
+	Weekly    = "weekly"    // a digest on the first run of each ISO week (from Monday, UTC)
+)
+
+// Consent sources.
+const (
+	FromImport  = "import"
+	FromWeb     = "web"
+	FromCommand = "command"
+)
+
+// Subscriber is one address on the list, with its consent record. Times are zero when unset.
+type Subscriber struct {
+	ID             int64
+	Email          string // as written; the domain is compared case-insensitively
+	Name           string
+	Status         string // Pending, Active, Unsubscribed or Bounced
+	Frequency      string // Immediate, Daily or Weekly
+	CreatedAt      time.Time
+	ConsentSource  string // FromImport, FromWeb or FromCommand
+	ConsentAt      time.Time
+	ConsentIP      string // the web form's client address
+	ConfirmedAt    time.Time
+	UnsubscribedAt time.Time
+	LastDigestAt   time.Time
+	HardBounces    int // 5.1.1 replies since the subscriber was last activated
+}
+
+// ImportResult says what ImportSubscribers did with each row: Added+Updated+Unchanged+Skipped is the
+// number of rows.
+type ImportResult struct {
+	Added     int // new subscribers
+	Updated   int // rows that changed a known subscriber (or one added earlier in the same import)
+	Unchanged int // rows that matched a known subscriber and changed nothing
+	Skipped   int // rows of unsubscribed or bounced subscribers, left as they are
+}
+
+// Delivery statuses.
+const (
+	Queued    = "queued"
+	Sending   = "sending"   // durable before the message's DATA begins
+	Sent      = "sent"      // the server said 250
+	Deferred  = "deferred"  // a 4xx or a network error: tried again at NextAttemptAt
+	Failed    = "failed"    // a 5xx, or deferred for too long: never tried again
+	Unknown   = "unknown"   // the connection died after DATA: the server may have it
+	Cancelled = "cancelled" // the subscriber left before it was sent
+)
+
+// Delivery is one message of the ledger: a post or a digest to a subscriber.
+type Delivery struct {
+	ID            int64
+	SubscriberID  int64
+	ItemIDs       []string // one for a post; a digest's, newest first
+	DigestKey     string   // "daily 2025-01-03" or "weekly 2025-W01"; "" for a post
+	Status        string
+	MessageID     string // the Message-ID it was first sent with; "" until then (the mailer makes one from ID)
+	Attempts      int
+	LastError     string
+	QueuedAt      time.Time
+	SendingAt     time.Time
+	SentAt        time.Time
+	NextAttemptAt time.Time // while deferred
+}
+
+// Attempt is a delivery about to be sent, and the Message-ID it carries.
+type Attempt struct {
+	DeliveryID int64
+	MessageID  string
+}
+
+// Outcome is how an attempt ended.
+type Outcome struct {
+	DeliveryID   int64
+	Status       string    // Sent, Deferred, Failed or Unknown
+	Error        string    // the server's reply or the network error; "" when sent
+	EnhancedCode string    // the reply's enhanced status code (RFC 3463), such as "5.1.1"
+	NextAttempt  time.Time // when to try a deferred delivery again
+	At           time.Time // when it ended
 }
 
 // Counts are the sizes of the store's tables, for herald status.

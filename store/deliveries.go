@@ -1,0 +1,466 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// bind turns the :name parameters of query into numbered ones (?1, ?2, ... in order of first use; $1,
+// $2, ... on PostgreSQL) and returns the arguments in that order: exactly those the query uses, each
+// once however often it appears. Names are lower-case letters and underscores.
+func bind(query string, args map[string]any) (string, []any) {
+	var b strings.Builder
+	var out []any
+	num := map[string]int{}
+	for i := 0; i < len(query); i++ {
+		c := query[i]
+		if c != ':' {
+			b.WriteByte(c)
+			continue
+		}
+		j := i + 1
+		for j < len(query) && (query[j] >= 'a' && query[j] <= 'z' || query[j] == '_') {
+			j++
+		}
+		name := query[i+1 : j]
+		v, ok := args[name]
+		if !ok {
+			panic("store: bind: no argument :" + name) // a bug in a query here
+		}
+		n, seen := num[name]
+		if !seen {
+			out = append(out, v)
+			n = len(out)
+			num[name] = n
+		}
+		b.WriteString("?" + strconv.Itoa(n))
+		i = j - 1
+	}
+	return b.String(), out
+}
+
+// digestPeriods are the boundaries and keys of the digest periods that now falls in: its UTC day, and
+// its ISO week (from Monday 00:00 UTC).
+func digestPeriods(now time.Time) (dayStart, weekStart time.Time, dayKey, weekKey string) {
+	u := now.UTC()
+	y, m, d := u.Date()
+	dayStart = time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	weekStart = dayStart.AddDate(0, 0, -((int(u.Weekday()) + 6) % 7))
+	isoYear, isoWeek := u.ISOWeek()
+	return dayStart, weekStart, "daily " + dayStart.Format("2006-01-02"), fmt.Sprintf("weekly %04d-W%02d", isoYear, isoWeek)
+}
+
+// The SQL of Plan. :mine is the condition that item i is for subscriber s and still to be planned
+// (Store.Plan); :due that subscriber s's digest is due, and not blocked by a digest of the same period
+// that was there before this Plan (a LastDigestAt set back by hand could otherwise make one: its items
+// wait for the next period rather than the cursor passing them).
+const (
+	planMine = `i.sendable = TRUE AND i.removed = FALSE
+		AND i.first_run > s.planned_run AND i.first_run <= :cursor
+		AND i.first_seen > s.confirmed_at
+		AND NOT EXISTS (SELECT 1 FROM delivery_items di WHERE di.subscriber_id = s.id AND di.item_id = i.id)`
+	planDue = `s.status = 'active' AND s.frequency IN ('daily', 'weekly') AND s.confirmed_at IS NOT NULL
+		AND COALESCE(s.last_digest_at, s.confirmed_at) < CASE s.frequency WHEN 'daily' THEN :day_start ELSE :week_start END
+		AND NOT EXISTS (SELECT 1 FROM deliveries od WHERE od.subscriber_id = s.id AND od.id <= :max_id
+			AND od.digest_key = CASE s.frequency WHEN 'daily' THEN :day_key ELSE :week_key END)`
+)
+
+// planSteps are Plan's statements, in order; those marked count return the deliveries they queue.
+//
+// Each subscriber has a cursor, planned_run: the items recorded up to that run have been planned for
+// them. An immediate subscriber's moves on every Plan, a digest subscriber's when their digest is
+// planned. So a Plan looks only at the items recorded since, through the indexes subscribers_plan and
+// items_sendable: a run with nothing new costs next to nothing however many subscribers there are,
+// and one new post for 100,000 subscribers is a few set-based statements. delivery_items' primary key
+// is what keeps a post from reaching a subscriber twice; the cursor only saves work.
+var planSteps = []struct {
+	name  string
+	count bool
+	sql   string
+}{
+	{"queue posts", true, `INSERT INTO deliveries (subscriber_id, item_id, status, queued_at)
+		SELECT s.id, i.id, 'queued', :now
+		FROM subscribers s JOIN items i ON ` + planMine + `
+		WHERE s.status = 'active' AND s.frequency = 'immediate' AND s.planned_run < :cursor
+		ORDER BY COALESCE(i.date, i.first_seen), i.id, s.id`},
+	{"queue digests", true, `INSERT INTO deliveries (subscriber_id, digest_key, status, queued_at)
+		SELECT s.id, CASE s.frequency WHEN 'daily' THEN :day_key ELSE :week_key END, 'queued', :now
+		FROM subscribers s
+		WHERE ` + planDue + ` AND EXISTS (SELECT 1 FROM items i WHERE ` + planMine + `)
+		ORDER BY s.id`},
+	{"record the posts", false, `INSERT INTO delivery_items (subscriber_id, item_id, delivery_id)
+		SELECT subscriber_id, item_id, id FROM deliveries WHERE id > :max_id AND item_id IS NOT NULL`},
+	{"record the digests' posts", false, `INSERT INTO delivery_items (subscriber_id, item_id, delivery_id)
+		SELECT d.subscriber_id, i.id, d.id
+		FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id JOIN items i ON ` + planMine + `
+		WHERE d.id > :max_id AND d.digest_key IS NOT NULL`},
+	{"move the digests on", false, `UPDATE subscribers AS s SET planned_run = :cursor, last_digest_at = :now
+		WHERE ` + planDue},
+	{"move the immediate subscribers on", false, `UPDATE subscribers SET planned_run = :cursor
+		WHERE status = 'active' AND frequency = 'immediate' AND planned_run < :cursor`},
+}
+
+func (s *sqliteStore) Plan(ctx context.Context, now time.Time) (int, error) {
+	if now.IsZero() {
+		return 0, s.checkErr("plan: no time given")
+	}
+	dayStart, weekStart, dayKey, weekKey := digestPeriods(now)
+	queued := 0
+	err := s.inTx(ctx, "plan", func(tx *sql.Tx) error {
+		queued = 0
+		var maxID int64
+		if err := tx.QueryRowContext(ctx, "SELECT COALESCE(MAX(id), 0) FROM deliveries").Scan(&maxID); err != nil {
+			return fmt.Errorf("read the last delivery: %w", err)
+		}
+		cursor, err := planStart(ctx, tx)
+		if err != nil {
+			return fmt.Errorf("read the last sendable item: %w", err)
+		}
+		args := map[string]any{"now": formatTime(now), "cursor": cursor, "max_id": maxID,
+			"day_start": formatTime(dayStart), "week_start": formatTime(weekStart), "day_key": dayKey, "week_key": weekKey}
+		for _, step := range planSteps {
+			q, a := bind(step.sql, args)
+			res, err := tx.ExecContext(ctx, q, a...)
+			if err != nil {
+				return fmt.Errorf("%s: %w", step.name, err)
+			}
+			if step.count {
+				n, err := res.RowsAffected()
+				if err != nil {
+					return fmt.Errorf("%s: %w", step.name, err)
+				}
+				queued += int(n)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return queued, nil
+}
+
+const deliveryCols = `d.id, d.subscriber_id, COALESCE(d.item_id, ''), COALESCE(d.digest_key, ''), d.status,
+	COALESCE(d.message_id, ''), d.attempts, d.last_error, d.queued_at, d.sending_at, d.sent_at, d.next_attempt_at`
+
+func scanDelivery(row interface{ Scan(...any) error }) (Delivery, error) {
+	var d Delivery
+	var item string
+	var queued, sending, sent, next sql.NullString
+	if err := row.Scan(&d.ID, &d.SubscriberID, &item, &d.DigestKey, &d.Status, &d.MessageID, &d.Attempts,
+		&d.LastError, &queued, &sending, &sent, &next); err != nil {
+		return Delivery{}, err
+	}
+	if item != "" {
+		d.ItemIDs = []string{item}
+	}
+	var err error
+	if d.QueuedAt, err = parseTime(queued); err == nil {
+		if d.SendingAt, err = parseTime(sending); err == nil {
+			if d.SentAt, err = parseTime(sent); err == nil {
+				d.NextAttemptAt, err = parseTime(next)
+			}
+		}
+	}
+	if err != nil {
+		return Delivery{}, fmt.Errorf("delivery %d: %w", d.ID, err)
+	}
+	return d, nil
+}
+
+// Due takes the queued and the due deferred deliveries each in id order, through deliveries_due (for
+// queued ones next_attempt_at is NULL, so the index holds them in id order: no sort of 100,000 rows
+// for each batch), then merges the two.
+func (s *sqliteStore) Due(ctx context.Context, now time.Time, limit int) ([]Delivery, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	q, args := bind(`SELECT `+deliveryCols+` FROM deliveries d JOIN (
+			SELECT id FROM (SELECT q.id FROM deliveries q JOIN subscribers s ON s.id = q.subscriber_id
+				WHERE q.status = 'queued' AND s.status = 'active'
+				ORDER BY q.next_attempt_at, q.id LIMIT :limit) queued
+			UNION ALL
+			SELECT id FROM (SELECT r.id FROM deliveries r JOIN subscribers s ON s.id = r.subscriber_id
+				WHERE r.status = 'deferred' AND r.next_attempt_at <= :now AND s.status = 'active'
+				ORDER BY r.id LIMIT :limit) deferred
+		) due ON due.id = d.id
+		ORDER BY d.id LIMIT :limit`, map[string]any{"now": formatTime(now), "limit": limit})
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, s.fileErr("due deliveries", err)
+	}
+	defer rows.Close()
+	var due []Delivery
+	digests := map[int64]int{} // delivery id → index in due
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return nil, s.fileErr("due deliveries", err)
+		}
+		if d.DigestKey != "" {
+			digests[d.ID] = len(due)
+		}
+		due = append(due, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.fileErr("due deliveries", err)
+	}
+	rows.Close()
+	if len(digests) == 0 {
+		return due, nil
+	}
+	ids := slices.Sorted(maps.Keys(digests))
+	args = make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	rows, err = s.db.QueryContext(ctx, `SELECT di.delivery_id, di.item_id FROM delivery_items di JOIN items i ON i.id = di.item_id
+		WHERE di.delivery_id IN (`+placeholders(len(ids), 1)+`)
+		ORDER BY di.delivery_id, COALESCE(i.date, i.first_seen) DESC, di.item_id`, args...)
+	if err != nil {
+		return nil, s.fileErr("digest items", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var item string
+		if err := rows.Scan(&id, &item); err != nil {
+			return nil, s.fileErr("digest items", err)
+		}
+		d := &due[digests[id]]
+		d.ItemIDs = append(d.ItemIDs, item)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.fileErr("digest items", err)
+	}
+	return due, nil
+}
+
+func (s *sqliteStore) Sending(ctx context.Context, attempts []Attempt, at time.Time) ([]int64, error) {
+	if at.IsZero() {
+		return nil, s.checkErr("sending: no time given")
+	}
+	seen := make(map[int64]bool, len(attempts))
+	for _, a := range attempts {
+		if seen[a.DeliveryID] {
+			return nil, s.checkErr("sending: delivery %d appears twice", a.DeliveryID)
+		}
+		seen[a.DeliveryID] = true
+	}
+	var skipped []int64
+	err := s.inTx(ctx, "sending", func(tx *sql.Tx) error {
+		skipped = skipped[:0]
+		for start := 0; start < len(attempts); start += batch {
+			part := attempts[start:min(start+batch, len(attempts))]
+			args := []any{formatTime(at)}
+			for _, a := range part {
+				args = append(args, a.DeliveryID, a.MessageID)
+			}
+			// A delivery keeps the first Message-ID it was sent with; one sent before under another
+			// is found below.
+			rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET status = 'sending', sending_at = ?,
+				message_id = COALESCE(deliveries.message_id, NULLIF(v.column2, ''))
+				FROM (VALUES `+placeholders(len(part), 2)+`) AS v
+				WHERE deliveries.id = v.column1 AND deliveries.status IN ('queued', 'deferred')
+					AND (deliveries.message_id IS NULL OR deliveries.message_id = v.column2)
+					AND EXISTS (SELECT 1 FROM subscribers s WHERE s.id = deliveries.subscriber_id AND s.status = 'active')
+				RETURNING id`, args...)
+			if err != nil {
+				return err
+			}
+			marked, err := returnedIDs(rows)
+			if err != nil {
+				return err
+			}
+			for _, a := range part {
+				if marked[a.DeliveryID] {
+					continue
+				}
+				var mid sql.NullString
+				err := tx.QueryRowContext(ctx, "SELECT message_id FROM deliveries WHERE id = ?", a.DeliveryID).Scan(&mid)
+				if err != nil && !errors.Is(err, sql.ErrNoRows) {
+					return err
+				}
+				if mid.Valid && mid.String != a.MessageID {
+					return s.checkErr("sending: delivery %d was sent before with Message-ID %q; send it with that one, not %q",
+						a.DeliveryID, mid.String, a.MessageID)
+				}
+				skipped = append(skipped, a.DeliveryID)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return skipped, nil
+}
+
+// bounceCode is the enhanced status code (RFC 3463) of "bad destination mailbox address": the address
+// does not exist.
+const bounceCode = "5.1.1"
+
+func (s *sqliteStore) Finish(ctx context.Context, outcomes []Outcome) error {
+	seen := make(map[int64]bool, len(outcomes))
+	for _, o := range outcomes {
+		switch {
+		case seen[o.DeliveryID]:
+			return s.checkErr("finish: delivery %d appears twice", o.DeliveryID)
+		case o.Status != Sent && o.Status != Deferred && o.Status != Failed && o.Status != Unknown:
+			return s.checkErr("finish: delivery %d: status %q is not one of sent, deferred, failed, unknown", o.DeliveryID, o.Status)
+		case o.At.IsZero():
+			return s.checkErr("finish: delivery %d: no time given", o.DeliveryID)
+		case o.Status == Deferred && o.NextAttempt.IsZero():
+			return s.checkErr("finish: delivery %d: deferred with no time for the next attempt", o.DeliveryID)
+		}
+		seen[o.DeliveryID] = true
+	}
+	return s.inTx(ctx, "finish", func(tx *sql.Tx) error {
+		for start := 0; start < len(outcomes); start += batch {
+			part := outcomes[start:min(start+batch, len(outcomes))]
+			args := make([]any, 0, 5*len(part))
+			for _, o := range part {
+				var next, sent any
+				msg := o.Error
+				switch o.Status {
+				case Deferred:
+					next = formatTime(o.NextAttempt)
+				case Sent:
+					sent, msg = formatTime(o.At), ""
+				}
+				args = append(args, o.DeliveryID, o.Status, msg, next, sent)
+			}
+			rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET status = v.column2, attempts = attempts + 1,
+				last_error = v.column3, next_attempt_at = v.column4, sent_at = COALESCE(v.column5, sent_at)
+				FROM (VALUES `+placeholders(len(part), 5)+`) AS v
+				WHERE deliveries.id = v.column1 AND deliveries.status = 'sending'
+				RETURNING id`, args...)
+			if err != nil {
+				return err
+			}
+			done, err := returnedIDs(rows)
+			if err != nil {
+				return err
+			}
+			if len(done) != len(part) {
+				return s.notSending(ctx, tx, part, done)
+			}
+		}
+		for _, o := range outcomes {
+			if o.Status != Failed || strings.TrimSpace(o.EnhancedCode) != bounceCode {
+				continue
+			}
+			var id int64
+			var status string
+			// The right-hand sides read the row as it was.
+			err := tx.QueryRowContext(ctx, `UPDATE subscribers SET hard_bounces = hard_bounces + 1,
+				status = CASE WHEN hard_bounces + 1 >= 2 AND status = 'active' THEN 'bounced' ELSE status END
+				WHERE id = (SELECT subscriber_id FROM deliveries WHERE id = ?) RETURNING id, status`, o.DeliveryID).Scan(&id, &status)
+			if err != nil {
+				return fmt.Errorf("count a bounce of delivery %d: %w", o.DeliveryID, err)
+			}
+			if status == Bounced {
+				if err := cancelDeliveries(ctx, tx, id, status); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// returnedIDs reads the ids an UPDATE ... RETURNING id returned, and closes rows.
+func returnedIDs(rows *sql.Rows) (map[int64]bool, error) {
+	defer rows.Close()
+	ids := map[int64]bool{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids[id] = true
+	}
+	return ids, rows.Err()
+}
+
+// notSending is the error of a Finish of deliveries of which some (those not done) were not being sent.
+func (s *sqliteStore) notSending(ctx context.Context, tx *sql.Tx, part []Outcome, done map[int64]bool) error {
+	for _, o := range part {
+		if done[o.DeliveryID] {
+			continue
+		}
+		var status string
+		err := tx.QueryRowContext(ctx, "SELECT status FROM deliveries WHERE id = ?", o.DeliveryID).Scan(&status)
+		if errors.Is(err, sql.ErrNoRows) {
+			return s.checkErr("finish: there is no delivery %d", o.DeliveryID)
+		}
+		if err != nil {
+			return err
+		}
+		return s.checkErr("finish: delivery %d is %s, not sending: nothing was recorded", o.DeliveryID, status)
+	}
+	return s.checkErr("finish: some deliveries were not being sent: nothing was recorded")
+}
+
+// exec runs one statement that changes deliveries and returns how many rows it changed.
+func (s *sqliteStore) exec(ctx context.Context, what, query string, args ...any) (int, error) {
+	res, err := s.db.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, s.fileErr(what, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, s.fileErr(what, err)
+	}
+	return int(n), nil
+}
+
+func (s *sqliteStore) Recover(ctx context.Context) (int, error) {
+	return s.exec(ctx, "recover", `UPDATE deliveries SET status = 'unknown', attempts = attempts + 1,
+		last_error = 'the run ended while it was being sent: the server may have it'
+		WHERE status = 'sending'`)
+}
+
+func (s *sqliteStore) RetryUnknown(ctx context.Context) (int, error) {
+	return s.exec(ctx, "retry unknown deliveries", `UPDATE deliveries SET status = 'queued', next_attempt_at = NULL
+		WHERE status = 'unknown'
+			AND EXISTS (SELECT 1 FROM subscribers s WHERE s.id = deliveries.subscriber_id AND s.status = 'active')`)
+}
+
+func (s *sqliteStore) FailOld(ctx context.Context, now time.Time, maxAge time.Duration) (int, error) {
+	if now.IsZero() || maxAge <= 0 {
+		return 0, s.checkErr("fail old deliveries: no time or age given")
+	}
+	return s.exec(ctx, "fail old deliveries", `UPDATE deliveries SET status = 'failed', next_attempt_at = NULL,
+		last_error = ? || last_error
+		WHERE status = 'deferred' AND queued_at < ?`,
+		fmt.Sprintf("deferred for more than %v; last error: ", maxAge), formatTime(now.Add(-maxAge)))
+}
+
+func (s *sqliteStore) DeliveryCounts(ctx context.Context) (map[string]int, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT status, COUNT(*) FROM deliveries GROUP BY status")
+	if err != nil {
+		return nil, s.fileErr("delivery counts", err)
+	}
+	defer rows.Close()
+	counts := map[string]int{}
+	for rows.Next() {
+		var status string
+		var n int
+		if err := rows.Scan(&status, &n); err != nil {
+			return nil, s.fileErr("delivery counts", err)
+		}
+		counts[status] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.fileErr("delivery counts", err)
+	}
+	return counts, nil
+}

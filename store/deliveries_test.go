@@ -1,0 +1,775 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// testSite is a site and its store, for the tests of Plan and the ledger.
+type testSite struct {
+	t     *testing.T
+	s     *sqliteStore
+	posts []Item // on the site now
+}
+
+func newSite(t *testing.T) *testSite {
+	return &testSite{t: t, s: openStore(t, filepath.Join(t.TempDir(), "herald.db"))}
+}
+
+// publish records a run at at that sees the site's posts and new ones, sendable when send (as the
+// diff's New items are; a baseline's are not). Each new post is a minute newer than the one before.
+func (st *testSite) publish(at time.Time, send bool, ids ...string) {
+	st.t.Helper()
+	for i, id := range ids {
+		st.posts = append(st.posts, Item{ID: id, URL: "https://example.com/" + id, Title: id, Hash: id,
+			Date: at.Add(time.Duration(i) * time.Minute), Sendable: send})
+	}
+	record(st.t, st.s, &Run{Started: at, Command: "publish"}, slices.Clone(st.posts))
+}
+
+// remove takes a post off the site: the next publish records it removed.
+func (st *testSite) remove(id string) {
+	st.posts = slices.DeleteFunc(st.posts, func(it Item) bool { return it.ID == id })
+}
+
+// subscribe adds an active subscriber confirmed at confirmed.
+func (st *testSite) subscribe(email, frequency string, confirmed time.Time) int64 {
+	st.t.Helper()
+	sub, err := st.s.AddSubscriber(st.t.Context(), Subscriber{Email: email, Frequency: frequency, Status: Active, ConfirmedAt: confirmed}, confirmed)
+	if err != nil {
+		st.t.Fatal(err)
+	}
+	return sub.ID
+}
+
+func (st *testSite) update(id int64, at time.Time, change func(*Subscriber)) {
+	st.t.Helper()
+	if err := st.s.UpdateSubscriber(st.t.Context(), id, at, change); err != nil {
+		st.t.Fatal(err)
+	}
+}
+
+// plan plans at now and checks that it queued want deliveries.
+func (st *testSite) plan(now time.Time, want int) {
+	st.t.Helper()
+	n, err := st.s.Plan(st.t.Context(), now)
+	if err != nil {
+		st.t.Fatal(err)
+	}
+	if n != want {
+		st.t.Errorf("Plan at %s queued %d deliveries, want %d", now.Format(time.RFC3339), n, want)
+	}
+}
+
+// ledger checks every delivery, in id order: "email post" or "email digest-key [posts, newest first]",
+// then " status" unless queued.
+func (st *testSite) ledger(want ...string) {
+	st.t.Helper()
+	got := ledgerLines(st.t, st.s)
+	if !slices.Equal(got, want) {
+		st.t.Errorf("got ledger\n\t%s\nwant\n\t%s", strings.Join(got, "\n\t"), strings.Join(want, "\n\t"))
+	}
+}
+
+func ledgerLines(t *testing.T, s *sqliteStore) []string {
+	t.Helper()
+	rows, err := s.db.QueryContext(t.Context(), `SELECT s.email, COALESCE(d.digest_key, ''), d.status,
+		(SELECT GROUP_CONCAT(item_id, ' ') FROM (SELECT di.item_id FROM delivery_items di JOIN items i ON i.id = di.item_id
+			WHERE di.delivery_id = d.id ORDER BY COALESCE(i.date, i.first_seen) DESC, di.item_id))
+		FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id ORDER BY d.id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var lines []string
+	for rows.Next() {
+		var email, key, status, posts string
+		if err := rows.Scan(&email, &key, &status, &posts); err != nil {
+			t.Fatal(err)
+		}
+		line := email + " " + posts
+		if key != "" {
+			line = email + " " + key + " [" + posts + "]"
+		}
+		if status != Queued {
+			line += " " + status
+		}
+		lines = append(lines, line)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return lines
+}
+
+// Monday 6 January 2025, ISO week 2.
+var t0 = time.Date(2025, 1, 6, 9, 0, 0, 0, time.UTC)
+
+func hours(n float64) time.Time { return t0.Add(time.Duration(n * float64(time.Hour))) }
+
+func TestRecordSendable(t *testing.T) {
+	st := newSite(t)
+	st.publish(hours(0), false, "base")
+	st.publish(hours(1), true, "new")
+	st.posts[0].Sendable = true // known: ignored
+	st.publish(hours(2), true)
+	var got []string
+	for _, it := range items(t, st.s) {
+		got = append(got, fmt.Sprintf("%s %t", it.ID, it.Sendable))
+	}
+	if want := []string{"base false", "new true"}; !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// TestPlanWho checks who gets which post: only active subscribers, only posts first seen after they
+// confirmed and after they were added, only sendable posts that are still on the site.
+func TestPlanWho(t *testing.T) {
+	st := newSite(t)
+	st.subscribe("early@example.com", Immediate, hours(-10))
+	pending, err := st.s.AddSubscriber(t.Context(), Subscriber{Email: "pending@example.com"}, hours(-10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	later, err := st.s.AddSubscriber(t.Context(), Subscriber{Email: "confirms-later@example.com"}, hours(-10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	left := st.subscribe("left@example.com", Immediate, hours(-10))
+	bounced := st.subscribe("bounced@example.com", Immediate, hours(-10))
+	st.update(left, hours(-1), func(s *Subscriber) { s.Status = Unsubscribed })
+	st.update(bounced, hours(-1), func(s *Subscriber) { s.Status = Bounced })
+
+	// The baseline: three posts, the newest backfilled.
+	st.posts = []Item{{ID: "old1", Hash: "1", Date: hours(-100)}, {ID: "old2", Hash: "2", Date: hours(-50)}, {ID: "backfill", Hash: "3", Date: hours(-20), Sendable: true}}
+	record(t, st.s, &Run{Started: hours(0), Command: "publish", Baseline: true}, st.posts)
+	st.update(later.ID, hours(1), func(s *Subscriber) { s.Status = Active })
+	// Imported after the baseline with an older confirmation: what was recorded before is not theirs.
+	if _, err := st.s.ImportSubscribers(t.Context(), []Subscriber{{Email: "imported@example.com", ConfirmedAt: hours(-100)}}, hours(1)); err != nil {
+		t.Fatal(err)
+	}
+	st.publish(hours(2), true, "p1", "gone")
+	st.remove("gone")
+	st.publish(hours(3), false)
+	st.plan(hours(3), 4)
+	st.ledger(
+		"early@example.com backfill",
+		"early@example.com p1",
+		"confirms-later@example.com p1",
+		"imported@example.com p1",
+	)
+	st.plan(hours(3), 0)
+	st.plan(hours(4), 0)
+	// Confirming later does not bring back what was before.
+	st.update(pending.ID, hours(5), func(s *Subscriber) { s.Status = Active })
+	st.plan(hours(5), 0)
+	st.publish(hours(6), true, "p2")
+	st.plan(hours(6), 4)
+	st.ledger(
+		"early@example.com backfill",
+		"early@example.com p1",
+		"confirms-later@example.com p1",
+		"imported@example.com p1",
+		"early@example.com p2",
+		"pending@example.com p2",
+		"confirms-later@example.com p2",
+		"imported@example.com p2",
+	)
+}
+
+// TestPlanFrequencyChange checks that a post reaches a subscriber once, alone or in a digest, whatever
+// their frequency was when it was planned.
+func TestPlanFrequencyChange(t *testing.T) {
+	st := newSite(t)
+	st.publish(hours(-1), false, "base")
+	ann := st.subscribe("ann@example.com", Immediate, hours(0))
+	st.publish(hours(1), true, "p1")
+	st.plan(hours(1), 1)
+	st.update(ann, hours(2), func(s *Subscriber) { s.Frequency = Daily })
+	st.publish(hours(3), true, "p2")
+	st.plan(hours(3), 0) // ann's digest is due tomorrow
+	// Tuesday: the digest has p2 only, p1 went out alone.
+	st.plan(hours(24), 1)
+	st.publish(hours(25), true, "p3", "p4")
+	st.update(ann, hours(26), func(s *Subscriber) { s.Frequency = Immediate })
+	// Back to immediate: what the digest was holding goes out now, one by one.
+	st.plan(hours(26), 2)
+	st.update(ann, hours(27), func(s *Subscriber) { s.Frequency = Weekly })
+	st.publish(hours(28), true, "p5")
+	st.plan(hours(28), 0)                           // the week's digest: next Monday
+	st.update(ann, hours(29), func(s *Subscriber) { // and back again before it
+		s.Frequency = Daily
+	})
+	st.plan(hours(48), 1) // Wednesday's daily digest has p5
+	st.plan(hours(24*7), 0)
+	// The ledger, not the cursor, is what keeps a post from going twice: start the cursor over.
+	if _, err := st.s.db.ExecContext(t.Context(), "UPDATE subscribers SET planned_run = 0, last_digest_at = NULL"); err != nil {
+		t.Fatal(err)
+	}
+	st.plan(hours(24*8), 0)
+	st.update(ann, hours(24*8), func(s *Subscriber) { s.Frequency = Immediate })
+	st.plan(hours(24*8), 0)
+	st.ledger(
+		"ann@example.com p1",
+		"ann@example.com daily 2025-01-07 [p2]",
+		"ann@example.com p3",
+		"ann@example.com p4",
+		"ann@example.com daily 2025-01-08 [p5]",
+	)
+}
+
+func TestPlanDigestContent(t *testing.T) {
+	st := newSite(t)
+	st.publish(hours(-1), false, "base1", "base2")
+	st.subscribe("daily@example.com", Daily, hours(0))
+	st.subscribe("weekly@example.com", Weekly, hours(0))
+	st.subscribe("now@example.com", Immediate, hours(0))
+	st.update(st.subscribe("left@example.com", Daily, hours(0)), hours(0.5), func(s *Subscriber) { s.Status = Unsubscribed })
+	st.update(st.subscribe("bounced@example.com", Weekly, hours(0)), hours(0.5), func(s *Subscriber) { s.Status = Bounced })
+	if _, err := st.s.AddSubscriber(t.Context(), Subscriber{Email: "pending@example.com", Frequency: Daily}, hours(0)); err != nil {
+		t.Fatal(err)
+	}
+	st.publish(hours(1), true, "a", "b")
+	st.publish(hours(2), true, "c", "removed")
+	st.remove("removed")
+	st.publish(hours(3), true, "d")
+	st.plan(hours(3), 4) // now@ gets a, b, c, d (removed was gone by then); the digests are due tomorrow
+	st.plan(hours(24), 1)
+	st.plan(hours(24*7), 1)
+	st.ledger(
+		"now@example.com a",
+		"now@example.com b",
+		"now@example.com c",
+		"now@example.com d",
+		"daily@example.com daily 2025-01-07 [d c b a]",
+		"weekly@example.com weekly 2025-W03 [d c b a]",
+	)
+	// The digests carry their posts, newest first.
+	due, err := st.s.Due(t.Context(), hours(24*7), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(due) != 6 || !slices.Equal(due[4].ItemIDs, []string{"d", "c", "b", "a"}) || due[4].DigestKey != "daily 2025-01-07" ||
+		!slices.Equal(due[0].ItemIDs, []string{"a"}) || due[0].DigestKey != "" {
+		t.Errorf("got due %+v, want 6 with the digest's posts newest first", due)
+	}
+}
+
+// TestDigestDue checks when a digest falls due: on the first Plan after the start of the next UTC day
+// (daily) or ISO week (weekly) since the last digest, or since confirmation when there was none.
+func TestDigestDue(t *testing.T) {
+	utc := func(s string) time.Time {
+		tm, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tm
+	}
+	confirmed := utc("2024-12-01T08:00:00Z")
+	tests := []struct {
+		name      string
+		frequency string
+		confirmed string // default: confirmed
+		last      string // LastDigestAt, "" for none
+		now       string
+		key       string // "" when not due
+	}{
+		{"daily: the first moment of the next day", Daily, "", "2025-01-02T23:59:59.999999999Z", "2025-01-03T00:00:00Z", "daily 2025-01-03"},
+		{"daily: the last moment of the same day", Daily, "", "2025-01-03T00:00:00Z", "2025-01-03T23:59:59.999999999Z", ""},
+		{"daily: days later", Daily, "", "2025-01-01T12:00:00Z", "2025-01-05T07:00:00Z", "daily 2025-01-05"},
+		{"daily: by UTC days, not local ones", Daily, "", "2025-01-03T20:00:00-05:00", "2025-01-04T18:00:00-05:00", ""},
+		{"daily: never, confirmed the same day", Daily, "2025-01-03T08:00:00Z", "", "2025-01-03T20:00:00Z", ""},
+		{"daily: never, confirmed the day before", Daily, "2025-01-02T08:00:00Z", "", "2025-01-03T00:30:00Z", "daily 2025-01-03"},
+		{"weekly: Sunday night to Monday", Weekly, "", "2025-01-05T23:00:00Z", "2025-01-06T00:00:00Z", "weekly 2025-W02"},
+		{"weekly: Monday to Sunday", Weekly, "", "2025-01-06T00:00:00Z", "2025-01-12T23:59:59Z", ""},
+		{"weekly: into ISO week 1 in December", Weekly, "", "2024-12-29T10:00:00Z", "2024-12-31T10:00:00Z", "weekly 2025-W01"},
+		{"weekly: one ISO week across the new year", Weekly, "", "2024-12-30T10:00:00Z", "2025-01-05T10:00:00Z", ""},
+		{"weekly: never, confirmed the same week", Weekly, "2025-01-06T08:00:00Z", "", "2025-01-12T08:00:00Z", ""},
+		{"weekly: never, confirmed the week before", Weekly, "2025-01-05T08:00:00Z", "", "2025-01-06T08:00:00Z", "weekly 2025-W02"},
+		{"immediate subscribers have no digest", Immediate, "", "2025-01-01T00:00:00Z", "2025-01-09T00:00:00Z", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := newSite(t)
+			conf := confirmed
+			if tt.confirmed != "" {
+				conf = utc(tt.confirmed)
+			}
+			id := st.subscribe("ann@example.com", tt.frequency, conf)
+			if tt.last != "" {
+				st.update(id, conf, func(s *Subscriber) { s.LastDigestAt = utc(tt.last) })
+			}
+			st.publish(conf.Add(time.Second), true, "post")
+			now := utc(tt.now)
+			want := 0
+			if tt.key != "" {
+				want = 1
+			}
+			if tt.frequency == Immediate {
+				want = 1 // the post itself
+			}
+			st.plan(now, want)
+			d, err := st.s.Due(t.Context(), now, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := len(d) == 1 && d[0].DigestKey == tt.key && (tt.key != "" || tt.frequency == Immediate); got != (want == 1) {
+				t.Errorf("got due %+v, want a digest %q", d, tt.key)
+			}
+			sub := subscriber(t, st.s, id)
+			var wantLast time.Time
+			if tt.last != "" {
+				wantLast = utc(tt.last)
+			}
+			if tt.key != "" {
+				wantLast = now
+			}
+			if !sub.LastDigestAt.Equal(wantLast) {
+				t.Errorf("got LastDigestAt %v, want %v", sub.LastDigestAt, wantLast)
+			}
+		})
+	}
+	// A digest that is due with nothing in it sends nothing, and the next waits for the next period.
+	st := newSite(t)
+	st.subscribe("ann@example.com", Daily, hours(-48))
+	st.plan(hours(0), 0)
+	if sub := subscriber(t, st.s, 1); !sub.LastDigestAt.Equal(hours(0)) {
+		t.Errorf("got LastDigestAt %v after an empty digest, want %v", sub.LastDigestAt, hours(0))
+	}
+	st.publish(hours(1), true, "p")
+	st.plan(hours(2), 0)
+	st.plan(hours(15), 1) // Tuesday 00:00
+	st.ledger("ann@example.com daily 2025-01-07 [p]")
+}
+
+// TestPlanDigestKeyTaken: a digest whose key is already used (a LastDigestAt set back by hand) is not
+// planned, and its posts wait for the next period rather than being skipped.
+func TestPlanDigestKeyTaken(t *testing.T) {
+	st := newSite(t)
+	id := st.subscribe("ann@example.com", Daily, hours(-48))
+	st.publish(hours(-1), true, "p1")
+	st.plan(hours(0), 1)
+	st.update(id, hours(1), func(s *Subscriber) { s.LastDigestAt = hours(-24) })
+	st.publish(hours(2), true, "p2")
+	st.plan(hours(3), 0)
+	st.plan(hours(24), 1)
+	st.ledger("ann@example.com daily 2025-01-06 [p1]", "ann@example.com daily 2025-01-07 [p2]")
+}
+
+// queue makes a store with n subscribers (an@example.com, ...) each with one post queued, and returns
+// it with the deliveries in id order.
+func queue(t *testing.T, n int, frequency string) (*testSite, []Delivery) {
+	t.Helper()
+	st := newSite(t)
+	for i := range n {
+		st.subscribe(fmt.Sprintf("a%d@example.com", i), frequency, hours(-48))
+	}
+	st.publish(hours(-1), true, "post")
+	st.plan(hours(0), n)
+	due, err := st.s.Due(t.Context(), hours(0), n+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(due) != n {
+		t.Fatalf("got %d due, want %d", len(due), n)
+	}
+	return st, due
+}
+
+func attempts(ds ...Delivery) []Attempt {
+	var as []Attempt
+	for _, d := range ds {
+		mid := d.MessageID
+		if mid == "" {
+			mid = fmt.Sprintf("%d.test@example.com", d.ID)
+		}
+		as = append(as, Attempt{DeliveryID: d.ID, MessageID: mid})
+	}
+	return as
+}
+
+func (st *testSite) sending(at time.Time, ds ...Delivery) {
+	st.t.Helper()
+	skipped, err := st.s.Sending(st.t.Context(), attempts(ds...), at)
+	if err != nil {
+		st.t.Fatal(err)
+	}
+	if len(skipped) > 0 {
+		st.t.Fatalf("Sending skipped %v", skipped)
+	}
+}
+
+func (st *testSite) finish(os ...Outcome) {
+	st.t.Helper()
+	if err := st.s.Finish(st.t.Context(), os); err != nil {
+		st.t.Fatal(err)
+	}
+}
+
+func (st *testSite) due(now time.Time, limit int) []int64 {
+	st.t.Helper()
+	ds, err := st.s.Due(st.t.Context(), now, limit)
+	if err != nil {
+		st.t.Fatal(err)
+	}
+	var ids []int64
+	for _, d := range ds {
+		ids = append(ids, d.ID)
+	}
+	return ids
+}
+
+func (st *testSite) delivery(id int64) Delivery {
+	st.t.Helper()
+	d, err := scanDelivery(st.s.db.QueryRowContext(st.t.Context(), "SELECT "+deliveryCols+" FROM deliveries d WHERE d.id = ?", id))
+	if err != nil {
+		st.t.Fatal(err)
+	}
+	return d
+}
+
+func TestDue(t *testing.T) {
+	st, ds := queue(t, 6, Immediate)
+	if got := st.due(hours(0), 4); !slices.Equal(got, []int64{1, 2, 3, 4}) {
+		t.Errorf("got due %v, want the oldest 4", got)
+	}
+	st.sending(hours(1), ds[0], ds[1], ds[2])
+	st.finish(Outcome{DeliveryID: 1, Status: Deferred, Error: "451 later", NextAttempt: hours(2), At: hours(1)},
+		Outcome{DeliveryID: 2, Status: Deferred, Error: "451 later", NextAttempt: hours(3), At: hours(1)},
+		Outcome{DeliveryID: 3, Status: Sent, At: hours(1)})
+	tests := []struct {
+		now   time.Time
+		limit int
+		want  []int64
+	}{
+		{hours(1), 10, []int64{4, 5, 6}},
+		{hours(2).Add(-1), 10, []int64{4, 5, 6}},
+		{hours(2), 10, []int64{1, 4, 5, 6}}, // a deferred delivery is due at its next attempt, and goes first: it is older
+		{hours(5), 10, []int64{1, 2, 4, 5, 6}},
+		{hours(5), 3, []int64{1, 2, 4}},
+		{hours(5), 0, nil},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("at %s, up to %d", tt.now.Format("15:04:05.000000000"), tt.limit), func(t *testing.T) {
+			if got := st.due(tt.now, tt.limit); !slices.Equal(got, tt.want) {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+	// Deliveries of subscribers who left are not due, even if something left them queued.
+	if _, err := st.s.db.ExecContext(t.Context(), "UPDATE subscribers SET status = 'unsubscribed' WHERE id IN (1, 5)"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := st.due(hours(5), 10), []int64{2, 4, 6}; !slices.Equal(got, want) {
+		t.Errorf("got %v after two subscribers left behind the store's back, want %v", got, want)
+	}
+}
+
+// TestFinish checks each outcome's transition from sending.
+func TestFinish(t *testing.T) {
+	at := hours(1)
+	tests := []struct {
+		name    string
+		outcome Outcome
+		want    Delivery // the fields compared: Status, Attempts, LastError, SentAt, NextAttemptAt
+	}{
+		{"sent", Outcome{Status: Sent, Error: "ignored", At: at}, Delivery{Status: Sent, Attempts: 1, SentAt: at}},
+		{"deferred", Outcome{Status: Deferred, Error: "451 4.7.1 try later", EnhancedCode: "4.7.1", NextAttempt: hours(2), At: at},
+			Delivery{Status: Deferred, Attempts: 1, LastError: "451 4.7.1 try later", NextAttemptAt: hours(2)}},
+		{"failed", Outcome{Status: Failed, Error: "550 5.7.1 rejected", EnhancedCode: "5.7.1", At: at},
+			Delivery{Status: Failed, Attempts: 1, LastError: "550 5.7.1 rejected"}},
+		{"unknown", Outcome{Status: Unknown, Error: "connection reset after DATA", At: at},
+			Delivery{Status: Unknown, Attempts: 1, LastError: "connection reset after DATA"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st, ds := queue(t, 1, Immediate)
+			st.sending(hours(0.5), ds[0])
+			d := st.delivery(1)
+			if d.Status != Sending || !d.SendingAt.Equal(hours(0.5)) || d.MessageID != "1.test@example.com" {
+				t.Errorf("after Sending: got %+v, want it sending since %v with its Message-ID", d, hours(0.5))
+			}
+			o := tt.outcome
+			o.DeliveryID = 1
+			st.finish(o)
+			d = st.delivery(1)
+			if d.Status != tt.want.Status || d.Attempts != tt.want.Attempts || d.LastError != tt.want.LastError ||
+				!d.SentAt.Equal(tt.want.SentAt) || !d.NextAttemptAt.Equal(tt.want.NextAttemptAt) || d.MessageID != "1.test@example.com" {
+				t.Errorf("got %+v, want %+v", d, tt.want)
+			}
+			// A second Finish finds it no longer sending, and records nothing.
+			if err := st.s.Finish(t.Context(), []Outcome{o}); err == nil || !strings.Contains(err.Error(), "delivery 1 is "+tt.want.Status+", not sending") {
+				t.Errorf("finishing twice: got %v, want an error", err)
+			}
+			if again := st.delivery(1); again.Attempts != 1 {
+				t.Errorf("a refused Finish changed the delivery: %+v", again)
+			}
+		})
+	}
+}
+
+func TestFinishRejects(t *testing.T) {
+	st, ds := queue(t, 3, Immediate)
+	st.sending(hours(1), ds[0], ds[1])
+	tests := []struct {
+		name     string
+		outcomes []Outcome
+		msg      string
+	}{
+		{"not sending", []Outcome{{DeliveryID: 1, Status: Sent, At: hours(1)}, {DeliveryID: 3, Status: Sent, At: hours(1)}}, "delivery 3 is queued, not sending"},
+		{"no such delivery", []Outcome{{DeliveryID: 1, Status: Sent, At: hours(1)}, {DeliveryID: 99, Status: Sent, At: hours(1)}}, "there is no delivery 99"},
+		{"twice", []Outcome{{DeliveryID: 1, Status: Sent, At: hours(1)}, {DeliveryID: 1, Status: Failed, At: hours(1)}}, "delivery 1 appears twice"},
+		{"an unknown status", []Outcome{{DeliveryID: 1, Status: "bounced", At: hours(1)}}, `status "bounced" is not one of`},
+		{"no time", []Outcome{{DeliveryID: 1, Status: Sent}}, "no time given"},
+		{"deferred without a next attempt", []Outcome{{DeliveryID: 1, Status: Deferred, At: hours(1)}}, "no time for the next attempt"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := dump(t, st.s, 2)
+			err := st.s.Finish(t.Context(), tt.outcomes)
+			if err == nil || !strings.Contains(err.Error(), tt.msg) {
+				t.Errorf("got %v, want an error saying %q", err, tt.msg)
+			}
+			if after := dump(t, st.s, 2); after != before {
+				t.Errorf("a refused Finish changed the store:\n%s\nwas\n%s", after, before)
+			}
+		})
+	}
+}
+
+func TestSending(t *testing.T) {
+	st, ds := queue(t, 4, Immediate)
+	// A subscriber who leaves between Due and Sending: their delivery is not to be sent.
+	st.update(2, hours(0.5), func(s *Subscriber) { s.Status = Unsubscribed })
+	skipped, err := st.s.Sending(t.Context(), attempts(ds[0], ds[1], ds[2]), hours(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(skipped, []int64{2}) {
+		t.Errorf("got skipped %v, want [2]", skipped)
+	}
+	// Already sending: skipped too (another batch, or a bug, has it).
+	skipped, err = st.s.Sending(t.Context(), attempts(ds[0], ds[3]), hours(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(skipped, []int64{1}) {
+		t.Errorf("got skipped %v, want [1]", skipped)
+	}
+	st.ledger("a0@example.com post sending", "a1@example.com post cancelled", "a2@example.com post sending", "a3@example.com post sending")
+	if d := st.delivery(2); d.LastError != "the subscriber is unsubscribed" {
+		t.Errorf("got last error %q for a cancelled delivery, want it to say why", d.LastError)
+	}
+	for _, tt := range []struct {
+		name  string
+		batch []Attempt
+		msg   string
+	}{
+		{"twice in a batch", []Attempt{{DeliveryID: 3, MessageID: "x"}, {DeliveryID: 3, MessageID: "x"}}, "delivery 3 appears twice"},
+	} {
+		if _, err := st.s.Sending(t.Context(), tt.batch, hours(1)); err == nil || !strings.Contains(err.Error(), tt.msg) {
+			t.Errorf("%s: got %v, want an error saying %q", tt.name, err, tt.msg)
+		}
+	}
+	if _, err := st.s.Sending(t.Context(), nil, time.Time{}); err == nil {
+		t.Error("Sending with no time: got no error")
+	}
+}
+
+// TestUnsubscribeCancels: leaving cancels what is queued or deferred, not what is on its way or done.
+func TestUnsubscribeCancels(t *testing.T) {
+	st := newSite(t)
+	ann := st.subscribe("ann@example.com", Immediate, hours(-48))
+	st.subscribe("bob@example.com", Immediate, hours(-48))
+	st.publish(hours(-1), true, "p1", "p2", "p3", "p4")
+	st.plan(hours(0), 8)
+	ds, err := st.s.Due(t.Context(), hours(0), 10) // p1 to ann, p1 to bob, p2 to ann, ...
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.sending(hours(0), ds[0], ds[2], ds[4])
+	st.finish(Outcome{DeliveryID: ds[0].ID, Status: Sent, At: hours(0)}, Outcome{DeliveryID: ds[2].ID, Status: Deferred, NextAttempt: hours(1), At: hours(0)})
+	st.update(ann, hours(0.5), func(s *Subscriber) { s.Status = Unsubscribed })
+	st.ledger(
+		"ann@example.com p1 sent", "bob@example.com p1",
+		"ann@example.com p2 cancelled", "bob@example.com p2", // it was deferred
+		"ann@example.com p3 sending", "bob@example.com p3", // it is on its way: its outcome will be recorded
+		"ann@example.com p4 cancelled", "bob@example.com p4",
+	)
+}
+
+func TestBounces(t *testing.T) {
+	fail := func(id int64, code string) Outcome {
+		return Outcome{DeliveryID: id, Status: Failed, Error: "550 " + code + " no such user", EnhancedCode: code, At: hours(1)}
+	}
+	tests := []struct {
+		name    string
+		batches [][]Outcome // deliveries 1-3 go to ann, 4 to bob
+		bounces int
+		status  string
+		ledger  []string
+	}{
+		{"one 5.1.1", [][]Outcome{{fail(1, "5.1.1")}}, 1, Active,
+			[]string{"ann@example.com p1 failed", "ann@example.com p2", "ann@example.com p3", "bob@example.com p1"}},
+		{"5.1.1 twice", [][]Outcome{{fail(1, "5.1.1")}, {fail(2, "5.1.1")}}, 2, Bounced,
+			[]string{"ann@example.com p1 failed", "ann@example.com p2 failed", "ann@example.com p3 cancelled", "bob@example.com p1"}},
+		{"5.1.1 twice in one batch", [][]Outcome{{fail(1, "5.1.1"), fail(2, "5.1.1")}}, 2, Bounced,
+			[]string{"ann@example.com p1 failed", "ann@example.com p2 failed", "ann@example.com p3 cancelled", "bob@example.com p1"}},
+		{"other 5xx codes do not count", [][]Outcome{{fail(1, "5.2.2")}, {fail(2, "5.7.1")}}, 0, Active,
+			[]string{"ann@example.com p1 failed", "ann@example.com p2 failed", "ann@example.com p3", "bob@example.com p1"}},
+		{"a deferral with 5.1.1 does not count", [][]Outcome{{{DeliveryID: 1, Status: Deferred, EnhancedCode: "5.1.1", NextAttempt: hours(2), At: hours(1)}}, {fail(2, "5.1.1")}}, 1, Active,
+			[]string{"ann@example.com p1 deferred", "ann@example.com p2 failed", "ann@example.com p3", "bob@example.com p1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := newSite(t)
+			ann := st.subscribe("ann@example.com", Immediate, hours(-48))
+			st.publish(hours(-2), true, "p1", "p2", "p3")
+			st.plan(hours(-2), 3)
+			st.subscribe("bob@example.com", Immediate, hours(-1.5))
+			st.publish(hours(-1), false)
+			if _, err := st.s.db.ExecContext(t.Context(), "UPDATE subscribers SET planned_run = 0, confirmed_at = ? WHERE id = 2", formatTime(hours(-48))); err != nil {
+				t.Fatal(err)
+			}
+			st.plan(hours(0), 3)
+			if _, err := st.s.db.ExecContext(t.Context(), "DELETE FROM deliveries WHERE id > 4"); err != nil {
+				t.Fatal(err)
+			}
+			for _, b := range tt.batches {
+				var ds []Delivery
+				for _, o := range b {
+					ds = append(ds, Delivery{ID: o.DeliveryID})
+				}
+				st.sending(hours(0.5), ds...)
+				st.finish(b...)
+			}
+			sub := subscriber(t, st.s, ann)
+			if sub.HardBounces != tt.bounces || sub.Status != tt.status {
+				t.Errorf("got %d hard bounces, %s; want %d, %s", sub.HardBounces, sub.Status, tt.bounces, tt.status)
+			}
+			st.ledger(tt.ledger...)
+			if tt.status == Bounced {
+				if got := st.due(hours(5), 10); !slices.Equal(got, []int64{4}) {
+					t.Errorf("got due %v, want only bob's", got)
+				}
+				// The author fixes the address and activates them again: the count starts over.
+				st.update(ann, hours(6), func(s *Subscriber) { s.Status = Active })
+				if sub := subscriber(t, st.s, ann); sub.HardBounces != 0 {
+					t.Errorf("got %d hard bounces after reactivation, want 0", sub.HardBounces)
+				}
+			}
+		})
+	}
+}
+
+// TestRecoverAndRetry simulates a crash: deliveries left sending when the store was closed without a
+// Finish. Recover makes them unknown; RetryUnknown queues them again with their Message-IDs.
+func TestRecoverAndRetry(t *testing.T) {
+	st, ds := queue(t, 5, Immediate)
+	st.sending(hours(1), ds[0], ds[1], ds[2], ds[4])
+	st.finish(Outcome{DeliveryID: 1, Status: Sent, At: hours(1)}, Outcome{DeliveryID: 5, Status: Failed, Error: "550 no", At: hours(1)})
+	path := st.s.path
+	if err := st.s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st.s = openStore(t, path)
+
+	n, err := st.s.Recover(t.Context())
+	if err != nil || n != 2 {
+		t.Fatalf("Recover: got %d, %v, want 2", n, err)
+	}
+	st.ledger("a0@example.com post sent", "a1@example.com post unknown", "a2@example.com post unknown", "a3@example.com post", "a4@example.com post failed")
+	if d := st.delivery(2); d.Attempts != 1 || !strings.Contains(d.LastError, "the server may have it") {
+		t.Errorf("got %+v, want one attempt and a last error that says why it is unknown", d)
+	}
+	if got := st.due(hours(2), 10); !slices.Equal(got, []int64{4}) {
+		t.Errorf("got due %v, want the queued ones only: unknown ones are not resent by themselves", got)
+	}
+	if n, err := st.s.Recover(t.Context()); err != nil || n != 0 {
+		t.Errorf("Recover again: got %d, %v, want 0", n, err)
+	}
+
+	st.update(3, hours(2), func(s *Subscriber) { s.Status = Unsubscribed }) // not retried
+	n, err = st.s.RetryUnknown(t.Context())
+	if err != nil || n != 1 {
+		t.Fatalf("RetryUnknown: got %d, %v, want 1", n, err)
+	}
+	due, err := st.s.Due(t.Context(), hours(2), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(due) != 2 || due[0].ID != 2 || due[0].MessageID != "2.test@example.com" {
+		t.Fatalf("got due %+v, want delivery 2 first, with its Message-ID", due)
+	}
+	// It must go out under the same Message-ID.
+	if _, err := st.s.Sending(t.Context(), []Attempt{{DeliveryID: 2, MessageID: "2.other@example.com"}}, hours(3)); err == nil ||
+		!strings.Contains(err.Error(), `delivery 2 was sent before with Message-ID "2.test@example.com"`) {
+		t.Errorf("sending again under another Message-ID: got %v, want an error", err)
+	}
+	st.sending(hours(3), due[0])
+	st.finish(Outcome{DeliveryID: 2, Status: Sent, At: hours(3)})
+	if d := st.delivery(2); d.Status != Sent || d.MessageID != "2.test@example.com" || d.Attempts != 2 {
+		t.Errorf("got %+v, want it sent on its second attempt under its first Message-ID", d)
+	}
+	st.ledger("a0@example.com post sent", "a1@example.com post sent", "a2@example.com post unknown", "a3@example.com post", "a4@example.com post failed")
+}
+
+func TestFailOld(t *testing.T) {
+	st, ds := queue(t, 3, Immediate)
+	st.sending(hours(1), ds[0], ds[1])
+	st.finish(Outcome{DeliveryID: 1, Status: Deferred, Error: "451 busy", NextAttempt: hours(2), At: hours(1)},
+		Outcome{DeliveryID: 2, Status: Deferred, Error: "451 busy", NextAttempt: hours(2), At: hours(1)})
+	if n, err := st.s.FailOld(t.Context(), hours(71), 72*time.Hour); err != nil || n != 0 {
+		t.Errorf("FailOld before the age: got %d, %v, want 0", n, err)
+	}
+	if n, err := st.s.FailOld(t.Context(), hours(73), 72*time.Hour); err != nil || n != 2 {
+		t.Errorf("FailOld after the age: got %d, %v, want 2", n, err)
+	}
+	st.ledger("a0@example.com post failed", "a1@example.com post failed", "a2@example.com post")
+	if d := st.delivery(1); d.LastError != "deferred for more than 72h0m0s; last error: 451 busy" || !d.NextAttemptAt.IsZero() {
+		t.Errorf("got %+v, want the last error kept, with why it failed", d)
+	}
+	counts, err := st.s.DeliveryCounts(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]int{Failed: 2, Queued: 1}; fmt.Sprint(counts) != fmt.Sprint(want) {
+		t.Errorf("got counts %v, want %v", counts, want)
+	}
+}
+
+func TestBind(t *testing.T) {
+	q, args := bind("SELECT :b, :a, :b_c, :a FROM x WHERE y = :b", map[string]any{"a": 1, "b": 2, "b_c": 3, "unused": 4})
+	if want := "SELECT ?1, ?2, ?3, ?2 FROM x WHERE y = ?1"; q != want {
+		t.Errorf("got %q, want %q", q, want)
+	}
+	if fmt.Sprint(args) != "[2 1 3]" {
+		t.Errorf("got args %v, want [2 1 3]", args)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("a missing argument did not panic")
+		}
+	}()
+	bind("SELECT :missing", nil)
+}
+
+func TestPlanRejects(t *testing.T) {
+	s := openStore(t, filepath.Join(t.TempDir(), "herald.db"))
+	if _, err := s.Plan(t.Context(), time.Time{}); err == nil {
+		t.Error("Plan with no time: got no error")
+	}
+	if _, err := s.FailOld(t.Context(), hours(0), 0); err == nil {
+		t.Error("FailOld with no age: got no error")
+	}
+	var ce checkError
+	_, err := s.Subscriber(t.Context(), 5)
+	if !errors.As(err, &ce) || !errors.Is(err, ErrNotFound) || !strings.HasPrefix(err.Error(), "store "+s.path+": subscriber 5: ") {
+		t.Errorf("got %v, want a not-found error naming the store", err)
+	}
+}

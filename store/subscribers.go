@@ -1,0 +1,469 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// checkError is an error that the store's own checks found (not the database): it already names the
+// store and what was being done, so that inTx passes it on as it is.
+type checkError struct{ error }
+
+func (e checkError) Unwrap() error { return e.error }
+
+func (s *sqliteStore) checkErr(format string, args ...any) error {
+	return checkError{fmt.Errorf("store %s: "+format, append([]any{s.path}, args...)...)}
+}
+
+// inTx runs f in a write transaction (BEGIN IMMEDIATE, see dsn) and commits it, or rolls it back when f
+// fails. Errors from the database are wrapped with what, by fileErr.
+func (s *sqliteStore) inTx(ctx context.Context, what string, f func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return s.fileErr(what, err)
+	}
+	if err := f(tx); err != nil {
+		tx.Rollback() //nolint:errcheck // the error that made us roll back is the one to report
+		if errors.As(err, new(checkError)) {
+			return err
+		}
+		return s.fileErr(what, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return s.fileErr(what, err)
+	}
+	return nil
+}
+
+// emailKey is how the store tells addresses apart: the local part as written (RFC 5321 leaves its case
+// to the receiving server), "@", the domain in lower case. ok is false for what is not an address.
+func emailKey(email string) (key string, ok bool) {
+	at := strings.LastIndexByte(email, '@')
+	if at <= 0 || at == len(email)-1 || strings.ContainsAny(email, "\r\n\x00") {
+		return "", false
+	}
+	return email[:at+1] + strings.ToLower(email[at+1:]), true
+}
+
+var (
+	statuses       = []string{Pending, Active, Unsubscribed, Bounced}
+	frequencies    = []string{Immediate, Daily, Weekly}
+	consentSources = []string{FromImport, FromWeb, FromCommand}
+)
+
+// newSubscriber fills in what a subscriber about to be added leaves out.
+func newSubscriber(sub Subscriber, now time.Time, status, source string) Subscriber {
+	sub.ID = 0
+	if sub.Status == "" {
+		sub.Status = status
+	}
+	if sub.Frequency == "" {
+		sub.Frequency = Immediate
+	}
+	if sub.ConsentSource == "" {
+		sub.ConsentSource = source
+	}
+	if sub.CreatedAt.IsZero() {
+		sub.CreatedAt = now
+	}
+	if sub.ConsentAt.IsZero() {
+		sub.ConsentAt = now
+	}
+	if sub.Status == Active && sub.ConfirmedAt.IsZero() {
+		sub.ConfirmedAt = now
+	}
+	if sub.Status == Unsubscribed && sub.UnsubscribedAt.IsZero() {
+		sub.UnsubscribedAt = now
+	}
+	return sub
+}
+
+// checkSubscriber says what is wrong with sub, or "".
+func checkSubscriber(sub *Subscriber) string {
+	if _, ok := emailKey(sub.Email); !ok {
+		return fmt.Sprintf("%q is not an email address", sub.Email)
+	}
+	if !slices.Contains(statuses, sub.Status) {
+		return fmt.Sprintf("status %q is not one of %s", sub.Status, strings.Join(statuses, ", "))
+	}
+	if !slices.Contains(frequencies, sub.Frequency) {
+		return fmt.Sprintf("frequency %q is not one of %s", sub.Frequency, strings.Join(frequencies, ", "))
+	}
+	if !slices.Contains(consentSources, sub.ConsentSource) {
+		return fmt.Sprintf("consent source %q is not one of %s", sub.ConsentSource, strings.Join(consentSources, ", "))
+	}
+	if sub.Status == Active && sub.ConfirmedAt.IsZero() {
+		return "an active subscriber has no confirmation time"
+	}
+	return ""
+}
+
+const subscriberCols = `id, email, name, status, frequency, created_at, consent_source, consent_at,
+	COALESCE(consent_ip, ''), confirmed_at, unsubscribed_at, last_digest_at, hard_bounces`
+
+func scanSubscriber(row interface{ Scan(...any) error }) (Subscriber, error) {
+	var sub Subscriber
+	var created, consent, confirmed, unsubscribed, digest sql.NullString
+	if err := row.Scan(&sub.ID, &sub.Email, &sub.Name, &sub.Status, &sub.Frequency, &created, &sub.ConsentSource,
+		&consent, &sub.ConsentIP, &confirmed, &unsubscribed, &digest, &sub.HardBounces); err != nil {
+		return Subscriber{}, err
+	}
+	for _, t := range []struct {
+		dst *time.Time
+		src sql.NullString
+	}{{&sub.CreatedAt, created}, {&sub.ConsentAt, consent}, {&sub.ConfirmedAt, confirmed},
+		{&sub.UnsubscribedAt, unsubscribed}, {&sub.LastDigestAt, digest}} {
+		var err error
+		if *t.dst, err = parseTime(t.src); err != nil {
+			return Subscriber{}, fmt.Errorf("subscriber %d: %w", sub.ID, err)
+		}
+	}
+	return sub, nil
+}
+
+func (s *sqliteStore) Subscribers(ctx context.Context, status string) ([]Subscriber, error) {
+	if status != "" && !slices.Contains(statuses, status) {
+		return nil, s.checkErr("subscribers: status %q is not one of %s", status, strings.Join(statuses, ", "))
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+subscriberCols+` FROM subscribers
+		WHERE status = ? OR ? = '' ORDER BY id`, status, status)
+	if err != nil {
+		return nil, s.fileErr("subscribers", err)
+	}
+	defer rows.Close()
+	var subs []Subscriber
+	for rows.Next() {
+		sub, err := scanSubscriber(rows)
+		if err != nil {
+			return nil, s.fileErr("subscribers", err)
+		}
+		subs = append(subs, sub)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.fileErr("subscribers", err)
+	}
+	return subs, nil
+}
+
+func (s *sqliteStore) Subscriber(ctx context.Context, id int64) (Subscriber, error) {
+	sub, err := scanSubscriber(s.db.QueryRowContext(ctx, `SELECT `+subscriberCols+` FROM subscribers WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Subscriber{}, s.checkErr("subscriber %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Subscriber{}, s.fileErr(fmt.Sprintf("subscriber %d", id), err)
+	}
+	return sub, nil
+}
+
+func (s *sqliteStore) SubscriberByEmail(ctx context.Context, email string) (Subscriber, error) {
+	key, ok := emailKey(email)
+	if !ok {
+		return Subscriber{}, s.checkErr("subscriber %q: %w", email, ErrNotFound)
+	}
+	sub, err := scanSubscriber(s.db.QueryRowContext(ctx, `SELECT `+subscriberCols+` FROM subscribers WHERE email_key = ?`, key))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Subscriber{}, s.checkErr("subscriber %q: %w", email, ErrNotFound)
+	}
+	if err != nil {
+		return Subscriber{}, s.fileErr(fmt.Sprintf("subscriber %q", email), err)
+	}
+	return sub, nil
+}
+
+// planStart is where a subscriber added now starts planning (subscribers.planned_run): at the newest
+// sendable item, so that nothing recorded before they were added is theirs.
+func planStart(ctx context.Context, tx *sql.Tx) (int64, error) {
+	var m int64
+	err := tx.QueryRowContext(ctx, "SELECT COALESCE(MAX(first_run), 0) FROM items WHERE sendable = TRUE").Scan(&m)
+	return m, err
+}
+
+const insertSubscriberCols = `(email, email_key, name, status, frequency, created_at, consent_source, consent_at,
+	consent_ip, confirmed_at, unsubscribed_at, last_digest_at, hard_bounces, planned_run)`
+
+func insertSubscriberArgs(sub *Subscriber, planned int64) []any {
+	key, _ := emailKey(sub.Email)
+	var ip any
+	if sub.ConsentIP != "" {
+		ip = sub.ConsentIP
+	}
+	return []any{sub.Email, key, sub.Name, sub.Status, sub.Frequency, formatTime(sub.CreatedAt), sub.ConsentSource,
+		formatTime(sub.ConsentAt), ip, formatTime(sub.ConfirmedAt), formatTime(sub.UnsubscribedAt),
+		formatTime(sub.LastDigestAt), sub.HardBounces, planned}
+}
+
+func (s *sqliteStore) AddSubscriber(ctx context.Context, sub Subscriber, now time.Time) (Subscriber, error) {
+	sub = newSubscriber(sub, now, Pending, FromCommand)
+	if msg := checkSubscriber(&sub); msg != "" {
+		return Subscriber{}, s.checkErr("add subscriber: %s", msg)
+	}
+	key, _ := emailKey(sub.Email)
+	err := s.inTx(ctx, "add subscriber", func(tx *sql.Tx) error {
+		var other int64
+		err := tx.QueryRowContext(ctx, "SELECT id FROM subscribers WHERE email_key = ?", key).Scan(&other)
+		if err == nil {
+			return s.checkErr("add subscriber %q: %w (subscriber %d)", sub.Email, ErrExists, other)
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		planned, err := planStart(ctx, tx)
+		if err != nil {
+			return err
+		}
+		return tx.QueryRowContext(ctx, "INSERT INTO subscribers "+insertSubscriberCols+" VALUES "+placeholders(1, 14)+" RETURNING id",
+			insertSubscriberArgs(&sub, planned)...).Scan(&sub.ID)
+	})
+	if err != nil {
+		return Subscriber{}, err
+	}
+	return sub, nil
+}
+
+// importEntry is a subscriber as an import leaves it.
+type importEntry struct {
+	sub       Subscriber
+	known     bool // in the store before the import
+	changed   bool
+	wasActive bool // in the store, active before the import
+}
+
+func (s *sqliteStore) ImportSubscribers(ctx context.Context, subs []Subscriber, now time.Time) (ImportResult, error) {
+	keys := make([]string, len(subs))
+	for i := range subs {
+		sub := &subs[i]
+		key, ok := emailKey(sub.Email)
+		if !ok {
+			return ImportResult{}, s.checkErr("import subscriber %d: %q is not an email address", i+1, sub.Email)
+		}
+		keys[i] = key
+		// Checked here as well as when added, for the rows that are merged.
+		if sub.Status != "" && !slices.Contains(statuses, sub.Status) {
+			return ImportResult{}, s.checkErr("import subscriber %d (%s): status %q is not one of %s", i+1, sub.Email, sub.Status, strings.Join(statuses, ", "))
+		}
+		if sub.Frequency != "" && !slices.Contains(frequencies, sub.Frequency) {
+			return ImportResult{}, s.checkErr("import subscriber %d (%s): frequency %q is not one of %s", i+1, sub.Email, sub.Frequency, strings.Join(frequencies, ", "))
+		}
+	}
+	var res ImportResult
+	err := s.inTx(ctx, "import subscribers", func(tx *sql.Tx) error {
+		res = ImportResult{}
+		byKey := map[string]*importEntry{}
+		rows, err := tx.QueryContext(ctx, `SELECT `+subscriberCols+`, email_key FROM subscribers`)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var e importEntry
+			var key string
+			var created, consent, confirmed, unsubscribed, digest sql.NullString
+			sub := &e.sub
+			if err := rows.Scan(&sub.ID, &sub.Email, &sub.Name, &sub.Status, &sub.Frequency, &created, &sub.ConsentSource,
+				&consent, &sub.ConsentIP, &confirmed, &unsubscribed, &digest, &sub.HardBounces, &key); err != nil {
+				rows.Close()
+				return err
+			}
+			// Only the fields an import may change are read: the rest is left as it is.
+			if sub.ConfirmedAt, err = parseTime(confirmed); err == nil {
+				sub.UnsubscribedAt, err = parseTime(unsubscribed)
+			}
+			if err != nil {
+				rows.Close()
+				return fmt.Errorf("subscriber %d: %w", sub.ID, err)
+			}
+			e.known, e.wasActive = true, sub.Status == Active
+			byKey[key] = &e
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows.Close()
+
+		var added []*importEntry // in the order of subs
+		for i, in := range subs {
+			e := byKey[keys[i]]
+			if e == nil {
+				e = &importEntry{sub: newSubscriber(in, now, Active, FromImport)}
+				if msg := checkSubscriber(&e.sub); msg != "" {
+					return s.checkErr("import subscriber %d (%s): %s", i+1, in.Email, msg)
+				}
+				byKey[keys[i]] = e
+				added = append(added, e)
+				res.Added++
+				continue
+			}
+			if merge(&e.sub, in, now) {
+				e.changed = true
+				res.Updated++
+			} else if e.sub.Status == Unsubscribed || e.sub.Status == Bounced {
+				res.Skipped++
+			} else {
+				res.Unchanged++
+			}
+		}
+
+		planned, err := planStart(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if err := execBatches(ctx, tx, added, 14, func(n int) string {
+			return "INSERT INTO subscribers " + insertSubscriberCols + " VALUES " + placeholders(n, 14)
+		}, nil, func(e *importEntry) []any { return insertSubscriberArgs(&e.sub, planned) }); err != nil {
+			return err
+		}
+		var changed []*importEntry
+		for _, e := range byKey {
+			if e.known && e.changed {
+				changed = append(changed, e)
+			}
+		}
+		slices.SortFunc(changed, func(a, b *importEntry) int { return cmp.Compare(a.sub.ID, b.sub.ID) })
+		for _, e := range changed {
+			sub := &e.sub
+			if _, err := tx.ExecContext(ctx, `UPDATE subscribers SET name = ?, status = ?, frequency = ?,
+				confirmed_at = ?, unsubscribed_at = ? WHERE id = ?`, sub.Name, sub.Status, sub.Frequency,
+				formatTime(sub.ConfirmedAt), formatTime(sub.UnsubscribedAt), sub.ID); err != nil {
+				return fmt.Errorf("update subscriber %d: %w", sub.ID, err)
+			}
+			if e.wasActive && sub.Status != Active {
+				if err := cancelDeliveries(ctx, tx, sub.ID, sub.Status); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return ImportResult{}, err
+	}
+	return res, nil
+}
+
+// merge applies an import's row in to a subscriber the store (or the import) already has, and says
+// whether it changed anything. Someone unsubscribed or bounced is left as they are; an active subscriber
+// does not become pending again.
+func merge(sub *Subscriber, in Subscriber, now time.Time) bool {
+	if sub.Status == Unsubscribed || sub.Status == Bounced {
+		return false
+	}
+	old := *sub
+	if in.Name != "" {
+		sub.Name = in.Name
+	}
+	if in.Frequency != "" {
+		sub.Frequency = in.Frequency
+	}
+	switch {
+	case (in.Status == "" || in.Status == Active) && sub.Status == Pending:
+		sub.Status = Active
+		sub.ConfirmedAt = in.ConfirmedAt
+		if sub.ConfirmedAt.IsZero() {
+			sub.ConfirmedAt = now
+		}
+	case in.Status == Unsubscribed:
+		sub.Status = Unsubscribed
+		sub.UnsubscribedAt = in.UnsubscribedAt
+		if sub.UnsubscribedAt.IsZero() {
+			sub.UnsubscribedAt = now
+		}
+	case in.Status == Bounced:
+		sub.Status = Bounced
+	}
+	return sub.Name != old.Name || sub.Frequency != old.Frequency || sub.Status != old.Status
+}
+
+// cancelDeliveries cancels what is queued or deferred for a subscriber who is no longer active (status
+// says what they are now).
+func cancelDeliveries(ctx context.Context, tx *sql.Tx, subscriberID int64, status string) error {
+	_, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, last_error = ?
+		WHERE subscriber_id = ? AND status IN ('queued', 'deferred')`, "the subscriber is "+status, subscriberID)
+	if err != nil {
+		return fmt.Errorf("cancel the deliveries of subscriber %d: %w", subscriberID, err)
+	}
+	return nil
+}
+
+func (s *sqliteStore) UpdateSubscriber(ctx context.Context, id int64, at time.Time, change func(*Subscriber)) error {
+	what := fmt.Sprintf("update subscriber %d", id)
+	return s.inTx(ctx, what, func(tx *sql.Tx) error {
+		old, err := scanSubscriber(tx.QueryRowContext(ctx, `SELECT `+subscriberCols+` FROM subscribers WHERE id = ?`, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return s.checkErr("%s: %w", what, ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		sub := old
+		change(&sub)
+		if sub.ID != id {
+			return s.checkErr("%s: the change set its id to %d; ids never change", what, sub.ID)
+		}
+		if sub.Status != old.Status {
+			switch sub.Status {
+			case Active:
+				if sub.ConfirmedAt.Equal(old.ConfirmedAt) {
+					sub.ConfirmedAt = at
+				}
+				if sub.UnsubscribedAt.Equal(old.UnsubscribedAt) {
+					sub.UnsubscribedAt = time.Time{}
+				}
+				if sub.HardBounces == old.HardBounces {
+					sub.HardBounces = 0
+				}
+			case Unsubscribed:
+				if sub.UnsubscribedAt.Equal(old.UnsubscribedAt) {
+					sub.UnsubscribedAt = at
+				}
+			}
+		}
+		if msg := checkSubscriber(&sub); msg != "" {
+			return s.checkErr("%s: %s", what, msg)
+		}
+		key, _ := emailKey(sub.Email)
+		var other int64
+		err = tx.QueryRowContext(ctx, "SELECT id FROM subscribers WHERE email_key = ? AND id <> ?", key, id).Scan(&other)
+		if err == nil {
+			return s.checkErr("%s: %q: %w (subscriber %d)", what, sub.Email, ErrExists, other)
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		var ip any
+		if sub.ConsentIP != "" {
+			ip = sub.ConsentIP
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE subscribers SET email = ?, email_key = ?, name = ?, status = ?,
+			frequency = ?, created_at = ?, consent_source = ?, consent_at = ?, consent_ip = ?, confirmed_at = ?,
+			unsubscribed_at = ?, last_digest_at = ?, hard_bounces = ? WHERE id = ?`,
+			sub.Email, key, sub.Name, sub.Status, sub.Frequency, formatTime(sub.CreatedAt), sub.ConsentSource,
+			formatTime(sub.ConsentAt), ip, formatTime(sub.ConfirmedAt), formatTime(sub.UnsubscribedAt),
+			formatTime(sub.LastDigestAt), sub.HardBounces, id); err != nil {
+			return err
+		}
+		if old.Status == Active && sub.Status != Active {
+			return cancelDeliveries(ctx, tx, id, sub.Status)
+		}
+		return nil
+	})
+}
+
+func (s *sqliteStore) DeleteSubscriber(ctx context.Context, id int64) error {
+	what := fmt.Sprintf("delete subscriber %d", id)
+	res, err := s.db.ExecContext(ctx, "DELETE FROM subscribers WHERE id = ?", id)
+	if err != nil {
+		return s.fileErr(what, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return s.fileErr(what, err)
+	} else if n == 0 {
+		return s.checkErr("%s: %w", what, ErrNotFound)
+	}
+	return nil
+}

@@ -1,0 +1,413 @@
+package store
+
+import (
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestEmailKey(t *testing.T) {
+	tests := []struct {
+		name, email, key string
+		ok               bool
+	}{
+		{"domain lower-cased, local part kept", "Ann.Lee@Example.COM", "Ann.Lee@example.com", true},
+		{"already lower case", "bob@example.com", "bob@example.com", true},
+		{"@ in a quoted local part", `"a@b"@Example.org`, `"a@b"@example.org`, true},
+		{"non-ASCII domain", "x@BÜCHER.de", "x@bücher.de", true},
+		{"empty", "", "", false},
+		{"no @", "ann.example.com", "", false},
+		{"no local part", "@example.com", "", false},
+		{"no domain", "ann@", "", false},
+		{"a line break", "ann@example.com\r\nBcc: x@y", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			key, ok := emailKey(tt.email)
+			if key != tt.key || ok != tt.ok {
+				t.Errorf("emailKey(%q) = %q, %t, want %q, %t", tt.email, key, ok, tt.key, tt.ok)
+			}
+		})
+	}
+}
+
+// sameSubscriber says how got differs from want, or "" (times compared with Equal).
+func sameSubscriber(got, want Subscriber) string {
+	g, w := got, want
+	for _, p := range []*Subscriber{&g, &w} {
+		p.CreatedAt, p.ConsentAt, p.ConfirmedAt, p.UnsubscribedAt, p.LastDigestAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	}
+	if g != w || !got.CreatedAt.Equal(want.CreatedAt) || !got.ConsentAt.Equal(want.ConsentAt) || !got.ConfirmedAt.Equal(want.ConfirmedAt) ||
+		!got.UnsubscribedAt.Equal(want.UnsubscribedAt) || !got.LastDigestAt.Equal(want.LastDigestAt) {
+		return "got  " + sprint(got) + "\nwant " + sprint(want)
+	}
+	return ""
+}
+
+func sprint(s Subscriber) string {
+	f := func(t time.Time) string {
+		if t.IsZero() {
+			return "-"
+		}
+		return t.UTC().Format(time.RFC3339Nano)
+	}
+	return strings.Join([]string{s.Email, s.Name, s.Status, s.Frequency, s.ConsentSource, s.ConsentIP,
+		"created " + f(s.CreatedAt), "consent " + f(s.ConsentAt), "confirmed " + f(s.ConfirmedAt),
+		"unsubscribed " + f(s.UnsubscribedAt), "digest " + f(s.LastDigestAt)}, ", ") + " bounces " + string(rune('0'+s.HardBounces))
+}
+
+func subscriber(t *testing.T, s Store, id int64) Subscriber {
+	t.Helper()
+	sub, err := s.Subscriber(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sub
+}
+
+func TestAddSubscriber(t *testing.T) {
+	t0 := time.Date(2025, 1, 6, 9, 0, 0, 0, time.UTC)
+	consent := t0.Add(-48 * time.Hour)
+	tests := []struct {
+		name string
+		in   Subscriber
+		want Subscriber // ID as the n-th subscriber added
+		err  error      // wrapped, or nil
+		msg  string     // in the error, when it is not nil
+	}{
+		{"defaults", Subscriber{Email: "Ann@Example.COM"},
+			Subscriber{ID: 1, Email: "Ann@Example.COM", Status: Pending, Frequency: Immediate, ConsentSource: FromCommand, CreatedAt: t0, ConsentAt: t0}, nil, ""},
+		{"active from the web form", Subscriber{Email: "bob@example.com", Name: "Bob", Status: Active, Frequency: Weekly,
+			ConsentSource: FromWeb, ConsentIP: "192.0.2.7", ConsentAt: consent},
+			Subscriber{ID: 2, Email: "bob@example.com", Name: "Bob", Status: Active, Frequency: Weekly, ConsentSource: FromWeb,
+				ConsentIP: "192.0.2.7", CreatedAt: t0, ConsentAt: consent, ConfirmedAt: t0}, nil, ""},
+		{"the same address, domain in another case", Subscriber{Email: "Ann@example.com"}, Subscriber{}, ErrExists, `"Ann@example.com": store: subscriber exists (subscriber 1)`},
+		{"another local part case is another address", Subscriber{Email: "ANN@example.com"},
+			Subscriber{ID: 3, Email: "ANN@example.com", Status: Pending, Frequency: Immediate, ConsentSource: FromCommand, CreatedAt: t0, ConsentAt: t0}, nil, ""},
+		{"not an address", Subscriber{Email: "ann"}, Subscriber{}, nil, `"ann" is not an email address`},
+		{"an unknown status", Subscriber{Email: "c@example.com", Status: "gone"}, Subscriber{}, nil, `status "gone" is not one of pending, active, unsubscribed, bounced`},
+		{"an unknown frequency", Subscriber{Email: "c@example.com", Frequency: "hourly"}, Subscriber{}, nil, `frequency "hourly" is not one of`},
+		{"an unknown consent source", Subscriber{Email: "c@example.com", ConsentSource: "guess"}, Subscriber{}, nil, `consent source "guess" is not one of`},
+	}
+	s := openStore(t, filepath.Join(t.TempDir(), "herald.db"))
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := s.AddSubscriber(t.Context(), tt.in, t0)
+			if tt.msg != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.msg) || (tt.err != nil && !errors.Is(err, tt.err)) {
+					t.Fatalf("got error %v, want one saying %q (wrapping %v)", err, tt.msg, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := sameSubscriber(got, tt.want); d != "" {
+				t.Errorf("AddSubscriber returned\n%s", d)
+			}
+			if d := sameSubscriber(subscriber(t, s, got.ID), tt.want); d != "" {
+				t.Errorf("read back\n%s", d)
+			}
+			upper := tt.want.Email[:strings.LastIndexByte(tt.want.Email, '@')] + strings.ToUpper(tt.want.Email[strings.LastIndexByte(tt.want.Email, '@'):])
+			byEmail, err := s.SubscriberByEmail(t.Context(), upper)
+			if err != nil || byEmail.ID != got.ID {
+				t.Errorf("SubscriberByEmail(%q): got %d, %v, want %d", upper, byEmail.ID, err, got.ID)
+			}
+		})
+	}
+	if _, err := s.Subscriber(t.Context(), 99); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Subscriber(99): got %v, want ErrNotFound", err)
+	}
+	for _, email := range []string{"nobody@example.com", "ann@example.com", "not an address"} {
+		if _, err := s.SubscriberByEmail(t.Context(), email); !errors.Is(err, ErrNotFound) {
+			t.Errorf("SubscriberByEmail(%q): got %v, want ErrNotFound", email, err)
+		}
+	}
+}
+
+func TestSubscribersByStatus(t *testing.T) {
+	s := openStore(t, filepath.Join(t.TempDir(), "herald.db"))
+	now := time.Date(2025, 1, 6, 9, 0, 0, 0, time.UTC)
+	for _, sub := range []Subscriber{{Email: "a@x", Status: Active}, {Email: "b@x"}, {Email: "c@x", Status: Active}, {Email: "d@x", Status: Bounced}} {
+		if _, err := s.AddSubscriber(t.Context(), sub, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct{ status, want string }{
+		{"", "a@x b@x c@x d@x"}, {Active, "a@x c@x"}, {Pending, "b@x"}, {Bounced, "d@x"}, {Unsubscribed, ""},
+	}
+	for _, tt := range tests {
+		t.Run("status "+tt.status, func(t *testing.T) {
+			subs, err := s.Subscribers(t.Context(), tt.status)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, sub := range subs {
+				got = append(got, sub.Email)
+			}
+			if strings.Join(got, " ") != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+	if _, err := s.Subscribers(t.Context(), "gone"); err == nil || !strings.Contains(err.Error(), `status "gone"`) {
+		t.Errorf("got %v, want an error about the status", err)
+	}
+}
+
+func TestImportSubscribers(t *testing.T) {
+	t0 := time.Date(2025, 1, 6, 9, 0, 0, 0, time.UTC)
+	now := t0.Add(24 * time.Hour)
+	earlier := t0.Add(-365 * 24 * time.Hour)
+	// known are in the store before each import (ids 1 to 5).
+	known := []Subscriber{
+		{Email: "Ann@Example.com", Name: "Ann", Status: Active, Frequency: Daily},
+		{Email: "pending@example.com"},
+		{Email: "gone@example.com", Status: Active},
+		{Email: "bounced@example.com", Status: Bounced},
+		{Email: "active@example.com", Status: Active},
+	}
+	tests := []struct {
+		name    string
+		import_ []Subscriber
+		result  ImportResult
+		want    map[string]string // sprint-like summary by email, of the subscribers to check
+		msg     string            // the error, if any: then nothing changes
+	}{
+		{"new subscribers, active by default", []Subscriber{
+			{Email: "new@example.com", Name: "New"},
+			{Email: "old@example.com", ConsentAt: earlier, ConfirmedAt: earlier, Frequency: Weekly},
+			{Email: "left@example.com", Status: Unsubscribed}, // a list's unsubscribed stay on record, so a later import does not add them
+		}, ImportResult{Added: 3}, map[string]string{
+			"new@example.com":  "6 New active immediate import created=now consent=now confirmed=now",
+			"old@example.com":  "7  active weekly import created=now consent=earlier confirmed=earlier",
+			"left@example.com": "8  unsubscribed immediate import created=now consent=now unsubscribed=now",
+		}, ""},
+		{"merged by address, the domain in any case", []Subscriber{{Email: "Ann@EXAMPLE.COM", Name: "Ann Lee"}},
+			ImportResult{Updated: 1}, map[string]string{"Ann@Example.com": "1 Ann Lee active daily command created=t0 consent=t0 confirmed=t0"}, ""},
+		{"another local part is another subscriber", []Subscriber{{Email: "ann@example.com"}},
+			ImportResult{Added: 1}, map[string]string{"Ann@Example.com": "1 Ann active daily command created=t0 consent=t0 confirmed=t0",
+				"ann@example.com": "6  active immediate import created=now consent=now confirmed=now"}, ""},
+		{"unchanged", []Subscriber{{Email: "active@example.com", Frequency: Immediate, Status: Active}},
+			ImportResult{Unchanged: 1}, map[string]string{"active@example.com": "5  active immediate command created=t0 consent=t0 confirmed=t0"}, ""},
+		{"unsubscribed and bounced are not brought back", []Subscriber{
+			{Email: "gone@example.com", Status: Active}, {Email: "bounced@example.com"}, {Email: "GONE@example.com"},
+		}, ImportResult{Skipped: 2, Added: 1}, map[string]string{
+			"gone@example.com":    "3  unsubscribed immediate command created=t0 consent=t0 confirmed=t0 unsubscribed=t0",
+			"bounced@example.com": "4  bounced immediate command created=t0 consent=t0",
+		}, ""},
+		{"a pending subscriber confirmed by the list", []Subscriber{{Email: "pending@example.com", ConfirmedAt: earlier}},
+			ImportResult{Updated: 1}, map[string]string{"pending@example.com": "2  active immediate command created=t0 consent=t0 confirmed=earlier"}, ""},
+		{"a pending one stays pending when the list says so", []Subscriber{{Email: "pending@example.com", Status: Pending}},
+			ImportResult{Unchanged: 1}, map[string]string{"pending@example.com": "2  pending immediate command created=t0 consent=t0"}, ""},
+		{"an active one is not made pending", []Subscriber{{Email: "active@example.com", Status: Pending}},
+			ImportResult{Unchanged: 1}, map[string]string{"active@example.com": "5  active immediate command created=t0 consent=t0 confirmed=t0"}, ""},
+		{"the list's unsubscribe is honoured", []Subscriber{{Email: "active@example.com", Status: Unsubscribed}},
+			ImportResult{Updated: 1}, map[string]string{"active@example.com": "5  unsubscribed immediate command created=t0 consent=t0 confirmed=t0 unsubscribed=now"}, ""},
+		{"duplicates in the list merged", []Subscriber{
+			{Email: "dup@example.com", Name: "First"}, {Email: "dup@EXAMPLE.com", Name: "Second", Frequency: Weekly}, {Email: "dup@example.com"},
+		}, ImportResult{Added: 1, Updated: 1, Unchanged: 1}, map[string]string{"dup@example.com": "6 Second active weekly import created=now consent=now confirmed=now"}, ""},
+		{"a bad address names its row", []Subscriber{{Email: "x@example.com"}, {Email: "nobody"}}, ImportResult{}, nil,
+			`import subscriber 2: "nobody" is not an email address`},
+		{"a bad status names its row", []Subscriber{{Email: "x@example.com"}, {Email: "y@example.com", Status: "gone"}}, ImportResult{}, nil,
+			`import subscriber 2 (y@example.com): status "gone" is not one of`},
+		{"a bad consent source names its row", []Subscriber{{Email: "x@example.com", ConsentSource: "guess"}}, ImportResult{}, nil,
+			`import subscriber 1 (x@example.com): consent source "guess" is not one of`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := openStore(t, filepath.Join(t.TempDir(), "herald.db"))
+			for _, sub := range known {
+				if _, err := s.AddSubscriber(t.Context(), sub, t0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := s.UpdateSubscriber(t.Context(), 3, t0, func(s *Subscriber) { s.Status = Unsubscribed }); err != nil {
+				t.Fatal(err)
+			}
+			before := dump(t, s, 2)
+			res, err := s.ImportSubscribers(t.Context(), tt.import_, now)
+			if tt.msg != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.msg) {
+					t.Fatalf("got error %v, want one saying %q", err, tt.msg)
+				}
+				if after := dump(t, s, 2); after != before {
+					t.Errorf("a failed import changed the store:\n%s\nwas\n%s", after, before)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res != tt.result {
+				t.Errorf("got %+v, want %+v", res, tt.result)
+			}
+			times := map[string]time.Time{"t0": t0, "now": now, "earlier": earlier}
+			for email, want := range tt.want {
+				sub, err := s.SubscriberByEmail(t.Context(), email)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := brief(sub, times); got != want {
+					t.Errorf("%s:\n got  %s\n want %s", email, got, want)
+				}
+			}
+		})
+	}
+}
+
+// brief describes a subscriber in a line, naming its times by names.
+func brief(s Subscriber, names map[string]time.Time) string {
+	b := []string{string(rune('0' + s.ID)), s.Name, s.Status, s.Frequency, s.ConsentSource}
+	for _, tm := range []struct {
+		name string
+		t    time.Time
+	}{{"created", s.CreatedAt}, {"consent", s.ConsentAt}, {"confirmed", s.ConfirmedAt}, {"unsubscribed", s.UnsubscribedAt}, {"digest", s.LastDigestAt}} {
+		if tm.t.IsZero() {
+			continue
+		}
+		name := tm.t.UTC().Format(time.RFC3339Nano)
+		for n, v := range names {
+			if v.Equal(tm.t) {
+				name = n
+			}
+		}
+		b = append(b, tm.name+"="+name)
+	}
+	return strings.Join(b, " ")
+}
+
+// TestImportAllOrNothing makes the database refuse a row in the middle of an import (a trigger stands
+// for any constraint failing) and checks that nothing of the import is left: not the rows before it,
+// not the merges.
+func TestImportAllOrNothing(t *testing.T) {
+	s := openStore(t, filepath.Join(t.TempDir(), "herald.db"))
+	now := time.Date(2025, 1, 6, 9, 0, 0, 0, time.UTC)
+	if _, err := s.AddSubscriber(t.Context(), Subscriber{Email: "ann@example.com", Status: Active}, now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.db.ExecContext(t.Context(), `CREATE TRIGGER refuse BEFORE INSERT ON subscribers
+		WHEN NEW.email = 'refused@example.com' BEGIN SELECT RAISE(ABORT, 'refused'); END`); err != nil {
+		t.Fatal(err)
+	}
+	var subs []Subscriber
+	for i := range 500 { // more than one batch of inserts before the refused row
+		subs = append(subs, Subscriber{Email: "s" + string(rune('a'+i%26)) + strings.Repeat("x", i/26) + "@example.com"})
+	}
+	subs = append(subs, Subscriber{Email: "ann@example.com", Name: "Ann", Status: Unsubscribed}, Subscriber{Email: "refused@example.com"},
+		Subscriber{Email: "after@example.com"})
+	before := dump(t, s, 2)
+	_, err := s.ImportSubscribers(t.Context(), subs, now)
+	if err == nil || !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("got %v, want the trigger's error", err)
+	}
+	if after := dump(t, s, 2); after != before {
+		t.Errorf("a failed import changed the store:\n%s\nwas\n%s", after, before)
+	}
+	// Without the refused row it goes in, all of it.
+	subs = append(subs[:len(subs)-2], subs[len(subs)-1])
+	res, err := s.ImportSubscribers(t.Context(), subs, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (ImportResult{Added: 501, Updated: 1}); res != want {
+		t.Errorf("got %+v, want %+v", res, want)
+	}
+	if sub := subscriber(t, s, 1); sub.Status != Unsubscribed || sub.Name != "Ann" {
+		t.Errorf("got %s, want Ann unsubscribed", sprint(sub))
+	}
+}
+
+func TestUpdateSubscriber(t *testing.T) {
+	t0 := time.Date(2025, 1, 6, 9, 0, 0, 0, time.UTC)
+	at := t0.Add(time.Hour)
+	given := t0.Add(-time.Hour)
+	times := map[string]time.Time{"t0": t0, "at": at, "given": given}
+	tests := []struct {
+		name   string
+		start  Subscriber
+		change func(*Subscriber)
+		want   string // brief, with the times named
+		msg    string // the error, if any
+	}{
+		{"confirm", Subscriber{Email: "a@example.com"}, func(s *Subscriber) { s.Status = Active },
+			"1  active immediate command created=t0 consent=t0 confirmed=at", ""},
+		{"confirm at a given time", Subscriber{Email: "a@example.com"}, func(s *Subscriber) { s.Status, s.ConfirmedAt = Active, given },
+			"1  active immediate command created=t0 consent=t0 confirmed=given", ""},
+		{"unsubscribe", Subscriber{Email: "a@example.com", Status: Active}, func(s *Subscriber) { s.Status = Unsubscribed },
+			"1  unsubscribed immediate command created=t0 consent=t0 confirmed=t0 unsubscribed=at", ""},
+		{"come back", Subscriber{Email: "a@example.com", Status: Unsubscribed, HardBounces: 1}, func(s *Subscriber) { s.Status = Active },
+			"1  active immediate command created=t0 consent=t0 confirmed=at", ""},
+		{"name and frequency", Subscriber{Email: "a@example.com", Status: Active}, func(s *Subscriber) { s.Name, s.Frequency = "A", Weekly },
+			"1 A active weekly command created=t0 consent=t0 confirmed=t0", ""},
+		{"a new address", Subscriber{Email: "a@example.com"}, func(s *Subscriber) { s.Email = "A@Example.net" },
+			"1  pending immediate command created=t0 consent=t0", ""},
+		{"another subscriber's address", Subscriber{Email: "a@example.com"}, func(s *Subscriber) { s.Email = "other@EXAMPLE.com" },
+			"", `"other@EXAMPLE.com": store: subscriber exists (subscriber 2)`},
+		{"an unknown frequency", Subscriber{Email: "a@example.com"}, func(s *Subscriber) { s.Frequency = "hourly" },
+			"", `frequency "hourly" is not one of`},
+		{"a new id", Subscriber{Email: "a@example.com"}, func(s *Subscriber) { s.ID = 7 },
+			"", "the change set its id to 7; ids never change"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := openStore(t, filepath.Join(t.TempDir(), "herald.db"))
+			for _, sub := range []Subscriber{tt.start, {Email: "other@example.com"}} {
+				if _, err := s.AddSubscriber(t.Context(), sub, t0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			before := dump(t, s, 2)
+			err := s.UpdateSubscriber(t.Context(), 1, at, tt.change)
+			if tt.msg != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.msg) {
+					t.Fatalf("got error %v, want one saying %q", err, tt.msg)
+				}
+				if after := dump(t, s, 2); after != before {
+					t.Errorf("a failed update changed the store:\n%s\nwas\n%s", after, before)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			sub := subscriber(t, s, 1)
+			if got := brief(sub, times); got != tt.want {
+				t.Errorf("got  %s\nwant %s", got, tt.want)
+			}
+			if sub.HardBounces != 0 {
+				t.Errorf("got %d hard bounces, want 0", sub.HardBounces)
+			}
+		})
+	}
+	s := openStore(t, filepath.Join(t.TempDir(), "herald.db"))
+	if err := s.UpdateSubscriber(t.Context(), 1, at, func(*Subscriber) {}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("updating a subscriber that is not there: got %v, want ErrNotFound", err)
+	}
+}
+
+func TestDeleteSubscriber(t *testing.T) {
+	t0 := time.Date(2025, 1, 6, 9, 0, 0, 0, time.UTC)
+	st := newSite(t)
+	ann := st.subscribe("ann@example.com", Immediate, t0)
+	bob := st.subscribe("bob@example.com", Immediate, t0)
+	st.publish(t0.Add(time.Hour), true, "p1", "p2")
+	st.plan(t0.Add(time.Hour), 4)
+	if err := st.s.DeleteSubscriber(t.Context(), ann); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.s.Subscriber(t.Context(), ann); !errors.Is(err, ErrNotFound) {
+		t.Errorf("got %v for an erased subscriber, want ErrNotFound", err)
+	}
+	st.ledger("bob@example.com p1", "bob@example.com p2")
+	var left int
+	if err := st.s.db.QueryRowContext(t.Context(), "SELECT COUNT(*) FROM delivery_items WHERE subscriber_id <> ?", bob).Scan(&left); err != nil || left != 0 {
+		t.Errorf("got %d delivery items of the erased subscriber (%v), want 0", left, err)
+	}
+	if err := st.s.DeleteSubscriber(t.Context(), ann); !errors.Is(err, ErrNotFound) {
+		t.Errorf("erasing twice: got %v, want ErrNotFound", err)
+	}
+}
