@@ -293,9 +293,14 @@ func (r *recorder) record(ctx context.Context, b *build, command string, d feed.
 		Items: len(b.site.Posts), New: len(d.New), Updated: len(d.Updated), Removed: len(d.Removed),
 		Baseline: d.Baseline, Forced: force,
 	}
+	// The new posts (and on a first run, the backfilled ones) are the ones to mail.
+	isNew := make(map[string]bool, len(d.New))
+	for _, e := range d.New {
+		isNew[e.ID] = true
+	}
 	seen := make([]store.Item, len(b.site.Posts))
 	for i, p := range b.site.Posts {
-		seen[i] = store.Item{ID: p.ID, URL: p.URL, Title: p.Title, Date: p.Date, Hash: p.Hash}
+		seen[i] = store.Item{ID: p.ID, URL: p.URL, Title: p.Title, Date: p.Date, Hash: p.Hash, Sendable: isNew[p.ID]}
 	}
 	if err := r.st.Record(ctx, run, seen); err != nil {
 		return nil, err
