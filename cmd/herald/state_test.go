@@ -248,3 +248,34 @@ func TestBadStore(t *testing.T) {
 		t.Errorf("the corrupt store was changed")
 	}
 }
+
+// TestPublishMarksNewPostsSendable: baseline posts are never mailed; a post new in a later run is.
+func TestPublishMarksNewPostsSendable(t *testing.T) {
+	dir := copySite(t, "seed-jekyll")
+	if _, _, err := runHerald(t, testEnv(), "publish", "-C", dir); err != nil {
+		t.Fatal(err)
+	}
+	addPost(t, dir, "2021-01-01-a.md", "A")
+	if _, _, err := runHerald(t, testEnv(), "publish", "-C", dir); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(t.Context(), filepath.Join(dir, ".herald", "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	items, err := st.Items(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, it := range items {
+		got[it.ID] = it.Sendable
+	}
+	want := map[string]bool{"tag:blog.example.com,2020-05-10:failover-conf": false, "tag:blog.example.com,2021-01-01:a": true}
+	for id, w := range want {
+		if got[id] != w {
+			t.Errorf("%s: got sendable %v, want %v", id, got[id], w)
+		}
+	}
+}
