@@ -48,6 +48,7 @@ Usage:
   herald build [flags]     write feed.xml, atom.xml and feed.json for the site
   herald diff [flags]      show which posts are new, updated or removed since the last run
   herald status [flags]    show the last runs and what the state store holds
+  herald subscribers ...   import, add, list and remove subscribers
   herald version           print Herald's version
 
 Run "herald COMMAND --help" for a command's flags. Every command takes -C DIR, the site's folder.
@@ -68,6 +69,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runDiff(ctx, args[1:], getenv, stdout, stderr)
 	case "status":
 		return runStatus(ctx, args[1:], getenv, stdout, stderr)
+	case "subscribers":
+		return runSubscribers(ctx, args[1:], getenv, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "herald", version)
 		return nil

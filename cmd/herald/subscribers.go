@@ -1,0 +1,287 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/mail"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald/store"
+	"github.com/heraldhq/herald/subscribers"
+)
+
+const subscribersUsage = `Usage:
+  herald subscribers import FILE    add a CSV (Herald's, Mailchimp's, Substack's or Buttondown's export) or YAML list
+  herald subscribers add EMAIL      add one subscriber (--name, --frequency, --confirmed)
+  herald subscribers list           list subscribers (--status, --json)
+  herald subscribers remove EMAIL   unsubscribe someone (--erase deletes them and their record for good)
+
+Every subcommand takes -C DIR, the site's folder.
+`
+
+func runSubscribers(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, subscribersUsage)
+		return errUsage{"herald subscribers needs a subcommand; see the list above"}
+	}
+	switch args[0] {
+	case "import":
+		return subscribersImport(ctx, args[1:], getenv, stdout, stderr)
+	case "add":
+		return subscribersAdd(ctx, args[1:], getenv, stdout, stderr)
+	case "list":
+		return subscribersList(ctx, args[1:], getenv, stdout, stderr)
+	case "remove":
+		return subscribersRemove(ctx, args[1:], getenv, stdout, stderr)
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, subscribersUsage)
+		return nil
+	}
+	fmt.Fprint(stderr, subscribersUsage)
+	return errUsage{fmt.Sprintf("unknown subcommand %q; see the list above", args[0])}
+}
+
+// siteStore opens the site's store for the subscriber commands (creating it if need be).
+func siteStore(ctx context.Context, dir string, getenv func(string) string) (store.Store, error) {
+	siteDir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := loadConfig(siteDir, getenv)
+	if err != nil {
+		return nil, err
+	}
+	return openStore(ctx, siteDir, cfg)
+}
+
+// withArg parses flags around one positional argument (flags may come before or after it).
+func withArg(fs interface {
+	Parse([]string) error
+	NArg() int
+	Arg(int) string
+	Args() []string
+}, args []string, what string) (string, error) {
+	if err := fs.Parse(args); err != nil {
+		return "", err
+	}
+	if fs.NArg() == 0 {
+		return "", errUsage{"missing " + what}
+	}
+	arg := fs.Arg(0)
+	if err := fs.Parse(fs.Args()[1:]); err != nil {
+		return "", err
+	}
+	if fs.NArg() > 0 {
+		return "", errUsage{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	}
+	return arg, nil
+}
+
+func subscribersImport(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("subscribers import", stderr, `Usage: herald subscribers import FILE [flags]
+
+Adds the subscribers in FILE: a CSV with a header row (Herald's columns email, name, status, frequency,
+consent_at, or an export of Mailchimp, Substack or Buttondown as it is) or a YAML list. Every address is
+checked; a bad row is an error naming its line, and then nothing is imported. Imported subscribers are
+active (they consented where the list comes from) unless the file says otherwise. Someone who unsubscribed
+is never brought back.
+
+Flags:
+`)
+	dir := fs.String("C", ".", "the site's `folder`")
+	file, err := withArg(fs, args, "FILE: the list to import")
+	if err != nil {
+		return usageOr(err, fs)
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	recs, merged, err := subscribers.Parse(file, f)
+	if err != nil {
+		return err
+	}
+	subs := make([]store.Subscriber, len(recs))
+	for i, r := range recs {
+		subs[i] = store.Subscriber{Email: r.Email, Name: r.Name, Status: r.Status, Frequency: r.Frequency, ConsentAt: r.ConsentAt,
+			ConsentSource: store.FromImport}
+	}
+	st, err := siteStore(ctx, *dir, getenv)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	res, err := st.ImportSubscribers(ctx, subs, time.Now())
+	if err != nil {
+		return fmt.Errorf("import %s: %w", file, err)
+	}
+	fmt.Fprintf(stdout, "imported %s: %d added, %d updated, %d unchanged, %d skipped (unsubscribed or bounced)", file, res.Added, res.Updated, res.Unchanged, res.Skipped)
+	if merged > 0 {
+		fmt.Fprintf(stdout, "; %d duplicate rows merged", merged)
+	}
+	fmt.Fprintln(stdout)
+	return nil
+}
+
+func subscribersAdd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("subscribers add", stderr, `Usage: herald subscribers add EMAIL [flags]
+
+Adds one subscriber. Without --confirmed they are pending: they get nothing until they confirm.
+
+Flags:
+`)
+	dir := fs.String("C", ".", "the site's `folder`")
+	name := fs.String("name", "", "the subscriber's `name`")
+	freq := fs.String("frequency", store.Immediate, "immediate, daily or weekly")
+	confirmed := fs.Bool("confirmed", false, "they have already confirmed (consented elsewhere): active at once")
+	email, err := withArg(fs, args, "EMAIL: the address to add")
+	if err != nil {
+		return usageOr(err, fs)
+	}
+	if a, err := mail.ParseAddress(email); err != nil || a.Address != email {
+		return errUsage{fmt.Sprintf("%q is not an email address", email)}
+	}
+	switch *freq {
+	case store.Immediate, store.Daily, store.Weekly:
+	default:
+		return errUsage{fmt.Sprintf("--frequency %q: want immediate, daily or weekly", *freq)}
+	}
+	status := store.Pending
+	if *confirmed {
+		status = store.Active
+	}
+	st, err := siteStore(ctx, *dir, getenv)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	s, err := st.AddSubscriber(ctx, store.Subscriber{Email: email, Name: strings.TrimSpace(*name), Frequency: *freq, Status: status,
+		ConsentSource: store.FromCommand}, time.Now())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "added subscriber #%d (%s, %s)\n", s.ID, s.Status, s.Frequency)
+	return nil
+}
+
+// subscriberJSON is one subscriber in `subscribers list --json`.
+type subscriberJSON struct {
+	ID          int64      `json:"id"`
+	Email       string     `json:"email"`
+	Name        string     `json:"name,omitempty"`
+	Status      string     `json:"status"`
+	Frequency   string     `json:"frequency"`
+	Created     time.Time  `json:"created"`
+	Consent     string     `json:"consent_source"`
+	ConsentAt   *time.Time `json:"consent_at,omitempty"`
+	ConsentIP   string     `json:"consent_ip,omitempty"`
+	Confirmed   *time.Time `json:"confirmed_at,omitempty"`
+	Unsubscribe *time.Time `json:"unsubscribed_at,omitempty"`
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	t = t.UTC()
+	return &t
+}
+
+func subscribersList(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("subscribers list", stderr, `Usage: herald subscribers list [flags]
+
+Lists the subscribers, oldest first. Addresses are personal data: mind where the output goes.
+
+Flags:
+`)
+	dir := fs.String("C", ".", "the site's `folder`")
+	status := fs.String("status", "", "only those with this status: pending, active, unsubscribed or bounced")
+	asJSON := fs.Bool("json", false, "print a JSON array of objects with email, status, frequency and the consent record")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	st, err := siteStore(ctx, *dir, getenv)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	subs, err := st.Subscribers(ctx, *status)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		out := make([]subscriberJSON, len(subs))
+		for i, s := range subs {
+			out[i] = subscriberJSON{ID: s.ID, Email: s.Email, Name: s.Name, Status: s.Status, Frequency: s.Frequency,
+				Created: s.CreatedAt.UTC(), Consent: s.ConsentSource, ConsentAt: timePtr(s.ConsentAt), ConsentIP: s.ConsentIP,
+				Confirmed: timePtr(s.ConfirmedAt), Unsubscribe: timePtr(s.UnsubscribedAt)}
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	for _, s := range subs {
+		fmt.Fprintf(stdout, "%d\t%s\t%s\t%s\t%s\n", s.ID, s.Email, s.Status, s.Frequency, s.Name)
+	}
+	return nil
+}
+
+func subscribersRemove(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("subscribers remove", stderr, `Usage: herald subscribers remove EMAIL [flags]
+
+Unsubscribes someone at once: nothing more is sent to them, and their consent record is kept. With
+--erase they and everything Herald holds about them are deleted for good.
+
+Flags:
+`)
+	dir := fs.String("C", ".", "the site's `folder`")
+	erase := fs.Bool("erase", false, "delete the subscriber and their record for good")
+	email, err := withArg(fs, args, "EMAIL: the address to remove")
+	if err != nil {
+		return usageOr(err, fs)
+	}
+	st, err := siteStore(ctx, *dir, getenv)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	s, err := st.SubscriberByEmail(ctx, email)
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("%s is not on the list", email)
+	}
+	if err != nil {
+		return err
+	}
+	if *erase {
+		if err := st.DeleteSubscriber(ctx, s.ID); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "erased subscriber #%d\n", s.ID)
+		return nil
+	}
+	if err := st.UpdateSubscriber(ctx, s.ID, time.Now(), func(s *store.Subscriber) { s.Status = store.Unsubscribed }); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "unsubscribed subscriber #%d\n", s.ID)
+	return nil
+}
+
+// usageOr turns a flag parsing error into a usage error (or help).
+func usageOr(err error, fs interface{ Name() string }) error {
+	var u errUsage
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return errHelp
+	case errors.As(err, &u):
+		return errUsage{u.msg + "; see herald " + fs.Name() + " --help"}
+	}
+	return errUsage{err.Error() + "; see herald " + fs.Name() + " --help"}
+}
