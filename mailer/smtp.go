@@ -1,0 +1,393 @@
+package mailer
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	gomail "github.com/wneessen/go-mail"
+)
+
+// Sender delivers messages: an SMTPSender (one SMTP connection) or an Outbox. Send delivers one message;
+// Classify says what its error means. Neither is meant for concurrent Sends: run one Sender per worker.
+type Sender interface {
+	Send(ctx context.Context, m *Message) error
+	Close() error
+}
+
+// The TLS modes of SMTPConfig.TLS.
+const (
+	TLSStartTLS = "starttls" // plaintext connection upgraded with STARTTLS, which the server must offer
+	TLSImplicit = "tls"      // TLS from the first byte (smtps, usually port 465)
+	TLSNone     = "none"     // no encryption at all: only when asked for by name
+)
+
+// DefaultSMTPTimeout bounds each step of a connection and each message.
+const DefaultSMTPTimeout = 30 * time.Second
+
+// SMTPConfig says how to reach an SMTP server. The zero TLS mode is STARTTLS, required.
+type SMTPConfig struct {
+	Host string
+	Port int    // 0: 587 with STARTTLS, 465 with implicit TLS, 25 without TLS
+	TLS  string // TLSStartTLS (the default when empty), TLSImplicit or TLSNone
+
+	// Username and Password for SMTP AUTH; no AUTH without a username. The password never appears in
+	// an error or in String.
+	Username string
+	Password string
+	// Auth names the mechanism: "plain", "login", "cram-md5", "xoauth2" (Password is the OAuth token),
+	// "scram-sha-1", "scram-sha-256", or "" for the first of PLAIN, LOGIN, SCRAM-SHA-256 and CRAM-MD5
+	// that the server offers. PLAIN and LOGIN refuse to run over a plaintext connection to another
+	// machine.
+	Auth string
+
+	HELO    string        // the name to greet with; default: this machine's host name
+	Timeout time.Duration // default DefaultSMTPTimeout
+
+	// TLSConfig, if set, is used for STARTTLS and implicit TLS, for example with RootCAs holding the
+	// certificate of a server that signs its own. ServerName defaults to Host.
+	TLSConfig *tls.Config
+}
+
+var authTypes = map[string]gomail.SMTPAuthType{
+	"plain":         gomail.SMTPAuthPlain,
+	"login":         gomail.SMTPAuthLogin,
+	"cram-md5":      gomail.SMTPAuthCramMD5,
+	"xoauth2":       gomail.SMTPAuthXOAUTH2,
+	"scram-sha-1":   gomail.SMTPAuthSCRAMSHA1,
+	"scram-sha-256": gomail.SMTPAuthSCRAMSHA256,
+}
+
+// String describes the configuration as an smtp:// URL, without the password.
+func (c SMTPConfig) String() string {
+	u := url.URL{Scheme: "smtp", Host: net.JoinHostPort(c.Host, strconv.Itoa(c.port()))}
+	q := url.Values{}
+	switch c.tls() {
+	case TLSImplicit:
+		u.Scheme = "smtps"
+	case TLSNone:
+		q.Set("tls", TLSNone)
+	}
+	if c.Username != "" {
+		u.User = url.User(c.Username)
+	}
+	if c.Auth != "" {
+		q.Set("auth", c.Auth)
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// GoString keeps %#v from printing the password.
+func (c SMTPConfig) GoString() string { return "mailer.SMTPConfig(" + c.String() + ")" }
+
+func (c SMTPConfig) tls() string {
+	if c.TLS == "" {
+		return TLSStartTLS
+	}
+	return c.TLS
+}
+
+func (c SMTPConfig) port() int {
+	switch {
+	case c.Port != 0:
+		return c.Port
+	case c.tls() == TLSImplicit:
+		return 465
+	case c.tls() == TLSNone:
+		return 25
+	}
+	return 587
+}
+
+func (c SMTPConfig) check() error {
+	switch {
+	case c.Host == "":
+		return errors.New("mailer: SMTP: no host")
+	case c.Port < 0 || c.Port > 65535:
+		return fmt.Errorf("mailer: SMTP: port %d out of range", c.Port)
+	case c.tls() != TLSStartTLS && c.tls() != TLSImplicit && c.tls() != TLSNone:
+		return fmt.Errorf("mailer: SMTP: TLS mode %q: want starttls, tls or none", c.TLS)
+	case c.Auth != "" && authTypes[strings.ToLower(c.Auth)] == "":
+		return fmt.Errorf("mailer: SMTP: auth %q: want plain, login, cram-md5, xoauth2, scram-sha-1 or scram-sha-256", c.Auth)
+	case c.Auth != "" && c.Username == "":
+		return fmt.Errorf("mailer: SMTP: auth %s needs a username", c.Auth)
+	}
+	return nil
+}
+
+// ParseSMTPURL reads the smtp setting: smtp://user@host:587 (STARTTLS, required), smtps://user@host:465
+// (implicit TLS) or smtp://host:1025?tls=none (plaintext, only when asked for like this). Other query
+// parameters: auth (see SMTPConfig.Auth), helo, timeout (a Go duration such as 10s). A password in the
+// URL is refused: it belongs in the environment or a file. Errors never quote the URL.
+func ParseSMTPURL(s string) (SMTPConfig, error) {
+	const form = "the form is smtp://user@host:587, smtps://user@host:465 or smtp://host:25?tls=none"
+	u, err := url.Parse(strings.TrimSpace(s))
+	if err != nil {
+		// url.Error quotes the URL, and its inner errors can quote part of the user info.
+		return SMTPConfig{}, fmt.Errorf("mailer: smtp URL: not a valid URL (%s)", form)
+	}
+	var c SMTPConfig
+	switch strings.ToLower(u.Scheme) {
+	case "smtp":
+		c.TLS = TLSStartTLS
+	case "smtps":
+		c.TLS = TLSImplicit
+	default:
+		return SMTPConfig{}, fmt.Errorf("mailer: smtp URL: scheme %q: want smtp or smtps (%s)", u.Scheme, form)
+	}
+	if u.Opaque != "" || u.Host == "" {
+		return SMTPConfig{}, fmt.Errorf("mailer: smtp URL: no host (%s)", form)
+	}
+	if u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			return SMTPConfig{}, errors.New("mailer: smtp URL: it holds a password: set HERALD_SMTP_PASSWORD, or HERALD_SMTP_PASSWORD_FILE to a file holding it, and leave it out of the URL")
+		}
+		c.Username = u.User.Username()
+	}
+	c.Host = u.Hostname()
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return SMTPConfig{}, fmt.Errorf("mailer: smtp URL: port %q: want a number from 1 to 65535", p)
+		}
+		c.Port = n
+	}
+	if u.Path != "" && u.Path != "/" || u.Fragment != "" {
+		return SMTPConfig{}, fmt.Errorf("mailer: smtp URL: unexpected path or fragment (%s)", form)
+	}
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return SMTPConfig{}, fmt.Errorf("mailer: smtp URL: query: %w", err)
+	}
+	for k, vs := range q {
+		v := vs[len(vs)-1]
+		switch k {
+		case "tls":
+			v = strings.ToLower(v)
+			if v != TLSStartTLS && v != TLSImplicit && v != TLSNone {
+				return SMTPConfig{}, fmt.Errorf("mailer: smtp URL: tls=%s: want starttls, tls or none", v)
+			}
+			if c.TLS == TLSImplicit && v != TLSImplicit {
+				return SMTPConfig{}, fmt.Errorf("mailer: smtp URL: smtps:// is implicit TLS; tls=%s contradicts it", v)
+			}
+			c.TLS = v
+		case "auth":
+			c.Auth = strings.ToLower(v)
+		case "helo":
+			c.HELO = v
+		case "timeout":
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return SMTPConfig{}, fmt.Errorf("mailer: smtp URL: timeout=%s: want a duration such as 30s", v)
+			}
+			c.Timeout = d
+		default:
+			return SMTPConfig{}, fmt.Errorf("mailer: smtp URL: unknown parameter %q (known: tls, auth, helo, timeout)", k)
+		}
+	}
+	if err := c.check(); err != nil {
+		return SMTPConfig{}, err
+	}
+	return c, nil
+}
+
+// SMTPSender sends messages over one SMTP connection, one after the other.
+//
+// After a message that was not delivered, the connection may be gone (a 421 reply, a network error, a
+// cancelled context): Send then fails at once with an error that Classify calls Deferred, and the caller
+// should Close this sender and dial a new one. go-mail does not reconnect by itself.
+type SMTPSender struct {
+	client *gomail.Client
+	addr   string
+
+	mu     sync.Mutex
+	conn   net.Conn // the TCP connection under any TLS, closed to cancel
+	broken error    // why the connection is unusable, once it is
+}
+
+// DialSMTP connects to the server, greets it, starts TLS as configured and authenticates. An error here
+// (no connection, no STARTTLS, a bad certificate, refused credentials) means no message can go out:
+// stop and say so. The password is not in any error.
+func DialSMTP(ctx context.Context, c SMTPConfig) (*SMTPSender, error) {
+	if err := c.check(); err != nil {
+		return nil, err
+	}
+	timeout := c.Timeout
+	if timeout <= 0 {
+		timeout = DefaultSMTPTimeout
+	}
+	tlsConfig := &tls.Config{}
+	if c.TLSConfig != nil {
+		tlsConfig = c.TLSConfig.Clone()
+	}
+	if tlsConfig.ServerName == "" {
+		tlsConfig.ServerName = c.Host
+	}
+	if tlsConfig.MinVersion == 0 {
+		tlsConfig.MinVersion = tls.VersionTLS12
+	}
+	s := &SMTPSender{addr: net.JoinHostPort(c.Host, strconv.Itoa(c.port()))}
+	implicit := c.tls() == TLSImplicit
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		d := net.Dialer{Timeout: timeout}
+		conn, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		s.mu.Lock()
+		s.conn = conn
+		s.mu.Unlock()
+		if !implicit {
+			return conn, nil
+		}
+		tc := tls.Client(conn, tlsConfig)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("TLS handshake: %w", err)
+		}
+		return tc, nil
+	}
+	opts := []gomail.Option{
+		gomail.WithPort(c.port()),
+		gomail.WithTimeout(timeout),
+		gomail.WithDialContextFunc(dial),
+		gomail.WithTLSConfig(tlsConfig),
+		// Herald sends one message per Send and checks each reply: a NOOP before each message and an
+		// RSET after each would only add two round trips per message.
+		gomail.WithoutNoop(),
+		gomail.WithoutRset(),
+	}
+	switch c.tls() {
+	case TLSStartTLS:
+		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSMandatory))
+	default: // implicit TLS is set up by dial; none is none
+		opts = append(opts, gomail.WithTLSPolicy(gomail.NoTLS))
+	}
+	if c.HELO != "" {
+		opts = append(opts, gomail.WithHELO(c.HELO))
+	}
+	switch {
+	case c.Username == "":
+		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthNoAuth))
+	case c.Auth == "":
+		opts = append(opts, gomail.WithOpportunisticSMTPAuth(gomail.SMTPAuthPlain, gomail.SMTPAuthLogin,
+			gomail.SMTPAuthSCRAMSHA256, gomail.SMTPAuthCramMD5),
+			gomail.WithUsername(c.Username), gomail.WithPassword(c.Password))
+	default:
+		opts = append(opts, gomail.WithSMTPAuth(authTypes[strings.ToLower(c.Auth)]),
+			gomail.WithUsername(c.Username), gomail.WithPassword(c.Password))
+	}
+	client, err := gomail.NewClient(c.Host, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("mailer: SMTP %s: %w", s.addr, err)
+	}
+	s.client = client
+
+	stop := context.AfterFunc(ctx, s.closeConn)
+	err = client.DialWithContext(ctx)
+	stop()
+	if err != nil {
+		s.closeConn()
+		if ctx.Err() != nil {
+			err = context.Cause(ctx)
+		}
+		return nil, fmt.Errorf("mailer: SMTP %s: %w", s.addr, explainDialError(err))
+	}
+	return s, nil
+}
+
+// explainDialError adds what to do to the errors a user can fix.
+func explainDialError(err error) error {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "does not support STARTTLS"):
+		return fmt.Errorf("the server does not offer STARTTLS: use smtps:// if it speaks TLS from the start (port 465), or add ?tls=none to send in plaintext (only on a trusted network): %w", err)
+	case strings.Contains(msg, "server does not support SMTP AUTH"):
+		return fmt.Errorf("a username is set but the server offers no AUTH (some servers offer it only after STARTTLS): %w", err)
+	}
+	return err
+}
+
+func (s *SMTPSender) closeConn() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn != nil {
+		s.conn.Close()
+	}
+}
+
+// Send delivers one message. A cancelled ctx closes the connection, abandoning the message in flight
+// (Classify then says whether the server may have it).
+func (s *SMTPSender) Send(ctx context.Context, m *Message) error {
+	s.mu.Lock()
+	broken := s.broken
+	s.mu.Unlock()
+	if broken != nil {
+		return &sendError{msg: "mailer: send " + m.MessageID + ": the connection is gone (" + broken.Error() + "): dial again", err: errConnGone}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, s.closeConn)
+	err := s.client.Send(m.msg)
+	cancelled := !stop()
+	if err == nil {
+		return nil
+	}
+	outcome, reason := Classify(err)
+	var se *gomail.SendError
+	code := 0
+	if errors.As(err, &se) {
+		code = se.ErrorCode()
+	}
+	if cancelled || code == 0 || code == 421 || outcome == Unknown {
+		s.mu.Lock()
+		s.broken = errors.New(reason)
+		s.mu.Unlock()
+		s.closeConn()
+	}
+	if cancelled {
+		err = errors.Join(err, context.Cause(ctx))
+	}
+	return &sendError{msg: "mailer: send " + m.MessageID + ": " + reason, err: err}
+}
+
+// Close says QUIT and closes the connection; after a broken connection it just closes it.
+func (s *SMTPSender) Close() error {
+	s.mu.Lock()
+	broken, conn := s.broken, s.conn
+	s.mu.Unlock()
+	if broken != nil || conn == nil {
+		s.closeConn()
+		return nil
+	}
+	// go-mail's QUIT does not renew the deadline that the last message set.
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	err := s.client.Close()
+	s.closeConn()
+	if err != nil {
+		return fmt.Errorf("mailer: SMTP %s: %w", s.addr, err)
+	}
+	return nil
+}
+
+// errConnGone is what Send fails with on a sender whose connection is gone.
+var errConnGone = errors.New("mailer: SMTP connection gone")
+
+// sendError is what SMTPSender.Send returns: its text is the stage and the server's reply, without the
+// recipient's address (which go-mail's error text carries); Unwrap gives go-mail's error.
+type sendError struct {
+	msg string
+	err error
+}
+
+func (e *sendError) Error() string { return e.msg }
+func (e *sendError) Unwrap() error { return e.err }
