@@ -23,6 +23,7 @@ import (
 	"io/fs"
 	"net/mail"
 	"net/url"
+	"regexp"
 	"strings"
 	texttemplate "text/template"
 	"time"
@@ -73,7 +74,7 @@ type Options struct {
 
 	// Templates holds the site's own templates; a file found there replaces the default of the same
 	// name in templates.FS (email.html, email.txt, post.html, post.txt, digest.html, digest.txt,
-	// email.css). May be nil.
+	// email.css, content.css). May be nil.
 	Templates fs.FS
 
 	DKIM *DKIM // nil: no DKIM signature
@@ -102,7 +103,9 @@ type Recipient struct {
 }
 
 // TemplateData is what the templates (email.*, post.*, digest.* and the subject templates) see. Every
-// string is plain text, except TemplatePost.HTML; html/template escapes the rest.
+// string is plain text, except TemplatePost.HTML; html/template escapes the rest. Besides the standard
+// functions, templates have add (add $i 1) and lines (the lines of a multi-line string, such as a postal
+// address written over several lines).
 type TemplateData struct {
 	Site struct {
 		Title string
@@ -147,6 +150,9 @@ type Message struct {
 	Subject   string // decoded
 	Date      time.Time
 
+	// HTML and Text are the two parts as composed, before transfer encoding: what a preview shows.
+	HTML, Text string
+
 	msg *gomail.Msg
 }
 
@@ -180,7 +186,7 @@ type Composer struct {
 	listID                     string // the List-Id header, encoded
 	mailto                     string // the mailto: URI for List-Unsubscribe, "" when none
 	dkim                       *dkimKey
-	css                        string
+	css, contentCSS            string // email.css, content.css
 	postHTML, digestHTML       *htmltemplate.Template
 	postText, digestText       *texttemplate.Template
 	postSubject, digestSubject *texttemplate.Template
@@ -222,7 +228,7 @@ func NewComposer(o Options) (*Composer, error) {
 	if err := c.parseTemplates(); err != nil {
 		return nil, err
 	}
-	c.inliner = newInliner(c.css)
+	c.inliner = newInliner(c.contentCSS, c.css)
 	return c, nil
 }
 
@@ -247,7 +253,16 @@ func (c *Composer) parseTemplates() error {
 	if c.css, err = read("email.css"); err != nil {
 		return err
 	}
-	funcs := map[string]any{"add": func(a, b int) int { return a + b }}
+	if c.contentCSS, err = read("content.css"); err != nil {
+		return err
+	}
+	// Comments are of no use in an email, and go-premailer's CSS parser spends time on them in every
+	// message.
+	c.css, c.contentCSS = stripCSSComments(c.css), stripCSSComments(c.contentCSS)
+	funcs := map[string]any{
+		"add":   func(a, b int) int { return a + b },
+		"lines": func(s string) []string { return strings.Split(strings.TrimSpace(s), "\n") },
+	}
 	html := func(body string) (*htmltemplate.Template, error) {
 		t := htmltemplate.New("email.html").Funcs(funcs).Option("missingkey=error")
 		for _, name := range []string{"email.html", body} {
@@ -453,7 +468,13 @@ func (c *Composer) compose(d *TemplateData, r Recipient, key string, date time.T
 			return nil, err
 		}
 	}
-	return &Message{To: d.Recipient.Email, MessageID: id, Subject: subject, Date: date, msg: m}, nil
+	return &Message{To: d.Recipient.Email, MessageID: id, Subject: subject, Date: date, HTML: html, Text: text, msg: m}, nil
+}
+
+var cssComment = regexp.MustCompile(`(?s)/\*.*?\*/`)
+
+func stripCSSComments(css string) string {
+	return strings.TrimSpace(cssComment.ReplaceAllString(css, ""))
 }
 
 // listUnsubscribe builds the List-Unsubscribe value (RFC 2369) and says whether the message may offer

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -565,5 +566,137 @@ func TestInlined(t *testing.T) {
 	}
 	if strings.Contains(p.html, ".content p") || !strings.Contains(p.html, "@media only screen") {
 		t.Errorf("want only the @media rules left in <style>:\n%s", p.html)
+	}
+}
+
+func TestPostalAddressLines(t *testing.T) {
+	o := testOptions()
+	o.PostalAddress = "Example Weblog\n1 Main Street\nSpringfield <IL>\n"
+	m, err := newTestComposer(t, o).Post(testRecipient(), testPosts()[1], "k", sendDate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "Example Weblog<br/>1 Main Street<br/>Springfield &lt;IL&gt;</p>"; !strings.Contains(m.HTML, want) {
+		t.Errorf("HTML part lacks %s", want)
+	}
+	if want := "\n\nExample Weblog\n1 Main Street\nSpringfield <IL>\n"; !strings.HasSuffix(m.Text, want) {
+		t.Errorf("text part does not end with %q:\n%s", want, m.Text)
+	}
+}
+
+// TestConcurrentCompose composes from many goroutines at once (run with -race): each message is the
+// same as when composed alone.
+func TestConcurrentCompose(t *testing.T) {
+	c := newTestComposer(t, testOptions())
+	ps := testPosts()
+	compose := func(i int) []byte {
+		r := testRecipient()
+		r.Email = "reader" + strconv.Itoa(i) + "@example.org"
+		var m *Message
+		var err error
+		if i%2 == 0 {
+			m, err = c.Post(r, ps[i%3], "post/"+strconv.Itoa(i), sendDate)
+		} else {
+			m, err = c.Digest(r, ps, "digest/"+strconv.Itoa(i), sendDate)
+		}
+		if err != nil {
+			t.Error(err)
+			return nil
+		}
+		b, err := m.Bytes()
+		if err != nil {
+			t.Error(err)
+		}
+		return b
+	}
+	const n = 40
+	got := make([][]byte, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { got[i] = compose(i) })
+	}
+	wg.Wait()
+	for i := range n {
+		if want := compose(i); !bytes.Equal(got[i], want) {
+			t.Errorf("message %d differs when composed alongside others:\n%s", i, firstDiff(got[i], want))
+		}
+	}
+}
+
+func BenchmarkComposePost(b *testing.B) {
+	c, err := NewComposer(testOptions())
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := testPosts()[0]
+	p.ContentHTML = strings.Repeat(p.ContentHTML, 20) // about 20 KB, a long post
+	r := testRecipient()
+	var buf bytes.Buffer
+	i := 0
+	for b.Loop() {
+		i++
+		m, err := c.Post(r, p, "post/x/"+strconv.Itoa(i), sendDate)
+		if err != nil {
+			b.Fatal(err)
+		}
+		buf.Reset()
+		if _, err := m.WriteTo(&buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.SetBytes(int64(buf.Len()))
+}
+
+// TestFrameCache checks that emails built from the cached, inlined frame are byte for byte those built
+// by inlining each email whole, for recipients whose values need escaping, and that templates which
+// transform those values fall back to inlining the whole email.
+func TestFrameCache(t *testing.T) {
+	recipients := []Recipient{
+		testRecipient(),
+		{Email: "bob@example.net", UnsubscribeURL: "https://blog.example.com/u?t=1&x='2'"},
+		{Email: "o'hara@example.com", Name: `Tom & "Jerry" <O'Hara> +1`, UnsubscribeURL: "https://blog.example.com/u?t=1", PreferencesURL: "https://blog.example.com/p?t=1&a=b"},
+		{Email: "eve@example.com", Name: "HERALDxRECIPIENTxNAMExQ7 " + recipientTokens[2], UnsubscribeURL: "https://blog.example.com/u?t=3"},
+		{Email: "zoe@example.com", Name: "Zoë\u00a0Ünal"},
+		{Email: "ann+news@example.org", Name: "A+B", UnsubscribeURL: "https://blog.example.com/u?t=1&x=2+3"},
+	}
+	for _, tt := range []struct {
+		name      string
+		templates fstest.MapFS
+	}{
+		{name: "default templates"},
+		{name: "a template that cuts the name", templates: fstest.MapFS{
+			"post.html":   {Data: []byte(`{{define "body"}}<p>{{printf "%.3s" .Recipient.Name}} {{.Post.Title}}</p>{{end}}`)},
+			"digest.html": {Data: []byte(`{{define "body"}}<p>{{printf "%.3s" .Recipient.Name}}</p>{{end}}`)},
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			o := testOptions()
+			o.Templates = tt.templates
+			cached := newTestComposer(t, o)
+			whole := newTestComposer(t, o)
+			whole.inliner.pageCacheable = false
+			for i, r := range recipients {
+				compose := func(c *Composer) []byte {
+					var m *Message
+					var err error
+					if i%2 == 0 {
+						m, err = c.Post(r, testPosts()[0], "post/"+strconv.Itoa(i), sendDate)
+					} else {
+						m, err = c.Digest(r, testPosts(), "digest/"+strconv.Itoa(i), sendDate)
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+					return messageBytes(t, m)
+				}
+				got, want := compose(cached), compose(whole)
+				if !bytes.Equal(got, want) {
+					t.Errorf("recipient %d: the cached frame gives a different email:\n%s", i, firstDiff(got, want))
+				}
+			}
+			if tt.templates == nil && len(cached.inliner.frames) == 0 {
+				t.Error("nothing was cached")
+			}
+		})
 	}
 }

@@ -647,3 +647,57 @@ func TestClassify(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkSMTPSend sends composed messages over one loopback connection to a go-smtp server that
+// keeps only a count; it measures the transport (go-mail and both ends of SMTP), not composing.
+func BenchmarkSMTPSend(b *testing.B) {
+	ts := startServerB(b)
+	s, err := DialSMTP(b.Context(), SMTPConfig{Host: "127.0.0.1", Port: ts.port, TLS: TLSNone, Timeout: 5 * time.Second})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	c, err := NewComposer(testOptions())
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, err := c.Post(testRecipient(), testPosts()[0], "post/bench", sendDate)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if err := s.Send(b.Context(), m); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+// startServerB is startServer for benchmarks: a server that discards what it gets.
+func startServerB(b *testing.B) *testServer {
+	ts := &testServer{}
+	s := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
+		return &discardSession{}, nil
+	}))
+	s.Domain = "localhost"
+	s.ErrorLog = log.New(io.Discard, "", 0)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	ts.port = l.Addr().(*net.TCPAddr).Port
+	go s.Serve(l)
+	b.Cleanup(func() { s.Close() })
+	return ts
+}
+
+type discardSession struct{}
+
+func (discardSession) Mail(string, *smtp.MailOptions) error { return nil }
+func (discardSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
+func (discardSession) Data(r io.Reader) error {
+	_, err := io.Copy(io.Discard, r)
+	return err
+}
+func (discardSession) Reset()        {}
+func (discardSession) Logout() error { return nil }

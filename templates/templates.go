@@ -12,7 +12,8 @@ import "embed"
 //     postal address); each defines the page and calls the template "body".
 //   - post.html, post.txt: "body" for an email with one post.
 //   - digest.html, digest.txt: "body" for a digest of several posts.
-//   - email.css: the stylesheet that package mailer inlines into the HTML emails.
+//   - email.css: the stylesheet of the HTML emails' frame, and content.css: of the post's own HTML in
+//     them. Package mailer inlines both.
 //
 //go:embed *.xsl *.html *.txt *.css
 var FS embed.FS
