@@ -1,0 +1,145 @@
+package mailer
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+)
+
+// recLedger records what the engine commits, checking the order the ledger depends on: a job is started
+// before its result, once.
+type recLedger struct {
+	t        *testing.T
+	mu       sync.Mutex
+	commits  int
+	started  map[int64]bool
+	results  map[int64]Result
+	skip     map[int64]bool
+	inFlight int // started and not yet finished: at most one per connection
+	maxIn    int
+}
+
+func (l *recLedger) Commit(_ context.Context, started []Job, done []Result) (map[int64]bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.commits++
+	for _, r := range done {
+		if !l.started[r.ID] {
+			l.t.Errorf("result for %d before it was started", r.ID)
+		}
+		if _, dup := l.results[r.ID]; dup {
+			l.t.Errorf("two results for %d", r.ID)
+		}
+		l.results[r.ID] = r
+		l.inFlight--
+	}
+	skip := map[int64]bool{}
+	for _, j := range started {
+		l.started[j.ID] = true
+		if l.skip[j.ID] {
+			skip[j.ID] = true
+			continue
+		}
+		l.inFlight++
+	}
+	l.maxIn = max(l.maxIn, l.inFlight)
+	return skip, nil
+}
+
+func newRecLedger(t *testing.T) *recLedger {
+	return &recLedger{t: t, started: map[int64]bool{}, results: map[int64]Result{}, skip: map[int64]bool{}}
+}
+
+func TestEngine(t *testing.T) {
+	var fails sync.Map // address → how often the server still says 451 to it
+	ts := startServer(t, false, func(ts *testServer) {
+		ts.rcpt = func(_ *smtp.Conn, to string) error {
+			if to == "gone@example.com" {
+				return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
+			}
+			if n, ok := fails.Load(to); ok && n.(int) > 0 {
+				fails.Store(to, n.(int)-1)
+				return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try later"}
+			}
+			return nil
+		}
+	})
+	fails.Store("flaky@example.com", 1)   // one 451, then fine: retried in the run
+	fails.Store("stubborn@example.com", 9) // more 451s than retries: deferred
+	c := newTestComposer(t, testOptions())
+	l := newRecLedger(t)
+	l.skip[7] = true // left between planning and sending
+	var addrs []string
+	for i := 0; i < 20; i++ {
+		addrs = append(addrs, fmt.Sprintf("reader%02d@example.com", i))
+	}
+	addrs = append(addrs, "gone@example.com", "flaky@example.com", "stubborn@example.com")
+	jobs := make(chan Job)
+	go func() {
+		defer close(jobs)
+		for i, a := range addrs {
+			r := testRecipient()
+			r.Email = a
+			m, err := c.Post(r, testPosts()[0], fmt.Sprintf("delivery/%d", i), sendDate)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			jobs <- Job{ID: int64(i), Message: m}
+		}
+	}()
+	e := &Engine{
+		Dial:          func(ctx context.Context) (Sender, error) { return DialSMTP(ctx, ts.config()) },
+		Ledger:        l,
+		Connections:   3,
+		PerConnection: 4,
+		Backoff:       time.Millisecond,
+	}
+	counts, err := e.Run(t.Context(), jobs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counts[Sent] != 20 || counts[Failed] != 1 || counts[Deferred] != 1 {
+		t.Errorf("got %v, want 20 sent (21 less the skipped one, the flaky one included), 1 failed, 1 deferred", counts)
+	}
+	if got := len(ts.messages()); got != 20 {
+		t.Errorf("the server got %d messages, want 20", got)
+	}
+	if _, ok := l.results[7]; ok {
+		t.Errorf("the skipped job was sent")
+	}
+	if r := l.results[20]; r.Outcome != Failed {
+		t.Errorf("550 5.1.1: got %v", r)
+	}
+	if l.maxIn > 3 {
+		t.Errorf("%d messages were in flight at once, want at most one per connection (3)", l.maxIn)
+	}
+	if l.commits >= 2*len(addrs) {
+		t.Logf("%d commits for %d jobs: no grouping happened (possible on a slow machine)", l.commits, len(addrs))
+	}
+	if ts.connections() < 6 {
+		t.Errorf("got %d connections, want a new one after every 4 messages", ts.connections())
+	}
+}
+
+// TestEngineConnectError: a run whose first connection fails stops before any job is started.
+func TestEngineConnectError(t *testing.T) {
+	l := newRecLedger(t)
+	jobs := make(chan Job, 1)
+	jobs <- Job{ID: 1}
+	close(jobs)
+	e := &Engine{Dial: func(ctx context.Context) (Sender, error) {
+		return DialSMTP(ctx, SMTPConfig{Host: "127.0.0.1", Port: 1, TLS: TLSNone, Timeout: time.Second})
+	}, Ledger: l}
+	_, err := e.Run(t.Context(), jobs)
+	if err == nil {
+		t.Fatal("got no error")
+	}
+	if len(l.started) != 0 {
+		t.Errorf("jobs were started before the connection failed")
+	}
+}
