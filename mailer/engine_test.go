@@ -68,7 +68,7 @@ func TestEngine(t *testing.T) {
 			return nil
 		}
 	})
-	fails.Store("flaky@example.com", 1)   // one 451, then fine: retried in the run
+	fails.Store("flaky@example.com", 1)    // one 451, then fine: retried in the run
 	fails.Store("stubborn@example.com", 9) // more 451s than retries: deferred
 	c := newTestComposer(t, testOptions())
 	l := newRecLedger(t)
