@@ -34,8 +34,8 @@ import (
 	"github.com/heraldhq/herald/templates"
 )
 
-// Errors that stop a run: a message without them must not go out (the law in most countries requires a
-// postal address and a working unsubscribe link in every newsletter).
+// The errors of Post and Digest that should stop a run rather than one delivery: every email needs a
+// postal address and a way to unsubscribe (the law in most countries requires both in a newsletter).
 var (
 	ErrNoPostalAddress = errors.New("mailer: no postal address: set postal_address in herald.yaml (or HERALD_POSTAL_ADDRESS); the law requires it in every email")
 	ErrNoUnsubscribe   = errors.New("mailer: no way to unsubscribe: set base_url in herald.yaml (or HERALD_BASE_URL) so each email carries an unsubscribe link, or an unsubscribe mailto address")
@@ -117,7 +117,7 @@ type TemplateData struct {
 		Name  string // empty when not known
 	}
 	Subject string           // the rendered subject (empty while the subject is rendered)
-	CSS     htmltemplate.CSS // email.css, for a <style> element that Herald then inlines
+	CSS     htmltemplate.CSS // email.css, for a <style> element that Herald then inlines (content.css is inlined into the posts' HTML before)
 	Post    *TemplatePost    // the post, in a single-post email
 	Posts   []*TemplatePost  // the posts shown, in a digest
 	Count   int              // the number of new posts, in a digest (shown or not)
@@ -147,7 +147,7 @@ type TemplatePost struct {
 type Message struct {
 	To        string // the recipient's address: the envelope's RCPT TO and the To header's
 	MessageID string // as in the header, with the angle brackets
-	Subject   string // decoded
+	Subject   string // as the recipient reads it (sanitized, not encoded)
 	Date      time.Time
 
 	// HTML and Text are the two parts as composed, before transfer encoding: what a preview shows.
@@ -374,7 +374,7 @@ func (c *Composer) data(r Recipient) (*TemplateData, error) {
 	d.Site.URL = c.o.SiteURL
 	addr, err := mail.ParseAddress(r.Email)
 	if err != nil || addr.Name != "" {
-		return nil, fmt.Errorf("mailer: recipient %q: not an email address", r.Email)
+		return nil, errors.New("mailer: the recipient's address is not an email address") // the address stays out of logs
 	}
 	d.Recipient.Email = addr.Address
 	d.Recipient.Name = sanitize(r.Name)
@@ -390,7 +390,13 @@ func (c *Composer) data(r Recipient) (*TemplateData, error) {
 	default:
 		return nil, ErrNoUnsubscribe
 	}
-	d.PreferencesURL = r.PreferencesURL
+	if r.PreferencesURL != "" {
+		u, err := url.Parse(r.PreferencesURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return nil, fmt.Errorf("mailer: preferences URL %q: want an absolute https URL", r.PreferencesURL)
+		}
+		d.PreferencesURL = u.String()
+	}
 	return d, nil
 }
 

@@ -463,6 +463,7 @@ func TestRefuse(t *testing.T) {
 		{name: "no way to unsubscribe", options: func(o *Options) { o.UnsubscribeMailto = "" }, r: func(r *Recipient) { r.UnsubscribeURL = "" }, want: ErrNoUnsubscribe, wantMsg: "base_url"},
 		{name: "javascript unsubscribe URL", r: func(r *Recipient) { r.UnsubscribeURL = "javascript:alert(1)" }, wantMsg: "unsubscribe URL"},
 		{name: "relative unsubscribe URL", r: func(r *Recipient) { r.UnsubscribeURL = "/u?t=1" }, wantMsg: "unsubscribe URL"},
+		{name: "javascript preferences URL", r: func(r *Recipient) { r.PreferencesURL = "javascript:alert(1)" }, wantMsg: "preferences URL"},
 		{name: "bad recipient", r: func(r *Recipient) { r.Email = "ann@example.org\r\nBcc: eve@example.com" }, wantMsg: "not an email address"},
 		{name: "recipient with a name", r: func(r *Recipient) { r.Email = "Ann <ann@example.org>" }, wantMsg: "not an email address"},
 	}

@@ -134,6 +134,14 @@ func ParseSMTPURL(s string) (SMTPConfig, error) {
 		// url.Error quotes the URL, and its inner errors can quote part of the user info.
 		return SMTPConfig{}, fmt.Errorf("mailer: smtp URL: not a valid URL (%s)", form)
 	}
+	// A password written without escaping can spill out of the user info (a "/" in it ends the host),
+	// so with user info in the URL no error quotes a part of it.
+	show := func(v string) string {
+		if strings.Contains(s, "@") {
+			return "(not shown)"
+		}
+		return strconv.Quote(v)
+	}
 	var c SMTPConfig
 	switch strings.ToLower(u.Scheme) {
 	case "smtp":
@@ -141,7 +149,7 @@ func ParseSMTPURL(s string) (SMTPConfig, error) {
 	case "smtps":
 		c.TLS = TLSImplicit
 	default:
-		return SMTPConfig{}, fmt.Errorf("mailer: smtp URL: scheme %q: want smtp or smtps (%s)", u.Scheme, form)
+		return SMTPConfig{}, fmt.Errorf("mailer: smtp URL: scheme %s: want smtp or smtps (%s)", show(u.Scheme), form)
 	}
 	if u.Opaque != "" || u.Host == "" {
 		return SMTPConfig{}, fmt.Errorf("mailer: smtp URL: no host (%s)", form)
@@ -153,10 +161,13 @@ func ParseSMTPURL(s string) (SMTPConfig, error) {
 		c.Username = u.User.Username()
 	}
 	c.Host = u.Hostname()
+	if c.Host == "" || strings.Contains(c.Host, ":") && net.ParseIP(c.Host) == nil || strings.ContainsAny(c.Host, "[]%/ ") {
+		return SMTPConfig{}, fmt.Errorf("mailer: smtp URL: host %s is not a host name or an IP address", show(c.Host))
+	}
 	if p := u.Port(); p != "" {
 		n, err := strconv.Atoi(p)
 		if err != nil || n < 1 || n > 65535 {
-			return SMTPConfig{}, fmt.Errorf("mailer: smtp URL: port %q: want a number from 1 to 65535", p)
+			return SMTPConfig{}, fmt.Errorf("mailer: smtp URL: port %s: want a number from 1 to 65535", show(p))
 		}
 		c.Port = n
 	}
@@ -165,7 +176,7 @@ func ParseSMTPURL(s string) (SMTPConfig, error) {
 	}
 	q, err := url.ParseQuery(u.RawQuery)
 	if err != nil {
-		return SMTPConfig{}, fmt.Errorf("mailer: smtp URL: query: %w", err)
+		return SMTPConfig{}, fmt.Errorf("mailer: smtp URL: a query parameter is not escaped right (%s)", form)
 	}
 	for k, vs := range q {
 		v := vs[len(vs)-1]
@@ -173,24 +184,27 @@ func ParseSMTPURL(s string) (SMTPConfig, error) {
 		case "tls":
 			v = strings.ToLower(v)
 			if v != TLSStartTLS && v != TLSImplicit && v != TLSNone {
-				return SMTPConfig{}, fmt.Errorf("mailer: smtp URL: tls=%s: want starttls, tls or none", v)
+				return SMTPConfig{}, fmt.Errorf("mailer: smtp URL: tls=%s: want starttls, tls or none", show(v))
 			}
 			if c.TLS == TLSImplicit && v != TLSImplicit {
-				return SMTPConfig{}, fmt.Errorf("mailer: smtp URL: smtps:// is implicit TLS; tls=%s contradicts it", v)
+				return SMTPConfig{}, fmt.Errorf("mailer: smtp URL: smtps:// is implicit TLS; tls=%s contradicts it", show(v))
 			}
 			c.TLS = v
 		case "auth":
 			c.Auth = strings.ToLower(v)
+			if authTypes[c.Auth] == "" {
+				return SMTPConfig{}, fmt.Errorf("mailer: smtp URL: auth=%s: want plain, login, cram-md5, xoauth2, scram-sha-1 or scram-sha-256", show(v))
+			}
 		case "helo":
 			c.HELO = v
 		case "timeout":
 			d, err := time.ParseDuration(v)
 			if err != nil || d <= 0 {
-				return SMTPConfig{}, fmt.Errorf("mailer: smtp URL: timeout=%s: want a duration such as 30s", v)
+				return SMTPConfig{}, fmt.Errorf("mailer: smtp URL: timeout=%s: want a duration such as 30s", show(v))
 			}
 			c.Timeout = d
 		default:
-			return SMTPConfig{}, fmt.Errorf("mailer: smtp URL: unknown parameter %q (known: tls, auth, helo, timeout)", k)
+			return SMTPConfig{}, fmt.Errorf("mailer: smtp URL: unknown parameter %s (known: tls, auth, helo, timeout)", show(k))
 		}
 	}
 	if err := c.check(); err != nil {

@@ -2,6 +2,7 @@ package mailer
 
 import (
 	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -29,7 +30,8 @@ func TestParseSMTPURL(t *testing.T) {
 		{in: "smtp:mail.example.com", wantErr: "no host"},
 		{in: "smtp://mail.example.com:0", wantErr: "port"},
 		{in: "smtp://mail.example.com:x", wantErr: "not a valid URL"},
-		{in: "smtp://mail.example.com?tls=maybe", wantErr: "tls=maybe"},
+		{in: "smtp://mail.example.com?tls=maybe", wantErr: `tls="maybe"`},
+		{in: "smtp://u@mail.example.com?tls=maybe", wantErr: "tls=(not shown)"},
 		{in: "smtps://mail.example.com?tls=none", wantErr: "contradicts"},
 		{in: "smtp://mail.example.com?tls=starttls&x=1", wantErr: "unknown parameter"},
 		{in: "smtp://u@mail.example.com?auth=magic", wantErr: "auth"},
@@ -84,4 +86,51 @@ func TestSMTPConfigString(t *testing.T) {
 			t.Errorf("%s does not parse back: %v %v", tt.want, back, err)
 		}
 	}
+}
+
+// FuzzParseSMTPURL checks that no error shows any part of a password, however it is written into the
+// URL (escaped or not, with characters that end the user info early).
+func FuzzParseSMTPURL(f *testing.F) {
+	f.Add("ann", "pw", "mail.example.com:587?tls=none")
+	f.Add("ann", "12/34", "mail.example.com")
+	f.Add("a", "b?auth=x", "h")
+	f.Add("", "p#q", "[::1]:25")
+	f.Add("u", "p%zz", "h?timeout=x")
+	f.Fuzz(func(t *testing.T, user, pass, rest string) {
+		// Sentinels before, inside and after the password: any piece of it that leaks takes one along.
+		pass = "Qz1" + pass + "Zq9xW" + pass + "Wk8"
+		for _, s := range []string{
+			"smtp://" + user + ":" + pass + "@" + rest,
+			"smtps://" + url.UserPassword(user, pass).String() + "@" + rest,
+		} {
+			c, err := ParseSMTPURL(s)
+			if err == nil {
+				t.Fatalf("%q parsed to %v: a URL with a password must be refused", s, c)
+			}
+			for _, sentinel := range []string{"Qz1", "Zq9xW", "Wk8"} {
+				if strings.Contains(err.Error(), sentinel) {
+					t.Fatalf("the error for %q shows part of the password: %v", s, err)
+				}
+			}
+		}
+	})
+}
+
+func FuzzSMTPURLRoundTrip(f *testing.F) {
+	f.Add("smtp://ann@mail.example.com:587")
+	f.Add("smtps://h?auth=plain")
+	f.Add("smtp://[::1]:25?tls=none&helo=x")
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := ParseSMTPURL(s)
+		if err != nil {
+			return
+		}
+		back, err := ParseSMTPURL(c.String())
+		if err != nil {
+			t.Fatalf("%q parses to %v, whose String %q does not parse: %v", s, c, c.String(), err)
+		}
+		if back.String() != c.String() || back.Host != c.Host || back.Username != c.Username || back.port() != c.port() || back.tls() != c.tls() {
+			t.Fatalf("%q: %v, then %v", s, c, back)
+		}
+	})
 }
