@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -30,18 +31,44 @@ type config struct {
 	ExcerptSeparator string `yaml:"excerpt_separator"`
 	ExcerptOnly      bool   `yaml:"excerpt_only"`
 
-	Output        string   `yaml:"output"`    // the folder feeds are written to (default: the site's output folder)
-	RSS           string   `yaml:"rss"`       // file names inside output
-	Atom          string   `yaml:"atom"`      //
-	JSON          string   `yaml:"json"`      //
-	Limit         *int     `yaml:"limit"`     // items per feed; 0 for all (default 20)
-	MaxBytes      int      `yaml:"max_bytes"` // a feed larger than this drops its oldest items; 0 for no limit
-	Stylesheet    string   `yaml:"stylesheet"`
-	Hubs          []string `yaml:"hubs"`
-	TagFeeds      bool     `yaml:"tag_feeds"`
-	Store         string   `yaml:"store"`   // the state store: a SQLite file (default .herald/state.db in the site)
-	MaxNew        int      `yaml:"max_new"` // more new posts than this stop a publish (default 5)
-	CategoryFeeds bool     `yaml:"category_feeds"`
+	Output     string   `yaml:"output"`    // the folder feeds are written to (default: the site's output folder)
+	RSS        string   `yaml:"rss"`       // file names inside output
+	Atom       string   `yaml:"atom"`      //
+	JSON       string   `yaml:"json"`      //
+	Limit      *int     `yaml:"limit"`     // items per feed; 0 for all (default 20)
+	MaxBytes   int      `yaml:"max_bytes"` // a feed larger than this drops its oldest items; 0 for no limit
+	Stylesheet string   `yaml:"stylesheet"`
+	Hubs       []string `yaml:"hubs"`
+	TagFeeds   bool     `yaml:"tag_feeds"`
+	Store      string   `yaml:"store"`   // the state store: a SQLite file (default .herald/state.db in the site)
+	MaxNew     int      `yaml:"max_new"` // more new posts than this stop a publish (default 5)
+
+	// Mail.
+	SMTP              string  `yaml:"smtp"`   // smtp://user@host:587 (STARTTLS), smtps://user@host:465, smtp://host:1025?tls=none
+	Outbox            string  `yaml:"outbox"` // the Maildir folder used without smtp (default .herald/outbox)
+	From              string  `yaml:"from"`   // "Name <address>"
+	PostalAddress     string  `yaml:"postal_address"`
+	Secret            string  `yaml:"secret"`   // signs the unsubscribe and confirmation links
+	BaseURL           string  `yaml:"base_url"` // where herald serve answers
+	UnsubscribeMailto string  `yaml:"unsubscribe_mailto"`
+	DKIMKeyFile       string  `yaml:"dkim_key_file"`
+	DKIMSelector      string  `yaml:"dkim_selector"`
+	Listen            string  `yaml:"listen"`
+	EmailContent      string  `yaml:"email_content"` // full (default) or excerpt
+	MaxDigestPosts    int     `yaml:"max_digest_posts"`
+	Connections       int     `yaml:"connections"`      // SMTP connections at once (default 4)
+	PerConnection     int     `yaml:"per_connection"`   // messages per connection (default 50)
+	Rate              float64 `yaml:"rate"`             // messages per second, 0 for no limit
+	DeferredMaxAge    string  `yaml:"deferred_max_age"` // a deferred message older than this fails (default 72h)
+	CategoryFeeds     bool    `yaml:"category_feeds"`
+}
+
+// deferredMaxAge is how long a deferred message is tried again before it fails.
+func (c config) deferredMaxAge() time.Duration {
+	if d, err := time.ParseDuration(c.DeferredMaxAge); err == nil && d > 0 {
+		return d
+	}
+	return 72 * time.Hour
 }
 
 // author accepts "Name" or {name, email, url}.
@@ -104,6 +131,12 @@ func applyEnv(c *config, getenv func(string) string) error {
 				return fmt.Errorf("%s=%q: want true or false", name, val)
 			}
 			f.SetBool(b)
+		case reflect.Float64:
+			n, err := strconv.ParseFloat(val, 64)
+			if err != nil {
+				return fmt.Errorf("%s=%q: want a number", name, val)
+			}
+			f.SetFloat(n)
 		case reflect.Int:
 			n, err := strconv.Atoi(val)
 			if err != nil {

@@ -45,6 +45,7 @@ const usage = `Herald publishes a blog's feeds (RSS, Atom, JSON Feed) and emails
 
 Usage:
   herald publish [flags]   build the feeds, find the new posts, record the run (after each publish)
+  herald send [flags]      send the new posts and the digests that are due to the subscribers
   herald build [flags]     write feed.xml, atom.xml and feed.json for the site
   herald diff [flags]      show which posts are new, updated or removed since the last run
   herald status [flags]    show the last runs and what the state store holds
@@ -69,6 +70,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runDiff(ctx, args[1:], getenv, stdout, stderr)
 	case "status":
 		return runStatus(ctx, args[1:], getenv, stdout, stderr)
+	case "send":
+		return runSend(ctx, args[1:], getenv, stdout, stderr)
 	case "subscribers":
 		return runSubscribers(ctx, args[1:], getenv, stdout, stderr)
 	case "version", "--version", "-version":

@@ -392,7 +392,10 @@ func publish(ctx context.Context, getenv func(string) string, bf buildFlags, df 
 		return err
 	}
 	fmt.Fprintf(stdout, "recorded run #%d\n", run.ID)
-	return nil
+	if command != "publish" {
+		return nil
+	}
+	return sendDue(ctx, b, r.st, getenv, sendFlags{}, "", stdout, stderr)
 }
 
 // plural says "1 post is" or "3 posts are".

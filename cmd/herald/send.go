@@ -1,0 +1,385 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/mail"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald/mailer"
+	"github.com/heraldhq/herald/posts"
+	"github.com/heraldhq/herald/store"
+	"github.com/heraldhq/herald/token"
+)
+
+// sendFlags are the flags of the commands that send mail.
+type sendFlags struct {
+	dryRun       string // a folder to write the messages to instead of sending them
+	retryUnknown bool
+}
+
+func (f *sendFlags) register(fs *flag.FlagSet) {
+	fs.BoolVar(&f.retryUnknown, "retry-unknown", false, "send again the messages whose fate is unknown (the connection died after DATA), with the same Message-ID")
+}
+
+func runSend(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("send", stderr, `Usage: herald send [flags]
+
+Sends what is due without rebuilding the feeds: the posts that publish recorded as new, to the
+subscribers who should get them (at once, or in their daily or weekly digest when it falls due), and the
+messages deferred by an earlier run. Run it from cron (hourly is enough for digests). With no smtp
+configured, the messages go to the outbox folder (a Maildir). Prints a summary.
+
+Flags:
+`)
+	var bf buildFlags
+	var sf sendFlags
+	bf.register(fs)
+	sf.register(fs)
+	fs.StringVar(&sf.dryRun, "dry-run", "", "write the messages that would be sent into this `folder` (a Maildir) and change nothing")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	siteDir, err := filepath.Abs(bf.dir)
+	if err != nil {
+		return err
+	}
+	cfg, err := loadConfig(siteDir, getenv)
+	if err != nil {
+		return err
+	}
+	if sf.dryRun != "" {
+		return dryRunSend(ctx, getenv, bf, sf, siteDir, cfg, stdout, stderr)
+	}
+	r, err := lockStore(ctx, siteDir, cfg, "send")
+	if err != nil {
+		return err
+	}
+	defer r.close()
+	b, err := prepare(ctx, getenv, bf, stderr)
+	if err != nil {
+		return err
+	}
+	return sendDue(ctx, b, r.st, getenv, sf, "", stdout, stderr)
+}
+
+// dryRunSend sends into a Maildir folder against a copy of the store, so that the real one is not
+// changed and the messages are exactly those a real run would send.
+func dryRunSend(ctx context.Context, getenv func(string) string, bf buildFlags, sf sendFlags, siteDir string, cfg config, stdout, stderr io.Writer) error {
+	src := storePath(siteDir, cfg)
+	if _, err := os.Stat(src); err != nil {
+		return fmt.Errorf("nothing to send: no runs recorded yet (%s does not exist)", src)
+	}
+	tmp := filepath.Join(os.TempDir(), fmt.Sprintf("herald-dry-run-%d", os.Getpid()))
+	if err := os.MkdirAll(tmp, 0o700); err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	copyPath := filepath.Join(tmp, "state.db")
+	for _, suffix := range []string{"", "-wal"} {
+		data, err := os.ReadFile(src + suffix)
+		if errors.Is(err, os.ErrNotExist) && suffix != "" {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(copyPath+suffix, data, 0o600); err != nil {
+			return err
+		}
+	}
+	st, err := store.Open(ctx, copyPath)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	b, err := prepare(ctx, getenv, bf, stderr)
+	if err != nil {
+		return err
+	}
+	if err := sendDue(ctx, b, st, getenv, sf, sf.dryRun, stdout, stderr); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "dry run: the messages are in %s; nothing was sent or recorded\n", sf.dryRun)
+	return nil
+}
+
+// mailSettings are the configuration the mail needs, checked.
+type mailSettings struct {
+	composer *mailer.Composer
+	dial     func(ctx context.Context) (mailer.Sender, error)
+	where    string // "smtp.example.com:587" or the outbox folder, for messages
+	secret   []byte
+	baseURL  string
+}
+
+var enhancedCode = regexp.MustCompile(`\b[245]\.\d{1,3}\.\d{1,3}\b`)
+
+// sendDue plans and sends what is due (the caller holds the run lock). With outbox set, messages go
+// there whatever the configuration says.
+func sendDue(ctx context.Context, b *build, st store.Store, getenv func(string) string, sf sendFlags, outbox string, stdout, stderr io.Writer) error {
+	now := time.Now()
+	if n, err := st.Recover(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		fmt.Fprintf(stderr, "herald: %s left by a run that stopped: their fate is unknown (see --retry-unknown)\n", plural(n, "message was", "messages were"))
+	}
+	if sf.retryUnknown {
+		if _, err := st.RetryUnknown(ctx); err != nil {
+			return err
+		}
+	}
+	if _, err := st.FailOld(ctx, now, b.cfg.deferredMaxAge()); err != nil {
+		return err
+	}
+	if _, err := st.Plan(ctx, now); err != nil {
+		return err
+	}
+	due, err := st.Due(ctx, now, 1)
+	if err != nil {
+		return err
+	}
+	if len(due) == 0 {
+		fmt.Fprintln(stdout, "mail: nothing to send")
+		return nil
+	}
+	ms, err := b.mailSettings(getenv, outbox)
+	if err != nil {
+		return err
+	}
+	byID := map[string]*posts.Post{}
+	for _, p := range b.site.Posts {
+		byID[p.ID] = p
+	}
+	rendered := map[string]bool{}
+	var eng = &mailer.Engine{
+		Dial: ms.dial, Ledger: &storeLedger{st: st, backoff: 15 * time.Minute},
+		Connections: b.cfg.Connections, PerConnection: b.cfg.PerConnection, Rate: b.cfg.Rate,
+	}
+	jobs := make(chan mailer.Job)
+	var prodErr error
+	var skipped int
+	go func() {
+		defer close(jobs)
+		dispatched := map[int64]bool{}
+		for ctx.Err() == nil {
+			batch, err := st.Due(ctx, now, 200)
+			if err != nil {
+				prodErr = err
+				return
+			}
+			var fresh []store.Delivery
+			var need []*posts.Post
+			for _, d := range batch {
+				if dispatched[d.ID] {
+					continue
+				}
+				dispatched[d.ID] = true
+				fresh = append(fresh, d)
+				for _, id := range d.ItemIDs {
+					if p := byID[id]; p != nil && !rendered[id] {
+						rendered[id] = true
+						need = append(need, p)
+					}
+				}
+			}
+			if len(fresh) == 0 {
+				return
+			}
+			warns, err := b.site.Render(ctx, need)
+			if err != nil {
+				prodErr = err
+				return
+			}
+			for _, w := range warns {
+				fmt.Fprintln(stderr, "warning:", w)
+			}
+			for _, d := range fresh {
+				m, err := ms.compose(ctx, st, d, byID, now)
+				if err != nil {
+					if errors.Is(err, mailer.ErrNoPostalAddress) || errors.Is(err, mailer.ErrNoUnsubscribe) {
+						prodErr = err
+						return
+					}
+					fmt.Fprintf(stderr, "herald: delivery %d left queued: %v\n", d.ID, err)
+					skipped++
+					continue
+				}
+				select {
+				case jobs <- mailer.Job{ID: d.ID, Message: m}:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	counts, err := eng.Run(ctx, jobs)
+	for range jobs { // if Run stopped early, let the producer finish
+	}
+	if err == nil {
+		err = prodErr
+	}
+	fmt.Fprintf(stdout, "mail (%s): sent %d, deferred %d, failed %d, unknown %d, skipped %d\n", ms.where,
+		counts[mailer.Sent], counts[mailer.Deferred], counts[mailer.Failed], counts[mailer.Unknown], skipped)
+	return err
+}
+
+// compose makes the message of one delivery.
+func (ms *mailSettings) compose(ctx context.Context, st store.Store, d store.Delivery, byID map[string]*posts.Post, now time.Time) (*mailer.Message, error) {
+	sub, err := st.Subscriber(ctx, d.SubscriberID)
+	if err != nil {
+		return nil, err
+	}
+	r := mailer.Recipient{Email: sub.Email, Name: sub.Name}
+	if ms.baseURL != "" {
+		r.UnsubscribeURL = ms.baseURL + "/unsubscribe?token=" + token.Sign(ms.secret, "unsubscribe", sub.ID, time.Time{})
+		r.PreferencesURL = ms.baseURL + "/preferences?token=" + token.Sign(ms.secret, "preferences", sub.ID, time.Time{})
+	}
+	var ps []*posts.Post
+	for _, id := range d.ItemIDs {
+		p := byID[id]
+		if p == nil {
+			return nil, fmt.Errorf("post %s is no longer on the site", id)
+		}
+		ps = append(ps, p)
+	}
+	key := fmt.Sprintf("delivery/%d", d.ID)
+	if d.DigestKey == "" {
+		return ms.composer.Post(r, ps[0], key, now)
+	}
+	return ms.composer.Digest(r, ps, key, now)
+}
+
+// mailSettings checks the mail configuration and makes the composer and the transport.
+func (b *build) mailSettings(getenv func(string) string, outbox string) (*mailSettings, error) {
+	c := b.cfg
+	if c.From == "" {
+		return nil, errors.New("there is mail to send but no sender: set from: \"Your Name <you@example.com>\" in herald.yaml (or HERALD_FROM)")
+	}
+	from, err := mail.ParseAddress(c.From)
+	if err != nil {
+		return nil, fmt.Errorf("from %q in herald.yaml is not an address like \"Your Name <you@example.com>\": %v", c.From, err)
+	}
+	if c.PostalAddress == "" {
+		return nil, mailer.ErrNoPostalAddress
+	}
+	ms := &mailSettings{baseURL: strings.TrimRight(c.BaseURL, "/")}
+	if ms.baseURL != "" {
+		if u, err := url.Parse(ms.baseURL); err != nil || u.Scheme != "https" && u.Scheme != "http" || u.Host == "" {
+			return nil, fmt.Errorf("base_url %q in herald.yaml is not an http(s) URL; it is where herald serve answers", c.BaseURL)
+		}
+		if len(c.Secret) < token.MinSecret {
+			return nil, fmt.Errorf("base_url is set but secret is missing or shorter than %d characters: the unsubscribe links are signed with it; set secret in herald.yaml (or HERALD_SECRET) to a long random string", token.MinSecret)
+		}
+		ms.secret = []byte(c.Secret)
+	} else if c.UnsubscribeMailto == "" {
+		return nil, mailer.ErrNoUnsubscribe
+	}
+	opts := mailer.Options{
+		From: *from, SiteTitle: b.site.Title, SiteURL: b.site.URL, Lang: b.site.Lang, PostalAddress: c.PostalAddress,
+		UnsubscribeMailto: c.UnsubscribeMailto, FullContent: c.EmailContent != "excerpt", MaxDigestPosts: c.MaxDigestPosts,
+		Templates: os.DirFS(filepath.Join(b.site.Dir, "herald-templates")),
+	}
+	if c.DKIMKeyFile != "" {
+		key, err := os.ReadFile(c.DKIMKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("dkim_key_file: %w", err)
+		}
+		opts.DKIM = &mailer.DKIM{Selector: firstSet(c.DKIMSelector, "herald"), Key: key}
+	}
+	if ms.composer, err = mailer.NewComposer(opts); err != nil {
+		return nil, err
+	}
+	switch {
+	case outbox != "":
+		ms.where = outbox
+	case c.SMTP == "":
+		ms.where = firstSet(c.Outbox, filepath.Join(filepath.Dir(storePath(b.site.Dir, c)), "outbox"))
+		if !filepath.IsAbs(ms.where) {
+			ms.where = filepath.Join(b.site.Dir, ms.where)
+		}
+	default:
+		sc, err := mailer.ParseSMTPURL(c.SMTP)
+		if err != nil {
+			return nil, err
+		}
+		if sc.Password, err = smtpPassword(getenv); err != nil {
+			return nil, err
+		}
+		ms.where = fmt.Sprintf("%s:%d", sc.Host, sc.Port)
+		ms.dial = func(ctx context.Context) (mailer.Sender, error) { return mailer.DialSMTP(ctx, sc) }
+		return ms, nil
+	}
+	dir := ms.where
+	ms.dial = func(context.Context) (mailer.Sender, error) { return mailer.NewOutbox(dir) }
+	return ms, nil
+}
+
+// smtpPassword reads the SMTP password from HERALD_SMTP_PASSWORD or the file HERALD_SMTP_PASSWORD_FILE
+// names: never from a flag or herald.yaml, where it would end up in shell histories and repositories.
+func smtpPassword(getenv func(string) string) (string, error) {
+	if p := getenv("HERALD_SMTP_PASSWORD"); p != "" {
+		return p, nil
+	}
+	if f := getenv("HERALD_SMTP_PASSWORD_FILE"); f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return "", fmt.Errorf("HERALD_SMTP_PASSWORD_FILE: %w", err)
+		}
+		return strings.TrimRight(string(b), "\r\n"), nil
+	}
+	return "", nil
+}
+
+// storeLedger records the engine's work in the store.
+type storeLedger struct {
+	st      store.Store
+	backoff time.Duration // before a deferred message is tried again by a later run
+}
+
+func (l *storeLedger) Commit(ctx context.Context, started []mailer.Job, done []mailer.Result) (map[int64]bool, error) {
+	if len(done) > 0 {
+		outs := make([]store.Outcome, len(done))
+		for i, r := range done {
+			o := store.Outcome{DeliveryID: r.ID, Error: r.Reason, At: r.At, EnhancedCode: enhancedCode.FindString(r.Reason)}
+			switch r.Outcome {
+			case mailer.Sent:
+				o.Status, o.Error = store.Sent, ""
+			case mailer.Deferred:
+				o.Status, o.NextAttempt = store.Deferred, r.At.Add(l.backoff)
+			case mailer.Failed:
+				o.Status = store.Failed
+			default:
+				o.Status = store.Unknown
+			}
+			outs[i] = o
+		}
+		if err := l.st.Finish(ctx, outs); err != nil {
+			return nil, err
+		}
+	}
+	if len(started) == 0 {
+		return nil, nil
+	}
+	atts := make([]store.Attempt, len(started))
+	for i, j := range started {
+		atts[i] = store.Attempt{DeliveryID: j.ID, MessageID: j.Message.MessageID}
+	}
+	skipped, err := l.st.Sending(ctx, atts, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	skip := make(map[int64]bool, len(skipped))
+	for _, id := range skipped {
+		skip[id] = true
+	}
+	return skip, nil
+}

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"net/mail"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// mailSite is the seed site with mail configured and two subscribers (one weekly).
+func mailSite(t *testing.T, extra string) string {
+	t.Helper()
+	dir := copySite(t, "seed-jekyll")
+	cfg := "from: \"Jane Doe <jane@blog.example.com>\"\npostal_address: \"1 Main Street, Springfield\"\n" +
+		"base_url: https://news.example.com\nsecret: 0123456789abcdef0123456789abcdef\n" + extra
+	os.WriteFile(filepath.Join(dir, "herald.yaml"), []byte(cfg), 0o644)
+	list := filepath.Join(t.TempDir(), "subs.csv")
+	os.WriteFile(list, []byte("email,name,frequency\nann@example.com,Ann,immediate\nbob@example.org,Bob,weekly\n"), 0o644)
+	if _, _, err := runHerald(t, testEnv(), "subscribers", "import", "-C", dir, list); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// maildir reads the messages in a Maildir's new/ folder, sorted by file name.
+func maildir(t *testing.T, dir string) []*mail.Message {
+	t.Helper()
+	entries, _ := os.ReadDir(filepath.Join(dir, "new"))
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	sort.Strings(names)
+	var out []*mail.Message
+	for _, n := range names {
+		f, err := os.Open(filepath.Join(dir, "new", n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := mail.ReadMessage(f)
+		if err != nil {
+			t.Fatalf("%s: %v", n, err)
+		}
+		out = append(out, m)
+		t.Cleanup(func() { f.Close() })
+	}
+	return out
+}
+
+// TestPublishSendsToOutbox: the baseline sends nothing; a new post goes to the immediate subscriber,
+// once, with its unsubscribe headers; the weekly subscriber waits for the digest.
+func TestPublishSendsToOutbox(t *testing.T) {
+	dir := mailSite(t, "")
+	out, _, err := runHerald(t, testEnv(), "publish", "-C", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "mail: nothing to send") {
+		t.Errorf("baseline publish:\n%s", out)
+	}
+	addPost(t, dir, "2021-01-01-hello.md", "Hello, readers")
+	out, _, err = runHerald(t, testEnv(), "publish", "-C", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "sent 1, deferred 0, failed 0, unknown 0") {
+		t.Errorf("second publish:\n%s", out)
+	}
+	box := filepath.Join(dir, ".herald", "outbox")
+	msgs := maildir(t, box)
+	if len(msgs) != 1 {
+		t.Fatalf("got %d messages in the outbox, want 1", len(msgs))
+	}
+	h := msgs[0].Header
+	for _, c := range []struct{ name, want string }{
+		{"To", "<ann@example.com>"},
+		{"Subject", "Hello, readers"},
+		{"List-Unsubscribe-Post", "List-Unsubscribe=One-Click"},
+		{"Precedence", "bulk"},
+	} {
+		if got := h.Get(c.name); !strings.Contains(got, c.want) {
+			t.Errorf("%s: got %q, want %q", c.name, got, c.want)
+		}
+	}
+	if lu := h.Get("List-Unsubscribe"); !strings.Contains(lu, "<https://news.example.com/unsubscribe?token=") {
+		t.Errorf("List-Unsubscribe: %q", lu)
+	}
+	if !strings.HasSuffix(h.Get("Message-Id"), "@blog.example.com>") {
+		t.Errorf("Message-ID %q is not at the author's domain", h.Get("Message-Id"))
+	}
+	// Sending again sends nothing more.
+	out, _, err = runHerald(t, testEnv(), "send", "-C", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "nothing to send") || len(maildir(t, box)) != 1 {
+		t.Errorf("send after publish:\n%s", out)
+	}
+}
+
+// TestSendRefusesWithoutPostalAddress: with mail to send and no postal address, the run stops and says
+// what to set; nothing is sent.
+func TestSendRefusesWithoutPostalAddress(t *testing.T) {
+	dir := mailSite(t, "")
+	os.WriteFile(filepath.Join(dir, "herald.yaml"), []byte("from: jane@blog.example.com\nbase_url: https://n.example.com\nsecret: 0123456789abcdef0123\n"), 0o644)
+	if _, _, err := runHerald(t, testEnv(), "publish", "-C", dir); err != nil {
+		t.Fatal(err)
+	}
+	addPost(t, dir, "2021-01-01-hello.md", "Hello")
+	_, _, err := runHerald(t, testEnv(), "publish", "-C", dir)
+	if err == nil || !strings.Contains(err.Error(), "postal_address") {
+		t.Fatalf("got %v, want an error naming postal_address", err)
+	}
+	if msgs := maildir(t, filepath.Join(dir, ".herald", "outbox")); len(msgs) != 0 {
+		t.Errorf("%d messages went out without a postal address", len(msgs))
+	}
+}
+
+// TestSendDryRun: --dry-run writes the messages to the folder and changes nothing.
+func TestSendDryRun(t *testing.T) {
+	dir := mailSite(t, "")
+	if _, _, err := runHerald(t, testEnv(), "publish", "-C", dir); err != nil {
+		t.Fatal(err)
+	}
+	addPost(t, dir, "2021-01-01-hello.md", "Hello")
+	if _, _, err := runHerald(t, testEnv(), "build", "-C", dir, "--record"); err != nil {
+		t.Fatal(err)
+	}
+	dry := filepath.Join(t.TempDir(), "dry")
+	out, _, err := runHerald(t, testEnv(), "send", "-C", dir, "--dry-run", dry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(maildir(t, dry)); n != 1 || !strings.Contains(out, "sent 1") {
+		t.Errorf("dry run: %d messages\n%s", n, out)
+	}
+	out, _, err = runHerald(t, testEnv(), "send", "-C", dir)
+	if err != nil || !strings.Contains(out, "sent 1") {
+		t.Errorf("the real send after a dry run: %v\n%s", err, out)
+	}
+}
