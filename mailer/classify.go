@@ -42,11 +42,7 @@ func (o Outcome) String() string {
 
 // Classify says what an error from Sender.Send means for the message, and gives a short reason: the SMTP
 // stage and the server's reply as it sent it (code, enhanced status code, text), for the ledger and the
-// summary; it holds no recipient address. nil is Sent.
-//
-// For the enhanced status code alone (5.1.1: no such mailbox), use errors.As with *mail.SendError from
-// github.com/wneessen/go-mail and its EnhancedStatusCode method; it is set when the server advertises
-// ENHANCEDSTATUSCODES.
+// summary; it holds no recipient address. nil is Sent. SMTPStatus gives the codes alone.
 func Classify(err error) (Outcome, string) {
 	if err == nil {
 		return Sent, ""
@@ -127,3 +123,24 @@ func sendErrorDetail(se *gomail.SendError) string {
 }
 
 var quotedReply = regexp.MustCompile(`^([2-5][0-9][0-9]) ("(?:[^"\\]|\\.)*")(.*)$`)
+
+// SMTPStatus returns the SMTP reply code of a Send error (550) and its enhanced status code (5.1.1:
+// no such mailbox, which the ledger counts towards marking an address bounced), or 0 and "" when the
+// error carries no reply (a network error, a cancel).
+func SMTPStatus(err error) (code int, enhanced string) {
+	var se *gomail.SendError
+	if !errors.As(err, &se) {
+		return 0, ""
+	}
+	code, enhanced = se.ErrorCode(), se.EnhancedStatusCode()
+	if code != 0 && enhanced == "" {
+		// go-mail takes it only from servers that announce ENHANCEDSTATUSCODES; most put it first
+		// in their text anyway.
+		if m := enhancedCode.FindStringSubmatch(sendErrorDetail(se)); m != nil && m[1][0] == strconv.Itoa(code)[0] {
+			enhanced = m[1]
+		}
+	}
+	return code, enhanced
+}
+
+var enhancedCode = regexp.MustCompile(`^[245][0-9][0-9] ([245]\.[0-9]{1,3}\.[0-9]{1,3})\b`)

@@ -415,20 +415,22 @@ func TestSMTPFaults(t *testing.T) {
 		wantReason string
 		stored     int  // messages the server has after the first Send
 		usable     bool // the same sender delivers the next message
+		code       int
+		enhanced   string
 	}{
 		{
 			name: "451 at end of DATA",
 			setup: func(ts *testServer) {
 				ts.data = once(&smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Try again later"})
 			},
-			want: Deferred, wantReason: "end of DATA: 451 4.3.0 Try again later", stored: 1, usable: true,
+			want: Deferred, wantReason: "end of DATA: 451 4.3.0 Try again later", stored: 1, usable: true, code: 451, enhanced: "4.3.0",
 		},
 		{
 			name: "554 at end of DATA",
 			setup: func(ts *testServer) {
 				ts.data = once(&smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "Content rejected"})
 			},
-			want: Failed, wantReason: "end of DATA: 554 5.6.0", stored: 1, usable: true,
+			want: Failed, wantReason: "end of DATA: 554 5.6.0", stored: 1, usable: true, code: 554, enhanced: "5.6.0",
 		},
 		{
 			name: "550 on RCPT",
@@ -440,7 +442,7 @@ func TestSMTPFaults(t *testing.T) {
 					return nil
 				}
 			},
-			want: Failed, wantReason: "RCPT TO: 550 5.1.1 No such user", usable: true,
+			want: Failed, wantReason: "RCPT TO: 550 5.1.1 No such user", usable: true, code: 550, enhanced: "5.1.1",
 		},
 		{
 			name: "450 on RCPT",
@@ -452,17 +454,17 @@ func TestSMTPFaults(t *testing.T) {
 					return nil
 				}
 			},
-			want: Deferred, wantReason: "RCPT TO: 450 4.2.0 Greylisted", usable: true,
+			want: Deferred, wantReason: "RCPT TO: 450 4.2.0 Greylisted", usable: true, code: 450, enhanced: "4.2.0",
 		},
 		{
 			name:  "421 on MAIL FROM",
 			setup: func(ts *testServer) { ts.mail = func(c *smtp.Conn, _ string) error { return reply421(c) } },
-			want:  Deferred, wantReason: "MAIL FROM: 421 4.3.2 Service shutting down",
+			want:  Deferred, wantReason: "MAIL FROM: 421 4.3.2 Service shutting down", code: 421, enhanced: "4.3.2",
 		},
 		{
 			name:  "421 at end of DATA",
 			setup: func(ts *testServer) { ts.data = func(c *smtp.Conn, _ []byte) error { return reply421(c) } },
-			want:  Deferred, wantReason: "end of DATA: 421", stored: 1,
+			want:  Deferred, wantReason: "end of DATA: 421", stored: 1, code: 421, enhanced: "4.3.2",
 		},
 		{
 			name: "connection dropped after the message was stored",
@@ -498,6 +500,9 @@ func TestSMTPFaults(t *testing.T) {
 			ms := testMessages(t, 2)
 			err := s.Send(t.Context(), ms[0])
 			checkOutcome(t, err, tt.want, tt.wantReason)
+			if code, enhanced := SMTPStatus(err); code != tt.code || enhanced != tt.enhanced {
+				t.Errorf("SMTPStatus: %d %q, want %d %q", code, enhanced, tt.code, tt.enhanced)
+			}
 			if n := len(ts.messages()); n != tt.stored {
 				t.Errorf("the server stored %d messages, want %d", n, tt.stored)
 			}
@@ -640,6 +645,11 @@ func TestClassify(t *testing.T) {
 				t.Errorf("Classify(%v) = %v (%q), want %v", tt.err, got, reason, tt.want)
 			}
 		})
+	}
+	for _, err := range []error{nil, context.Canceled, &gomail.SendError{Reason: gomail.ErrSMTPDataClose}} {
+		if code, enhanced := SMTPStatus(err); code != 0 || enhanced != "" {
+			t.Errorf("SMTPStatus(%v) = %d %q, want 0 \"\"", err, code, enhanced)
+		}
 	}
 	for o, want := range map[Outcome]string{Sent: "sent", Deferred: "deferred", Failed: "failed", Unknown: "unknown", 0: "outcome(0)"} {
 		if o.String() != want {
