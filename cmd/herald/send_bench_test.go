@@ -1,0 +1,87 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/emersion/go-smtp"
+)
+
+// sinkSession accepts and discards every message: a fast SMTP sink on loopback.
+type sinkSession struct{}
+
+func (sinkSession) Mail(string, *smtp.MailOptions) error { return nil }
+func (sinkSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
+func (sinkSession) Data(r io.Reader) error {
+	_, err := io.Copy(io.Discard, r)
+	return err
+}
+func (sinkSession) Reset()        {}
+func (sinkSession) Logout() error { return nil }
+
+// BenchmarkSend sends one new post to 10,000 subscribers over loopback with 4 connections, through the
+// whole of herald send: plan, compose, the engine and the ledger. Run it with
+// go test ./cmd/herald -run '^$' -bench Send -benchtime 1x
+func BenchmarkSend(b *testing.B) {
+	const subscribers = 10000
+	s := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return sinkSession{}, nil }))
+	s.Domain = "localhost"
+	s.ErrorLog = log.New(io.Discard, "", 0)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go s.Serve(l)
+	b.Cleanup(func() { s.Close() })
+
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		dir := b.TempDir()
+		site := filepath.Join(dir, "site")
+		os.MkdirAll(filepath.Join(site, "_posts"), 0o755)
+		os.WriteFile(filepath.Join(site, "_config.yml"), []byte("title: Bench\nurl: https://blog.example.com\n"), 0o644)
+		os.WriteFile(filepath.Join(site, "herald.yaml"), []byte(fmt.Sprintf(
+			"from: \"Jane <jane@blog.example.com>\"\npostal_address: 1 Main St\nbase_url: https://n.example.com\n"+
+				"secret: 0123456789abcdef0123456789\nsmtp: smtp://%s?tls=none\n", l.Addr())), 0o644)
+		addPostB(b, site, "2020-01-01-old.md", "Old")
+		var csv strings.Builder
+		csv.WriteString("email\n")
+		for k := 0; k < subscribers; k++ {
+			fmt.Fprintf(&csv, "reader%05d@example.com\n", k)
+		}
+		list := filepath.Join(dir, "list.csv")
+		os.WriteFile(list, []byte(csv.String()), 0o644)
+		env := testEnv()
+		for _, args := range [][]string{{"subscribers", "import", "-C", site, list}, {"publish", "-C", site}} {
+			if err := run(b.Context(), args, env, io.Discard, io.Discard); err != nil {
+				b.Fatal(err)
+			}
+		}
+		addPostB(b, site, "2021-01-01-new.md", "New")
+		if err := run(b.Context(), []string{"build", "-C", site, "--record"}, env, io.Discard, io.Discard); err != nil {
+			b.Fatal(err)
+		}
+		var out strings.Builder
+		b.StartTimer()
+		if err := run(b.Context(), []string{"send", "-C", site}, env, &out, io.Discard); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		if !strings.Contains(out.String(), fmt.Sprintf("sent %d,", subscribers)) {
+			b.Fatalf("send: %s", out.String())
+		}
+	}
+	b.ReportMetric(float64(subscribers*b.N)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+func addPostB(b *testing.B, dir, name, title string) {
+	if err := os.WriteFile(filepath.Join(dir, "_posts", name), []byte("---\ntitle: "+title+"\n---\nSome *text* of "+title+".\n"), 0o644); err != nil {
+		b.Fatal(err)
+	}
+}
