@@ -23,6 +23,7 @@ import (
 // sendFlags are the flags of the commands that send mail.
 type sendFlags struct {
 	dryRun       string // a folder to write the messages to instead of sending them
+	testTo       string // an address to send one copy of each message to instead
 	retryUnknown bool
 }
 
@@ -45,6 +46,7 @@ Flags:
 	bf.register(fs)
 	sf.register(fs)
 	fs.StringVar(&sf.dryRun, "dry-run", "", "write the messages that would be sent into this `folder` (a Maildir) and change nothing")
+	fs.StringVar(&sf.testTo, "test-to", "", "send one copy of each message that is due to this `address`, with [TEST] in the subject, and change nothing")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -56,7 +58,10 @@ Flags:
 	if err != nil {
 		return err
 	}
-	if sf.dryRun != "" {
+	if sf.dryRun != "" && sf.testTo != "" {
+		return errUsage{"--dry-run and --test-to do not go together: pick one"}
+	}
+	if sf.dryRun != "" || sf.testTo != "" {
 		return dryRunSend(ctx, getenv, bf, sf, siteDir, cfg, stdout, stderr)
 	}
 	r, err := lockStore(ctx, siteDir, cfg, "send")
@@ -105,10 +110,81 @@ func dryRunSend(ctx context.Context, getenv func(string) string, bf buildFlags, 
 	if err != nil {
 		return err
 	}
+	if sf.testTo != "" {
+		return sendTest(ctx, b, st, getenv, sf.testTo, stdout)
+	}
 	if err := sendDue(ctx, b, st, getenv, sf, sf.dryRun, stdout, stderr); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "dry run: the messages are in %s; nothing was sent or recorded\n", sf.dryRun)
+	return nil
+}
+
+// sendTest sends one copy of each distinct message that is due (one per post, one per kind of digest) to
+// addr, with [TEST] in the subject, through the configured transport. st is a copy of the store.
+func sendTest(ctx context.Context, b *build, st store.Store, getenv func(string) string, addr string, stdout io.Writer) error {
+	if a, err := mail.ParseAddress(addr); err != nil || a.Address != addr {
+		return errUsage{fmt.Sprintf("--test-to %q is not an email address", addr)}
+	}
+	now := time.Now()
+	if _, err := st.Plan(ctx, now); err != nil {
+		return err
+	}
+	due, err := st.Due(ctx, now, 1<<30)
+	if err != nil {
+		return err
+	}
+	if len(due) == 0 {
+		fmt.Fprintln(stdout, "mail: nothing is due, so there is nothing to test")
+		return nil
+	}
+	ms, err := b.mailSettings(getenv, "", true)
+	if err != nil {
+		return err
+	}
+	ms.testTo = addr
+	byID := map[string]*posts.Post{}
+	for _, p := range b.site.Posts {
+		byID[p.ID] = p
+	}
+	seen := map[string]bool{}
+	var pick []store.Delivery
+	var need []*posts.Post
+	for _, d := range due {
+		kind, _, _ := strings.Cut(d.DigestKey, " ")
+		k := kind + "|" + strings.Join(d.ItemIDs, "|")
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		pick = append(pick, d)
+		for _, id := range d.ItemIDs {
+			if p := byID[id]; p != nil {
+				need = append(need, p)
+			}
+		}
+	}
+	if _, err := b.site.Render(ctx, need); err != nil {
+		return err
+	}
+	sender, err := ms.dial(ctx)
+	if err != nil {
+		return errors.Join(mailer.ErrConnect, err)
+	}
+	defer sender.Close()
+	sent := 0
+	for _, d := range pick {
+		m, err := ms.compose(ctx, st, d, byID, now)
+		if err != nil {
+			return err
+		}
+		if err := sender.Send(ctx, m); err != nil {
+			_, reason := mailer.Classify(err)
+			return fmt.Errorf("test message %q: %s", m.Subject, reason)
+		}
+		sent++
+	}
+	fmt.Fprintf(stdout, "mail (%s): sent %s to %s; nothing was recorded\n", ms.where, plural(sent, "test message", "test messages"), addr)
 	return nil
 }
 
@@ -119,6 +195,7 @@ type mailSettings struct {
 	where    string // "smtp.example.com:587" or the outbox folder, for messages
 	secret   []byte
 	baseURL  string
+	testTo   string // --test-to: every message goes to this address
 }
 
 var enhancedCode = regexp.MustCompile(`\b[245]\.\d{1,3}\.\d{1,3}\b`)
@@ -151,7 +228,7 @@ func sendDue(ctx context.Context, b *build, st store.Store, getenv func(string) 
 		fmt.Fprintln(stdout, "mail: nothing to send")
 		return nil
 	}
-	ms, err := b.mailSettings(getenv, outbox)
+	ms, err := b.mailSettings(getenv, outbox, false)
 	if err != nil {
 		return err
 	}
@@ -238,6 +315,9 @@ func (ms *mailSettings) compose(ctx context.Context, st store.Store, d store.Del
 	if err != nil {
 		return nil, err
 	}
+	if ms.testTo != "" {
+		sub.Email = ms.testTo
+	}
 	r := mailer.Recipient{Email: sub.Email, Name: sub.Name}
 	if ms.baseURL != "" {
 		r.UnsubscribeURL = ms.baseURL + "/unsubscribe?token=" + token.Sign(ms.secret, "unsubscribe", sub.ID, time.Time{})
@@ -259,7 +339,7 @@ func (ms *mailSettings) compose(ctx context.Context, st store.Store, d store.Del
 }
 
 // mailSettings checks the mail configuration and makes the composer and the transport.
-func (b *build) mailSettings(getenv func(string) string, outbox string) (*mailSettings, error) {
+func (b *build) mailSettings(getenv func(string) string, outbox string, test bool) (*mailSettings, error) {
 	c := b.cfg
 	if c.From == "" {
 		return nil, errors.New("there is mail to send but no sender: set from: \"Your Name <you@example.com>\" in herald.yaml (or HERALD_FROM)")
@@ -287,6 +367,10 @@ func (b *build) mailSettings(getenv func(string) string, outbox string) (*mailSe
 		From: *from, SiteTitle: b.site.Title, SiteURL: b.site.URL, Lang: b.site.Lang, PostalAddress: c.PostalAddress,
 		UnsubscribeMailto: c.UnsubscribeMailto, FullContent: c.EmailContent != "excerpt", MaxDigestPosts: c.MaxDigestPosts,
 		Templates: os.DirFS(filepath.Join(b.site.Dir, "herald-templates")),
+	}
+	if test {
+		opts.SubjectTemplate = "[TEST] " + mailer.DefaultSubject
+		opts.DigestSubjectTemplate = "[TEST] " + mailer.DefaultDigestSubject
 	}
 	if c.DKIMKeyFile != "" {
 		key, err := os.ReadFile(c.DKIMKeyFile)

@@ -141,3 +141,32 @@ func TestSendDryRun(t *testing.T) {
 		t.Errorf("the real send after a dry run: %v\n%s", err, out)
 	}
 }
+
+// TestSendTestTo: --test-to sends one copy of each due message to the address given, marked [TEST], and
+// records nothing: the real send afterwards still sends everything.
+func TestSendTestTo(t *testing.T) {
+	dir := mailSite(t, "")
+	if _, _, err := runHerald(t, testEnv(), "publish", "-C", dir); err != nil {
+		t.Fatal(err)
+	}
+	addPost(t, dir, "2021-01-01-hello.md", "Hello")
+	if _, _, err := runHerald(t, testEnv(), "build", "-C", dir, "--record"); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := runHerald(t, testEnv(), "send", "-C", dir, "--test-to", "me@example.net")
+	if err != nil || !strings.Contains(out, "sent 1 test message to me@example.net") {
+		t.Fatalf("test send: %v\n%s", err, out)
+	}
+	box := filepath.Join(dir, ".herald", "outbox")
+	msgs := maildir(t, box)
+	if len(msgs) != 1 || !strings.Contains(msgs[0].Header.Get("To"), "me@example.net") || !strings.HasPrefix(msgs[0].Header.Get("Subject"), "[TEST] Hello") {
+		t.Fatalf("test message: %d messages, %v", len(msgs), msgs[0].Header)
+	}
+	out, _, err = runHerald(t, testEnv(), "send", "-C", dir)
+	if err != nil || !strings.Contains(out, "sent 1,") {
+		t.Errorf("the real send after a test: %v\n%s", err, out)
+	}
+	if _, _, err := runHerald(t, testEnv(), "send", "-C", dir, "--test-to", "not an address"); err == nil {
+		t.Errorf("--test-to accepted a bad address")
+	}
+}
