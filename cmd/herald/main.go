@@ -44,12 +44,14 @@ func exitCode(err error, stderr io.Writer) int {
 const usage = `Herald publishes a blog's feeds (RSS, Atom, JSON Feed) and emails new posts to its subscribers.
 
 Usage:
+  herald init [flags]      write a commented herald.yaml for the site
   herald publish [flags]   build the feeds, find the new posts, record the run (after each publish)
   herald send [flags]      send the new posts and the digests that are due to the subscribers
   herald build [flags]     write feed.xml, atom.xml and feed.json for the site
   herald diff [flags]      show which posts are new, updated or removed since the last run
   herald status [flags]    show the last runs and what the state store holds
   herald subscribers ...   import, add, list and remove subscribers
+  herald preview [POST]    render a post's email to files, or on a localhost page with --serve
   herald version           print Herald's version
 
 Run "herald COMMAND --help" for a command's flags. Every command takes -C DIR, the site's folder.
@@ -70,6 +72,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runDiff(ctx, args[1:], getenv, stdout, stderr)
 	case "status":
 		return runStatus(ctx, args[1:], getenv, stdout, stderr)
+	case "preview":
+		return runPreview(ctx, args[1:], getenv, stdout, stderr)
+	case "init":
+		return runInit(ctx, args[1:], getenv, stdout, stderr)
 	case "send":
 		return runSend(ctx, args[1:], getenv, stdout, stderr)
 	case "subscribers":

@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald/mailer"
+	"github.com/heraldhq/herald/posts"
+	"github.com/heraldhq/herald/token"
+)
+
+func runPreview(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("preview", stderr, `Usage: herald preview [POST] [flags]
+
+Renders the email for one post as a subscriber would get it: POST is the post's file (as
+_posts/2020-05-10-slug.md), its id, or its slug; without it, the newest post. Writes the message (.eml)
+and its HTML part (.html) to --out, or with --serve shows them on a page at a localhost address until
+Ctrl-C. --digest renders a digest of the newest posts instead.
+
+Flags:
+`)
+	var bf buildFlags
+	bf.register(fs)
+	digest := fs.Int("digest", 0, "render a digest of the `N` newest posts instead")
+	out := fs.String("out", ".", "the `folder` to write herald-preview.eml and herald-preview.html to")
+	serve := fs.Bool("serve", false, "show the preview on a localhost page instead of writing files")
+	if err := fs.Parse(args); err != nil {
+		return usageOr(err, fs)
+	}
+	var which string
+	if fs.NArg() > 0 {
+		which = fs.Arg(0)
+		if err := fs.Parse(fs.Args()[1:]); err != nil {
+			return usageOr(err, fs)
+		}
+	}
+	b, err := prepare(ctx, getenv, bf, stderr)
+	if err != nil {
+		return err
+	}
+	ps, err := previewPosts(b.site.Posts, which, *digest)
+	if err != nil {
+		return err
+	}
+	if _, err := b.site.Render(ctx, ps); err != nil {
+		return err
+	}
+	ms, err := b.mailSettings(getenv, os.TempDir(), false)
+	if err != nil {
+		return err
+	}
+	r := mailer.Recipient{Email: "reader@example.com", Name: "Reader"}
+	if ms.baseURL != "" {
+		r.UnsubscribeURL = ms.baseURL + "/unsubscribe?token=" + token.Sign(ms.secret, "unsubscribe", 0, time.Time{})
+		r.PreferencesURL = ms.baseURL + "/preferences?token=" + token.Sign(ms.secret, "preferences", 0, time.Time{})
+	}
+	var m *mailer.Message
+	if *digest > 0 {
+		m, err = ms.composer.Digest(r, ps, "preview/digest", time.Now())
+	} else {
+		m, err = ms.composer.Post(r, ps[0], "preview/"+ps[0].ID, time.Now())
+	}
+	if err != nil {
+		return err
+	}
+	eml, err := m.Bytes()
+	if err != nil {
+		return err
+	}
+	if *serve {
+		return servePreview(ctx, m, eml, stdout)
+	}
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{{"herald-preview.eml", eml}, {"herald-preview.html", []byte(m.HTML)}} {
+		p := filepath.Join(*out, f.name)
+		if err := os.WriteFile(p, f.data, 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "wrote %s\n", p)
+	}
+	return nil
+}
+
+// previewPosts finds the post to preview by path, id or slug (the newest when which is empty), or the n
+// newest for a digest.
+func previewPosts(all []*posts.Post, which string, n int) ([]*posts.Post, error) {
+	if len(all) == 0 {
+		return nil, errors.New("the site has no posts to preview")
+	}
+	if n > 0 {
+		return all[:min(n, len(all))], nil
+	}
+	if which == "" {
+		return all[:1], nil
+	}
+	for _, p := range all {
+		if p.Path == filepath.ToSlash(which) || p.ID == which || strings.HasSuffix(strings.TrimSuffix(p.URL, "/"), "/"+which) ||
+			strings.HasSuffix(strings.TrimSuffix(p.Path, filepath.Ext(p.Path)), "-"+which) {
+			return []*posts.Post{p}, nil
+		}
+	}
+	return nil, fmt.Errorf("no post %q: give its file (as _posts/2020-05-10-slug.md), its id or its slug", which)
+}
+
+// servePreview shows the message on a localhost page until ctx is done.
+func servePreview(ctx context.Context, m *mailer.Message, eml []byte, stdout io.Writer) error {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, m.HTML)
+	})
+	mux.HandleFunc("GET /text", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, m.Text)
+	})
+	mux.HandleFunc("GET /eml", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write(eml)
+	})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(stdout, "preview of %q at http://%s/ (the text part at /text, the message at /eml); Ctrl-C to stop\n", m.Subject, l.Addr())
+	go func() {
+		<-ctx.Done()
+		shut, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		srv.Shutdown(shut)
+	}()
+	if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func runInit(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("init", stderr, `Usage: herald init [flags]
+
+Writes a commented herald.yaml for the site: what it detects (the kind of site, its URL, title and author)
+needs no answer; it makes the secret that signs unsubscribe links. Edit the file for from, postal_address
+and smtp before the first send.
+
+Flags:
+`)
+	dir := fs.String("C", ".", "the site's `folder`")
+	from := fs.String("from", "", "the sender, as \"Your Name <you@example.com>\"")
+	postal := fs.String("postal-address", "", "your postal address, for the footer of every email")
+	baseURL := fs.String("base-url", "", "where herald serve will answer, as https://news.example.com")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	siteDir, err := filepath.Abs(*dir)
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(siteDir, configName)
+	if _, err := os.Stat(path); err == nil {
+		return fmt.Errorf("%s exists already; edit it, or remove it to start again", path)
+	}
+	kind := posts.Detect(siteDir)
+	if kind == "" {
+		return fmt.Errorf("%s: no Jekyll or Hugo site found; run herald init in the site's folder, or -C DIR", siteDir)
+	}
+	site, err := posts.Load(ctx, posts.Options{Dir: siteDir, Now: time.Now()})
+	if err != nil {
+		return fmt.Errorf("read the site: %w", err)
+	}
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		return err
+	}
+	val := func(v, example string) string {
+		if v != "" {
+			return fmt.Sprintf("%q", v)
+		}
+		return "# " + example
+	}
+	text := fmt.Sprintf(`# Herald's settings for this %s site (see README.md for every key). Herald read the site's own
+# config for the rest: url %s, title %q, %d posts.
+
+# Who the mail comes from, and your postal address for the footer (the law requires it).
+from: %s
+postal_address: %s
+
+# Where herald serve answers: unsubscribe and preferences links point there.
+base_url: %s
+# Signs the unsubscribe and confirmation links. Keep it secret (a HERALD_SECRET variable works too).
+secret: %s
+
+# How mail leaves: without smtp it goes to the outbox (.herald/outbox). The password comes from
+# HERALD_SMTP_PASSWORD or HERALD_SMTP_PASSWORD_FILE, never from this file.
+# smtp: smtp://user@smtp.example.com:587
+
+# limit: 20          # items per feed
+# max_new: 5         # more new posts than this stop a publish
+`, kind, site.URL, site.Title, len(site.Posts),
+		val(*from, `"Your Name <you@example.com>"`), val(*postal, `"1 Main Street, Springfield, USA"`),
+		val(*baseURL, "https://news.example.com"), hex.EncodeToString(secret))
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s (a %s site, %d posts); set from and postal_address before the first send\n", path, kind, len(site.Posts))
+	return nil
+}
