@@ -298,6 +298,10 @@ func sendDue(ctx context.Context, b *build, st store.Store, getenv func(string) 
 			}
 		}
 	}()
+	if bar := progressBar(ctx, st, stderr); bar != nil {
+		eng.Progress = bar.add
+		defer bar.done()
+	}
 	counts, err := eng.Run(ctx, jobs)
 	for range jobs { // if Run stopped early, let the producer finish
 	}
@@ -308,6 +312,41 @@ func sendDue(ctx context.Context, b *build, st store.Store, getenv func(string) 
 		counts[mailer.Sent], counts[mailer.Deferred], counts[mailer.Failed], counts[mailer.Unknown], skipped)
 	return err
 }
+
+// progress draws a one-line progress bar on a terminal.
+type progress struct {
+	w           io.Writer
+	total, seen int
+	last        time.Time
+}
+
+// progressBar returns a bar when stderr is a terminal and more than a few messages are to go; else nil.
+func progressBar(ctx context.Context, st store.Store, stderr io.Writer) *progress {
+	f, ok := stderr.(*os.File)
+	if !ok {
+		return nil
+	}
+	if fi, err := f.Stat(); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		return nil
+	}
+	c, err := st.DeliveryCounts(ctx)
+	if err != nil || c[store.Queued]+c[store.Deferred] <= 10 {
+		return nil
+	}
+	return &progress{w: stderr, total: c[store.Queued] + c[store.Deferred]}
+}
+
+func (p *progress) add(mailer.Result) {
+	p.seen++
+	if now := time.Now(); now.Sub(p.last) > 100*time.Millisecond || p.seen == p.total {
+		p.last = now
+		const width = 30
+		n := min(width*p.seen/max(p.total, 1), width)
+		fmt.Fprintf(p.w, "\rsending [%s%s] %d/%d", strings.Repeat("#", n), strings.Repeat(" ", width-n), p.seen, p.total)
+	}
+}
+
+func (p *progress) done() { fmt.Fprintln(p.w) }
 
 // compose makes the message of one delivery.
 func (ms *mailSettings) compose(ctx context.Context, st store.Store, d store.Delivery, byID map[string]*posts.Post, now time.Time) (*mailer.Message, error) {
