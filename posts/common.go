@@ -165,3 +165,26 @@ func titleFromSlug(slug string) string {
 	}
 	return strings.Join(words, " ")
 }
+
+// frontMatterDate reads the first of keys that holds a date, in the site's zone when it has none, warning when it
+// had to guess at the form. A flag (published: true) is not a date and is skipped.
+func (s *Site) frontMatterDate(fm *frontMatter, rel string, warns *[]Warning, keys ...string) (time.Time, error) {
+	for _, k := range keys {
+		raw := strings.TrimSpace(fm.raw[k])
+		if raw == "" {
+			continue
+		}
+		if _, isFlag := boolean(fm.data[k]); isFlag {
+			continue
+		}
+		t, guessed, err := parseDate(raw, s.Location)
+		if err != nil {
+			return time.Time{}, &Error{File: rel, Line: fm.line(k), Msg: k + ": " + err.Error()}
+		}
+		if guessed {
+			*warns = append(*warns, Warning{rel, fm.line(k), fmt.Sprintf("%s %q is not in a standard form; read it as %s", k, raw, t.Format(time.RFC3339))})
+		}
+		return t, nil
+	}
+	return time.Time{}, nil
+}

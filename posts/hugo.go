@@ -427,7 +427,7 @@ func (s *Site) hugoPost(pg hugoPage, src []byte, cfg *hugoConfig, sep, host stri
 		return nil, nil, nil
 	}
 	var warns []Warning
-	date, err := s.hugoDate(fm, rel, &warns, "date", "publishdate", "pubdate", "published")
+	date, err := s.frontMatterDate(fm, rel, &warns, "date", "publishdate", "pubdate", "published")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -444,14 +444,14 @@ func (s *Site) hugoPost(pg hugoPage, src []byte, cfg *hugoConfig, sep, host stri
 	if date.IsZero() {
 		return nil, nil, &Error{File: rel, Line: 1, Msg: "no date: add date: YYYY-MM-DD to the front matter"}
 	}
-	pub, err := s.hugoDate(fm, rel, &warns, "publishdate", "pubdate", "published")
+	pub, err := s.frontMatterDate(fm, rel, &warns, "publishdate", "pubdate", "published")
 	if err != nil {
 		return nil, nil, err
 	}
 	if pub.IsZero() {
 		pub = date
 	}
-	expiry, err := s.hugoDate(fm, rel, &warns, "expirydate", "unpublishdate")
+	expiry, err := s.frontMatterDate(fm, rel, &warns, "expirydate", "unpublishdate")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -463,7 +463,7 @@ func (s *Site) hugoPost(pg hugoPage, src []byte, cfg *hugoConfig, sep, host stri
 		p.Title = titleFromSlug(name)
 	}
 	if p.Updated.IsZero() {
-		if t, err := s.hugoDate(fm, rel, &warns, "modified"); err == nil && !t.IsZero() {
+		if t, err := s.frontMatterDate(fm, rel, &warns, "modified"); err == nil && !t.IsZero() {
 			p.Updated = t
 		} else {
 			p.Updated = p.Date
@@ -533,28 +533,6 @@ func lowerFrontMatter(fm *frontMatter) {
 		}
 	}
 	fm.data, fm.raw, fm.lines = data, raw, lines
-}
-
-// hugoDate reads the first of keys that holds a date. A flag (published: true) is not a date and is skipped.
-func (s *Site) hugoDate(fm *frontMatter, rel string, warns *[]Warning, keys ...string) (time.Time, error) {
-	for _, k := range keys {
-		raw := strings.TrimSpace(fm.raw[k])
-		if raw == "" {
-			continue
-		}
-		if _, isFlag := boolean(fm.data[k]); isFlag {
-			continue
-		}
-		t, guessed, err := parseDate(raw, s.Location)
-		if err != nil {
-			return time.Time{}, &Error{File: rel, Line: fm.line(k), Msg: k + ": " + err.Error()}
-		}
-		if guessed {
-			*warns = append(*warns, Warning{rel, fm.line(k), fmt.Sprintf("%s %q is not in a standard form; read it as %s", k, raw, t.Format(time.RFC3339))})
-		}
-		return t, nil
-	}
-	return time.Time{}, nil
 }
 
 // hugoUnlisted reads Hugo's build options: a page that is never listed or never rendered is not in any feed.

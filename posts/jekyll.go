@@ -186,14 +186,9 @@ func (s *Site) jekyllPost(rel string, src []byte, draft bool, permalink, sep str
 		slug = m[4]
 	}
 	p.Date = fileDate
-	if raw, ok := fm.raw["date"]; ok && strings.TrimSpace(raw) != "" {
-		t, guessed, err := parseDate(raw, s.Location)
-		if err != nil {
-			return nil, nil, &Error{File: rel, Line: fm.line("date"), Msg: "date: " + err.Error()}
-		}
-		if guessed {
-			warns = append(warns, Warning{rel, fm.line("date"), fmt.Sprintf("date %q is not in a standard form; read it as %s", raw, t.Format(time.RFC3339))})
-		}
+	if t, err := s.frontMatterDate(fm, rel, &warns, "date"); err != nil {
+		return nil, nil, err
+	} else if !t.IsZero() {
 		p.Date = t
 	}
 	p.Date = p.Date.In(s.Location)

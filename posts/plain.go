@@ -85,14 +85,9 @@ func (s *Site) plainPost(rel string, src []byte, permalink, sep string, opts Opt
 		slug = m[4]
 	}
 	p.Date = fileDate
-	if raw := fm.raw["date"]; strings.TrimSpace(raw) != "" {
-		t, guessed, err := parseDate(raw, s.Location)
-		if err != nil {
-			return nil, nil, &Error{File: rel, Line: fm.line("date"), Msg: "date: " + err.Error()}
-		}
-		if guessed {
-			warns = append(warns, Warning{rel, fm.line("date"), fmt.Sprintf("date %q is not in a standard form; read it as %s", raw, t.Format(time.RFC3339))})
-		}
+	if t, err := s.frontMatterDate(fm, rel, &warns, "date"); err != nil {
+		return nil, nil, err
+	} else if !t.IsZero() {
 		p.Date = t
 	}
 	// The id's date: the file name's, else the date as written (not moved into the site's zone, so that
