@@ -3,7 +3,9 @@ package mailer
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 )
@@ -16,10 +18,11 @@ type Job struct {
 
 // Result is what became of a Job.
 type Result struct {
-	ID      int64
-	Outcome Outcome
-	Reason  string // Classify's reason; "" when sent
-	At      time.Time
+	ID       int64
+	Outcome  Outcome
+	Reason   string // Classify's reason; "" when sent
+	Enhanced string // the reply's enhanced status code of a refusal at RCPT TO or end of DATA ("5.1.1")
+	At       time.Time
 }
 
 // Ledger records durably what the engine does, before it matters: a job is marked sending before its
@@ -40,18 +43,23 @@ type Engine struct {
 	Connections   int           // default 4
 	PerConnection int           // messages per connection before reconnecting; default 50
 	Rate          float64       // messages per second over all connections; 0 for no limit
-	Retries       int           // further attempts in this run of a deferred message; default 2
+	Retries       int           // further attempts in this run of a deferred message; default 2, -1 for none
 	Backoff       time.Duration // before the first retry, doubled each time, with jitter; default 1 s
 	Progress      func(Result)  // called for each result, from one goroutine at a time; may be nil
 }
 
-// ErrConnect wraps a failure to open a connection at the start of a run: a wrong host, a refused login, a
-// TLS problem. The run stops and every job stays queued.
+// ErrConnect wraps a failure to open a connection: a wrong host, a refused login, a TLS problem. The run
+// stops; jobs not yet taken stay queued.
 var ErrConnect = errors.New("mailer: cannot connect")
 
-// Run delivers the jobs from jobs until it is closed or ctx is done; on cancellation the messages in
-// flight finish (or are abandoned by their connection) and are recorded. It returns the results counted
-// by outcome.
+// ErrRejected is the server refusing the sender rather than a recipient (a 5xx to MAIL FROM, or
+// authentication required): every message would fail the same way, so the run stops and the message is
+// kept for a later run instead of failing for good.
+var ErrRejected = errors.New("mailer: the server refuses mail from this sender")
+
+// Run delivers the jobs from jobs until it is closed or ctx is done. Messages in flight when ctx ends are
+// abandoned by their connection and recorded. It returns the results counted by outcome; an error says
+// why the run stopped early (the jobs it did not take are untouched).
 func (e *Engine) Run(ctx context.Context, jobs <-chan Job) (map[Outcome]int, error) {
 	n := e.Connections
 	if n <= 0 {
@@ -61,7 +69,7 @@ func (e *Engine) Run(ctx context.Context, jobs <-chan Job) (map[Outcome]int, err
 	defer gc.close()
 	var limiter <-chan time.Time
 	if e.Rate > 0 {
-		t := time.NewTicker(time.Duration(float64(time.Second) / e.Rate))
+		t := time.NewTicker(max(time.Duration(float64(time.Second)/e.Rate), time.Microsecond))
 		defer t.Stop()
 		limiter = t.C
 	}
@@ -69,11 +77,13 @@ func (e *Engine) Run(ctx context.Context, jobs <-chan Job) (map[Outcome]int, err
 	// nothing marked as sending.
 	first, err := e.Dial(ctx)
 	if err != nil {
-		return nil, errors.Join(ErrConnect, err)
+		return nil, fmt.Errorf("%w: %w", ErrConnect, err)
 	}
 	counts := map[Outcome]int{}
 	var mu sync.Mutex
 	var runErr error
+	stop := make(chan struct{}) // closed when a worker stops the run: the others take no more jobs
+	var stopOnce sync.Once
 	var wg sync.WaitGroup
 	for i := 0; i < n; i++ {
 		conn := Sender(nil)
@@ -83,20 +93,21 @@ func (e *Engine) Run(ctx context.Context, jobs <-chan Job) (map[Outcome]int, err
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := e.worker(ctx, conn, jobs, gc, limiter, func(r Result) {
+			w := &worker{e: e, conn: conn, gc: gc, limiter: limiter, stop: stop, report: func(r Result) {
 				mu.Lock()
 				counts[r.Outcome]++
 				if e.Progress != nil {
 					e.Progress(r)
 				}
 				mu.Unlock()
-			})
-			if err != nil {
+			}}
+			if err := w.run(ctx, jobs); err != nil {
 				mu.Lock()
 				if runErr == nil {
 					runErr = err
 				}
 				mu.Unlock()
+				stopOnce.Do(func() { close(stop) })
 			}
 		}()
 	}
@@ -104,101 +115,175 @@ func (e *Engine) Run(ctx context.Context, jobs <-chan Job) (map[Outcome]int, err
 	return counts, runErr
 }
 
-// worker is one connection's loop. Its result for a job is recorded together with the start of its
-// next job (or alone at the end).
-func (e *Engine) worker(ctx context.Context, conn Sender, jobs <-chan Job, gc *groupCommit, limiter <-chan time.Time, report func(Result)) error {
-	per := e.PerConnection
-	if per <= 0 {
-		per = 50
-	}
-	retries := e.Retries
-	if retries == 0 {
-		retries = 2
-	}
-	backoff := e.Backoff
-	if backoff <= 0 {
-		backoff = time.Second
-	}
-	defer func() {
-		if conn != nil {
-			conn.Close()
-		}
-	}()
-	var pending []Result // recorded with the next commit
-	sent := 0
+// worker is one connection.
+type worker struct {
+	e       *Engine
+	conn    Sender
+	sent    int // messages on conn
+	gc      *groupCommit
+	limiter <-chan time.Time
+	stop    <-chan struct{}
+	report  func(Result)
+	pending []Result // results not yet recorded: they go with the next commit
+	silent  []Result // deferrals before a retry: recorded, but not the message's final result
+}
+
+func (w *worker) run(ctx context.Context, jobs <-chan Job) error {
+	defer w.hangUp()
 	for {
+		// Connect before taking a job, so that a failure to connect leaves it queued.
+		if w.conn == nil || w.sent >= w.per() {
+			w.hangUp()
+			conn, err := w.e.Dial(ctx)
+			if err != nil {
+				if ferr := w.flush(ctx); ferr != nil {
+					return ferr
+				}
+				if ctx.Err() != nil {
+					return nil
+				}
+				return fmt.Errorf("%w: %w", ErrConnect, err)
+			}
+			w.conn = conn
+		}
 		var job Job
-		var ok bool
-		select {
-		case job, ok = <-jobs:
-		case <-ctx.Done():
+		ok := false
+		if ctx.Err() == nil {
+			select {
+			case job, ok = <-jobs:
+			case <-ctx.Done():
+			case <-w.stop:
+			}
 		}
 		if !ok {
-			if len(pending) == 0 {
-				return nil
-			}
-			if _, err := gc.commit(context.WithoutCancel(ctx), nil, pending); err != nil {
-				return err
-			}
-			for _, r := range pending {
-				report(r)
-			}
-			return nil
+			return w.flush(ctx)
 		}
-		skip, err := gc.commit(context.WithoutCancel(ctx), []Job{job}, pending)
+		skip, err := w.commit(ctx, []Job{job})
 		if err != nil {
 			return err
 		}
-		for _, r := range pending {
-			report(r)
-		}
-		pending = nil
 		if skip[job.ID] {
 			continue
 		}
-		var r Result
-		for attempt := 0; ; attempt++ {
-			if limiter != nil {
-				select {
-				case <-limiter:
-				case <-ctx.Done():
-				}
-			}
-			if conn == nil || sent >= per {
-				if conn != nil {
-					conn.Close()
-				}
-				sent = 0
-				if conn, err = e.Dial(ctx); err != nil {
-					conn = nil
-					r = Result{ID: job.ID, Outcome: Deferred, Reason: "cannot connect: " + err.Error()}
-				}
-			}
-			if conn != nil {
-				err = conn.Send(ctx, job.Message)
-				sent++
-				r.ID = job.ID
-				r.Outcome, r.Reason = Classify(err)
-			}
-			if r.Outcome != Deferred || attempt >= retries || ctx.Err() != nil {
-				break
-			}
-			// A 4xx or a dropped connection: start afresh on a new connection after a pause with jitter
-			// (go-mail does not reconnect by itself).
-			if conn != nil {
-				conn.Close()
-				conn = nil
-			}
-			d := backoff << attempt
-			d += time.Duration(rand.Int64N(int64(d)/2 + 1))
+		if err := w.deliver(ctx, job); err != nil {
+			return err
+		}
+	}
+}
+
+// deliver sends one job, retrying a deferral on a new connection; its result joins w.pending.
+func (w *worker) deliver(ctx context.Context, job Job) error {
+	retries := w.e.Retries
+	if retries == 0 {
+		retries = 2
+	}
+	backoff := w.e.Backoff
+	if backoff <= 0 {
+		backoff = time.Second
+	}
+	for attempt := 0; ; attempt++ {
+		if w.limiter != nil {
 			select {
-			case <-time.After(d):
+			case <-w.limiter:
 			case <-ctx.Done():
 			}
 		}
-		r.At = time.Now()
-		pending = append(pending, r)
+		err := w.conn.Send(ctx, job.Message)
+		w.sent++
+		r := Result{ID: job.ID, At: time.Now()}
+		r.Outcome, r.Reason = Classify(err)
+		if r.Outcome == Failed && (strings.HasPrefix(r.Reason, "RCPT TO") || strings.HasPrefix(r.Reason, "end of DATA")) {
+			_, r.Enhanced = SMTPStatus(err)
+		}
+		if r.Outcome != Sent {
+			// A refusal can leave the SMTP transaction open, a dropped connection is unusable: start the
+			// next message on a fresh connection.
+			w.hangUp()
+		}
+		if r.Outcome == Failed && rejectsSender(err, r.Reason) {
+			r.Outcome = Deferred
+			w.pending = append(w.pending, r)
+			if ferr := w.flush(ctx); ferr != nil {
+				return ferr
+			}
+			return fmt.Errorf("%w: %s", ErrRejected, r.Reason)
+		}
+		if r.Outcome != Deferred || attempt >= retries || retries < 0 || ctx.Err() != nil {
+			w.pending = append(w.pending, r)
+			return nil
+		}
+		// A 4xx or a lost connection: record the deferral before waiting (a crash while waiting must not
+		// leave the message "sending", which would make it unknown), then try again on a new connection.
+		w.silent = append(w.silent, r)
+		if _, err := w.commit(ctx, nil); err != nil {
+			return err
+		}
+		d := backoff << attempt
+		d += time.Duration(rand.Int64N(int64(d)/2 + 1))
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			return nil
+		case <-w.stop:
+			return nil
+		}
+		conn, err := w.e.Dial(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("%w: %w", ErrConnect, err) // the job stays deferred
+		}
+		w.conn, w.sent = conn, 0
+		skip, err := w.commit(ctx, []Job{job})
+		if err != nil || skip[job.ID] {
+			return err
+		}
 	}
+}
+
+func (w *worker) per() int {
+	if w.e.PerConnection > 0 {
+		return w.e.PerConnection
+	}
+	return 50
+}
+
+func (w *worker) hangUp() {
+	if w.conn != nil {
+		w.conn.Close()
+		w.conn = nil
+	}
+	w.sent = 0
+}
+
+// commit records started jobs with the pending results.
+func (w *worker) commit(ctx context.Context, started []Job) (map[int64]bool, error) {
+	skip, err := w.gc.commit(context.WithoutCancel(ctx), started, append(w.silent, w.pending...))
+	if err != nil {
+		return nil, fmt.Errorf("mailer: record deliveries: %w", err)
+	}
+	for _, r := range w.pending {
+		w.report(r)
+	}
+	w.pending, w.silent = nil, nil
+	return skip, nil
+}
+
+// flush records the pending results.
+func (w *worker) flush(ctx context.Context) error {
+	if len(w.pending) == 0 {
+		return nil
+	}
+	_, err := w.commit(ctx, nil)
+	return err
+}
+
+// rejectsSender tells a refusal of the sender or of the session (5xx to MAIL FROM, authentication
+// required) from a refusal of one recipient.
+func rejectsSender(err error, reason string) bool {
+	code, enhanced := SMTPStatus(err)
+	return strings.HasPrefix(reason, "MAIL FROM") || code == 530 || enhanced == "5.7.0" || enhanced == "5.7.8"
 }
 
 // groupCommit gathers the ledger writes of all connections into shared transactions: while one commit
@@ -259,6 +344,14 @@ func (g *groupCommit) loop() {
 			done = append(done, r.done...)
 		}
 		skip, err := g.ledger.Commit(first.ctx, started, done)
+		if err != nil && len(batch) > 1 {
+			// One connection's bad write must not lose the others': record each request alone.
+			for _, r := range batch {
+				s, e := g.ledger.Commit(r.ctx, r.started, r.done)
+				r.reply <- commitReply{s, e}
+			}
+			continue
+		}
 		for _, r := range batch {
 			r.reply <- commitReply{skip, err}
 		}

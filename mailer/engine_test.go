@@ -2,6 +2,7 @@ package mailer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -11,12 +12,12 @@ import (
 )
 
 // recLedger records what the engine commits, checking the order the ledger depends on: a job is started
-// before its result, once.
+// before each of its results, and a job is started again only after a deferral.
 type recLedger struct {
 	t        *testing.T
 	mu       sync.Mutex
 	commits  int
-	started  map[int64]bool
+	started  map[int64]bool // started and without a result since
 	results  map[int64]Result
 	skip     map[int64]bool
 	inFlight int // started and not yet finished: at most one per connection
@@ -29,21 +30,22 @@ func (l *recLedger) Commit(_ context.Context, started []Job, done []Result) (map
 	l.commits++
 	for _, r := range done {
 		if !l.started[r.ID] {
-			l.t.Errorf("result for %d before it was started", r.ID)
+			l.t.Errorf("result for %d while it is not being sent", r.ID)
 		}
-		if _, dup := l.results[r.ID]; dup {
-			l.t.Errorf("two results for %d", r.ID)
-		}
+		l.started[r.ID] = false
 		l.results[r.ID] = r
 		l.inFlight--
 	}
 	skip := map[int64]bool{}
 	for _, j := range started {
-		l.started[j.ID] = true
+		if prev, ok := l.results[j.ID]; l.started[j.ID] || ok && prev.Outcome != Deferred {
+			l.t.Errorf("job %d started again", j.ID)
+		}
 		if l.skip[j.ID] {
 			skip[j.ID] = true
 			continue
 		}
+		l.started[j.ID] = true
 		l.inFlight++
 	}
 	l.maxIn = max(l.maxIn, l.inFlight)
@@ -141,5 +143,37 @@ func TestEngineConnectError(t *testing.T) {
 	}
 	if len(l.started) != 0 {
 		t.Errorf("jobs were started before the connection failed")
+	}
+}
+
+// TestEngineSenderRejected: a 5xx to MAIL FROM would fail every message alike: the run stops, the
+// message is deferred rather than failed, and the jobs not taken stay untouched.
+func TestEngineSenderRejected(t *testing.T) {
+	ts := startServer(t, false, func(ts *testServer) {
+		ts.mail = func(*smtp.Conn, string) error {
+			return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "sender not allowed"}
+		}
+	})
+	c := newTestComposer(t, testOptions())
+	l := newRecLedger(t)
+	jobs := make(chan Job, 10)
+	for i := 0; i < 10; i++ {
+		m, err := c.Post(testRecipient(), testPosts()[0], fmt.Sprintf("delivery/%d", i), sendDate)
+		if err != nil {
+			t.Fatal(err)
+		}
+		jobs <- Job{ID: int64(i), Message: m}
+	}
+	close(jobs)
+	e := &Engine{Dial: func(ctx context.Context) (Sender, error) { return DialSMTP(ctx, ts.config()) }, Ledger: l, Connections: 1}
+	counts, err := e.Run(t.Context(), jobs)
+	if !errors.Is(err, ErrRejected) {
+		t.Fatalf("got %v, want ErrRejected", err)
+	}
+	if counts[Failed] != 0 || counts[Deferred] != 1 {
+		t.Errorf("got %v, want the one message tried deferred", counts)
+	}
+	if len(l.results) != 1 || len(jobs) != 9 {
+		t.Errorf("%d results, %d jobs left: want 1 and 9", len(l.results), len(jobs))
 	}
 }

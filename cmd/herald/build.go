@@ -30,6 +30,7 @@ type buildFlags struct {
 	limit    int
 	output   string
 	printLnk bool
+	noCache  bool // do not read or write the posts cache
 }
 
 func (f *buildFlags) register(fs *flag.FlagSet) {
@@ -118,7 +119,7 @@ func prepare(ctx context.Context, getenv func(string) string, bf buildFlags, std
 	}
 	// Beside the state store, once there is one, Herald keeps what it read of each post, so that a run
 	// over thousands of unchanged posts does not parse them all again.
-	if sp := storePath(dir, cfg); isDir(filepath.Dir(sp)) {
+	if sp := storePath(dir, cfg); !bf.noCache && isDir(filepath.Dir(sp)) {
 		opts.Cache = sp + ".posts-cache"
 	}
 	site, err := posts.Load(ctx, opts)

@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
 
@@ -83,8 +82,8 @@ func dryRunSend(ctx context.Context, getenv func(string) string, bf buildFlags, 
 	if _, err := os.Stat(src); err != nil {
 		return fmt.Errorf("nothing to send: no runs recorded yet (%s does not exist)", src)
 	}
-	tmp := filepath.Join(os.TempDir(), fmt.Sprintf("herald-dry-run-%d", os.Getpid()))
-	if err := os.MkdirAll(tmp, 0o700); err != nil {
+	tmp, err := os.MkdirTemp("", "herald-dry-run-")
+	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(tmp)
@@ -106,6 +105,7 @@ func dryRunSend(ctx context.Context, getenv func(string) string, bf buildFlags, 
 		return err
 	}
 	defer st.Close()
+	bf.noCache = true // a dry run writes nothing beside the real store
 	b, err := prepare(ctx, getenv, bf, stderr)
 	if err != nil {
 		return err
@@ -198,8 +198,6 @@ type mailSettings struct {
 	testTo   string // --test-to: every message goes to this address
 }
 
-var enhancedCode = regexp.MustCompile(`\b[245]\.\d{1,3}\.\d{1,3}\b`)
-
 // sendDue plans and sends what is due (the caller holds the run lock). With outbox set, messages go
 // there whatever the configuration says.
 func sendDue(ctx context.Context, b *build, st store.Store, getenv func(string) string, sf sendFlags, outbox string, stdout, stderr io.Writer) error {
@@ -281,14 +279,19 @@ func sendDue(ctx context.Context, b *build, st store.Store, getenv func(string) 
 			}
 			for _, d := range fresh {
 				m, err := ms.compose(ctx, st, d, byID, now)
-				if err != nil {
-					if errors.Is(err, mailer.ErrNoPostalAddress) || errors.Is(err, mailer.ErrNoUnsubscribe) {
+				if errors.Is(err, errPostGone) {
+					// It can never be sent: close it, or it would block the queue.
+					if err := closeDelivery(ctx, st, d, err.Error()); err != nil {
 						prodErr = err
 						return
 					}
-					fmt.Fprintf(stderr, "herald: delivery %d left queued: %v\n", d.ID, err)
+					fmt.Fprintf(stderr, "herald: delivery %d not sent: %v\n", d.ID, err)
 					skipped++
 					continue
+				}
+				if err != nil {
+					prodErr = err
+					return
 				}
 				select {
 				case jobs <- mailer.Job{ID: d.ID, Message: m}:
@@ -310,6 +313,9 @@ func sendDue(ctx context.Context, b *build, st store.Store, getenv func(string) 
 	}
 	fmt.Fprintf(stdout, "mail (%s): sent %d, deferred %d, failed %d, unknown %d, skipped %d\n", ms.where,
 		counts[mailer.Sent], counts[mailer.Deferred], counts[mailer.Failed], counts[mailer.Unknown], skipped)
+	if err == nil && ctx.Err() != nil {
+		err = errors.New("interrupted: what was not sent stays queued for the next run")
+	}
 	return err
 }
 
@@ -364,17 +370,36 @@ func (ms *mailSettings) compose(ctx context.Context, st store.Store, d store.Del
 	}
 	var ps []*posts.Post
 	for _, id := range d.ItemIDs {
-		p := byID[id]
-		if p == nil {
-			return nil, fmt.Errorf("post %s is no longer on the site", id)
+		if p := byID[id]; p != nil {
+			ps = append(ps, p) // a digest goes without a post that left the site
 		}
-		ps = append(ps, p)
 	}
-	key := fmt.Sprintf("delivery/%d", d.ID)
+	if len(ps) == 0 {
+		return nil, fmt.Errorf("%w: %s", errPostGone, strings.Join(d.ItemIDs, ", "))
+	}
+	// The Message-ID comes from what the message is and whom it is for, not from the store's row
+	// numbers: a recreated store, or another newsletter on the same domain, never reuses one.
 	if d.DigestKey == "" {
-		return ms.composer.Post(r, ps[0], key, now)
+		return ms.composer.Post(r, ps[0], "post/"+ps[0].ID+"/"+sub.Email, now)
 	}
-	return ms.composer.Digest(r, ps, key, now)
+	return ms.composer.Digest(r, ps, "digest/"+d.DigestKey+"/"+sub.Email, now)
+}
+
+// errPostGone: the posts of a delivery are no longer on the site.
+var errPostGone = errors.New("the post is no longer on the site")
+
+// closeDelivery records a delivery that can never be sent as failed.
+func closeDelivery(ctx context.Context, st store.Store, d store.Delivery, reason string) error {
+	now := time.Now()
+	msgID := d.MessageID
+	if msgID == "" {
+		msgID = fmt.Sprintf("<unsent.%d@herald.invalid>", d.ID)
+	}
+	skipped, err := st.Sending(ctx, []store.Attempt{{DeliveryID: d.ID, MessageID: msgID}}, now)
+	if err != nil || len(skipped) > 0 {
+		return err
+	}
+	return st.Finish(ctx, []store.Outcome{{DeliveryID: d.ID, Status: store.Failed, Error: reason, At: now}})
 }
 
 // mailSettings checks the mail configuration and makes the composer and the transport.
@@ -472,7 +497,7 @@ func (l *storeLedger) Commit(ctx context.Context, started []mailer.Job, done []m
 	if len(done) > 0 {
 		outs := make([]store.Outcome, len(done))
 		for i, r := range done {
-			o := store.Outcome{DeliveryID: r.ID, Error: r.Reason, At: r.At, EnhancedCode: enhancedCode.FindString(r.Reason)}
+			o := store.Outcome{DeliveryID: r.ID, Error: r.Reason, At: r.At, EnhancedCode: r.Enhanced}
 			switch r.Outcome {
 			case mailer.Sent:
 				o.Status, o.Error = store.Sent, ""

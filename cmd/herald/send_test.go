@@ -170,3 +170,43 @@ func TestSendTestTo(t *testing.T) {
 		t.Errorf("--test-to accepted a bad address")
 	}
 }
+
+// TestRemovedPostDoesNotBlock: a queued post that left the site is closed, not left to block the queue.
+func TestRemovedPostDoesNotBlock(t *testing.T) {
+	dir := mailSite(t, "outbox: blocker\n")
+	cfgPath := filepath.Join(dir, "herald.yaml")
+	cfg, _ := os.ReadFile(cfgPath)
+	os.WriteFile(filepath.Join(dir, "blocker"), nil, 0o644) // an outbox that cannot be opened
+	if _, _, err := runHerald(t, testEnv(), "publish", "-C", dir); err != nil {
+		t.Fatal(err)
+	}
+	addPost(t, dir, "2021-01-01-a.md", "A")
+	if _, _, err := runHerald(t, testEnv(), "publish", "-C", dir); err == nil || !strings.Contains(err.Error(), "cannot connect") {
+		t.Fatalf("got %v, want the outbox to fail", err) // A is queued now
+	}
+	os.WriteFile(cfgPath, []byte(strings.Replace(string(cfg), "outbox: blocker\n", "", 1)), 0o644)
+	os.Remove(filepath.Join(dir, "_posts", "2021-01-01-a.md"))
+	addPost(t, dir, "2021-01-02-b.md", "B")
+	out, _, err := runHerald(t, testEnv(), "publish", "-C", dir)
+	if err != nil || !strings.Contains(out, "sent 1, deferred 0, failed 0, unknown 0, skipped 1") {
+		t.Fatalf("publish: %v\n%s", err, out)
+	}
+	msgs := maildir(t, filepath.Join(dir, ".herald", "outbox"))
+	if len(msgs) != 1 || msgs[0].Header.Get("Subject") != "B" {
+		t.Errorf("outbox: %d messages", len(msgs))
+	}
+	if out, _, _ := runHerald(t, testEnv(), "send", "-C", dir); !strings.Contains(out, "nothing to send") {
+		t.Errorf("the closed delivery is still due:\n%s", out)
+	}
+}
+
+func TestPublishRefusesDraftsAndFuture(t *testing.T) {
+	dir := copySite(t, "seed-jekyll")
+	for _, args := range [][]string{{"publish", "--drafts"}, {"publish", "--future"}, {"build", "--record", "--drafts"}} {
+		_, _, err := runHerald(t, testEnv(), append(args, "-C", dir)...)
+		var u errUsage
+		if !errorsAs(err, &u) {
+			t.Errorf("%v: got %v, want a usage error", args, err)
+		}
+	}
+}

@@ -341,6 +341,10 @@ Flags:
 
 // publish is herald publish, and herald build --record: lock, load, diff, write the feeds, record.
 func publish(ctx context.Context, getenv func(string) string, bf buildFlags, df diffFlags, dryRun bool, command string, stdout, stderr io.Writer) error {
+	if bf.drafts || bf.future {
+		// Recorded, they would count as published and go out by mail.
+		return errUsage{fmt.Sprintf("herald %s records what is published: --drafts and --future are for herald build alone", command)}
+	}
 	started := time.Now()
 	siteDir, err := filepath.Abs(bf.dir)
 	if err != nil {

@@ -261,6 +261,12 @@ Flags:
 		return err
 	}
 	if *erase {
+		// Erasing takes the run lock: a send in progress must be able to record what it did for them.
+		l, err := st.Lock(ctx, "subscribers remove --erase")
+		if err != nil {
+			return err
+		}
+		defer l.Unlock()
 		if err := st.DeleteSubscriber(ctx, s.ID); err != nil {
 			return err
 		}
