@@ -468,6 +468,9 @@ func (b *build) mailSettings(getenv func(string) string, outbox string, test boo
 	}
 	dir := ms.where
 	ms.dial = func(context.Context) (mailer.Sender, error) { return mailer.NewOutbox(dir) }
+	if rel, err := filepath.Rel(b.site.Dir, dir); err == nil && !strings.HasPrefix(rel, "..") {
+		ms.where = filepath.ToSlash(rel) // as the feeds' paths are shown
+	}
 	return ms, nil
 }
 
