@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -175,5 +176,27 @@ func TestEngineSenderRejected(t *testing.T) {
 	}
 	if len(l.results) != 1 || len(jobs) != 9 {
 		t.Errorf("%d results, %d jobs left: want 1 and 9", len(l.results), len(jobs))
+	}
+}
+
+// TestMessageIDKey: a key that is a Message-ID is kept as the message's, so a retry after the From domain
+// changed still goes out with the Message-ID it was first sent with.
+func TestMessageIDKey(t *testing.T) {
+	c := newTestComposer(t, testOptions())
+	for _, tt := range []struct{ key, want string }{
+		{"<herald.abc@old.example.com>", "<herald.abc@old.example.com>"},
+		{"<bad\r\nX-Evil: 1@x>", ""},
+		{"post/1/ann@example.com", ""},
+	} {
+		m, err := c.Post(testRecipient(), testPosts()[0], tt.key, sendDate)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tt.want != "" && m.MessageID != tt.want {
+			t.Errorf("key %q: got Message-ID %q, want %q", tt.key, m.MessageID, tt.want)
+		}
+		if tt.want == "" && !strings.HasSuffix(m.MessageID, "@blog.example.com>") {
+			t.Errorf("key %q: got Message-ID %q, want one made at the From domain", tt.key, m.MessageID)
+		}
 	}
 }

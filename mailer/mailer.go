@@ -330,7 +330,8 @@ func (c *Composer) parseTemplates() error {
 
 // Post composes the email that brings one post to one recipient. key names the delivery (for example
 // "post/<item id>/<subscriber id>"): the Message-ID and the MIME boundary derive from it, so the same
-// delivery always gets the same Message-ID, and with the same date the same bytes. date is the Date
+// delivery always gets the same Message-ID, and with the same date the same bytes. A key that is itself a
+// Message-ID ("<...@...>", one a delivery was first sent with) is used as the Message-ID. date is the Date
 // header (and the DKIM signature's time).
 func (c *Composer) Post(r Recipient, p *posts.Post, key string, date time.Time) (*Message, error) {
 	d, err := c.data(r)
@@ -445,6 +446,9 @@ func (c *Composer) compose(d *TemplateData, r Recipient, key string, date time.T
 
 	sum := sha256.Sum256([]byte(key))
 	id := "<herald." + hex.EncodeToString(sum[:16]) + "@" + c.domain + ">"
+	if isMessageID(key) {
+		id = key // a retry of a message first sent with this Message-ID keeps it
+	}
 	bsum := sha256.Sum256([]byte("boundary\x00" + key))
 
 	m := gomail.NewMsg(gomail.WithCharset(gomail.CharsetUTF8), gomail.WithEncoding(gomail.EncodingQP),
@@ -502,4 +506,18 @@ func domainOf(addr string) string {
 		return ""
 	}
 	return strings.ToLower(addr[i+1:])
+}
+
+// isMessageID tells a key that is a Message-ID: "<", a left part, "@", a domain, ">", nothing that could
+// break a header.
+func isMessageID(key string) bool {
+	if len(key) < 5 || key[0] != '<' || key[len(key)-1] != '>' || strings.Count(key, "@") != 1 {
+		return false
+	}
+	for _, r := range key {
+		if r <= ' ' || r > '~' {
+			return false
+		}
+	}
+	return true
 }

@@ -379,10 +379,17 @@ func (ms *mailSettings) compose(ctx context.Context, st store.Store, d store.Del
 	}
 	// The Message-ID comes from what the message is and whom it is for, not from the store's row
 	// numbers: a recreated store, or another newsletter on the same domain, never reuses one.
-	if d.DigestKey == "" {
-		return ms.composer.Post(r, ps[0], "post/"+ps[0].ID+"/"+sub.Email, now)
+	key := "post/" + ps[0].ID + "/" + sub.Email
+	if d.DigestKey != "" {
+		key = "digest/" + d.DigestKey + "/" + sub.Email
 	}
-	return ms.composer.Digest(r, ps, "digest/"+d.DigestKey+"/"+sub.Email, now)
+	if d.MessageID != "" && ms.testTo == "" {
+		key = d.MessageID // tried before: the same Message-ID again
+	}
+	if d.DigestKey == "" {
+		return ms.composer.Post(r, ps[0], key, now)
+	}
+	return ms.composer.Digest(r, ps, key, now)
 }
 
 // errPostGone: the posts of a delivery are no longer on the site.
