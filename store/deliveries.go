@@ -247,6 +247,20 @@ func (s *sqliteStore) Sending(ctx context.Context, attempts []Attempt, at time.T
 	if at.IsZero() {
 		return nil, s.checkErr("sending: no time given")
 	}
+	return s.Commit(ctx, nil, attempts, at)
+}
+
+func (s *sqliteStore) Finish(ctx context.Context, outcomes []Outcome) error {
+	_, err := s.Commit(ctx, outcomes, nil, time.Time{})
+	return err
+}
+
+// Commit records outcomes (as Finish) and then marks attempts as sending (as Sending), in one
+// transaction: the mailer's connections record one message's result and the start of their next together.
+func (s *sqliteStore) Commit(ctx context.Context, outcomes []Outcome, attempts []Attempt, at time.Time) ([]int64, error) {
+	if len(attempts) > 0 && at.IsZero() {
+		return nil, s.checkErr("sending: no time given")
+	}
 	seen := make(map[int64]bool, len(attempts))
 	for _, a := range attempts {
 		if seen[a.DeliveryID] {
@@ -254,51 +268,63 @@ func (s *sqliteStore) Sending(ctx context.Context, attempts []Attempt, at time.T
 		}
 		seen[a.DeliveryID] = true
 	}
+	if err := s.checkOutcomes(outcomes); err != nil {
+		return nil, err
+	}
 	var skipped []int64
-	err := s.inTx(ctx, "sending", func(tx *sql.Tx) error {
-		skipped = skipped[:0]
-		for start := 0; start < len(attempts); start += batch {
-			part := attempts[start:min(start+batch, len(attempts))]
-			args := []any{formatTime(at)}
-			for _, a := range part {
-				args = append(args, a.DeliveryID, a.MessageID)
-			}
-			// A delivery keeps the first Message-ID it was sent with; one sent before under another
-			// is found below.
-			rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET status = 'sending', sending_at = ?,
-				message_id = COALESCE(deliveries.message_id, NULLIF(v.column2, ''))
-				FROM (VALUES `+placeholders(len(part), 2)+`) AS v
-				WHERE deliveries.id = v.column1 AND deliveries.status IN ('queued', 'deferred')
-					AND (deliveries.message_id IS NULL OR deliveries.message_id = v.column2)
-					AND EXISTS (SELECT 1 FROM subscribers s WHERE s.id = deliveries.subscriber_id AND s.status = 'active')
-				RETURNING id`, args...)
-			if err != nil {
-				return err
-			}
-			marked, err := returnedIDs(rows)
-			if err != nil {
-				return err
-			}
-			for _, a := range part {
-				if marked[a.DeliveryID] {
-					continue
-				}
-				var mid sql.NullString
-				err := tx.QueryRowContext(ctx, "SELECT message_id FROM deliveries WHERE id = ?", a.DeliveryID).Scan(&mid)
-				if err != nil && !errors.Is(err, sql.ErrNoRows) {
-					return err
-				}
-				if mid.Valid && mid.String != a.MessageID {
-					return s.checkErr("sending: delivery %d was sent before with Message-ID %q; send it with that one, not %q",
-						a.DeliveryID, mid.String, a.MessageID)
-				}
-				skipped = append(skipped, a.DeliveryID)
-			}
+	err := s.inTx(ctx, "record deliveries", func(tx *sql.Tx) error {
+		if err := s.finishTx(ctx, tx, outcomes); err != nil {
+			return err
 		}
-		return nil
+		var err error
+		skipped, err = s.sendingTx(ctx, tx, attempts, at)
+		return err
 	})
 	if err != nil {
 		return nil, err
+	}
+	return skipped, nil
+}
+
+func (s *sqliteStore) sendingTx(ctx context.Context, tx *sql.Tx, attempts []Attempt, at time.Time) ([]int64, error) {
+	var skipped []int64
+	for start := 0; start < len(attempts); start += batch {
+		part := attempts[start:min(start+batch, len(attempts))]
+		args := []any{formatTime(at)}
+		for _, a := range part {
+			args = append(args, a.DeliveryID, a.MessageID)
+		}
+		// A delivery keeps the first Message-ID it was sent with; one sent before under another
+		// is found below.
+		rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET status = 'sending', sending_at = ?,
+			message_id = COALESCE(deliveries.message_id, NULLIF(v.column2, ''))
+			FROM (VALUES `+placeholders(len(part), 2)+`) AS v
+			WHERE deliveries.id = v.column1 AND deliveries.status IN ('queued', 'deferred')
+				AND (deliveries.message_id IS NULL OR deliveries.message_id = v.column2)
+				AND EXISTS (SELECT 1 FROM subscribers s WHERE s.id = deliveries.subscriber_id AND s.status = 'active')
+			RETURNING id`, args...)
+		if err != nil {
+			return nil, err
+		}
+		marked, err := returnedIDs(rows)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range part {
+			if marked[a.DeliveryID] {
+				continue
+			}
+			var mid sql.NullString
+			err := tx.QueryRowContext(ctx, "SELECT message_id FROM deliveries WHERE id = ?", a.DeliveryID).Scan(&mid)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return nil, err
+			}
+			if mid.Valid && mid.String != a.MessageID {
+				return nil, s.checkErr("sending: delivery %d was sent before with Message-ID %q; send it with that one, not %q",
+					a.DeliveryID, mid.String, a.MessageID)
+			}
+			skipped = append(skipped, a.DeliveryID)
+		}
 	}
 	return skipped, nil
 }
@@ -307,7 +333,7 @@ func (s *sqliteStore) Sending(ctx context.Context, attempts []Attempt, at time.T
 // does not exist.
 const bounceCode = "5.1.1"
 
-func (s *sqliteStore) Finish(ctx context.Context, outcomes []Outcome) error {
+func (s *sqliteStore) checkOutcomes(outcomes []Outcome) error {
 	seen := make(map[int64]bool, len(outcomes))
 	for _, o := range outcomes {
 		switch {
@@ -322,58 +348,60 @@ func (s *sqliteStore) Finish(ctx context.Context, outcomes []Outcome) error {
 		}
 		seen[o.DeliveryID] = true
 	}
-	return s.inTx(ctx, "finish", func(tx *sql.Tx) error {
-		for start := 0; start < len(outcomes); start += batch {
-			part := outcomes[start:min(start+batch, len(outcomes))]
-			args := make([]any, 0, 5*len(part))
-			for _, o := range part {
-				var next, sent any
-				msg := o.Error
-				switch o.Status {
-				case Deferred:
-					next = formatTime(o.NextAttempt)
-				case Sent:
-					sent, msg = formatTime(o.At), ""
-				}
-				args = append(args, o.DeliveryID, o.Status, msg, next, sent)
+	return nil
+}
+
+func (s *sqliteStore) finishTx(ctx context.Context, tx *sql.Tx, outcomes []Outcome) error {
+	for start := 0; start < len(outcomes); start += batch {
+		part := outcomes[start:min(start+batch, len(outcomes))]
+		args := make([]any, 0, 5*len(part))
+		for _, o := range part {
+			var next, sent any
+			msg := o.Error
+			switch o.Status {
+			case Deferred:
+				next = formatTime(o.NextAttempt)
+			case Sent:
+				sent, msg = formatTime(o.At), ""
 			}
-			rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET status = v.column2, attempts = attempts + 1,
-				last_error = v.column3, next_attempt_at = v.column4, sent_at = COALESCE(v.column5, sent_at)
-				FROM (VALUES `+placeholders(len(part), 5)+`) AS v
-				WHERE deliveries.id = v.column1 AND deliveries.status = 'sending'
-				RETURNING id`, args...)
-			if err != nil {
+			args = append(args, o.DeliveryID, o.Status, msg, next, sent)
+		}
+		rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET status = v.column2, attempts = attempts + 1,
+			last_error = v.column3, next_attempt_at = v.column4, sent_at = COALESCE(v.column5, sent_at)
+			FROM (VALUES `+placeholders(len(part), 5)+`) AS v
+			WHERE deliveries.id = v.column1 AND deliveries.status = 'sending'
+			RETURNING id`, args...)
+		if err != nil {
+			return err
+		}
+		done, err := returnedIDs(rows)
+		if err != nil {
+			return err
+		}
+		if len(done) != len(part) {
+			return s.notSending(ctx, tx, part, done)
+		}
+	}
+	for _, o := range outcomes {
+		if o.Status != Failed || strings.TrimSpace(o.EnhancedCode) != bounceCode {
+			continue
+		}
+		var id int64
+		var status string
+		// The right-hand sides read the row as it was.
+		err := tx.QueryRowContext(ctx, `UPDATE subscribers SET hard_bounces = hard_bounces + 1,
+			status = CASE WHEN hard_bounces + 1 >= 2 AND status = 'active' THEN 'bounced' ELSE status END
+			WHERE id = (SELECT subscriber_id FROM deliveries WHERE id = ?) RETURNING id, status`, o.DeliveryID).Scan(&id, &status)
+		if err != nil {
+			return fmt.Errorf("count a bounce of delivery %d: %w", o.DeliveryID, err)
+		}
+		if status == Bounced {
+			if err := cancelDeliveries(ctx, tx, id, status); err != nil {
 				return err
 			}
-			done, err := returnedIDs(rows)
-			if err != nil {
-				return err
-			}
-			if len(done) != len(part) {
-				return s.notSending(ctx, tx, part, done)
-			}
 		}
-		for _, o := range outcomes {
-			if o.Status != Failed || strings.TrimSpace(o.EnhancedCode) != bounceCode {
-				continue
-			}
-			var id int64
-			var status string
-			// The right-hand sides read the row as it was.
-			err := tx.QueryRowContext(ctx, `UPDATE subscribers SET hard_bounces = hard_bounces + 1,
-				status = CASE WHEN hard_bounces + 1 >= 2 AND status = 'active' THEN 'bounced' ELSE status END
-				WHERE id = (SELECT subscriber_id FROM deliveries WHERE id = ?) RETURNING id, status`, o.DeliveryID).Scan(&id, &status)
-			if err != nil {
-				return fmt.Errorf("count a bounce of delivery %d: %w", o.DeliveryID, err)
-			}
-			if status == Bounced {
-				if err := cancelDeliveries(ctx, tx, id, status); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // returnedIDs reads the ids an UPDATE ... RETURNING id returned, and closes rows.

@@ -84,6 +84,9 @@ type Store interface {
 	// outcome with enhanced status code 5.1.1 counts a hard bounce of the subscriber; the second marks
 	// them bounced and cancels what is queued for them.
 	Finish(ctx context.Context, outcomes []Outcome) error
+	// Commit is Finish(outcomes) and then Sending(attempts, at) in one transaction: one durable write for
+	// a message's result and the start of the next.
+	Commit(ctx context.Context, outcomes []Outcome, attempts []Attempt, at time.Time) (skipped []int64, err error)
 	// Recover turns the deliveries left sending by a run that died into unknown (the server may have
 	// them) and returns how many. Call it at the start of a send run, holding the run lock.
 	Recover(ctx context.Context) (int, error)

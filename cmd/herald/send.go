@@ -504,34 +504,26 @@ type storeLedger struct {
 }
 
 func (l *storeLedger) Commit(ctx context.Context, started []mailer.Job, done []mailer.Result) (map[int64]bool, error) {
-	if len(done) > 0 {
-		outs := make([]store.Outcome, len(done))
-		for i, r := range done {
-			o := store.Outcome{DeliveryID: r.ID, Error: r.Reason, At: r.At, EnhancedCode: r.Enhanced}
-			switch r.Outcome {
-			case mailer.Sent:
-				o.Status, o.Error = store.Sent, ""
-			case mailer.Deferred:
-				o.Status, o.NextAttempt = store.Deferred, r.At.Add(l.backoff)
-			case mailer.Failed:
-				o.Status = store.Failed
-			default:
-				o.Status = store.Unknown
-			}
-			outs[i] = o
+	outs := make([]store.Outcome, len(done))
+	for i, r := range done {
+		o := store.Outcome{DeliveryID: r.ID, Error: r.Reason, At: r.At, EnhancedCode: r.Enhanced}
+		switch r.Outcome {
+		case mailer.Sent:
+			o.Status, o.Error = store.Sent, ""
+		case mailer.Deferred:
+			o.Status, o.NextAttempt = store.Deferred, r.At.Add(l.backoff)
+		case mailer.Failed:
+			o.Status = store.Failed
+		default:
+			o.Status = store.Unknown
 		}
-		if err := l.st.Finish(ctx, outs); err != nil {
-			return nil, err
-		}
-	}
-	if len(started) == 0 {
-		return nil, nil
+		outs[i] = o
 	}
 	atts := make([]store.Attempt, len(started))
 	for i, j := range started {
 		atts[i] = store.Attempt{DeliveryID: j.ID, MessageID: j.Message.MessageID}
 	}
-	skipped, err := l.st.Sending(ctx, atts, time.Now())
+	skipped, err := l.st.Commit(ctx, outs, atts, time.Now())
 	if err != nil {
 		return nil, err
 	}
