@@ -94,7 +94,7 @@ func create(path string) error {
 // begins, so two writers queue (busy_timeout) instead of one failing when it upgrades a read lock.
 func dsn(path string) string {
 	u := url.URL{Scheme: "file", Path: filepath.ToSlash(path)} // escapes '?', '#' and '%' in the path
-	return u.String() + "?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_pragma=cache_size(-32000)&_txlock=immediate"
+	return u.String() + "?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_pragma=cache_size(-8000)&_txlock=immediate"
 }
 
 // prepare checks that the file is a Herald store this code can read, changing nothing until it is sure,

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -25,11 +26,14 @@ func (sinkSession) Data(r io.Reader) error {
 func (sinkSession) Reset()        {}
 func (sinkSession) Logout() error { return nil }
 
-// BenchmarkSend sends one new post to 10,000 subscribers over loopback with 4 connections, through the
-// whole of herald send: plan, compose, the engine and the ledger. Run it with
-// go test ./cmd/herald -run '^$' -bench Send -benchtime 1x
+// BenchmarkSend sends one new post to 10,000 subscribers (HERALD_BENCH_SUBSCRIBERS to change it) over
+// loopback with 4 connections, through the whole of herald send: plan, compose, the engine and the
+// ledger. Run it with go test ./cmd/herald -run '^$' -bench Send -benchtime 1x
 func BenchmarkSend(b *testing.B) {
-	const subscribers = 10000
+	subscribers := 10000
+	if n, err := strconv.Atoi(os.Getenv("HERALD_BENCH_SUBSCRIBERS")); err == nil && n > 0 {
+		subscribers = n
+	}
 	s := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return sinkSession{}, nil }))
 	s.Domain = "localhost"
 	s.ErrorLog = log.New(io.Discard, "", 0)
