@@ -179,19 +179,23 @@ func scanDelivery(row interface{ Scan(...any) error }) (Delivery, error) {
 // queued ones next_attempt_at is NULL, so the index holds them in id order: no sort of 100,000 rows
 // for each batch), then merges the two.
 func (s *sqliteStore) Due(ctx context.Context, now time.Time, limit int) ([]Delivery, error) {
+	return s.DueAfter(ctx, now, 0, limit)
+}
+
+func (s *sqliteStore) DueAfter(ctx context.Context, now time.Time, after int64, limit int) ([]Delivery, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
 	q, args := bind(`SELECT `+deliveryCols+` FROM deliveries d JOIN (
 			SELECT id FROM (SELECT q.id FROM deliveries q JOIN subscribers s ON s.id = q.subscriber_id
-				WHERE q.status = 'queued' AND s.status = 'active'
-				ORDER BY q.next_attempt_at, q.id LIMIT :limit) queued
+				WHERE q.status = 'queued' AND s.status = 'active' AND q.id > :after
+				ORDER BY q.id LIMIT :limit) queued
 			UNION ALL
 			SELECT id FROM (SELECT r.id FROM deliveries r JOIN subscribers s ON s.id = r.subscriber_id
-				WHERE r.status = 'deferred' AND r.next_attempt_at <= :now AND s.status = 'active'
+				WHERE r.status = 'deferred' AND r.next_attempt_at <= :now AND s.status = 'active' AND r.id > :after
 				ORDER BY r.id LIMIT :limit) deferred
 		) due ON due.id = d.id
-		ORDER BY d.id LIMIT :limit`, map[string]any{"now": formatTime(now), "limit": limit})
+		ORDER BY d.id LIMIT :limit`, map[string]any{"now": formatTime(now), "limit": limit, "after": after})
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, s.fileErr("due deliveries", err)

@@ -75,6 +75,9 @@ type Store interface {
 	// Due returns up to limit deliveries to attempt at now, oldest first: queued ones and deferred ones
 	// whose next attempt is due, of active subscribers only.
 	Due(ctx context.Context, now time.Time, limit int) ([]Delivery, error)
+	// DueAfter is Due for the deliveries with ids above after: a run pages through what is due with it,
+	// whatever becomes of the deliveries it has already taken.
+	DueAfter(ctx context.Context, now time.Time, after int64, limit int) ([]Delivery, error)
 	// Sending marks a batch of deliveries as being sent, durably, in one transaction; call it before
 	// a message's DATA begins. Each delivery keeps the first Message-ID it was sent with (a delivery
 	// from Due with a MessageID must be sent with that one). It returns the ids it did not mark,

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log"
@@ -12,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/emersion/go-smtp"
+	"github.com/heraldhq/herald/mailer"
 )
 
 // sinkSession accepts and discards every message: a fast SMTP sink on loopback.
@@ -29,7 +31,13 @@ func (sinkSession) Logout() error { return nil }
 // BenchmarkSend sends one new post to 10,000 subscribers (HERALD_BENCH_SUBSCRIBERS to change it) over
 // loopback with 4 connections, through the whole of herald send: plan, compose, the engine and the
 // ledger. Run it with go test ./cmd/herald -run '^$' -bench Send -benchtime 1x
-func BenchmarkSend(b *testing.B) {
+func BenchmarkSend(b *testing.B) { benchmarkSend(b, false) }
+
+// BenchmarkSendNoLedger is BenchmarkSend with a ledger that records nothing: the difference is what the
+// durable ledger costs.
+func BenchmarkSendNoLedger(b *testing.B) { benchmarkSend(b, true) }
+
+func benchmarkSend(b *testing.B, noLedger bool) {
 	subscribers := 10000
 	if n, err := strconv.Atoi(os.Getenv("HERALD_BENCH_SUBSCRIBERS")); err == nil && n > 0 {
 		subscribers = n
@@ -73,7 +81,12 @@ func BenchmarkSend(b *testing.B) {
 		}
 		var out strings.Builder
 		b.StartTimer()
-		if err := run(b.Context(), []string{"send", "-C", site}, env, &out, io.Discard); err != nil {
+		if noLedger {
+			err = sendWithoutLedger(b, site, env, &out)
+		} else {
+			err = run(b.Context(), []string{"send", "-C", site}, env, &out, io.Discard)
+		}
+		if err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()
@@ -88,4 +101,29 @@ func addPostB(b *testing.B, dir, name, title string) {
 	if err := os.WriteFile(filepath.Join(dir, "_posts", name), []byte("---\ntitle: "+title+"\n---\nSome *text* of "+title+".\n"), 0o644); err != nil {
 		b.Fatal(err)
 	}
+}
+
+// nopLedger records nothing.
+type nopLedger struct{}
+
+func (nopLedger) Commit(context.Context, []mailer.Job, []mailer.Result) (map[int64]bool, error) {
+	return nil, nil
+}
+
+// sendWithoutLedger is herald send with nopLedger (Plan and Due still use the store).
+func sendWithoutLedger(b *testing.B, site string, env func(string) string, out io.Writer) error {
+	cfg, err := loadConfig(site, env)
+	if err != nil {
+		return err
+	}
+	r, err := lockStore(b.Context(), site, cfg, "send")
+	if err != nil {
+		return err
+	}
+	defer r.close()
+	bld, err := prepare(b.Context(), env, buildFlags{dir: site, limit: -1}, io.Discard)
+	if err != nil {
+		return err
+	}
+	return sendDue(b.Context(), bld, r.st, env, sendFlags{ledger: nopLedger{}}, "", out, io.Discard)
 }
