@@ -188,7 +188,9 @@ func (w *worker) deliver(ctx context.Context, job Job) error {
 			case <-ctx.Done():
 			}
 		}
-		err := w.conn.Send(ctx, job.Message)
+		// A message under way finishes even when the run is being stopped (its connection's timeouts
+		// bound it): abandoning it after DATA would make it unknown.
+		err := w.conn.Send(context.WithoutCancel(ctx), job.Message)
 		w.sent++
 		r := Result{ID: job.ID, At: time.Now()}
 		r.Outcome, r.Reason = Classify(err)

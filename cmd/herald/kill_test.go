@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log"
@@ -21,7 +20,7 @@ import (
 // TestMain lets a test run herald itself as a child process (HERALD_TEST_MAIN=1), to kill it.
 func TestMain(m *testing.M) {
 	if os.Getenv("HERALD_TEST_MAIN") == "1" {
-		os.Exit(exitCode(run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr), os.Stderr))
+		main() // exits
 	}
 	os.Exit(m.Run())
 }
@@ -69,26 +68,13 @@ func (c *countingSession) Data(r io.Reader) error {
 func (c *countingSession) Reset()        {}
 func (c *countingSession) Logout() error { return nil }
 
-// TestSendSurvivesKill kills herald send with SIGKILL several times while it sends one post to a few
-// hundred subscribers, then lets a run finish: nobody gets the post twice, and everybody gets it except
-// the few messages reported unknown (at most one per connection per kill).
-func TestSendSurvivesKill(t *testing.T) {
-	const subscribers, conns = 300, 4
-	srv := &countingServer{got: map[string][]string{}}
-	s := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &countingSession{s: srv}, nil }))
-	s.Domain = "localhost"
-	s.ErrorLog = log.New(io.Discard, "", 0)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Serve(l)
-	t.Cleanup(func() { s.Close() })
-
+// killSite makes a site whose mail goes to addr, with n subscribers and one new post to send them.
+func killSite(t *testing.T, addr string, subscribers, conns int) string {
+	t.Helper()
 	dir := copySite(t, "seed-jekyll")
 	os.WriteFile(filepath.Join(dir, "herald.yaml"), []byte(fmt.Sprintf("from: \"Jane <jane@blog.example.com>\"\n"+
 		"postal_address: 1 Main St\nbase_url: https://n.example.com\nsecret: 0123456789abcdef0123456789\n"+
-		"smtp: smtp://%s?tls=none\nconnections: %d\nper_connection: 20\n", l.Addr(), conns)), 0o644)
+		"smtp: smtp://%s?tls=none\nconnections: %d\nper_connection: 20\n", addr, conns)), 0o644)
 	var csv strings.Builder
 	csv.WriteString("email\n")
 	for i := 0; i < subscribers; i++ {
@@ -106,6 +92,26 @@ func TestSendSurvivesKill(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	return dir
+}
+
+// TestSendSurvivesKill kills herald send with SIGKILL several times while it sends one post to a few
+// hundred subscribers, then lets a run finish: nobody gets the post twice, and everybody gets it except
+// the few messages reported unknown (at most one per connection per kill).
+func TestSendSurvivesKill(t *testing.T) {
+	const subscribers, conns = 300, 4
+	srv := &countingServer{got: map[string][]string{}}
+	s := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &countingSession{s: srv}, nil }))
+	s.Domain = "localhost"
+	s.ErrorLog = log.New(io.Discard, "", 0)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(l)
+	t.Cleanup(func() { s.Close() })
+
+	dir := killSite(t, l.Addr().String(), subscribers, conns)
 	kills := 0
 	for _, at := range []int{15, 90, 180} {
 		cmd := exec.Command(os.Args[0], "send", "-C", dir)
@@ -173,5 +179,70 @@ func TestSendSurvivesKill(t *testing.T) {
 	t.Logf("ledger %v; the server has the post for %d of %d subscribers", counts, received, subscribers)
 	if kills == 0 {
 		t.Errorf("no run was killed: the test checked nothing")
+	}
+}
+
+// TestSendCtrlC: SIGINT stops herald send cleanly: the messages under way finish and are recorded, the
+// rest stay queued, nothing is left sending or unknown, the exit code says it was interrupted, and the
+// next run sends the rest.
+func TestSendCtrlC(t *testing.T) {
+	const subscribers, conns = 200, 4
+	srv := &countingServer{got: map[string][]string{}}
+	s := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &countingSession{s: srv}, nil }))
+	s.Domain = "localhost"
+	s.ErrorLog = log.New(io.Discard, "", 0)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(l)
+	t.Cleanup(func() { s.Close() })
+	dir := killSite(t, l.Addr().String(), subscribers, conns)
+
+	cmd := exec.Command(os.Args[0], "send", "-C", dir)
+	cmd.Env = append(os.Environ(), "HERALD_TEST_MAIN=1", "SOURCE_DATE_EPOCH=1795000000")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	proc := cmd.Process
+	var once sync.Once
+	srv.mu.Lock()
+	srv.onStore = func(n int) {
+		if n >= 40 {
+			once.Do(func() { proc.Signal(os.Interrupt) })
+		}
+	}
+	srv.mu.Unlock()
+	err = cmd.Wait()
+	if err == nil {
+		t.Fatalf("an interrupted send exited 0")
+	}
+	st, err := store.Open(t.Context(), filepath.Join(dir, ".herald", "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts, err := st.DeliveryCounts(t.Context())
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counts[store.Sending] != 0 || counts[store.Unknown] != 0 || counts[store.Queued] == 0 {
+		t.Errorf("after Ctrl-C: %v, want nothing sending or unknown and some still queued", counts)
+	}
+	srv.mu.Lock()
+	srv.onStore = nil
+	srv.mu.Unlock()
+	if _, _, err := runHerald(t, testEnv(), "send", "-C", dir); err != nil {
+		t.Fatal(err)
+	}
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if len(srv.got) != subscribers {
+		t.Errorf("the server has the post for %d of %d subscribers", len(srv.got), subscribers)
+	}
+	for to, ids := range srv.got {
+		if len(ids) != 1 {
+			t.Errorf("%s got the post %d times", to, len(ids))
+		}
 	}
 }
