@@ -68,6 +68,22 @@ func (c *countingSession) Data(r io.Reader) error {
 func (c *countingSession) Reset()        {}
 func (c *countingSession) Logout() error { return nil }
 
+// startCountingServer starts a countingServer on a loopback port and returns it with its address.
+func startCountingServer(t *testing.T) (*countingServer, string) {
+	t.Helper()
+	srv := &countingServer{got: map[string][]string{}}
+	s := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &countingSession{s: srv}, nil }))
+	s.Domain = "localhost"
+	s.ErrorLog = log.New(io.Discard, "", 0)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(l)
+	t.Cleanup(func() { s.Close() })
+	return srv, l.Addr().String()
+}
+
 // killSite makes a site whose mail goes to addr, with n subscribers and one new post to send them.
 func killSite(t *testing.T, addr string, subscribers, conns int) string {
 	t.Helper()
@@ -100,18 +116,9 @@ func killSite(t *testing.T, addr string, subscribers, conns int) string {
 // the few messages reported unknown (at most one per connection per kill).
 func TestSendSurvivesKill(t *testing.T) {
 	const subscribers, conns = 300, 4
-	srv := &countingServer{got: map[string][]string{}}
-	s := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &countingSession{s: srv}, nil }))
-	s.Domain = "localhost"
-	s.ErrorLog = log.New(io.Discard, "", 0)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Serve(l)
-	t.Cleanup(func() { s.Close() })
+	srv, addr := startCountingServer(t)
 
-	dir := killSite(t, l.Addr().String(), subscribers, conns)
+	dir := killSite(t, addr, subscribers, conns)
 	kills := 0
 	for _, at := range []int{15, 90, 180} {
 		cmd := exec.Command(os.Args[0], "send", "-C", dir)
@@ -187,17 +194,8 @@ func TestSendSurvivesKill(t *testing.T) {
 // next run sends the rest.
 func TestSendCtrlC(t *testing.T) {
 	const subscribers, conns = 200, 4
-	srv := &countingServer{got: map[string][]string{}}
-	s := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &countingSession{s: srv}, nil }))
-	s.Domain = "localhost"
-	s.ErrorLog = log.New(io.Discard, "", 0)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Serve(l)
-	t.Cleanup(func() { s.Close() })
-	dir := killSite(t, l.Addr().String(), subscribers, conns)
+	srv, addr := startCountingServer(t)
+	dir := killSite(t, addr, subscribers, conns)
 
 	cmd := exec.Command(os.Args[0], "send", "-C", dir)
 	cmd.Env = append(os.Environ(), "HERALD_TEST_MAIN=1", "SOURCE_DATE_EPOCH=1795000000")
@@ -213,8 +211,7 @@ func TestSendCtrlC(t *testing.T) {
 		}
 	}
 	srv.mu.Unlock()
-	err = cmd.Wait()
-	if err == nil {
+	if err := cmd.Wait(); err == nil {
 		t.Fatalf("an interrupted send exited 0")
 	}
 	st, err := store.Open(t.Context(), filepath.Join(dir, ".herald", "state.db"))
