@@ -89,17 +89,8 @@ func dryRunSend(ctx context.Context, getenv func(string) string, bf buildFlags, 
 	}
 	defer os.RemoveAll(tmp)
 	copyPath := filepath.Join(tmp, "state.db")
-	for _, suffix := range []string{"", "-wal"} {
-		data, err := os.ReadFile(src + suffix)
-		if errors.Is(err, os.ErrNotExist) && suffix != "" {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(copyPath+suffix, data, 0o600); err != nil {
-			return err
-		}
+	if err := store.Snapshot(ctx, src, copyPath); err != nil {
+		return err
 	}
 	st, err := store.Open(ctx, copyPath)
 	if err != nil {
