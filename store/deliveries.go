@@ -496,3 +496,54 @@ func (s *sqliteStore) DeliveryCounts(ctx context.Context) (map[string]int, error
 	}
 	return counts, nil
 }
+
+func (s *sqliteStore) SubscriberDeliveries(ctx context.Context, id int64) ([]Delivery, error) {
+	what := fmt.Sprintf("deliveries of subscriber %d", id)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+deliveryCols+` FROM deliveries d WHERE d.subscriber_id = ? ORDER BY d.id`, id)
+	if err != nil {
+		return nil, s.fileErr(what, err)
+	}
+	defer rows.Close()
+	ds := []Delivery{}
+	digests := map[int64]int{} // delivery id → index in ds
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return nil, s.fileErr(what, err)
+		}
+		if d.DigestKey != "" {
+			digests[d.ID] = len(ds)
+		}
+		ds = append(ds, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.fileErr(what, err)
+	}
+	rows.Close()
+	if len(digests) == 0 {
+		return ds, nil
+	}
+	// delivery_items holds a subscriber's rows under their id (its primary key starts with it).
+	rows, err = s.db.QueryContext(ctx, `SELECT di.delivery_id, di.item_id FROM delivery_items di JOIN items i ON i.id = di.item_id
+		JOIN deliveries d ON d.id = di.delivery_id
+		WHERE di.subscriber_id = ? AND d.digest_key IS NOT NULL
+		ORDER BY di.delivery_id, COALESCE(i.date, i.first_seen) DESC, di.item_id`, id)
+	if err != nil {
+		return nil, s.fileErr(what, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var did int64
+		var item string
+		if err := rows.Scan(&did, &item); err != nil {
+			return nil, s.fileErr(what, err)
+		}
+		if i, ok := digests[did]; ok {
+			ds[i].ItemIDs = append(ds[i].ItemIDs, item)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.fileErr(what, err)
+	}
+	return ds, nil
+}

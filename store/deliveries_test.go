@@ -773,3 +773,71 @@ func TestPlanRejects(t *testing.T) {
 		t.Errorf("got %v, want a not-found error naming the store", err)
 	}
 }
+
+func TestSubscriberDeliveries(t *testing.T) {
+	st := newSite(t)
+	ann := st.subscribe("ann@example.com", Immediate, t0)
+	dan := st.subscribe("dan@example.com", Daily, t0)
+	bob := st.subscribe("bob@example.com", Immediate, t0)
+	st.publish(hours(1), true, "p1", "p2")
+	st.plan(hours(1), 4)                                                        // ann's and bob's posts; dan's digest is due tomorrow
+	st.update(bob, hours(1.5), func(s *Subscriber) { s.Status = Unsubscribed }) // cancels bob's
+	st.publish(hours(2), true, "p3")
+	st.plan(hours(25), 2) // ann's p3, dan's digest of the three
+	first := st.delivery(1)
+	st.sending(hours(25.5), first)
+	st.finish(Outcome{DeliveryID: 1, Status: Sent, At: hours(25.6)})
+
+	type line struct {
+		items          string
+		digest, status string
+		sent           time.Time
+	}
+	lines := func(id int64) []line {
+		t.Helper()
+		ds, err := st.s.SubscriberDeliveries(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ds == nil {
+			t.Errorf("subscriber %d: got nil, want a slice", id)
+		}
+		var ls []line
+		for i, d := range ds {
+			if d.SubscriberID != id {
+				t.Errorf("subscriber %d: delivery %d is subscriber %d's", id, d.ID, d.SubscriberID)
+			}
+			if i > 0 && d.ID <= ds[i-1].ID {
+				t.Errorf("subscriber %d: delivery %d after %d, want id order", id, d.ID, ds[i-1].ID)
+			}
+			ls = append(ls, line{strings.Join(d.ItemIDs, " "), d.DigestKey, d.Status, d.SentAt})
+		}
+		return ls
+	}
+	tests := []struct {
+		name string
+		id   int64
+		want []line
+	}{
+		{"posts, one sent", ann, []line{{"p1", "", Sent, hours(25.6)}, {"p2", "", Queued, time.Time{}}, {"p3", "", Queued, time.Time{}}}},
+		{"a digest, newest first", dan, []line{{"p3 p2 p1", "daily 2025-01-07", Queued, time.Time{}}}},
+		{"cancelled", bob, []line{{"p1", "", Cancelled, time.Time{}}, {"p2", "", Cancelled, time.Time{}}}},
+		{"no such subscriber", 99, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := lines(tt.id)
+			if !slices.EqualFunc(got, tt.want, func(a, b line) bool {
+				return a.items == b.items && a.digest == b.digest && a.status == b.status && a.sent.Equal(b.sent)
+			}) {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+	if err := st.s.DeleteSubscriber(t.Context(), ann); err != nil {
+		t.Fatal(err)
+	}
+	if got := lines(ann); len(got) != 0 {
+		t.Errorf("an erased subscriber's deliveries: got %+v, want none", got)
+	}
+}

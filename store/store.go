@@ -60,6 +60,10 @@ type Store interface {
 	UpdateSubscriber(ctx context.Context, id int64, at time.Time, change func(*Subscriber)) error
 	// DeleteSubscriber erases a subscriber for good, with their deliveries.
 	DeleteSubscriber(ctx context.Context, id int64) error
+	// SubscriberDeliveries returns every delivery to subscriber id, whatever its status, ordered by ID:
+	// what Herald holds about what it sent them (a subscriber's right to their data). A digest's ItemIDs
+	// are newest first, as in Due. A subscriber with none, or none at all, gives an empty slice.
+	SubscriberDeliveries(ctx context.Context, id int64) ([]Delivery, error)
 
 	// Plan queues, in one transaction, the deliveries due at now and returns how many it queued:
 	//   - to each active subscriber with frequency immediate, every sendable item they have not had, one
