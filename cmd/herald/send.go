@@ -226,6 +226,14 @@ func sendDue(ctx context.Context, b *build, st store.Store, getenv func(string) 
 	for _, p := range b.site.Posts {
 		byID[p.ID] = p
 	}
+	recorded, err := st.Items(ctx)
+	if err != nil {
+		return err
+	}
+	recordedHash := make(map[string]string, len(recorded))
+	for _, it := range recorded {
+		recordedHash[it.ID] = it.Hash
+	}
 	rendered := map[string]bool{}
 	var ledger mailer.Ledger = &storeLedger{st: st, backoff: 15 * time.Minute}
 	if sf.ledger != nil {
@@ -254,6 +262,9 @@ func sendDue(ctx context.Context, b *build, st store.Store, getenv func(string) 
 					if p := byID[id]; p != nil && !rendered[id] {
 						rendered[id] = true
 						need = append(need, p)
+						if h, ok := recordedHash[id]; ok && h != p.Hash {
+							fmt.Fprintf(stderr, "warning: %s changed since herald publish recorded it; the mail carries the version on disk now (run herald publish first to record it)\n", p.Path)
+						}
 					}
 				}
 			}

@@ -136,9 +136,18 @@ func TestSendDryRun(t *testing.T) {
 	if n := len(maildir(t, dry)); n != 1 || !strings.Contains(out, "sent 1") {
 		t.Errorf("dry run: %d messages\n%s", n, out)
 	}
-	out, _, err = runHerald(t, testEnv(), "send", "-C", dir)
+	// The post is edited after it was recorded: the send says so, and mails the version on disk.
+	addPost(t, dir, "2021-01-01-hello.md", "Hello again")
+	out, errOut, err := runHerald(t, testEnv(), "send", "-C", dir)
 	if err != nil || !strings.Contains(out, "sent 1") {
 		t.Errorf("the real send after a dry run: %v\n%s", err, out)
+	}
+	if want := "_posts/2021-01-01-hello.md changed since herald publish recorded it"; !strings.Contains(errOut, want) {
+		t.Errorf("stderr: got %q, want it to contain %q", errOut, want)
+	}
+	msgs := maildir(t, filepath.Join(dir, ".herald", "outbox"))
+	if len(msgs) != 1 || msgs[0].Header.Get("Subject") != "Hello again" {
+		t.Errorf("the outbox after the send: got %d messages, want 1 with the edited title", len(msgs))
 	}
 }
 
