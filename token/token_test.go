@@ -97,3 +97,43 @@ func decoded(s string) string {
 func base64RawURL(s string) ([]byte, error) {
 	return base64.RawURLEncoding.DecodeString(s)
 }
+
+func TestID(t *testing.T) {
+	tests := []struct {
+		name    string
+		tok     string
+		wantID  int64
+		wantErr error
+	}{
+		{"signed", Sign(secret, "confirm:1700000000000000000", 42, time.Unix(1_800_000_000, 0)), 42, nil},
+		{"other secret", Sign([]byte("another-secret-0123456"), "unsubscribe", 7, time.Time{}), 7, nil},
+		{"empty", "", 0, ErrInvalid},
+		{"not base64", "%%%%", 0, ErrInvalid},
+		{"short", Sign(secret, "x", 1, time.Time{})[:10], 0, ErrInvalid},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id, err := ID(tt.tok)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("got error %v, want %v", err, tt.wantErr)
+			}
+			if id != tt.wantID {
+				t.Errorf("got id %d, want %d", id, tt.wantID)
+			}
+		})
+	}
+}
+
+// FuzzID: ID never panics, and whenever Verify accepts a token, ID reads the same id from it.
+func FuzzID(f *testing.F) {
+	f.Add(Sign(secret, "confirm", 42, time.Time{}))
+	f.Add("")
+	f.Add("AAAA")
+	f.Fuzz(func(t *testing.T, tok string) {
+		id, err := ID(tok)
+		vid, verr := Verify(secret, "confirm", tok, time.Unix(0, 0))
+		if verr == nil && (err != nil || id != vid) {
+			t.Fatalf("Verify gives %d, ID gives %d, %v", vid, id, err)
+		}
+	})
+}
