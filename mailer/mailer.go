@@ -125,7 +125,15 @@ type TemplateData struct {
 
 	UnsubscribeURL string // the footer's unsubscribe link: the https URL, else the mailto: URI
 	PreferencesURL string // may be empty
-	PostalAddress  string
+	PostalAddress  string // may be empty in a confirmation email
+
+	Confirm *TemplateConfirm // in a confirmation email (confirm.html, confirm.txt) only
+}
+
+// TemplateConfirm is the link of a confirmation email.
+type TemplateConfirm struct {
+	URL     string
+	Expires time.Time // when the link stops working
 }
 
 // TemplatePost is one post as the templates see it.
@@ -190,6 +198,8 @@ type Composer struct {
 	postHTML, digestHTML       *htmltemplate.Template
 	postText, digestText       *texttemplate.Template
 	postSubject, digestSubject *texttemplate.Template
+	confirmHTML                *htmltemplate.Template
+	confirmText                *texttemplate.Template
 	inliner                    *inliner
 }
 
@@ -318,6 +328,21 @@ func (c *Composer) parseTemplates() error {
 	}
 	if c.digestText, err = text("digest.txt"); err != nil {
 		return err
+	}
+	// The confirmation email stands alone: email.*'s footer offers an unsubscribe link to a list the
+	// reader has not joined yet.
+	src, err := read("confirm.html")
+	if err != nil {
+		return err
+	}
+	if c.confirmHTML, err = htmltemplate.New("confirm.html").Funcs(funcs).Option("missingkey=error").Parse(src); err != nil {
+		return fmt.Errorf("mailer: template %w", err)
+	}
+	if src, err = read("confirm.txt"); err != nil {
+		return err
+	}
+	if c.confirmText, err = texttemplate.New("confirm.txt").Funcs(funcs).Option("missingkey=error").Parse(src); err != nil {
+		return fmt.Errorf("mailer: template %w", err)
 	}
 	if c.postSubject, err = subject("subject", c.o.SubjectTemplate, DefaultSubject); err != nil {
 		return err

@@ -189,6 +189,13 @@ func TestGolden(t *testing.T) {
 				return c.Digest(r, ps, "digest/weekly 2025-W03/17", sendDate)
 			},
 		},
+		{
+			name: "confirm.eml",
+			r:    testRecipient(),
+			compose: func(c *Composer, r Recipient) (*Message, error) {
+				return c.Confirm(testConfirmation(), "confirm/1736933400/ann@example.org", sendDate)
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

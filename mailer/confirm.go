@@ -1,0 +1,89 @@
+package mailer
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	htmltemplate "html/template"
+	"net/mail"
+	"net/url"
+	"strings"
+	"time"
+
+	gomail "github.com/wneessen/go-mail"
+)
+
+// Confirmation is what a confirmation email (double opt-in) needs: whom it is for and the link that
+// confirms the subscription.
+type Confirmation struct {
+	Email   string
+	Name    string    // may be empty
+	URL     string    // the absolute http(s) confirm link, with its token
+	Expires time.Time // when the link stops working, as the email tells the reader
+}
+
+// Confirm composes the email that asks someone who signed up on the web form to confirm. See Post for
+// key and date.
+//
+// It is a transactional message, asked for by its reader a moment before, not a message of the list:
+// it has no List-Id, List-Unsubscribe or Precedence: bulk (there is nothing to unsubscribe from yet,
+// and a one-click unsubscribe that a mail provider fires on a pending address would be meaningless),
+// and it carries Auto-Submitted: auto-generated (RFC 3834) so that vacation responders do not answer
+// it. The postal address is shown when set but not required.
+func (c *Composer) Confirm(cf Confirmation, key string, date time.Time) (*Message, error) {
+	addr, err := mail.ParseAddress(cf.Email)
+	if err != nil || addr.Name != "" {
+		return nil, errors.New("mailer: the recipient's address is not an email address") // the address stays out of logs
+	}
+	u, err := url.Parse(cf.URL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, errors.New("mailer: confirm URL: want an absolute http(s) URL")
+	}
+	d := &TemplateData{Lang: c.o.Lang, CSS: htmltemplate.CSS(c.css), PostalAddress: strings.TrimSpace(c.o.PostalAddress)}
+	d.Site.Title = sanitize(c.o.SiteTitle)
+	d.Site.URL = c.o.SiteURL
+	d.Recipient.Email = addr.Address
+	d.Recipient.Name = sanitize(cf.Name)
+	d.Confirm = &TemplateConfirm{URL: u.String(), Expires: cf.Expires}
+	d.Subject = sanitize("Confirm your subscription to " + d.Site.Title)
+
+	// Not through the inliner's frame cache: every confirmation has its own link, so nothing repeats.
+	var b bytes.Buffer
+	if err := c.confirmHTML.Execute(&b, d); err != nil {
+		return nil, fmt.Errorf("mailer: confirm HTML template: %w", err)
+	}
+	html, err := transform(b.String())
+	if err != nil {
+		return nil, fmt.Errorf("mailer: inline the stylesheet: %w", err)
+	}
+	b.Reset()
+	if err := c.confirmText.Execute(&b, d); err != nil {
+		return nil, fmt.Errorf("mailer: confirm text template: %w", err)
+	}
+	text := b.String()
+
+	sum := sha256.Sum256([]byte(key))
+	id := "<herald." + hex.EncodeToString(sum[:16]) + "@" + c.domain + ">"
+	if isMessageID(key) {
+		id = key
+	}
+	bsum := sha256.Sum256([]byte("boundary\x00" + key))
+	m := gomail.NewMsg(gomail.WithCharset(gomail.CharsetUTF8), gomail.WithEncoding(gomail.EncodingQP),
+		gomail.WithNoDefaultUserAgent(), gomail.WithBoundary("herald-"+hex.EncodeToString(bsum[:12])))
+	m.FromMailAddress(&c.from)
+	m.ToMailAddress(&mail.Address{Name: displayName(cf.Name), Address: d.Recipient.Email})
+	m.SetGenHeader(gomail.HeaderSubject, encodeText(d.Subject))
+	m.SetGenHeader(gomail.HeaderDate, date.Format(time.RFC1123Z))
+	m.SetGenHeader(gomail.HeaderMessageID, id)
+	m.SetGenHeader(gomail.Header("Auto-Submitted"), "auto-generated")
+	m.SetBodyString(gomail.TypeTextPlain, text)
+	m.AddAlternativeString(gomail.TypeTextHTML, html)
+	if c.dkim != nil {
+		if err := c.dkim.sign(m, date); err != nil {
+			return nil, err
+		}
+	}
+	return &Message{To: d.Recipient.Email, MessageID: id, Subject: d.Subject, Date: date, HTML: html, Text: text, msg: m}, nil
+}
