@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // The columns a CSV list may have, by normalised header name (see normalize); any other column is
@@ -30,7 +33,8 @@ import (
 //     (https://docs.buttondown.email/api-reference/subscribers, https://docs.buttondown.com/api-subscribers-introduction),
 //     and the dashboard's Subscription date, Unsubscription date and Undeliverability date
 //     (https://docs.buttondown.com/subscriber-dashboard).
-//   - Herald's own: email, name, status, frequency, consent_at.
+//   - Herald's own: email, name, status, frequency, consent_at, and from its export (herald subscribers
+//     export) consent_ip, confirmed_at and unsubscribed_at; its other columns are ignored.
 var (
 	emailColumns = []string{"email", "email_address", "e_mail", "e_mail_address"}
 	nameColumns  = []string{"name", "full_name"}
@@ -40,6 +44,10 @@ var (
 	// The first non-empty one is the consent time. Mailchimp's CONFIRM_TIME (double opt-in done) is
 	// preferred to its OPTIN_TIME, and Buttondown's subscription date to its row's creation date.
 	consentColumns = []string{"consent_at", "confirm_time", "optin_time", "subscription_date", "subscribed_at", "created_at", "creation_date"}
+	// Mailchimp's CONFIRM_IP goes with the CONFIRM_TIME taken as the consent time.
+	consentIPColumns      = []string{"consent_ip", "confirm_ip", "optin_ip"}
+	confirmedColumns      = []string{"confirmed_at", "confirm_time"}
+	unsubscribedAtColumns = []string{"unsubscribed_at", "unsub_time", "unsubscription_date"}
 )
 
 // columns is where the columns Parse reads are in one file; -1 is absent.
@@ -50,6 +58,8 @@ type columns struct {
 	status                     []int
 	frequency                  int
 	consent                    []int
+	consentIP                  []int
+	confirmed, unsubscribedAt  []int
 	emailDisabled              int // Substack
 	unsubDate, undeliverableAt int // Buttondown
 	fileStatus                 string
@@ -98,6 +108,9 @@ func findColumns(header []string) (*columns, error) {
 		status:          all(statusColumns),
 		frequency:       find(frequencyColumns...),
 		consent:         all(consentColumns),
+		consentIP:       all(consentIPColumns),
+		confirmed:       all(confirmedColumns),
+		unsubscribedAt:  all(unsubscribedAtColumns),
 		emailDisabled:   find("email_disabled"),
 		unsubDate:       find("unsubscription_date"),
 		undeliverableAt: find("undeliverability_date"),
@@ -200,10 +213,12 @@ func parseCSV(name string, r io.Reader, l *list) error {
 func csvRow(l *list, c *columns, rec []string, line int) row {
 	var problems []string
 	problem := func(col int, err error) {
+		msg := err.Error()
 		if col >= 0 {
-			problems = append(problems, fmt.Sprintf("column %q: %v", c.header[col], err))
-		} else {
-			problems = append(problems, err.Error())
+			msg = fmt.Sprintf("column %q: %v", c.header[col], err)
+		}
+		if !slices.Contains(problems, msg) { // a column read for two fields (CONFIRM_TIME) is reported once
+			problems = append(problems, msg)
 		}
 	}
 	r := row{Record: Record{Line: line, Status: c.fileStatus, Frequency: immediate}}
@@ -248,13 +263,31 @@ func csvRow(l *list, c *columns, rec []string, line int) row {
 		problem(c.frequency, err)
 	}
 
-	for _, i := range c.consent {
+	for _, t := range []struct {
+		dst  *time.Time
+		cols []int
+	}{{&r.ConsentAt, c.consent}, {&r.ConfirmedAt, c.confirmed}, {&r.UnsubscribedAt, c.unsubscribedAt}} {
+		// The first column with a value is the one.
+		for _, i := range t.cols {
+			v := cell(rec, i)
+			if v == "" {
+				continue
+			}
+			if *t.dst, err = parseTime(v); err != nil {
+				problem(i, err)
+			}
+			break
+		}
+	}
+	for _, i := range c.consentIP {
 		v := cell(rec, i)
 		if v == "" {
 			continue
 		}
-		if r.ConsentAt, err = parseTime(v); err != nil {
-			problem(i, err)
+		if a, err := netip.ParseAddr(v); err != nil {
+			problem(i, fmt.Errorf("%q is not an IP address", v))
+		} else {
+			r.ConsentIP = a.String()
 		}
 		break
 	}

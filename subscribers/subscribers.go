@@ -34,7 +34,11 @@ type Record struct {
 	Status    string    // "active" (the default: they consented where the list comes from), "pending", "unsubscribed", "bounced"
 	Frequency string    // "immediate" (the default), "daily", "weekly"
 	ConsentAt time.Time // when they subscribed, if the file says; zero otherwise
-	Line      int       // the file line (CSV: the physical line where the row starts; YAML: the item's line), for messages
+	ConsentIP string    // the address they subscribed or confirmed from, if the file says
+	// When they confirmed (kept only when the status is not pending) and when they unsubscribed (kept
+	// only when the status is unsubscribed), if the file says: Herald's own export carries both.
+	ConfirmedAt, UnsubscribedAt time.Time
+	Line                        int // the file line (CSV: the physical line where the row starts; YAML: the item's line), for messages
 }
 
 // Error is a problem with one place in a list: a bad row, a missing column, a syntax error.
@@ -93,6 +97,14 @@ func Parse(name string, r io.Reader) (recs []Record, merged int, err error) {
 	recs = make([]Record, len(l.recs))
 	for i, r := range l.recs {
 		recs[i] = r.Record
+		// A time that does not go with the final status (after merging) is dropped rather than stored:
+		// a pending subscriber has not confirmed, and only one who left has left.
+		if r.Status == pending {
+			recs[i].ConfirmedAt = time.Time{}
+		}
+		if r.Status != unsubscribed {
+			recs[i].UnsubscribedAt = time.Time{}
+		}
 	}
 	return recs, l.merged, nil
 }
@@ -166,6 +178,15 @@ func (l *list) add(r row) {
 	}
 	if first.ConsentAt.IsZero() {
 		first.ConsentAt = r.ConsentAt
+	}
+	if first.ConsentIP == "" {
+		first.ConsentIP = r.ConsentIP
+	}
+	if first.ConfirmedAt.IsZero() {
+		first.ConfirmedAt = r.ConfirmedAt
+	}
+	if first.UnsubscribedAt.IsZero() {
+		first.UnsubscribedAt = r.UnsubscribedAt
 	}
 	if rank[r.Status] > rank[first.Status] {
 		first.Status = r.Status

@@ -120,6 +120,17 @@ func TestParseExports(t *testing.T) {
 			},
 		},
 		{
+			name: "buttondown api names",
+			file: "buttondown_api.csv",
+			want: []Record{
+				rec(2, "Reader@Example.com", "", "", "", "2024-02-10T08:00:00Z"),
+				rec(3, "pending.reader@example.com", "", pending, "", "2024-05-01T12:30:45.5Z"),
+				rec(4, "bounce@example.com", "", bounced, "", "2023-11-11T11:11:11Z"),
+				rec(5, "left@example.com", "", unsubscribed, "", "2022-01-31T23:59:59Z"),
+				rec(6, "patron@example.com", "", "", "", "2023-07-04T14:00:00Z"),
+			},
+		},
+		{
 			name: "herald csv",
 			file: "herald.csv",
 			want: []Record{
@@ -468,5 +479,97 @@ func TestKey(t *testing.T) {
 				t.Errorf("got %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestParseConsentRecord checks the parts of the consent record beyond the consent time: the IP address,
+// when they confirmed and when they left, as Mailchimp's exports and Herald's own export carry them.
+func TestParseConsentRecord(t *testing.T) {
+	type want struct {
+		email, ip           string
+		confirmed, unsubbed string // "" for none
+	}
+	tests := []struct {
+		name string
+		file string
+		in   string // "" reads file from testdata
+		want []want
+	}{
+		{
+			name: "mailchimp subscribed",
+			file: "mailchimp_subscribed.csv",
+			want: []want{
+				{"ada@example.com", "203.0.113.7", "2023-04-21T11:17:30Z", ""},
+				{"grace@Example.ORG", "", "2018-02-05T19:28:22Z", ""},
+				{"alan@example.net", "", "", ""}, // opted in, never confirmed
+			},
+		},
+		{
+			name: "mailchimp unsubscribed",
+			file: "mailchimp_unsubscribed.csv",
+			want: []want{
+				{"edsger@example.com", "", "2018-02-12T10:54:27Z", "2018-07-23T12:19:27Z"},
+				{"barbara@example.com", "", "2020-12-25T13:35:34Z", "2022-12-05T21:01:47Z"},
+			},
+		},
+		{
+			name: "herald export",
+			file: "export.csv",
+			in: "id,email,name,status,frequency,created_at,consent_source,consent_at,consent_ip,confirmed_at,unsubscribed_at,hard_bounces,last_digest_at\n" +
+				"1,a@example.com,,active,weekly,2025-01-01T00:00:00Z,web,2025-01-01T00:00:00Z,2001:db8::1,2025-01-01T00:05:00.5Z,,1,\n" +
+				"2,b@example.com,,unsubscribed,immediate,2025-01-01T00:00:00Z,import,2025-01-01T00:00:00Z,,2025-01-01T00:00:00Z,2025-02-01T00:00:00Z,0,\n" +
+				// A pending subscriber has not confirmed, and one who is not unsubscribed has not left.
+				"3,c@example.com,,pending,immediate,2025-01-01T00:00:00Z,web,2025-01-01T00:00:00Z,192.0.2.1,2025-01-02T00:00:00Z,2025-01-03T00:00:00Z,0,\n",
+			want: []want{
+				{"a@example.com", "2001:db8::1", "2025-01-01T00:05:00.5Z", ""},
+				{"b@example.com", "", "2025-01-01T00:00:00Z", "2025-02-01T00:00:00Z"},
+				{"c@example.com", "192.0.2.1", "", ""},
+			},
+		},
+		{
+			name: "duplicates fill in",
+			file: "list.csv",
+			in:   "email,consent_ip,confirmed_at\na@example.com,,\na@EXAMPLE.com,192.0.2.9,2025-01-01T00:00:00Z\n",
+			want: []want{{"a@example.com", "192.0.2.9", "2025-01-01T00:00:00Z", ""}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []Record
+			var err error
+			if tt.in == "" {
+				got, _, err = parseFile(t, tt.file)
+			} else {
+				got, _, err = Parse(tt.file, strings.NewReader(tt.in))
+			}
+			if err != nil {
+				t.Fatalf("got error %v, want none", err)
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("got %d records, want %d", len(got), len(tt.want))
+			}
+			for i, w := range tt.want {
+				g := got[i]
+				var confirmed, unsubbed time.Time
+				if w.confirmed != "" {
+					confirmed = date(w.confirmed)
+				}
+				if w.unsubbed != "" {
+					unsubbed = date(w.unsubbed)
+				}
+				if g.Email != w.email || g.ConsentIP != w.ip || !g.ConfirmedAt.Equal(confirmed) || !g.UnsubscribedAt.Equal(unsubbed) {
+					t.Errorf("record %d: got %s ip %q confirmed %v unsubscribed %v, want %+v", i, g.Email, g.ConsentIP, g.ConfirmedAt, g.UnsubscribedAt, w)
+				}
+			}
+		})
+	}
+
+	_, _, err := Parse("list.csv", strings.NewReader("Email Address,CONFIRM_TIME,CONFIRM_IP\na@example.com,yesterday,not-an-ip\n"))
+	if err == nil {
+		t.Fatal("got no error for a bad time and IP, want one")
+	}
+	msg := err.Error()
+	if !strings.HasPrefix(msg, "list.csv:2: ") || strings.Count(msg, `"yesterday" is not a date`) != 1 || !strings.Contains(msg, `column "CONFIRM_IP": "not-an-ip" is not an IP address`) {
+		t.Errorf("got %q, want one error at list.csv:2 naming the time once and the IP", msg)
 	}
 }
