@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,6 +20,7 @@ const subscribersUsage = `Usage:
   herald subscribers import FILE    add a CSV (Herald's, Mailchimp's, Substack's or Buttondown's export) or YAML list
   herald subscribers add EMAIL      add one subscriber (--name, --frequency, --confirmed)
   herald subscribers list           list subscribers (--status, --json)
+  herald subscribers export [EMAIL] write all Herald holds about them, or about one with their deliveries (--format json|csv, --status)
   herald subscribers remove EMAIL   unsubscribe someone (--erase deletes them and their record for good)
 
 Every subcommand takes -C DIR, the site's folder.
@@ -38,6 +38,8 @@ func runSubscribers(ctx context.Context, args []string, getenv func(string) stri
 		return subscribersAdd(ctx, args[1:], getenv, stdout, stderr)
 	case "list":
 		return subscribersList(ctx, args[1:], getenv, stdout, stderr)
+	case "export":
+		return subscribersExport(ctx, args[1:], getenv, stdout, stderr)
 	case "remove":
 		return subscribersRemove(ctx, args[1:], getenv, stdout, stderr)
 	case "-h", "--help", "help":
@@ -88,7 +90,8 @@ func subscribersImport(ctx context.Context, args []string, getenv func(string) s
 	fs := newFlagSet("subscribers import", stderr, `Usage: herald subscribers import FILE [flags]
 
 Adds the subscribers in FILE: a CSV with a header row (Herald's columns email, name, status, frequency,
-consent_at, or an export of Mailchimp, Substack or Buttondown as it is) or a YAML list. Every address is
+consent_at, as herald subscribers export --format csv writes them with the rest of the consent record,
+or an export of Mailchimp, Substack or Buttondown as it is) or a YAML list. Every address is
 checked; a bad row is an error naming its line, and then nothing is imported. Imported subscribers are
 active (they consented where the list comes from) unless the file says otherwise. Someone who unsubscribed
 is never brought back.
@@ -112,7 +115,7 @@ Flags:
 	subs := make([]store.Subscriber, len(recs))
 	for i, r := range recs {
 		subs[i] = store.Subscriber{Email: r.Email, Name: r.Name, Status: r.Status, Frequency: r.Frequency, ConsentAt: r.ConsentAt,
-			ConsentSource: store.FromImport}
+			ConsentIP: r.ConsentIP, ConfirmedAt: r.ConfirmedAt, UnsubscribedAt: r.UnsubscribedAt, ConsentSource: store.FromImport}
 	}
 	st, err := siteStore(ctx, *dir, getenv)
 	if err != nil {
@@ -172,21 +175,6 @@ Flags:
 	return nil
 }
 
-// subscriberJSON is one subscriber in `subscribers list --json`.
-type subscriberJSON struct {
-	ID          int64      `json:"id"`
-	Email       string     `json:"email"`
-	Name        string     `json:"name,omitempty"`
-	Status      string     `json:"status"`
-	Frequency   string     `json:"frequency"`
-	Created     time.Time  `json:"created"`
-	Consent     string     `json:"consent_source"`
-	ConsentAt   *time.Time `json:"consent_at,omitempty"`
-	ConsentIP   string     `json:"consent_ip,omitempty"`
-	Confirmed   *time.Time `json:"confirmed_at,omitempty"`
-	Unsubscribe *time.Time `json:"unsubscribed_at,omitempty"`
-}
-
 func timePtr(t time.Time) *time.Time {
 	if t.IsZero() {
 		return nil
@@ -204,8 +192,11 @@ Flags:
 `)
 	dir := fs.String("C", ".", "the site's `folder`")
 	status := fs.String("status", "", "only those with this status: pending, active, unsubscribed or bounced")
-	asJSON := fs.Bool("json", false, "print a JSON array of objects with email, status, frequency and the consent record")
+	asJSON := fs.Bool("json", false, "print a JSON array of objects with email, status, frequency and the consent record (as export does)")
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := checkStatus(fs, *status); err != nil {
 		return err
 	}
 	st, err := siteStore(ctx, *dir, getenv)
@@ -220,13 +211,9 @@ Flags:
 	if *asJSON {
 		out := make([]subscriberJSON, len(subs))
 		for i, s := range subs {
-			out[i] = subscriberJSON{ID: s.ID, Email: s.Email, Name: s.Name, Status: s.Status, Frequency: s.Frequency,
-				Created: s.CreatedAt.UTC(), Consent: s.ConsentSource, ConsentAt: timePtr(s.ConsentAt), ConsentIP: s.ConsentIP,
-				Confirmed: timePtr(s.ConfirmedAt), Unsubscribe: timePtr(s.UnsubscribedAt)}
+			out[i] = toJSON(s)
 		}
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+		return writeJSON(stdout, out)
 	}
 	for _, s := range subs {
 		fmt.Fprintf(stdout, "%d\t%s\t%s\t%s\t%s\n", s.ID, s.Email, s.Status, s.Frequency, s.Name)
