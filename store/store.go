@@ -58,7 +58,9 @@ type Store interface {
 	// UnsubscribedAt. Leaving active cancels the subscriber's queued and deferred deliveries. A new
 	// address that another subscriber has is an error wrapping ErrExists.
 	UpdateSubscriber(ctx context.Context, id int64, at time.Time, change func(*Subscriber)) error
-	// DeleteSubscriber erases a subscriber for good, with their deliveries.
+	// DeleteSubscriber erases a subscriber for good, with their deliveries: nothing of them is left in
+	// the store's files, free space included (backups and copies made before are another matter). It
+	// rewrites the file to get there, which takes time in proportion to the store's size.
 	DeleteSubscriber(ctx context.Context, id int64) error
 	// SubscriberDeliveries returns every delivery to subscriber id, whatever its status, ordered by ID:
 	// what Herald holds about what it sent them (a subscriber's right to their data). A digest's ItemIDs

@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -410,4 +411,42 @@ func TestDeleteSubscriber(t *testing.T) {
 	if err := st.s.DeleteSubscriber(t.Context(), ann); !errors.Is(err, ErrNotFound) {
 		t.Errorf("erasing twice: got %v, want ErrNotFound", err)
 	}
+}
+
+// TestEraseLeavesNoTrace checks that an erased address is nowhere in the store's files: not in free
+// pages, not in the WAL.
+func TestEraseLeavesNoTrace(t *testing.T) {
+	t0 := time.Date(2025, 1, 6, 9, 0, 0, 0, time.UTC)
+	st := newSite(t)
+	const addr = "erase.me.please@example.com"
+	ann := st.subscribe(addr, Immediate, t0)
+	st.subscribe("bob@example.com", Immediate, t0)
+	st.publish(t0.Add(time.Hour), true, "p1", "p2")
+	st.plan(t0.Add(time.Hour), 4)
+	st.update(ann, t0.Add(2*time.Hour), func(s *Subscriber) { s.Name = "Erase Me" })
+	files := func() string {
+		t.Helper()
+		var b strings.Builder
+		for _, p := range []string{st.s.path, st.s.path + "-wal"} {
+			data, err := os.ReadFile(p)
+			if err != nil && !errors.Is(err, os.ErrNotExist) {
+				t.Fatal(err)
+			}
+			b.Write(data)
+		}
+		return b.String()
+	}
+	if !strings.Contains(files(), addr) {
+		t.Fatalf("the address is not in the store's files before the erase; the test would prove nothing")
+	}
+	if err := st.s.DeleteSubscriber(t.Context(), ann); err != nil {
+		t.Fatal(err)
+	}
+	if got := files(); strings.Contains(got, addr) || strings.Contains(got, "Erase Me") {
+		t.Errorf("the erased subscriber's address or name is still in the store's files")
+	}
+	if !strings.Contains(files(), "bob@example.com") {
+		t.Errorf("the other subscriber is gone from the files")
+	}
+	st.ledger("bob@example.com p1", "bob@example.com p2")
 }

@@ -340,6 +340,16 @@ func TestSubscribersExportOne(t *testing.T) {
 	if err := db.QueryRowContext(t.Context(), "SELECT COUNT(*) FROM delivery_items").Scan(&bobs); err != nil || bobs != 2 {
 		t.Errorf("got %d delivery items left (%v), want bob's 2", bobs, err)
 	}
+	// Nor is the address anywhere in the files, free space and WAL included.
+	for _, p := range []string{storePath(dir, cfg), storePath(dir, cfg) + "-wal"} {
+		data, err := os.ReadFile(p)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(data), "ann@example.com") || strings.Contains(string(data), "m1@example.com") {
+			t.Errorf("%s still holds the erased subscriber's address or Message-ID", p)
+		}
+	}
 }
 
 func TestSubscribersUsageErrors(t *testing.T) {
