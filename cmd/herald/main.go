@@ -54,7 +54,7 @@ Usage:
   herald build [flags]     write feed.xml, atom.xml and feed.json for the site
   herald diff [flags]      show which posts are new, updated or removed since the last run
   herald status [flags]    show the last runs and what the state store holds
-  herald subscribers ...   import, add, list and remove subscribers
+  herald subscribers ...   import, add, list, export and remove subscribers
   herald preview [POST]    render a post's email to files, or on a localhost page with --serve
   herald version           print Herald's version
 
