@@ -1,5 +1,5 @@
-// Package templates holds Herald's default templates (the feed stylesheet and the emails; web pages
-// later), embedded in the binary; a site can override each one.
+// Package templates holds Herald's default templates (the feed stylesheet, the emails and the pages of
+// herald serve), embedded in the binary; a site can override each one.
 package templates
 
 import "embed"
@@ -14,6 +14,10 @@ import "embed"
 //   - digest.html, digest.txt: "body" for a digest of several posts.
 //   - email.css: the stylesheet of the HTML emails' frame, and content.css: of the post's own HTML in
 //     them. Package mailer inlines both.
+//   - confirm.html, confirm.txt: the confirmation email of the web sign-up (double opt-in), whole pages of
+//     their own: there is no list to unsubscribe from yet.
+//   - pages/layout.html and pages/*.html: the pages of herald serve (html/template). layout.html defines
+//     the page and calls the template "content", which each other page defines.
 //
-//go:embed *.xsl *.html *.txt *.css
+//go:embed *.xsl *.html *.txt *.css pages/*.html
 var FS embed.FS

@@ -1,0 +1,58 @@
+package server
+
+import (
+	"net/http"
+	"net/netip"
+	"strings"
+)
+
+// clientIP is the address of whoever sent r. The peer's address, unless the peer is a trusted proxy:
+// then the nearest address in X-Forwarded-For that is not a trusted proxy (the entries to its left can
+// be written by anyone), else X-Real-IP.
+func (s *Server) clientIP(r *http.Request) netip.Addr {
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	ip := peer.Addr().Unmap()
+	if !s.trusted(ip) {
+		return ip
+	}
+	if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
+		hops := strings.Split(strings.Join(xff, ","), ",")
+		for i := len(hops) - 1; i >= 0; i-- {
+			a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+			if err != nil {
+				break // garbage: trust nothing beyond it
+			}
+			ip = a.Unmap()
+			if !s.trusted(ip) {
+				return ip
+			}
+		}
+		return ip
+	}
+	if a, err := netip.ParseAddr(strings.TrimSpace(r.Header.Get("X-Real-IP"))); err == nil {
+		return a.Unmap()
+	}
+	return ip
+}
+
+func (s *Server) trusted(ip netip.Addr) bool {
+	for _, p := range s.o.TrustedProxies {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// ipKey is the rate limit's key for ip: IPv6 users get a /64 each, so one user cannot dodge the limit by
+// walking their prefix.
+func ipKey(ip netip.Addr) string {
+	if ip.Is6() {
+		p, _ := ip.Prefix(64)
+		return p.String()
+	}
+	return ip.String()
+}

@@ -1,0 +1,484 @@
+package server
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/mail"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/heraldhq/herald/store"
+	"github.com/heraldhq/herald/token"
+)
+
+// maxForm bounds a form's body: the largest holds an address, a name and a token.
+const maxForm = 16 << 10
+
+// Handler returns the routes, behind the cross-origin check and the request log.
+//
+// The pages keep no cookies and no sessions: the token in each link and form is what authorises a
+// change, so a cross-site request forgery has nothing to ride on. The cross-origin check refuses a POST
+// that a browser says comes from another site (Sec-Fetch-Site, or Origin not matching) anyway, as
+// defence in depth; the sign-up form also takes posts from the site's own pages. Requests that carry
+// neither header pass: mail providers' one-click unsubscribe (RFC 8058) is sent that way, by servers.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	b := s.base
+	mux.HandleFunc("GET "+b+"/{$}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, b+"/subscribe", http.StatusSeeOther)
+	})
+	mux.HandleFunc("GET "+b+"/subscribe", s.subscribeForm)
+	mux.HandleFunc("POST "+b+"/subscribe", s.subscribe)
+	mux.HandleFunc("GET "+b+"/confirm", s.confirmPage)
+	mux.HandleFunc("POST "+b+"/confirm", s.confirm)
+	mux.HandleFunc("GET "+b+"/unsubscribe", s.unsubscribePage)
+	mux.HandleFunc("POST "+b+"/unsubscribe", s.unsubscribe)
+	mux.HandleFunc("GET "+b+"/preferences", s.preferencesPage)
+	mux.HandleFunc("POST "+b+"/preferences", s.preferences)
+	mux.HandleFunc("GET "+b+"/healthz", s.healthz)
+	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
+		s.message(w, http.StatusNotFound, "Page not found", "There is no page here.", s.subscribeLink())
+	})
+	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cop := s.cop
+		if r.URL.Path == b+"/subscribe" {
+			cop = s.copSub
+		}
+		if err := cop.Check(r); err != nil {
+			s.message(w, http.StatusForbidden, "Form refused",
+				"This form was sent from another web site, so it was not accepted. Use the form on this site instead.", s.subscribeLink())
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+	return s.logRequests(h)
+}
+
+// statusWriter remembers the status of a response for the log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// logRequests logs each request: method, path (never the query, which holds tokens), status, duration.
+func (s *Server) logRequests(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		h.ServeHTTP(sw, r)
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("method", r.Method),
+			slog.String("path", r.URL.Path), slog.Int("status", sw.status), slog.Duration("duration", time.Since(start)))
+	})
+}
+
+func (s *Server) subscribeLink() *link {
+	return &link{URL: s.base + "/subscribe", ID: "resubscribe", Text: "Subscribe"}
+}
+
+// parseForm reads a POST body of at most maxForm bytes, urlencoded or multipart (RFC 8058 allows
+// both for one-click unsubscribe). false: it answered already.
+func (s *Server) parseForm(w http.ResponseWriter, r *http.Request) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+	err := r.ParseForm() // ParseMultipartForm would hide its error behind ErrNotMultipart
+	if err == nil {
+		if err = r.ParseMultipartForm(maxForm); err == nil || errors.Is(err, http.ErrNotMultipart) {
+			return true
+		}
+	}
+	status := http.StatusBadRequest
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		status = http.StatusRequestEntityTooLarge
+	}
+	s.message(w, status, "Form not understood", "The form could not be read. Go back and try again.", nil)
+	return false
+}
+
+// cleanName is a name from a form: control characters and line breaks out, spaces collapsed, at most
+// 100 characters.
+func cleanName(s string) string {
+	s = strings.Join(strings.FieldsFunc(s, unicode.IsSpace), " ")
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == unicode.ReplacementChar {
+			return -1
+		}
+		return r
+	}, s)
+	if r := []rune(s); len(r) > 100 {
+		s = string(r[:100])
+	}
+	return strings.TrimSpace(s)
+}
+
+// checkAddress returns the address in a form's email field, or false when it is not a plain address
+// ("ann@example.com", no display name, no comments).
+func checkAddress(s string) (string, bool) {
+	s = strings.TrimSpace(s)
+	if s == "" || len(s) > 254 {
+		return "", false
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Name != "" || a.Address != s || strings.ContainsAny(s, "\r\n\x00") {
+		return "", false
+	}
+	return a.Address, true
+}
+
+var validFrequencies = []string{store.Immediate, store.Daily, store.Weekly}
+
+func (s *Server) subscribeForm(w http.ResponseWriter, r *http.Request) {
+	p := s.newPage("Subscribe to " + s.newPage("").Site.Title)
+	q := r.URL.Query()
+	p.Email, _ = checkAddress(q.Get("email")) // a site can link to the form with the address filled in
+	p.Frequencies = frequencies(q.Get("frequency"))
+	s.render(w, http.StatusOK, "subscribe", p)
+}
+
+func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) {
+	if !s.parseForm(w, r) {
+		return
+	}
+	now := s.o.Now()
+	ip := s.clientIP(r)
+	if !s.ipLimit.allow(ipKey(ip), now) {
+		s.tooMany(w)
+		return
+	}
+	email, name, freq := r.PostForm.Get("email"), cleanName(r.PostForm.Get("name")), r.PostForm.Get("frequency")
+	if r.PostForm.Get("website") != "" {
+		// The honeypot: only a bot fills in a field it cannot see. It gets the page everyone gets.
+		s.log.Debug("sign-up honeypot filled")
+		s.subscribed(w, strings.TrimSpace(email))
+		return
+	}
+	addr, ok := checkAddress(email)
+	if !ok || (freq != "" && !slices.Contains(validFrequencies, freq)) {
+		p := s.newPage("Subscribe to " + s.newPage("").Site.Title)
+		p.Email, p.Name, p.Frequencies = strings.TrimSpace(email), name, frequencies(freq)
+		p.Error = "That is not an email address. Check it and try again: it should look like name@example.com."
+		if ok {
+			p.Error = "Choose how often you want to get emails."
+		}
+		s.render(w, http.StatusUnprocessableEntity, "subscribe", p)
+		return
+	}
+	if !s.addLimit.allow(strings.ToLower(addr), now) {
+		s.tooMany(w)
+		return
+	}
+	if !s.enqueue(signup{email: addr, name: name, frequency: freq, ip: ip.String(), at: now}) {
+		s.message(w, http.StatusServiceUnavailable, "Try again in a minute",
+			"Too many people are signing up right now. Please try again in a minute.", s.subscribeLink())
+		return
+	}
+	s.subscribed(w, addr)
+}
+
+// subscribed is the answer to every accepted sign-up, whoever the address belongs to.
+func (s *Server) subscribed(w http.ResponseWriter, addr string) {
+	s.message(w, http.StatusOK, "Check your inbox",
+		"If "+addr+" is not subscribed yet, a link to confirm is on its way to it. Open it to confirm: until then you get nothing. Nothing came after a few minutes? Look in the spam folder.", nil)
+}
+
+func (s *Server) tooMany(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", "3600")
+	s.message(w, http.StatusTooManyRequests, "Too many sign-ups",
+		"There have been too many sign-ups from here or for this address. Please try again later.", nil)
+}
+
+// badToken answers a link whose token is forged, tampered with, expired or for someone no longer here.
+func (s *Server) badToken(w http.ResponseWriter, err error) {
+	if errors.Is(err, token.ErrExpired) {
+		s.message(w, http.StatusBadRequest, "This link has expired",
+			"This confirmation link is too old. Subscribe again to get a new one.", s.subscribeLink())
+		return
+	}
+	s.message(w, http.StatusBadRequest, "This link does not work",
+		"This link is not valid: it may have been cut short or changed. Use the link in your latest email, or subscribe again.", s.subscribeLink())
+}
+
+// confirmSubscriber checks a confirm token: its purpose carries the subscriber's consent time, so
+// only the link of the current sign-up verifies.
+func (s *Server) confirmSubscriber(r *http.Request, tok string) (store.Subscriber, error) {
+	id, err := token.ID(tok)
+	if err != nil {
+		return store.Subscriber{}, err
+	}
+	sub, err := s.o.Store.Subscriber(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Subscriber{}, token.ErrInvalid
+	}
+	if err != nil {
+		return store.Subscriber{}, err
+	}
+	if _, err := token.Verify(s.o.Secret, confirmPurpose(sub.ConsentAt), tok, s.o.Now()); err != nil {
+		return store.Subscriber{}, err
+	}
+	return sub, nil
+}
+
+// tokenSubscriber checks a token of a link without expiry (unsubscribe, preferences).
+func (s *Server) tokenSubscriber(r *http.Request, purpose, tok string) (store.Subscriber, error) {
+	id, err := token.Verify(s.o.Secret, purpose, tok, s.o.Now())
+	if err != nil {
+		return store.Subscriber{}, err
+	}
+	sub, err := s.o.Store.Subscriber(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Subscriber{}, token.ErrInvalid
+	}
+	return sub, err
+}
+
+// tokenError answers an error of confirmSubscriber or tokenSubscriber.
+func (s *Server) tokenError(w http.ResponseWriter, err error) {
+	if errors.Is(err, token.ErrInvalid) || errors.Is(err, token.ErrExpired) {
+		s.badToken(w, err)
+		return
+	}
+	s.serverError(w, err)
+}
+
+func (s *Server) serverError(w http.ResponseWriter, err error) {
+	s.log.Error("request failed", "err", err)
+	s.message(w, http.StatusInternalServerError, "Something went wrong",
+		"Something went wrong on our side. Please try again in a few minutes.", nil)
+}
+
+// confirmState answers a confirm link whose subscriber is not pending; false when they are.
+func (s *Server) confirmState(w http.ResponseWriter, sub store.Subscriber) bool {
+	switch sub.Status {
+	case store.Pending:
+		return false
+	case store.Active:
+		s.message(w, http.StatusOK, "Already confirmed", "Your subscription is confirmed already: there is nothing more to do.", nil)
+	default:
+		// They left (or bounced) after this link was sent: it must not bring them back.
+		s.message(w, http.StatusBadRequest, "This link no longer works",
+			"You have unsubscribed since this link was sent. To get the emails again, subscribe again.", s.subscribeLink())
+	}
+	return true
+}
+
+func (s *Server) confirmPage(w http.ResponseWriter, r *http.Request) {
+	tok := r.URL.Query().Get("token")
+	sub, err := s.confirmSubscriber(r, tok)
+	if err != nil {
+		s.tokenError(w, err)
+		return
+	}
+	if s.confirmState(w, sub) {
+		return
+	}
+	p := s.newPage("Confirm your subscription")
+	p.Token = tok
+	s.render(w, http.StatusOK, "confirm", p)
+}
+
+func (s *Server) confirm(w http.ResponseWriter, r *http.Request) {
+	if !s.parseForm(w, r) {
+		return
+	}
+	sub, err := s.confirmSubscriber(r, r.PostForm.Get("token"))
+	if err != nil {
+		s.tokenError(w, err)
+		return
+	}
+	if s.confirmState(w, sub) {
+		return
+	}
+	err = s.o.Store.UpdateSubscriber(r.Context(), sub.ID, s.o.Now(), func(u *store.Subscriber) {
+		if u.Status == store.Pending && u.ConsentAt.Equal(sub.ConsentAt) { // unchanged since the check
+			u.Status = store.Active
+		}
+	})
+	if err != nil {
+		s.serverError(w, err)
+		return
+	}
+	if sub, err = s.o.Store.Subscriber(r.Context(), sub.ID); err != nil {
+		s.serverError(w, err)
+		return
+	}
+	if sub.Status != store.Active {
+		s.confirmState(w, sub)
+		return
+	}
+	s.log.Info("subscriber confirmed", "subscriber", sub.ID)
+	s.message(w, http.StatusOK, "You are subscribed",
+		"Thank you: your subscription is confirmed. The next new post will come to your inbox.",
+		&link{URL: s.base + "/preferences?token=" + token.Sign(s.o.Secret, "preferences", sub.ID, time.Time{}),
+			ID: "preferences", Text: "Choose how often you get emails"})
+}
+
+// unsubscribeToken is the token of an unsubscribe request: in the URL (the List-Unsubscribe link,
+// which one-click posts to) or in the page's form.
+func unsubscribeToken(r *http.Request) string {
+	if t := r.URL.Query().Get("token"); t != "" {
+		return t
+	}
+	if r.PostForm != nil {
+		return r.PostForm.Get("token")
+	}
+	return ""
+}
+
+func (s *Server) unsubscribePage(w http.ResponseWriter, r *http.Request) {
+	tok := unsubscribeToken(r)
+	sub, err := s.tokenSubscriber(r, "unsubscribe", tok)
+	if err != nil {
+		s.tokenError(w, err)
+		return
+	}
+	if sub.Status == store.Unsubscribed {
+		s.unsubscribed(w)
+		return
+	}
+	p := s.newPage("Unsubscribe")
+	p.Token = tok
+	p.PreferencesURL = s.base + "/preferences?token=" + token.Sign(s.o.Secret, "preferences", sub.ID, time.Time{})
+	s.render(w, http.StatusOK, "unsubscribe", p)
+}
+
+func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
+	if !s.parseForm(w, r) {
+		return
+	}
+	oneClick := r.PostForm.Get("List-Unsubscribe") == "One-Click"
+	sub, err := s.tokenSubscriber(r, "unsubscribe", unsubscribeToken(r))
+	if err == nil {
+		err = s.leave(r, sub.ID)
+	}
+	if oneClick {
+		// RFC 8058: a mail provider's server posts this; nobody reads the page.
+		h := w.Header()
+		h.Set("Content-Type", "text/plain; charset=utf-8")
+		h.Set("Cache-Control", "no-store")
+		switch {
+		case errors.Is(err, token.ErrInvalid):
+			w.WriteHeader(http.StatusBadRequest)
+			w.Write([]byte("invalid unsubscribe link\n")) //nolint:errcheck
+		case err != nil:
+			s.log.Error("one-click unsubscribe", "err", err)
+			w.WriteHeader(http.StatusInternalServerError)
+			w.Write([]byte("try again later\n")) //nolint:errcheck
+		default:
+			w.Write([]byte("unsubscribed\n")) //nolint:errcheck
+		}
+		return
+	}
+	if err != nil {
+		s.tokenError(w, err)
+		return
+	}
+	s.unsubscribed(w)
+}
+
+// leave unsubscribes a subscriber who is active or pending (a bounced address stays bounced). Doing it
+// twice changes nothing.
+func (s *Server) leave(r *http.Request, id int64) error {
+	err := s.o.Store.UpdateSubscriber(r.Context(), id, s.o.Now(), func(u *store.Subscriber) {
+		if u.Status == store.Active || u.Status == store.Pending {
+			u.Status = store.Unsubscribed
+		}
+	})
+	if err == nil {
+		s.log.Info("subscriber unsubscribed", "subscriber", id)
+	}
+	return err
+}
+
+func (s *Server) unsubscribed(w http.ResponseWriter) {
+	s.message(w, http.StatusOK, "You are unsubscribed",
+		"You will get no more emails from "+s.newPage("").Site.Title+". Changed your mind? You can subscribe again at any time.",
+		s.subscribeLink())
+}
+
+func (s *Server) preferencesPage(w http.ResponseWriter, r *http.Request) {
+	tok := r.URL.Query().Get("token")
+	sub, err := s.tokenSubscriber(r, "preferences", tok)
+	if err != nil {
+		s.tokenError(w, err)
+		return
+	}
+	s.renderPreferences(w, http.StatusOK, tok, sub, "")
+}
+
+func (s *Server) renderPreferences(w http.ResponseWriter, status int, tok string, sub store.Subscriber, notice string) {
+	p := s.newPage("Your email preferences")
+	p.Token, p.Name, p.Frequencies, p.Notice = tok, sub.Name, frequencies(sub.Frequency), notice
+	if notice == "" && sub.Status != store.Active && sub.Status != store.Pending {
+		p.Notice = "You are unsubscribed: you get no emails. What you choose here applies if you subscribe again."
+	}
+	s.render(w, status, "preferences", p)
+}
+
+func (s *Server) preferences(w http.ResponseWriter, r *http.Request) {
+	if !s.parseForm(w, r) {
+		return
+	}
+	tok := r.PostForm.Get("token")
+	sub, err := s.tokenSubscriber(r, "preferences", tok)
+	if err != nil {
+		s.tokenError(w, err)
+		return
+	}
+	if r.PostForm.Get("action") == "unsubscribe" {
+		if err := s.leave(r, sub.ID); err != nil {
+			s.serverError(w, err)
+			return
+		}
+		s.unsubscribed(w)
+		return
+	}
+	freq := r.PostForm.Get("frequency")
+	if !slices.Contains(validFrequencies, freq) {
+		s.renderPreferences(w, http.StatusUnprocessableEntity, tok, sub, "Choose how often you want to get emails.")
+		return
+	}
+	name := cleanName(r.PostForm.Get("name"))
+	if err := s.o.Store.UpdateSubscriber(r.Context(), sub.ID, s.o.Now(), func(u *store.Subscriber) {
+		u.Name, u.Frequency = name, freq
+	}); err != nil {
+		s.serverError(w, err)
+		return
+	}
+	how := map[string]string{store.Immediate: "each new post as it is published",
+		store.Daily: "a daily digest of the new posts", store.Weekly: "a weekly digest of the new posts"}[freq]
+	s.message(w, http.StatusOK, "Preferences saved", "Saved: you will get "+how+".",
+		&link{URL: s.base + "/preferences?token=" + tok, ID: "preferences", Text: "Change them again"})
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if _, err := s.o.Store.Runs(r.Context(), 1); err != nil {
+		s.log.Error("health check", "err", err)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte("store unavailable\n")) //nolint:errcheck
+		return
+	}
+	w.Write([]byte("ok\n")) //nolint:errcheck
+}

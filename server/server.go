@@ -1,0 +1,227 @@
+// Package server is herald serve: the web pages where people subscribe (with double opt-in), confirm,
+// change their preferences and unsubscribe, including the one-click unsubscribe of RFC 8058.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/heraldhq/herald/store"
+	"github.com/heraldhq/herald/token"
+)
+
+// Confirmer sends the confirmation email of a web sign-up. cmd/herald implements it with package mailer.
+type Confirmer interface {
+	// SendConfirmation mails sub a link to confirmURL, which works until expires.
+	SendConfirmation(ctx context.Context, sub store.Subscriber, confirmURL string, expires time.Time) error
+}
+
+// Limit allows N requests per key in each fixed Window.
+type Limit struct {
+	N      int
+	Window time.Duration
+}
+
+// Options configure a Server. cmd/herald fills them from herald.yaml.
+type Options struct {
+	Store     store.Store
+	Confirmer Confirmer
+	Logger    *slog.Logger // nil: discard
+
+	// Secret signs and checks the links' tokens (the same secret herald send signs its links with).
+	Secret []byte
+	// BaseURL is the public URL of the server (base_url), with no trailing slash; its path, if any, is
+	// where the routes live, and its origin is trusted by the cross-origin check.
+	BaseURL string
+
+	SiteTitle string
+	SiteURL   string // the blog; its origin may post the sign-up form from its own pages
+	Lang      string // the pages' lang attribute; default "en"
+
+	// Templates holds the site's own templates (herald-templates/); pages/NAME.html found there replaces
+	// the default. May be nil.
+	Templates fs.FS
+
+	// SubscribeOrigins are more origins ("https://example.com") whose pages may post the sign-up form.
+	SubscribeOrigins []string
+
+	// TrustedProxies are the peers whose X-Forwarded-For and X-Real-IP headers are believed. Default:
+	// loopback only, for a reverse proxy on the same machine; anyone else could forge the headers to
+	// dodge the per-IP limit and put a false IP in the consent record.
+	TrustedProxies []netip.Prefix
+
+	ConfirmExpiry time.Duration // how long a confirm link works; default 7 days
+	IPLimit       Limit         // sign-ups per client IP (IPv6: per /64); default 20 an hour
+	AddressLimit  Limit         // sign-ups per address; default 3 an hour
+	QueueSize     int           // sign-ups waiting for the worker; default 256
+
+	Now func() time.Time // default time.Now
+}
+
+// Server serves the pages. Make one with New; it runs a worker that handles sign-ups, which Close stops.
+type Server struct {
+	o        Options
+	log      *slog.Logger
+	base     string // BaseURL's path, "" or "/news"
+	pages    map[string]*template.Template
+	ipLimit  *limiter
+	addLimit *limiter
+	cop      *http.CrossOriginProtection // every POST but the sign-up form
+	copSub   *http.CrossOriginProtection // the sign-up form
+
+	mu      sync.RWMutex // guards closed and sends on queue
+	closed  bool
+	queue   chan signup
+	pending sync.WaitGroup // sign-ups queued or being handled
+	done    chan struct{}  // closed when the worker has stopped
+	work    context.Context
+	stop    context.CancelFunc
+	once    sync.Once
+}
+
+// New checks the options, parses the page templates and starts the sign-up worker.
+func New(o Options) (*Server, error) {
+	if o.Store == nil || o.Confirmer == nil {
+		return nil, errors.New("server: no store or no confirmer")
+	}
+	if len(o.Secret) < token.MinSecret {
+		return nil, fmt.Errorf("server: the secret is shorter than %d bytes", token.MinSecret)
+	}
+	o.BaseURL = strings.TrimRight(o.BaseURL, "/")
+	bu, err := url.Parse(o.BaseURL)
+	if err != nil || (bu.Scheme != "http" && bu.Scheme != "https") || bu.Host == "" || bu.RawQuery != "" || bu.Fragment != "" {
+		return nil, fmt.Errorf("server: base URL %q: want an http(s) URL such as https://news.example.com", o.BaseURL)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Lang == "" {
+		o.Lang = "en"
+	}
+	if o.ConfirmExpiry <= 0 {
+		o.ConfirmExpiry = 7 * 24 * time.Hour
+	}
+	if o.IPLimit.N <= 0 {
+		o.IPLimit = Limit{N: 20, Window: time.Hour}
+	}
+	if o.AddressLimit.N <= 0 {
+		o.AddressLimit = Limit{N: 3, Window: time.Hour}
+	}
+	if o.QueueSize <= 0 {
+		o.QueueSize = 256
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.TrustedProxies == nil {
+		o.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	}
+	s := &Server{o: o, log: o.Logger, base: bu.Path,
+		ipLimit: newLimiter(o.IPLimit), addLimit: newLimiter(o.AddressLimit),
+		queue: make(chan signup, o.QueueSize), done: make(chan struct{})}
+	if s.pages, err = parsePages(o.Templates); err != nil {
+		return nil, err
+	}
+	// Both trust base_url's origin: behind a reverse proxy, the Host the server sees may not be the
+	// public one that browsers put in Origin.
+	self := bu.Scheme + "://" + bu.Host
+	s.cop, s.copSub = http.NewCrossOriginProtection(), http.NewCrossOriginProtection()
+	origins := []string{self}
+	if su, err := url.Parse(o.SiteURL); err == nil && su.Host != "" {
+		origins = append(origins, su.Scheme+"://"+su.Host)
+	}
+	origins = append(origins, o.SubscribeOrigins...)
+	if err := s.cop.AddTrustedOrigin(self); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	for _, orig := range origins {
+		if err := s.copSub.AddTrustedOrigin(orig); err != nil {
+			return nil, fmt.Errorf("server: subscribe origin: %w", err)
+		}
+	}
+	s.work, s.stop = context.WithCancel(context.Background())
+	go s.worker()
+	return s, nil
+}
+
+// Timeouts of the HTTP server: the pages are small, so anything slower is a slow client or an attack.
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 15 * time.Second
+	writeTimeout      = 30 * time.Second
+	idleTimeout       = 2 * time.Minute
+	// ShutdownTimeout bounds how long Serve waits, once ctx is done, for the requests in flight and
+	// then again for the sign-ups still queued.
+	ShutdownTimeout = 15 * time.Second
+)
+
+// Serve answers on ln until ctx is done, then shuts down gracefully: it stops accepting connections,
+// lets the requests in flight finish, then sends the confirmations still queued, and Closes s.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	var err error
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+		err = srv.Shutdown(sctx)
+		cancel()
+		if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) && err == nil {
+			err = serr
+		}
+	}
+	dctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	defer cancel()
+	if cerr := s.Close(dctx); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	return nil
+}
+
+// Close stops taking sign-ups and waits until the queued ones are handled (their confirmations sent),
+// or until ctx is done, when what is left is dropped (logged, by count). Later calls return nil.
+func (s *Server) Close(ctx context.Context) error {
+	var err error
+	s.once.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		close(s.queue)
+		s.mu.Unlock()
+		select {
+		case <-s.done:
+		case <-ctx.Done():
+			s.stop()
+			<-s.done
+			err = fmt.Errorf("sign-ups not handled before shutdown: %w", ctx.Err())
+		}
+		s.stop()
+	})
+	return err
+}
+
+// flush waits until every sign-up queued so far is handled (for tests).
+func (s *Server) flush() { s.pending.Wait() }

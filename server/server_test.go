@@ -1,0 +1,721 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/heraldhq/herald/store"
+	"github.com/heraldhq/herald/token"
+)
+
+var secret = []byte("0123456789abcdef0123456789abcdef")
+
+const baseURL = "https://news.example.com"
+
+// sent is one confirmation a recordingConfirmer was asked to send.
+type sent struct {
+	sub     store.Subscriber
+	url     string
+	expires time.Time
+}
+
+type recordingConfirmer struct {
+	mu   sync.Mutex
+	sent []sent
+	fail error
+}
+
+func (c *recordingConfirmer) SendConfirmation(_ context.Context, sub store.Subscriber, u string, expires time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.fail != nil {
+		return c.fail
+	}
+	c.sent = append(c.sent, sent{sub, u, expires})
+	return nil
+}
+
+func (c *recordingConfirmer) all() []sent {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]sent(nil), c.sent...)
+}
+
+type env struct {
+	t    *testing.T
+	s    *Server
+	st   store.Store
+	conf *recordingConfirmer
+	h    http.Handler
+	logs *bytes.Buffer
+	now  time.Time
+}
+
+// newEnv is a Server on a real store in a temp folder, with a recording Confirmer and a clock that the
+// test moves.
+func newEnv(t *testing.T, opts func(*Options)) *env {
+	t.Helper()
+	st, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	e := &env{t: t, st: st, conf: &recordingConfirmer{}, logs: &bytes.Buffer{},
+		now: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
+	var mu sync.Mutex
+	o := Options{
+		Store: st, Confirmer: e.conf, Secret: secret, BaseURL: baseURL,
+		SiteTitle: "Example Weblog", SiteURL: "https://blog.example.com",
+		Logger: slog.New(slog.NewTextHandler(lockedWriter{&mu, e.logs}, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		Now:    func() time.Time { mu.Lock(); defer mu.Unlock(); return e.now },
+	}
+	if opts != nil {
+		opts(&o)
+	}
+	s, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close(context.Background()) })
+	e.s, e.h = s, s.Handler()
+	return e
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (w lockedWriter) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.w.Write(b)
+}
+
+// do sends a request to the handler, as a browser on the server's own origin would unless the header
+// says otherwise.
+func (e *env) do(method, target string, form url.Values, header map[string]string) *httptest.ResponseRecorder {
+	e.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	r := httptest.NewRequest(method, baseURL+target, body)
+	r.RemoteAddr = "203.0.113.9:5555"
+	if form != nil {
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for k, v := range header {
+		r.Header.Set(k, v)
+	}
+	w := httptest.NewRecorder()
+	e.h.ServeHTTP(w, r)
+	return w
+}
+
+func (e *env) sub(email string) store.Subscriber {
+	e.t.Helper()
+	sub, err := e.st.SubscriberByEmail(e.t.Context(), email)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return sub
+}
+
+// add puts a subscriber in the store directly.
+func (e *env) add(email, status string) store.Subscriber {
+	e.t.Helper()
+	sub, err := e.st.AddSubscriber(e.t.Context(), store.Subscriber{Email: email, Status: status}, e.now.Add(-time.Hour))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if status == store.Unsubscribed || status == store.Bounced {
+		if err := e.st.UpdateSubscriber(e.t.Context(), sub.ID, e.now, func(s *store.Subscriber) { s.Status = status }); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	return e.sub(email)
+}
+
+func (e *env) signUp(email string, extra url.Values) *httptest.ResponseRecorder {
+	e.t.Helper()
+	f := url.Values{"email": {email}}
+	for k, v := range extra {
+		f[k] = v
+	}
+	w := e.do("POST", "/subscribe", f, nil)
+	e.s.flush()
+	return w
+}
+
+func tokenOf(t *testing.T, link string) string {
+	t.Helper()
+	u, err := url.Parse(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Query().Get("token")
+}
+
+func wantStatus(t *testing.T, w *httptest.ResponseRecorder, status int, contains string) {
+	t.Helper()
+	if w.Code != status {
+		t.Fatalf("got status %d, want %d; body:\n%s", w.Code, status, w.Body)
+	}
+	if !strings.Contains(w.Body.String(), contains) {
+		t.Fatalf("the body does not contain %q:\n%s", contains, w.Body)
+	}
+}
+
+// TestSignUpConfirm is the whole way in: the form, the stored pending subscriber with its consent
+// record, the confirmation with an expiring link, the page behind the link (which changes nothing),
+// and the POST that confirms.
+func TestSignUpConfirm(t *testing.T) {
+	e := newEnv(t, nil)
+	w := e.do("GET", "/subscribe", nil, nil)
+	wantStatus(t, w, http.StatusOK, `name="email"`)
+	for _, want := range []string{`<html lang="en">`, `name="viewport"`, `<label for="email">`, `id="subscribe"`, `name="website"`, "Example Weblog"} {
+		if !strings.Contains(w.Body.String(), want) {
+			t.Errorf("the form has no %s", want)
+		}
+	}
+	if n := strings.Count(w.Body.String(), "<h1"); n != 1 {
+		t.Errorf("the form has %d h1, want 1", n)
+	}
+
+	w = e.signUp("ann@example.com", url.Values{"name": {"Ann\r\nSmith"}, "frequency": {"weekly"}})
+	wantStatus(t, w, http.StatusOK, "Check your inbox")
+	sub := e.sub("ann@example.com")
+	if sub.Status != store.Pending || sub.ConsentSource != store.FromWeb || !sub.ConsentAt.Equal(e.now) ||
+		sub.ConsentIP != "203.0.113.9" || sub.Name != "Ann Smith" || sub.Frequency != store.Weekly {
+		t.Errorf("stored %+v", sub)
+	}
+	got := e.conf.all()
+	if len(got) != 1 {
+		t.Fatalf("got %d confirmations, want 1", len(got))
+	}
+	if got[0].sub.ID != sub.ID || !strings.HasPrefix(got[0].url, baseURL+"/confirm?token=") ||
+		!got[0].expires.Equal(e.now.Add(7*24*time.Hour)) {
+		t.Errorf("confirmation %+v", got[0])
+	}
+	tok := tokenOf(t, got[0].url)
+
+	// Mail scanners follow GET links: the page must change nothing.
+	w = e.do("GET", "/confirm?token="+url.QueryEscape(tok), nil, nil)
+	wantStatus(t, w, http.StatusOK, `id="confirm"`)
+	if !strings.Contains(w.Body.String(), `value="`+tok+`"`) {
+		t.Errorf("the confirm form does not carry the token")
+	}
+	if got := e.sub("ann@example.com"); got.Status != store.Pending {
+		t.Fatalf("GET /confirm changed the status to %s", got.Status)
+	}
+	if strings.Contains(e.logs.String(), tok) || strings.Contains(e.logs.String(), "ann@example.com") {
+		t.Errorf("the log holds a token or an address:\n%s", e.logs)
+	}
+
+	e.now = e.now.Add(time.Hour)
+	w = e.do("POST", "/confirm", url.Values{"token": {tok}}, nil)
+	wantStatus(t, w, http.StatusOK, "You are subscribed")
+	sub = e.sub("ann@example.com")
+	if sub.Status != store.Active || !sub.ConfirmedAt.Equal(e.now) {
+		t.Errorf("after confirming: %+v", sub)
+	}
+	// Again: harmless.
+	w = e.do("POST", "/confirm", url.Values{"token": {tok}}, nil)
+	wantStatus(t, w, http.StatusOK, "Already confirmed")
+	w = e.do("GET", "/confirm?token="+url.QueryEscape(tok), nil, nil)
+	wantStatus(t, w, http.StatusOK, "Already confirmed")
+	if !strings.Contains(e.logs.String(), "path=/confirm status=200") {
+		t.Errorf("no request log line:\n%s", e.logs)
+	}
+}
+
+// TestSameResponse: the sign-up page is byte for byte the same for an unknown, a pending, an active, an
+// unsubscribed and a bounced address; only the unknown, pending, unsubscribed and bounced ones are
+// mailed, and nobody's record changes but the ones that become pending.
+func TestSameResponse(t *testing.T) {
+	e := newEnv(t, nil)
+	e.add("pending@example.com", store.Pending)
+	active := e.add("active@example.com", store.Active)
+	e.add("left@example.com", store.Unsubscribed)
+	e.add("bounced@example.com", store.Bounced)
+	// The page repeats the address typed, so compare the answers for addresses of the same length with
+	// the address taken out.
+	var first []byte
+	var firstHeader http.Header
+	for _, addr := range []string{"nobody@example.com", "pending@example.com", "active@example.com", "left@example.com", "bounced@example.com"} {
+		w := e.signUp(addr, nil)
+		body := bytes.ReplaceAll(w.Body.Bytes(), []byte(addr), []byte("ADDRESS"))
+		if w.Code != http.StatusOK {
+			t.Fatalf("%s: got status %d", addr, w.Code)
+		}
+		h := w.Header().Clone()
+		h.Del("Content-Length")
+		if first == nil {
+			first, firstHeader = body, h
+			continue
+		}
+		if !bytes.Equal(body, first) {
+			t.Errorf("%s: the page differs:\n%s\nwant\n%s", addr, body, first)
+		}
+		if !equalHeaders(h, firstHeader) {
+			t.Errorf("%s: the headers differ: %v, want %v", addr, h, firstHeader)
+		}
+	}
+	var mailed []string
+	for _, c := range e.conf.all() {
+		mailed = append(mailed, c.sub.Email)
+	}
+	if want := "nobody@example.com pending@example.com left@example.com bounced@example.com"; strings.Join(mailed, " ") != want {
+		t.Errorf("mailed %v, want %s", mailed, want)
+	}
+	if got := e.sub("active@example.com"); got != active {
+		t.Errorf("the active subscriber changed: %+v, was %+v", got, active)
+	}
+	for _, addr := range []string{"left@example.com", "bounced@example.com"} {
+		if got := e.sub(addr); got.Status != store.Pending || got.ConsentSource != store.FromWeb || !got.ConsentAt.Equal(e.now) || got.ConsentIP != "203.0.113.9" {
+			t.Errorf("%s after signing up again: %+v", addr, got)
+		}
+	}
+}
+
+func equalHeaders(a, b http.Header) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if strings.Join(v, "\n") != strings.Join(b[k], "\n") {
+			return false
+		}
+	}
+	return true
+}
+
+// TestSameBytesWithoutEcho: with the same address typed, a known and an unknown address give exactly the
+// same bytes (the second server has the address active).
+func TestSameBytesWithoutEcho(t *testing.T) {
+	e1 := newEnv(t, nil)
+	e2 := newEnv(t, nil)
+	e2.add("ann@example.com", store.Active)
+	w1, w2 := e1.signUp("ann@example.com", nil), e2.signUp("ann@example.com", nil)
+	if w1.Code != w2.Code || !bytes.Equal(w1.Body.Bytes(), w2.Body.Bytes()) {
+		t.Errorf("unknown: %d\n%s\nactive: %d\n%s", w1.Code, w1.Body, w2.Code, w2.Body)
+	}
+	if n := len(e2.conf.all()); n != 0 {
+		t.Errorf("the active address got %d confirmations, want 0", n)
+	}
+}
+
+func TestSignUpInvalid(t *testing.T) {
+	tests := []struct {
+		name string
+		form url.Values
+	}{
+		{"empty", url.Values{"email": {""}}},
+		{"no at", url.Values{"email": {"ann.example.com"}}},
+		{"display name", url.Values{"email": {"Ann <ann@example.com>"}}},
+		{"two", url.Values{"email": {"ann@example.com, bob@example.com"}}},
+		{"header injection", url.Values{"email": {"ann@example.com\r\nBcc: x@example.com"}}},
+		{"too long", url.Values{"email": {strings.Repeat("a", 250) + "@example.com"}}},
+		{"bad frequency", url.Values{"email": {"ann@example.com"}, "frequency": {"hourly"}}},
+	}
+	e := newEnv(t, func(o *Options) { o.IPLimit = Limit{N: 100, Window: time.Hour} })
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := e.do("POST", "/subscribe", tt.form, nil)
+			e.s.flush()
+			wantStatus(t, w, http.StatusUnprocessableEntity, `role="alert"`)
+			if !strings.Contains(w.Body.String(), `id="email"`) {
+				t.Errorf("the error page does not show the form again")
+			}
+		})
+	}
+	if subs, _ := e.st.Subscribers(t.Context(), ""); len(subs) != 0 || len(e.conf.all()) != 0 {
+		t.Errorf("stored %d subscribers and sent %d confirmations, want none", len(subs), len(e.conf.all()))
+	}
+}
+
+// TestHoneypot: a bot that fills in the hidden field gets the page everyone gets, and nothing happens.
+func TestHoneypot(t *testing.T) {
+	e := newEnv(t, nil)
+	want := e.signUp("bob@example.com", nil)
+	e2 := newEnv(t, nil)
+	w := e2.signUp("bob@example.com", url.Values{"website": {"http://spam.example"}})
+	if w.Code != want.Code || !bytes.Equal(w.Body.Bytes(), want.Body.Bytes()) {
+		t.Errorf("the honeypot's answer differs from a real sign-up's:\n%s\nwant\n%s", w.Body, want.Body)
+	}
+	if subs, _ := e2.st.Subscribers(t.Context(), ""); len(subs) != 0 {
+		t.Errorf("the honeypot stored %d subscribers", len(subs))
+	}
+	if n := len(e2.conf.all()); n != 0 {
+		t.Errorf("the honeypot sent %d confirmations", n)
+	}
+}
+
+func TestRateLimit(t *testing.T) {
+	t.Run("per address", func(t *testing.T) {
+		e := newEnv(t, func(o *Options) { o.AddressLimit = Limit{N: 2, Window: time.Hour} })
+		for i := range 2 {
+			wantStatus(t, e.signUp("ann@example.com", nil), http.StatusOK, "Check your inbox")
+			_ = i
+		}
+		w := e.signUp("ANN@Example.com", nil) // the same address to the limit
+		wantStatus(t, w, http.StatusTooManyRequests, "Too many")
+		if w.Header().Get("Retry-After") == "" {
+			t.Errorf("no Retry-After")
+		}
+		if n := len(e.conf.all()); n != 2 {
+			t.Errorf("got %d confirmations, want 2", n)
+		}
+		wantStatus(t, e.signUp("bob@example.com", nil), http.StatusOK, "Check your inbox")
+		e.now = e.now.Add(time.Hour)
+		wantStatus(t, e.signUp("ann@example.com", nil), http.StatusOK, "Check your inbox")
+	})
+	t.Run("per IP", func(t *testing.T) {
+		e := newEnv(t, func(o *Options) { o.IPLimit = Limit{N: 3, Window: time.Hour} })
+		for i := range 3 {
+			wantStatus(t, e.signUp("user"+string(rune('a'+i))+"@example.com", nil), http.StatusOK, "Check your inbox")
+		}
+		wantStatus(t, e.signUp("userz@example.com", nil), http.StatusTooManyRequests, "Too many")
+		if _, err := e.st.SubscriberByEmail(t.Context(), "userz@example.com"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("a limited sign-up was stored: %v", err)
+		}
+	})
+	t.Run("forwarded for, from an untrusted peer", func(t *testing.T) {
+		e := newEnv(t, func(o *Options) { o.IPLimit = Limit{N: 1, Window: time.Hour} })
+		h := map[string]string{"X-Forwarded-For": "198.51.100.1"}
+		wantStatus(t, e.do("POST", "/subscribe", url.Values{"email": {"a@example.com"}}, h), http.StatusOK, "inbox")
+		h["X-Forwarded-For"] = "198.51.100.2"
+		wantStatus(t, e.do("POST", "/subscribe", url.Values{"email": {"b@example.com"}}, h), http.StatusTooManyRequests, "Too many")
+	})
+}
+
+func TestClientIP(t *testing.T) {
+	e := newEnv(t, nil)
+	tests := []struct {
+		name, remote, xff, real, want string
+	}{
+		{"direct", "203.0.113.9:1", "", "", "203.0.113.9"},
+		{"direct, forged header", "203.0.113.9:1", "198.51.100.1", "198.51.100.2", "203.0.113.9"},
+		{"proxy on loopback", "127.0.0.1:1", "198.51.100.1", "", "198.51.100.1"},
+		{"proxy, client forged a hop", "127.0.0.1:1", "10.9.9.9, 198.51.100.1", "", "198.51.100.1"},
+		{"proxy chain on loopback", "[::1]:1", "198.51.100.1, 127.0.0.1", "", "198.51.100.1"},
+		{"proxy, X-Real-IP", "127.0.0.1:1", "", "198.51.100.7", "198.51.100.7"},
+		{"proxy, no header", "127.0.0.1:1", "", "", "127.0.0.1"},
+		{"proxy, garbage", "127.0.0.1:1", "nonsense", "", "127.0.0.1"},
+		{"v4 in v6", "[::ffff:203.0.113.9]:1", "", "", "203.0.113.9"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", "/", nil)
+			r.RemoteAddr = tt.remote
+			if tt.xff != "" {
+				r.Header.Set("X-Forwarded-For", tt.xff)
+			}
+			if tt.real != "" {
+				r.Header.Set("X-Real-IP", tt.real)
+			}
+			if got := e.s.clientIP(r).String(); got != tt.want {
+				t.Errorf("got %s, want %s", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestConfirmTokens: every bad confirm token gets a clear page and changes nothing.
+func TestConfirmTokens(t *testing.T) {
+	e := newEnv(t, nil)
+	e.signUp("ann@example.com", nil)
+	sub := e.sub("ann@example.com")
+	good := tokenOf(t, e.conf.all()[0].url)
+	flip := []byte(good)
+	flip[len(flip)/2] ^= 1
+	purpose := confirmPurpose(sub.ConsentAt)
+	tests := []struct {
+		name, tok string
+		now       time.Time
+		want      string
+	}{
+		{"forged with another secret", token.Sign([]byte("another-secret-0123456789"), purpose, sub.ID, e.now.Add(time.Hour)), e.now, "does not work"},
+		{"tampered", string(flip), e.now, "does not work"},
+		{"expired", good, e.now.Add(8 * 24 * time.Hour), "expired"},
+		{"unsubscribe token", token.Sign(secret, "unsubscribe", sub.ID, time.Time{}), e.now, "does not work"},
+		{"other consent time", token.Sign(secret, confirmPurpose(sub.ConsentAt.Add(-time.Second)), sub.ID, time.Time{}), e.now, "does not work"},
+		{"unknown subscriber", token.Sign(secret, purpose, sub.ID+100, time.Time{}), e.now, "does not work"},
+		{"empty", "", e.now, "does not work"},
+		{"garbage", "%%%", e.now, "does not work"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e.now = tt.now
+			wantStatus(t, e.do("GET", "/confirm?token="+url.QueryEscape(tt.tok), nil, nil), http.StatusBadRequest, tt.want)
+			wantStatus(t, e.do("POST", "/confirm", url.Values{"token": {tt.tok}}, nil), http.StatusBadRequest, tt.want)
+			if got := e.sub("ann@example.com"); got != sub {
+				t.Errorf("the subscriber changed: %+v", got)
+			}
+		})
+	}
+}
+
+// TestConfirmReplay: a confirm link from before an unsubscribe never brings the subscriber back, even
+// after they sign up again (which sends a new link).
+func TestConfirmReplay(t *testing.T) {
+	e := newEnv(t, nil)
+	e.signUp("ann@example.com", nil)
+	old := tokenOf(t, e.conf.all()[0].url)
+	wantStatus(t, e.do("POST", "/confirm", url.Values{"token": {old}}, nil), http.StatusOK, "You are subscribed")
+	sub := e.sub("ann@example.com")
+	unsub := token.Sign(secret, "unsubscribe", sub.ID, time.Time{})
+	e.now = e.now.Add(time.Minute)
+	wantStatus(t, e.do("POST", "/unsubscribe?token="+unsub, url.Values{}, nil), http.StatusOK, "You are unsubscribed")
+
+	// Unsubscribed: the old link does not confirm.
+	wantStatus(t, e.do("POST", "/confirm", url.Values{"token": {old}}, nil), http.StatusBadRequest, "no longer works")
+	if got := e.sub("ann@example.com"); got.Status != store.Unsubscribed {
+		t.Fatalf("the old link made them %s", got.Status)
+	}
+	// Signed up again: pending, and only the new link confirms.
+	e.now = e.now.Add(time.Minute)
+	e.signUp("ann@example.com", nil)
+	wantStatus(t, e.do("POST", "/confirm", url.Values{"token": {old}}, nil), http.StatusBadRequest, "does not work")
+	if got := e.sub("ann@example.com"); got.Status != store.Pending {
+		t.Fatalf("the old link made them %s", got.Status)
+	}
+	all := e.conf.all()
+	fresh := tokenOf(t, all[len(all)-1].url)
+	wantStatus(t, e.do("POST", "/confirm", url.Values{"token": {fresh}}, nil), http.StatusOK, "You are subscribed")
+	if got := e.sub("ann@example.com"); got.Status != store.Active {
+		t.Fatalf("the new link made them %s", got.Status)
+	}
+}
+
+func TestUnsubscribe(t *testing.T) {
+	e := newEnv(t, nil)
+	sub := e.add("ann@example.com", store.Active)
+	tok := token.Sign(secret, "unsubscribe", sub.ID, time.Time{})
+
+	w := e.do("GET", "/unsubscribe?token="+tok, nil, nil)
+	wantStatus(t, w, http.StatusOK, `id="unsubscribe"`)
+	if !strings.Contains(w.Body.String(), `name="token" value="`+tok+`"`) {
+		t.Errorf("the form does not carry the token:\n%s", w.Body)
+	}
+	if got := e.sub("ann@example.com"); got.Status != store.Active {
+		t.Fatalf("GET /unsubscribe made them %s", got.Status)
+	}
+	// The page's form posts the token in the body.
+	w = e.do("POST", "/unsubscribe", url.Values{"token": {tok}}, map[string]string{"Origin": baseURL, "Sec-Fetch-Site": "same-origin"})
+	wantStatus(t, w, http.StatusOK, "You are unsubscribed")
+	if !strings.Contains(w.Body.String(), `href="/subscribe"`) {
+		t.Errorf("no link to subscribe again:\n%s", w.Body)
+	}
+	got := e.sub("ann@example.com")
+	if got.Status != store.Unsubscribed || !got.UnsubscribedAt.Equal(e.now) {
+		t.Errorf("after unsubscribing: %+v", got)
+	}
+	// Idempotent.
+	e.now = e.now.Add(time.Hour)
+	wantStatus(t, e.do("POST", "/unsubscribe", url.Values{"token": {tok}}, nil), http.StatusOK, "You are unsubscribed")
+	if again := e.sub("ann@example.com"); again != got {
+		t.Errorf("a second unsubscribe changed %+v to %+v", got, again)
+	}
+	wantStatus(t, e.do("GET", "/unsubscribe?token="+tok, nil, nil), http.StatusOK, "You are unsubscribed")
+
+	for _, bad := range []string{"", "x", token.Sign(secret, "preferences", sub.ID, time.Time{}), token.Sign(secret, "unsubscribe", sub.ID+9, time.Time{})} {
+		wantStatus(t, e.do("GET", "/unsubscribe?token="+bad, nil, nil), http.StatusBadRequest, "does not work")
+		wantStatus(t, e.do("POST", "/unsubscribe", url.Values{"token": {bad}}, nil), http.StatusBadRequest, "does not work")
+	}
+}
+
+// TestOneClick: RFC 8058 as a mail provider sends it: a POST to the List-Unsubscribe URL, no cookies,
+// no Origin, no Sec-Fetch-Site, urlencoded or multipart, long after the message went out.
+func TestOneClick(t *testing.T) {
+	e := newEnv(t, nil)
+	ann := e.add("ann@example.com", store.Active)
+	bob := e.add("bob@example.com", store.Active)
+	e.now = e.now.Add(90 * 24 * time.Hour) // links in mail work for months
+
+	w := e.do("POST", "/unsubscribe?token="+token.Sign(secret, "unsubscribe", ann.ID, time.Time{}),
+		url.Values{"List-Unsubscribe": {"One-Click"}}, nil)
+	if w.Code != http.StatusOK || w.Body.String() != "unsubscribed\n" || !strings.HasPrefix(w.Header().Get("Content-Type"), "text/plain") {
+		t.Errorf("got %d %q %q", w.Code, w.Header().Get("Content-Type"), w.Body)
+	}
+	if got := e.sub("ann@example.com"); got.Status != store.Unsubscribed {
+		t.Errorf("ann is %s", got.Status)
+	}
+
+	var body bytes.Buffer
+	body.WriteString("--b\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\nOne-Click\r\n--b--\r\n")
+	r := httptest.NewRequest("POST", baseURL+"/unsubscribe?token="+token.Sign(secret, "unsubscribe", bob.ID, time.Time{}), &body)
+	r.Header.Set("Content-Type", "multipart/form-data; boundary=b")
+	rec := httptest.NewRecorder()
+	e.h.ServeHTTP(rec, r)
+	if rec.Code != http.StatusOK || rec.Body.String() != "unsubscribed\n" {
+		t.Errorf("multipart: got %d %q", rec.Code, rec.Body)
+	}
+	if got := e.sub("bob@example.com"); got.Status != store.Unsubscribed {
+		t.Errorf("bob is %s", got.Status)
+	}
+
+	w = e.do("POST", "/unsubscribe?token=forged", url.Values{"List-Unsubscribe": {"One-Click"}}, nil)
+	if w.Code != http.StatusBadRequest {
+		t.Errorf("a forged one-click: got %d", w.Code)
+	}
+}
+
+// TestCrossOrigin: a browser POST from another site is refused and changes nothing; the sign-up form
+// takes posts from the blog's own pages.
+func TestCrossOrigin(t *testing.T) {
+	e := newEnv(t, nil)
+	sub := e.add("ann@example.com", store.Active)
+	tok := token.Sign(secret, "unsubscribe", sub.ID, time.Time{})
+	evil := map[string]string{"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}
+	wantStatus(t, e.do("POST", "/unsubscribe?token="+tok, url.Values{"token": {tok}}, evil), http.StatusForbidden, "another web site")
+	oldBrowser := map[string]string{"Origin": "https://evil.example"}
+	wantStatus(t, e.do("POST", "/unsubscribe?token="+tok, url.Values{"token": {tok}}, oldBrowser), http.StatusForbidden, "another web site")
+	if got := e.sub("ann@example.com"); got.Status != store.Active {
+		t.Fatalf("a cross-origin POST made them %s", got.Status)
+	}
+	wantStatus(t, e.do("POST", "/subscribe", url.Values{"email": {"x@example.com"}}, evil), http.StatusForbidden, "another web site")
+
+	blog := map[string]string{"Origin": "https://blog.example.com", "Sec-Fetch-Site": "cross-site"}
+	wantStatus(t, e.do("POST", "/subscribe", url.Values{"email": {"bob@example.com"}}, blog), http.StatusOK, "Check your inbox")
+	// The blog's origin is trusted for the sign-up form only.
+	wantStatus(t, e.do("POST", "/unsubscribe?token="+tok, url.Values{"token": {tok}}, blog), http.StatusForbidden, "another web site")
+	// Behind a proxy, Host is not the public name, but Origin is base_url's.
+	r := httptest.NewRequest("POST", "http://127.0.0.1:8080/unsubscribe?token="+tok, strings.NewReader(""))
+	r.Header.Set("Origin", baseURL)
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	rec := httptest.NewRecorder()
+	e.h.ServeHTTP(rec, r)
+	wantStatus(t, rec, http.StatusOK, "You are unsubscribed")
+}
+
+func TestPreferences(t *testing.T) {
+	e := newEnv(t, nil)
+	sub := e.add("ann@example.com", store.Active)
+	tok := token.Sign(secret, "preferences", sub.ID, time.Time{})
+
+	w := e.do("GET", "/preferences?token="+tok, nil, nil)
+	wantStatus(t, w, http.StatusOK, `id="save"`)
+	for _, want := range []string{`<option value="immediate" selected>`, `id="name"`, `id="unsubscribe"`} {
+		if !strings.Contains(w.Body.String(), want) {
+			t.Errorf("the page has no %s", want)
+		}
+	}
+	w = e.do("POST", "/preferences", url.Values{"token": {tok}, "frequency": {"weekly"}, "name": {" Ann  Smith "}, "action": {"save"}}, nil)
+	wantStatus(t, w, http.StatusOK, "Preferences saved")
+	if got := e.sub("ann@example.com"); got.Frequency != store.Weekly || got.Name != "Ann Smith" || got.Status != store.Active {
+		t.Errorf("after saving: %+v", got)
+	}
+	wantStatus(t, e.do("GET", "/preferences?token="+tok, nil, nil), http.StatusOK, `<option value="weekly" selected>`)
+
+	before := e.sub("ann@example.com")
+	wantStatus(t, e.do("POST", "/preferences", url.Values{"token": {tok}, "frequency": {"hourly"}}, nil), http.StatusUnprocessableEntity, "Choose how often")
+	wantStatus(t, e.do("POST", "/preferences", url.Values{"token": {"bad"}, "frequency": {"daily"}}, nil), http.StatusBadRequest, "does not work")
+	unsubTok := token.Sign(secret, "unsubscribe", sub.ID, time.Time{})
+	wantStatus(t, e.do("POST", "/preferences", url.Values{"token": {unsubTok}, "frequency": {"daily"}}, nil), http.StatusBadRequest, "does not work")
+	if got := e.sub("ann@example.com"); got != before {
+		t.Errorf("a refused change changed %+v to %+v", before, got)
+	}
+
+	w = e.do("POST", "/preferences", url.Values{"token": {tok}, "frequency": {"weekly"}, "action": {"unsubscribe"}}, nil)
+	wantStatus(t, w, http.StatusOK, "You are unsubscribed")
+	if got := e.sub("ann@example.com"); got.Status != store.Unsubscribed {
+		t.Errorf("after unsubscribing from the preferences: %s", got.Status)
+	}
+	wantStatus(t, e.do("GET", "/preferences?token="+tok, nil, nil), http.StatusOK, "You are unsubscribed: you get no emails")
+}
+
+func TestHealthz(t *testing.T) {
+	e := newEnv(t, nil)
+	w := e.do("GET", "/healthz", nil, nil)
+	if w.Code != http.StatusOK || w.Body.String() != "ok\n" {
+		t.Errorf("got %d %q", w.Code, w.Body)
+	}
+	e.st.Close()
+	if w := e.do("GET", "/healthz", nil, nil); w.Code != http.StatusServiceUnavailable {
+		t.Errorf("with the store closed: got %d", w.Code)
+	}
+}
+
+func TestNotFoundAndMethods(t *testing.T) {
+	e := newEnv(t, nil)
+	wantStatus(t, e.do("GET", "/nothing", nil, nil), http.StatusNotFound, "Page not found")
+	if w := e.do("DELETE", "/subscribe", nil, nil); w.Code != http.StatusMethodNotAllowed {
+		t.Errorf("DELETE /subscribe: got %d", w.Code)
+	}
+	if w := e.do("GET", "/", nil, nil); w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/subscribe" {
+		t.Errorf("GET /: got %d %s", w.Code, w.Header().Get("Location"))
+	}
+}
+
+func TestFormTooLarge(t *testing.T) {
+	e := newEnv(t, nil)
+	w := e.do("POST", "/subscribe", url.Values{"email": {"a@example.com"}, "name": {strings.Repeat("x", 2*maxForm)}}, nil)
+	if w.Code != http.StatusRequestEntityTooLarge {
+		t.Errorf("got %d, want 413", w.Code)
+	}
+}
+
+// TestBasePath: with base_url under a path, the routes and the forms' actions live there.
+func TestBasePath(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.BaseURL = "https://example.com/news/" })
+	r := httptest.NewRequest("GET", "https://example.com/news/subscribe", nil)
+	w := httptest.NewRecorder()
+	e.h.ServeHTTP(w, r)
+	wantStatus(t, w, http.StatusOK, `action="/news/subscribe"`)
+	e.s.o.BaseURL = "https://example.com/news"
+	e.signUp("ann@example.com", nil) // posts to /subscribe: not a route here
+	if n := len(e.conf.all()); n != 0 {
+		t.Errorf("a POST outside the base path was taken")
+	}
+}
+
+// TestTemplateOverride: a site's pages/NAME.html replaces the default.
+func TestTemplateOverride(t *testing.T) {
+	e := newEnv(t, func(o *Options) {
+		o.Templates = fstest.MapFS{"pages/subscribe.html": {Data: []byte(`{{define "content"}}<p>Our own form</p>{{end}}`)}}
+	})
+	wantStatus(t, e.do("GET", "/subscribe", nil, nil), http.StatusOK, "Our own form")
+	if _, err := New(Options{Store: e.st, Confirmer: e.conf, Secret: secret, BaseURL: baseURL,
+		Templates: fstest.MapFS{"pages/layout.html": {Data: []byte("{{")}}}); err == nil {
+		t.Errorf("a broken template was accepted")
+	}
+}
+
+// TestConfirmerFails: a failed confirmation is logged (without the address) and the page is the same.
+func TestConfirmerFails(t *testing.T) {
+	e := newEnv(t, nil)
+	e.conf.fail = errors.New("smtp down")
+	wantStatus(t, e.signUp("ann@example.com", nil), http.StatusOK, "Check your inbox")
+	if !strings.Contains(e.logs.String(), "smtp down") || strings.Contains(e.logs.String(), "ann@example.com") {
+		t.Errorf("log:\n%s", e.logs)
+	}
+}
+
+// TestCloseDrains: sign-ups queued before Close are all handled; after Close, none is taken.
+func TestCloseDrains(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.IPLimit = Limit{N: 100, Window: time.Hour} })
+	for i := range 20 {
+		e.do("POST", "/subscribe", url.Values{"email": {"u" + strings.Repeat("x", i) + "@example.com"}}, nil)
+	}
+	if err := e.s.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(e.conf.all()); n != 20 {
+		t.Errorf("got %d confirmations after Close, want 20", n)
+	}
+	wantStatus(t, e.do("POST", "/subscribe", url.Values{"email": {"late@example.com"}}, nil), http.StatusServiceUnavailable, "Try again")
+}

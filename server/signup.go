@@ -1,0 +1,122 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/heraldhq/herald/store"
+	"github.com/heraldhq/herald/token"
+)
+
+// signup is one accepted POST of the sign-up form, handled by the worker. Everything that depends on
+// whether the address is known happens there, after the response has gone: its bytes and its timing
+// are the same for a stranger, a pending, an active and an unsubscribed address.
+type signup struct {
+	email, name, frequency string // frequency "" keeps a known subscriber's
+	ip                     string
+	at                     time.Time
+}
+
+// enqueue hands a sign-up to the worker; false when the queue is full or the server is closing.
+func (s *Server) enqueue(j signup) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return false
+	}
+	s.pending.Add(1)
+	select {
+	case s.queue <- j:
+		return true
+	default:
+		s.pending.Done()
+		return false
+	}
+}
+
+func (s *Server) worker() {
+	defer close(s.done)
+	dropped := 0
+	for j := range s.queue {
+		if s.work.Err() != nil {
+			dropped++
+		} else if err := s.handleSignup(s.work, j); err != nil {
+			s.log.Error("sign-up", "err", err)
+		}
+		s.pending.Done()
+	}
+	if dropped > 0 {
+		s.log.Warn("sign-ups dropped at shutdown", "count", dropped)
+	}
+}
+
+// confirmPurpose binds a confirm token to the subscriber's consent record: a link from before they
+// unsubscribed (or before they signed up again) no longer verifies.
+func confirmPurpose(consentAt time.Time) string {
+	return "confirm:" + strconv.FormatInt(consentAt.UnixNano(), 10)
+}
+
+// handleSignup stores a sign-up and sends the confirmation. A stranger is added as pending; someone
+// pending gets a new link for the same consent record (the older links keep working); someone who left
+// or bounced becomes pending again with a new consent record; an active subscriber gets nothing, so the
+// form cannot be used to mail them over and over.
+func (s *Server) handleSignup(ctx context.Context, j signup) error {
+	st := s.o.Store
+	for range 2 { // a second try when the address was added between the look-up and the insert
+		sub, err := st.SubscriberByEmail(ctx, j.email)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			freq := j.frequency
+			if freq == "" {
+				freq = store.Immediate
+			}
+			sub, err = st.AddSubscriber(ctx, store.Subscriber{Email: j.email, Name: j.name, Frequency: freq,
+				Status: store.Pending, ConsentSource: store.FromWeb, ConsentAt: j.at, ConsentIP: j.ip}, j.at)
+			if errors.Is(err, store.ErrExists) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+		case err != nil:
+			return err
+		case sub.Status == store.Active:
+			s.log.Debug("sign-up of an active subscriber: nothing sent", "subscriber", sub.ID, "email", j.email)
+			return nil
+		case sub.Status == store.Unsubscribed || sub.Status == store.Bounced:
+			err := st.UpdateSubscriber(ctx, sub.ID, j.at, func(u *store.Subscriber) {
+				if u.Status != store.Unsubscribed && u.Status != store.Bounced {
+					return // changed meanwhile: leave it
+				}
+				u.Status = store.Pending
+				u.ConsentSource, u.ConsentAt, u.ConsentIP = store.FromWeb, j.at, j.ip
+				if j.name != "" {
+					u.Name = j.name
+				}
+				if j.frequency != "" {
+					u.Frequency = j.frequency
+				}
+			})
+			if err != nil {
+				return err
+			}
+			if sub, err = st.Subscriber(ctx, sub.ID); err != nil {
+				return err
+			}
+			if sub.Status != store.Pending {
+				return nil
+			}
+		}
+		expires := j.at.Add(s.o.ConfirmExpiry)
+		u := s.o.BaseURL + "/confirm?token=" + token.Sign(s.o.Secret, confirmPurpose(sub.ConsentAt), sub.ID, expires)
+		if err := s.o.Confirmer.SendConfirmation(ctx, sub, u, expires); err != nil {
+			return err
+		}
+		s.log.Info("confirmation sent", "subscriber", sub.ID)
+		s.log.Debug("confirmation sent", "subscriber", sub.ID, "email", sub.Email)
+		return nil
+	}
+	return errors.New("sign-up: the address keeps changing")
+}
