@@ -61,6 +61,9 @@ type config struct {
 	Rate              float64 `yaml:"rate"`             // messages per second, 0 for no limit
 	DeferredMaxAge    string  `yaml:"deferred_max_age"` // a deferred message older than this fails (default 72h)
 	CategoryFeeds     bool    `yaml:"category_feeds"`
+
+	// herald serve.
+	TrustedProxies []string `yaml:"trusted_proxies"` // peers whose X-Forwarded-For herald serve believes (default: loopback)
 }
 
 // deferredMaxAge is how long a deferred message is tried again before it fails.

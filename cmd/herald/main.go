@@ -84,6 +84,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runSend(ctx, args[1:], getenv, stdout, stderr)
 	case "subscribers":
 		return runSubscribers(ctx, args[1:], getenv, stdout, stderr)
+	case "serve":
+		return runServe(ctx, args[1:], getenv, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "herald", version)
 		return nil

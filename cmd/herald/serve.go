@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald/mailer"
+	"github.com/heraldhq/herald/server"
+	"github.com/heraldhq/herald/store"
+	"github.com/heraldhq/herald/token"
+)
+
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("serve", stderr, `Usage: herald serve [flags]
+
+Runs the subscription pages: /subscribe (the sign-up form, with a confirmation email), /confirm,
+/unsubscribe (also one-click, from the List-Unsubscribe header), /preferences and /healthz. Emails link
+to them through base_url, so run it where base_url points, usually behind a reverse proxy that adds
+HTTPS. It writes to the same store as herald send, safely while a send runs. Logs each request to
+stderr; stops cleanly on Ctrl-C or SIGTERM.
+
+Flags:
+`)
+	var bf buildFlags
+	fs.StringVar(&bf.dir, "C", ".", "the site's `folder`")
+	listen := fs.String("listen", "", "the `address` to listen on (default: listen in herald.yaml, else 127.0.0.1:8080)")
+	debug := fs.Bool("debug", false, "log more, subscribers' addresses included")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	siteDir, err := filepath.Abs(bf.dir)
+	if err != nil {
+		return err
+	}
+	cfg, err := loadConfig(siteDir, getenv)
+	if err != nil {
+		return err
+	}
+	baseURL := strings.TrimRight(cfg.BaseURL, "/")
+	if baseURL == "" {
+		return errors.New("herald serve needs base_url: set it in herald.yaml (or HERALD_BASE_URL) to the public URL where herald serve answers, such as https://news.example.com")
+	}
+	if u, err := url.Parse(baseURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("base_url %q in herald.yaml is not an http(s) URL; set it to where herald serve answers, such as https://news.example.com", cfg.BaseURL)
+	}
+	if len(cfg.Secret) < token.MinSecret {
+		return fmt.Errorf("herald serve needs secret, at least %d characters: set it in herald.yaml (or HERALD_SECRET) to a long random string (herald init makes one); it signs the links in emails", token.MinSecret)
+	}
+	proxies, err := trustedProxies(cfg.TrustedProxies)
+	if err != nil {
+		return err
+	}
+	addr := firstSet(*listen, firstSet(cfg.Listen, "127.0.0.1:8080"))
+
+	b, err := prepare(ctx, getenv, bf, stderr)
+	if err != nil {
+		return err
+	}
+	ms, err := b.mailSettings(getenv, "", false)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, siteDir, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	level := slog.LevelInfo
+	if *debug {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	srv, err := server.New(server.Options{
+		Store: st, Confirmer: &mailConfirmer{composer: ms.composer, dial: ms.dial}, Logger: log,
+		Secret: []byte(cfg.Secret), BaseURL: baseURL,
+		SiteTitle: b.site.Title, SiteURL: b.site.URL, Lang: b.site.Lang,
+		Templates:      os.DirFS(filepath.Join(siteDir, "herald-templates")),
+		TrustedProxies: proxies,
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
+	if err != nil {
+		srv.Close(context.Background()) //nolint:errcheck // nothing was queued
+		return fmt.Errorf("listen on %s: %w; set listen in herald.yaml or --listen to a free address", addr, err)
+	}
+	fmt.Fprintf(stdout, "herald serve: listening on http://%s (public URL %s, mail to %s)\n", ln.Addr(), baseURL, ms.where)
+	if err := srv.Serve(ctx, ln); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "herald serve: stopped")
+	return nil
+}
+
+// trustedProxies parses trusted_proxies (addresses or CIDR prefixes); none means loopback only.
+func trustedProxies(list []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range list {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return nil, fmt.Errorf("trusted_proxies: %q is not an IP address or a prefix such as 10.0.0.0/8", s)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+// mailConfirmer sends confirmation emails through the configured transport (SMTP or the outbox), one
+// connection per message: sign-ups are few.
+type mailConfirmer struct {
+	composer *mailer.Composer
+	dial     func(ctx context.Context) (mailer.Sender, error)
+}
+
+func (c *mailConfirmer) SendConfirmation(ctx context.Context, sub store.Subscriber, confirmURL string, expires time.Time) error {
+	// One Message-ID per link sent: a second sign-up of a pending address is a new message.
+	key := "confirm/" + sub.Email + "/" + strconv.FormatInt(expires.UnixNano(), 10)
+	m, err := c.composer.Confirm(mailer.Confirmation{Email: sub.Email, Name: sub.Name, URL: confirmURL, Expires: expires}, key, time.Now())
+	if err != nil {
+		return fmt.Errorf("confirmation to subscriber %d: %w", sub.ID, err)
+	}
+	s, err := c.dial(ctx)
+	if err != nil {
+		return fmt.Errorf("confirmation to subscriber %d: %w", sub.ID, err)
+	}
+	if err := s.Send(ctx, m); err != nil {
+		s.Close() //nolint:errcheck // the send's error is the one to report
+		_, reason := mailer.Classify(err)
+		// The server's reply may quote the address, which stays out of the logs.
+		return fmt.Errorf("confirmation to subscriber %d: %s", sub.ID, strings.ReplaceAll(reason, sub.Email, "<address>"))
+	}
+	if err := s.Close(); err != nil {
+		return fmt.Errorf("confirmation to subscriber %d: %w", sub.ID, err)
+	}
+	return nil
+}

@@ -1,0 +1,202 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"mime/quotedprintable"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a bytes.Buffer that a running command writes to while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// waitFor polls f until it returns true or the time is up.
+func waitFor(t *testing.T, what string, f func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !f() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+var confirmLink = regexp.MustCompile(`https://news\.example\.com/confirm\?token=[A-Za-z0-9_-]+`)
+
+// TestServe runs herald serve in-process on a loopback port with the outbox transport: a sign-up
+// puts a confirmation in the outbox, its link (the public host swapped for the loopback one, as a
+// reverse proxy would) shows a button, the POST confirms, and the subscriber is active; cancelling the
+// context stops the server cleanly.
+func TestServe(t *testing.T) {
+	dir := mailSite(t, "")
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "-C", dir, "--listen", "127.0.0.1:0"}, testEnv(), &stdout, &stderr)
+	}()
+	listening := regexp.MustCompile(`herald serve: listening on (http://127\.0\.0\.1:\d+)`)
+	var base string
+	waitFor(t, "the listening line", func() bool {
+		select {
+		case err := <-done:
+			t.Fatalf("herald serve ended: %v\n%s", err, stderr.String())
+		default:
+		}
+		m := listening.FindStringSubmatch(stdout.String())
+		if m != nil {
+			base = m[1]
+		}
+		return m != nil
+	})
+
+	resp, err := http.Get(base + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("healthz: %s", resp.Status)
+	}
+
+	resp, err = http.PostForm(base+"/subscribe", url.Values{"email": {"carol@example.net"}, "name": {"Carol"}, "frequency": {"daily"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "Check your inbox") {
+		t.Fatalf("subscribe: %s\n%s", resp.Status, body)
+	}
+
+	box := filepath.Join(dir, ".herald", "outbox", "new")
+	var link string
+	waitFor(t, "the confirmation in the outbox", func() bool {
+		entries, _ := os.ReadDir(box)
+		for _, e := range entries {
+			f, err := os.Open(filepath.Join(box, e.Name()))
+			if err != nil {
+				continue
+			}
+			raw, _ := io.ReadAll(quotedprintable.NewReader(f))
+			f.Close()
+			if m := confirmLink.Find(raw); m != nil && strings.Contains(string(raw), "To: \"Carol\" <carol@example.net>") {
+				link = string(m)
+			}
+		}
+		return link != ""
+	})
+	msgs := maildir(t, filepath.Join(dir, ".herald", "outbox"))
+	if len(msgs) != 1 {
+		t.Fatalf("got %d messages in the outbox, want 1", len(msgs))
+	}
+	if h := msgs[0].Header; h.Get("List-Unsubscribe") != "" || !strings.HasPrefix(h.Get("Subject"), "Confirm your subscription") {
+		t.Errorf("confirmation headers: %v", h)
+	}
+
+	u, _ := url.Parse(link)
+	local := base + u.Path + "?" + u.RawQuery
+	resp, err = http.Get(local)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `id="confirm"`) {
+		t.Fatalf("confirm page: %s\n%s", resp.Status, body)
+	}
+	if st := subscriberStatus(t, dir, "carol@example.net"); st != "pending" {
+		t.Fatalf("after the GET: %s, want pending", st)
+	}
+	resp, err = http.PostForm(base+"/confirm", url.Values{"token": {u.Query().Get("token")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "You are subscribed") {
+		t.Fatalf("confirm: %s\n%s", resp.Status, body)
+	}
+	if st := subscriberStatus(t, dir, "carol@example.net"); st != "active" {
+		t.Fatalf("after confirming: %s, want active", st)
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("herald serve: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("herald serve did not stop")
+	}
+	if !strings.Contains(stdout.String(), "herald serve: stopped") {
+		t.Errorf("stdout:\n%s", stdout.String())
+	}
+	logs := stderr.String()
+	if !strings.Contains(logs, "path=/confirm status=200") {
+		t.Errorf("no request log:\n%s", logs)
+	}
+	if strings.Contains(logs, "carol@example.net") || strings.Contains(logs, u.Query().Get("token")) {
+		t.Errorf("the log holds an address or a token:\n%s", logs)
+	}
+}
+
+func subscriberStatus(t *testing.T, dir, email string) string {
+	t.Helper()
+	for _, s := range listJSON(t, dir) {
+		if s["email"] == email {
+			st, _ := s["status"].(string)
+			return st
+		}
+	}
+	return ""
+}
+
+func TestServeRefuses(t *testing.T) {
+	tests := []struct {
+		name, cfg, want string
+	}{
+		{"no base_url", "secret: 0123456789abcdef0123456789abcdef\n", "needs base_url"},
+		{"no secret", "base_url: https://news.example.com\n", "needs secret"},
+		{"short secret", "base_url: https://news.example.com\nsecret: short\n", "needs secret"},
+		{"bad base_url", "base_url: news.example.com\nsecret: 0123456789abcdef0123456789abcdef\n", "not an http(s) URL"},
+		{"bad proxy", "base_url: https://news.example.com\nsecret: 0123456789abcdef0123456789abcdef\ntrusted_proxies: [nonsense]\n", "trusted_proxies"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := copySite(t, "seed-jekyll")
+			os.WriteFile(filepath.Join(dir, "herald.yaml"), []byte(tt.cfg), 0o644)
+			_, _, err := runHerald(t, testEnv(), "serve", "-C", dir, "--listen", "127.0.0.1:0")
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %v, want an error saying %q", err, tt.want)
+			}
+		})
+	}
+}
