@@ -55,6 +55,7 @@ Usage:
   herald diff [flags]      show which posts are new, updated or removed since the last run
   herald status [flags]    show the last runs and what the state store holds
   herald subscribers ...   import, add, list, export and remove subscribers
+  herald serve [flags]     run the subscribe, confirm, unsubscribe and preferences pages
   herald preview [POST]    render a post's email to files, or on a localhost page with --serve
   herald version           print Herald's version
 
