@@ -54,7 +54,7 @@ func (c *recordingConfirmer) all() []sent {
 }
 
 type env struct {
-	t    *testing.T
+	t    testing.TB
 	s    *Server
 	st   store.Store
 	conf *recordingConfirmer
@@ -65,7 +65,7 @@ type env struct {
 
 // newEnv is a Server on a real store in a temp folder, with a recording Confirmer and a clock that the
 // test moves.
-func newEnv(t *testing.T, opts func(*Options)) *env {
+func newEnv(t testing.TB, opts func(*Options)) *env {
 	t.Helper()
 	st, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "state.db"))
 	if err != nil {
