@@ -204,3 +204,19 @@ func (s *Server) Messages(t testing.TB) []Summary {
 		}
 	}
 }
+
+// Text returns the plain-text part of message id (mailpit's own id, from Messages).
+func (s *Server) Text(t testing.TB, id string) string {
+	t.Helper()
+	var m struct{ Text string }
+	s.Get(t, "/api/v1/message/"+url.PathEscape(id), &m)
+	return m.Text
+}
+
+// Headers returns the headers of message id (mailpit's own id), decoded, by name.
+func (s *Server) Headers(t testing.TB, id string) map[string][]string {
+	t.Helper()
+	h := map[string][]string{}
+	s.Get(t, "/api/v1/message/"+url.PathEscape(id)+"/headers", &h)
+	return h
+}
