@@ -467,7 +467,11 @@ func (s *Server) preferences(w http.ResponseWriter, r *http.Request) {
 	}
 	how := map[string]string{store.Immediate: "each new post as it is published",
 		store.Daily: "a daily digest of the new posts", store.Weekly: "a weekly digest of the new posts"}[freq]
-	s.message(w, http.StatusOK, "Preferences saved", "Saved: you will get "+how+".",
+	msg := "Saved: you will get " + how + "."
+	if sub.Status != store.Active && sub.Status != store.Pending {
+		msg = "Saved. You are unsubscribed, so you get nothing for now; if you subscribe again, you will get " + how + "."
+	}
+	s.message(w, http.StatusOK, "Preferences saved", msg,
 		&link{URL: s.base + "/preferences?token=" + tok, ID: "preferences", Text: "Change them again"})
 }
 

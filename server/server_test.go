@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -718,4 +719,59 @@ func TestCloseDrains(t *testing.T) {
 		t.Errorf("got %d confirmations after Close, want 20", n)
 	}
 	wantStatus(t, e.do("POST", "/subscribe", url.Values{"email": {"late@example.com"}}, nil), http.StatusServiceUnavailable, "Try again")
+}
+
+// slowConfirmer takes a while over each confirmation, like a slow SMTP server.
+type slowConfirmer struct {
+	recordingConfirmer
+	delay time.Duration
+}
+
+func (c *slowConfirmer) SendConfirmation(ctx context.Context, sub store.Subscriber, u string, expires time.Time) error {
+	select {
+	case <-time.After(c.delay):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return c.recordingConfirmer.SendConfirmation(ctx, sub, u, expires)
+}
+
+// TestServeShutdown: Serve answers on a real listener; when its context ends it stops taking
+// connections and returns only after the queued confirmations went out.
+func TestServeShutdown(t *testing.T) {
+	slow := &slowConfirmer{delay: 200 * time.Millisecond}
+	e := newEnv(t, func(o *Options) { o.Confirmer = slow })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- e.s.Serve(ctx, ln) }()
+	base := "http://" + ln.Addr().String()
+	for _, addr := range []string{"a@example.com", "b@example.com", "c@example.com"} {
+		resp, err := http.PostForm(base+"/subscribe", url.Values{"email": {addr}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %s", addr, resp.Status)
+		}
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve did not return")
+	}
+	if n := len(slow.all()); n != 3 {
+		t.Errorf("got %d confirmations sent before Serve returned, want 3", n)
+	}
+	if _, err := http.Get(base + "/healthz"); err == nil {
+		t.Errorf("the server still answers after shutdown")
+	}
 }
