@@ -32,7 +32,7 @@ func FuzzTokens(f *testing.F) {
 		if tok != good && tok != goodConfirm {
 			for _, req := range []struct {
 				method, target string
-				form          url.Values
+				form           url.Values
 			}{
 				{"GET", "/confirm?token=" + url.QueryEscape(tok), nil},
 				{"POST", "/confirm", url.Values{"token": {tok}}},
