@@ -290,45 +290,51 @@ func (s *sqliteStore) Commit(ctx context.Context, outcomes []Outcome, attempts [
 	return skipped, nil
 }
 
+// The ledger's statements, one row each and prepared once: the mailer commits a few rows at a time,
+// and a statement made for each batch's size cost more to parse than to run.
+const (
+	// A delivery keeps the first Message-ID it was sent with; one sent before under another is
+	// found by sendingTx.
+	markSending = `UPDATE deliveries SET status = 'sending', sending_at = ?1,
+		message_id = COALESCE(message_id, NULLIF(?3, ''))
+		WHERE id = ?2 AND status IN ('queued', 'deferred') AND (message_id IS NULL OR message_id = ?3)
+			AND EXISTS (SELECT 1 FROM subscribers s WHERE s.id = deliveries.subscriber_id AND s.status = 'active')`
+	recordOutcome = `UPDATE deliveries SET status = ?2, attempts = attempts + 1,
+		last_error = ?3, next_attempt_at = ?4, sent_at = COALESCE(?5, sent_at)
+		WHERE id = ?1 AND status = 'sending'`
+)
+
 func (s *sqliteStore) sendingTx(ctx context.Context, tx *sql.Tx, attempts []Attempt, at time.Time) ([]int64, error) {
+	if len(attempts) == 0 {
+		return nil, nil
+	}
+	mark, err := s.prepared(ctx, tx, markSending)
+	if err != nil {
+		return nil, err
+	}
+	when := formatTime(at)
 	var skipped []int64
-	for start := 0; start < len(attempts); start += batch {
-		part := attempts[start:min(start+batch, len(attempts))]
-		args := []any{formatTime(at)}
-		for _, a := range part {
-			args = append(args, a.DeliveryID, a.MessageID)
-		}
-		// A delivery keeps the first Message-ID it was sent with; one sent before under another
-		// is found below.
-		rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET status = 'sending', sending_at = ?,
-			message_id = COALESCE(deliveries.message_id, NULLIF(v.column2, ''))
-			FROM (VALUES `+placeholders(len(part), 2)+`) AS v
-			WHERE deliveries.id = v.column1 AND deliveries.status IN ('queued', 'deferred')
-				AND (deliveries.message_id IS NULL OR deliveries.message_id = v.column2)
-				AND EXISTS (SELECT 1 FROM subscribers s WHERE s.id = deliveries.subscriber_id AND s.status = 'active')
-			RETURNING id`, args...)
+	for _, a := range attempts {
+		res, err := mark.ExecContext(ctx, when, a.DeliveryID, a.MessageID)
 		if err != nil {
 			return nil, err
 		}
-		marked, err := returnedIDs(rows)
-		if err != nil {
-			return nil, err
-		}
-		for _, a := range part {
-			if marked[a.DeliveryID] {
-				continue
-			}
-			var mid sql.NullString
-			err := tx.QueryRowContext(ctx, "SELECT message_id FROM deliveries WHERE id = ?", a.DeliveryID).Scan(&mid)
-			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			if err != nil {
 				return nil, err
 			}
-			if mid.Valid && mid.String != a.MessageID {
-				return nil, s.checkErr("sending: delivery %d was sent before with Message-ID %q; send it with that one, not %q",
-					a.DeliveryID, mid.String, a.MessageID)
-			}
-			skipped = append(skipped, a.DeliveryID)
+			continue
 		}
+		var mid sql.NullString
+		err = tx.QueryRowContext(ctx, "SELECT message_id FROM deliveries WHERE id = ?", a.DeliveryID).Scan(&mid)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return nil, err
+		}
+		if mid.Valid && mid.String != a.MessageID {
+			return nil, s.checkErr("sending: delivery %d was sent before with Message-ID %q; send it with that one, not %q",
+				a.DeliveryID, mid.String, a.MessageID)
+		}
+		skipped = append(skipped, a.DeliveryID)
 	}
 	return skipped, nil
 }
@@ -356,34 +362,32 @@ func (s *sqliteStore) checkOutcomes(outcomes []Outcome) error {
 }
 
 func (s *sqliteStore) finishTx(ctx context.Context, tx *sql.Tx, outcomes []Outcome) error {
-	for start := 0; start < len(outcomes); start += batch {
-		part := outcomes[start:min(start+batch, len(outcomes))]
-		args := make([]any, 0, 5*len(part))
-		for _, o := range part {
-			var next, sent any
-			msg := o.Error
-			switch o.Status {
-			case Deferred:
-				next = formatTime(o.NextAttempt)
-			case Sent:
-				sent, msg = formatTime(o.At), ""
-			}
-			args = append(args, o.DeliveryID, o.Status, msg, next, sent)
+	if len(outcomes) == 0 {
+		return nil
+	}
+	record, err := s.prepared(ctx, tx, recordOutcome)
+	if err != nil {
+		return err
+	}
+	for _, o := range outcomes {
+		var next, sent any
+		msg := o.Error
+		switch o.Status {
+		case Deferred:
+			next = formatTime(o.NextAttempt)
+		case Sent:
+			sent, msg = formatTime(o.At), ""
 		}
-		rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET status = v.column2, attempts = attempts + 1,
-			last_error = v.column3, next_attempt_at = v.column4, sent_at = COALESCE(v.column5, sent_at)
-			FROM (VALUES `+placeholders(len(part), 5)+`) AS v
-			WHERE deliveries.id = v.column1 AND deliveries.status = 'sending'
-			RETURNING id`, args...)
+		res, err := record.ExecContext(ctx, o.DeliveryID, o.Status, msg, next, sent)
 		if err != nil {
 			return err
 		}
-		done, err := returnedIDs(rows)
+		n, err := res.RowsAffected()
 		if err != nil {
 			return err
 		}
-		if len(done) != len(part) {
-			return s.notSending(ctx, tx, part, done)
+		if n != 1 {
+			return s.notSending(ctx, tx, o)
 		}
 	}
 	for _, o := range outcomes {
@@ -408,37 +412,17 @@ func (s *sqliteStore) finishTx(ctx context.Context, tx *sql.Tx, outcomes []Outco
 	return nil
 }
 
-// returnedIDs reads the ids an UPDATE ... RETURNING id returned, and closes rows.
-func returnedIDs(rows *sql.Rows) (map[int64]bool, error) {
-	defer rows.Close()
-	ids := map[int64]bool{}
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids[id] = true
+// notSending is the error of a Finish of a delivery that was not being sent.
+func (s *sqliteStore) notSending(ctx context.Context, tx *sql.Tx, o Outcome) error {
+	var status string
+	err := tx.QueryRowContext(ctx, "SELECT status FROM deliveries WHERE id = ?", o.DeliveryID).Scan(&status)
+	if errors.Is(err, sql.ErrNoRows) {
+		return s.checkErr("finish: there is no delivery %d", o.DeliveryID)
 	}
-	return ids, rows.Err()
-}
-
-// notSending is the error of a Finish of deliveries of which some (those not done) were not being sent.
-func (s *sqliteStore) notSending(ctx context.Context, tx *sql.Tx, part []Outcome, done map[int64]bool) error {
-	for _, o := range part {
-		if done[o.DeliveryID] {
-			continue
-		}
-		var status string
-		err := tx.QueryRowContext(ctx, "SELECT status FROM deliveries WHERE id = ?", o.DeliveryID).Scan(&status)
-		if errors.Is(err, sql.ErrNoRows) {
-			return s.checkErr("finish: there is no delivery %d", o.DeliveryID)
-		}
-		if err != nil {
-			return err
-		}
-		return s.checkErr("finish: delivery %d is %s, not sending: nothing was recorded", o.DeliveryID, status)
+	if err != nil {
+		return err
 	}
-	return s.checkErr("finish: some deliveries were not being sent: nothing was recorded")
+	return s.checkErr("finish: delivery %d is %s, not sending: nothing was recorded", o.DeliveryID, status)
 }
 
 // exec runs one statement that changes deliveries and returns how many rows it changed.

@@ -31,6 +31,7 @@ type sqliteStore struct {
 	mu     sync.Mutex
 	locks  map[*fileLock]struct{}
 	closed bool
+	stmts  map[string]*sql.Stmt // prepared, by query
 
 	// hook, when set (by tests), is called at named points inside Record's transaction.
 	hook func(stage string)
@@ -181,18 +182,52 @@ func (s *sqliteStore) fileErr(what string, err error) error {
 
 func (s *sqliteStore) Close() error {
 	s.mu.Lock()
-	locks := s.locks
-	s.locks = nil
+	locks, stmts := s.locks, s.stmts
+	s.locks, s.stmts = nil, nil
 	s.closed = true
 	s.mu.Unlock()
 	var errs []error
 	for l := range locks {
 		errs = append(errs, l.Unlock())
 	}
+	for _, st := range stmts {
+		errs = append(errs, st.Close())
+	}
 	if err := s.db.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("store %s: close: %w", s.path, err))
 	}
 	return errors.Join(errs...)
+}
+
+// prepared returns query, prepared once per connection of the pool, for use in tx. The ledger runs
+// its statements for every message: parsing them each time cost SQLite more than running them.
+func (s *sqliteStore) prepared(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+	s.mu.Lock()
+	st := s.stmts[query]
+	s.mu.Unlock()
+	if st == nil {
+		var err error
+		if st, err = s.db.PrepareContext(ctx, query); err != nil {
+			return nil, err
+		}
+		s.mu.Lock()
+		switch {
+		case s.closed:
+			s.mu.Unlock()
+			st.Close()
+			return nil, errors.New("the store is closed")
+		case s.stmts[query] != nil: // another goroutine was first
+			st.Close()
+			st = s.stmts[query]
+		default:
+			if s.stmts == nil {
+				s.stmts = map[string]*sql.Stmt{}
+			}
+			s.stmts[query] = st
+		}
+		s.mu.Unlock()
+	}
+	return tx.StmtContext(ctx, st), nil
 }
 
 // timeLayout is how the store writes times: UTC, fixed width (nanoseconds always written), so that they
