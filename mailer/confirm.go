@@ -16,10 +16,10 @@ import (
 )
 
 // Confirmation is what a confirmation email (double opt-in) needs: whom it is for and the link that
-// confirms the subscription.
+// confirms the subscription. It has no name: the sign-up form's name is whatever a stranger typed,
+// and mailing it, signed by the site, to any address would make the form a way to send spam.
 type Confirmation struct {
 	Email   string
-	Name    string    // may be empty
 	URL     string    // the absolute http(s) confirm link, with its token
 	Expires time.Time // when the link stops working, as the email tells the reader
 }
@@ -45,7 +45,6 @@ func (c *Composer) Confirm(cf Confirmation, key string, date time.Time) (*Messag
 	d.Site.Title = sanitize(c.o.SiteTitle)
 	d.Site.URL = c.o.SiteURL
 	d.Recipient.Email = addr.Address
-	d.Recipient.Name = sanitize(cf.Name)
 	d.Confirm = &TemplateConfirm{URL: u.String(), Expires: cf.Expires}
 	d.Subject = sanitize("Confirm your subscription to " + d.Site.Title)
 
@@ -73,7 +72,7 @@ func (c *Composer) Confirm(cf Confirmation, key string, date time.Time) (*Messag
 	m := gomail.NewMsg(gomail.WithCharset(gomail.CharsetUTF8), gomail.WithEncoding(gomail.EncodingQP),
 		gomail.WithNoDefaultUserAgent(), gomail.WithBoundary("herald-"+hex.EncodeToString(bsum[:12])))
 	m.FromMailAddress(&c.from)
-	m.ToMailAddress(&mail.Address{Name: displayName(cf.Name), Address: d.Recipient.Email})
+	m.ToMailAddress(&mail.Address{Address: d.Recipient.Email})
 	m.SetGenHeader(gomail.HeaderSubject, encodeText(d.Subject))
 	m.SetGenHeader(gomail.HeaderDate, date.Format(time.RFC1123Z))
 	m.SetGenHeader(gomail.HeaderMessageID, id)

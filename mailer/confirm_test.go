@@ -10,20 +10,18 @@ import (
 func testConfirmation() Confirmation {
 	return Confirmation{
 		Email:   "ann@example.org",
-		Name:    "Ann Smith",
 		URL:     "https://news.example.com/confirm?token=abc_-123",
 		Expires: sendDate.Add(7 * 24 * time.Hour),
 	}
 }
 
 // TestConfirmHeaders: a confirmation is transactional: none of the list's headers, Auto-Submitted set,
-// the link in both parts, and a name cannot add a header.
+// the link in both parts, and no name: the address alone, a greeting that names nobody.
 func TestConfirmHeaders(t *testing.T) {
 	o := testOptions()
 	o.PostalAddress = "" // not required for a confirmation
 	c := newTestComposer(t, o)
 	cf := testConfirmation()
-	cf.Name = "Ann\r\nBcc: victim@example.com"
 	m, err := c.Confirm(cf, "confirm/1/ann@example.org", sendDate)
 	if err != nil {
 		t.Fatal(err)
@@ -39,12 +37,18 @@ func TestConfirmHeaders(t *testing.T) {
 	if got := p.header.Get("Subject"); got != "Confirm your subscription to Example Weblog" {
 		t.Errorf("got Subject %q", got)
 	}
+	if got := p.header.Get("To"); got != "<ann@example.org>" {
+		t.Errorf("got To %q, want the address alone", got)
+	}
 	for part, body := range map[string]string{"text": p.text, "html": p.html} {
 		if !strings.Contains(body, cf.URL) {
 			t.Errorf("the %s part has no confirm link:\n%s", part, body)
 		}
 		if !strings.Contains(body, "15 January 2025") && !strings.Contains(body, "22 January 2025") {
 			t.Errorf("the %s part does not say until when the link works", part)
+		}
+		if !strings.Contains(body, "Hello,") {
+			t.Errorf("the %s part does not greet with Hello:\n%s", part, body)
 		}
 		if strings.Contains(body, "unsubscribe") {
 			t.Errorf("the %s part offers to unsubscribe from a list not joined yet", part)

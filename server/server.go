@@ -23,7 +23,8 @@ import (
 
 // Confirmer sends the confirmation email of a web sign-up. cmd/herald implements it with package mailer.
 type Confirmer interface {
-	// SendConfirmation mails sub a link to confirmURL, which works until expires.
+	// SendConfirmation mails sub a link to confirmURL, which works until expires. It must not put
+	// sub.Name in the email: anyone can type any name with anyone's address.
 	SendConfirmation(ctx context.Context, sub store.Subscriber, confirmURL string, expires time.Time) error
 }
 

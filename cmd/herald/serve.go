@@ -132,7 +132,7 @@ type mailConfirmer struct {
 func (c *mailConfirmer) SendConfirmation(ctx context.Context, sub store.Subscriber, confirmURL string, expires time.Time) error {
 	// One Message-ID per link sent: a second sign-up of a pending address is a new message.
 	key := "confirm/" + sub.Email + "/" + strconv.FormatInt(expires.UnixNano(), 10)
-	m, err := c.composer.Confirm(mailer.Confirmation{Email: sub.Email, Name: sub.Name, URL: confirmURL, Expires: expires}, key, time.Now())
+	m, err := c.composer.Confirm(mailer.Confirmation{Email: sub.Email, URL: confirmURL, Expires: expires}, key, time.Now())
 	if err != nil {
 		return fmt.Errorf("confirmation to subscriber %d: %w", sub.ID, err)
 	}

@@ -49,7 +49,7 @@ func waitFor(t *testing.T, what string, f func() bool) {
 var confirmLink = regexp.MustCompile(`https://news\.example\.com/confirm\?token=[A-Za-z0-9_-]+`)
 
 // TestServe runs herald serve in-process on a loopback port with the outbox transport: a sign-up
-// puts a confirmation in the outbox, its link (the public host swapped for the loopback one, as a
+// puts a confirmation in the outbox (to the address alone, without the form's name), its link (the public host swapped for the loopback one, as a
 // reverse proxy would) shows a button, the POST confirms, and the subscriber is active; cancelling the
 // context stops the server cleanly.
 func TestServe(t *testing.T) {
@@ -96,7 +96,7 @@ func TestServe(t *testing.T) {
 	}
 
 	box := filepath.Join(dir, ".herald", "outbox", "new")
-	var link string
+	var link, confirmation string
 	waitFor(t, "the confirmation in the outbox", func() bool {
 		entries, _ := os.ReadDir(box)
 		for _, e := range entries {
@@ -106,12 +106,16 @@ func TestServe(t *testing.T) {
 			}
 			raw, _ := io.ReadAll(quotedprintable.NewReader(f))
 			f.Close()
-			if m := confirmLink.Find(raw); m != nil && strings.Contains(string(raw), "To: \"Carol\" <carol@example.net>") {
-				link = string(m)
+			if m := confirmLink.Find(raw); m != nil {
+				link, confirmation = string(m), string(raw)
 			}
 		}
 		return link != ""
 	})
+	// The name is whatever a stranger typed: it must not reach the address's inbox.
+	if !strings.Contains(confirmation, "To: <carol@example.net>") || strings.Contains(confirmation, "Carol") {
+		t.Errorf("the confirmation carries the form's name:\n%s", confirmation)
+	}
 	msgs := maildir(t, filepath.Join(dir, ".herald", "outbox"))
 	if len(msgs) != 1 {
 		t.Fatalf("got %d messages in the outbox, want 1", len(msgs))
