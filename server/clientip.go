@@ -47,11 +47,11 @@ func (s *Server) trusted(ip netip.Addr) bool {
 	return false
 }
 
-// ipKey is the rate limit's key for ip: IPv6 users get a /64 each, so one user cannot dodge the limit by
-// walking their prefix.
-func ipKey(ip netip.Addr) string {
+// ipKey is a rate limit's key for ip: for IPv6, its /bits prefix (a /64 is one user, a /48 one
+// site), so that one user cannot dodge the limit by walking their prefix.
+func ipKey(ip netip.Addr, bits int) string {
 	if ip.Is6() {
-		p, _ := ip.Prefix(64)
+		p, _ := ip.Prefix(bits)
 		return p.String()
 	}
 	return ip.String()

@@ -146,6 +146,18 @@ func checkAddress(s string) (string, bool) {
 	return a.Address, true
 }
 
+// addressKey is the per-address limit's key: the address in lower case without a +tag, so that
+// ann+1@, ann+2@, … which reach the same inbox, share a limit.
+func addressKey(addr string) string {
+	addr = strings.ToLower(addr)
+	at := strings.LastIndexByte(addr, '@')
+	local, domain := addr[:at], addr[at:]
+	if plus := strings.IndexByte(local, '+'); plus >= 0 {
+		local = local[:plus]
+	}
+	return local + domain
+}
+
 var validFrequencies = []string{store.Immediate, store.Daily, store.Weekly}
 
 func (s *Server) subscribeForm(w http.ResponseWriter, r *http.Request) {
@@ -162,7 +174,7 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) {
 	}
 	now := s.o.Now()
 	ip := s.clientIP(r)
-	if !s.ipLimit.allow(ipKey(ip), now) {
+	if !s.ipLimit.allow(ipKey(ip, 64), now) || (ip.Is6() && !s.netLimit.allow(ipKey(ip, 48), now)) {
 		s.tooMany(w)
 		return
 	}
@@ -184,7 +196,7 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) {
 		s.render(w, http.StatusUnprocessableEntity, "subscribe", p)
 		return
 	}
-	if !s.addLimit.allow(strings.ToLower(addr), now) {
+	if !s.addLimit.allow(addressKey(addr), now) || !s.allLimit.allow("", now) {
 		s.tooMany(w)
 		return
 	}

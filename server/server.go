@@ -34,6 +34,12 @@ type Limit struct {
 	Window time.Duration
 }
 
+// Limits that no site needs to change.
+var (
+	netLimit = Limit{N: 60, Window: time.Hour}  // sign-ups per IPv6 /48
+	allLimit = Limit{N: 200, Window: time.Hour} // sign-ups in all: more is an attack, not a readership
+)
+
 // Options configure a Server. cmd/herald fills them from herald.yaml.
 type Options struct {
 	Store     store.Store
@@ -64,7 +70,7 @@ type Options struct {
 
 	ConfirmExpiry time.Duration // how long a confirm link works; default 7 days
 	IPLimit       Limit         // sign-ups per client IP (IPv6: per /64); default 20 an hour
-	AddressLimit  Limit         // sign-ups per address; default 3 an hour
+	AddressLimit  Limit         // sign-ups per address (its +tag ignored); default 3 an hour
 	QueueSize     int           // sign-ups waiting for the worker; default 256
 
 	Now func() time.Time // default time.Now
@@ -76,8 +82,10 @@ type Server struct {
 	log      *slog.Logger
 	base     string // BaseURL's path, "" or "/news"
 	pages    map[string]*template.Template
-	ipLimit  *limiter
+	ipLimit  *limiter // per IP, IPv6 per /64
+	netLimit *limiter // per IPv6 /48: someone with a whole /48 walks its /64s
 	addLimit *limiter
+	allLimit *limiter // every sign-up: the form is never a bulk mailer
 	cop      *http.CrossOriginProtection // every POST but the sign-up form
 	copSub   *http.CrossOriginProtection // the sign-up form
 
@@ -129,7 +137,8 @@ func New(o Options) (*Server, error) {
 		o.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 	}
 	s := &Server{o: o, log: o.Logger, base: bu.Path,
-		ipLimit: newLimiter(o.IPLimit), addLimit: newLimiter(o.AddressLimit),
+		ipLimit: newLimiter(o.IPLimit), netLimit: newLimiter(netLimit), addLimit: newLimiter(o.AddressLimit),
+		allLimit: newLimiter(allLimit),
 		queue: make(chan signup, o.QueueSize), done: make(chan struct{})}
 	if s.pages, err = parsePages(o.Templates); err != nil {
 		return nil, err

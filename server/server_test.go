@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -62,6 +63,7 @@ type env struct {
 	h    http.Handler
 	logs *bytes.Buffer
 	now  time.Time
+	peer string // the requests' RemoteAddr
 }
 
 // newEnv is a Server on a real store in a temp folder, with a recording Confirmer and a clock that the
@@ -74,7 +76,7 @@ func newEnv(t testing.TB, opts func(*Options)) *env {
 	}
 	t.Cleanup(func() { st.Close() })
 	e := &env{t: t, st: st, conf: &recordingConfirmer{}, logs: &bytes.Buffer{},
-		now: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
+		now: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC), peer: "203.0.113.9:5555"}
 	var mu sync.Mutex
 	o := Options{
 		Store: st, Confirmer: e.conf, Secret: secret, BaseURL: baseURL,
@@ -114,7 +116,7 @@ func (e *env) do(method, target string, form url.Values, header map[string]strin
 		body = strings.NewReader(form.Encode())
 	}
 	r := httptest.NewRequest(method, baseURL+target, body)
-	r.RemoteAddr = "203.0.113.9:5555"
+	r.RemoteAddr = e.peer
 	if form != nil {
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
@@ -394,6 +396,44 @@ func TestRateLimit(t *testing.T) {
 			t.Errorf("a limited sign-up was stored: %v", err)
 		}
 	})
+	t.Run("per address, +tags ignored", func(t *testing.T) {
+		e := newEnv(t, func(o *Options) { o.AddressLimit = Limit{N: 2, Window: time.Hour} })
+		wantStatus(t, e.signUp("ann+1@example.com", nil), http.StatusOK, "Check your inbox")
+		wantStatus(t, e.signUp("Ann+2@EXAMPLE.com", nil), http.StatusOK, "Check your inbox")
+		wantStatus(t, e.signUp("ann+3@example.com", nil), http.StatusTooManyRequests, "Too many")
+		wantStatus(t, e.signUp("ann@example.com", nil), http.StatusTooManyRequests, "Too many")
+		if n := len(e.conf.all()); n != 2 {
+			t.Errorf("got %d confirmations, want 2", n)
+		}
+	})
+	t.Run("per IPv6 /48", func(t *testing.T) {
+		e := newEnv(t, func(o *Options) { o.IPLimit = Limit{N: 1, Window: time.Hour} })
+		e.s.netLimit = newLimiter(Limit{N: 3, Window: time.Hour})
+		for i, peer := range []string{"[2001:db8:1:1::1]:1", "[2001:db8:1:2::1]:1", "[2001:db8:1:3::1]:1"} {
+			e.peer = peer
+			wantStatus(t, e.signUp("user"+string(rune('a'+i))+"@example.com", nil), http.StatusOK, "Check your inbox")
+		}
+		e.peer = "[2001:db8:1:4::1]:1" // a /64 of its own, in the same /48
+		wantStatus(t, e.signUp("userz@example.com", nil), http.StatusTooManyRequests, "Too many")
+		e.peer = "[2001:db8:2:1::1]:1"
+		wantStatus(t, e.signUp("usery@example.com", nil), http.StatusOK, "Check your inbox")
+	})
+	t.Run("all sign-ups", func(t *testing.T) {
+		e := newEnv(t, nil)
+		if e.s.allLimit.l != allLimit {
+			t.Fatalf("the global limit is %+v, want %+v", e.s.allLimit.l, allLimit)
+		}
+		e.s.allLimit = newLimiter(Limit{N: 3, Window: time.Hour})
+		for i := range 3 {
+			e.peer = "198.51.100." + string(rune('1'+i)) + ":1"
+			wantStatus(t, e.signUp("user"+string(rune('a'+i))+"@example.com", nil), http.StatusOK, "Check your inbox")
+		}
+		e.peer = "192.0.2.1:1" // another IP, another address: still too many
+		wantStatus(t, e.signUp("userz@example.com", nil), http.StatusTooManyRequests, "Too many")
+		if n := len(e.conf.all()); n != 3 {
+			t.Errorf("got %d confirmations, want 3", n)
+		}
+	})
 	t.Run("forwarded for, from an untrusted peer", func(t *testing.T) {
 		e := newEnv(t, func(o *Options) { o.IPLimit = Limit{N: 1, Window: time.Hour} })
 		h := map[string]string{"X-Forwarded-For": "198.51.100.1"}
@@ -401,6 +441,48 @@ func TestRateLimit(t *testing.T) {
 		h["X-Forwarded-For"] = "198.51.100.2"
 		wantStatus(t, e.do("POST", "/subscribe", url.Values{"email": {"b@example.com"}}, h), http.StatusTooManyRequests, "Too many")
 	})
+}
+
+func TestAddressKey(t *testing.T) {
+	tests := []struct{ name, addr, want string }{
+		{"plain", "ann@example.com", "ann@example.com"},
+		{"case", "Ann@Example.COM", "ann@example.com"},
+		{"tag", "ann+news@example.com", "ann@example.com"},
+		{"two pluses", "ann+a+b@example.com", "ann@example.com"},
+		{"plus in the domain is not a tag", "ann@ex+ample.com", "ann@ex+ample.com"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := addressKey(tt.addr); got != tt.want {
+				t.Errorf("addressKey(%q) = %q, want %q", tt.addr, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestIPKey(t *testing.T) {
+	tests := []struct {
+		name, ip string
+		bits     int
+		want     string
+	}{
+		{"IPv4 is itself", "203.0.113.9", 64, "203.0.113.9"},
+		{"IPv4 is itself at /48 too", "203.0.113.9", 48, "203.0.113.9"},
+		{"IPv6 /64", "2001:db8:1:2:3:4:5:6", 64, "2001:db8:1:2::/64"},
+		{"IPv6 /48", "2001:db8:1:2:3:4:5:6", 48, "2001:db8:1::/48"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := ipKey(netip.MustParseAddr(tt.ip), tt.bits); got != tt.want {
+				t.Errorf("ipKey(%s, %d) = %s, want %s", tt.ip, tt.bits, got, tt.want)
+			}
+		})
+	}
+	// The hosts of a /64 share a key; the /64s of a /48 share the /48's.
+	a, b, c := netip.MustParseAddr("2001:db8:1:2::1"), netip.MustParseAddr("2001:db8:1:2:ffff::9"), netip.MustParseAddr("2001:db8:1:3::1")
+	if ipKey(a, 64) != ipKey(b, 64) || ipKey(a, 64) == ipKey(c, 64) || ipKey(a, 48) != ipKey(c, 48) {
+		t.Errorf("the /64 and /48 grouping is wrong: %s %s %s, %s %s", ipKey(a, 64), ipKey(b, 64), ipKey(c, 64), ipKey(a, 48), ipKey(c, 48))
+	}
 }
 
 func TestClientIP(t *testing.T) {
