@@ -85,7 +85,7 @@ type Server struct {
 	ipLimit  *limiter // per IP, IPv6 per /64
 	netLimit *limiter // per IPv6 /48: someone with a whole /48 walks its /64s
 	addLimit *limiter
-	allLimit *limiter // every sign-up: the form is never a bulk mailer
+	allLimit *limiter                    // every sign-up: the form is never a bulk mailer
 	cop      *http.CrossOriginProtection // every POST but the sign-up form
 	copSub   *http.CrossOriginProtection // the sign-up form
 
@@ -139,7 +139,7 @@ func New(o Options) (*Server, error) {
 	s := &Server{o: o, log: o.Logger, base: bu.Path,
 		ipLimit: newLimiter(o.IPLimit), netLimit: newLimiter(netLimit), addLimit: newLimiter(o.AddressLimit),
 		allLimit: newLimiter(allLimit),
-		queue: make(chan signup, o.QueueSize), done: make(chan struct{})}
+		queue:    make(chan signup, o.QueueSize), done: make(chan struct{})}
 	if s.pages, err = parsePages(o.Templates); err != nil {
 		return nil, err
 	}
