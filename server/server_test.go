@@ -246,14 +246,14 @@ func TestSignUpConfirm(t *testing.T) {
 }
 
 // TestSameResponse: the sign-up page is byte for byte the same for an unknown, a pending, an active, an
-// unsubscribed and a bounced address; only the unknown, pending, unsubscribed and bounced ones are
-// mailed, and nobody's record changes but the ones that become pending.
+// unsubscribed and a bounced address; only the unknown, pending and unsubscribed ones are mailed, and
+// nobody's record changes but theirs.
 func TestSameResponse(t *testing.T) {
 	e := newEnv(t, nil)
 	e.add("pending@example.com", store.Pending)
 	active := e.add("active@example.com", store.Active)
 	e.add("left@example.com", store.Unsubscribed)
-	e.add("bounced@example.com", store.Bounced)
+	bounced := e.add("bounced@example.com", store.Bounced)
 	// The page repeats the address typed, so compare the answers for addresses of the same length with
 	// the address taken out.
 	var first []byte
@@ -281,16 +281,66 @@ func TestSameResponse(t *testing.T) {
 	for _, c := range e.conf.all() {
 		mailed = append(mailed, c.sub.Email)
 	}
-	if want := "nobody@example.com pending@example.com left@example.com bounced@example.com"; strings.Join(mailed, " ") != want {
+	if want := "nobody@example.com pending@example.com left@example.com"; strings.Join(mailed, " ") != want {
 		t.Errorf("mailed %v, want %s", mailed, want)
 	}
 	if got := e.sub("active@example.com"); got != active {
 		t.Errorf("the active subscriber changed: %+v, was %+v", got, active)
 	}
-	for _, addr := range []string{"left@example.com", "bounced@example.com"} {
+	if got := e.sub("bounced@example.com"); got != bounced {
+		t.Errorf("the bounced subscriber changed: %+v, was %+v", got, bounced)
+	}
+	for _, addr := range []string{"left@example.com"} {
 		if got := e.sub(addr); got.Status != store.Pending || got.ConsentSource != store.FromWeb || !got.ConsentAt.Equal(e.now) || got.ConsentIP != "203.0.113.9" {
 			t.Errorf("%s after signing up again: %+v", addr, got)
 		}
+	}
+}
+
+// TestSignUpKnown: a stranger's sign-up of a known address does not change the person's name or
+// frequency; the new consent record is written only once its confirmation has gone, and only its link
+// confirms.
+func TestSignUpKnown(t *testing.T) {
+	e := newEnv(t, nil)
+	set := func(email string, f func(*store.Subscriber)) store.Subscriber {
+		t.Helper()
+		sub := e.sub(email)
+		if err := e.st.UpdateSubscriber(t.Context(), sub.ID, e.now, f); err != nil {
+			t.Fatal(err)
+		}
+		return e.sub(email)
+	}
+	e.add("left@example.com", store.Unsubscribed)
+	left := set("left@example.com", func(s *store.Subscriber) { s.Name, s.Frequency = "Ann", store.Weekly })
+	e.add("pending@example.com", store.Pending)
+	pending := set("pending@example.com", func(s *store.Subscriber) { s.Name, s.Frequency = "Bob", store.Daily })
+	stranger := url.Values{"name": {"Buy pills at spam.example"}, "frequency": {"immediate"}}
+
+	// The confirmation fails: nothing changes.
+	e.now = e.now.Add(time.Minute)
+	e.conf.fail = errors.New("smtp down")
+	e.signUp("left@example.com", stranger)
+	if got := e.sub("left@example.com"); got != left {
+		t.Errorf("a sign-up whose confirmation failed changed %+v to %+v", left, got)
+	}
+	e.conf.fail = nil
+
+	for _, before := range []store.Subscriber{left, pending} {
+		oldLink := token.Sign(secret, confirmPurpose(before.ConsentAt), before.ID, time.Time{})
+		e.now = e.now.Add(time.Minute)
+		wantStatus(t, e.signUp(before.Email, stranger), http.StatusOK, "Check your inbox")
+		got := e.sub(before.Email)
+		if got.Status != store.Pending || got.Name != before.Name || got.Frequency != before.Frequency ||
+			got.ConsentSource != store.FromWeb || !got.ConsentAt.Equal(e.now) || got.ConsentIP != "203.0.113.9" {
+			t.Errorf("%s after a stranger's sign-up: %+v, was %+v", before.Email, got, before)
+		}
+		all := e.conf.all()
+		if len(all) == 0 || all[len(all)-1].sub.ID != before.ID {
+			t.Fatalf("%s: no confirmation sent", before.Email)
+		}
+		wantStatus(t, e.do("POST", "/confirm", url.Values{"token": {oldLink}}, nil), http.StatusBadRequest, "does not work")
+		fresh := tokenOf(t, all[len(all)-1].url)
+		wantStatus(t, e.do("POST", "/confirm", url.Values{"token": {fresh}}, nil), http.StatusOK, "You are subscribed")
 	}
 }
 

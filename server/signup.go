@@ -58,10 +58,14 @@ func confirmPurpose(consentAt time.Time) string {
 	return "confirm:" + strconv.FormatInt(consentAt.UnixNano(), 10)
 }
 
-// handleSignup stores a sign-up and sends the confirmation. A stranger is added as pending; someone
-// pending gets a new link for the same consent record (the older links keep working); someone who left
-// or bounced becomes pending again with a new consent record; an active subscriber gets nothing, so the
-// form cannot be used to mail them over and over.
+// handleSignup stores a sign-up and sends the confirmation.
+//
+// A stranger is added as pending, with the form's name and frequency. Someone pending or unsubscribed
+// is sent a link for a new consent record, which is written (pending, this time and IP) only once the
+// confirmation has gone: their name and frequency stay theirs, whatever the form said (they can change
+// them in the preferences once confirmed), and the older links stop working. A bounced address is
+// never mailed from the form, and an active subscriber gets nothing, so the form cannot be used to mail
+// them over and over.
 func (s *Server) handleSignup(ctx context.Context, j signup) error {
 	st := s.o.Store
 	for range 2 { // a second try when the address was added between the look-up and the insert
@@ -80,43 +84,36 @@ func (s *Server) handleSignup(ctx context.Context, j signup) error {
 			if err != nil {
 				return err
 			}
+			return s.sendConfirmation(ctx, sub, j.at)
 		case err != nil:
 			return err
-		case sub.Status == store.Active:
-			s.log.Debug("sign-up of an active subscriber: nothing sent", "subscriber", sub.ID, "email", j.email)
+		case sub.Status == store.Active || sub.Status == store.Bounced:
+			s.log.Debug("sign-up of a subscriber who is "+sub.Status+": nothing sent", "subscriber", sub.ID, "email", j.email)
 			return nil
-		case sub.Status == store.Unsubscribed || sub.Status == store.Bounced:
-			err := st.UpdateSubscriber(ctx, sub.ID, j.at, func(u *store.Subscriber) {
-				if u.Status != store.Unsubscribed && u.Status != store.Bounced {
-					return // changed meanwhile: leave it
-				}
-				u.Status = store.Pending
-				u.ConsentSource, u.ConsentAt, u.ConsentIP = store.FromWeb, j.at, j.ip
-				if j.name != "" {
-					u.Name = j.name
-				}
-				if j.frequency != "" {
-					u.Frequency = j.frequency
-				}
-			})
-			if err != nil {
-				return err
-			}
-			if sub, err = st.Subscriber(ctx, sub.ID); err != nil {
-				return err
-			}
-			if sub.Status != store.Pending {
-				return nil
-			}
 		}
-		expires := j.at.Add(s.o.ConfirmExpiry)
-		u := s.o.BaseURL + "/confirm?token=" + token.Sign(s.o.Secret, confirmPurpose(sub.ConsentAt), sub.ID, expires)
-		if err := s.o.Confirmer.SendConfirmation(ctx, sub, u, expires); err != nil {
+		if err := s.sendConfirmation(ctx, sub, j.at); err != nil {
 			return err
 		}
-		s.log.Info("confirmation sent", "subscriber", sub.ID)
-		s.log.Debug("confirmation sent", "subscriber", sub.ID, "email", sub.Email)
-		return nil
+		was := sub.Status
+		return st.UpdateSubscriber(ctx, sub.ID, j.at, func(u *store.Subscriber) {
+			if u.Status != was {
+				return // changed meanwhile: leave it
+			}
+			u.Status = store.Pending
+			u.ConsentSource, u.ConsentAt, u.ConsentIP = store.FromWeb, j.at, j.ip
+		})
 	}
 	return errors.New("sign-up: the address keeps changing")
+}
+
+// sendConfirmation mails sub a link bound to the consent record of time consentAt.
+func (s *Server) sendConfirmation(ctx context.Context, sub store.Subscriber, consentAt time.Time) error {
+	expires := consentAt.Add(s.o.ConfirmExpiry)
+	u := s.o.BaseURL + "/confirm?token=" + token.Sign(s.o.Secret, confirmPurpose(consentAt), sub.ID, expires)
+	if err := s.o.Confirmer.SendConfirmation(ctx, sub, u, expires); err != nil {
+		return err
+	}
+	s.log.Info("confirmation sent", "subscriber", sub.ID)
+	s.log.Debug("confirmation sent", "subscriber", sub.ID, "email", sub.Email)
+	return nil
 }
