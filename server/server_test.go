@@ -344,6 +344,61 @@ func TestSignUpKnown(t *testing.T) {
 	}
 }
 
+// TestExpirePending: a web sign-up still pending when its link expires is deleted, when the server
+// starts and then every hour; the others stay.
+func TestExpirePending(t *testing.T) {
+	e := newEnv(t, nil)
+	add := func(email, source string, at time.Time) {
+		t.Helper()
+		if _, err := e.st.AddSubscriber(t.Context(), store.Subscriber{Email: email, ConsentSource: source, ConsentAt: at}, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	week := 7 * 24 * time.Hour
+	add("old@example.com", store.FromWeb, e.now.Add(-week-time.Minute))
+	add("command@example.com", store.FromCommand, e.now.Add(-week-time.Minute))
+	add("recent@example.com", store.FromWeb, e.now.Add(-week+time.Hour))
+	left := func() string {
+		subs, err := e.st.Subscribers(t.Context(), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, sub := range subs {
+			got = append(got, sub.Email)
+		}
+		return strings.Join(got, " ")
+	}
+
+	// A server starting on the store deletes it at once.
+	o := e.s.o
+	s2, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for left() != "command@example.com recent@example.com" {
+		if time.Now().After(deadline) {
+			t.Fatalf("left %s, want the expired sign-up deleted", left())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := s2.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+
+	// Later the other one has expired too.
+	e.now = e.now.Add(2 * time.Hour)
+	e.logs.Reset()
+	e.s.expire()
+	if got := left(); got != "command@example.com" {
+		t.Errorf("left %s, want command@example.com", got)
+	}
+	if !strings.Contains(e.logs.String(), `msg="expired sign-ups deleted" count=1`) || strings.Contains(e.logs.String(), "recent@example.com") {
+		t.Errorf("log:\n%s", e.logs)
+	}
+}
+
 func equalHeaders(a, b http.Header) bool {
 	if len(a) != len(b) {
 		return false

@@ -36,19 +36,49 @@ func (s *Server) enqueue(j signup) bool {
 	}
 }
 
+// expireEvery is how often the worker deletes the web sign-ups left unconfirmed past their link.
+const expireEvery = time.Hour
+
 func (s *Server) worker() {
 	defer close(s.done)
+	s.expire()
+	tick := time.NewTicker(expireEvery)
+	defer tick.Stop()
 	dropped := 0
-	for j := range s.queue {
-		if s.work.Err() != nil {
-			dropped++
-		} else if err := s.handleSignup(s.work, j); err != nil {
-			s.log.Error("sign-up", "err", err)
+	for {
+		select {
+		case j, ok := <-s.queue:
+			if !ok {
+				if dropped > 0 {
+					s.log.Warn("sign-ups dropped at shutdown", "count", dropped)
+				}
+				return
+			}
+			if s.work.Err() != nil {
+				dropped++
+			} else if err := s.handleSignup(s.work, j); err != nil {
+				s.log.Error("sign-up", "err", err)
+			}
+			s.pending.Done()
+		case <-tick.C:
+			s.expire()
 		}
-		s.pending.Done()
 	}
-	if dropped > 0 {
-		s.log.Warn("sign-ups dropped at shutdown", "count", dropped)
+}
+
+// expire deletes the web sign-ups still pending after their confirmation link expired: the address's
+// owner never consented, so it is not kept.
+func (s *Server) expire() {
+	if s.work.Err() != nil {
+		return
+	}
+	n, err := s.o.Store.DeleteExpiredPending(s.work, s.o.Now().Add(-s.o.ConfirmExpiry))
+	if err != nil {
+		s.log.Error("delete expired sign-ups", "err", err)
+		return
+	}
+	if n > 0 {
+		s.log.Info("expired sign-ups deleted", "count", n)
 	}
 }
 

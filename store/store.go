@@ -62,6 +62,11 @@ type Store interface {
 	// the store's files, free space included (backups and copies made before are another matter). It
 	// rewrites the file to get there, which takes time in proportion to the store's size.
 	DeleteSubscriber(ctx context.Context, id int64) error
+	// DeleteExpiredPending deletes the subscribers who signed up on the web form (consent source web)
+	// and are still pending with a consent time before before: their confirmation link has expired, and
+	// an address whose owner never consented is not to be kept. It returns how many it deleted. Unlike
+	// DeleteSubscriber it does not rewrite the file.
+	DeleteExpiredPending(ctx context.Context, before time.Time) (int, error)
 	// SubscriberDeliveries returns every delivery to subscriber id, whatever its status, ordered by ID:
 	// what Herald holds about what it sent them (a subscriber's right to their data). A digest's ItemIDs
 	// are newest first, as in Due. A subscriber with none, or none at all, gives an empty slice.

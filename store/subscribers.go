@@ -454,6 +454,19 @@ func (s *sqliteStore) UpdateSubscriber(ctx context.Context, id int64, at time.Ti
 	})
 }
 
+func (s *sqliteStore) DeleteExpiredPending(ctx context.Context, before time.Time) (int, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM subscribers WHERE status = ? AND consent_source = ? AND consent_at < ?`,
+		Pending, FromWeb, formatTime(before))
+	if err != nil {
+		return 0, s.fileErr("delete expired sign-ups", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, s.fileErr("delete expired sign-ups", err)
+	}
+	return int(n), nil
+}
+
 // DeleteSubscriber deletes the rows and then rebuilds the file (VACUUM): SQLite leaves deleted and
 // overwritten rows in free space (an earlier UPDATE's old copy of the row too, which secure_delete would
 // not reach), and the WAL keeps older versions of pages until a checkpoint. VACUUM writes every page anew,

@@ -390,6 +390,45 @@ func TestUpdateSubscriber(t *testing.T) {
 	}
 }
 
+// TestDeleteExpiredPendingSubscribers: only web sign-ups still pending from before the cut-off go.
+func TestDeleteExpiredPendingSubscribers(t *testing.T) {
+	s := openStore(t, filepath.Join(t.TempDir(), "herald.db"))
+	t0 := time.Date(2025, 1, 6, 9, 0, 0, 0, time.UTC)
+	cut := t0.Add(7 * 24 * time.Hour)
+	for _, sub := range []Subscriber{
+		{Email: "old-web@x", ConsentSource: FromWeb, ConsentAt: t0},
+		{Email: "old-web-2@x", ConsentSource: FromWeb, ConsentAt: cut.Add(-time.Nanosecond)},
+		{Email: "at-the-cut@x", ConsentSource: FromWeb, ConsentAt: cut},
+		{Email: "new-web@x", ConsentSource: FromWeb, ConsentAt: cut.Add(time.Hour)},
+		{Email: "old-command@x", ConsentSource: FromCommand, ConsentAt: t0},
+		{Email: "old-import@x", ConsentSource: FromImport, Status: Pending, ConsentAt: t0},
+		{Email: "active-web@x", ConsentSource: FromWeb, Status: Active, ConsentAt: t0},
+		{Email: "left-web@x", ConsentSource: FromWeb, Status: Unsubscribed, ConsentAt: t0},
+	} {
+		if _, err := s.AddSubscriber(t.Context(), sub, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := s.DeleteExpiredPending(t.Context(), cut)
+	if err != nil || n != 2 {
+		t.Fatalf("got %d, %v, want 2 deleted", n, err)
+	}
+	subs, err := s.Subscribers(t.Context(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for _, sub := range subs {
+		left = append(left, sub.Email)
+	}
+	if got, want := strings.Join(left, " "), "at-the-cut@x new-web@x old-command@x old-import@x active-web@x left-web@x"; got != want {
+		t.Errorf("left %s, want %s", got, want)
+	}
+	if n, err := s.DeleteExpiredPending(t.Context(), cut); err != nil || n != 0 {
+		t.Errorf("again: got %d, %v, want 0", n, err)
+	}
+}
+
 func TestDeleteSubscriber(t *testing.T) {
 	t0 := time.Date(2025, 1, 6, 9, 0, 0, 0, time.UTC)
 	st := newSite(t)
