@@ -5,15 +5,18 @@ import (
 	"time"
 )
 
-// limiter counts requests per key in fixed windows. It holds at most maxKeys keys: expired ones are
-// swept once a window, and a key that finds the map full is refused, so a flood of distinct keys
-// costs bounded memory and cannot push out the counts of the keys being limited.
+// limiter counts requests per key in fixed windows. It holds at most max keys: expired ones are swept
+// once a window, and while the map is full, new keys share one overflow window, limited like a single
+// key. So a flood of distinct keys costs bounded memory, cannot push out the counts of the keys being
+// limited, and shuts out at most the other new keys, only until the next sweep, never everyone.
 type limiter struct {
-	l Limit
+	l   Limit
+	max int
 
-	mu    sync.Mutex
-	keys  map[string]*window
-	swept time.Time
+	mu       sync.Mutex
+	keys     map[string]*window
+	overflow window
+	swept    time.Time
 }
 
 type window struct {
@@ -23,7 +26,9 @@ type window struct {
 
 const maxKeys = 100_000
 
-func newLimiter(l Limit) *limiter { return &limiter{l: l, keys: make(map[string]*window)} }
+func newLimiter(l Limit) *limiter {
+	return &limiter{l: l, max: maxKeys, keys: make(map[string]*window)}
+}
 
 // allow counts one request for key at now and says whether it is within the limit.
 func (l *limiter) allow(key string, now time.Time) bool {
@@ -38,12 +43,16 @@ func (l *limiter) allow(key string, now time.Time) bool {
 		l.swept = now
 	}
 	w := l.keys[key]
-	if w == nil || now.Sub(w.start) >= l.l.Window {
-		if w == nil && len(l.keys) >= maxKeys {
-			return false
-		}
+	switch {
+	case w != nil:
+	case len(l.keys) < l.max:
 		w = &window{start: now}
 		l.keys[key] = w
+	default:
+		w = &l.overflow
+	}
+	if now.Sub(w.start) >= l.l.Window {
+		*w = window{start: now}
 	}
 	w.n++
 	return w.n <= l.l.N

@@ -548,6 +548,56 @@ func TestRateLimit(t *testing.T) {
 	})
 }
 
+// TestLimiterFull: once the map is full, new keys share one overflow window, limited like one key;
+// the keys already counted keep their own counts, and a sweep makes room again.
+func TestLimiterFull(t *testing.T) {
+	t0 := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	l := newLimiter(Limit{N: 2, Window: time.Hour})
+	l.max = 3
+	for _, k := range []string{"a", "b", "c"} {
+		if !l.allow(k, t0) {
+			t.Fatalf("%s refused", k)
+		}
+	}
+	// Full: d and e share the overflow window, which takes 2.
+	for i, tt := range []struct {
+		key  string
+		want bool
+	}{{"d", true}, {"e", true}, {"f", false}, {"d", false}, {"a", true}, {"a", false}} {
+		if got := l.allow(tt.key, t0.Add(time.Minute)); got != tt.want {
+			t.Errorf("%d: allow(%s) = %t, want %t", i, tt.key, got, tt.want)
+		}
+	}
+	if len(l.keys) != 3 {
+		t.Errorf("got %d keys, want 3", len(l.keys))
+	}
+	// A window later the old keys are swept: g gets a key of its own.
+	if !l.allow("g", t0.Add(time.Hour)) || !l.allow("g", t0.Add(time.Hour)) || l.allow("g", t0.Add(time.Hour)) {
+		t.Errorf("g is not limited on its own after the sweep")
+	}
+	if _, ok := l.keys["g"]; !ok || len(l.keys) != 1 {
+		t.Errorf("after the sweep: keys %v, want only g", l.keys)
+	}
+}
+
+// TestLimiterSweep: expired keys are deleted once a window has passed; live ones stay.
+func TestLimiterSweep(t *testing.T) {
+	t0 := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	l := newLimiter(Limit{N: 1, Window: time.Hour})
+	l.allow("old", t0)
+	l.allow("live", t0.Add(50*time.Minute))
+	l.allow("live", t0.Add(59*time.Minute)) // not yet a window since the last sweep: nothing swept
+	if len(l.keys) != 2 {
+		t.Fatalf("got %d keys before the sweep, want 2", len(l.keys))
+	}
+	if l.allow("live", t0.Add(61*time.Minute)) { // sweeps "old"; "live" is still in its window
+		t.Errorf("live was allowed a third request in its window")
+	}
+	if _, ok := l.keys["old"]; ok || len(l.keys) != 1 {
+		t.Errorf("after the sweep: keys %v, want only live", l.keys)
+	}
+}
+
 func TestAddressKey(t *testing.T) {
 	tests := []struct{ name, addr, want string }{
 		{"plain", "ann@example.com", "ann@example.com"},
