@@ -943,6 +943,30 @@ func TestConfirmerFails(t *testing.T) {
 	}
 }
 
+// TestLogHoldsNoAddress: when the store is broken or the mail server's reply quotes the address (in
+// another case), the error logged holds no address, and the page is the one everyone gets.
+func TestLogHoldsNoAddress(t *testing.T) {
+	const addr = "Ann.Lee@Example.com"
+	t.Run("closed store", func(t *testing.T) {
+		e := newEnv(t, nil)
+		e.st.Close()
+		wantStatus(t, e.signUp(addr, nil), http.StatusOK, "Check your inbox")
+		logs := e.logs.String()
+		if !strings.Contains(logs, "level=ERROR") || strings.Contains(strings.ToLower(logs), strings.ToLower(addr)) {
+			t.Errorf("want an error logged without the address:\n%s", logs)
+		}
+	})
+	t.Run("reply quotes the address", func(t *testing.T) {
+		e := newEnv(t, nil)
+		e.conf.fail = errors.New("RCPT TO: 550 5.1.1 <ANN.LEE@EXAMPLE.COM>: no such user")
+		wantStatus(t, e.signUp(addr, nil), http.StatusOK, "Check your inbox")
+		logs := e.logs.String()
+		if !strings.Contains(logs, "no such user") || strings.Contains(strings.ToLower(logs), strings.ToLower(addr)) {
+			t.Errorf("want the reply logged without the address:\n%s", logs)
+		}
+	})
+}
+
 // TestCloseDrains: sign-ups queued before Close are all handled; after Close, none is taken.
 func TestCloseDrains(t *testing.T) {
 	e := newEnv(t, func(o *Options) { o.IPLimit = Limit{N: 100, Window: time.Hour} })

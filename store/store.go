@@ -50,7 +50,7 @@ type Store interface {
 	// Subscriber returns one subscriber, or an error wrapping ErrNotFound.
 	Subscriber(ctx context.Context, id int64) (Subscriber, error)
 	// SubscriberByEmail returns the subscriber with the address email (domain case-insensitive), or an
-	// error wrapping ErrNotFound.
+	// error wrapping ErrNotFound. Its errors do not hold the address.
 	SubscriberByEmail(ctx context.Context, email string) (Subscriber, error)
 	// UpdateSubscriber reads subscriber id, lets change modify it, and writes it back, in one
 	// transaction. A status change sets the matching time to at unless change set it: becoming active

@@ -163,16 +163,17 @@ func (s *sqliteStore) Subscriber(ctx context.Context, id int64) (Subscriber, err
 }
 
 func (s *sqliteStore) SubscriberByEmail(ctx context.Context, email string) (Subscriber, error) {
+	// The errors do not quote the address: herald serve logs them, and addresses stay out of logs.
 	key, ok := emailKey(email)
 	if !ok {
-		return Subscriber{}, s.checkErr("subscriber %q: %w", email, ErrNotFound)
+		return Subscriber{}, s.checkErr("subscriber by address: %w", ErrNotFound)
 	}
 	sub, err := scanSubscriber(s.db.QueryRowContext(ctx, `SELECT `+subscriberCols+` FROM subscribers WHERE email_key = ?`, key))
 	if errors.Is(err, sql.ErrNoRows) {
-		return Subscriber{}, s.checkErr("subscriber %q: %w", email, ErrNotFound)
+		return Subscriber{}, s.checkErr("subscriber by address: %w", ErrNotFound)
 	}
 	if err != nil {
-		return Subscriber{}, s.fileErr(fmt.Sprintf("subscriber %q", email), err)
+		return Subscriber{}, s.fileErr("subscriber by address", err)
 	}
 	return sub, nil
 }

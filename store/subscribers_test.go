@@ -122,9 +122,14 @@ func TestAddSubscriber(t *testing.T) {
 		t.Errorf("Subscriber(99): got %v, want ErrNotFound", err)
 	}
 	for _, email := range []string{"nobody@example.com", "ann@example.com", "not an address"} {
-		if _, err := s.SubscriberByEmail(t.Context(), email); !errors.Is(err, ErrNotFound) {
-			t.Errorf("SubscriberByEmail(%q): got %v, want ErrNotFound", email, err)
+		if _, err := s.SubscriberByEmail(t.Context(), email); !errors.Is(err, ErrNotFound) || strings.Contains(err.Error(), email) {
+			t.Errorf("SubscriberByEmail(%q): got %v, want ErrNotFound, without the address", email, err)
 		}
+	}
+	// herald serve logs the errors: they never hold the address.
+	s.Close()
+	if _, err := s.SubscriberByEmail(t.Context(), "bob@example.com"); err == nil || strings.Contains(err.Error(), "bob@example.com") {
+		t.Errorf("SubscriberByEmail on a closed store: got %v, want an error without the address", err)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -143,8 +144,9 @@ func (c *mailConfirmer) SendConfirmation(ctx context.Context, sub store.Subscrib
 	if err := s.Send(ctx, m); err != nil {
 		s.Close() //nolint:errcheck // the send's error is the one to report
 		_, reason := mailer.Classify(err)
-		// The server's reply may quote the address, which stays out of the logs.
-		return fmt.Errorf("confirmation to subscriber %d: %s", sub.ID, strings.ReplaceAll(reason, sub.Email, "<address>"))
+		// The server's reply may quote the address, in any case, which stays out of the logs.
+		quoted := regexp.MustCompile("(?i)" + regexp.QuoteMeta(sub.Email))
+		return fmt.Errorf("confirmation to subscriber %d: %s", sub.ID, quoted.ReplaceAllLiteralString(reason, "<address>"))
 	}
 	if err := s.Close(); err != nil {
 		return fmt.Errorf("confirmation to subscriber %d: %w", sub.ID, err)

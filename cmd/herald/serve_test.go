@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"mime/quotedprintable"
 	"net/http"
+	"net/mail"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -14,6 +16,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/heraldhq/herald/mailer"
+	"github.com/heraldhq/herald/store"
 )
 
 // syncBuffer is a bytes.Buffer that a running command writes to while the test reads it.
@@ -202,5 +207,31 @@ func TestServeRefuses(t *testing.T) {
 				t.Errorf("got %v, want an error saying %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// refusingSender is a mail server that refuses every message with a reply quoting the recipient in
+// upper case, as some servers do. mailpit cannot be made to refuse a recipient.
+type refusingSender struct{}
+
+func (refusingSender) Send(_ context.Context, m *mailer.Message) error {
+	return errors.New("RCPT TO: 550 5.1.1 <" + strings.ToUpper(m.To) + ">: no such user")
+}
+
+func (refusingSender) Close() error { return nil }
+
+// TestServeConfirmerRedacts: a refusal that quotes the address, in any case, is reported without it.
+func TestServeConfirmerRedacts(t *testing.T) {
+	c, err := mailer.NewComposer(mailer.Options{From: mail.Address{Address: "news@blog.example.com"},
+		SiteTitle: "Example", SiteURL: "https://blog.example.com", PostalAddress: "1 Main Street"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mc := &mailConfirmer{composer: c, dial: func(context.Context) (mailer.Sender, error) { return refusingSender{}, nil }}
+	sub := store.Subscriber{ID: 7, Email: "Ann.Lee@example.com"}
+	err = mc.SendConfirmation(t.Context(), sub, "https://news.example.com/confirm?token=x", time.Now().Add(time.Hour))
+	if err == nil || !strings.Contains(err.Error(), "no such user") || !strings.Contains(err.Error(), "subscriber 7") ||
+		strings.Contains(strings.ToLower(err.Error()), "ann.lee@example.com") {
+		t.Errorf("got %v, want the refusal for subscriber 7 without the address", err)
 	}
 }
