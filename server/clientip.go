@@ -8,7 +8,8 @@ import (
 
 // clientIP is the address of whoever sent r. The peer's address, unless the peer is a trusted proxy:
 // then the nearest address in X-Forwarded-For that is not a trusted proxy (the entries to its left can
-// be written by anyone), else X-Real-IP.
+// be written by anyone). X-Real-IP is not read: a proxy that sets only it passes on the client's own
+// X-Forwarded-For, forged or not, so reading both would believe the forgery.
 func (s *Server) clientIP(r *http.Request) netip.Addr {
 	peer, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
@@ -18,22 +19,16 @@ func (s *Server) clientIP(r *http.Request) netip.Addr {
 	if !s.trusted(ip) {
 		return ip
 	}
-	if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
-		hops := strings.Split(strings.Join(xff, ","), ",")
-		for i := len(hops) - 1; i >= 0; i-- {
-			a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
-			if err != nil {
-				break // garbage: trust nothing beyond it
-			}
-			ip = a.Unmap()
-			if !s.trusted(ip) {
-				return ip
-			}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break // garbage (or no header): trust nothing beyond it
 		}
-		return ip
-	}
-	if a, err := netip.ParseAddr(strings.TrimSpace(r.Header.Get("X-Real-IP"))); err == nil {
-		return a.Unmap()
+		ip = a.Unmap()
+		if !s.trusted(ip) {
+			return ip
+		}
 	}
 	return ip
 }

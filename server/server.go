@@ -63,7 +63,7 @@ type Options struct {
 	// SubscribeOrigins are more origins ("https://example.com") whose pages may post the sign-up form.
 	SubscribeOrigins []string
 
-	// TrustedProxies are the peers whose X-Forwarded-For and X-Real-IP headers are believed. Default:
+	// TrustedProxies are the peers whose X-Forwarded-For header is believed. Default:
 	// loopback only, for a reverse proxy on the same machine; anyone else could forge the headers to
 	// dodge the per-IP limit and put a false IP in the consent record.
 	TrustedProxies []netip.Prefix
