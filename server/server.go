@@ -89,14 +89,15 @@ type Server struct {
 	cop      *http.CrossOriginProtection // every POST but the sign-up form
 	copSub   *http.CrossOriginProtection // the sign-up form
 
-	mu      sync.RWMutex // guards closed and sends on queue
-	closed  bool
-	queue   chan signup
-	pending sync.WaitGroup // sign-ups queued or being handled
-	done    chan struct{}  // closed when the worker has stopped
-	work    context.Context
-	stop    context.CancelFunc
-	once    sync.Once
+	mu        sync.RWMutex // guards closed and sends on queue
+	closed    bool
+	queue     chan signup
+	pending   sync.WaitGroup // sign-ups queued or being handled
+	retryWait time.Duration  // retryWait; shorter in tests
+	done      chan struct{}  // closed when the worker has stopped
+	work      context.Context
+	stop      context.CancelFunc
+	once      sync.Once
 }
 
 // New checks the options, parses the page templates and starts the sign-up worker.
@@ -139,7 +140,7 @@ func New(o Options) (*Server, error) {
 	s := &Server{o: o, log: o.Logger, base: bu.Path,
 		ipLimit: newLimiter(o.IPLimit), netLimit: newLimiter(netLimit), addLimit: newLimiter(o.AddressLimit),
 		allLimit: newLimiter(allLimit),
-		queue:    make(chan signup, o.QueueSize), done: make(chan struct{})}
+		queue:    make(chan signup, o.QueueSize), done: make(chan struct{}), retryWait: retryWait}
 	if s.pages, err = parsePages(o.Templates); err != nil {
 		return nil, err
 	}
@@ -161,7 +162,7 @@ func New(o Options) (*Server, error) {
 		}
 	}
 	s.work, s.stop = context.WithCancel(context.Background())
-	go s.worker()
+	go s.worker(o.Now())
 	return s, nil
 }
 

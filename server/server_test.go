@@ -388,13 +388,11 @@ func TestExpirePending(t *testing.T) {
 	}
 
 	// Later the other one has expired too.
-	e.now = e.now.Add(2 * time.Hour)
-	e.logs.Reset()
-	e.s.expire()
+	e.s.expire(e.now.Add(2 * time.Hour))
 	if got := left(); got != "command@example.com" {
 		t.Errorf("left %s, want command@example.com", got)
 	}
-	if !strings.Contains(e.logs.String(), `msg="expired sign-ups deleted" count=1`) || strings.Contains(e.logs.String(), "recent@example.com") {
+	if strings.Count(e.logs.String(), `msg="expired sign-ups deleted" count=1`) != 2 || strings.Contains(e.logs.String(), "@example.com") {
 		t.Errorf("log:\n%s", e.logs)
 	}
 }
@@ -966,6 +964,49 @@ func TestLogHoldsNoAddress(t *testing.T) {
 			t.Errorf("want the reply logged without the address:\n%s", logs)
 		}
 	})
+}
+
+// busyStore is the real store whose AddSubscriber fails the first fails times, as when herald send
+// holds the store for longer than the busy timeout.
+type busyStore struct {
+	store.Store
+	mu    sync.Mutex
+	fails int
+}
+
+func (b *busyStore) AddSubscriber(ctx context.Context, sub store.Subscriber, now time.Time) (store.Subscriber, error) {
+	b.mu.Lock()
+	fail := b.fails > 0
+	b.fails--
+	b.mu.Unlock()
+	if fail {
+		return store.Subscriber{}, errors.New("store: database is locked")
+	}
+	return b.Store.AddSubscriber(ctx, sub, now)
+}
+
+// TestStoreBusy: a sign-up whose store write fails is tried again once; if that fails too, the error
+// is logged without the address.
+func TestStoreBusy(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		fails int
+		sent  int
+	}{{"once", 1, 1}, {"twice", 2, 0}} {
+		t.Run(tt.name, func(t *testing.T) {
+			busy := &busyStore{fails: tt.fails}
+			e := newEnv(t, func(o *Options) { busy.Store = o.Store; o.Store = busy })
+			e.s.retryWait = time.Millisecond
+			wantStatus(t, e.signUp("Ann@example.com", nil), http.StatusOK, "Check your inbox")
+			if n := len(e.conf.all()); n != tt.sent {
+				t.Errorf("got %d confirmations, want %d", n, tt.sent)
+			}
+			logs := e.logs.String()
+			if failed := strings.Contains(logs, "database is locked"); failed != (tt.sent == 0) || strings.Contains(strings.ToLower(logs), "ann@example.com") {
+				t.Errorf("log:\n%s", logs)
+			}
+		})
+	}
 }
 
 // TestCloseDrains: sign-ups queued before Close are all handled; after Close, none is taken.

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"regexp"
 	"strconv"
 	"time"
@@ -40,9 +41,11 @@ func (s *Server) enqueue(j signup) bool {
 // expireEvery is how often the worker deletes the web sign-ups left unconfirmed past their link.
 const expireEvery = time.Hour
 
-func (s *Server) worker() {
+// worker handles the sign-ups in turn, and deletes the expired ones at start (as of start) and then
+// every expireEvery.
+func (s *Server) worker(start time.Time) {
 	defer close(s.done)
-	s.expire()
+	s.expire(start)
 	tick := time.NewTicker(expireEvery)
 	defer tick.Stop()
 	dropped := 0
@@ -62,18 +65,18 @@ func (s *Server) worker() {
 			}
 			s.pending.Done()
 		case <-tick.C:
-			s.expire()
+			s.expire(s.o.Now())
 		}
 	}
 }
 
-// expire deletes the web sign-ups still pending after their confirmation link expired: the address's
-// owner never consented, so it is not kept.
-func (s *Server) expire() {
+// expire deletes the web sign-ups still pending at now after their confirmation link expired: the
+// address's owner never consented, so it is not kept.
+func (s *Server) expire(now time.Time) {
 	if s.work.Err() != nil {
 		return
 	}
-	n, err := s.o.Store.DeleteExpiredPending(s.work, s.o.Now().Add(-s.o.ConfirmExpiry))
+	n, err := s.o.Store.DeleteExpiredPending(s.work, now.Add(-s.o.ConfirmExpiry))
 	if err != nil {
 		s.log.Error("delete expired sign-ups", "err", err)
 		return
@@ -106,15 +109,22 @@ func confirmPurpose(consentAt time.Time) string {
 func (s *Server) handleSignup(ctx context.Context, j signup) error {
 	st := s.o.Store
 	for range 2 { // a second try when the address was added between the look-up and the insert
-		sub, err := st.SubscriberByEmail(ctx, j.email)
+		var sub store.Subscriber
+		err := s.retry(ctx, func() (err error) {
+			sub, err = st.SubscriberByEmail(ctx, j.email)
+			return err
+		})
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			freq := j.frequency
 			if freq == "" {
 				freq = store.Immediate
 			}
-			sub, err = st.AddSubscriber(ctx, store.Subscriber{Email: j.email, Name: j.name, Frequency: freq,
-				Status: store.Pending, ConsentSource: store.FromWeb, ConsentAt: j.at, ConsentIP: j.ip}, j.at)
+			err = s.retry(ctx, func() (err error) {
+				sub, err = st.AddSubscriber(ctx, store.Subscriber{Email: j.email, Name: j.name, Frequency: freq,
+					Status: store.Pending, ConsentSource: store.FromWeb, ConsentAt: j.at, ConsentIP: j.ip}, j.at)
+				return err
+			})
 			if errors.Is(err, store.ErrExists) {
 				continue
 			}
@@ -132,15 +142,42 @@ func (s *Server) handleSignup(ctx context.Context, j signup) error {
 			return err
 		}
 		was := sub.Status
-		return st.UpdateSubscriber(ctx, sub.ID, j.at, func(u *store.Subscriber) {
-			if u.Status != was {
-				return // changed meanwhile: leave it
-			}
-			u.Status = store.Pending
-			u.ConsentSource, u.ConsentAt, u.ConsentIP = store.FromWeb, j.at, j.ip
+		err = s.retry(ctx, func() error {
+			return st.UpdateSubscriber(ctx, sub.ID, j.at, func(u *store.Subscriber) {
+				if u.Status != was {
+					return // changed meanwhile: leave it
+				}
+				u.Status = store.Pending
+				u.ConsentSource, u.ConsentAt, u.ConsentIP = store.FromWeb, j.at, j.ip
+			})
 		})
+		if err != nil {
+			return fmt.Errorf("confirmation sent to subscriber %d, but its link will not work: %w", sub.ID, err)
+		}
+		return nil
 	}
 	return errors.New("sign-up: the address keeps changing")
+}
+
+// retryWait is how long the worker waits before trying a failed store operation again: the person
+// was told to check their inbox already, and a store busy with herald send is usually free again soon.
+const retryWait = 2 * time.Second
+
+// retry runs f, and once more after s.retryWait if it failed for any reason but a missing or existing
+// subscriber.
+func (s *Server) retry(ctx context.Context, f func() error) error {
+	err := f()
+	if err == nil || errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrExists) {
+		return err
+	}
+	t := time.NewTimer(s.retryWait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+		return err
+	}
+	return f()
 }
 
 // sendConfirmation mails sub a link bound to the consent record of time consentAt.
