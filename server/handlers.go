@@ -161,7 +161,7 @@ func addressKey(addr string) string {
 var validFrequencies = []string{store.Immediate, store.Daily, store.Weekly}
 
 func (s *Server) subscribeForm(w http.ResponseWriter, r *http.Request) {
-	p := s.newPage("Subscribe to " + s.newPage("").Site.Title)
+	p := s.newPage("Subscribe to " + s.o.SiteTitle)
 	q := r.URL.Query()
 	p.Email, _ = checkAddress(q.Get("email")) // a site can link to the form with the address filled in
 	p.Frequencies = frequencies(q.Get("frequency"))
@@ -187,7 +187,7 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) {
 	}
 	addr, ok := checkAddress(email)
 	if !ok || (freq != "" && !slices.Contains(validFrequencies, freq)) {
-		p := s.newPage("Subscribe to " + s.newPage("").Site.Title)
+		p := s.newPage("Subscribe to " + s.o.SiteTitle)
 		p.Email, p.Name, p.Frequencies = strings.TrimSpace(email), name, frequencies(freq)
 		p.Error = "That is not an email address. Check it and try again: it should look like name@example.com."
 		if ok {
@@ -424,7 +424,7 @@ func (s *Server) leave(r *http.Request, id int64) error {
 
 func (s *Server) unsubscribed(w http.ResponseWriter) {
 	s.message(w, http.StatusOK, "You are unsubscribed",
-		"You will get no more emails from "+s.newPage("").Site.Title+". Changed your mind? You can subscribe again at any time.",
+		"You will get no more emails from "+s.o.SiteTitle+". Changed your mind? You can subscribe again at any time.",
 		s.subscribeLink())
 }
 
@@ -477,8 +477,7 @@ func (s *Server) preferences(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, err)
 		return
 	}
-	how := map[string]string{store.Immediate: "each new post as it is published",
-		store.Daily: "a daily digest of the new posts", store.Weekly: "a weekly digest of the new posts"}[freq]
+	how := frequencyLabel(freq)
 	msg := "Saved: you will get " + how + "."
 	if sub.Status != store.Active && sub.Status != store.Pending {
 		msg = "Saved. You are unsubscribed, so you get nothing for now; if you subscribe again, you will get " + how + "."

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/heraldhq/herald/store"
 	"github.com/heraldhq/herald/templates"
@@ -85,12 +86,6 @@ type option struct {
 func (s *Server) newPage(title string) *page {
 	p := &page{Lang: s.o.Lang, Base: s.base, Title: title}
 	p.Site.Title, p.Site.URL = s.o.SiteTitle, s.o.SiteURL
-	if p.Site.URL == "" {
-		p.Site.URL = s.o.BaseURL
-	}
-	if p.Site.Title == "" {
-		p.Site.Title = "Newsletter"
-	}
 	return p
 }
 
@@ -98,15 +93,28 @@ func frequencies(selected string) []option {
 	if selected == "" {
 		selected = store.Immediate
 	}
-	opts := []option{
-		{Value: store.Immediate, Label: "Each new post, as it is published"},
-		{Value: store.Daily, Label: "A daily digest"},
-		{Value: store.Weekly, Label: "A weekly digest"},
-	}
-	for i := range opts {
-		opts[i].Selected = opts[i].Value == selected
+	opts := make([]option, len(frequencyLabels))
+	for i, f := range frequencyLabels {
+		opts[i] = option{Value: f.Value, Label: f.Label, Selected: f.Value == selected}
 	}
 	return opts
+}
+
+// frequencyLabels are the frequencies a subscriber can choose, in the order the forms show them.
+var frequencyLabels = []option{
+	{Value: store.Immediate, Label: "Each new post, as it is published"},
+	{Value: store.Daily, Label: "A daily digest of the new posts"},
+	{Value: store.Weekly, Label: "A weekly digest of the new posts"},
+}
+
+// frequencyLabel is the label of frequency f, starting in lower case for the middle of a sentence.
+func frequencyLabel(f string) string {
+	for _, o := range frequencyLabels {
+		if o.Value == f {
+			return strings.ToLower(o.Label[:1]) + o.Label[1:]
+		}
+	}
+	return f
 }
 
 // render writes a page. The headers keep the pages, which carry tokens in their URLs and forms, out of

@@ -34,7 +34,12 @@ type Limit struct {
 	Window time.Duration
 }
 
-// Limits that no site needs to change.
+// Settings that no site needs to change.
+const (
+	confirmExpiry = 7 * 24 * time.Hour // how long a confirm link works
+	queueSize     = 256                // sign-ups waiting for the worker
+)
+
 var (
 	netLimit = Limit{N: 60, Window: time.Hour}  // sign-ups per IPv6 /48
 	allLimit = Limit{N: 200, Window: time.Hour} // sign-ups in all: more is an attack, not a readership
@@ -52,26 +57,21 @@ type Options struct {
 	// where the routes live, and its origin is trusted by the cross-origin check.
 	BaseURL string
 
-	SiteTitle string
-	SiteURL   string // the blog; its origin may post the sign-up form from its own pages
+	SiteTitle string // default "Newsletter"
+	SiteURL   string // the blog; its origin may post the sign-up form from its own pages. Default: BaseURL
 	Lang      string // the pages' lang attribute; default "en"
 
 	// Templates holds the site's own templates (herald-templates/); pages/NAME.html found there replaces
 	// the default. May be nil.
 	Templates fs.FS
 
-	// SubscribeOrigins are more origins ("https://example.com") whose pages may post the sign-up form.
-	SubscribeOrigins []string
-
 	// TrustedProxies are the peers whose X-Forwarded-For header is believed. Default:
 	// loopback only, for a reverse proxy on the same machine; anyone else could forge the headers to
 	// dodge the per-IP limit and put a false IP in the consent record.
 	TrustedProxies []netip.Prefix
 
-	ConfirmExpiry time.Duration // how long a confirm link works; default 7 days
-	IPLimit       Limit         // sign-ups per client IP (IPv6: per /64); default 20 an hour
-	AddressLimit  Limit         // sign-ups per address (its +tag ignored); default 3 an hour
-	QueueSize     int           // sign-ups waiting for the worker; default 256
+	IPLimit      Limit // sign-ups per client IP (IPv6: per /64); default 20 an hour
+	AddressLimit Limit // sign-ups per address (its +tag ignored); default 3 an hour
 
 	Now func() time.Time // default time.Now
 }
@@ -119,17 +119,17 @@ func New(o Options) (*Server, error) {
 	if o.Lang == "" {
 		o.Lang = "en"
 	}
-	if o.ConfirmExpiry <= 0 {
-		o.ConfirmExpiry = 7 * 24 * time.Hour
+	if o.SiteTitle == "" {
+		o.SiteTitle = "Newsletter"
+	}
+	if o.SiteURL == "" {
+		o.SiteURL = o.BaseURL
 	}
 	if o.IPLimit.N <= 0 {
 		o.IPLimit = Limit{N: 20, Window: time.Hour}
 	}
 	if o.AddressLimit.N <= 0 {
 		o.AddressLimit = Limit{N: 3, Window: time.Hour}
-	}
-	if o.QueueSize <= 0 {
-		o.QueueSize = 256
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -140,7 +140,7 @@ func New(o Options) (*Server, error) {
 	s := &Server{o: o, log: o.Logger, base: bu.Path,
 		ipLimit: newLimiter(o.IPLimit), netLimit: newLimiter(netLimit), addLimit: newLimiter(o.AddressLimit),
 		allLimit: newLimiter(allLimit),
-		queue:    make(chan signup, o.QueueSize), done: make(chan struct{}), retryWait: retryWait}
+		queue:    make(chan signup, queueSize), done: make(chan struct{}), retryWait: retryWait}
 	if s.pages, err = parsePages(o.Templates); err != nil {
 		return nil, err
 	}
@@ -152,7 +152,6 @@ func New(o Options) (*Server, error) {
 	if su, err := url.Parse(o.SiteURL); err == nil && su.Host != "" {
 		origins = append(origins, su.Scheme+"://"+su.Host)
 	}
-	origins = append(origins, o.SubscribeOrigins...)
 	if err := s.cop.AddTrustedOrigin(self); err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}

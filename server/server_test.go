@@ -473,9 +473,8 @@ func TestHoneypot(t *testing.T) {
 func TestRateLimit(t *testing.T) {
 	t.Run("per address", func(t *testing.T) {
 		e := newEnv(t, func(o *Options) { o.AddressLimit = Limit{N: 2, Window: time.Hour} })
-		for i := range 2 {
+		for range 2 {
 			wantStatus(t, e.signUp("ann@example.com", nil), http.StatusOK, "Check your inbox")
-			_ = i
 		}
 		w := e.signUp("ANN@Example.com", nil) // the same address to the limit
 		wantStatus(t, w, http.StatusTooManyRequests, "Too many")
@@ -852,7 +851,7 @@ func TestPreferences(t *testing.T) {
 		}
 	}
 	w = e.do("POST", "/preferences", url.Values{"token": {tok}, "frequency": {"weekly"}, "name": {" Ann  Smith "}, "action": {"save"}}, nil)
-	wantStatus(t, w, http.StatusOK, "Preferences saved")
+	wantStatus(t, w, http.StatusOK, "you will get a weekly digest of the new posts.")
 	if got := e.sub("ann@example.com"); got.Frequency != store.Weekly || got.Name != "Ann Smith" || got.Status != store.Active {
 		t.Errorf("after saving: %+v", got)
 	}
@@ -913,10 +912,19 @@ func TestBasePath(t *testing.T) {
 	w := httptest.NewRecorder()
 	e.h.ServeHTTP(w, r)
 	wantStatus(t, w, http.StatusOK, `action="/news/subscribe"`)
-	e.s.o.BaseURL = "https://example.com/news"
 	e.signUp("ann@example.com", nil) // posts to /subscribe: not a route here
 	if n := len(e.conf.all()); n != 0 {
 		t.Errorf("a POST outside the base path was taken")
+	}
+}
+
+// TestSiteDefaults: without a site title or URL the pages say "Newsletter" and link to base_url.
+func TestSiteDefaults(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.SiteTitle, o.SiteURL = "", "" })
+	w := e.do("GET", "/subscribe", nil, nil)
+	wantStatus(t, w, http.StatusOK, "Subscribe to Newsletter")
+	if !strings.Contains(w.Body.String(), `href="`+baseURL+`"`) {
+		t.Errorf("the page does not link to base_url:\n%s", w.Body)
 	}
 }
 

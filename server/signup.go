@@ -76,7 +76,7 @@ func (s *Server) expire(now time.Time) {
 	if s.work.Err() != nil {
 		return
 	}
-	n, err := s.o.Store.DeleteExpiredPending(s.work, now.Add(-s.o.ConfirmExpiry))
+	n, err := s.o.Store.DeleteExpiredPending(s.work, now.Add(-confirmExpiry))
 	if err != nil {
 		s.log.Error("delete expired sign-ups", "err", err)
 		return
@@ -182,7 +182,7 @@ func (s *Server) retry(ctx context.Context, f func() error) error {
 
 // sendConfirmation mails sub a link bound to the consent record of time consentAt.
 func (s *Server) sendConfirmation(ctx context.Context, sub store.Subscriber, consentAt time.Time) error {
-	expires := consentAt.Add(s.o.ConfirmExpiry)
+	expires := consentAt.Add(confirmExpiry)
 	u := s.o.BaseURL + "/confirm?token=" + token.Sign(s.o.Secret, confirmPurpose(consentAt), sub.ID, expires)
 	if err := s.o.Confirmer.SendConfirmation(ctx, sub, u, expires); err != nil {
 		return err
