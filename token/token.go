@@ -43,44 +43,51 @@ func Sign(secret []byte, purpose string, id int64, expires time.Time) string {
 // constant time; a token made for another purpose, tampered with, or signed with another secret is
 // ErrInvalid; one past its expiry is ErrExpired.
 func Verify(secret []byte, purpose, tok string, now time.Time) (int64, error) {
-	b, err := base64.RawURLEncoding.DecodeString(tok)
-	if err != nil || len(b) < 1+16+macLen {
+	t, ok := decode(tok)
+	if !ok || !hmac.Equal(t.sum, mac(secret, t.payload)) || t.purpose != purpose {
 		return 0, ErrInvalid
 	}
-	p, sum := b[:len(b)-macLen], b[len(b)-macLen:]
-	if !hmac.Equal(sum, mac(secret, p)) {
-		return 0, ErrInvalid
+	if t.exp != 0 && now.Unix() > t.exp {
+		return t.id, ErrExpired
 	}
-	n := int(p[0])
-	if len(p) != 1+n+16 || string(p[1:1+n]) != purpose {
-		return 0, ErrInvalid
-	}
-	id := int64(binary.BigEndian.Uint64(p[1+n:]))
-	exp := int64(binary.BigEndian.Uint64(p[1+n+8:]))
-	if exp != 0 && now.Unix() > exp {
-		return id, ErrExpired
-	}
-	return id, nil
-}
-
-func mac(secret, p []byte) []byte {
-	h := hmac.New(sha256.New, secret)
-	h.Write(p)
-	return h.Sum(nil)[:macLen]
+	return t.id, nil
 }
 
 // ID reads the subscriber id a token claims to be for, without checking it. It is for the tokens whose
 // purpose depends on the subscriber (a confirmation is bound to the subscriber's current consent time):
 // look the subscriber up by the id, build the purpose, then Verify. Never act on the id alone.
 func ID(tok string) (int64, error) {
+	t, ok := decode(tok)
+	if !ok {
+		return 0, ErrInvalid
+	}
+	return t.id, nil
+}
+
+// parts is a token taken apart, not yet checked.
+type parts struct {
+	payload, sum []byte // what the MAC covers, and the MAC
+	purpose      string
+	id, exp      int64
+}
+
+// decode takes tok apart; false when it is not shaped like a token.
+func decode(tok string) (parts, bool) {
 	b, err := base64.RawURLEncoding.DecodeString(tok)
 	if err != nil || len(b) < 1+16+macLen {
-		return 0, ErrInvalid
+		return parts{}, false
 	}
 	p := b[:len(b)-macLen]
 	n := int(p[0])
 	if len(p) != 1+n+16 {
-		return 0, ErrInvalid
+		return parts{}, false
 	}
-	return int64(binary.BigEndian.Uint64(p[1+n:])), nil
+	return parts{payload: p, sum: b[len(b)-macLen:], purpose: string(p[1 : 1+n]),
+		id: int64(binary.BigEndian.Uint64(p[1+n:])), exp: int64(binary.BigEndian.Uint64(p[1+n+8:]))}, true
+}
+
+func mac(secret, p []byte) []byte {
+	h := hmac.New(sha256.New, secret)
+	h.Write(p)
+	return h.Sum(nil)[:macLen]
 }
