@@ -198,6 +198,10 @@ postal_address: %s
 
 # Where herald serve answers: unsubscribe and preferences links point there.
 base_url: %s
+# herald serve listens here; put a reverse proxy that adds HTTPS in front of it. A proxy on another
+# machine must be named in trusted_proxies, or the per-IP limits see only the proxy.
+# listen: 127.0.0.1:8080
+# trusted_proxies: [10.0.0.5]
 # Signs the unsubscribe and confirmation links. Keep it secret (a HERALD_SECRET variable works too).
 secret: %s
 
