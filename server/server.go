@@ -100,19 +100,34 @@ type Server struct {
 	once      sync.Once
 }
 
+// Errors of Check (and New), for a caller to say which setting to fix.
+var (
+	ErrBaseURL = errors.New("server: the base URL is not an http(s) URL such as https://news.example.com")
+	ErrSecret  = fmt.Errorf("server: the secret is shorter than %d bytes", token.MinSecret)
+)
+
+// Check says whether New takes baseURL and secret: nil, or an error wrapping ErrBaseURL or ErrSecret.
+func Check(baseURL string, secret []byte) error {
+	u, err := url.Parse(baseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("%w: %q", ErrBaseURL, baseURL)
+	}
+	if len(secret) < token.MinSecret {
+		return ErrSecret
+	}
+	return nil
+}
+
 // New checks the options, parses the page templates and starts the sign-up worker.
 func New(o Options) (*Server, error) {
 	if o.Store == nil || o.Confirmer == nil {
 		return nil, errors.New("server: no store or no confirmer")
 	}
-	if len(o.Secret) < token.MinSecret {
-		return nil, fmt.Errorf("server: the secret is shorter than %d bytes", token.MinSecret)
-	}
 	o.BaseURL = strings.TrimRight(o.BaseURL, "/")
-	bu, err := url.Parse(o.BaseURL)
-	if err != nil || (bu.Scheme != "http" && bu.Scheme != "https") || bu.Host == "" || bu.RawQuery != "" || bu.Fragment != "" {
-		return nil, fmt.Errorf("server: base URL %q: want an http(s) URL such as https://news.example.com", o.BaseURL)
+	if err := Check(o.BaseURL, o.Secret); err != nil {
+		return nil, err
 	}
+	bu, _ := url.Parse(o.BaseURL)
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -141,6 +156,7 @@ func New(o Options) (*Server, error) {
 		ipLimit: newLimiter(o.IPLimit), netLimit: newLimiter(netLimit), addLimit: newLimiter(o.AddressLimit),
 		allLimit: newLimiter(allLimit),
 		queue:    make(chan signup, queueSize), done: make(chan struct{}), retryWait: retryWait}
+	var err error
 	if s.pages, err = parsePages(o.Templates); err != nil {
 		return nil, err
 	}

@@ -918,6 +918,31 @@ func TestBasePath(t *testing.T) {
 	}
 }
 
+// TestNewRefuses: New refuses what Check refuses, with an error that says which setting is wrong.
+func TestNewRefuses(t *testing.T) {
+	e := newEnv(t, nil)
+	tests := []struct {
+		name, base, secret string
+		want               error
+	}{
+		{"no base URL", "", string(secret), ErrBaseURL},
+		{"no scheme", "news.example.com", string(secret), ErrBaseURL},
+		{"a query", "https://news.example.com/?x=1", string(secret), ErrBaseURL},
+		{"short secret", baseURL, "short", ErrSecret},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := Check(tt.base, []byte(tt.secret)); !errors.Is(err, tt.want) {
+				t.Errorf("Check: got %v, want %v", err, tt.want)
+			}
+			_, err := New(Options{Store: e.st, Confirmer: e.conf, BaseURL: tt.base, Secret: []byte(tt.secret)})
+			if !errors.Is(err, tt.want) {
+				t.Errorf("New: got %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
+
 // TestSiteDefaults: without a site title or URL the pages say "Newsletter" and link to base_url.
 func TestSiteDefaults(t *testing.T) {
 	e := newEnv(t, func(o *Options) { o.SiteTitle, o.SiteURL = "", "" })

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -48,15 +47,17 @@ Flags:
 	if err != nil {
 		return err
 	}
+	// server.New checks them too; they are checked first here to say which setting to fix.
 	baseURL := strings.TrimRight(cfg.BaseURL, "/")
-	if baseURL == "" {
+	switch err := server.Check(baseURL, []byte(cfg.Secret)); {
+	case baseURL == "":
 		return errors.New("herald serve needs base_url: set it in herald.yaml (or HERALD_BASE_URL) to the public URL where herald serve answers, such as https://news.example.com")
-	}
-	if u, err := url.Parse(baseURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+	case errors.Is(err, server.ErrBaseURL):
 		return fmt.Errorf("base_url %q in herald.yaml is not an http(s) URL; set it to where herald serve answers, such as https://news.example.com", cfg.BaseURL)
-	}
-	if len(cfg.Secret) < token.MinSecret {
+	case errors.Is(err, server.ErrSecret):
 		return fmt.Errorf("herald serve needs secret, at least %d characters: set it in herald.yaml (or HERALD_SECRET) to a long random string (herald init makes one); it signs the links in emails", token.MinSecret)
+	case err != nil:
+		return err
 	}
 	proxies, err := trustedProxies(cfg.TrustedProxies)
 	if err != nil {
