@@ -75,6 +75,9 @@ func loadHugo(ctx context.Context, opts Options) (*Site, error) {
 		}
 		return nil, err
 	}
+	if opts.siteOnly {
+		return s, nil
+	}
 
 	pages, err := findHugoPages(opts.Dir, cfg.contentDir)
 	if err != nil {

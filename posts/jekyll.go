@@ -105,6 +105,9 @@ func loadJekyll(ctx context.Context, opts Options) (*Site, error) {
 		}
 		return nil, err
 	}
+	if opts.siteOnly {
+		return s, nil
+	}
 
 	permalink := firstNonEmpty(opts.Permalink, cfg.Collections.Posts.Permalink, cfg.Permalink, "date")
 	sep := "\n\n"

@@ -41,6 +41,8 @@ type Options struct {
 	Drafts bool      // include drafts
 	Future bool      // include posts dated after Now
 	Now    time.Time // what "future" is measured against
+
+	siteOnly bool // LoadSite: stop once the site's settings are read
 }
 
 // ErrNoURL is returned when neither the site's config nor herald.yaml gives the site's URL.
@@ -64,28 +66,7 @@ func Detect(dir string) string {
 // Load reads the site in opts.Dir and returns it with its posts (front matter read, not yet rendered),
 // newest first, ties broken by path.
 func Load(ctx context.Context, opts Options) (*Site, error) {
-	kind := opts.Kind
-	if kind == "" {
-		if opts.PostsDir != "" {
-			kind = "plain"
-		} else if kind = Detect(opts.Dir); kind == "" {
-			return nil, fmt.Errorf("%s: no _config.yml (Jekyll) or hugo.toml/config.toml (Hugo) found; run Herald in the site's folder, pass -C DIR, or set kind and posts_dir in herald.yaml for a plain folder of Markdown files", opts.Dir)
-		}
-	}
-	var (
-		s   *Site
-		err error
-	)
-	switch kind {
-	case "jekyll":
-		s, err = loadJekyll(ctx, opts)
-	case "hugo":
-		s, err = loadHugo(ctx, opts)
-	case "plain":
-		s, err = loadPlain(ctx, opts)
-	default:
-		return nil, fmt.Errorf("unknown site kind %q; use jekyll, hugo or plain", kind)
-	}
+	s, err := load(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -108,6 +89,35 @@ func Load(ctx context.Context, opts Options) (*Site, error) {
 		s.Warnings = append(s.Warnings, Warning{File: opts.Cache, Msg: "cannot save the posts cache (" + err.Error() + "); the next run reads every post again"})
 	}
 	return s, nil
+}
+
+// LoadSite reads only the site's settings (title, URL, language, author, time zone, output folder),
+// as Load would, without reading a post: for what needs the site but not its posts (herald serve),
+// which a broken post must not stop. The Site has no Posts and cannot Render.
+func LoadSite(ctx context.Context, opts Options) (*Site, error) {
+	opts.siteOnly = true
+	return load(ctx, opts)
+}
+
+// load runs the loader of the site's kind.
+func load(ctx context.Context, opts Options) (*Site, error) {
+	kind := opts.Kind
+	if kind == "" {
+		if opts.PostsDir != "" {
+			kind = "plain"
+		} else if kind = Detect(opts.Dir); kind == "" {
+			return nil, fmt.Errorf("%s: no _config.yml (Jekyll) or hugo.toml/config.toml (Hugo) found; run Herald in the site's folder, pass -C DIR, or set kind and posts_dir in herald.yaml for a plain folder of Markdown files", opts.Dir)
+		}
+	}
+	switch kind {
+	case "jekyll":
+		return loadJekyll(ctx, opts)
+	case "hugo":
+		return loadHugo(ctx, opts)
+	case "plain":
+		return loadPlain(ctx, opts)
+	}
+	return nil, fmt.Errorf("unknown site kind %q; use jekyll, hugo or plain", kind)
 }
 
 // applyOverrides lets herald.yaml's settings win over the site's config.

@@ -20,6 +20,9 @@ func loadPlain(ctx context.Context, opts Options) (*Site, error) {
 		}
 		return nil, err
 	}
+	if opts.siteOnly {
+		return s, nil
+	}
 	if opts.PostsDir == "" {
 		return nil, fmt.Errorf("a plain site needs posts_dir in herald.yaml: the folder that holds the Markdown files")
 	}

@@ -376,3 +376,45 @@ func TestRenderSummaryAndExcerpt(t *testing.T) {
 		t.Errorf("excerpt_only content: %s", sep.ContentHTML)
 	}
 }
+
+// TestLoadSite: LoadSite reads the site's settings without its posts, so a broken post, which stops
+// Load, does not stop it.
+func TestLoadSite(t *testing.T) {
+	for _, kind := range []string{"jekyll", "hugo", "plain"} {
+		t.Run(kind, func(t *testing.T) {
+			dir := t.TempDir()
+			write := func(name, data string) {
+				t.Helper()
+				if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			opts := Options{Dir: dir}
+			broken := "---\ntitle: [unclosed\n---\nBody\n"
+			switch kind {
+			case "jekyll":
+				write("_config.yml", "title: My Blog\nurl: https://blog.example.com\nlang: fr\n")
+				write("_posts/2020-01-01-broken.md", broken)
+			case "hugo":
+				write("hugo.toml", "title = 'My Blog'\nbaseURL = 'https://blog.example.com/'\nlanguageCode = 'fr'\n")
+				write("content/posts/broken.md", broken)
+			case "plain":
+				opts = Options{Dir: dir, PostsDir: "posts", Title: "My Blog", URL: "https://blog.example.com", Lang: "fr"}
+				write("posts/broken.md", broken)
+			}
+			if _, err := Load(t.Context(), opts); err == nil {
+				t.Fatalf("Load took the broken post")
+			}
+			s, err := LoadSite(t.Context(), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Title != "My Blog" || s.URL != "https://blog.example.com" || s.Lang != "fr" || s.Dir != dir || len(s.Posts) != 0 {
+				t.Errorf("got %q %q %q %q, %d posts", s.Title, s.URL, s.Lang, s.Dir, len(s.Posts))
+			}
+		})
+	}
+}

@@ -92,6 +92,16 @@ type build struct {
 	stderr  io.Writer
 }
 
+// siteOptions are the options of posts.Load for the site in dir with herald.yaml's cfg.
+func siteOptions(dir string, cfg config) posts.Options {
+	return posts.Options{
+		Dir: dir, Kind: cfg.Kind, PostsDir: cfg.PostsDir, Title: cfg.Title, Description: cfg.Description,
+		URL: cfg.URL, Lang: cfg.Lang, Timezone: cfg.Timezone,
+		Author:    posts.Author{Name: cfg.Author.Name, Email: cfg.Author.Email, URL: cfg.Author.URL},
+		Permalink: cfg.Permalink, ExcerptSeparator: cfg.ExcerptSeparator, ExcerptOnly: cfg.ExcerptOnly,
+	}
+}
+
 func prepare(ctx context.Context, getenv func(string) string, bf buildFlags, stderr io.Writer) (*build, error) {
 	dir, err := filepath.Abs(bf.dir)
 	if err != nil {
@@ -110,13 +120,8 @@ func prepare(ctx context.Context, getenv func(string) string, bf buildFlags, std
 		}
 		now = time.Unix(n, 0)
 	}
-	opts := posts.Options{
-		Dir: dir, Kind: cfg.Kind, PostsDir: cfg.PostsDir, Title: cfg.Title, Description: cfg.Description,
-		URL: cfg.URL, Lang: cfg.Lang, Timezone: cfg.Timezone,
-		Author:    posts.Author{Name: cfg.Author.Name, Email: cfg.Author.Email, URL: cfg.Author.URL},
-		Permalink: cfg.Permalink, ExcerptSeparator: cfg.ExcerptSeparator, ExcerptOnly: cfg.ExcerptOnly,
-		Drafts: bf.drafts, Future: bf.future, Now: now,
-	}
+	opts := siteOptions(dir, cfg)
+	opts.Drafts, opts.Future, opts.Now = bf.drafts, bf.future, now
 	// Beside the state store, once there is one, Herald keeps what it read of each post, so that a run
 	// over thousands of unchanged posts does not parse them all again.
 	if sp := storePath(dir, cfg); !bf.noCache && isDir(filepath.Dir(sp)) {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/mailer"
+	"github.com/heraldhq/herald/posts"
 	"github.com/heraldhq/herald/server"
 	"github.com/heraldhq/herald/store"
 	"github.com/heraldhq/herald/token"
@@ -65,10 +66,16 @@ Flags:
 	}
 	addr := firstSet(*listen, firstSet(cfg.Listen, "127.0.0.1:8080"))
 
-	b, err := prepare(ctx, getenv, bf, stderr)
+	// Only the site's settings: its posts are herald send's business, and a broken one must not stop
+	// the pages.
+	site, err := posts.LoadSite(ctx, siteOptions(siteDir, cfg))
 	if err != nil {
 		return err
 	}
+	for _, w := range site.Warnings {
+		fmt.Fprintln(stderr, "warning:", w)
+	}
+	b := &build{cfg: cfg, site: site, stderr: stderr}
 	ms, err := b.mailSettings(getenv, "", false)
 	if err != nil {
 		return err

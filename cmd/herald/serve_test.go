@@ -53,12 +53,17 @@ func waitFor(t *testing.T, what string, f func() bool) {
 
 var confirmLink = regexp.MustCompile(`https://news\.example\.com/confirm\?token=[A-Za-z0-9_-]+`)
 
-// TestServe runs herald serve in-process on a loopback port with the outbox transport: a sign-up
+// TestServe runs herald serve in-process on a loopback port with the outbox transport, on a site with
+// a broken post (which it does not read): a sign-up
 // puts a confirmation in the outbox (to the address alone, without the form's name), its link (the public host swapped for the loopback one, as a
 // reverse proxy would) shows a button, the POST confirms, and the subscriber is active; cancelling the
 // context stops the server cleanly.
 func TestServe(t *testing.T) {
 	dir := mailSite(t, "")
+	// herald serve reads only the site's settings: a broken post is herald send's problem, not the pages'.
+	if err := os.WriteFile(filepath.Join(dir, "_posts", "2026-01-01-broken.md"), []byte("---\ntitle: [unclosed\n---\nBody\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	var stdout, stderr syncBuffer
@@ -90,11 +95,21 @@ func TestServe(t *testing.T) {
 		t.Fatalf("healthz: %s", resp.Status)
 	}
 
-	resp, err = http.PostForm(base+"/subscribe", url.Values{"email": {"carol@example.net"}, "name": {"Carol"}, "frequency": {"daily"}})
+	resp, err = http.Get(base + "/subscribe")
 	if err != nil {
 		t.Fatal(err)
 	}
 	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "Subscribe to Example Weblog") {
+		t.Errorf("the form does not name the site (from _config.yml):\n%s", body)
+	}
+
+	resp, err = http.PostForm(base+"/subscribe", url.Values{"email": {"carol@example.net"}, "name": {"Carol"}, "frequency": {"daily"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "Check your inbox") {
 		t.Fatalf("subscribe: %s\n%s", resp.Status, body)
