@@ -411,12 +411,14 @@ func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
 // leave unsubscribes a subscriber who is active or pending (a bounced address stays bounced). Doing it
 // twice changes nothing.
 func (s *Server) leave(r *http.Request, id int64) error {
+	changed := false
 	err := s.o.Store.UpdateSubscriber(r.Context(), id, s.o.Now(), func(u *store.Subscriber) {
 		if u.Status == store.Active || u.Status == store.Pending {
 			u.Status = store.Unsubscribed
+			changed = true
 		}
 	})
-	if err == nil {
+	if err == nil && changed {
 		s.log.Info("subscriber unsubscribed", "subscriber", id)
 	}
 	return err

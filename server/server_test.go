@@ -790,6 +790,15 @@ func TestOneClick(t *testing.T) {
 	if got := e.sub("ann@example.com"); got.Status != store.Unsubscribed {
 		t.Errorf("ann is %s", got.Status)
 	}
+	// Mail providers may post again: the same answer, and the log says once that she left.
+	w = e.do("POST", "/unsubscribe?token="+token.Sign(secret, "unsubscribe", ann.ID, time.Time{}),
+		url.Values{"List-Unsubscribe": {"One-Click"}}, nil)
+	if w.Code != http.StatusOK || w.Body.String() != "unsubscribed\n" {
+		t.Errorf("again: got %d %q", w.Code, w.Body)
+	}
+	if n := strings.Count(e.logs.String(), "subscriber unsubscribed"); n != 1 {
+		t.Errorf("the log says %d times that ann unsubscribed, want once:\n%s", n, e.logs)
+	}
 
 	var body bytes.Buffer
 	body.WriteString("--b\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\nOne-Click\r\n--b--\r\n")
