@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -126,6 +127,63 @@ func TestEngine(t *testing.T) {
 	}
 	if ts.connections() < 6 {
 		t.Errorf("got %d connections, want a new one after every 4 messages", ts.connections())
+	}
+}
+
+// slowLedger takes a while to make each write durable, as a disk does.
+type slowLedger struct {
+	mu      sync.Mutex
+	durable map[string]bool // recipients whose job is durably marked as sending
+}
+
+func (l *slowLedger) Commit(_ context.Context, started []Job, _ []Result) (map[int64]bool, error) {
+	time.Sleep(5 * time.Millisecond)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, j := range started {
+		l.durable[j.Message.To] = true
+	}
+	return nil, nil
+}
+
+// TestEngineDataAfterLedger: with a ledger slow to write, no message's DATA begins before its
+// "sending" is durable.
+func TestEngineDataAfterLedger(t *testing.T) {
+	l := &slowLedger{durable: map[string]bool{}}
+	var early atomic.Int32
+	ts := startServer(t, false, func(ts *testServer) {
+		ts.dataBegin = func(to []string) {
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			for _, a := range to {
+				if !l.durable[a] {
+					early.Add(1)
+				}
+			}
+		}
+	})
+	c := newTestComposer(t, testOptions())
+	jobs := make(chan Job, 40)
+	for i := 0; i < cap(jobs); i++ {
+		r := testRecipient()
+		r.Email = fmt.Sprintf("reader%02d@example.com", i)
+		m, err := c.Post(r, testPosts()[0], fmt.Sprintf("delivery/%d", i), sendDate)
+		if err != nil {
+			t.Fatal(err)
+		}
+		jobs <- Job{ID: int64(i), Message: m}
+	}
+	close(jobs)
+	e := &Engine{Dial: func(ctx context.Context) (Sender, error) { return DialSMTP(ctx, ts.config()) }, Ledger: l, Connections: 3}
+	counts, err := e.Run(t.Context(), jobs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counts[Sent] != cap(jobs) {
+		t.Errorf("got %v, want %d sent", counts, cap(jobs))
+	}
+	if n := early.Load(); n > 0 {
+		t.Errorf("%d messages began DATA before the ledger had them as sending", n)
 	}
 }
 

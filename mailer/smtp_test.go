@@ -95,6 +95,8 @@ type testServer struct {
 	mail func(c *smtp.Conn, from string) error
 	rcpt func(c *smtp.Conn, to string) error
 	data func(c *smtp.Conn, data []byte) error // after the message is stored
+	// dataBegin is called on the DATA command, before the message is read.
+	dataBegin func(to []string)
 
 	users map[string]string // enables AUTH PLAIN, and requires it
 
@@ -216,6 +218,9 @@ func (s *testSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 }
 
 func (s *testSession) Data(r io.Reader) error {
+	if s.ts.dataBegin != nil {
+		s.ts.dataBegin(s.msg.to)
+	}
 	b, err := io.ReadAll(r)
 	if err != nil {
 		return err

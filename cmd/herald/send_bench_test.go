@@ -11,18 +11,30 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-smtp"
 	"github.com/heraldhq/herald/mailer"
 )
 
-// sinkSession accepts and discards every message: a fast SMTP sink on loopback.
-type sinkSession struct{}
+// sinkSession accepts and discards every message: a fast SMTP sink on loopback. With a delay it waits
+// that long before each reply to MAIL, RCPT and the end of DATA, as a server across a network does
+// (HERALD_BENCH_SMTP_DELAY, such as 1ms).
+type sinkSession struct{ delay time.Duration }
 
-func (sinkSession) Mail(string, *smtp.MailOptions) error { return nil }
-func (sinkSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
-func (sinkSession) Data(r io.Reader) error {
+func (s sinkSession) Mail(string, *smtp.MailOptions) error {
+	time.Sleep(s.delay)
+	return nil
+}
+
+func (s sinkSession) Rcpt(string, *smtp.RcptOptions) error {
+	time.Sleep(s.delay)
+	return nil
+}
+
+func (s sinkSession) Data(r io.Reader) error {
 	_, err := io.Copy(io.Discard, r)
+	time.Sleep(s.delay)
 	return err
 }
 func (sinkSession) Reset()        {}
@@ -42,7 +54,8 @@ func benchmarkSend(b *testing.B, noLedger bool) {
 	if n, err := strconv.Atoi(os.Getenv("HERALD_BENCH_SUBSCRIBERS")); err == nil && n > 0 {
 		subscribers = n
 	}
-	s := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return sinkSession{}, nil }))
+	delay, _ := time.ParseDuration(os.Getenv("HERALD_BENCH_SMTP_DELAY"))
+	s := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return sinkSession{delay: delay}, nil }))
 	s.Domain = "localhost"
 	s.ErrorLog = log.New(io.Discard, "", 0)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
