@@ -64,8 +64,10 @@ type Store interface {
 	DeleteSubscriber(ctx context.Context, id int64) error
 	// DeleteExpiredPending deletes the subscribers who signed up on the web form (consent source web)
 	// and are still pending with a consent time before before: their confirmation link has expired, and
-	// an address whose owner never consented is not to be kept. It returns how many it deleted. Unlike
-	// DeleteSubscriber it does not rewrite the file.
+	// an address whose owner never consented is not to be kept. It returns how many it deleted. Someone
+	// who had unsubscribed before that sign-up is not deleted but unsubscribed again, so that their
+	// choice is kept (an import never brings them back). Unlike DeleteSubscriber it does not rewrite the
+	// file.
 	DeleteExpiredPending(ctx context.Context, before time.Time) (int, error)
 	// SubscriberDeliveries returns every delivery to subscriber id, whatever its status, ordered by ID:
 	// what Herald holds about what it sent them (a subscriber's right to their data). A digest's ItemIDs

@@ -303,7 +303,7 @@ func (s *sqliteStore) ImportSubscribers(ctx context.Context, subs []Subscriber, 
 			if merge(&e.sub, in, now) {
 				e.changed = true
 				res.Updated++
-			} else if e.sub.Status == Unsubscribed || e.sub.Status == Bounced {
+			} else if hasLeft(e.sub) {
 				res.Skipped++
 			} else {
 				res.Unchanged++
@@ -351,7 +351,7 @@ func (s *sqliteStore) ImportSubscribers(ctx context.Context, subs []Subscriber, 
 // whether it changed anything. Someone unsubscribed or bounced is left as they are; an active subscriber
 // does not become pending again.
 func merge(sub *Subscriber, in Subscriber, now time.Time) bool {
-	if sub.Status == Unsubscribed || sub.Status == Bounced {
+	if hasLeft(*sub) {
 		return false
 	}
 	old := *sub
@@ -456,16 +456,29 @@ func (s *sqliteStore) UpdateSubscriber(ctx context.Context, id int64, at time.Ti
 }
 
 func (s *sqliteStore) DeleteExpiredPending(ctx context.Context, before time.Time) (int, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM subscribers WHERE status = ? AND consent_source = ? AND consent_at < ?`,
-		Pending, FromWeb, formatTime(before))
-	if err != nil {
-		return 0, s.fileErr("delete expired sign-ups", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, s.fileErr("delete expired sign-ups", err)
-	}
-	return int(n), nil
+	var n int64
+	err := s.inTx(ctx, "expire sign-ups", func(tx *sql.Tx) error {
+		const expired = `status = 'pending' AND consent_source = 'web' AND consent_at < ?`
+		res, err := tx.ExecContext(ctx, `DELETE FROM subscribers WHERE `+expired+
+			` AND confirmed_at IS NULL AND unsubscribed_at IS NULL`, formatTime(before))
+		if err != nil {
+			return err
+		}
+		if n, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE subscribers SET status = 'unsubscribed' WHERE `+expired+
+			` AND unsubscribed_at IS NOT NULL`, formatTime(before))
+		return err
+	})
+	return int(n), err
+}
+
+// hasLeft says whether sub unsubscribed or bounced, and has not confirmed since: a pending subscriber
+// who had unsubscribed before signing up again counts until they confirm, so that an import cannot
+// bring back someone whom a stranger typed into the form.
+func hasLeft(sub Subscriber) bool {
+	return sub.Status == Unsubscribed || sub.Status == Bounced || (sub.Status == Pending && !sub.UnsubscribedAt.IsZero())
 }
 
 // DeleteSubscriber deletes the rows and then rebuilds the file (VACUUM): SQLite leaves deleted and

@@ -414,9 +414,29 @@ func TestDeleteExpiredPendingSubscribers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Someone who had unsubscribed, and whose address a stranger typed into the form since: pending
+	// again, but not to be deleted, nor confirmed by an import.
+	back, err := s.AddSubscriber(t.Context(), Subscriber{Email: "came-back@x", Status: Unsubscribed}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UpdateSubscriber(t.Context(), back.ID, t0, func(u *Subscriber) {
+		u.Status, u.ConsentSource, u.ConsentAt = Pending, FromWeb, t0
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := s.ImportSubscribers(t.Context(), []Subscriber{{Email: "came-back@x", Status: Active}}, t0); err != nil || res.Skipped != 1 {
+		t.Fatalf("import while pending again: got %+v, %v, want it skipped", res, err)
+	}
 	n, err := s.DeleteExpiredPending(t.Context(), cut)
 	if err != nil || n != 2 {
 		t.Fatalf("got %d, %v, want 2 deleted", n, err)
+	}
+	if got, err := s.Subscriber(t.Context(), back.ID); err != nil || got.Status != Unsubscribed {
+		t.Errorf("the one who had unsubscribed: got %s, %v, want unsubscribed again", got.Status, err)
+	}
+	if res, err := s.ImportSubscribers(t.Context(), []Subscriber{{Email: "came-back@x", Status: Active}}, t0); err != nil || res.Skipped != 1 {
+		t.Errorf("import after the expiry: got %+v, %v, want it skipped", res, err)
 	}
 	subs, err := s.Subscribers(t.Context(), "")
 	if err != nil {
@@ -426,7 +446,7 @@ func TestDeleteExpiredPendingSubscribers(t *testing.T) {
 	for _, sub := range subs {
 		left = append(left, sub.Email)
 	}
-	if got, want := strings.Join(left, " "), "at-the-cut@x new-web@x old-command@x old-import@x active-web@x left-web@x"; got != want {
+	if got, want := strings.Join(left, " "), "at-the-cut@x new-web@x old-command@x old-import@x active-web@x left-web@x came-back@x"; got != want {
 		t.Errorf("left %s, want %s", got, want)
 	}
 	if n, err := s.DeleteExpiredPending(t.Context(), cut); err != nil || n != 0 {
