@@ -69,6 +69,9 @@ type Store interface {
 	// choice is kept (an import never brings them back). Unlike DeleteSubscriber it does not rewrite the
 	// file.
 	DeleteExpiredPending(ctx context.Context, before time.Time) (int, error)
+	// Compact rewrites the file (VACUUM) and empties the WAL, so that nothing deleted is left in free
+	// space. It fails when another process keeps the WAL from being emptied.
+	Compact(ctx context.Context) error
 	// SubscriberDeliveries returns every delivery to subscriber id, whatever its status, ordered by ID:
 	// what Herald holds about what it sent them (a subscriber's right to their data). A digest's ItemIDs
 	// are newest first, as in Due. A subscriber with none, or none at all, gives an empty slice.

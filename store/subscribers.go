@@ -498,11 +498,24 @@ func (s *sqliteStore) DeleteSubscriber(ctx context.Context, id int64) error {
 	} else if n == 0 {
 		return s.checkErr("%s: %w", what, ErrNotFound)
 	}
-	if _, err := s.db.ExecContext(ctx, "VACUUM"); err != nil {
-		return s.fileErr(what+": deleted, but clearing the free space it left failed (VACUUM)", err)
+	if err := s.Compact(ctx); err != nil {
+		return fmt.Errorf("%s: deleted, but %w", what, err)
 	}
-	if _, err := s.db.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
-		return s.fileErr(what+": deleted, but emptying the WAL failed", err)
+	return nil
+}
+
+func (s *sqliteStore) Compact(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, "VACUUM"); err != nil {
+		return s.fileErr("clearing the free space failed (VACUUM); stop herald serve and run the command again", err)
+	}
+	var busy, logPages, done int
+	if err := s.db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logPages, &done); err != nil {
+		return s.fileErr("emptying the WAL failed", err)
+	}
+	if busy != 0 {
+		// A reader elsewhere (herald serve) kept the checkpoint from finishing: the WAL may still hold
+		// old pages.
+		return &pathError{path: s.path, msg: "could not empty its WAL: another process is reading it; stop herald serve and run the command again"}
 	}
 	return nil
 }

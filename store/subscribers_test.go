@@ -1,6 +1,7 @@
 package store
 
 import (
+	"database/sql"
 	"errors"
 	"os"
 	"path/filepath"
@@ -513,4 +514,47 @@ func TestEraseLeavesNoTrace(t *testing.T) {
 		t.Errorf("the other subscriber is gone from the files")
 	}
 	st.ledger("bob@example.com p1", "bob@example.com p2")
+}
+
+// TestEraseWhileRead: a reader in another connection (herald serve) keeps the WAL from being emptied:
+// the erase says so, instead of reporting success with the address still in the WAL, and once the
+// reader is gone Compact finishes the job.
+func TestEraseWhileRead(t *testing.T) {
+	t.Parallel() // it waits out the busy timeout (10 s) before it gives up on the checkpoint
+	t0 := time.Date(2025, 1, 6, 9, 0, 0, 0, time.UTC)
+	st := newSite(t)
+	const addr = "erase.me.please@example.com"
+	ann := st.subscribe(addr, Immediate, t0)
+	st.subscribe("bob@example.com", Immediate, t0)
+
+	other, err := sql.Open("sqlite", dsn(st.s.path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	tx, err := other.BeginTx(t.Context(), &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := tx.QueryRow("SELECT count(*) FROM subscribers").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	err = st.s.DeleteSubscriber(t.Context(), ann)
+	if err == nil || !strings.Contains(err.Error(), "another process is reading it") {
+		t.Fatalf("erase while another connection reads: got %v, want an error saying the WAL could not be emptied", err)
+	}
+	tx.Rollback()
+	if err := st.s.Compact(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{st.s.path, st.s.path + "-wal"} {
+		data, err := os.ReadFile(p)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(data), addr) {
+			t.Errorf("%s still holds the erased address", p)
+		}
+	}
 }

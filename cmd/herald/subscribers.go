@@ -241,6 +241,13 @@ Flags:
 	}
 	defer st.Close()
 	s, err := st.SubscriberByEmail(ctx, email)
+	if errors.Is(err, store.ErrNotFound) && *erase {
+		// Perhaps an erase whose clean-up failed: finish it.
+		if err := st.Compact(ctx); err != nil {
+			return fmt.Errorf("%s is not on the list, and compacting the store failed: %w", email, err)
+		}
+		return fmt.Errorf("%s is not on the list (the store was compacted: nothing deleted is left in it)", email)
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("%s is not on the list", email)
 	}

@@ -350,6 +350,11 @@ func TestSubscribersExportOne(t *testing.T) {
 			t.Errorf("%s still holds the erased subscriber's address or Message-ID", p)
 		}
 	}
+	// Erasing again (after a clean-up that failed, say) compacts the store and says the address is gone.
+	_, _, err = runHerald(t, testEnv(), "subscribers", "remove", "--erase", "-C", dir, "ann@example.com")
+	if err == nil || !strings.Contains(err.Error(), "not on the list (the store was compacted") {
+		t.Errorf("erase again: got %v, want not on the list, store compacted", err)
+	}
 }
 
 func TestSubscribersUsageErrors(t *testing.T) {
