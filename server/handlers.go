@@ -326,11 +326,15 @@ func (s *Server) confirm(w http.ResponseWriter, r *http.Request) {
 			u.Status = store.Active
 		}
 	})
-	if err != nil {
-		s.serverError(w, err)
+	if err == nil {
+		sub, err = s.o.Store.Subscriber(r.Context(), sub.ID)
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		// The sign-up expired and was deleted after the token was checked.
+		s.tokenError(w, token.ErrExpired)
 		return
 	}
-	if sub, err = s.o.Store.Subscriber(r.Context(), sub.ID); err != nil {
+	if err != nil {
 		s.serverError(w, err)
 		return
 	}

@@ -1120,3 +1120,26 @@ func TestServeShutdown(t *testing.T) {
 		t.Errorf("the server still answers after shutdown")
 	}
 }
+
+// expiringStore deletes every subscriber's row just before an update, as the expiry sweep does when it
+// runs between a confirm's token check and its write.
+type expiringStore struct{ store.Store }
+
+func (s expiringStore) UpdateSubscriber(ctx context.Context, id int64, at time.Time, change func(*store.Subscriber)) error {
+	if err := s.Store.DeleteSubscriber(ctx, id); err != nil {
+		return err
+	}
+	return s.Store.UpdateSubscriber(ctx, id, at, change)
+}
+
+// TestConfirmDeletedMeanwhile: a sign-up deleted by the expiry sweep after its token was checked gets
+// the expired-link page, not a server error.
+func TestConfirmDeletedMeanwhile(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.Store = expiringStore{o.Store} })
+	e.signUp("ann@example.com", nil)
+	good := tokenOf(t, e.conf.all()[0].url)
+	wantStatus(t, e.do("POST", "/confirm", url.Values{"token": {good}}, nil), http.StatusBadRequest, "expired")
+	if strings.Contains(e.logs.String(), "level=ERROR") {
+		t.Errorf("logged as an error:\n%s", e.logs)
+	}
+}
