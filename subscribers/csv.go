@@ -153,7 +153,24 @@ func cell(rec []string, i int) string {
 	if i < 0 || i >= len(rec) {
 		return ""
 	}
-	return strings.TrimSpace(rec[i])
+	v := strings.TrimSpace(rec[i])
+	if len(v) > 1 && v[0] == '\'' && strings.ContainsRune(formulaStarts, rune(v[1])) {
+		v = v[1:] // CSVText's quote
+	}
+	return v
+}
+
+// formulaStarts are the first characters that make a spreadsheet read a cell as a formula.
+const formulaStarts = "=+-@\t\r"
+
+// CSVText is s as a CSV cell that a spreadsheet shows as text: a name typed into the web form, such as
+// =HYPERLINK(...), must not run as a formula when the export is opened. It puts a ' before a formula's
+// first character (OWASP's advice on CSV injection); the import takes it off again.
+func CSVText(s string) string {
+	if s != "" && strings.ContainsRune(formulaStarts, rune(s[0])) {
+		return "'" + s
+	}
+	return s
 }
 
 func blank(rec []string) bool {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/store"
+	"github.com/heraldhq/herald/subscribers"
 )
 
 var subscriberStatuses = []string{store.Pending, store.Active, store.Unsubscribed, store.Bounced}
@@ -87,7 +88,7 @@ func csvTime(t time.Time) string {
 }
 
 func csvRecord(s store.Subscriber) []string {
-	return []string{strconv.FormatInt(s.ID, 10), s.Email, s.Name, s.Status, s.Frequency, csvTime(s.CreatedAt),
+	return []string{strconv.FormatInt(s.ID, 10), subscribers.CSVText(s.Email), subscribers.CSVText(s.Name), s.Status, s.Frequency, csvTime(s.CreatedAt),
 		s.ConsentSource, csvTime(s.ConsentAt), s.ConsentIP, csvTime(s.ConfirmedAt), csvTime(s.UnsubscribedAt),
 		strconv.Itoa(s.HardBounces), csvTime(s.LastDigestAt)}
 }

@@ -152,6 +152,9 @@ func TestSubscribersExportRoundTrip(t *testing.T) {
 	mustRun(t, "subscribers", "import", "-C", dir, filepath.Join(listFixtures, "buttondown.csv"))
 	mustRun(t, "subscribers", "add", "-C", dir, "cy@example.net", "--name", "Cy, Jr.", "--frequency", "weekly", "--confirmed")
 	mustRun(t, "subscribers", "add", "-C", dir, "dee@example.net", "--frequency", "daily") // pending
+	// A name typed into the web form that a spreadsheet would run as a formula.
+	const formula = `=HYPERLINK("https://evil.example","Click")`
+	mustRun(t, "subscribers", "add", "-C", dir, "eve@example.net", "--name", formula, "--confirmed")
 	mustRun(t, "subscribers", "remove", "-C", dir, "ada@EXAMPLE.com")                      // unsubscribed, confirmed before
 	st, err := siteStore(t.Context(), dir, testEnv())
 	if err != nil {
@@ -169,6 +172,9 @@ func TestSubscribersExportRoundTrip(t *testing.T) {
 	st.Close()
 
 	first := mustRun(t, "subscribers", "export", "-C", dir, "--format", "csv")
+	if strings.Contains(first, ","+formula) || !strings.Contains(first, `'=HYPERLINK`) {
+		t.Errorf("the export does not defuse the formula in a name:\n%s", first)
+	}
 	if again := mustRun(t, "subscribers", "export", "-C", dir, "--format", "csv"); again != first {
 		t.Errorf("two exports differ:\n%s\n%s", first, again)
 	}
@@ -178,7 +184,7 @@ func TestSubscribersExportRoundTrip(t *testing.T) {
 	}
 	fresh := t.TempDir()
 	out := mustRun(t, "subscribers", "import", "-C", fresh, file)
-	if !strings.Contains(out, "11 added") {
+	if !strings.Contains(out, "12 added") {
 		t.Errorf("import of the export: %s", out)
 	}
 
@@ -194,8 +200,13 @@ func TestSubscribersExportRoundTrip(t *testing.T) {
 		return recs[1:]
 	}
 	want, got := rows(first), rows(mustRun(t, "subscribers", "export", "-C", fresh, "--format", "csv"))
-	if len(got) != len(want) || len(want) != 11 {
-		t.Fatalf("got %d subscribers, want %d (11)", len(got), len(want))
+	if len(got) != len(want) || len(want) != 12 {
+		t.Fatalf("got %d subscribers, want %d (12)", len(got), len(want))
+	}
+	for _, sub := range listJSON(t, fresh) {
+		if sub["email"] == "eve@example.net" && sub["name"] != formula {
+			t.Errorf("the formula name after the round trip: got %q, want %q", sub["name"], formula)
+		}
 	}
 	// The new store's ids, row times and consent source are its own; the rest is the same.
 	kept := []string{"email", "name", "status", "frequency", "consent_at", "consent_ip", "confirmed_at", "unsubscribed_at"}
