@@ -155,7 +155,7 @@ func TestSubscribersExportRoundTrip(t *testing.T) {
 	// A name typed into the web form that a spreadsheet would run as a formula.
 	const formula = `=HYPERLINK("https://evil.example","Click")`
 	mustRun(t, "subscribers", "add", "-C", dir, "eve@example.net", "--name", formula, "--confirmed")
-	mustRun(t, "subscribers", "remove", "-C", dir, "ada@EXAMPLE.com")                      // unsubscribed, confirmed before
+	mustRun(t, "subscribers", "remove", "-C", dir, "ada@EXAMPLE.com") // unsubscribed, confirmed before
 	st, err := siteStore(t.Context(), dir, testEnv())
 	if err != nil {
 		t.Fatal(err)
