@@ -19,8 +19,9 @@ func TestSnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// A writer holds a transaction open, uncommitted, while the copy is made: the copy has the state
-	// before it, whole.
+	// A writer holds a transaction open, uncommitted, while the copy is made: the copy has the committed
+	// state only. (A copy of the files would too; what VACUUM INTO adds, one read transaction across the
+	// database and its WAL, is SQLite's to keep.)
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
