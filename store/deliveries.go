@@ -196,29 +196,35 @@ func (s *sqliteStore) DueAfter(ctx context.Context, now time.Time, after int64, 
 				ORDER BY r.id LIMIT :limit) deferred
 		) due ON due.id = d.id
 		ORDER BY d.id LIMIT :limit`, map[string]any{"now": formatTime(now), "limit": limit, "after": after})
+	return s.deliveries(ctx, "due deliveries", q, args...)
+}
+
+// deliveries runs q, a SELECT of deliveryCols, and fills in the items of the digests among them, newest
+// first. what names the query in errors.
+func (s *sqliteStore) deliveries(ctx context.Context, what, q string, args ...any) ([]Delivery, error) {
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, s.fileErr("due deliveries", err)
+		return nil, s.fileErr(what, err)
 	}
 	defer rows.Close()
-	var due []Delivery
-	digests := map[int64]int{} // delivery id → index in due
+	ds := []Delivery{}
+	digests := map[int64]int{} // delivery id → index in ds
 	for rows.Next() {
 		d, err := scanDelivery(rows)
 		if err != nil {
-			return nil, s.fileErr("due deliveries", err)
+			return nil, s.fileErr(what, err)
 		}
 		if d.DigestKey != "" {
-			digests[d.ID] = len(due)
+			digests[d.ID] = len(ds)
 		}
-		due = append(due, d)
+		ds = append(ds, d)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, s.fileErr("due deliveries", err)
+		return nil, s.fileErr(what, err)
 	}
 	rows.Close()
 	if len(digests) == 0 {
-		return due, nil
+		return ds, nil
 	}
 	ids := slices.Sorted(maps.Keys(digests))
 	args = make([]any, len(ids))
@@ -229,22 +235,22 @@ func (s *sqliteStore) DueAfter(ctx context.Context, now time.Time, after int64, 
 		WHERE di.delivery_id IN (`+placeholders(len(ids), 1)+`)
 		ORDER BY di.delivery_id, COALESCE(i.date, i.first_seen) DESC, di.item_id`, args...)
 	if err != nil {
-		return nil, s.fileErr("digest items", err)
+		return nil, s.fileErr(what+": digest items", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var id int64
 		var item string
 		if err := rows.Scan(&id, &item); err != nil {
-			return nil, s.fileErr("digest items", err)
+			return nil, s.fileErr(what+": digest items", err)
 		}
-		d := &due[digests[id]]
+		d := &ds[digests[id]]
 		d.ItemIDs = append(d.ItemIDs, item)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, s.fileErr("digest items", err)
+		return nil, s.fileErr(what+": digest items", err)
 	}
-	return due, nil
+	return ds, nil
 }
 
 func (s *sqliteStore) Sending(ctx context.Context, attempts []Attempt, at time.Time) ([]int64, error) {
@@ -482,52 +488,6 @@ func (s *sqliteStore) DeliveryCounts(ctx context.Context) (map[string]int, error
 }
 
 func (s *sqliteStore) SubscriberDeliveries(ctx context.Context, id int64) ([]Delivery, error) {
-	what := fmt.Sprintf("deliveries of subscriber %d", id)
-	rows, err := s.db.QueryContext(ctx, `SELECT `+deliveryCols+` FROM deliveries d WHERE d.subscriber_id = ? ORDER BY d.id`, id)
-	if err != nil {
-		return nil, s.fileErr(what, err)
-	}
-	defer rows.Close()
-	ds := []Delivery{}
-	digests := map[int64]int{} // delivery id → index in ds
-	for rows.Next() {
-		d, err := scanDelivery(rows)
-		if err != nil {
-			return nil, s.fileErr(what, err)
-		}
-		if d.DigestKey != "" {
-			digests[d.ID] = len(ds)
-		}
-		ds = append(ds, d)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, s.fileErr(what, err)
-	}
-	rows.Close()
-	if len(digests) == 0 {
-		return ds, nil
-	}
-	// delivery_items holds a subscriber's rows under their id (its primary key starts with it).
-	rows, err = s.db.QueryContext(ctx, `SELECT di.delivery_id, di.item_id FROM delivery_items di JOIN items i ON i.id = di.item_id
-		JOIN deliveries d ON d.id = di.delivery_id
-		WHERE di.subscriber_id = ? AND d.digest_key IS NOT NULL
-		ORDER BY di.delivery_id, COALESCE(i.date, i.first_seen) DESC, di.item_id`, id)
-	if err != nil {
-		return nil, s.fileErr(what, err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var did int64
-		var item string
-		if err := rows.Scan(&did, &item); err != nil {
-			return nil, s.fileErr(what, err)
-		}
-		if i, ok := digests[did]; ok {
-			ds[i].ItemIDs = append(ds[i].ItemIDs, item)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, s.fileErr(what, err)
-	}
-	return ds, nil
+	return s.deliveries(ctx, fmt.Sprintf("deliveries of subscriber %d", id),
+		`SELECT `+deliveryCols+` FROM deliveries d WHERE d.subscriber_id = ? ORDER BY d.id`, id)
 }
