@@ -162,34 +162,6 @@ func (s *sqliteStore) Subscriber(ctx context.Context, id int64) (Subscriber, err
 	return sub, nil
 }
 
-func (s *sqliteStore) SubscribersByID(ctx context.Context, ids []int64) (map[int64]Subscriber, error) {
-	subs := make(map[int64]Subscriber, len(ids))
-	for chunk := range slices.Chunk(ids, 500) {
-		args := make([]any, len(chunk))
-		for i, id := range chunk {
-			args[i] = id
-		}
-		rows, err := s.db.QueryContext(ctx, `SELECT `+subscriberCols+` FROM subscribers WHERE id IN (`+placeholders(len(chunk), 1)+`)`, args...)
-		if err != nil {
-			return nil, s.fileErr("subscribers by id", err)
-		}
-		for rows.Next() {
-			sub, err := scanSubscriber(rows)
-			if err != nil {
-				rows.Close()
-				return nil, s.fileErr("subscribers by id", err)
-			}
-			subs[sub.ID] = sub
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return nil, s.fileErr("subscribers by id", err)
-		}
-	}
-	return subs, nil
-}
-
 func (s *sqliteStore) SubscriberByEmail(ctx context.Context, email string) (Subscriber, error) {
 	// The errors do not quote the address: herald serve logs them, and addresses stay out of logs.
 	key, ok := emailKey(email)

@@ -3,7 +3,6 @@ package store
 import (
 	"database/sql"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -557,31 +556,5 @@ func TestEraseWhileRead(t *testing.T) {
 		if strings.Contains(string(data), addr) {
 			t.Errorf("%s still holds the erased address", p)
 		}
-	}
-}
-
-func TestSubscribersByID(t *testing.T) {
-	s := openStore(t, filepath.Join(t.TempDir(), "herald.db"))
-	t0 := time.Date(2025, 1, 6, 9, 0, 0, 0, time.UTC)
-	var ids []int64
-	for i := range 1203 { // more than one chunk of 500
-		sub, err := s.AddSubscriber(t.Context(), Subscriber{Email: fmt.Sprintf("r%d@example.com", i), Status: Active}, t0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, sub.ID)
-	}
-	got, err := s.SubscribersByID(t.Context(), append(ids, 99999))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != len(ids) {
-		t.Fatalf("got %d subscribers, want %d (the unknown id left out)", len(got), len(ids))
-	}
-	if got[ids[1200]].Email != "r1200@example.com" || got[ids[0]].Status != Active {
-		t.Errorf("got %+v and %+v", got[ids[1200]], got[ids[0]])
-	}
-	if got, err := s.SubscribersByID(t.Context(), nil); err != nil || len(got) != 0 {
-		t.Errorf("no ids: got %v, %v", got, err)
 	}
 }

@@ -164,13 +164,9 @@ func sendTest(ctx context.Context, b *build, st store.Store, getenv func(string)
 		return errors.Join(mailer.ErrConnect, err)
 	}
 	defer sender.Close()
-	subs, err := pageSubscribers(ctx, st, pick)
-	if err != nil {
-		return err
-	}
 	sent := 0
 	for _, d := range pick {
-		m, err := ms.compose(d, subs[d.SubscriberID], byID, now)
+		m, err := ms.compose(ctx, st, d, byID, now)
 		if err != nil {
 			return err
 		}
@@ -283,13 +279,8 @@ func sendDue(ctx context.Context, b *build, st store.Store, getenv func(string) 
 			for _, w := range warns {
 				fmt.Fprintln(stderr, "warning:", w)
 			}
-			subs, err := pageSubscribers(ctx, st, fresh)
-			if err != nil {
-				prodErr = err
-				return
-			}
 			for _, d := range fresh {
-				m, err := ms.compose(d, subs[d.SubscriberID], byID, now)
+				m, err := ms.compose(ctx, st, d, byID, now)
 				if errors.Is(err, errPostGone) {
 					// It can never be sent: close it, or it would block the queue.
 					if err := closeDelivery(ctx, st, d, err.Error()); err != nil {
@@ -365,27 +356,12 @@ func (p *progress) add(mailer.Result) {
 
 func (p *progress) done() { fmt.Fprintln(p.w) }
 
-// pageSubscribers reads the subscribers of a page of deliveries in one query, not one a message. A
-// subscriber who is gone (erased meanwhile) is an error, as it was for the single look-up.
-func pageSubscribers(ctx context.Context, st store.Store, ds []store.Delivery) (map[int64]store.Subscriber, error) {
-	ids := make([]int64, len(ds))
-	for i, d := range ds {
-		ids[i] = d.SubscriberID
-	}
-	subs, err := st.SubscribersByID(ctx, ids)
+// compose makes the message of one delivery.
+func (ms *mailSettings) compose(ctx context.Context, st store.Store, d store.Delivery, byID map[string]*posts.Post, now time.Time) (*mailer.Message, error) {
+	sub, err := st.Subscriber(ctx, d.SubscriberID)
 	if err != nil {
 		return nil, err
 	}
-	for _, d := range ds {
-		if _, ok := subs[d.SubscriberID]; !ok {
-			return nil, fmt.Errorf("delivery %d: subscriber %d: %w", d.ID, d.SubscriberID, store.ErrNotFound)
-		}
-	}
-	return subs, nil
-}
-
-// compose makes the message of one delivery.
-func (ms *mailSettings) compose(d store.Delivery, sub store.Subscriber, byID map[string]*posts.Post, now time.Time) (*mailer.Message, error) {
 	if ms.testTo != "" {
 		sub.Email = ms.testTo
 	}
