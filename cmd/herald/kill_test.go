@@ -77,16 +77,23 @@ func (c *countingSession) Logout() error { return nil }
 func startCountingServer(t *testing.T) (*countingServer, string) {
 	t.Helper()
 	srv := &countingServer{got: map[string][]string{}}
-	s := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &countingSession{s: srv}, nil }))
+	return srv, serveSMTP(t, func() smtp.Session { return &countingSession{s: srv} })
+}
+
+// serveSMTP runs an SMTP server (go-smtp) on a loopback port until the test ends, with a session from
+// newSession for each connection, and returns its address.
+func serveSMTP(tb testing.TB, newSession func() smtp.Session) string {
+	tb.Helper()
+	s := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return newSession(), nil }))
 	s.Domain = "localhost"
 	s.ErrorLog = log.New(io.Discard, "", 0)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	go s.Serve(l)
-	t.Cleanup(func() { s.Close() })
-	return srv, l.Addr().String()
+	tb.Cleanup(func() { s.Close() })
+	return l.Addr().String()
 }
 
 // killSite makes a site whose mail goes to addr, with n subscribers and one new post to send them.

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -55,15 +53,7 @@ func benchmarkSend(b *testing.B, noLedger bool) {
 		subscribers = n
 	}
 	delay, _ := time.ParseDuration(os.Getenv("HERALD_BENCH_SMTP_DELAY"))
-	s := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return sinkSession{delay: delay}, nil }))
-	s.Domain = "localhost"
-	s.ErrorLog = log.New(io.Discard, "", 0)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	go s.Serve(l)
-	b.Cleanup(func() { s.Close() })
+	addr := serveSMTP(b, func() smtp.Session { return sinkSession{delay: delay} })
 
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
@@ -73,7 +63,7 @@ func benchmarkSend(b *testing.B, noLedger bool) {
 		os.WriteFile(filepath.Join(site, "_config.yml"), []byte("title: Bench\nurl: https://blog.example.com\n"), 0o644)
 		os.WriteFile(filepath.Join(site, "herald.yaml"), []byte(fmt.Sprintf(
 			"from: \"Jane <jane@blog.example.com>\"\npostal_address: 1 Main St\nbase_url: https://n.example.com\n"+
-				"secret: 0123456789abcdef0123456789\nsmtp: smtp://%s?tls=none\n", l.Addr())), 0o644)
+				"secret: 0123456789abcdef0123456789\nsmtp: smtp://%s?tls=none\n", addr)), 0o644)
 		addPostB(b, site, "2020-01-01-old.md", "Old")
 		var csv strings.Builder
 		csv.WriteString("email\n")
@@ -93,6 +83,7 @@ func benchmarkSend(b *testing.B, noLedger bool) {
 			b.Fatal(err)
 		}
 		var out strings.Builder
+		var err error
 		b.StartTimer()
 		if noLedger {
 			err = sendWithoutLedger(b, site, env, &out)

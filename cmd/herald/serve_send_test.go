@@ -6,11 +6,9 @@ import (
 	"database/sql"
 	"fmt"
 	"io"
-	"log"
 	"math/rand/v2"
 	"mime"
 	"mime/quotedprintable"
-	"net"
 	"net/http"
 	"net/mail"
 	"net/url"
@@ -54,17 +52,9 @@ type slowSink struct {
 func startSlowSink(t *testing.T, delay time.Duration, gated func(string) bool) (*slowSink, string) {
 	t.Helper()
 	k := &slowSink{delay: delay, gated: gated, gate: make(chan struct{}), changed: make(chan struct{})}
-	s := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &slowSession{k: k}, nil }))
-	s.Domain = "localhost"
-	s.ErrorLog = log.New(io.Discard, "", 0)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Serve(l)
-	t.Cleanup(func() { s.Close() })
+	addr := serveSMTP(t, func() smtp.Session { return &slowSession{k: k} })
 	t.Cleanup(k.open) // before the server closes: a held connection must not outlive the test
-	return k, l.Addr().String()
+	return k, addr
 }
 
 func (k *slowSink) open() { k.once.Do(func() { close(k.gate) }) }
