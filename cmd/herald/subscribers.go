@@ -225,7 +225,9 @@ func subscribersRemove(ctx context.Context, args []string, getenv func(string) s
 	fs := newFlagSet("subscribers remove", stderr, `Usage: herald subscribers remove EMAIL [flags]
 
 Unsubscribes someone at once: nothing more is sent to them, and their consent record is kept. With
---erase they and everything Herald holds about them are deleted for good.
+--erase they and everything the store holds about them are deleted for good (the store file is rewritten;
+messages in the outbox folder and backups made before are not touched). Stop herald serve first on a large
+store: the rewrite holds the store meanwhile.
 
 Flags:
 `)
