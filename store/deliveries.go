@@ -175,9 +175,10 @@ func scanDelivery(row interface{ Scan(...any) error }) (Delivery, error) {
 	return d, nil
 }
 
-// Due takes the queued and the due deferred deliveries each in id order, through deliveries_due (for
-// queued ones next_attempt_at is NULL, so the index holds them in id order: no sort of 100,000 rows
-// for each batch), then merges the two.
+// Due takes the queued and the due deferred deliveries each in id order, through the partial indexes
+// deliveries_queued and deliveries_deferred (in id order: no sort of 100,000 rows for each batch), then
+// merges the two. CROSS JOIN keeps deliveries the outer loop: SQLite would otherwise start from the
+// active subscribers and sort all their queued deliveries for each batch.
 func (s *sqliteStore) Due(ctx context.Context, now time.Time, limit int) ([]Delivery, error) {
 	return s.DueAfter(ctx, now, 0, limit)
 }
@@ -187,11 +188,11 @@ func (s *sqliteStore) DueAfter(ctx context.Context, now time.Time, after int64, 
 		return nil, nil
 	}
 	q, args := bind(`SELECT `+deliveryCols+` FROM deliveries d JOIN (
-			SELECT id FROM (SELECT q.id FROM deliveries q JOIN subscribers s ON s.id = q.subscriber_id
+			SELECT id FROM (SELECT q.id FROM deliveries q CROSS JOIN subscribers s ON s.id = q.subscriber_id
 				WHERE q.status = 'queued' AND s.status = 'active' AND q.id > :after
 				ORDER BY q.id LIMIT :limit) queued
 			UNION ALL
-			SELECT id FROM (SELECT r.id FROM deliveries r JOIN subscribers s ON s.id = r.subscriber_id
+			SELECT id FROM (SELECT r.id FROM deliveries r CROSS JOIN subscribers s ON s.id = r.subscriber_id
 				WHERE r.status = 'deferred' AND r.next_attempt_at <= :now AND s.status = 'active' AND r.id > :after
 				ORDER BY r.id LIMIT :limit) deferred
 		) due ON due.id = d.id

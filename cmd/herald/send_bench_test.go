@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -55,6 +56,8 @@ func benchmarkSend(b *testing.B, noLedger bool) {
 	delay, _ := time.ParseDuration(os.Getenv("HERALD_BENCH_SMTP_DELAY"))
 	addr := serveSMTP(b, func() smtp.Session { return sinkSession{delay: delay} })
 
+	var cpuUsed time.Duration
+	var written int64
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		dir := b.TempDir()
@@ -84,6 +87,7 @@ func benchmarkSend(b *testing.B, noLedger bool) {
 		}
 		var out strings.Builder
 		var err error
+		cpu0, io0 := cpuTime(), writeBytes()
 		b.StartTimer()
 		if noLedger {
 			err = sendWithoutLedger(b, site, env, &out)
@@ -94,11 +98,15 @@ func benchmarkSend(b *testing.B, noLedger bool) {
 			b.Fatal(err)
 		}
 		b.StopTimer()
+		cpuUsed += cpuTime() - cpu0
+		written += writeBytes() - io0
 		if !strings.Contains(out.String(), fmt.Sprintf("sent %d,", subscribers)) {
 			b.Fatalf("send: %s", out.String())
 		}
 	}
 	b.ReportMetric(float64(subscribers*b.N)/b.Elapsed().Seconds(), "msgs/s")
+	b.ReportMetric(float64(cpuUsed.Microseconds())/float64(subscribers*b.N), "cpu-µs/msg")
+	b.ReportMetric(float64(written)/float64(subscribers*b.N), "disk-B/msg")
 }
 
 func addPostB(b *testing.B, dir, name, title string) {
@@ -130,4 +138,23 @@ func sendWithoutLedger(b *testing.B, site string, env func(string) string, out i
 		return err
 	}
 	return sendDue(b.Context(), bld, r.st, env, sendFlags{ledger: nopLedger{}}, "", out, io.Discard)
+}
+
+// cpuTime is the CPU time (user and system) the process has used: herald's and the in-process sink's.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// writeBytes is what the process has had written to storage so far (Linux's /proc/self/io), or 0.
+func writeBytes() int64 {
+	b, _ := os.ReadFile("/proc/self/io")
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "write_bytes: "); ok {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			return n
+		}
+	}
+	return 0
 }
