@@ -191,10 +191,10 @@ CREATE INDEX delivery_items_item ON delivery_items (item_id);
 	// 4: fewer pages written for each message sent. deliveries_due held every delivery under its status,
 	// so each message moved its entry twice (queued, sending, sent): the partial indexes hold only the
 	// work still to do, and a message leaves them once (and passes through the small one of messages in
-	// flight). deliveries_message_id put each Message-ID, a
-	// hash, on a random page; no query looks a delivery up by it, and each is unique by construction (the
-	// hash of the delivery's own key, reused only by a retry of the same delivery). BenchmarkSend wrote
-	// 28 KB to disk per message before, 17 KB after.
+	// flight). deliveries_message_id put each Message-ID, a hash, on a random page; no query looks a
+	// delivery up by it, and each is unique by construction (the hash of the delivery's own key, reused
+	// only by a retry of the same delivery). BenchmarkSend wrote 28 KB to disk per message before, 17 KB
+	// after.
 	`
 DROP INDEX deliveries_due;
 DROP INDEX deliveries_message_id;
