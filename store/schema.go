@@ -61,7 +61,7 @@ CREATE TABLE items (
 CREATE TABLE subscribers (
 	id              INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused: tokens are HMACs of it
 	email           TEXT    NOT NULL,        -- as the subscriber wrote it
-	email_key       TEXT    NOT NULL UNIQUE, -- local part as written, "@", domain in lower case
+	email_key       TEXT    NOT NULL UNIQUE, -- local part as written, "@", domain in lower case (lower case since version 5)
 	name            TEXT    NOT NULL DEFAULT '',
 	status          TEXT    NOT NULL DEFAULT 'pending'
 		CHECK (status IN ('pending', 'active', 'unsubscribed', 'bounced')),
@@ -202,6 +202,13 @@ CREATE INDEX deliveries_queued ON deliveries (id, subscriber_id) WHERE status = 
 CREATE INDEX deliveries_deferred ON deliveries (id, next_attempt_at, subscriber_id) WHERE status = 'deferred';
 -- What a crash left in flight (Recover): a handful of entries, on one page.
 CREATE INDEX deliveries_sending ON deliveries (id) WHERE status = 'sending';
+`,
+	// 5: an address is found whatever the case of its local part (emailKey): new keys are written in
+	// lower case, and the store looks them up by lower(email_key), which also finds the keys of version 4
+	// and before, written with the local part as the subscriber wrote it. The rows that one address got
+	// then, one per case, stay as they are; lookups take the opt-out among them first (optOutFirst).
+	`
+CREATE INDEX subscribers_email_fold ON subscribers (lower(email_key));
 `,
 }
 

@@ -173,6 +173,12 @@ var fillers = []func(t *testing.T, s *sqliteStore){
 			t.Fatal(err)
 		}
 	},
+	func(t *testing.T, s *sqliteStore) {
+		// Version 5 writes keys in lower case.
+		if _, err := s.AddSubscriber(t.Context(), Subscriber{Email: "Zoe@Example.org"}, time.Date(2024, 8, 1, 8, 0, 0, 0, time.UTC)); err != nil {
+			t.Fatal(err)
+		}
+	},
 }
 
 // dump is the rows of the tables of a version-v store, in the columns of version v, for comparing a store

@@ -41,15 +41,35 @@ func (s *sqliteStore) inTx(ctx context.Context, what string, f func(tx *sql.Tx) 
 	return nil
 }
 
-// emailKey is how the store tells addresses apart: the local part as written (RFC 5321 leaves its case
-// to the receiving server), "@", the domain in lower case. ok is false for what is not an address.
+// emailKey is how the store tells addresses apart: the local part with its ASCII letters in lower case,
+// "@", the domain in lower case. RFC 5321 lets a server treat local parts as case-sensitive, but the big
+// providers do not, and list tools change the case of addresses: "Ann@" and "ann@" are one reader, who
+// must not come back through an import as one after unsubscribing as the other, nor get every post twice.
+// Only ASCII is folded, as SQLite's lower() does: the store finds a subscriber by lower(email_key), which
+// also matches the keys written before version 5, when the local part kept its case. ok is false for what
+// is not an address.
 func emailKey(email string) (key string, ok bool) {
 	at := strings.LastIndexByte(email, '@')
 	if at <= 0 || at == len(email)-1 || strings.ContainsAny(email, "\r\n\x00") {
 		return "", false
 	}
-	return email[:at+1] + strings.ToLower(email[at+1:]), true
+	return asciiLower(email[:at+1]) + strings.ToLower(email[at+1:]), true
 }
+
+// asciiLower is SQLite's lower(): ASCII letters in lower case, every other character as it is.
+func asciiLower(s string) string {
+	return strings.Map(func(r rune) rune {
+		if 'A' <= r && r <= 'Z' {
+			return r + 'a' - 'A'
+		}
+		return r
+	}, s)
+}
+
+// optOutFirst orders the rows that one address had before version 5 (a key per case of its local
+// part): an opt-out, then an active subscription, then a pending one, the oldest first among equals.
+// The first is the subscriber of that address.
+const optOutFirst = `CASE status WHEN 'unsubscribed' THEN 0 WHEN 'bounced' THEN 1 WHEN 'active' THEN 2 ELSE 3 END, id`
 
 var (
 	statuses       = []string{Pending, Active, Unsubscribed, Bounced}
@@ -168,7 +188,8 @@ func (s *sqliteStore) SubscriberByEmail(ctx context.Context, email string) (Subs
 	if !ok {
 		return Subscriber{}, s.checkErr("subscriber by address: %w", ErrNotFound)
 	}
-	sub, err := scanSubscriber(s.db.QueryRowContext(ctx, `SELECT `+subscriberCols+` FROM subscribers WHERE email_key = ?`, key))
+	sub, err := scanSubscriber(s.db.QueryRowContext(ctx, `SELECT `+subscriberCols+` FROM subscribers
+		WHERE lower(email_key) = ? ORDER BY `+optOutFirst+` LIMIT 1`, key))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Subscriber{}, s.checkErr("subscriber by address: %w", ErrNotFound)
 	}
@@ -208,7 +229,7 @@ func (s *sqliteStore) AddSubscriber(ctx context.Context, sub Subscriber, now tim
 	key, _ := emailKey(sub.Email)
 	err := s.inTx(ctx, "add subscriber", func(tx *sql.Tx) error {
 		var other int64
-		err := tx.QueryRowContext(ctx, "SELECT id FROM subscribers WHERE email_key = ?", key).Scan(&other)
+		err := tx.QueryRowContext(ctx, "SELECT id FROM subscribers WHERE lower(email_key) = ? ORDER BY "+optOutFirst+" LIMIT 1", key).Scan(&other)
 		if err == nil {
 			return s.checkErr("add subscriber %q: %w (subscriber %d)", sub.Email, ErrExists, other)
 		}
@@ -257,7 +278,7 @@ func (s *sqliteStore) ImportSubscribers(ctx context.Context, subs []Subscriber, 
 	err := s.inTx(ctx, "import subscribers", func(tx *sql.Tx) error {
 		res = ImportResult{}
 		byKey := map[string]*importEntry{}
-		rows, err := tx.QueryContext(ctx, `SELECT `+subscriberCols+`, email_key FROM subscribers`)
+		rows, err := tx.QueryContext(ctx, `SELECT `+subscriberCols+`, lower(email_key) FROM subscribers ORDER BY `+optOutFirst)
 		if err != nil {
 			return err
 		}
@@ -280,7 +301,9 @@ func (s *sqliteStore) ImportSubscribers(ctx context.Context, subs []Subscriber, 
 				return fmt.Errorf("subscriber %d: %w", sub.ID, err)
 			}
 			e.known, e.wasActive = true, sub.Status == Active
-			byKey[key] = &e
+			if byKey[key] == nil { // the first of the rows an address had before version 5
+				byKey[key] = &e
+			}
 		}
 		if err := rows.Err(); err != nil {
 			return err
@@ -428,21 +451,25 @@ func (s *sqliteStore) UpdateSubscriber(ctx context.Context, id int64, at time.Ti
 			return s.checkErr("%s: %s", what, msg)
 		}
 		key, _ := emailKey(sub.Email)
-		var other int64
-		err = tx.QueryRowContext(ctx, "SELECT id FROM subscribers WHERE email_key = ? AND id <> ?", key, id).Scan(&other)
-		if err == nil {
-			return s.checkErr("%s: %q: %w (subscriber %d)", what, sub.Email, ErrExists, other)
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return err
+		if oldKey, _ := emailKey(old.Email); key != oldKey {
+			var other int64
+			err = tx.QueryRowContext(ctx, "SELECT id FROM subscribers WHERE lower(email_key) = ? AND id <> ? LIMIT 1", key, id).Scan(&other)
+			if err == nil {
+				return s.checkErr("%s: %q: %w (subscriber %d)", what, sub.Email, ErrExists, other)
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
 		}
 		var ip any
 		if sub.ConsentIP != "" {
 			ip = sub.ConsentIP
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE subscribers SET email = ?, email_key = ?, name = ?, status = ?,
-			frequency = ?, created_at = ?, consent_source = ?, consent_at = ?, consent_ip = ?, confirmed_at = ?,
-			unsubscribed_at = ?, last_digest_at = ?, hard_bounces = ? WHERE id = ?`,
+		// A key written before version 5 stays as it is while the address is the same: another row of the
+		// address may hold the lower-case one.
+		if _, err := tx.ExecContext(ctx, `UPDATE subscribers SET email = ?, email_key = CASE lower(email_key) WHEN ?2 THEN email_key ELSE ?2 END,
+			name = ?, status = ?, frequency = ?, created_at = ?, consent_source = ?, consent_at = ?, consent_ip = ?,
+			confirmed_at = ?, unsubscribed_at = ?, last_digest_at = ?, hard_bounces = ? WHERE id = ?`,
 			sub.Email, key, sub.Name, sub.Status, sub.Frequency, formatTime(sub.CreatedAt), sub.ConsentSource,
 			formatTime(sub.ConsentAt), ip, formatTime(sub.ConfirmedAt), formatTime(sub.UnsubscribedAt),
 			formatTime(sub.LastDigestAt), sub.HardBounces, id); err != nil {

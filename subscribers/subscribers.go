@@ -109,15 +109,22 @@ func Parse(name string, r io.Reader) (recs []Record, merged int, err error) {
 	return recs, l.merged, nil
 }
 
-// Key is the comparison key of an address: the local part as written, "@", the domain lower-cased.
-// (RFC 5321 lets a server treat local parts case-sensitively; no domain is.) A string without "@"
-// is returned as it is.
+// Key is the comparison key of an address, as the store's: the local part with its ASCII letters in lower
+// case, "@", the domain in lower case. (RFC 5321 lets a server treat local parts as case-sensitive; the
+// big providers do not, and list tools change the case of addresses, so "Ann@" and "ann@" are one reader.)
+// A string without "@" is returned as it is.
 func Key(email string) string {
 	at := strings.LastIndexByte(email, '@')
 	if at < 0 {
 		return email
 	}
-	return email[:at+1] + strings.ToLower(email[at+1:])
+	local := strings.Map(func(r rune) rune {
+		if 'A' <= r && r <= 'Z' {
+			return r + 'a' - 'A'
+		}
+		return r
+	}, email[:at+1])
+	return local + strings.ToLower(email[at+1:])
 }
 
 // row is a record being built, with what the merge needs to know.

@@ -271,10 +271,10 @@ func TestSubscribersExportOne(t *testing.T) {
 	}
 	st.Close()
 
-	if _, _, err := runHerald(t, testEnv(), "subscribers", "export", "-C", dir, "Ann@example.com"); err == nil {
-		t.Errorf("export found Ann@example.com; the local part is compared as written")
+	if _, _, err := runHerald(t, testEnv(), "subscribers", "export", "-C", dir, "nobody@example.com"); err == nil {
+		t.Errorf("export found nobody@example.com")
 	}
-	out := mustRun(t, "subscribers", "export", "-C", dir, "ann@EXAMPLE.COM") // the domain in any case
+	out := mustRun(t, "subscribers", "export", "-C", dir, "ANN@EXAMPLE.COM") // the address in any case
 	var one subscriberJSON
 	if err := json.Unmarshal([]byte(out), &one); err != nil {
 		t.Fatalf("%v\n%s", err, out)
