@@ -362,13 +362,19 @@ func (ms *mailSettings) compose(ctx context.Context, st store.Store, d store.Del
 	if err != nil {
 		return nil, err
 	}
-	if ms.testTo != "" {
-		sub.Email = ms.testTo
-	}
 	r := mailer.Recipient{Email: sub.Email, Name: sub.Name}
 	if ms.baseURL != "" {
 		r.UnsubscribeURL = ms.baseURL + "/unsubscribe?token=" + token.Sign(ms.secret, "unsubscribe", sub.ID, time.Time{})
 		r.PreferencesURL = ms.baseURL + "/preferences?token=" + token.Sign(ms.secret, "preferences", sub.ID, time.Time{})
+	}
+	if ms.testTo != "" {
+		// A test copy is nobody's: it must not carry a reader's name, nor links that would unsubscribe
+		// them when the author tries the footer or the mail client's unsubscribe button.
+		r = mailer.Recipient{Email: ms.testTo}
+		if ms.baseURL != "" {
+			r.UnsubscribeURL = ms.baseURL + "/unsubscribe?token=test"
+			r.PreferencesURL = ms.baseURL + "/preferences?token=test"
+		}
 	}
 	var ps []*posts.Post
 	for _, id := range d.ItemIDs {
@@ -385,7 +391,12 @@ func (ms *mailSettings) compose(ctx context.Context, st store.Store, d store.Del
 	if d.DigestKey != "" {
 		key = "digest/" + d.DigestKey + "/" + sub.Email
 	}
-	if d.MessageID != "" && ms.testTo == "" {
+	switch {
+	case ms.testTo != "":
+		// Its own Message-ID in each run: a mail provider drops a message whose Message-ID it has seen,
+		// so a test copy must share one neither with the real message nor with an earlier test.
+		key = "test/" + key + "/" + ms.testTo + "/" + now.UTC().Format(time.RFC3339Nano)
+	case d.MessageID != "":
 		key = d.MessageID // tried before: the same Message-ID again
 	}
 	if d.DigestKey == "" {

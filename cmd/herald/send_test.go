@@ -152,7 +152,9 @@ func TestSendDryRun(t *testing.T) {
 }
 
 // TestSendTestTo: --test-to sends one copy of each due message to the address given, marked [TEST], and
-// records nothing: the real send afterwards still sends everything.
+// records nothing: the real send afterwards still sends everything. The copy is nobody's: no reader's
+// name, no link that would unsubscribe one, and a Message-ID of its own, even when the author tests to
+// their own subscribed address (a provider drops a message whose Message-ID it has seen).
 func TestSendTestTo(t *testing.T) {
 	dir := mailSite(t, "")
 	if _, _, err := runHerald(t, testEnv(), "publish", "-C", dir); err != nil {
@@ -171,9 +173,35 @@ func TestSendTestTo(t *testing.T) {
 	if len(msgs) != 1 || !strings.Contains(msgs[0].Header.Get("To"), "me@example.net") || !strings.HasPrefix(msgs[0].Header.Get("Subject"), "[TEST] Hello") {
 		t.Fatalf("test message: %d messages, %v", len(msgs), msgs[0].Header)
 	}
+	if _, _, err := runHerald(t, testEnv(), "send", "-C", dir, "--test-to", "ann@example.com"); err != nil {
+		t.Fatal(err)
+	}
 	out, _, err = runHerald(t, testEnv(), "send", "-C", dir)
 	if err != nil || !strings.Contains(out, "sent 1,") {
 		t.Errorf("the real send after a test: %v\n%s", err, out)
+	}
+	msgs = maildir(t, box)
+	var tests, real []mail.Header
+	for _, m := range msgs {
+		if strings.HasPrefix(m.Header.Get("Subject"), "[TEST]") {
+			tests = append(tests, m.Header)
+		} else {
+			real = append(real, m.Header)
+		}
+	}
+	if len(tests) != 2 || len(real) != 1 {
+		t.Fatalf("got %d test and %d real messages in the outbox, want 2 and 1", len(tests), len(real))
+	}
+	ids := map[string]bool{real[0].Get("Message-Id"): true}
+	for _, h := range tests {
+		if ids[h.Get("Message-Id")] {
+			t.Errorf("two messages share the Message-ID %s", h.Get("Message-Id"))
+		}
+		ids[h.Get("Message-Id")] = true
+		if strings.Contains(h.Get("To"), "Ann") || h.Get("List-Unsubscribe") == real[0].Get("List-Unsubscribe") ||
+			!strings.Contains(h.Get("List-Unsubscribe"), "token=test") {
+			t.Errorf("a test copy carries a reader's name or unsubscribe link:\nTo: %s\nList-Unsubscribe: %s", h.Get("To"), h.Get("List-Unsubscribe"))
+		}
 	}
 	if _, _, err := runHerald(t, testEnv(), "send", "-C", dir, "--test-to", "not an address"); err == nil {
 		t.Errorf("--test-to accepted a bad address")
