@@ -80,6 +80,7 @@ func (e *Engine) Run(ctx context.Context, jobs <-chan Job) (map[Outcome]int, err
 		return nil, fmt.Errorf("%w: %w", ErrConnect, err)
 	}
 	counts := map[Outcome]int{}
+	live := &liveCount{n: n}
 	var mu sync.Mutex
 	var runErr error
 	stop := make(chan struct{}) // closed when a worker stops the run: the others take no more jobs
@@ -93,7 +94,7 @@ func (e *Engine) Run(ctx context.Context, jobs <-chan Job) (map[Outcome]int, err
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w := &worker{e: e, conn: conn, gc: gc, limiter: limiter, stop: stop, report: func(r Result) {
+			w := &worker{e: e, conn: conn, gc: gc, limiter: limiter, stop: stop, live: live, report: func(r Result) {
 				mu.Lock()
 				counts[r.Outcome]++
 				if e.Progress != nil {
@@ -123,6 +124,7 @@ type worker struct {
 	gc      *groupCommit
 	limiter <-chan time.Time
 	stop    <-chan struct{}
+	live    *liveCount
 	report  func(Result)
 	pending []Result // results not yet recorded: they go with the next commit
 	silent  []Result // deferrals before a retry: recorded, but not the message's final result
@@ -139,7 +141,7 @@ func (w *worker) run(ctx context.Context, jobs <-chan Job) error {
 				if ferr := w.flush(ctx); ferr != nil {
 					return ferr
 				}
-				if ctx.Err() != nil {
+				if ctx.Err() != nil || w.live.leave() {
 					return nil
 				}
 				return fmt.Errorf("%w: %w", ErrConnect, err)
@@ -148,7 +150,9 @@ func (w *worker) run(ctx context.Context, jobs <-chan Job) error {
 		}
 		var job Job
 		ok := false
-		if ctx.Err() == nil {
+		// The rate limit is waited for before a job is taken: a job marked sending is sent at once, so
+		// that a stop or a crash while waiting leaves nothing unknown.
+		if w.tick(ctx) {
 			select {
 			case job, ok = <-jobs:
 			case <-ctx.Done():
@@ -182,12 +186,6 @@ func (w *worker) deliver(ctx context.Context, job Job) error {
 		backoff = time.Second
 	}
 	for attempt := 0; ; attempt++ {
-		if w.limiter != nil {
-			select {
-			case <-w.limiter:
-			case <-ctx.Done():
-			}
-		}
 		// A message under way finishes even when the run is being stopped (its connection's timeouts
 		// bound it): abandoning it after DATA would make it unknown.
 		err := w.conn.Send(context.WithoutCancel(ctx), job.Message)
@@ -231,17 +229,56 @@ func (w *worker) deliver(ctx context.Context, job Job) error {
 		}
 		conn, err := w.e.Dial(ctx)
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil
+			if ctx.Err() != nil || w.live.leave() {
+				return nil // the job stays deferred
 			}
-			return fmt.Errorf("%w: %w", ErrConnect, err) // the job stays deferred
+			return fmt.Errorf("%w: %w", ErrConnect, err)
 		}
 		w.conn, w.sent = conn, 0
+		if !w.tick(ctx) {
+			return nil
+		}
 		skip, err := w.commit(ctx, []Job{job})
 		if err != nil || skip[job.ID] {
 			return err
 		}
 	}
+}
+
+// tick waits for the rate limit to allow one more message. It is false when the run is stopping.
+func (w *worker) tick(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	if w.limiter == nil {
+		return true
+	}
+	select {
+	case <-w.limiter:
+		return true
+	case <-ctx.Done():
+	case <-w.stop:
+	}
+	return false
+}
+
+// liveCount is how many connections a run has left. A connection that cannot reconnect leaves the run
+// to the others when there are any (many providers take fewer connections at once than asked for, and
+// refuse the rest); the last one stops the run instead, with the jobs it did not take still queued.
+type liveCount struct {
+	mu sync.Mutex
+	n  int
+}
+
+// leave takes one connection out of the run if it is not the last, and says whether it did.
+func (l *liveCount) leave() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.n <= 1 {
+		return false
+	}
+	l.n--
+	return true
 }
 
 func (w *worker) per() int {

@@ -258,3 +258,71 @@ func TestMessageIDKey(t *testing.T) {
 		}
 	}
 }
+
+// TestEngineFewerConnections: a server that takes two connections at once, and refuses more, gets
+// everything over the two; a connection that cannot open leaves the run to the others.
+func TestEngineFewerConnections(t *testing.T) {
+	ts := startServer(t, false, func(ts *testServer) { ts.maxOpen = 2 })
+	jobs := make(chan Job, 20)
+	for i, m := range testMessages(t, cap(jobs)) {
+		jobs <- Job{ID: int64(i), Message: m}
+	}
+	close(jobs)
+	e := &Engine{Dial: func(ctx context.Context) (Sender, error) { return DialSMTP(ctx, ts.config()) },
+		Ledger: newRecLedger(t), Connections: 4, PerConnection: 3}
+	counts, err := e.Run(t.Context(), jobs)
+	if err != nil || counts[Sent] != cap(jobs) || len(ts.messages()) != cap(jobs) {
+		t.Errorf("got %v, %v, and the server has %d messages; want all %d sent", counts, err, len(ts.messages()), cap(jobs))
+	}
+}
+
+// TestEngineNoConnectionLeft: when no connection can be opened again, the run stops with ErrConnect and
+// the jobs it did not take stay untouched.
+func TestEngineNoConnectionLeft(t *testing.T) {
+	ts := startServer(t, false, nil)
+	var dials atomic.Int32
+	jobs := make(chan Job, 10)
+	for i, m := range testMessages(t, cap(jobs)) {
+		jobs <- Job{ID: int64(i), Message: m}
+	}
+	close(jobs)
+	e := &Engine{Dial: func(ctx context.Context) (Sender, error) {
+		if dials.Add(1) > 2 { // the first two connections, then the server is gone
+			return nil, errors.New("connection refused")
+		}
+		return DialSMTP(ctx, ts.config())
+	}, Ledger: newRecLedger(t), Connections: 2, PerConnection: 2}
+	counts, err := e.Run(t.Context(), jobs)
+	if !errors.Is(err, ErrConnect) || counts[Sent] != 4 || len(jobs) != 6 {
+		t.Errorf("got %v, %v, %d jobs left; want ErrConnect after 4 sent, 6 left", counts, err, len(jobs))
+	}
+}
+
+// TestEngineStopWhileRateLimited: a stop while the connections wait for the rate limit sends nothing
+// more, and leaves no message marked sending: the limit is waited for before a job is taken.
+func TestEngineStopWhileRateLimited(t *testing.T) {
+	ts := startServer(t, false, nil)
+	l := newRecLedger(t)
+	jobs := make(chan Job, 10)
+	for i, m := range testMessages(t, cap(jobs)) {
+		jobs <- Job{ID: int64(i), Message: m}
+	}
+	close(jobs)
+	ctx, cancel := context.WithCancel(t.Context())
+	e := &Engine{Dial: func(ctx context.Context) (Sender, error) { return DialSMTP(ctx, ts.config()) },
+		Ledger: l, Connections: 4, Rate: 2} // one message every 500 ms
+	time.AfterFunc(1200*time.Millisecond, cancel)
+	counts, err := e.Run(ctx, jobs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := len(ts.messages())
+	if got < 1 || got > 3 || counts[Sent] != got {
+		t.Errorf("got %d messages at the server and %v, want the 2 or so that the limit let through in 1.2 s", got, counts)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.inFlight != 0 {
+		t.Errorf("%d jobs left marked sending", l.inFlight)
+	}
+}

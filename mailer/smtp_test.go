@@ -100,6 +100,11 @@ type testServer struct {
 
 	users map[string]string // enables AUTH PLAIN, and requires it
 
+	// maxOpen > 0 refuses a connection (451 to its EHLO) while maxOpen others are open, as providers
+	// that limit concurrent connections do.
+	maxOpen int
+	open    int
+
 	healed atomic.Bool // turns the hooks off
 
 	mu    sync.Mutex
@@ -128,8 +133,12 @@ func startServer(t *testing.T, implicit bool, setup func(*testServer), opts ...s
 	}
 	s := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		ts.mu.Lock()
+		defer ts.mu.Unlock()
+		if ts.maxOpen > 0 && ts.open >= ts.maxOpen {
+			return nil, errors.New("too many concurrent connections")
+		}
 		ts.conns++
-		ts.mu.Unlock()
+		ts.open++
 		return &testSession{ts: ts, c: c}, nil
 	}))
 	s.Domain = "localhost"
@@ -235,8 +244,13 @@ func (s *testSession) Data(r io.Reader) error {
 	return nil
 }
 
-func (s *testSession) Reset()        { s.msg = received{} }
-func (s *testSession) Logout() error { return nil }
+func (s *testSession) Reset() { s.msg = received{} }
+func (s *testSession) Logout() error {
+	s.ts.mu.Lock()
+	s.ts.open--
+	s.ts.mu.Unlock()
+	return nil
+}
 
 // reply421 answers 421 and hangs up, as a server going down does.
 func reply421(c *smtp.Conn) error {
