@@ -4,13 +4,13 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"net/mail"
 	"slices"
 	"strings"
 	"time"
 	"unicode"
 
 	"github.com/heraldhq/herald/store"
+	"github.com/heraldhq/herald/subscribers"
 	"github.com/heraldhq/herald/token"
 )
 
@@ -132,18 +132,15 @@ func cleanName(s string) string {
 	return strings.TrimSpace(s)
 }
 
-// checkAddress returns the address in a form's email field, or false when it is not a plain address
-// ("ann@example.com", no display name, no comments).
+// checkAddress returns the address in a form's email field, trimmed, or false when it is not a plain
+// address ("ann@example.com", no display name, no comments). It takes exactly what herald subscribers
+// import takes, so that the list the form builds exports and imports back.
 func checkAddress(s string) (string, bool) {
 	s = strings.TrimSpace(s)
-	if s == "" || len(s) > 254 {
+	if subscribers.CheckEmail(s) != nil {
 		return "", false
 	}
-	a, err := mail.ParseAddress(s)
-	if err != nil || a.Name != "" || a.Address != s || strings.ContainsAny(s, "\r\n\x00") {
-		return "", false
-	}
-	return a.Address, true
+	return s, true
 }
 
 // addressKey is the per-address limit's key: the address in lower case without a +tag, so that

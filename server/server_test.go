@@ -435,6 +435,12 @@ func TestSignUpInvalid(t *testing.T) {
 		{"two", url.Values{"email": {"ann@example.com, bob@example.com"}}},
 		{"header injection", url.Values{"email": {"ann@example.com\r\nBcc: x@example.com"}}},
 		{"too long", url.Values{"email": {strings.Repeat("a", 250) + "@example.com"}}},
+		// What herald subscribers import refuses, the form refuses too.
+		{"dotless domain", url.Values{"email": {"root@localhost"}}},
+		{"domain literal", url.Values{"email": {"x@[10.0.0.1]"}}},
+		{"line separator", url.Values{"email": {"ann\u2028x@example.com"}}},
+		{"zero-width space", url.Values{"email": {"ann\u200b@example.com"}}},
+		{"no-break space", url.Values{"email": {"ann\u00a0x@example.com"}}},
 		{"bad frequency", url.Values{"email": {"ann@example.com"}, "frequency": {"hourly"}}},
 	}
 	e := newEnv(t, func(o *Options) { o.IPLimit = Limit{N: 100, Window: time.Hour} })
@@ -443,6 +449,9 @@ func TestSignUpInvalid(t *testing.T) {
 			w := e.do("POST", "/subscribe", tt.form, nil)
 			e.s.flush()
 			wantStatus(t, w, http.StatusUnprocessableEntity, `role="alert"`)
+			if tt.name != "bad frequency" && !strings.Contains(w.Body.String(), "That is not an email address") {
+				t.Errorf("the error page does not say the address is wrong:\n%s", w.Body)
+			}
 			if !strings.Contains(w.Body.String(), `id="email"`) {
 				t.Errorf("the error page does not show the form again")
 			}

@@ -241,7 +241,7 @@ func csvRow(l *list, c *columns, rec []string, line int) row {
 	r := row{Record: Record{Line: line, Status: c.fileStatus, Frequency: immediate}}
 
 	r.Email = cell(rec, c.email)
-	if err := checkEmail(r.Email); err != nil {
+	if err := CheckEmail(r.Email); err != nil {
 		problem(-1, err)
 	}
 

@@ -215,10 +215,11 @@ func stricter(a, b string) string {
 // angle brackets included).
 const maxEmailLen = 254
 
-// checkEmail says what is wrong with an address, or nil. net/mail does the parsing; on top of it an
+// CheckEmail says what is wrong with an address, or nil. net/mail does the parsing; on top of it an
 // import wants the address alone (no display name, comment or quoting, which would not survive being
-// stored and compared as written) and a domain mail can be delivered to over the Internet.
-func checkEmail(s string) error {
+// stored and compared as written) and a domain mail can be delivered to over the Internet. herald
+// serve's sign-up form uses it too, so that every address on the list can be exported and imported back.
+func CheckEmail(s string) error {
 	if s == "" {
 		return errors.New("no email address")
 	}

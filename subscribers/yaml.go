@@ -126,7 +126,7 @@ func yamlRecord(l *list, item *yaml.Node) (row, bool) {
 		}
 	}
 	// The email is checked last so that a missing one is reported too.
-	if err := checkEmail(r.Email); err != nil {
+	if err := CheckEmail(r.Email); err != nil {
 		problems = append([]string{err.Error()}, problems...)
 	}
 	if len(problems) > 0 {
