@@ -33,8 +33,8 @@ type Confirmation struct {
 // and it carries Auto-Submitted: auto-generated (RFC 3834) so that vacation responders do not answer
 // it. The postal address is shown when set but not required.
 func (c *Composer) Confirm(cf Confirmation, key string, date time.Time) (*Message, error) {
-	addr, err := mail.ParseAddress(cf.Email)
-	if err != nil || addr.Name != "" {
+	addr, err := plainAddress(cf.Email)
+	if err != nil {
 		return nil, errors.New("mailer: the recipient's address is not an email address") // the address stays out of logs
 	}
 	u, err := url.Parse(cf.URL)
@@ -44,7 +44,7 @@ func (c *Composer) Confirm(cf Confirmation, key string, date time.Time) (*Messag
 	d := &TemplateData{Lang: c.o.Lang, CSS: htmltemplate.CSS(c.css), PostalAddress: strings.TrimSpace(c.o.PostalAddress)}
 	d.Site.Title = sanitize(c.o.SiteTitle)
 	d.Site.URL = c.o.SiteURL
-	d.Recipient.Email = addr.Address
+	d.Recipient.Email = addr
 	d.Confirm = &TemplateConfirm{URL: u.String(), Expires: cf.Expires}
 	d.Subject = sanitize("Confirm your subscription to " + d.Site.Title)
 

@@ -2,7 +2,6 @@ package mailer
 
 import (
 	"fmt"
-	"net/mail"
 	"net/url"
 	"strings"
 	"unicode"
@@ -178,8 +177,8 @@ func unsubscribeMailto(s string) (string, error) {
 		addr = s[len(s)-len(rest):]
 		addr, query, _ = strings.Cut(addr, "?")
 	}
-	a, err := mail.ParseAddress(addr)
-	if err != nil || a.Name != "" || a.Address != addr {
+	a, err := plainAddress(addr)
+	if err != nil || a != addr {
 		return "", fmt.Errorf("mailer: unsubscribe mailto %q: not an email address", s)
 	}
 	if query == "" {
@@ -189,5 +188,5 @@ func unsubscribeMailto(s string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("mailer: unsubscribe mailto %q: %w", s, err)
 	}
-	return "mailto:" + a.Address + "?" + strings.ReplaceAll(q.Encode(), "+", "%20"), nil
+	return "mailto:" + a + "?" + strings.ReplaceAll(q.Encode(), "+", "%20"), nil
 }

@@ -27,8 +27,10 @@ import (
 	"strings"
 	texttemplate "text/template"
 	"time"
+	"unicode"
 
 	gomail "github.com/wneessen/go-mail"
+	"golang.org/x/net/idna"
 
 	"github.com/heraldhq/herald/posts"
 	"github.com/heraldhq/herald/templates"
@@ -209,14 +211,15 @@ func NewComposer(o Options) (*Composer, error) {
 	if o.Lang == "" {
 		c.o.Lang = "en"
 	}
-	from, err := mail.ParseAddress(o.From.Address)
-	if err != nil || from.Name != "" || o.From.Address == "" {
+	from, err := plainAddress(o.From.Address)
+	if err != nil {
 		return nil, fmt.Errorf("mailer: from address %q: not an email address: set from in herald.yaml to \"Name <address>\"", o.From.Address)
 	}
-	c.from = mail.Address{Name: displayName(o.From.Name), Address: from.Address}
-	c.domain = domainOf(from.Address)
-	if c.domain == "" {
-		return nil, fmt.Errorf("mailer: from address %q has no domain", from.Address)
+	c.from = mail.Address{Name: displayName(o.From.Name), Address: from}
+	// Message-IDs are ASCII (RFC 5322): a domain in Unicode goes in its A-label form (xn--).
+	c.domain, err = idna.Lookup.ToASCII(domainOf(from))
+	if err != nil || c.domain == "" {
+		return nil, fmt.Errorf("mailer: from address %q: its domain is not a domain name", from)
 	}
 	if o.SiteURL == "" {
 		return nil, errors.New("mailer: no site URL")
@@ -398,11 +401,11 @@ func (c *Composer) data(r Recipient) (*TemplateData, error) {
 	d := &TemplateData{Lang: c.o.Lang, CSS: htmltemplate.CSS(c.css), PostalAddress: strings.TrimSpace(c.o.PostalAddress)}
 	d.Site.Title = sanitize(c.o.SiteTitle)
 	d.Site.URL = c.o.SiteURL
-	addr, err := mail.ParseAddress(r.Email)
-	if err != nil || addr.Name != "" {
+	addr, err := plainAddress(r.Email)
+	if err != nil {
 		return nil, errors.New("mailer: the recipient's address is not an email address") // the address stays out of logs
 	}
-	d.Recipient.Email = addr.Address
+	d.Recipient.Email = addr
 	d.Recipient.Name = sanitize(r.Name)
 	switch {
 	case r.UnsubscribeURL != "":
@@ -531,6 +534,19 @@ func domainOf(addr string) string {
 		return ""
 	}
 	return strings.ToLower(addr[i+1:])
+}
+
+// plainAddress is s when it is a bare email address that can go in a header as it is: net/mail takes
+// U+2028, U+0085, no-break and zero-width spaces in a local part, and none of them belongs there.
+func plainAddress(s string) (string, error) {
+	a, err := mail.ParseAddress(s)
+	if err != nil {
+		return "", err
+	}
+	if a.Name != "" || strings.ContainsFunc(a.Address, func(r rune) bool { return !unicode.IsGraphic(r) || unicode.IsSpace(r) }) {
+		return "", errors.New("not a plain email address")
+	}
+	return a.Address, nil
 }
 
 // isMessageID tells a key that is a Message-ID: "<", a left part, "@", a domain, ">", nothing that could

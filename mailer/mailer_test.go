@@ -708,3 +708,43 @@ func TestFrameCache(t *testing.T) {
 		})
 	}
 }
+
+// TestFromDomainInUnicode: a From at a domain written in Unicode makes ASCII Message-IDs (its A-label),
+// and a retry reuses the first one, as a Message-ID of its own domain.
+func TestFromDomainInUnicode(t *testing.T) {
+	o := testOptions()
+	o.From.Address = "jane@bücher.example"
+	c := newTestComposer(t, o)
+	m1, err := c.Post(testRecipient(), testPosts()[0], "post/x/ann@example.org", sendDate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(m1.MessageID, "@xn--bcher-kva.example>") {
+		t.Errorf("got Message-ID %s, want one at xn--bcher-kva.example", m1.MessageID)
+	}
+	m2, err := c.Post(testRecipient(), testPosts()[0], m1.MessageID, sendDate)
+	if err != nil || m2.MessageID != m1.MessageID {
+		t.Errorf("a retry: got %s, %v, want %s again", m2.MessageID, err, m1.MessageID)
+	}
+}
+
+// TestAddressWithSeparators: an address with a line or paragraph separator, a next-line or a zero-width
+// space (net/mail takes them in a local part) gets no message: it would put the character in a header.
+func TestAddressWithSeparators(t *testing.T) {
+	c := newTestComposer(t, testOptions())
+	for _, email := range []string{"a\u2028b@example.org", "a\u0085b@example.org", "a\u200bb@example.org", "a\u00a0b@example.org"} {
+		r := testRecipient()
+		r.Email = email
+		if _, err := c.Post(r, testPosts()[0], "k", sendDate); err == nil {
+			t.Errorf("Post to %q: no error", email)
+		}
+		if _, err := c.Confirm(Confirmation{Email: email, URL: "https://news.example.com/confirm?token=x"}, "k", sendDate); err == nil {
+			t.Errorf("Confirm to %q: no error", email)
+		}
+		o := testOptions()
+		o.From.Address = email
+		if _, err := NewComposer(o); err == nil {
+			t.Errorf("NewComposer with From %q: no error", email)
+		}
+	}
+}
