@@ -49,7 +49,8 @@ type jekyllConfig struct {
 			Permalink string `yaml:"permalink"`
 		} `yaml:"posts"`
 	} `yaml:"collections"`
-	Exclude []string `yaml:"exclude"`
+	Exclude  []string  `yaml:"exclude"`
+	Defaults yaml.Node `yaml:"defaults"` // read by readDefaults, which says what is wrong with an entry
 }
 
 func loadJekyll(ctx context.Context, opts Options) (*Site, error) {
@@ -131,6 +132,9 @@ func loadJekyll(ctx context.Context, opts Options) (*Site, error) {
 	if err != nil {
 		return nil, err
 	}
+	var warns []Warning
+	s.defaults, warns = readDefaults(cfgName, &cfg.Defaults)
+	s.Warnings = append(s.Warnings, warns...)
 
 	files, drafts, err := findJekyllPosts(opts.Dir, s.OutputDir, cfg.Exclude, opts.Drafts)
 	if err != nil {
@@ -166,6 +170,7 @@ func (s *Site) jekyllPost(rel string, src []byte, draft bool, permalink, sep str
 	if err != nil {
 		return nil, nil, err
 	}
+	applyDefaults(fm, rel, s.defaults)
 	if b, ok := boolean(fm.data["published"]); ok && !b {
 		return nil, nil, nil
 	}
@@ -227,18 +232,18 @@ func (s *Site) jekyllPost(rel string, src []byte, draft bool, permalink, sep str
 	}
 	tmpl := permalink
 	line := 0
+	where := "permalink in _config.yml or herald.yaml"
 	if fp := str(fm.data["permalink"]); fp != "" {
-		tmpl, line = fp, fm.line("permalink")
+		tmpl, where = fp, "permalink in _config.yml's defaults"
+		if n, own := fm.lines["permalink"]; own {
+			line, where = n, "permalink in the front matter"
+		}
 	}
 	urlPath, err := expandPermalink(tmpl, permalinkVars{
 		date: p.Date, slug: slug, name: strings.TrimSuffix(base, ext), categories: p.Categories,
 		outputExt: outExt, collection: "posts", path: strings.TrimSuffix(rel, ext),
 	})
 	if err != nil {
-		where := "permalink in _config.yml or herald.yaml"
-		if line > 0 {
-			where = "permalink in the front matter"
-		}
 		return nil, nil, &Error{File: rel, Line: line, Msg: err.Error() + "; fix the " + where}
 	}
 	p.URL = s.URL + urlPath

@@ -21,8 +21,9 @@ type Site struct {
 	Posts       []*Post
 	Warnings    []Warning
 
-	render renderer   // set by the loader; used by Render
-	cache  *postCache // set by the loader, before readPosts
+	render   renderer             // set by the loader; used by Render
+	cache    *postCache           // set by the loader, before readPosts
+	defaults []frontMatterDefault // Jekyll's front matter defaults, least specific first
 }
 
 // Author is a person named by a post or the site.

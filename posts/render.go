@@ -98,6 +98,7 @@ func (s *Site) frontMatterData(p *Post) map[string]any {
 	if err != nil {
 		return map[string]any{}
 	}
+	applyDefaults(fm, p.Path, s.defaults)
 	return fm.data
 }
 
