@@ -300,9 +300,9 @@ func (s *sqliteStore) Commit(ctx context.Context, outcomes []Outcome, attempts [
 // The ledger's statements, one row each and prepared once: the mailer commits a few rows at a time,
 // and a statement made for each batch's size cost more to parse than to run.
 const (
-	// A delivery keeps the first Message-ID it was sent with; one sent before under another is
-	// found by sendingTx.
-	markSending = `UPDATE deliveries SET status = 'sending', sending_at = ?1,
+	// A delivery keeps the first Message-ID it was sent with (one sent before under another is
+	// found by sendingTx), and the time of its first attempt, from which FailOld counts its age.
+	markSending = `UPDATE deliveries SET status = 'sending', sending_at = COALESCE(sending_at, ?1),
 		message_id = COALESCE(message_id, NULLIF(?3, ''))
 		WHERE id = ?2 AND status IN ('queued', 'deferred') AND (message_id IS NULL OR message_id = ?3)
 			AND EXISTS (SELECT 1 FROM subscribers s WHERE s.id = deliveries.subscriber_id AND s.status = 'active')`
@@ -461,9 +461,11 @@ func (s *sqliteStore) FailOld(ctx context.Context, now time.Time, maxAge time.Du
 	if now.IsZero() || maxAge <= 0 {
 		return 0, s.checkErr("fail old deliveries: no time or age given")
 	}
+	// The age counts from the first attempt, not from when the delivery was queued: one that waited
+	// days for its first try (a long outage, a slow rate limit) still gets its retries.
 	return s.exec(ctx, "fail old deliveries", `UPDATE deliveries SET status = 'failed', next_attempt_at = NULL,
 		last_error = ? || last_error
-		WHERE status = 'deferred' AND queued_at < ?`,
+		WHERE status = 'deferred' AND COALESCE(sending_at, queued_at) < ?`,
 		fmt.Sprintf("deferred for more than %v; last error: ", maxAge), formatTime(now.Add(-maxAge)))
 }
 

@@ -719,18 +719,24 @@ func TestRecoverAndRetry(t *testing.T) {
 	st.ledger("a0@example.com post sent", "a1@example.com post sent", "a2@example.com post unknown", "a3@example.com post", "a4@example.com post failed")
 }
 
+// TestFailOld: a deferred delivery fails once its first attempt is older than the age; one that waited
+// long before its first attempt (an outage, a slow rate limit) still gets its retries.
 func TestFailOld(t *testing.T) {
 	st, ds := queue(t, 3, Immediate)
 	st.sending(hours(1), ds[0], ds[1])
 	st.finish(Outcome{DeliveryID: 1, Status: Deferred, Error: "451 busy", NextAttempt: hours(2), At: hours(1)},
 		Outcome{DeliveryID: 2, Status: Deferred, Error: "451 busy", NextAttempt: hours(2), At: hours(1)})
-	if n, err := st.s.FailOld(t.Context(), hours(71), 72*time.Hour); err != nil || n != 0 {
+	st.sending(hours(2), ds[0]) // a second attempt: the age still counts from the first
+	st.finish(Outcome{DeliveryID: 1, Status: Deferred, Error: "451 busy", NextAttempt: hours(3), At: hours(2)})
+	st.sending(hours(72), ds[2]) // queued at 0, first tried after 72 hours
+	st.finish(Outcome{DeliveryID: 3, Status: Deferred, Error: "451 greylisted", NextAttempt: hours(72.25), At: hours(72)})
+	if n, err := st.s.FailOld(t.Context(), hours(72.5), 72*time.Hour); err != nil || n != 0 {
 		t.Errorf("FailOld before the age: got %d, %v, want 0", n, err)
 	}
-	if n, err := st.s.FailOld(t.Context(), hours(73), 72*time.Hour); err != nil || n != 2 {
+	if n, err := st.s.FailOld(t.Context(), hours(73.5), 72*time.Hour); err != nil || n != 2 {
 		t.Errorf("FailOld after the age: got %d, %v, want 2", n, err)
 	}
-	st.ledger("a0@example.com post failed", "a1@example.com post failed", "a2@example.com post")
+	st.ledger("a0@example.com post failed", "a1@example.com post failed", "a2@example.com post deferred")
 	if d := st.delivery(1); d.LastError != "deferred for more than 72h0m0s; last error: 451 busy" || !d.NextAttemptAt.IsZero() {
 		t.Errorf("got %+v, want the last error kept, with why it failed", d)
 	}
@@ -738,7 +744,7 @@ func TestFailOld(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := map[string]int{Failed: 2, Queued: 1}; fmt.Sprint(counts) != fmt.Sprint(want) {
+	if want := map[string]int{Failed: 2, Deferred: 1}; fmt.Sprint(counts) != fmt.Sprint(want) {
 		t.Errorf("got counts %v, want %v", counts, want)
 	}
 }

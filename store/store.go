@@ -112,7 +112,7 @@ type Store interface {
 	// RetryUnknown queues the unknown deliveries of active subscribers again, keeping their
 	// Message-IDs, and returns how many.
 	RetryUnknown(ctx context.Context) (int, error)
-	// FailOld marks deferred deliveries queued before now-maxAge as failed and returns how many.
+	// FailOld marks deferred deliveries first tried before now-maxAge as failed and returns how many.
 	FailOld(ctx context.Context, now time.Time, maxAge time.Duration) (int, error)
 	// DeliveryCounts returns how many deliveries there are by status (statuses without any left out).
 	DeliveryCounts(ctx context.Context) (map[string]int, error)
@@ -245,7 +245,7 @@ type Delivery struct {
 	Attempts      int
 	LastError     string
 	QueuedAt      time.Time
-	SendingAt     time.Time
+	SendingAt     time.Time // when its first attempt began
 	SentAt        time.Time
 	NextAttemptAt time.Time // while deferred
 }

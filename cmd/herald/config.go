@@ -59,7 +59,7 @@ type config struct {
 	Connections       int     `yaml:"connections"`      // SMTP connections at once (default 4)
 	PerConnection     int     `yaml:"per_connection"`   // messages per connection (default 50)
 	Rate              float64 `yaml:"rate"`             // messages per second, 0 for no limit
-	DeferredMaxAge    string  `yaml:"deferred_max_age"` // a deferred message older than this fails (default 72h)
+	DeferredMaxAge    string  `yaml:"deferred_max_age"` // a deferred message first tried longer ago than this fails (default 72h)
 	CategoryFeeds     bool    `yaml:"category_feeds"`
 
 	// herald serve.
