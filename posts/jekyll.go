@@ -32,25 +32,20 @@ var (
 
 // jekyllConfig holds the keys of _config.yml that Herald uses.
 type jekyllConfig struct {
-	Title            string  `yaml:"title"`
-	Name             string  `yaml:"name"`
-	Description      string  `yaml:"description"`
-	URL              string  `yaml:"url"`
-	BaseURL          string  `yaml:"baseurl"`
-	Author           any     `yaml:"author"`
-	Lang             string  `yaml:"lang"`
-	Timezone         string  `yaml:"timezone"`
-	Permalink        string  `yaml:"permalink"`
-	ExcerptSeparator *string `yaml:"excerpt_separator"`
-	MarkdownExt      string  `yaml:"markdown_ext"`
-	Destination      string  `yaml:"destination"`
-	Collections      struct {
-		Posts struct {
-			Permalink string `yaml:"permalink"`
-		} `yaml:"posts"`
-	} `yaml:"collections"`
-	Exclude  []string  `yaml:"exclude"`
-	Defaults yaml.Node `yaml:"defaults"` // read by readDefaults, which says what is wrong with an entry
+	Title            string    `yaml:"title"`
+	Name             string    `yaml:"name"`
+	Description      string    `yaml:"description"`
+	URL              string    `yaml:"url"`
+	BaseURL          string    `yaml:"baseurl"`
+	Author           any       `yaml:"author"`
+	Lang             string    `yaml:"lang"`
+	Timezone         string    `yaml:"timezone"`
+	Permalink        string    `yaml:"permalink"`
+	ExcerptSeparator *string   `yaml:"excerpt_separator"`
+	MarkdownExt      string    `yaml:"markdown_ext"`
+	Destination      string    `yaml:"destination"`
+	Exclude          []string  `yaml:"exclude"`
+	Defaults         yaml.Node `yaml:"defaults"` // read by readDefaults, which says what is wrong with an entry
 }
 
 func loadJekyll(ctx context.Context, opts Options) (*Site, error) {
@@ -110,7 +105,14 @@ func loadJekyll(ctx context.Context, opts Options) (*Site, error) {
 		return s, nil
 	}
 
-	permalink := firstNonEmpty(opts.Permalink, cfg.Collections.Posts.Permalink, cfg.Permalink, "date")
+	// collections is a map of settings by name or, as often, a list of names, which sets no permalink.
+	var postsPermalink string
+	if cs, ok := raw["collections"].(map[string]any); ok {
+		if c, ok := cs["posts"].(map[string]any); ok {
+			postsPermalink = str(c["permalink"])
+		}
+	}
+	permalink := firstNonEmpty(opts.Permalink, postsPermalink, cfg.Permalink, "date")
 	sep := "\n\n"
 	if cfg.ExcerptSeparator != nil {
 		sep = *cfg.ExcerptSeparator

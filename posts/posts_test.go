@@ -418,3 +418,35 @@ func TestLoadSite(t *testing.T) {
 		})
 	}
 }
+
+// TestJekyllCollections: _config.yml's collections may be a map of settings or a list of names; only the
+// map's posts.permalink sets the posts' permalinks.
+func TestJekyllCollections(t *testing.T) {
+	tests := []struct {
+		name, config, want string
+	}{
+		{"list", "collections:\n  - recipes\n", "https://ex.org/2024/01/02/a.html"},
+		{"flow list", "collections: [recipes, posts]\n", "https://ex.org/2024/01/02/a.html"},
+		{"map without posts", "collections:\n  recipes:\n    output: true\n", "https://ex.org/2024/01/02/a.html"},
+		{"empty posts", "collections:\n  posts:\n", "https://ex.org/2024/01/02/a.html"},
+		{"posts permalink", "collections:\n  posts:\n    permalink: /p/:title/\n", "https://ex.org/p/a/"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := makeSite(t, map[string]string{
+				"_config.yml":            "url: https://ex.org\n" + tt.config,
+				"_posts/2024-01-02-a.md": "---\ntitle: A\n---\nx\n",
+			})
+			s, err := Load(t.Context(), Options{Dir: dir})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Render(t.Context(), s.Posts); err != nil {
+				t.Fatal(err)
+			}
+			if got := s.Posts[0].URL; got != tt.want {
+				t.Errorf("got %s, want %s", got, tt.want)
+			}
+		})
+	}
+}
