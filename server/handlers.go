@@ -24,6 +24,8 @@ const maxForm = 16 << 10
 // that a browser says comes from another site (Sec-Fetch-Site, or Origin not matching) anyway, as
 // defence in depth; the sign-up form also takes posts from the site's own pages. Requests that carry
 // neither header pass: mail providers' one-click unsubscribe (RFC 8058) is sent that way, by servers.
+// A one-click unsubscribe is taken from anywhere: a webmail may send it from the reader's browser, with
+// its own Origin, and the token in the List-Unsubscribe URL is all that authorises it.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	b := s.base
@@ -44,8 +46,19 @@ func (s *Server) Handler() http.Handler {
 	})
 	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		cop := s.cop
-		if r.URL.Path == b+"/subscribe" {
+		switch r.URL.Path {
+		case b + "/subscribe":
 			cop = s.copSub
+		case b + "/unsubscribe":
+			if r.Method == http.MethodPost {
+				if !s.parseForm(w, r) {
+					return
+				}
+				if oneClick(r) && r.URL.Query().Get("token") != "" {
+					mux.ServeHTTP(w, r)
+					return
+				}
+			}
 		}
 		if err := cop.Check(r); err != nil {
 			s.message(w, http.StatusForbidden, "Form refused",
@@ -358,6 +371,11 @@ func unsubscribeToken(r *http.Request) string {
 	return ""
 }
 
+// oneClick says whether a parsed POST is an RFC 8058 one-click unsubscribe.
+func oneClick(r *http.Request) bool {
+	return r.PostForm.Get("List-Unsubscribe") == "One-Click"
+}
+
 func (s *Server) unsubscribePage(w http.ResponseWriter, r *http.Request) {
 	tok := unsubscribeToken(r)
 	sub, err := s.tokenSubscriber(r, "unsubscribe", tok)
@@ -379,12 +397,11 @@ func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
 	if !s.parseForm(w, r) {
 		return
 	}
-	oneClick := r.PostForm.Get("List-Unsubscribe") == "One-Click"
 	sub, err := s.tokenSubscriber(r, "unsubscribe", unsubscribeToken(r))
 	if err == nil {
 		err = s.leave(r, sub.ID)
 	}
-	if oneClick {
+	if oneClick(r) {
 		// RFC 8058: a mail provider's server posts this; nobody reads the page.
 		h := w.Header()
 		h.Set("Content-Type", "text/plain; charset=utf-8")

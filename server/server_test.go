@@ -856,6 +856,38 @@ func TestCrossOrigin(t *testing.T) {
 	wantStatus(t, rec, http.StatusOK, "You are unsubscribed")
 }
 
+// TestOneClickCrossOrigin: a one-click unsubscribe that a webmail sends from the reader's browser, with
+// its own Origin, is taken (the token in the URL authorises it); a cross-site POST of the unsubscribe
+// page's form, or a "one-click" whose token is not in the URL, is still refused.
+func TestOneClickCrossOrigin(t *testing.T) {
+	e := newEnv(t, nil)
+	ann := e.add("ann@example.com", store.Active)
+	bob := e.add("bob@example.com", store.Active)
+	webmail := map[string]string{"Origin": "https://mail.example.org", "Sec-Fetch-Site": "cross-site"}
+	oneClick := url.Values{"List-Unsubscribe": {"One-Click"}}
+
+	bobTok := token.Sign(secret, "unsubscribe", bob.ID, time.Time{})
+	wantStatus(t, e.do("POST", "/unsubscribe", url.Values{"token": {bobTok}}, webmail), http.StatusForbidden, "another web site")
+	wantStatus(t, e.do("POST", "/unsubscribe", url.Values{"token": {bobTok}, "List-Unsubscribe": {"One-Click"}}, webmail),
+		http.StatusForbidden, "another web site")
+	if got := e.sub("bob@example.com"); got.Status != store.Active {
+		t.Fatalf("a cross-site POST without the token in the URL made bob %s", got.Status)
+	}
+
+	w := e.do("POST", "/unsubscribe?token="+token.Sign(secret, "unsubscribe", ann.ID, time.Time{}), oneClick, webmail)
+	if w.Code != http.StatusOK || w.Body.String() != "unsubscribed\n" {
+		t.Errorf("one-click from a webmail: got %d %q, want 200 \"unsubscribed\\n\"", w.Code, w.Body)
+	}
+	if got := e.sub("ann@example.com"); got.Status != store.Unsubscribed {
+		t.Errorf("after one-click from a webmail, ann is %s, want unsubscribed", got.Status)
+	}
+	// The token still decides: a forged one changes nothing.
+	w = e.do("POST", "/unsubscribe?token=forged", oneClick, webmail)
+	if w.Code != http.StatusBadRequest {
+		t.Errorf("a forged one-click from a webmail: got %d, want 400", w.Code)
+	}
+}
+
 func TestPreferences(t *testing.T) {
 	e := newEnv(t, nil)
 	sub := e.add("ann@example.com", store.Active)
