@@ -244,13 +244,16 @@ func sendDue(ctx context.Context, b *build, st store.Store, getenv func(string) 
 		Connections: b.cfg.Connections, PerConnection: b.cfg.PerConnection, Rate: b.cfg.Rate,
 	}
 	jobs := make(chan mailer.Job)
+	// The producer stops when the engine does: after a run stopped early, composing the rest is waste.
+	pctx, stopProducer := context.WithCancel(ctx)
+	defer stopProducer()
 	var prodErr error
 	var skipped int
 	go func() {
 		defer close(jobs)
 		var after int64 // page by id: what a run has taken is never taken again, whatever became of it
-		for ctx.Err() == nil {
-			fresh, err := st.DueAfter(ctx, now, after, 200)
+		for pctx.Err() == nil {
+			fresh, err := st.DueAfter(pctx, now, after, 200)
 			if err != nil {
 				prodErr = err
 				return
@@ -271,7 +274,7 @@ func sendDue(ctx context.Context, b *build, st store.Store, getenv func(string) 
 			if len(fresh) == 0 {
 				return
 			}
-			warns, err := b.site.Render(ctx, need)
+			warns, err := b.site.Render(pctx, need)
 			if err != nil {
 				prodErr = err
 				return
@@ -280,10 +283,10 @@ func sendDue(ctx context.Context, b *build, st store.Store, getenv func(string) 
 				fmt.Fprintln(stderr, "warning:", w)
 			}
 			for _, d := range fresh {
-				m, err := ms.compose(ctx, st, d, byID, now)
+				m, err := ms.compose(pctx, st, d, byID, now)
 				if errors.Is(err, errPostGone) {
 					// It can never be sent: close it, or it would block the queue.
-					if err := closeDelivery(ctx, st, d, err.Error()); err != nil {
+					if err := closeDelivery(pctx, st, d, err.Error()); err != nil {
 						prodErr = err
 						return
 					}
@@ -297,7 +300,7 @@ func sendDue(ctx context.Context, b *build, st store.Store, getenv func(string) 
 				}
 				select {
 				case jobs <- mailer.Job{ID: d.ID, Message: m}:
-				case <-ctx.Done():
+				case <-pctx.Done():
 					return
 				}
 			}
@@ -308,7 +311,8 @@ func sendDue(ctx context.Context, b *build, st store.Store, getenv func(string) 
 		defer bar.done()
 	}
 	counts, err := eng.Run(ctx, jobs)
-	for range jobs { // if Run stopped early, let the producer finish
+	stopProducer()
+	for range jobs { // let the producer see it
 	}
 	if err == nil {
 		err = prodErr
@@ -410,6 +414,9 @@ var errPostGone = errors.New("the post is no longer on the site")
 
 // closeDelivery records a delivery that can never be sent as failed.
 func closeDelivery(ctx context.Context, st store.Store, d store.Delivery, reason string) error {
+	// Both writes or neither: a stop between them would leave the delivery sending, to be taken for a
+	// message the server may have.
+	ctx = context.WithoutCancel(ctx)
 	now := time.Now()
 	msgID := d.MessageID
 	if msgID == "" {
