@@ -136,11 +136,13 @@ func (w *worker) run(ctx context.Context, jobs <-chan Job) error {
 		// Connect before taking a job, so that a failure to connect leaves it queued.
 		if w.conn == nil || w.sent >= w.per() {
 			w.hangUp()
+			// What the last connection did is recorded first: a crash while dialing, which can take
+			// a while, must not leave its last message unknown.
+			if err := w.flush(ctx); err != nil {
+				return err
+			}
 			conn, err := w.e.Dial(ctx)
 			if err != nil {
-				if ferr := w.flush(ctx); ferr != nil {
-					return ferr
-				}
 				if ctx.Err() != nil || w.live.leave() {
 					return nil
 				}
@@ -247,6 +249,11 @@ func (w *worker) deliver(ctx context.Context, job Job) error {
 
 // tick waits for the rate limit to allow one more message. It is false when the run is stopping.
 func (w *worker) tick(ctx context.Context) bool {
+	select {
+	case <-w.stop: // before the select on jobs, which would pick between a job and the stop at random
+		return false
+	default:
+	}
 	if ctx.Err() != nil {
 		return false
 	}
@@ -319,10 +326,15 @@ func (w *worker) flush(ctx context.Context) error {
 }
 
 // rejectsSender tells a refusal of the sender or of the session (5xx to MAIL FROM, authentication
-// required) from a refusal of one recipient.
+// required) from a refusal of one recipient or one message. A 5.7.0 at the end of DATA is a verdict on
+// the message (a content filter), not on the sender: taking it for one would defer the message and stop
+// every later run at it.
 func rejectsSender(err error, reason string) bool {
 	code, enhanced := SMTPStatus(err)
-	return strings.HasPrefix(reason, "MAIL FROM") || code == 530 || enhanced == "5.7.0" || enhanced == "5.7.8"
+	if strings.HasPrefix(reason, "MAIL FROM") || code == 530 {
+		return true
+	}
+	return (enhanced == "5.7.0" || enhanced == "5.7.8") && !strings.HasPrefix(reason, "end of DATA")
 }
 
 // groupCommit gathers the ledger writes of all connections into shared transactions: while one commit

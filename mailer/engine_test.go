@@ -326,3 +326,26 @@ func TestEngineStopWhileRateLimited(t *testing.T) {
 		t.Errorf("%d jobs left marked sending", l.inFlight)
 	}
 }
+
+// TestEngineContentRefused: a 5.7.0 at the end of DATA refuses one message (a content filter), not the
+// sender: that message fails and the others go out.
+func TestEngineContentRefused(t *testing.T) {
+	ts := startServer(t, false, func(ts *testServer) {
+		ts.data = func(_ *smtp.Conn, data []byte) error {
+			if strings.Contains(string(data), "reader3@") {
+				return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "message content rejected"}
+			}
+			return nil
+		}
+	})
+	jobs := make(chan Job, 6)
+	for i, m := range testMessages(t, cap(jobs)) {
+		jobs <- Job{ID: int64(i), Message: m}
+	}
+	close(jobs)
+	e := &Engine{Dial: func(ctx context.Context) (Sender, error) { return DialSMTP(ctx, ts.config()) }, Ledger: newRecLedger(t), Connections: 2}
+	counts, err := e.Run(t.Context(), jobs)
+	if err != nil || counts[Sent] != 5 || counts[Failed] != 1 {
+		t.Errorf("got %v, %v; want 5 sent and 1 failed", counts, err)
+	}
+}
