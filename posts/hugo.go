@@ -111,7 +111,7 @@ func loadHugo(ctx context.Context, opts Options) (*Site, error) {
 			refs.add(pages[i].key(), p.URL)
 		}
 	}
-	s.render = newRenderer(s, nil)
+	s.render = newRenderer()
 	s.render.md = hugoMarkdown{Markdown: s.render.md, refs: refs}
 	return s, nil
 }

@@ -158,7 +158,8 @@ func loadJekyll(ctx context.Context, opts Options) (*Site, error) {
 	}
 	s.Warnings = append(s.Warnings, warns...)
 	s.appendPosts(ps)
-	s.render = newRenderer(s, raw)
+	s.render = newRenderer()
+	s.config = raw
 	return s, nil
 }
 

@@ -102,7 +102,7 @@ type liquidEngine struct {
 	md    goldmark.Markdown
 	dir   string
 	loc   *time.Location
-	now   time.Time // what "now" means in a template: the newest post's date, so output needs no clock
+	now   time.Time // what "now" means in a template (site.time): the newest visible post's date, so output needs no clock
 
 	site     liquidMap // site.* without the lists of posts
 	allPosts []*Post
@@ -222,7 +222,7 @@ func newLiquidEngine(s *Site, config map[string]any) *liquidEngine {
 // variables with them.
 func (e *liquidEngine) makeLists() {
 	sorted := append([]*Post(nil), e.allPosts...)
-	sortPosts(sorted) // Load sorts s.Posts only after the engine is made
+	sortPosts(sorted) // s.Posts may have been reordered since the engine was made
 	e.pages = make(map[*Post]liquidMap, len(sorted))
 	posts := make([]any, len(sorted))
 	categories, tags := liquidMap{}, liquidMap{}

@@ -437,3 +437,47 @@ func TestLiquidFixtures(t *testing.T) {
 		})
 	}
 }
+
+// TestLiquidSeesVisiblePosts: a scheduled post shows through neither site.posts, site.categories, site.time
+// nor post_url in a published post, until it is published itself (or --future).
+func TestLiquidSeesVisiblePosts(t *testing.T) {
+	dir := makeSite(t, map[string]string{
+		"_config.yml":               "url: https://ex.org\n",
+		"_posts/2024-01-01-a.md":    "---\ntitle: Alpha\n---\nx\n",
+		"A/_posts/2099-01-01-b.md":  "---\ntitle: Secret\n---\nx\n",
+		"_posts/2024-01-04-list.md": "---\ntitle: List\n---\n{% for p in site.posts %}[{{ p.title }}]{% endfor %} {{ site.time | date: \"%F\" }} [{{ site.categories.A.first.title }}] {% post_url A/2099-01-01-b %}\n",
+	})
+	tests := []struct {
+		name  string
+		opts  Options
+		want  string
+		warns int
+	}{
+		{"scheduled post hidden", Options{Now: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)},
+			"<p>[List][Alpha] 2024-01-04 [] {% post_url A/2099-01-01-b %}</p>\n", 1},
+		{"future", Options{Now: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), Future: true},
+			"<p>[Secret][List][Alpha] 2099-01-01 [Secret] /a/2099/01/01/b.html</p>\n", 0},
+		{"after its date", Options{Now: time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)},
+			"<p>[Secret][List][Alpha] 2099-01-01 [Secret] /a/2099/01/01/b.html</p>\n", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.opts.Dir = dir
+			s, err := Load(t.Context(), tt.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			list := postByPath(s, "_posts/2024-01-04-list.md")
+			warns, err := s.Render(t.Context(), []*Post{list})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if list.ContentHTML != tt.want {
+				t.Errorf("got %q, want %q", list.ContentHTML, tt.want)
+			}
+			if len(warns) != tt.warns {
+				t.Errorf("got warnings %v, want %d", warns, tt.warns)
+			}
+		})
+	}
+}

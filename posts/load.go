@@ -73,7 +73,7 @@ func Load(ctx context.Context, opts Options) (*Site, error) {
 	if !opts.Now.IsZero() {
 		// Scheduled and expired posts are filtered here, not by the loaders, so that a cached post
 		// appears on the first run after its date.
-		visible := s.Posts[:0]
+		var visible []*Post
 		for _, p := range s.Posts {
 			if (opts.Future || !p.visibleFrom.After(opts.Now)) && (p.expires.IsZero() || p.expires.After(opts.Now)) {
 				visible = append(visible, p)
@@ -85,6 +85,11 @@ func Load(ctx context.Context, opts Options) (*Site, error) {
 		return nil, err
 	}
 	sortPosts(s.Posts)
+	if s.Kind == "jekyll" {
+		// Made from the visible posts only: a scheduled post must not show through site.posts, site.time
+		// or post_url in the posts that are published.
+		s.render.liquid = newLiquidEngine(s, s.config)
+	}
 	if err := s.cache.save(); err != nil {
 		s.Warnings = append(s.Warnings, Warning{File: opts.Cache, Msg: "cannot save the posts cache (" + err.Error() + "); the next run reads every post again"})
 	}

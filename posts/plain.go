@@ -58,7 +58,7 @@ func loadPlain(ctx context.Context, opts Options) (*Site, error) {
 	}
 	s.Warnings = append(s.Warnings, warns...)
 	s.appendPosts(ps)
-	s.render = newRenderer(s, nil)
+	s.render = newRenderer()
 	return s, nil
 }
 

@@ -21,7 +21,8 @@ type Site struct {
 	Posts       []*Post
 	Warnings    []Warning
 
-	render   renderer             // set by the loader; used by Render
+	render   renderer             // set by the loader, and its Liquid by Load; used by Render
+	config   map[string]any       // Jekyll's _config.yml, for Liquid's site.*
 	cache    *postCache           // set by the loader, before readPosts
 	defaults []frontMatterDefault // Jekyll's front matter defaults, least specific first
 }

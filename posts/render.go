@@ -326,10 +326,7 @@ func xmlChar(r rune) bool {
 		(r >= 0x20 && r <= 0xD7FF) || (r >= 0xE000 && r <= 0xFFFD) || (r >= 0x10000 && r <= 0x10FFFF)
 }
 
-func newRenderer(s *Site, config map[string]any) renderer {
-	r := renderer{md: newMarkdown()}
-	if s.Kind == "jekyll" {
-		r.liquid = newLiquidEngine(s, config)
-	}
-	return r
+// newRenderer makes a renderer without Liquid, which Load adds to a Jekyll site's.
+func newRenderer() renderer {
+	return renderer{md: newMarkdown()}
 }
