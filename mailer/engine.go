@@ -220,25 +220,30 @@ func (w *worker) deliver(ctx context.Context, job Job) error {
 		if _, err := w.commit(ctx, nil); err != nil {
 			return err
 		}
+		// From here until it is started again, a stop leaves the job deferred: that is its result.
+		leave := func(err error) error {
+			w.report(r)
+			return err
+		}
 		d := backoff << attempt
 		d += time.Duration(rand.Int64N(int64(d)/2 + 1))
 		select {
 		case <-time.After(d):
 		case <-ctx.Done():
-			return nil
+			return leave(nil)
 		case <-w.stop:
-			return nil
+			return leave(nil)
 		}
 		conn, err := w.e.Dial(ctx)
 		if err != nil {
 			if ctx.Err() != nil || w.live.leave() {
-				return nil // the job stays deferred
+				return leave(nil)
 			}
-			return fmt.Errorf("%w: %w", ErrConnect, err)
+			return leave(fmt.Errorf("%w: %w", ErrConnect, err))
 		}
 		w.conn, w.sent = conn, 0
 		if !w.tick(ctx) {
-			return nil
+			return leave(nil)
 		}
 		skip, err := w.commit(ctx, []Job{job})
 		if err != nil || skip[job.ID] {

@@ -349,3 +349,38 @@ func TestEngineContentRefused(t *testing.T) {
 		t.Errorf("got %v, %v; want 5 sent and 1 failed", counts, err)
 	}
 }
+
+// TestEngineStopDuringBackoff: a stop while a deferred message waits for its retry counts it deferred,
+// as the ledger has it.
+func TestEngineStopDuringBackoff(t *testing.T) {
+	ts := startServer(t, false, func(ts *testServer) {
+		ts.rcpt = func(*smtp.Conn, string) error {
+			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try later"}
+		}
+	})
+	l := newRecLedger(t)
+	jobs := make(chan Job, 6)
+	for i, m := range testMessages(t, cap(jobs)) {
+		jobs <- Job{ID: int64(i), Message: m}
+	}
+	close(jobs)
+	ctx, cancel := context.WithCancel(t.Context())
+	time.AfterFunc(300*time.Millisecond, cancel)
+	e := &Engine{Dial: func(ctx context.Context) (Sender, error) { return DialSMTP(ctx, ts.config()) },
+		Ledger: l, Connections: 2, Backoff: 10 * time.Second}
+	counts, err := e.Run(ctx, jobs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	deferred := 0
+	for _, r := range l.results {
+		if r.Outcome == Deferred {
+			deferred++
+		}
+	}
+	if deferred != 2 || counts[Deferred] != deferred {
+		t.Errorf("the ledger has %d deferred, the counts %v; want 2 in both", deferred, counts)
+	}
+}

@@ -61,6 +61,10 @@ Flags:
 	if sf.dryRun != "" && sf.testTo != "" {
 		return errUsage{"--dry-run and --test-to do not go together: pick one"}
 	}
+	if bf.drafts || bf.future {
+		// A post recorded as published and made a draft since would go out by mail.
+		return errUsage{"herald send mails what is published: --drafts and --future are for herald build alone"}
+	}
 	if sf.dryRun != "" || sf.testTo != "" {
 		return dryRunSend(ctx, getenv, bf, sf, siteDir, cfg, stdout, stderr)
 	}

@@ -206,6 +206,11 @@ func TestSendTestTo(t *testing.T) {
 	if _, _, err := runHerald(t, testEnv(), "send", "-C", dir, "--test-to", "not an address"); err == nil {
 		t.Errorf("--test-to accepted a bad address")
 	}
+	for _, flag := range []string{"--drafts", "--future"} {
+		if _, _, err := runHerald(t, testEnv(), "send", "-C", dir, flag); err == nil {
+			t.Errorf("send %s: no error; a draft must never be mailed", flag)
+		}
+	}
 }
 
 // TestRemovedPostDoesNotBlock: a queued post that left the site is closed, not left to block the queue.
