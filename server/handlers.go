@@ -156,16 +156,20 @@ func checkAddress(s string) (string, bool) {
 	return s, true
 }
 
-// addressKey is the per-address limit's key: the address in lower case without a +tag, so that
-// ann+1@, ann+2@, … which reach the same inbox, share a limit.
+// addressKey is the per-address limits' key: the address in lower case without a +tag, so that
+// ann+1@, ann+2@, … which reach the same inbox, share a limit. Gmail also ignores dots in the local
+// part, and googlemail.com is gmail.com. The key is never stored: the address is kept as typed.
 func addressKey(addr string) string {
 	addr = strings.ToLower(addr)
 	at := strings.LastIndexByte(addr, '@')
-	local, domain := addr[:at], addr[at:]
+	local, domain := addr[:at], addr[at+1:]
 	if plus := strings.IndexByte(local, '+'); plus >= 0 {
 		local = local[:plus]
 	}
-	return local + domain
+	if domain == "gmail.com" || domain == "googlemail.com" {
+		local, domain = strings.ReplaceAll(local, ".", ""), "gmail.com"
+	}
+	return local + "@" + domain
 }
 
 var validFrequencies = []string{store.Immediate, store.Daily, store.Weekly}
@@ -206,8 +210,15 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) {
 		s.render(w, http.StatusUnprocessableEntity, "subscribe", p)
 		return
 	}
-	if !s.addLimit.allow(addressKey(addr), now) || !s.allLimit.allow("", now) {
+	key := addressKey(addr)
+	if !s.addLimit.allow(key, now) || !s.allLimit.allow("", now) {
 		s.tooMany(w)
+		return
+	}
+	if !s.addDay.allow(key, now) {
+		// Nothing is sent, as for a pending sign-up mailed recently: the answer is the usual one.
+		s.log.Debug("sign-up over the daily limit of its address: nothing sent", "email", addr)
+		s.subscribed(w, addr)
 		return
 	}
 	if !s.enqueue(signup{email: addr, name: name, frequency: freq, ip: ip.String(), at: now}) {

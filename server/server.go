@@ -37,12 +37,17 @@ type Limit struct {
 // Settings that no site needs to change.
 const (
 	confirmExpiry = 7 * 24 * time.Hour // how long a confirm link works
+	resendAfter   = 24 * time.Hour     // how soon a pending web sign-up may be sent a new link
 	queueSize     = 256                // sign-ups waiting for the worker
 )
 
 var (
 	netLimit = Limit{N: 60, Window: time.Hour}  // sign-ups per IPv6 /48
 	allLimit = Limit{N: 200, Window: time.Hour} // sign-ups in all: more is an attack, not a readership
+	// Sign-ups per address key a day, beyond which they are answered as usual but nothing is sent: each
+	// +tag or Gmail dot variant is a subscriber of its own, sent its own link, so the hourly limit alone
+	// would still let anyone send one inbox 72 links a day.
+	addressDayLimit = Limit{N: 5, Window: 24 * time.Hour}
 )
 
 // Options configure a Server. cmd/herald fills them from herald.yaml.
@@ -85,6 +90,7 @@ type Server struct {
 	ipLimit  *limiter // per IP, IPv6 per /64
 	netLimit *limiter // per IPv6 /48: someone with a whole /48 walks its /64s
 	addLimit *limiter
+	addDay   *limiter                    // per address key, a day
 	allLimit *limiter                    // every sign-up: the form is never a bulk mailer
 	cop      *http.CrossOriginProtection // every POST but the sign-up form
 	copSub   *http.CrossOriginProtection // the sign-up form
@@ -154,8 +160,8 @@ func New(o Options) (*Server, error) {
 	}
 	s := &Server{o: o, log: o.Logger, base: bu.Path,
 		ipLimit: newLimiter(o.IPLimit), netLimit: newLimiter(netLimit), addLimit: newLimiter(o.AddressLimit),
-		allLimit: newLimiter(allLimit),
-		queue:    make(chan signup, queueSize), done: make(chan struct{}), retryWait: retryWait}
+		addDay: newLimiter(addressDayLimit), allLimit: newLimiter(allLimit),
+		queue: make(chan signup, queueSize), done: make(chan struct{}), retryWait: retryWait}
 	var err error
 	if s.pages, err = parsePages(o.Templates); err != nil {
 		return nil, err

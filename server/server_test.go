@@ -344,6 +344,41 @@ func TestSignUpKnown(t *testing.T) {
 	}
 }
 
+// TestResendAfter: a web sign-up still pending is sent no new link for a day after the last one (so the
+// form cannot fill an inbox), and the answer is the one everyone gets; the link sent keeps working, and
+// a day later a new one goes.
+func TestResendAfter(t *testing.T) {
+	e := newEnv(t, nil)
+	first := e.signUp("ann@example.com", nil)
+	before := e.sub("ann@example.com")
+	link := tokenOf(t, e.conf.all()[0].url)
+	for i, after := range []time.Duration{time.Minute, 2 * time.Hour, 23*time.Hour + 59*time.Minute} {
+		e.now = before.ConsentAt.Add(after)
+		e.peer = "198.51.100." + string(rune('1'+i)) + ":1" // another IP each time
+		w := e.signUp("ann@example.com", nil)
+		if w.Code != first.Code || !bytes.Equal(w.Body.Bytes(), first.Body.Bytes()) {
+			t.Errorf("%s later: the answer differs:\n%s\nwant\n%s", after, w.Body, first.Body)
+		}
+		if n := len(e.conf.all()); n != 1 {
+			t.Fatalf("%s later: got %d confirmations, want 1", after, n)
+		}
+		if got := e.sub("ann@example.com"); got != before {
+			t.Errorf("%s later: the subscriber changed: %+v, was %+v", after, got, before)
+		}
+		wantStatus(t, e.do("GET", "/confirm?token="+link, nil, nil), http.StatusOK, `id="confirm"`)
+	}
+	e.now = before.ConsentAt.Add(24 * time.Hour)
+	e.signUp("ann@example.com", nil)
+	all := e.conf.all()
+	if len(all) != 2 {
+		t.Fatalf("a day later: got %d confirmations, want 2", len(all))
+	}
+	if got := e.sub("ann@example.com"); !got.ConsentAt.Equal(e.now) {
+		t.Errorf("a day later: consent at %s, want %s", got.ConsentAt, e.now)
+	}
+	wantStatus(t, e.do("POST", "/confirm", url.Values{"token": {tokenOf(t, all[1].url)}}, nil), http.StatusOK, "You are subscribed")
+}
+
 // TestExpirePending: a web sign-up still pending when its link expires is deleted, when the server
 // starts and then every hour; the others stay.
 func TestExpirePending(t *testing.T) {
@@ -490,12 +525,30 @@ func TestRateLimit(t *testing.T) {
 		if w.Header().Get("Retry-After") == "" {
 			t.Errorf("no Retry-After")
 		}
-		if n := len(e.conf.all()); n != 2 {
-			t.Errorf("got %d confirmations, want 2", n)
+		if n := len(e.conf.all()); n != 1 { // the second found ann pending, sent a link a moment ago
+			t.Errorf("got %d confirmations, want 1", n)
 		}
 		wantStatus(t, e.signUp("bob@example.com", nil), http.StatusOK, "Check your inbox")
 		e.now = e.now.Add(time.Hour)
 		wantStatus(t, e.signUp("ann@example.com", nil), http.StatusOK, "Check your inbox")
+	})
+	t.Run("per address a day, Gmail dots ignored", func(t *testing.T) {
+		// Each variant is a subscriber of its own, so only the limits keep one inbox from being filled.
+		e := newEnv(t, nil)
+		variants := []string{"victim", "v.ictim", "vi.ctim", "vic.tim", "vict.im", "victi.m", "v.i.ctim", "v.ic.tim", "victim+1", "Vic.Tim+2"}
+		for i, v := range variants {
+			e.peer = "198.51.100." + string(rune('1'+i%3)) + ":1" // a few IPs
+			wantStatus(t, e.signUp(v+"@gmail.com", nil), http.StatusOK, "Check your inbox")
+			wantStatus(t, e.signUp(v+"@googlemail.com", nil), http.StatusOK, "Check your inbox")
+			e.now = e.now.Add(2 * time.Hour) // past the hourly limit every time
+		}
+		if n := len(e.conf.all()); n != addressDayLimit.N {
+			t.Errorf("one Gmail inbox got %d confirmations in %s, want %d", n, 2*time.Duration(len(variants))*time.Hour, addressDayLimit.N)
+		}
+		// The address is stored as typed: the key is only the limits'.
+		if got := e.sub("v.ictim@gmail.com"); got.Email != "v.ictim@gmail.com" {
+			t.Errorf("stored %q, want v.ictim@gmail.com", got.Email)
+		}
 	})
 	t.Run("per IP", func(t *testing.T) {
 		e := newEnv(t, func(o *Options) { o.IPLimit = Limit{N: 3, Window: time.Hour} })
@@ -611,6 +664,10 @@ func TestAddressKey(t *testing.T) {
 		{"tag", "ann+news@example.com", "ann@example.com"},
 		{"two pluses", "ann+a+b@example.com", "ann@example.com"},
 		{"plus in the domain is not a tag", "ann@ex+ample.com", "ann@ex+ample.com"},
+		{"dots count elsewhere", "ann.lee@example.com", "ann.lee@example.com"},
+		{"Gmail ignores dots", "Ann.Lee+news@Gmail.com", "annlee@gmail.com"},
+		{"googlemail is gmail", "a.n.n@googlemail.com", "ann@gmail.com"},
+		{"dots after the tag go with it", "ann+a.b@gmail.com", "ann@gmail.com"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -105,7 +105,10 @@ func confirmPurpose(consentAt time.Time) string {
 // confirmation has gone: their name and frequency stay theirs, whatever the form said (they can change
 // them in the preferences once confirmed), and the older links stop working. A bounced address is
 // never mailed from the form, and an active subscriber gets nothing, so the form cannot be used to mail
-// them over and over.
+// them over and over. For the same reason a web sign-up still pending gets no new link until
+// resendAfter has passed since the last one: the consent time of a pending web sign-up is when its
+// link was sent, and that link still works. (A new address's link that failed to go is not tried
+// again before then either: its row is written before the send, and no column says it failed.)
 func (s *Server) handleSignup(ctx context.Context, j signup) error {
 	st := s.o.Store
 	for range 2 { // a second try when the address was added between the look-up and the insert
@@ -136,6 +139,9 @@ func (s *Server) handleSignup(ctx context.Context, j signup) error {
 			return err
 		case sub.Status == store.Active || sub.Status == store.Bounced:
 			s.log.Debug("sign-up of a subscriber who is "+sub.Status+": nothing sent", "subscriber", sub.ID, "email", j.email)
+			return nil
+		case sub.Status == store.Pending && sub.ConsentSource == store.FromWeb && j.at.Sub(sub.ConsentAt) < resendAfter:
+			s.log.Debug("sign-up of a subscriber sent a link recently: nothing sent", "subscriber", sub.ID, "email", j.email)
 			return nil
 		}
 		if err := s.sendConfirmation(ctx, sub, j.at); err != nil {
