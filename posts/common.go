@@ -66,6 +66,7 @@ func (s *Site) fillCommon(p *Post, fm *frontMatter, authors map[string]Author) [
 			n, err := strconv.ParseInt(l, 10, 64)
 			if err != nil || n < 0 {
 				warns = append(warns, Warning{p.Path, fm.line("enclosure"), "enclosure length " + strconv.Quote(l) + " is not a number of bytes; written as 0"})
+				n = 0 // ParseInt gives the largest int64 for a number too big
 			}
 			enc.Length = n
 		}

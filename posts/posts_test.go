@@ -483,3 +483,45 @@ func TestPlainPostsDirSpelling(t *testing.T) {
 		})
 	}
 }
+
+func TestEnclosureLength(t *testing.T) {
+	tests := []struct {
+		name, length string
+		want         int64
+		warn         string // the length as the warning shows it; "" for no warning
+	}{
+		{"bytes", "12345", 12345, ""},
+		{"zero", "0", 0, ""},
+		{"negative", "-5", 0, "-5"},
+		{"too big for int64", `"99999999999999999999"`, 0, "99999999999999999999"},
+		{"too big, read by YAML as a float", "99999999999999999999", 0, "1e+20"},
+		{"not a number", "12 MB", 0, "12 MB"},
+		{"fraction", "1.5", 0, "1.5"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := makeSite(t, map[string]string{
+				"_config.yml":            "url: https://ex.org\n",
+				"_posts/2024-01-01-a.md": "---\ntitle: A\nenclosure: {url: /a.mp3, type: audio/mpeg, length: " + tt.length + "}\n---\nx\n",
+			})
+			s, err := Load(t.Context(), Options{Dir: dir})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := s.Posts[0].Enclosure.Length; got != tt.want {
+				t.Errorf("got length %d, want %d", got, tt.want)
+			}
+			var want []string
+			if tt.warn != "" {
+				want = []string{"_posts/2024-01-01-a.md:3: enclosure length \"" + tt.warn + "\" is not a number of bytes; written as 0"}
+			}
+			var got []string
+			for _, w := range s.Warnings {
+				got = append(got, w.String())
+			}
+			if strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Errorf("got warnings %q, want %q", got, want)
+			}
+		})
+	}
+}
