@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pelletier/go-toml/v2"
 	"gopkg.in/yaml.v3"
@@ -67,6 +68,28 @@ func splitFrontMatter(src []byte) (block []byte, format string, body []byte, bod
 		off = next
 	}
 	return nil, format, src, 1, false
+}
+
+// checkUTF8 tells where a post file (named file in messages) stops being UTF-8, after an optional UTF-8
+// byte order mark. Read as it is, a UTF-16 file has no front matter and becomes garbage, and the bytes of a
+// Latin-1 one are dropped, so neither may reach a feed.
+func checkUTF8(file string, src []byte) error {
+	if bytes.HasPrefix(src, []byte("\xff\xfe")) || bytes.HasPrefix(src, []byte("\xfe\xff")) {
+		return &Error{File: file, Line: 1, Msg: "the file is UTF-16 (it starts with a UTF-16 byte order mark); save it as UTF-8"}
+	}
+	src = bytes.TrimPrefix(src, []byte("\xef\xbb\xbf"))
+	if utf8.Valid(src) {
+		return nil
+	}
+	for i := 0; i < len(src); {
+		r, n := utf8.DecodeRune(src[i:])
+		if r == utf8.RuneError && n == 1 {
+			return &Error{File: file, Line: 1 + bytes.Count(src[:i], []byte("\n")),
+				Msg: fmt.Sprintf("byte 0x%02X is not UTF-8 (the file is perhaps Latin-1 or Windows-1252); save it as UTF-8", src[i])}
+		}
+		i += n
+	}
+	return nil
 }
 
 // parseFrontMatter reads the front matter of file (a name for messages) from src and returns it with the body.

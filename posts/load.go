@@ -259,6 +259,9 @@ func (s *Site) readPosts(ctx context.Context, files []string, parse func(rel str
 			errs[k] = &Error{File: files[k], Msg: "cannot read the file; check its permissions", Err: err}
 			return
 		}
+		if errs[k] = checkUTF8(files[k], src); errs[k] != nil {
+			return
+		}
 		out[k], warns[k], errs[k] = parse(files[k], src)
 		if errs[k] != nil {
 			return

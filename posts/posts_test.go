@@ -525,3 +525,47 @@ func TestEnclosureLength(t *testing.T) {
 		})
 	}
 }
+
+// TestNotUTF8: a post file that is not UTF-8 stops the build with its file, the line of the first bad byte
+// and what to do, whatever the kind of site; a UTF-8 byte order mark is fine.
+func TestNotUTF8(t *testing.T) {
+	utf16le := "\xff\xfe" + strings.Join(strings.Split("---\ntitle: Wide\n---\nHello\n", ""), "\x00") + "\x00"
+	utf16be := "\xfe\xff\x00" + strings.Join(strings.Split("---\ntitle: Wide\n---\nHello\n", ""), "\x00")
+	const save = "; save it as UTF-8"
+	const latin1 = " is not UTF-8 (the file is perhaps Latin-1 or Windows-1252)" + save
+	tests := []struct {
+		name, kind, file, content string
+		want                      string // the error; "" for none
+	}{
+		{"UTF-16 little endian", "jekyll", "_posts/2024-01-01-a.md", utf16le, "_posts/2024-01-01-a.md:1: the file is UTF-16 (it starts with a UTF-16 byte order mark)" + save},
+		{"UTF-16 big endian", "jekyll", "_posts/2024-01-01-a.md", utf16be, "_posts/2024-01-01-a.md:1: the file is UTF-16 (it starts with a UTF-16 byte order mark)" + save},
+		{"Latin-1 in the body", "jekyll", "_posts/2024-01-01-a.md", "---\ntitle: Cafe\n---\nCaf\xe9 cr\xe8me\n", "_posts/2024-01-01-a.md:4: byte 0xE9" + latin1},
+		{"Latin-1 after a UTF-8 BOM", "jekyll", "_posts/2024-01-01-a.md", "\xef\xbb\xbf---\ntitle: Caf\xe9\n---\nx\n", "_posts/2024-01-01-a.md:2: byte 0xE9" + latin1},
+		{"cut short at the end", "jekyll", "_posts/2024-01-01-a.md", "---\ntitle: A\n---\nx\n\xc3", "_posts/2024-01-01-a.md:5: byte 0xC3" + latin1},
+		{"UTF-8 with a BOM", "jekyll", "_posts/2024-01-01-a.md", "\xef\xbb\xbf---\ntitle: Café\n---\nx\n", ""},
+		{"plain folder", "plain", "notes/2024-01-01-a.md", "---\ntitle: A\n---\n\x93quoted\x94\n", "notes/2024-01-01-a.md:4: byte 0x93" + latin1},
+		{"hugo", "hugo", "content/posts/a.md", "---\ntitle: A\ndate: 2024-01-01\n---\n\xa9 me\n", "content/posts/a.md:5: byte 0xA9" + latin1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := makeSite(t, map[string]string{tt.file: tt.content})
+			opts := Options{Dir: dir, Kind: tt.kind, URL: "https://ex.org"}
+			if tt.kind == "plain" {
+				opts.PostsDir = "notes"
+			}
+			s, err := Load(t.Context(), opts)
+			if tt.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(s.Posts) != 1 || s.Posts[0].Title != "Café" {
+					t.Errorf("got %d posts, want one titled Café", len(s.Posts))
+				}
+				return
+			}
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("got error %v, want %s", err, tt.want)
+			}
+		})
+	}
+}
