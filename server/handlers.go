@@ -364,10 +364,16 @@ func (s *Server) confirm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("subscriber confirmed", "subscriber", sub.ID)
-	s.message(w, http.StatusOK, "You are subscribed",
-		"Thank you: your subscription is confirmed. The next new post will come to your inbox.",
+	// Whoever signed the address up chose the name and frequency, maybe not its owner: say them here,
+	// where the owner confirms, beside the link to change them.
+	msg := "Thank you: your subscription is confirmed. You will get " + frequencyLabel(sub.Frequency) + "."
+	if sub.Name != "" {
+		msg = "Thank you: your subscription is confirmed. You will get " + frequencyLabel(sub.Frequency) +
+			", addressed to “" + sub.Name + "”. Not your name? Change it in your preferences."
+	}
+	s.message(w, http.StatusOK, "You are subscribed", msg,
 		&link{URL: s.base + "/preferences?token=" + token.Sign(s.o.Secret, "preferences", sub.ID, time.Time{}),
-			ID: "preferences", Text: "Choose how often you get emails"})
+			ID: "preferences", Text: "Change your name or how often you get emails"})
 }
 
 // unsubscribeToken is the token of an unsubscribe request: in the URL (the List-Unsubscribe link,

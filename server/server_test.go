@@ -245,6 +245,43 @@ func TestSignUpConfirm(t *testing.T) {
 	}
 }
 
+// TestConfirmShowsChoices: anyone can type a name and a frequency with anyone's address, so the page
+// where the owner confirms says which the emails will use (the name escaped), beside the link to
+// change them.
+func TestConfirmShowsChoices(t *testing.T) {
+	tests := []struct {
+		name       string
+		form       url.Values
+		want, miss []string
+	}{
+		{"stranger's name", url.Values{"name": {"URGENT: verify at <b>evil.example</b>"}, "frequency": {"weekly"}},
+			[]string{"a weekly digest of the new posts", "addressed to \u201cURGENT: verify at &lt;b&gt;evil.example&lt;/b&gt;\u201d", "Not your name?"},
+			[]string{"<b>evil"}},
+		{"no name", nil, []string{"each new post, as it is published."}, []string{"addressed to"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, nil)
+			e.signUp("ann@example.com", tt.form)
+			w := e.do("POST", "/confirm", url.Values{"token": {tokenOf(t, e.conf.all()[0].url)}}, nil)
+			wantStatus(t, w, http.StatusOK, "You are subscribed")
+			for _, want := range tt.want {
+				if !strings.Contains(w.Body.String(), want) {
+					t.Errorf("the page does not say %q:\n%s", want, w.Body)
+				}
+			}
+			for _, miss := range tt.miss {
+				if strings.Contains(w.Body.String(), miss) {
+					t.Errorf("the page has %q:\n%s", miss, w.Body)
+				}
+			}
+			if !strings.Contains(w.Body.String(), `id="preferences"`) {
+				t.Errorf("no link to change them:\n%s", w.Body)
+			}
+		})
+	}
+}
+
 // TestSameResponse: the sign-up page is byte for byte the same for an unknown, a pending, an active, an
 // unsubscribed and a bounced address; only the unknown, pending and unsubscribed ones are mailed, and
 // nobody's record changes but theirs.
