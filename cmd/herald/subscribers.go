@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/mail"
 	"os"
 	"path/filepath"
 	"strings"
@@ -149,8 +148,8 @@ Flags:
 	if err != nil {
 		return usageOr(err, fs)
 	}
-	if a, err := mail.ParseAddress(email); err != nil || a.Address != email {
-		return errUsage{fmt.Sprintf("%q is not an email address", email)}
+	if err := subscribers.CheckEmail(email); err != nil { // what import takes, and the web form
+		return errUsage{err.Error()}
 	}
 	switch *freq {
 	case store.Immediate, store.Daily, store.Weekly:
