@@ -154,7 +154,7 @@ func cell(rec []string, i int) string {
 		return ""
 	}
 	v := strings.TrimSpace(rec[i])
-	if len(v) > 1 && v[0] == '\'' && strings.ContainsRune(formulaStarts, rune(v[1])) {
+	if len(v) > 1 && v[0] == '\'' && strings.ContainsRune(formulaStarts+"'", rune(v[1])) {
 		v = v[1:] // CSVText's quote
 	}
 	return v
@@ -165,9 +165,10 @@ const formulaStarts = "=+-@\t\r"
 
 // CSVText is s as a CSV cell that a spreadsheet shows as text: a name typed into the web form, such as
 // =HYPERLINK(...), must not run as a formula when the export is opened. It puts a ' before a formula's
-// first character (OWASP's advice on CSV injection); the import takes it off again.
+// first character (OWASP's advice on CSV injection); the import takes it off again. A value that starts
+// with ' gets one too, so that what the import takes off is always CSVText's.
 func CSVText(s string) string {
-	if s != "" && strings.ContainsRune(formulaStarts, rune(s[0])) {
+	if s != "" && strings.ContainsRune(formulaStarts+"'", rune(s[0])) {
 		return "'" + s
 	}
 	return s

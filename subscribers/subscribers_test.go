@@ -1,6 +1,7 @@
 package subscribers
 
 import (
+	"encoding/csv"
 	"errors"
 	"fmt"
 	"os"
@@ -571,5 +572,23 @@ func TestParseConsentRecord(t *testing.T) {
 	msg := err.Error()
 	if !strings.HasPrefix(msg, "list.csv:2: ") || strings.Count(msg, `"yesterday" is not a date`) != 1 || !strings.Contains(msg, `column "CONFIRM_IP": "not-an-ip" is not an IP address`) {
 		t.Errorf("got %q, want one error at list.csv:2 naming the time once and the IP", msg)
+	}
+}
+
+// TestCSVTextRoundTrip: what CSVText writes, the import reads back as it was, formulas and quotes
+// included; and a quote typed in a file that Herald did not write is kept.
+func TestCSVTextRoundTrip(t *testing.T) {
+	for _, name := range []string{"Ada", "=HYPERLINK(\"x\")", "+1", "-x", "@a", "'hello", "'=x", "''", "'"} {
+		var b strings.Builder
+		w := csv.NewWriter(&b)
+		w.WriteAll([][]string{{"email", "name"}, {"a@example.com", CSVText(name)}})
+		recs, _, err := Parse("l.csv", strings.NewReader(b.String()))
+		if err != nil || len(recs) != 1 || recs[0].Name != name {
+			t.Errorf("name %q: got %+v, %v", name, recs, err)
+		}
+	}
+	recs, _, err := Parse("l.csv", strings.NewReader("email,name\na@example.com,'hello\n"))
+	if err != nil || len(recs) != 1 || recs[0].Name != "'hello" {
+		t.Errorf("a quote typed in a file: got %+v, %v", recs, err)
 	}
 }
