@@ -468,9 +468,9 @@ func (b *build) mailSettings(getenv func(string) string, outbox string, test boo
 		opts.DigestSubjectTemplate = "[TEST] " + mailer.DefaultDigestSubject
 	}
 	if c.DKIMKeyFile != "" {
-		key, err := os.ReadFile(c.DKIMKeyFile)
+		key, err := readSecretFile("dkim_key_file (HERALD_DKIM_KEY_FILE)", "the private key", c.DKIMKeyFile)
 		if err != nil {
-			return nil, fmt.Errorf("dkim_key_file: %w", err)
+			return nil, err
 		}
 		opts.DKIM = &mailer.DKIM{Selector: firstSet(c.DKIMSelector, "herald"), Key: key}
 	}
@@ -493,6 +493,10 @@ func (b *build) mailSettings(getenv func(string) string, outbox string, test boo
 		if sc.Password, err = smtpPassword(getenv); err != nil {
 			return nil, err
 		}
+		if sc.Username != "" && sc.Password == "" {
+			// Else the server's 535 would say the password is wrong, when there is none.
+			return nil, fmt.Errorf("smtp names the user %q but there is no password: set HERALD_SMTP_PASSWORD, or HERALD_SMTP_PASSWORD_FILE to a file that holds it", sc.Username)
+		}
 		ms.where = fmt.Sprintf("%s:%d", sc.Host, sc.Port)
 		ms.dial = func(ctx context.Context) (mailer.Sender, error) { return mailer.DialSMTP(ctx, sc) }
 		return ms, nil
@@ -512,13 +516,27 @@ func smtpPassword(getenv func(string) string) (string, error) {
 		return p, nil
 	}
 	if f := getenv("HERALD_SMTP_PASSWORD_FILE"); f != "" {
-		b, err := os.ReadFile(f)
+		b, err := readSecretFile("HERALD_SMTP_PASSWORD_FILE", "the password", f)
 		if err != nil {
-			return "", fmt.Errorf("HERALD_SMTP_PASSWORD_FILE: %w", err)
+			return "", err
 		}
 		return strings.TrimRight(string(b), "\r\n"), nil
 	}
 	return "", nil
+}
+
+// readSecretFile reads the file that setting names. Its error leaves the name out: a setting meant to
+// name a file is sometimes given the secret itself, which must not end up in a terminal or a CI log.
+func readSecretFile(setting, what, path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, fmt.Errorf("%s: cannot read the file it names (%v); it must name a file that holds %s, not %s itself", setting, err, what, what)
+	}
+	return b, nil
 }
 
 // storeLedger records the engine's work in the store.

@@ -252,3 +252,30 @@ func TestPublishRefusesDraftsAndFuture(t *testing.T) {
 		}
 	}
 }
+
+// TestSendSecretSettings: a setting meant to name a file that is given the secret itself does not show
+// the secret in its error, and a user with no password is said to be that, before any connection.
+func TestSendSecretSettings(t *testing.T) {
+	dir := mailSite(t, "smtp: smtp://apikey@127.0.0.1:1\n")
+	if _, _, err := runHerald(t, testEnv(), "publish", "-C", dir); err != nil {
+		t.Fatal(err)
+	}
+	addPost(t, dir, "2021-01-01-hello.md", "Hello")
+	if _, _, err := runHerald(t, testEnv(), "build", "-C", dir, "--record"); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := runHerald(t, testEnv(), "send", "-C", dir)
+	if err == nil || !strings.Contains(err.Error(), "no password") || !strings.Contains(err.Error(), "HERALD_SMTP_PASSWORD") {
+		t.Errorf("a user and no password: got %v, want it said", err)
+	}
+	const secret = "S3cretWrongPass"
+	_, _, err = runHerald(t, testEnv("HERALD_SMTP_PASSWORD_FILE", secret), "send", "-C", dir)
+	if err == nil || strings.Contains(err.Error(), secret) || !strings.Contains(err.Error(), "HERALD_SMTP_PASSWORD_FILE") {
+		t.Errorf("the password in HERALD_SMTP_PASSWORD_FILE: got %v, want an error without it", err)
+	}
+	const key = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIL"
+	_, _, err = runHerald(t, testEnv("HERALD_DKIM_KEY_FILE", key), "send", "-C", dir, "--dry-run", t.TempDir())
+	if err == nil || strings.Contains(err.Error(), "MC4CAQAw") || !strings.Contains(err.Error(), "dkim_key_file") {
+		t.Errorf("the key in HERALD_DKIM_KEY_FILE: got %v, want an error without it", err)
+	}
+}
