@@ -18,6 +18,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	stdhtml "html"
 	htmltemplate "html/template"
 	"io"
 	"io/fs"
@@ -39,6 +40,7 @@ import (
 // The errors of Post and Digest that should stop a run rather than one delivery: every email needs a
 // postal address and a way to unsubscribe (the law in most countries requires both in a newsletter).
 var (
+	ErrFooter          = errors.New("mailer: a message without its footer")
 	ErrNoPostalAddress = errors.New("mailer: no postal address: set postal_address in herald.yaml (or HERALD_POSTAL_ADDRESS); the law requires it in every email")
 	ErrNoUnsubscribe   = errors.New("mailer: no way to unsubscribe: set base_url in herald.yaml (or HERALD_BASE_URL) so each email carries an unsubscribe link, or an unsubscribe mailto address")
 )
@@ -471,6 +473,9 @@ func (c *Composer) compose(d *TemplateData, r Recipient, key string, date time.T
 		return nil, fmt.Errorf("mailer: text template: %w", err)
 	}
 	text := b.String()
+	if err := footerShown(d, html, text); err != nil {
+		return nil, err
+	}
 
 	sum := sha256.Sum256([]byte(key))
 	id := "<herald." + hex.EncodeToString(sum[:16]) + "@" + c.domain + ">"
@@ -508,6 +513,34 @@ func (c *Composer) compose(d *TemplateData, r Recipient, key string, date time.T
 	}
 	return &Message{To: d.Recipient.Email, MessageID: id, Subject: subject, Date: date, HTML: html, Text: text, msg: m}, nil
 }
+
+// footerShown checks that both parts of a message show the postal address and the unsubscribe link,
+// which the law requires in every one: a site's own templates (herald-templates/) could leave them out.
+func footerShown(d *TemplateData, htmlPart, text string) error {
+	// In the HTML, the link is as html/template writes a URL in an attribute: normalized (' as %27).
+	var a strings.Builder
+	if err := urlProbe.Execute(&a, d.UnsubscribeURL); err != nil {
+		return err
+	}
+	href := stdhtml.UnescapeString(strings.TrimSuffix(strings.TrimPrefix(a.String(), `<a href="`), `">`))
+	parts := []struct{ name, body, url string }{
+		{"email.html", stdhtml.UnescapeString(htmlPart), href},
+		{"email.txt", text, d.UnsubscribeURL},
+	}
+	for _, p := range parts {
+		if !strings.Contains(p.body, p.url) {
+			return fmt.Errorf("%w: the %s template leaves out the unsubscribe link; show {{.UnsubscribeURL}} in it (the law requires it in every email)", ErrFooter, p.name)
+		}
+		for _, line := range strings.Split(d.PostalAddress, "\n") {
+			if line = strings.TrimSpace(line); !strings.Contains(p.body, line) {
+				return fmt.Errorf("%w: the %s template leaves out the postal address (%q); show {{.PostalAddress}} in it (the law requires it in every email)", ErrFooter, p.name, line)
+			}
+		}
+	}
+	return nil
+}
+
+var urlProbe = htmltemplate.Must(htmltemplate.New("").Parse(`<a href="{{.}}">`))
 
 var cssComment = regexp.MustCompile(`(?s)/\*.*?\*/`)
 

@@ -748,3 +748,28 @@ func TestAddressWithSeparators(t *testing.T) {
 		}
 	}
 }
+
+// TestTemplateWithoutFooter: a site's template that leaves out the postal address or the unsubscribe
+// link gets no message composed: the law requires both in every email.
+func TestTemplateWithoutFooter(t *testing.T) {
+	for _, tt := range []struct {
+		name, file, data, want string
+	}{
+		{"HTML without the footer", "email.html", `<p>{{template "body" .}}</p>`, "email.html template leaves out the unsubscribe link"},
+		{"HTML without the address", "email.html", `{{template "body" .}}<a href="{{.UnsubscribeURL}}">Unsubscribe</a>`, "email.html template leaves out the postal address"},
+		{"text without the link", "email.txt", "{{template \"body\" .}}\n{{.PostalAddress}}\n", "email.txt template leaves out the unsubscribe link"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			o := testOptions()
+			o.Templates = fstest.MapFS{tt.file: {Data: []byte(tt.data)}}
+			c := newTestComposer(t, o)
+			_, err := c.Post(testRecipient(), testPosts()[0], "k", sendDate)
+			if !errors.Is(err, ErrFooter) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %v, want ErrFooter saying %q", err, tt.want)
+			}
+			if _, err := c.Digest(testRecipient(), testPosts(), "d", sendDate); !errors.Is(err, ErrFooter) {
+				t.Errorf("digest: got %v, want ErrFooter", err)
+			}
+		})
+	}
+}
