@@ -192,6 +192,9 @@ func TestSendTestTo(t *testing.T) {
 	if len(tests) != 2 || len(real) != 1 {
 		t.Fatalf("got %d test and %d real messages in the outbox, want 2 and 1", len(tests), len(real))
 	}
+	if out, _, err := runHerald(t, testEnv(), "status", "-C", dir); err != nil || !strings.Contains(out, "\nmail: queued 0, sent 1\n") {
+		t.Errorf("status after the send: %v\n%s", err, out)
+	}
 	ids := map[string]bool{real[0].Get("Message-Id"): true}
 	for _, h := range tests {
 		if ids[h.Get("Message-Id")] {

@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/heraldhq/herald/feed"
@@ -231,6 +232,20 @@ Flags:
 	}
 	fmt.Fprintf(stdout, "store: %s\n", storePath(siteDir, cfg))
 	fmt.Fprintf(stdout, "items: %d known (%d removed); runs: %d; subscribers: %d; deliveries: %d\n", c.Items, c.Removed, c.Runs, c.Subscribers, c.Deliveries)
+	if c.Deliveries > 0 {
+		// What waits to be sent, and what went wrong, is what an author checks status for.
+		dc, err := st.DeliveryCounts(ctx)
+		if err != nil {
+			return err
+		}
+		var parts []string
+		for _, s := range []string{store.Queued, store.Sending, store.Deferred, store.Sent, store.Failed, store.Unknown, store.Cancelled} {
+			if dc[s] > 0 || s == store.Queued || s == store.Sent {
+				parts = append(parts, fmt.Sprintf("%s %d", s, dc[s]))
+			}
+		}
+		fmt.Fprintf(stdout, "mail: %s\n", strings.Join(parts, ", "))
+	}
 	if len(runs) > 0 {
 		fmt.Fprintln(stdout, "recent runs:")
 	}
