@@ -313,15 +313,21 @@ func DialSMTP(ctx context.Context, c SMTPConfig) (*SMTPSender, error) {
 		if ctx.Err() != nil {
 			err = context.Cause(ctx)
 		}
-		return nil, fmt.Errorf("mailer: SMTP %s: %w", s.addr, explainDialError(err))
+		return nil, fmt.Errorf("mailer: SMTP %s: %w", s.addr, explainDialError(err, c.tls()))
 	}
 	return s, nil
 }
 
 // explainDialError adds what to do to the errors a user can fix.
-func explainDialError(err error) error {
+func explainDialError(err error, mode string) error {
 	msg := err.Error()
+	var ne net.Error
 	switch {
+	case mode != TLSImplicit && errors.As(err, &ne) && ne.Timeout():
+		// A server that speaks TLS from the first byte waits for a handshake while we wait for its greeting.
+		return fmt.Errorf("no greeting from the server: if it speaks TLS from the start (port 465), use smtps://: %w", err)
+	case mode == TLSImplicit && strings.Contains(msg, "first record does not look like a TLS handshake"):
+		return fmt.Errorf("the server does not speak TLS from the start: for a port that uses STARTTLS (587, 25), use smtp://: %w", err)
 	case strings.Contains(msg, "does not support STARTTLS"):
 		return fmt.Errorf("the server does not offer STARTTLS: use smtps:// if it speaks TLS from the start (port 465), or add ?tls=none to send in plaintext (only on a trusted network): %w", err)
 	case strings.Contains(msg, "server does not support SMTP AUTH"):

@@ -730,3 +730,20 @@ func (discardSession) Data(r io.Reader) error {
 }
 func (discardSession) Reset()        {}
 func (discardSession) Logout() error { return nil }
+
+// TestDialWrongTLSMode: smtp:// to a server that speaks TLS from the start, and smtps:// to one that
+// does not, each say which to use instead.
+func TestDialWrongTLSMode(t *testing.T) {
+	implicit := startServer(t, true, nil)
+	cfg := implicit.config()
+	cfg.TLS, cfg.Timeout = TLSStartTLS, 300*time.Millisecond
+	if _, err := DialSMTP(t.Context(), cfg); err == nil || !strings.Contains(err.Error(), "use smtps://") {
+		t.Errorf("STARTTLS to an implicit TLS server: got %v, want advice to use smtps://", err)
+	}
+	plain := startServer(t, false, nil)
+	cfg = plain.config()
+	cfg.TLS = TLSImplicit
+	if _, err := DialSMTP(t.Context(), cfg); err == nil || !strings.Contains(err.Error(), "use smtp://") {
+		t.Errorf("implicit TLS to a plain server: got %v, want advice to use smtp://", err)
+	}
+}
