@@ -184,6 +184,20 @@ func TestPlanWho(t *testing.T) {
 
 // TestPlanFrequencyChange checks that a post reaches a subscriber once, alone or in a digest, whatever
 // their frequency was when it was planned.
+// TestPlanSwitchToDigestMidWeek: a subscriber of long standing who switches to the weekly digest on a
+// Wednesday gets their first digest on the next Monday, not at the next hourly run.
+func TestPlanSwitchToDigestMidWeek(t *testing.T) {
+	st := newSite(t)
+	st.publish(hours(-200), false, "base")
+	ann := st.subscribe("ann@example.com", Immediate, hours(-24*30))
+	st.update(ann, hours(48), func(s *Subscriber) { s.Frequency = Weekly }) // Wednesday
+	st.publish(hours(49), true, "p1")
+	st.plan(hours(49), 0)
+	st.plan(hours(24*6), 0) // Sunday
+	st.plan(hours(24*7), 1) // Monday
+	st.ledger("ann@example.com weekly 2025-W03 [p1]")
+}
+
 func TestPlanFrequencyChange(t *testing.T) {
 	st := newSite(t)
 	st.publish(hours(-1), false, "base")

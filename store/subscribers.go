@@ -351,9 +351,13 @@ func (s *sqliteStore) ImportSubscribers(ctx context.Context, subs []Subscriber, 
 		slices.SortFunc(changed, func(a, b *importEntry) int { return cmp.Compare(a.sub.ID, b.sub.ID) })
 		for _, e := range changed {
 			sub := &e.sub
-			if _, err := tx.ExecContext(ctx, `UPDATE subscribers SET name = ?, status = ?, frequency = ?,
-				confirmed_at = ?, unsubscribed_at = ? WHERE id = ?`, sub.Name, sub.Status, sub.Frequency,
-				formatTime(sub.ConfirmedAt), formatTime(sub.UnsubscribedAt), sub.ID); err != nil {
+			// As UpdateSubscriber: a switch to a digest starts its period now (the right-hand sides read
+			// the row as it was).
+			if _, err := tx.ExecContext(ctx, `UPDATE subscribers SET name = ?1, status = ?2, frequency = ?3,
+				confirmed_at = ?4, unsubscribed_at = ?5,
+				last_digest_at = CASE WHEN frequency <> ?3 AND ?3 <> 'immediate' THEN ?7 ELSE last_digest_at END
+				WHERE id = ?6`, sub.Name, sub.Status, sub.Frequency,
+				formatTime(sub.ConfirmedAt), formatTime(sub.UnsubscribedAt), sub.ID, formatTime(now)); err != nil {
 				return fmt.Errorf("update subscriber %d: %w", sub.ID, err)
 			}
 			if e.wasActive && sub.Status != Active {
@@ -446,6 +450,9 @@ func (s *sqliteStore) UpdateSubscriber(ctx context.Context, id int64, at time.Ti
 					sub.UnsubscribedAt = at
 				}
 			}
+		}
+		if sub.Frequency != old.Frequency && sub.Frequency != Immediate && sub.LastDigestAt.Equal(old.LastDigestAt) {
+			sub.LastDigestAt = at // the first digest comes on the first run of the next day or week
 		}
 		if msg := checkSubscriber(&sub); msg != "" {
 			return s.checkErr("%s: %s", what, msg)

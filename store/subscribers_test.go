@@ -211,6 +211,8 @@ func TestImportSubscribers(t *testing.T) {
 			ImportResult{Unchanged: 1}, map[string]string{"pending@example.com": "2  pending immediate command created=t0 consent=t0"}, ""},
 		{"an active one is not made pending", []Subscriber{{Email: "active@example.com", Status: Pending}},
 			ImportResult{Unchanged: 1}, map[string]string{"active@example.com": "5  active immediate command created=t0 consent=t0 confirmed=t0"}, ""},
+		{"a switch to a digest starts its period", []Subscriber{{Email: "active@example.com", Frequency: Weekly}},
+			ImportResult{Updated: 1}, map[string]string{"active@example.com": "5  active weekly command created=t0 consent=t0 confirmed=t0 digest=now"}, ""},
 		{"the list's unsubscribe is honoured", []Subscriber{{Email: "active@example.com", Status: Unsubscribed}},
 			ImportResult{Updated: 1}, map[string]string{"active@example.com": "5  unsubscribed immediate command created=t0 consent=t0 confirmed=t0 unsubscribed=now"}, ""},
 		{"duplicates in the list merged", []Subscriber{
@@ -348,7 +350,7 @@ func TestUpdateSubscriber(t *testing.T) {
 		{"come back", Subscriber{Email: "a@example.com", Status: Unsubscribed, HardBounces: 1}, func(s *Subscriber) { s.Status = Active },
 			"1  active immediate command created=t0 consent=t0 confirmed=at", ""},
 		{"name and frequency", Subscriber{Email: "a@example.com", Status: Active}, func(s *Subscriber) { s.Name, s.Frequency = "A", Weekly },
-			"1 A active weekly command created=t0 consent=t0 confirmed=t0", ""},
+			"1 A active weekly command created=t0 consent=t0 confirmed=t0 digest=at", ""}, // a digest period starts
 		{"a new address", Subscriber{Email: "a@example.com"}, func(s *Subscriber) { s.Email = "A@Example.net" },
 			"1  pending immediate command created=t0 consent=t0", ""},
 		{"another subscriber's address", Subscriber{Email: "a@example.com"}, func(s *Subscriber) { s.Email = "other@EXAMPLE.com" },
