@@ -134,6 +134,10 @@ func prepare(ctx context.Context, getenv func(string) string, bf buildFlags, std
 	for _, w := range site.Warnings {
 		fmt.Fprintln(stderr, "warning:", w)
 	}
+	if site.Kind == "jekyll" && cfg.secretLine > 0 && !jekyllExcludes(dir, configName) {
+		fmt.Fprintf(stderr, "warning: %s:%d: secret: Jekyll publishes %s with the site (as %s), so anyone can read the secret and forge unsubscribe and preferences links; move the secret into .herald/secret (or HERALD_SECRET) and delete this line, or add %s to exclude in _config.yml. If the site went out with it, change the secret (links in mail already sent then stop working)\n",
+			configName, cfg.secretLine, configName, relTo(dir, filepath.Join(site.OutputDir, configName)), configName)
+	}
 	b := &build{cfg: cfg, site: site, outDir: site.OutputDir, limit: 20, stderr: stderr}
 	if cfg.Output != "" {
 		b.outDir = cfg.Output
@@ -271,14 +275,11 @@ func (b *build) writeOutputs(outs []output, dryRun bool, stdout io.Writer) error
 		if !changed[i] {
 			continue
 		}
-		rel, err := filepath.Rel(b.site.Dir, o.path)
-		if err != nil || strings.HasPrefix(rel, "..") {
-			rel = o.path
-		}
+		rel := relTo(b.site.Dir, o.path)
 		if strings.HasSuffix(o.path, ".xsl") {
-			fmt.Fprintf(stdout, "%s %s (%d bytes)\n", verb, filepath.ToSlash(rel), len(o.data))
+			fmt.Fprintf(stdout, "%s %s (%d bytes)\n", verb, rel, len(o.data))
 		} else {
-			fmt.Fprintf(stdout, "%s %s (%d items, %d bytes)\n", verb, filepath.ToSlash(rel), o.items, len(o.data))
+			fmt.Fprintf(stdout, "%s %s (%d items, %d bytes)\n", verb, rel, o.items, len(o.data))
 		}
 	}
 	return nil
@@ -370,6 +371,15 @@ func (b *build) links() string {
 <link rel="alternate" type="application/atom+xml" title="%s" href="%s">
 <link rel="alternate" type="application/feed+json" title="%s" href="%s">
 `, t, esc(b.feedOpt.RSSURL), t, esc(b.feedOpt.AtomURL), t, esc(b.feedOpt.JSONURL))
+}
+
+// relTo is p relative to dir, slash-separated, when it is inside dir; else p.
+func relTo(dir, p string) string {
+	rel, err := filepath.Rel(dir, p)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		rel = p
+	}
+	return filepath.ToSlash(rel)
 }
 
 func isDir(p string) bool {

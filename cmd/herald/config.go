@@ -2,11 +2,14 @@ package main
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"reflect"
 	"strconv"
@@ -48,7 +51,7 @@ type config struct {
 	Outbox            string  `yaml:"outbox"` // the Maildir folder used without smtp (default .herald/outbox)
 	From              string  `yaml:"from"`   // "Name <address>"
 	PostalAddress     string  `yaml:"postal_address"`
-	Secret            string  `yaml:"secret"`   // signs the unsubscribe and confirmation links
+	Secret            string  `yaml:"secret"`   // signs the unsubscribe and confirmation links (default: the file .herald/secret)
 	BaseURL           string  `yaml:"base_url"` // where herald serve answers
 	UnsubscribeMailto string  `yaml:"unsubscribe_mailto"`
 	DKIMKeyFile       string  `yaml:"dkim_key_file"`
@@ -64,6 +67,8 @@ type config struct {
 
 	// herald serve.
 	TrustedProxies []string `yaml:"trusted_proxies"` // peers whose X-Forwarded-For herald serve believes (default: loopback)
+
+	secretLine int // the line of secret in herald.yaml, 0 when the file does not set it
 }
 
 // deferredMaxAge is how long a deferred message is tried again before it fails.
@@ -106,11 +111,128 @@ func loadConfig(dir string, getenv func(string) string) (config, error) {
 		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
 			return c, configError(err)
 		}
+		if c.Secret != "" {
+			c.secretLine = keyLine(src, "secret")
+		}
 	}
 	if err := applyEnv(&c, getenv); err != nil {
 		return c, err
 	}
+	if c.Secret == "" {
+		s, err := os.ReadFile(secretPath(dir))
+		switch {
+		case err == nil:
+			c.Secret = strings.TrimSpace(string(s))
+		case !errors.Is(err, fs.ErrNotExist):
+			return c, fmt.Errorf("read the secret: %w", err)
+		}
+	}
 	return c, nil
+}
+
+// keyLine is the line of a top-level key in src, which has been decoded without an error.
+func keyLine(src []byte, key string) int {
+	var doc yaml.Node
+	if yaml.Unmarshal(src, &doc) != nil || len(doc.Content) == 0 {
+		return 0
+	}
+	m := doc.Content[0]
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i].Line
+		}
+	}
+	return 0
+}
+
+// secretPath is where the secret lives when neither herald.yaml nor HERALD_SECRET sets it: in the state
+// folder, which Jekyll and Hugo leave out of the published site and whose .gitignore keeps it out of git.
+// herald.yaml sits at the site's root, and Jekyll publishes it.
+func secretPath(siteDir string) string { return filepath.Join(siteDir, storeDir, "secret") }
+
+// makeStateDir creates the default state folder with the .gitignore that keeps it out of git.
+func makeStateDir(siteDir string) error {
+	dir := filepath.Join(siteDir, storeDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	ignore := filepath.Join(dir, ".gitignore")
+	err := createFile(ignore, []byte("# Herald's state: not for git, not for the published site.\n*\n"), 0o644)
+	if err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	return nil
+}
+
+// createSecret writes a new random secret to .herald/secret, readable by its owner only, unless the file
+// exists; created says which.
+func createSecret(siteDir string) (created bool, err error) {
+	if err := makeStateDir(siteDir); err != nil {
+		return false, err
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return false, err
+	}
+	err = createFile(secretPath(siteDir), []byte(hex.EncodeToString(key)+"\n"), 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// createFile writes a new file at path, never replacing one: it writes a temp file beside it, syncs it,
+// and links it into place, so that no reader sees it half-written. The error is fs.ErrExist when path
+// exists.
+func createFile(name string, data []byte, perm fs.FileMode) (err error) {
+	if _, err := os.Lstat(name); err == nil {
+		return fmt.Errorf("create %s: %w", name, fs.ErrExist)
+	}
+	f, err := os.CreateTemp(filepath.Dir(name), ".herald-tmp-*")
+	if err != nil {
+		return fmt.Errorf("create %s: %w", name, err)
+	}
+	defer os.Remove(f.Name())
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(perm)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Link(f.Name(), name) // unlike rename, fails when name exists
+	}
+	if err != nil {
+		return fmt.Errorf("create %s: %w", name, err)
+	}
+	return nil
+}
+
+// jekyllExcludes tells whether the Jekyll site in dir leaves the root file name out of the published site
+// through _config.yml's exclude (a name or a glob).
+func jekyllExcludes(dir, name string) bool {
+	for _, cfgName := range []string{"_config.yml", "_config.yaml"} {
+		src, err := os.ReadFile(filepath.Join(dir, cfgName))
+		if err != nil {
+			continue
+		}
+		var jc struct {
+			Exclude []string `yaml:"exclude"`
+		}
+		yaml.Unmarshal(src, &jc) // a _config.yml Herald cannot read excludes nothing
+		for _, e := range jc.Exclude {
+			e = strings.Trim(e, "/")
+			if ok, _ := path.Match(e, name); ok || e == name {
+				return true
+			}
+		}
+		return false
+	}
+	return false
 }
 
 // applyEnv sets each scalar key from HERALD_<KEY> when that variable is set.
@@ -119,6 +241,9 @@ func applyEnv(c *config, getenv func(string) string) error {
 	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
 		key := strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0]
+		if key == "" {
+			continue // not a setting
+		}
 		name := "HERALD_" + strings.ToUpper(key)
 		val := getenv(name)
 		if val == "" {

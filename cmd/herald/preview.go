@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -151,8 +149,9 @@ func runInit(ctx context.Context, args []string, getenv func(string) string, std
 	fs := newFlagSet("init", stderr, `Usage: herald init [flags]
 
 Writes a commented herald.yaml for the site: what it detects (the kind of site, its URL, title and author)
-needs no answer; it makes the secret that signs unsubscribe links. Edit the file for from, postal_address
-and smtp before the first send.
+needs no answer. It makes the secret that signs unsubscribe links in .herald/secret, which is never
+published (Jekyll publishes herald.yaml with the site). Edit herald.yaml for from, postal_address and smtp
+before the first send.
 
 Flags:
 `)
@@ -179,8 +178,8 @@ Flags:
 	if err != nil {
 		return fmt.Errorf("read the site: %w", err)
 	}
-	secret := make([]byte, 32)
-	if _, err := rand.Read(secret); err != nil {
+	newSecret, err := createSecret(siteDir)
+	if err != nil {
 		return err
 	}
 	val := func(v, example string) string {
@@ -202,8 +201,9 @@ base_url: %s
 # machine must be named in trusted_proxies, or the per-IP limits see only the proxy.
 # listen: 127.0.0.1:8080
 # trusted_proxies: [10.0.0.5]
-# Signs the unsubscribe and confirmation links. Keep it secret (a HERALD_SECRET variable works too).
-secret: %s
+# The secret that signs the unsubscribe, preferences and confirmation links is in .herald/secret, not
+# here: Jekyll publishes the files at a site's root, this one included. Keep it private (whoever has it
+# can unsubscribe or change anyone's settings); HERALD_SECRET overrides it.
 
 # How mail leaves: without smtp it goes to the outbox (.herald/outbox). The password comes from
 # HERALD_SMTP_PASSWORD or HERALD_SMTP_PASSWORD_FILE, never from this file.
@@ -213,10 +213,15 @@ secret: %s
 # max_new: 5         # more new posts than this stop a publish
 `, kind, site.URL, site.Title, len(site.Posts),
 		val(*from, `"Your Name <you@example.com>"`), val(*postal, `"1 Main Street, Springfield, USA"`),
-		val(*baseURL, "https://news.example.com"), hex.EncodeToString(secret))
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		val(*baseURL, "https://news.example.com"))
+	if err := createFile(path, []byte(text), 0o644); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s (a %s site, %d posts); set from and postal_address before the first send\n", path, kind, len(site.Posts))
+	if newSecret {
+		fmt.Fprintf(stdout, "wrote %s: the secret that signs the links in emails; keep it private\n", secretPath(siteDir))
+	} else {
+		fmt.Fprintf(stdout, "kept the secret in %s\n", secretPath(siteDir))
+	}
 	return nil
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/heraldhq/herald/token"
 )
 
 func TestInit(t *testing.T) {
@@ -26,6 +28,147 @@ func TestInit(t *testing.T) {
 	}
 	if _, _, err := runHerald(t, testEnv(), "init", "-C", dir); err == nil {
 		t.Errorf("a second init overwrote herald.yaml")
+	}
+}
+
+// herald init keeps the secret out of herald.yaml, which Jekyll publishes, in .herald/secret, which it
+// does not (a dot-folder), readable by its owner alone and kept out of git.
+func TestInitSecret(t *testing.T) {
+	dir := copySite(t, "seed-jekyll")
+	if _, _, err := runHerald(t, testEnv(), "init", "-C", dir); err != nil {
+		t.Fatal(err)
+	}
+	yml, err := os.ReadFile(filepath.Join(dir, "herald.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	secretFile := filepath.Join(dir, ".herald", "secret")
+	secret, err := os.ReadFile(secretFile)
+	if err != nil {
+		t.Fatalf("init made no secret file: %v", err)
+	}
+	key := strings.TrimSpace(string(secret))
+	if len(key) != 64 {
+		t.Errorf("secret: got %d characters, want 64", len(key))
+	}
+	if strings.Contains(string(yml), key) || strings.Contains(string(yml), "\nsecret:") {
+		t.Errorf("herald.yaml holds the secret:\n%s", yml)
+	}
+	if !strings.Contains(string(yml), ".herald/secret") {
+		t.Errorf("herald.yaml does not say where the secret is:\n%s", yml)
+	}
+	if fi, err := os.Stat(secretFile); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("secret file mode: got %v (%v), want 0600", fi.Mode().Perm(), err)
+	}
+	if ig, err := os.ReadFile(filepath.Join(dir, ".herald", ".gitignore")); err != nil || !strings.Contains(string(ig), "*") {
+		t.Errorf(".herald/.gitignore: %v %q", err, ig)
+	}
+	if cfg, err := loadConfig(dir, testEnv()); err != nil || cfg.Secret != key {
+		t.Errorf("loadConfig: secret %q (%v), want the one in .herald/secret", cfg.Secret, err)
+	}
+
+	// A second init, herald.yaml removed, keeps the secret: links in mail already sent go on working.
+	os.Remove(filepath.Join(dir, "herald.yaml"))
+	out, _, err := runHerald(t, testEnv(), "init", "-C", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := os.ReadFile(secretFile); string(again) != string(secret) {
+		t.Errorf("a second init replaced the secret")
+	}
+	if !strings.Contains(out, "kept the secret") {
+		t.Errorf("init does not say it kept the secret:\n%s", out)
+	}
+}
+
+// herald.yaml's secret, then HERALD_SECRET, win over .herald/secret.
+func TestSecretSources(t *testing.T) {
+	const file, inYAML, inEnv = "from-the-secret-file-0123456789", "from-herald-yaml-0123456789", "from-the-environment-0123456789"
+	for _, tc := range []struct {
+		name, yml string
+		env       []string
+		want      string
+	}{
+		{name: "file", want: file},
+		{name: "herald.yaml", yml: "secret: " + inYAML + "\n", want: inYAML},
+		{name: "environment", yml: "secret: " + inYAML + "\n", env: []string{"HERALD_SECRET", inEnv}, want: inEnv},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			os.Mkdir(filepath.Join(dir, ".herald"), 0o755)
+			os.WriteFile(filepath.Join(dir, ".herald", "secret"), []byte(file+"\n"), 0o600)
+			os.WriteFile(filepath.Join(dir, "herald.yaml"), []byte(tc.yml), 0o644)
+			cfg, err := loadConfig(dir, testEnv(tc.env...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Secret != tc.want {
+				t.Errorf("secret: got %q, want %q", cfg.Secret, tc.want)
+			}
+		})
+	}
+}
+
+// After herald init, a preview's unsubscribe link is signed with the secret in .herald/secret.
+func TestInitSecretSignsLinks(t *testing.T) {
+	dir := copySite(t, "seed-jekyll")
+	if _, _, err := runHerald(t, testEnv(), "init", "-C", dir, "--from", "Jane <jane@blog.example.com>",
+		"--postal-address", "1 Main St", "--base-url", "https://news.example.com"); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	if _, _, err := runHerald(t, testEnv(), "preview", "-C", dir, "--out", out); err != nil {
+		t.Fatal(err)
+	}
+	html, _ := os.ReadFile(filepath.Join(out, "herald-preview.html"))
+	_, tok, ok := strings.Cut(string(html), "https://news.example.com/unsubscribe?token=")
+	if !ok {
+		t.Fatalf("no unsubscribe link in the preview:\n%.500s", html)
+	}
+	tok = strings.FieldsFunc(tok, func(r rune) bool { return r == '"' || r == '<' || r == '&' })[0]
+	secret, _ := os.ReadFile(filepath.Join(dir, ".herald", "secret"))
+	if _, err := token.Verify([]byte(strings.TrimSpace(string(secret))), "unsubscribe", tok, time.Now()); err != nil {
+		t.Errorf("the unsubscribe token does not verify with .herald/secret: %v", err)
+	}
+}
+
+// A secret in herald.yaml on a Jekyll site gets published with it, unless _config.yml excludes the file:
+// publish and send say so.
+func TestSecretPublishedWarning(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		exclude string // appended to _config.yml
+		inFile  bool   // the secret in .herald/secret, not herald.yaml
+		want    bool
+	}{
+		{name: "in herald.yaml", want: true},
+		{name: "excluded", exclude: "exclude:\n  - Gemfile\n  - herald.yaml\n"},
+		{name: "excluded by a glob", exclude: "exclude: [\"*.yaml\"]\n"},
+		{name: "in .herald/secret", inFile: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := mailSite(t, "")
+			if tc.exclude != "" {
+				f, _ := os.OpenFile(filepath.Join(dir, "_config.yml"), os.O_APPEND|os.O_WRONLY, 0)
+				f.WriteString(tc.exclude)
+				f.Close()
+			}
+			if tc.inFile {
+				yml, _ := os.ReadFile(filepath.Join(dir, "herald.yaml"))
+				os.WriteFile(filepath.Join(dir, "herald.yaml"), []byte(strings.Replace(string(yml), "secret:", "# secret:", 1)), 0o644)
+				os.WriteFile(filepath.Join(dir, ".herald", "secret"), []byte("0123456789abcdef0123456789abcdef"), 0o600)
+			}
+			for _, cmd := range []string{"publish", "send"} {
+				_, errOut, err := runHerald(t, testEnv(), cmd, "-C", dir)
+				if err != nil {
+					t.Fatalf("%s: %v", cmd, err)
+				}
+				got := strings.Contains(errOut, "warning: herald.yaml:4: secret: Jekyll publishes herald.yaml with the site (as _site/herald.yaml)")
+				if got != tc.want {
+					t.Errorf("%s: warned %v, want %v; stderr:\n%s", cmd, got, tc.want, errOut)
+				}
+			}
+		})
 	}
 }
 
