@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -90,12 +91,15 @@ func create(path string) error {
 	return f.Close()
 }
 
+// busyTimeout is how long a statement waits for another connection's lock before it fails.
+const busyTimeout = 10 * time.Second
+
 // dsn is the driver's name for the store at path. The pragmas apply to every connection the pool opens;
 // none of them writes to the file. _txlock=immediate makes every transaction take the write lock when it
 // begins, so two writers queue (busy_timeout) instead of one failing when it upgrades a read lock.
 func dsn(path string) string {
 	u := url.URL{Scheme: "file", Path: filepath.ToSlash(path)} // escapes '?', '#' and '%' in the path
-	return u.String() + "?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_pragma=cache_size(-8000)&_txlock=immediate"
+	return u.String() + "?_pragma=busy_timeout(" + strconv.Itoa(int(busyTimeout/time.Millisecond)) + ")&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_pragma=cache_size(-8000)&_txlock=immediate"
 }
 
 // prepare checks that the file is a Herald store this code can read, changing nothing until it is sure,
@@ -145,9 +149,21 @@ func (s *sqliteStore) prepare(ctx context.Context, target int) error {
 			msg: fmt.Sprintf("has schema version %d but this Herald knows up to %d; upgrade Herald", version, len(migrations))}
 	}
 
+	// Switching to WAL needs the file to itself, and SQLite answers SQLITE_BUSY at once, without its
+	// busy timeout, when another process opens it at the same moment (herald serve and a publish from
+	// cron): try again for as long as the busy timeout would have waited.
 	var mode string
-	if err := conn.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode); err != nil {
-		return s.fileErr("cannot be switched to WAL mode", err)
+	for start := time.Now(); ; {
+		err := conn.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode)
+		var se *sqlite.Error
+		if err != nil && errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY && time.Since(start) < busyTimeout {
+			time.Sleep(20 * time.Millisecond)
+			continue
+		}
+		if err != nil {
+			return s.fileErr("cannot be switched to WAL mode", err)
+		}
+		break
 	}
 	if !strings.EqualFold(mode, "wal") {
 		return &pathError{path: s.path, msg: fmt.Sprintf("cannot be switched to WAL mode (SQLite kept %q); is it on a network file system?", mode)}
