@@ -34,10 +34,7 @@ type buildFlags struct {
 }
 
 func (f *buildFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.dir, "C", ".", "the site's `folder`")
-	fs.BoolVar(&f.drafts, "drafts", false, "include drafts (Jekyll's _drafts, Hugo's draft: true)")
-	fs.BoolVar(&f.future, "future", false, "include posts dated in the future")
-	f.limit = -1 // not given
+	f.registerPosts(fs)
 	fs.Func("limit", "items per feed, 0 for every post (default: limit in herald.yaml, else 20)", func(v string) error {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
@@ -47,6 +44,14 @@ func (f *buildFlags) register(fs *flag.FlagSet) {
 		return nil
 	})
 	fs.StringVar(&f.output, "output", "", "the `folder` to write feeds to (default: the site's output folder, _site or public)")
+}
+
+// registerPosts registers the flags that say which posts the site has, for the commands that write no feed.
+func (f *buildFlags) registerPosts(fs *flag.FlagSet) {
+	fs.StringVar(&f.dir, "C", ".", "the site's `folder`")
+	fs.BoolVar(&f.drafts, "drafts", false, "include drafts (Jekyll's _drafts, Hugo's draft: true)")
+	fs.BoolVar(&f.future, "future", false, "include posts dated in the future")
+	f.limit = -1 // not given
 }
 
 func runBuild(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {

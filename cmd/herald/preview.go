@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/heraldhq/herald/feed"
 	"github.com/heraldhq/herald/mailer"
 	"github.com/heraldhq/herald/posts"
 	"github.com/heraldhq/herald/token"
@@ -22,15 +23,17 @@ func runPreview(ctx context.Context, args []string, getenv func(string) string, 
 
 Renders the email for one post as a subscriber would get it: POST is the post's file (as
 _posts/2020-05-10-slug.md), its id, or its slug; without it, the newest post. Writes the message (.eml)
-and its HTML part (.html) to --out, or with --serve shows them on a page at a localhost address until
-Ctrl-C. --digest renders a digest of the newest posts instead.
+and its HTML part (.html) to --out (by default .herald/preview in the site's folder, which the site
+generator does not publish), or with --serve shows them on a page at a localhost address until Ctrl-C.
+--digest renders a digest of the newest posts instead.
 
 Flags:
 `)
+	// Not --output or --limit: preview writes no feed, and would ignore them.
 	var bf buildFlags
-	bf.register(fs)
+	bf.registerPosts(fs)
 	digest := fs.Int("digest", 0, "render a digest of the `N` newest posts instead")
-	out := fs.String("out", ".", "the `folder` to write herald-preview.eml and herald-preview.html to")
+	out := fs.String("out", "", "the `folder` to write herald-preview.eml and herald-preview.html to (default: .herald/preview in the site's folder)")
 	serve := fs.Bool("serve", false, "show the preview on a localhost page instead of writing files")
 	if err := fs.Parse(args); err != nil {
 		return usageOr(err, fs)
@@ -78,15 +81,23 @@ Flags:
 	if *serve {
 		return servePreview(ctx, m, eml, stdout)
 	}
-	for _, f := range []struct {
-		name string
-		data []byte
-	}{{"herald-preview.eml", eml}, {"herald-preview.html", []byte(m.HTML)}} {
-		p := filepath.Join(*out, f.name)
-		if err := os.WriteFile(p, f.data, 0o644); err != nil {
+	dir := *out
+	if dir == "" {
+		// Not the working directory, which is often the site's root: Jekyll would publish the draft.
+		if err := makeStateDir(b.site.Dir); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "wrote %s\n", p)
+		dir = filepath.Join(b.site.Dir, storeDir, "preview")
+	}
+	files := []feed.File{
+		{Path: filepath.Join(dir, "herald-preview.eml"), Data: eml},
+		{Path: filepath.Join(dir, "herald-preview.html"), Data: []byte(m.HTML)},
+	}
+	if _, err := feed.WriteFiles(files); err != nil {
+		return fmt.Errorf("write the preview: %w", err)
+	}
+	for _, f := range files {
+		fmt.Fprintf(stdout, "wrote %s\n", f.Path)
 	}
 	return nil
 }

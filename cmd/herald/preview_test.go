@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -226,5 +227,41 @@ func TestPreviewServe(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("preview --serve did not stop")
+	}
+}
+
+// Without --out, preview writes into .herald/preview in the site, which Jekyll does not publish, and not
+// into the working directory, which is often the site's root.
+func TestPreviewDefaultOut(t *testing.T) {
+	dir := mailSite(t, "")
+	wd := t.TempDir()
+	t.Chdir(wd)
+	out, _, err := runHerald(t, testEnv(), "preview", "-C", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := filepath.Join(dir, ".herald", "preview", "herald-preview.eml")
+	if eml, err := os.ReadFile(want); err != nil || !strings.Contains(string(eml), "Subject: ") {
+		t.Errorf("%s: %v", want, err)
+	}
+	if !strings.Contains(out, "wrote "+want) {
+		t.Errorf("output does not name %s:\n%s", want, out)
+	}
+	for _, d := range []string{wd, dir} {
+		if m, _ := filepath.Glob(filepath.Join(d, "herald-preview.*")); len(m) > 0 {
+			t.Errorf("preview wrote %v", m)
+		}
+	}
+}
+
+// preview writes no feed: the build flags about feed files are refused, not ignored.
+func TestPreviewFeedFlags(t *testing.T) {
+	dir := mailSite(t, "")
+	for _, args := range [][]string{{"--output", t.TempDir()}, {"--limit", "3"}} {
+		_, _, err := runHerald(t, testEnv(), append([]string{"preview", "-C", dir}, args...)...)
+		var u errUsage
+		if !errors.As(err, &u) {
+			t.Errorf("preview %s: got %v, want a usage error", args[0], err)
+		}
 	}
 }
