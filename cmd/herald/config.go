@@ -8,10 +8,14 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
+	"net/netip"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -73,10 +77,22 @@ type config struct {
 
 // deferredMaxAge is how long a deferred message is tried again before it fails.
 func (c config) deferredMaxAge() time.Duration {
-	if d, err := time.ParseDuration(c.DeferredMaxAge); err == nil && d > 0 {
+	if d, err := parseAge(c.DeferredMaxAge); err == nil {
 		return d
 	}
-	return 72 * time.Hour
+	return 72 * time.Hour // unset: loadConfig refuses a bad value
+}
+
+// parseAge reads a positive duration as Go writes them (72h, 90m) or a whole number of days (7d).
+func parseAge(s string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		if d, err := strconv.Atoi(n); err == nil && d > 0 && d <= 100_000 {
+			return time.Duration(d) * 24 * time.Hour, nil
+		}
+	} else if d, err := time.ParseDuration(s); err == nil && d > 0 {
+		return d, nil
+	}
+	return 0, fmt.Errorf("bad duration %q", s)
 }
 
 // author accepts "Name" or {name, email, url}.
@@ -97,9 +113,10 @@ func (a *author) UnmarshalYAML(n *yaml.Node) error {
 
 const configName = "herald.yaml"
 
-// loadConfig reads DIR/herald.yaml if there is one, then the HERALD_* environment.
+// loadConfig reads DIR/herald.yaml if there is one, then the HERALD_* environment, and checks the values.
 func loadConfig(dir string, getenv func(string) string) (config, error) {
 	var c config
+	setBy := map[string]origin{}
 	src, err := os.ReadFile(filepath.Join(dir, configName))
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -111,11 +128,18 @@ func loadConfig(dir string, getenv func(string) string) (config, error) {
 		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
 			return c, configError(err)
 		}
+		lines := keyLines(src)
+		for key, line := range lines {
+			setBy[key] = origin{line: line}
+		}
 		if c.Secret != "" {
-			c.secretLine = keyLine(src, "secret")
+			c.secretLine = lines["secret"]
 		}
 	}
-	if err := applyEnv(&c, getenv); err != nil {
+	if err := applyEnv(&c, getenv, setBy); err != nil {
+		return c, err
+	}
+	if err := c.check(setBy); err != nil {
 		return c, err
 	}
 	if c.Secret == "" {
@@ -130,19 +154,97 @@ func loadConfig(dir string, getenv func(string) string) (config, error) {
 	return c, nil
 }
 
-// keyLine is the line of a top-level key in src, which has been decoded without an error.
-func keyLine(src []byte, key string) int {
+// keyLines are the lines of the top-level keys that src, decoded without an error, gives a value (not null).
+func keyLines(src []byte) map[string]int {
+	lines := map[string]int{}
 	var doc yaml.Node
 	if yaml.Unmarshal(src, &doc) != nil || len(doc.Content) == 0 {
-		return 0
+		return lines
 	}
 	m := doc.Content[0]
 	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			return m.Content[i].Line
+		if v := m.Content[i+1]; v.Kind != yaml.ScalarNode || v.ShortTag() != "!!null" {
+			lines[m.Content[i].Value] = m.Content[i].Line
 		}
 	}
-	return 0
+	return lines
+}
+
+// origin is where a setting was set: a line of herald.yaml, or an environment variable.
+type origin struct {
+	line int
+	env  string
+}
+
+// check reports every value that cannot mean what was meant, where it was set (setBy: the file and line,
+// or the variable) and what is allowed, rather than let it fall back to a default or pass as something else.
+func (c *config) check(setBy map[string]origin) error {
+	type problem struct {
+		line int // math.MaxInt for a variable: those come last
+		msg  string
+	}
+	var probs []problem
+	bad := func(key, value, want string) {
+		if o := setBy[key]; o.env != "" {
+			probs = append(probs, problem{math.MaxInt, fmt.Sprintf("%s=%s: %s", o.env, value, want)})
+		} else {
+			probs = append(probs, problem{o.line, fmt.Sprintf("%s:%d: %s %s: %s", configName, o.line, key, value, want)})
+		}
+	}
+	set := func(key string) bool { _, ok := setBy[key]; return ok }
+	atLeast := func(key string, n, min int, want string) {
+		if set(key) && n < min {
+			bad(key, strconv.Itoa(n), want)
+		}
+	}
+
+	if c.EmailContent != "" && c.EmailContent != "full" && c.EmailContent != "excerpt" {
+		bad("email_content", strconv.Quote(c.EmailContent), "want full or excerpt")
+	}
+	if c.DeferredMaxAge != "" {
+		if _, err := parseAge(c.DeferredMaxAge); err != nil {
+			bad("deferred_max_age", strconv.Quote(c.DeferredMaxAge), "want a duration in hours or minutes, such as 72h or 90m, or in whole days, such as 7d")
+		}
+	}
+	if c.Limit != nil {
+		atLeast("limit", *c.Limit, 0, "want 0 (every post) or more")
+	}
+	atLeast("max_bytes", c.MaxBytes, 0, "want 0 (no limit) or a size in bytes")
+	atLeast("max_new", c.MaxNew, 1, "want 1 or more (default 5)")
+	atLeast("connections", c.Connections, 1, "want 1 or more (default 4)")
+	atLeast("per_connection", c.PerConnection, 1, "want 1 or more (default 50)")
+	atLeast("max_digest_posts", c.MaxDigestPosts, 0, "want 0 (no cap) or more")
+	if set("rate") && (c.Rate < 0 || math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0)) {
+		bad("rate", strconv.FormatFloat(c.Rate, 'g', -1, 64), "want messages per second, or 0 for no limit")
+	}
+	if s := c.Stylesheet; s != "" && s != "default" && !isHTTPURL(s) && !strings.HasPrefix(s, "/") &&
+		!strings.HasSuffix(strings.ToLower(s), ".xsl") && !strings.HasSuffix(strings.ToLower(s), ".xslt") {
+		bad("stylesheet", strconv.Quote(s), "want default (Herald's own), or the URL of an XSLT stylesheet such as /assets/feed.xsl")
+	}
+	for _, h := range c.Hubs {
+		if !isHTTPURL(h) {
+			bad("hubs", strconv.Quote(h), "want a hub's http(s) URL, such as https://pubsubhubbub.appspot.com/")
+		}
+	}
+	for _, p := range c.TrustedProxies {
+		_, perr := netip.ParsePrefix(p)
+		_, aerr := netip.ParseAddr(p)
+		if perr != nil && aerr != nil {
+			bad("trusted_proxies", strconv.Quote(p), "want an IP address, or a prefix such as 10.0.0.0/8")
+		}
+	}
+
+	sort.SliceStable(probs, func(i, j int) bool { return probs[i].line < probs[j].line })
+	errs := make([]error, len(probs))
+	for i, p := range probs {
+		errs[i] = errors.New(p.msg)
+	}
+	return errors.Join(errs...)
+}
+
+func isHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
 // secretPath is where the secret lives when neither herald.yaml nor HERALD_SECRET sets it: in the state
@@ -235,8 +337,8 @@ func jekyllExcludes(dir, name string) bool {
 	return false
 }
 
-// applyEnv sets each scalar key from HERALD_<KEY> when that variable is set.
-func applyEnv(c *config, getenv func(string) string) error {
+// applyEnv sets each key from HERALD_<KEY> when that variable is set, and records it in setBy.
+func applyEnv(c *config, getenv func(string) string, setBy map[string]origin) error {
 	v := reflect.ValueOf(c).Elem()
 	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
@@ -249,6 +351,7 @@ func applyEnv(c *config, getenv func(string) string) error {
 		if val == "" {
 			continue
 		}
+		setBy[key] = origin{env: name}
 		f := v.Field(i)
 		switch f.Kind() {
 		case reflect.String:

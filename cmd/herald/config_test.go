@@ -1,0 +1,103 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// loadYAML loads a herald.yaml of yml in a temp folder, with env as the environment.
+func loadYAML(t *testing.T, yml string, env ...string) (config, error) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, configName), []byte(yml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return loadConfig(dir, testEnv(env...))
+}
+
+// A value that cannot mean what was written is an error naming the file, the line, the value and what is
+// allowed, not a silent default.
+func TestConfigBadValues(t *testing.T) {
+	for _, tc := range []struct {
+		name, yml string
+		env       []string
+		want      string
+	}{
+		{name: "days and hours", yml: "title: x\ndeferred_max_age: 7d12h\n", want: `herald.yaml:2: deferred_max_age "7d12h": want a duration in hours or minutes, such as 72h or 90m, or in whole days, such as 7d`},
+		{name: "no unit", yml: "deferred_max_age: 72\n", want: `herald.yaml:1: deferred_max_age "72": want`},
+		{name: "negative age", yml: "deferred_max_age: -1h\n", want: `herald.yaml:1: deferred_max_age "-1h": want`},
+		{name: "email_content typo", yml: "email_content: exerpt\n", want: `herald.yaml:1: email_content "exerpt": want full or excerpt`},
+		{name: "max_new negative", yml: "\n\nmax_new: -3\n", want: `herald.yaml:3: max_new -3: want 1 or more (default 5)`},
+		{name: "max_new zero", yml: "max_new: 0\n", want: `herald.yaml:1: max_new 0: want 1 or more`},
+		{name: "limit negative", yml: "limit: -1\n", want: `herald.yaml:1: limit -1: want 0 (every post) or more`},
+		{name: "max_bytes negative", yml: "max_bytes: -10\n", want: `herald.yaml:1: max_bytes -10: want 0`},
+		{name: "connections zero", yml: "connections: 0\n", want: `herald.yaml:1: connections 0: want 1 or more (default 4)`},
+		{name: "per_connection negative", yml: "per_connection: -1\n", want: `herald.yaml:1: per_connection -1: want 1 or more`},
+		{name: "max_digest_posts negative", yml: "max_digest_posts: -2\n", want: `herald.yaml:1: max_digest_posts -2: want 0`},
+		{name: "rate negative", yml: "rate: -0.5\n", want: `herald.yaml:1: rate -0.5: want messages per second`},
+		{name: "stylesheet typo", yml: "stylesheet: defualt\n", want: `herald.yaml:1: stylesheet "defualt": want default (Herald's own), or the URL of an XSLT stylesheet`},
+		{name: "hub not a URL", yml: "hubs: [pubsubhubbub.appspot.com]\n", want: `herald.yaml:1: hubs "pubsubhubbub.appspot.com": want a hub's http(s) URL`},
+		{name: "trusted proxy", yml: "trusted_proxies: [10.0.0.0/33]\n", want: `herald.yaml:1: trusted_proxies "10.0.0.0/33": want an IP address`},
+		{name: "from the environment", env: []string{"HERALD_EMAIL_CONTENT", "ful"}, want: `HERALD_EMAIL_CONTENT="ful": want full or excerpt`},
+		{name: "environment over the file", yml: "max_new: 3\n", env: []string{"HERALD_MAX_NEW", "-1"}, want: `HERALD_MAX_NEW=-1: want 1 or more`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := loadYAML(t, tc.yml, tc.env...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got %v, want an error with %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// Every problem is reported at once, in the order of the file, the environment's last.
+func TestConfigBadValuesAll(t *testing.T) {
+	_, err := loadYAML(t, "max_new: -3\nemail_content: exerpt\n", "HERALD_DEFERRED_MAX_AGE", "soon")
+	want := "herald.yaml:1: max_new -3: want 1 or more (default 5)\n" +
+		`herald.yaml:2: email_content "exerpt": want full or excerpt` + "\n" +
+		`HERALD_DEFERRED_MAX_AGE="soon": want a duration in hours or minutes, such as 72h or 90m, or in whole days, such as 7d`
+	if err == nil || err.Error() != want {
+		t.Errorf("got\n%v\nwant\n%s", err, want)
+	}
+}
+
+func TestConfigGoodValues(t *testing.T) {
+	for _, tc := range []struct {
+		name, yml string
+		age       time.Duration
+	}{
+		{name: "defaults", yml: "title: x\nmax_new:\nlimit:\n", age: 72 * time.Hour},
+		{name: "days", yml: "deferred_max_age: 7d\n", age: 7 * 24 * time.Hour},
+		{name: "hours", yml: "deferred_max_age: 168h\n", age: 168 * time.Hour},
+		{name: "ranges", yml: "limit: 0\nmax_bytes: 0\nmax_new: 1\nconnections: 1\nper_connection: 1\nrate: 0\nmax_digest_posts: 0\n", age: 72 * time.Hour},
+		{name: "enums and URLs", yml: "email_content: excerpt\nstylesheet: default\nhubs: [https://pubsubhubbub.appspot.com/]\ntrusted_proxies: [10.0.0.5, 192.168.0.0/16, \"::1\"]\n", age: 72 * time.Hour},
+		{name: "stylesheet URL", yml: "stylesheet: https://blog.example.com/feed.xsl\n", age: 72 * time.Hour},
+		{name: "stylesheet path", yml: "stylesheet: /assets/feed.xsl\n", age: 72 * time.Hour},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := loadYAML(t, tc.yml)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.deferredMaxAge(); got != tc.age {
+				t.Errorf("deferredMaxAge: got %v, want %v", got, tc.age)
+			}
+		})
+	}
+}
+
+// The whole command stops on a bad setting, naming it.
+func TestConfigBadValueStopsBuild(t *testing.T) {
+	dir := copySite(t, "seed-jekyll")
+	os.WriteFile(filepath.Join(dir, configName), []byte("stylesheet: defualt\n"), 0o644)
+	_, _, err := runHerald(t, testEnv(), "build", "-C", dir)
+	if err == nil || !strings.Contains(err.Error(), `herald.yaml:1: stylesheet "defualt"`) {
+		t.Errorf("build: got %v, want the stylesheet named", err)
+	}
+	if _, serr := os.Stat(filepath.Join(dir, "_site", "feed.xml")); serr == nil {
+		t.Errorf("build wrote feeds with a bad setting")
+	}
+}
