@@ -102,13 +102,48 @@ type author struct {
 	URL   string `yaml:"url"`
 }
 
+// UnmarshalYAML reads the keys of the mapping itself: a Decoder's KnownFields does not reach a type that
+// decodes itself, and an unknown key must be an error here as everywhere in herald.yaml.
 func (a *author) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind == yaml.ScalarNode {
+	switch n.Kind {
+	case yaml.ScalarNode:
 		a.Name = n.Value
 		return nil
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			var dst *string
+			switch k.Value {
+			case "name":
+				dst = &a.Name
+			case "email":
+				dst = &a.Email
+			case "url":
+				dst = &a.URL
+			default:
+				return fmt.Errorf("line %d: author: unknown key %q; it takes name, email and url", k.Line, k.Value)
+			}
+			if v.Kind != yaml.ScalarNode {
+				return fmt.Errorf("line %d: author: %s: want text, got %s", v.Line, k.Value, nodeKind(v))
+			}
+			*dst = v.Value
+		}
+		return nil
 	}
-	type plain author
-	return n.Decode((*plain)(a))
+	return fmt.Errorf("line %d: author: want a name, or a mapping of name, email and url; got %s", n.Line, nodeKind(n))
+}
+
+// nodeKind says what a YAML value is, for an error.
+func nodeKind(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.AliasNode:
+		return nodeKind(n.Alias)
+	}
+	return strconv.Quote(n.Value)
 }
 
 const configName = "herald.yaml"

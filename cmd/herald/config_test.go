@@ -101,3 +101,35 @@ func TestConfigBadValueStopsBuild(t *testing.T) {
 		t.Errorf("build wrote feeds with a bad setting")
 	}
 }
+
+// author, a name or a mapping, takes only name, email and url, as every key of herald.yaml is checked.
+func TestConfigAuthor(t *testing.T) {
+	for _, tc := range []struct {
+		name, yml string
+		want      author
+		err       string
+	}{
+		{name: "a name", yml: "author: Jane Doe\n", want: author{Name: "Jane Doe"}},
+		{name: "a mapping", yml: "author:\n  name: Jane\n  email: jane@example.com\n  url: https://jane.example.com\n",
+			want: author{Name: "Jane", Email: "jane@example.com", URL: "https://jane.example.com"}},
+		{name: "flow mapping", yml: "author: {name: Jane}\n", want: author{Name: "Jane"}},
+		{name: "unknown key", yml: "title: x\nauthor:\n  nme: Jane\n", err: `herald.yaml:3: author: unknown key "nme"; it takes name, email and url`},
+		{name: "a list inside", yml: "author:\n  name: [Jane]\n", err: `herald.yaml:2: author: name: want text, got a list`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := loadYAML(t, tc.yml)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Errorf("got %v, want an error with %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Author != tc.want {
+				t.Errorf("author: got %+v, want %+v", c.Author, tc.want)
+			}
+		})
+	}
+}
