@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"math"
 	"net/netip"
@@ -102,16 +100,15 @@ type author struct {
 	URL   string `yaml:"url"`
 }
 
-// UnmarshalYAML reads the keys of the mapping itself: a Decoder's KnownFields does not reach a type that
-// decodes itself, and an unknown key must be an error here as everywhere in herald.yaml.
-func (a *author) UnmarshalYAML(n *yaml.Node) error {
+// decode reads a name, or a mapping of name, email and url; any other key is an error.
+func (a *author) decode(n *yaml.Node) error {
 	switch n.Kind {
 	case yaml.ScalarNode:
 		a.Name = n.Value
 		return nil
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
+			k, v := n.Content[i], deref(n.Content[i+1])
 			var dst *string
 			switch k.Value {
 			case "name":
@@ -121,16 +118,31 @@ func (a *author) UnmarshalYAML(n *yaml.Node) error {
 			case "url":
 				dst = &a.URL
 			default:
-				return fmt.Errorf("line %d: author: unknown key %q; it takes name, email and url", k.Line, k.Value)
+				return &valueError{k.Line, fmt.Sprintf("author: unknown key %q; it takes name, email and url", k.Value)}
 			}
 			if v.Kind != yaml.ScalarNode {
-				return fmt.Errorf("line %d: author: %s: want text, got %s", v.Line, k.Value, nodeKind(v))
+				return &valueError{v.Line, fmt.Sprintf("author: %s: want text, got %s", k.Value, nodeKind(v))}
 			}
 			*dst = v.Value
 		}
 		return nil
 	}
-	return fmt.Errorf("line %d: author: want a name, or a mapping of name, email and url; got %s", n.Line, nodeKind(n))
+	return &valueError{n.Line, "author: want a name, or a mapping of name, email and url; got " + nodeKind(n)}
+}
+
+// valueError is a problem with a value of herald.yaml, at its line.
+type valueError struct {
+	line int
+	msg  string
+}
+
+func (e *valueError) Error() string { return fmt.Sprintf("%s:%d: %s", configName, e.line, e.msg) }
+
+func deref(n *yaml.Node) *yaml.Node {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		return n.Alias
+	}
+	return n
 }
 
 // nodeKind says what a YAML value is, for an error.
@@ -158,17 +170,11 @@ func loadConfig(dir string, getenv func(string) string) (config, error) {
 	case err != nil:
 		return c, fmt.Errorf("read %s: %w", configName, err)
 	default:
-		dec := yaml.NewDecoder(bytes.NewReader(src))
-		dec.KnownFields(true)
-		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
-			return c, configError(err)
-		}
-		lines := keyLines(src)
-		for key, line := range lines {
-			setBy[key] = origin{line: line}
+		if err := decodeConfig(src, &c, setBy); err != nil {
+			return c, err
 		}
 		if c.Secret != "" {
-			c.secretLine = lines["secret"]
+			c.secretLine = setBy["secret"].line
 		}
 	}
 	if err := applyEnv(&c, getenv, setBy); err != nil {
@@ -189,20 +195,114 @@ func loadConfig(dir string, getenv func(string) string) (config, error) {
 	return c, nil
 }
 
-// keyLines are the lines of the top-level keys that src, decoded without an error, gives a value (not null).
-func keyLines(src []byte) map[string]int {
-	lines := map[string]int{}
+// decodeConfig reads herald.yaml's keys one at a time, so that an error names the key, its line and
+// what the key takes, in words rather than Go's types. It records in setBy the line of each key that has a
+// value, and reports every problem it finds.
+func decodeConfig(src []byte, c *config, setBy map[string]origin) error {
 	var doc yaml.Node
-	if yaml.Unmarshal(src, &doc) != nil || len(doc.Content) == 0 {
-		return lines
+	if err := yaml.Unmarshal(src, &doc); err != nil {
+		return configError(err)
 	}
-	m := doc.Content[0]
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if v := m.Content[i+1]; v.Kind != yaml.ScalarNode || v.ShortTag() != "!!null" {
-			lines[m.Content[i].Value] = m.Content[i].Line
+	if len(doc.Content) == 0 {
+		return nil // empty, or only comments
+	}
+	root := deref(doc.Content[0])
+	if root.Kind == yaml.ScalarNode && root.ShortTag() == "!!null" {
+		return nil
+	}
+	if root.Kind != yaml.MappingNode {
+		return &valueError{root.Line, "want settings as key: value lines, got " + nodeKind(root) + "; see the configuration reference in README.md"}
+	}
+	fields := map[string]reflect.Value{}
+	v := reflect.ValueOf(c).Elem()
+	for i := 0; i < v.NumField(); i++ {
+		if key := strings.Split(v.Type().Field(i).Tag.Get("yaml"), ",")[0]; key != "" {
+			fields[key] = v.Field(i)
 		}
 	}
-	return lines
+	var errs []error
+	seen := map[string]int{}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, val := root.Content[i], deref(root.Content[i+1])
+		f, ok := fields[k.Value]
+		if !ok {
+			errs = append(errs, &valueError{k.Line, fmt.Sprintf("unknown setting %q; see the configuration reference in README.md", k.Value)})
+			continue
+		}
+		if first, dup := seen[k.Value]; dup {
+			errs = append(errs, &valueError{k.Line, fmt.Sprintf("%s is set twice (first on line %d)", k.Value, first)})
+			continue
+		}
+		seen[k.Value] = k.Line
+		if val.Kind == yaml.ScalarNode && val.ShortTag() == "!!null" {
+			continue // "key:" with no value leaves the default
+		}
+		if err := decodeValue(k.Value, val, f); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		setBy[k.Value] = origin{line: k.Line}
+	}
+	return errors.Join(errs...)
+}
+
+// decodeValue sets f, the field of key, from its YAML value. A single value for a list is a list of one.
+func decodeValue(key string, n *yaml.Node, f reflect.Value) error {
+	want := func(what string) error {
+		return &valueError{n.Line, fmt.Sprintf("%s: want %s, got %s", key, what, nodeKind(n))}
+	}
+	if a, ok := f.Addr().Interface().(*author); ok {
+		return a.decode(n)
+	}
+	if f.Kind() == reflect.Slice {
+		items := []*yaml.Node{n}
+		if n.Kind == yaml.SequenceNode {
+			items = n.Content
+		}
+		list := make([]string, 0, len(items))
+		for _, it := range items {
+			if it = deref(it); it.Kind != yaml.ScalarNode {
+				return &valueError{it.Line, fmt.Sprintf("%s: want a list of text (or a single value), got %s", key, nodeKind(it))}
+			}
+			list = append(list, it.Value)
+		}
+		f.Set(reflect.ValueOf(list))
+		return nil
+	}
+	switch f.Kind() {
+	case reflect.String:
+		if n.Kind != yaml.ScalarNode {
+			return want("text")
+		}
+		f.SetString(n.Value)
+	case reflect.Bool:
+		var b bool
+		if n.Kind != yaml.ScalarNode || n.Decode(&b) != nil {
+			return want("true or false")
+		}
+		f.SetBool(b)
+	case reflect.Int:
+		var i int
+		if n.ShortTag() != "!!int" || n.Decode(&i) != nil { // yaml.v3 would cut 2.5 to 2
+			return want("a whole number")
+		}
+		f.SetInt(int64(i))
+	case reflect.Pointer: // *int: limit, where 0 is not the default
+		var i int
+		if n.ShortTag() != "!!int" || n.Decode(&i) != nil { // yaml.v3 would cut 2.5 to 2
+			return want("a whole number")
+		}
+		f.Set(reflect.ValueOf(&i))
+	case reflect.Float64:
+		var x float64
+		if n.Kind != yaml.ScalarNode || n.Decode(&x) != nil {
+			return want("a number")
+		}
+		f.SetFloat(x)
+	default:
+		panic("config: no decoding for " + f.Type().String())
+	}
+	return nil
 }
 
 // origin is where a setting was set: a line of herald.yaml, or an environment variable.
@@ -233,6 +333,16 @@ func (c *config) check(setBy map[string]origin) error {
 		}
 	}
 
+	switch c.Kind {
+	case "", "jekyll", "hugo", "plain":
+	default:
+		bad("kind", strconv.Quote(c.Kind), "want jekyll, hugo or plain, or leave it out for Herald to detect")
+	}
+	if c.Timezone != "" {
+		if _, err := time.LoadLocation(c.Timezone); err != nil {
+			bad("timezone", strconv.Quote(c.Timezone), "want an IANA time zone name, such as America/Chicago, Europe/Paris or UTC")
+		}
+	}
 	if c.EmailContent != "" && c.EmailContent != "full" && c.EmailContent != "excerpt" {
 		bad("email_content", strconv.Quote(c.EmailContent), "want full or excerpt")
 	}
@@ -424,19 +534,12 @@ func applyEnv(c *config, getenv func(string) string, setBy map[string]origin) er
 	return nil
 }
 
-// configError names herald.yaml and the line of the first problem yaml.v3 found.
+// configError names herald.yaml and the line of the YAML syntax error yaml.v3 found.
 func configError(err error) error {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	var te *yaml.TypeError
-	if errors.As(err, &te) && len(te.Errors) > 0 {
-		msg = te.Errors[0]
-	}
 	var line int
 	if _, serr := fmt.Sscanf(msg, "line %d:", &line); serr == nil {
 		msg = strings.TrimSpace(msg[strings.Index(msg, ":")+1:])
-		if f, _, ok := strings.Cut(strings.TrimPrefix(msg, "field "), " not found in type"); ok {
-			msg = "unknown setting " + strconv.Quote(f)
-		}
 		return fmt.Errorf("%s:%d: %s; see the configuration reference in README.md", configName, line, msg)
 	}
 	return fmt.Errorf("%s: %s; see the configuration reference in README.md", configName, msg)

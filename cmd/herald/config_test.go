@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -132,4 +133,108 @@ func TestConfigAuthor(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A value of the wrong type names the key, its line and what it takes, not Go's types.
+func TestConfigTypeErrors(t *testing.T) {
+	for _, tc := range []struct{ name, yml, want string }{
+		{"author list", "author: [Jane, Joe]\n", `herald.yaml:1: author: want a name, or a mapping of name, email and url; got a list`},
+		{"limit text", "title: x\nlimit: lots\n", `herald.yaml:2: limit: want a whole number, got "lots"`},
+		{"max_new fraction", "max_new: 2.5\n", `herald.yaml:1: max_new: want a whole number, got "2.5"`},
+		{"bool", "tag_feeds: maybe\n", `herald.yaml:1: tag_feeds: want true or false, got "maybe"`},
+		{"text as list", "title: [a, b]\n", `herald.yaml:1: title: want text, got a list`},
+		{"text as mapping", "from:\n  name: Jane\n", `herald.yaml:2: from: want text, got a mapping`},
+		{"number", "rate: fast\n", `herald.yaml:1: rate: want a number, got "fast"`},
+		{"list as mapping", "hubs: {a: b}\n", `herald.yaml:1: hubs: want a list of text (or a single value), got a mapping`},
+		{"list of lists", "hubs:\n  - https://hub.example.com/\n  - [x]\n", `herald.yaml:3: hubs: want a list of text (or a single value), got a list`},
+		{"kind", "\nkind: jekyl\n", `herald.yaml:2: kind "jekyl": want jekyll, hugo or plain`},
+		{"timezone", "timezone: Mars/Olympus\n", `herald.yaml:1: timezone "Mars/Olympus": want an IANA time zone name`},
+		{"unknown key", "title: x\ntitel: y\n", `herald.yaml:2: unknown setting "titel"`},
+		{"twice", "title: x\ntitle: y\n", `herald.yaml:2: title is set twice (first on line 1)`},
+		{"syntax", "title: [x\n", `herald.yaml:`},
+		{"not a mapping", "- title\n", `herald.yaml:1: want settings as key: value lines, got a list`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := loadYAML(t, tc.yml)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error with %q", err, tc.want)
+			}
+			for _, internal := range []string{"!!", "main.", "unmarshal"} {
+				if strings.Contains(err.Error(), internal) {
+					t.Errorf("the error shows Go's internals (%q): %v", internal, err)
+				}
+			}
+		})
+	}
+}
+
+func TestConfigShapes(t *testing.T) {
+	for _, tc := range []struct {
+		name, yml string
+		env       []string
+		check     func(config) bool
+	}{
+		{"one hub", "hubs: https://hub.example.com/\n", nil, func(c config) bool {
+			return len(c.Hubs) == 1 && c.Hubs[0] == "https://hub.example.com/"
+		}},
+		{"hub list", "hubs:\n  - https://a.example.com/\n  - https://b.example.com/\n", nil, func(c config) bool { return len(c.Hubs) == 2 }},
+		{"empty file", "", nil, func(c config) bool { return c.Title == "" && c.Limit == nil }},
+		{"comments only", "# nothing yet\n", nil, func(c config) bool { return c.Title == "" }},
+		{"null values", "from:\nlimit:\n", nil, func(c config) bool { return c.From == "" && c.Limit == nil }},
+		{"limit 0", "limit: 0\n", nil, func(c config) bool { return c.Limit != nil && *c.Limit == 0 }},
+		{"quoted number as text", "title: 2024\nrate: 1.5\ntag_feeds: yes\n", nil, func(c config) bool {
+			return c.Title == "2024" && c.Rate == 1.5 && c.TagFeeds
+		}},
+		{"kind and zone", "kind: plain\ntimezone: Europe/Paris\n", nil, func(c config) bool { return c.Kind == "plain" }},
+		{"environment over file", "limit: 3\n", []string{"HERALD_LIMIT", "7"}, func(c config) bool { return *c.Limit == 7 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := loadYAML(t, tc.yml, tc.env...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tc.check(c) {
+				t.Errorf("got %+v", c)
+			}
+		})
+	}
+}
+
+// herald build stops on a kind or a time zone it does not know, naming the line.
+func TestConfigKindStopsBuild(t *testing.T) {
+	dir := copySite(t, "seed-jekyll")
+	os.WriteFile(filepath.Join(dir, configName), []byte("title: Notes\nkind: jekyl\n"), 0o644)
+	if _, _, err := runHerald(t, testEnv(), "build", "-C", dir); err == nil || !strings.Contains(err.Error(), `herald.yaml:2: kind "jekyl"`) {
+		t.Errorf("build: got %v, want herald.yaml:2 named", err)
+	}
+}
+
+var quoted = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
+
+// Whatever herald.yaml holds, loading it gives settings or errors that each name herald.yaml, in words.
+func FuzzConfig(f *testing.F) {
+	for _, s := range []string{
+		"url: https://blog.example.com\nlimit: 30\nauthor: {name: Jane Doe, email: jane@example.com}\n",
+		"author:\n  nme: Jane\n", "hubs: https://hub.example.com/\n", "limit: lots\n", "deferred_max_age: 7d\n",
+		"- a\n", "title: [x\n", "a: &x 1\nb: *x\n", "max_new: -3\nemail_content: exerpt\n", "rate: .nan\n",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, yml string) {
+		_, err := loadYAML(t, yml)
+		if err == nil {
+			return
+		}
+		for _, line := range strings.Split(err.Error(), "\n") {
+			if !strings.HasPrefix(line, configName) {
+				t.Errorf("an error line does not name %s: %q", configName, line)
+			}
+		}
+		words := quoted.ReplaceAllString(err.Error(), `"…"`) // the values quoted may hold anything
+		for _, internal := range []string{"!!", "main.", "reflect", "unmarshal"} {
+			if strings.Contains(words, internal) {
+				t.Errorf("the error shows Go's internals (%q): %v", internal, err)
+			}
+		}
+	})
 }
