@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"gopkg.in/yaml.v3"
 )
@@ -525,8 +526,8 @@ func applyEnv(c *config, getenv func(string) string, setBy map[string]origin) er
 				return fmt.Errorf("%s=%q: want a whole number", name, val)
 			}
 			f.Set(reflect.ValueOf(&n))
-		case reflect.Slice:
-			f.Set(reflect.ValueOf(strings.Fields(val)))
+		case reflect.Slice: // HERALD_HUBS="https://a.example/, https://b.example/"
+			f.Set(reflect.ValueOf(strings.FieldsFunc(val, func(r rune) bool { return r == ',' || unicode.IsSpace(r) })))
 		case reflect.Struct: // author: a name
 			f.FieldByName("Name").SetString(val)
 		}

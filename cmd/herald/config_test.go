@@ -238,3 +238,34 @@ func FuzzConfig(f *testing.F) {
 		}
 	})
 }
+
+// A list in a variable is split at commas and white space.
+func TestConfigEnvLists(t *testing.T) {
+	for _, tc := range []struct {
+		name, val string
+		want      []string
+	}{
+		{"commas", "https://a.example/,https://b.example/", []string{"https://a.example/", "https://b.example/"}},
+		{"comma and space", "https://a.example/, https://b.example/", []string{"https://a.example/", "https://b.example/"}},
+		{"spaces and newlines", " https://a.example/\n\thttps://b.example/ ", []string{"https://a.example/", "https://b.example/"}},
+		{"one", "https://a.example/", []string{"https://a.example/"}},
+		{"trailing comma", "https://a.example/,", []string{"https://a.example/"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := loadYAML(t, "hubs: https://file.example/\n", "HERALD_HUBS", tc.val)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Join(c.Hubs, " ") != strings.Join(tc.want, " ") {
+				t.Errorf("hubs: got %q, want %q", c.Hubs, tc.want)
+			}
+		})
+	}
+	c, err := loadYAML(t, "", "HERALD_TRUSTED_PROXIES", "10.0.0.5,192.168.0.0/16")
+	if err != nil || len(c.TrustedProxies) != 2 {
+		t.Errorf("trusted_proxies: got %q (%v), want two", c.TrustedProxies, err)
+	}
+	if _, err := loadYAML(t, "", "HERALD_HUBS", "https://a.example/,hub.example"); err == nil || !strings.Contains(err.Error(), `HERALD_HUBS="hub.example": want a hub's http(s) URL`) {
+		t.Errorf("a bad hub in HERALD_HUBS: got %v", err)
+	}
+}
