@@ -56,6 +56,11 @@ Flags:
 	if _, err := b.site.Render(ctx, ps); err != nil {
 		return err
 	}
+	if b.cfg.BaseURL == "" && b.cfg.UnsubscribeMailto == "" {
+		// Right after herald init there is often none yet; the preview is still worth seeing.
+		b.cfg.UnsubscribeMailto = "unsubscribe@example.invalid"
+		fmt.Fprintf(stderr, "warning: no way to unsubscribe is set (base_url or unsubscribe_mailto in %s): the preview shows %s in its place, and herald send will refuse to send\n", configName, b.cfg.UnsubscribeMailto)
+	}
 	ms, err := b.mailSettings(getenv, os.TempDir(), false)
 	if err != nil {
 		return err
@@ -160,18 +165,26 @@ func runInit(ctx context.Context, args []string, getenv func(string) string, std
 	fs := newFlagSet("init", stderr, `Usage: herald init [flags]
 
 Writes a commented herald.yaml for the site: what it detects (the kind of site, its URL, title and author)
-needs no answer. It makes the secret that signs unsubscribe links in .herald/secret, which is never
-published (Jekyll publishes herald.yaml with the site). Edit herald.yaml for from, postal_address and smtp
-before the first send.
+needs no answer, and a line for each setting it could not find says what to put there. It makes the
+secret that signs unsubscribe links in .herald/secret, which is never published (Jekyll publishes
+herald.yaml with the site). Then it says which settings are still missing.
 
 Flags:
 `)
 	dir := fs.String("C", ".", "the site's `folder`")
+	siteURL := fs.String("url", "", "the site's public `URL`, as https://blog.example.com, when its own config has none")
+	postsDir := fs.String("posts-dir", "", "for a plain `folder` of Markdown files (not Jekyll or Hugo): where the posts are")
 	from := fs.String("from", "", "the sender, as \"Your Name <you@example.com>\"")
 	postal := fs.String("postal-address", "", "your postal address, for the footer of every email")
 	baseURL := fs.String("base-url", "", "where herald serve will answer, as https://news.example.com")
+	mailto := fs.String("unsubscribe-mailto", "", "an `address` that unsubscribes whoever writes to it, without herald serve")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	for _, u := range []struct{ flag, val string }{{"url", *siteURL}, {"base-url", *baseURL}} {
+		if u.val != "" && !isHTTPURL(u.val) {
+			return errUsage{fmt.Sprintf("--%s %q: want an http(s) URL, as https://blog.example.com", u.flag, u.val)}
+		}
 	}
 	siteDir, err := filepath.Abs(*dir)
 	if err != nil {
@@ -181,11 +194,20 @@ Flags:
 	if _, err := os.Stat(path); err == nil {
 		return fmt.Errorf("%s exists already; edit it, or remove it to start again", path)
 	}
-	kind := posts.Detect(siteDir)
-	if kind == "" {
-		return fmt.Errorf("%s: no Jekyll or Hugo site found; run herald init in the site's folder, or -C DIR", siteDir)
+	kind := "plain"
+	if *postsDir == "" {
+		if kind = posts.Detect(siteDir); kind == "" {
+			return fmt.Errorf("%s: no Jekyll or Hugo site found; run herald init in the site's folder (or -C DIR), or for a plain folder of Markdown files give --posts-dir FOLDER", siteDir)
+		}
 	}
-	site, err := posts.Load(ctx, posts.Options{Dir: siteDir, Now: time.Now()})
+	opts := posts.Options{Dir: siteDir, Kind: kind, PostsDir: *postsDir, URL: *siteURL, Now: time.Now()}
+	site, err := posts.Load(ctx, opts)
+	noURL := errors.Is(err, posts.ErrNoURL)
+	if noURL {
+		// The file asks for the URL; a stand-in lets init read the title and count the posts meanwhile.
+		opts.URL = "https://example.invalid"
+		site, err = posts.Load(ctx, opts)
+	}
 	if err != nil {
 		return fmt.Errorf("read the site: %w", err)
 	}
@@ -193,21 +215,87 @@ Flags:
 	if err != nil {
 		return err
 	}
+	if err := createFile(path, []byte(initConfig(site, noURL, *siteURL, *postsDir, *from, *postal, *baseURL, *mailto)), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s (a %s site, %s)\n", path, kind, postCount(len(site.Posts)))
+	if newSecret {
+		fmt.Fprintf(stdout, "wrote %s: the secret that signs the links in emails; keep it private\n", secretPath(siteDir))
+	} else {
+		fmt.Fprintf(stdout, "kept the secret in %s\n", secretPath(siteDir))
+	}
+
+	// What is still missing, with the environment counted: HERALD_FROM in CI is as good as from.
+	cfg, err := loadConfig(siteDir, getenv)
+	if err != nil {
+		return err
+	}
+	if noURL && cfg.URL == "" {
+		fmt.Fprintf(stdout, "missing for every command: url in %s (or the site's own config), the site's public URL\n", configName)
+	}
+	var mail []string
+	if cfg.From == "" {
+		mail = append(mail, "from")
+	}
+	if cfg.PostalAddress == "" {
+		mail = append(mail, "postal_address")
+	}
+	if cfg.BaseURL == "" && cfg.UnsubscribeMailto == "" {
+		mail = append(mail, "base_url or unsubscribe_mailto")
+	}
+	if len(mail) > 0 {
+		fmt.Fprintf(stdout, "missing for email: %s (in %s, which says what each is)\n", strings.Join(mail, "; "), configName)
+	} else if !noURL || cfg.URL != "" {
+		fmt.Fprintln(stdout, "nothing missing: herald preview shows the newest post's email, herald publish builds the feeds and records the first run")
+	}
+	return nil
+}
+
+// initConfig is the herald.yaml that init writes: the flags given, and a commented line for each setting
+// that is missing, saying what it takes.
+func initConfig(site *posts.Site, noURL bool, siteURL, postsDir, from, postal, baseURL, mailto string) string {
 	val := func(v, example string) string {
 		if v != "" {
 			return fmt.Sprintf("%q", v)
 		}
 		return "# " + example
 	}
-	text := fmt.Sprintf(`# Herald's settings for this %s site (see README.md for every key). Herald read the site's own
-# config for the rest: url %s, title %q, %d posts.
-
+	var b strings.Builder
+	if site.Kind == "plain" {
+		fmt.Fprintf(&b, "# Herald's settings for this folder of Markdown files (see README.md for every key): %s.\n\n", postCount(len(site.Posts)))
+		fmt.Fprintf(&b, "kind: plain\nposts_dir: %q\n", postsDir)
+	} else {
+		fmt.Fprintf(&b, "# Herald's settings for this %s site (see README.md for every key). Herald reads the rest from the\n", site.Kind)
+		fmt.Fprintf(&b, "# site's own config: title %q, %s", site.Title, postCount(len(site.Posts)))
+		if !noURL && siteURL == "" {
+			fmt.Fprintf(&b, ", url %s", site.URL)
+		}
+		b.WriteString(".\n")
+	}
+	switch {
+	case siteURL != "":
+		fmt.Fprintf(&b, "\n# The site's public URL: every link in the feeds and emails starts with it.\nurl: %q\n", siteURL)
+	case noURL:
+		var where string
+		switch site.Kind {
+		case "jekyll":
+			where = " (or set url in _config.yml)"
+		case "hugo":
+			where = " (or set baseURL in the Hugo config)"
+		}
+		fmt.Fprintf(&b, "\n# REQUIRED: the site's public URL, which every link in the feeds and emails starts with. The site's\n"+
+			"# config has none: replace the comment after url: with yours%s.\nurl: # https://blog.example.com\n", where)
+	}
+	fmt.Fprintf(&b, `
 # Who the mail comes from, and your postal address for the footer (the law requires it).
 from: %s
 postal_address: %s
 
-# Where herald serve answers: unsubscribe and preferences links point there.
+# Every email needs a way to unsubscribe: base_url, where herald serve answers (the unsubscribe and
+# preferences links point there), or else unsubscribe_mailto, an address that unsubscribes whoever
+# writes to it.
 base_url: %s
+unsubscribe_mailto: %s
 # herald serve listens here; put a reverse proxy that adds HTTPS in front of it. A proxy on another
 # machine must be named in trusted_proxies, or the per-IP limits see only the proxy.
 # listen: 127.0.0.1:8080
@@ -222,17 +310,14 @@ base_url: %s
 
 # limit: 20          # items per feed
 # max_new: 5         # more new posts than this stop a publish
-`, kind, site.URL, site.Title, len(site.Posts),
-		val(*from, `"Your Name <you@example.com>"`), val(*postal, `"1 Main Street, Springfield, USA"`),
-		val(*baseURL, "https://news.example.com"))
-	if err := createFile(path, []byte(text), 0o644); err != nil {
-		return err
+`, val(from, `"Your Name <you@example.com>"`), val(postal, `"1 Main Street, Springfield, USA"`),
+		val(baseURL, "https://news.example.com"), val(mailto, "unsubscribe@example.com"))
+	return b.String()
+}
+
+func postCount(n int) string {
+	if n == 1 {
+		return "1 post"
 	}
-	fmt.Fprintf(stdout, "wrote %s (a %s site, %d posts); set from and postal_address before the first send\n", path, kind, len(site.Posts))
-	if newSecret {
-		fmt.Fprintf(stdout, "wrote %s: the secret that signs the links in emails; keep it private\n", secretPath(siteDir))
-	} else {
-		fmt.Fprintf(stdout, "kept the secret in %s\n", secretPath(siteDir))
-	}
-	return nil
+	return fmt.Sprintf("%d posts", n)
 }

@@ -265,3 +265,160 @@ func TestPreviewFeedFlags(t *testing.T) {
 		}
 	}
 }
+
+// jekyllNoURL is the seed site with the url: "" that jekyll new writes.
+func jekyllNoURL(t *testing.T) string {
+	t.Helper()
+	dir := copySite(t, "seed-jekyll")
+	cfg, err := os.ReadFile(filepath.Join(dir, "_config.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = []byte(strings.Replace(string(cfg), "url: https://blog.example.com", `url: ""`, 1))
+	if err := os.WriteFile(filepath.Join(dir, "_config.yml"), cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// A Jekyll site without a url gets a herald.yaml with a url: line to fill in, which is all it then needs.
+func TestInitNoURL(t *testing.T) {
+	dir := jekyllNoURL(t)
+	out, _, err := runHerald(t, testEnv(), "init", "-C", dir)
+	if err != nil {
+		t.Fatalf("init: %v", err)
+	}
+	if !strings.Contains(out, "missing for every command: url in herald.yaml") {
+		t.Errorf("init does not say url is missing:\n%s", out)
+	}
+	yml, _ := os.ReadFile(filepath.Join(dir, "herald.yaml"))
+	const placeholder = "\nurl: # https://blog.example.com\n"
+	if !strings.Contains(string(yml), placeholder) {
+		t.Fatalf("herald.yaml has no url line to fill in:\n%s", yml)
+	}
+	if _, _, err := runHerald(t, testEnv(), "build", "-C", dir); err == nil {
+		t.Errorf("build without a url succeeded")
+	}
+	filled := strings.Replace(string(yml), placeholder, "\nurl: https://blog.example.com\n", 1)
+	os.WriteFile(filepath.Join(dir, "herald.yaml"), []byte(filled), 0o644)
+	if _, _, err := runHerald(t, testEnv(), "build", "-C", dir); err != nil {
+		t.Errorf("build with the url filled in: %v", err)
+	}
+}
+
+// --url writes the site's URL, and a plain folder is taken with --posts-dir.
+func TestInitURLAndPlain(t *testing.T) {
+	t.Run("jekyll --url", func(t *testing.T) {
+		dir := jekyllNoURL(t)
+		out, _, err := runHerald(t, testEnv(), "init", "-C", dir, "--url", "https://notes.example.org")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(out, "url in herald.yaml") {
+			t.Errorf("init says url is missing after --url:\n%s", out)
+		}
+		if cfg, err := loadConfig(dir, testEnv()); err != nil || cfg.URL != "https://notes.example.org" {
+			t.Errorf("url: got %q (%v)", cfg.URL, err)
+		}
+		if _, _, err := runHerald(t, testEnv(), "build", "-C", dir); err != nil {
+			t.Errorf("build: %v", err)
+		}
+		feed, _ := os.ReadFile(filepath.Join(dir, "_site", "feed.xml"))
+		if !strings.Contains(string(feed), "<link>https://notes.example.org/</link>") {
+			t.Errorf("the feed does not link to the site given by --url:\n%.400s", feed)
+		}
+	})
+	t.Run("plain", func(t *testing.T) {
+		dir := t.TempDir()
+		os.MkdirAll(filepath.Join(dir, "notes"), 0o755)
+		os.WriteFile(filepath.Join(dir, "notes", "2024-03-01-hello.md"), []byte("---\ntitle: Hello\n---\nHi.\n"), 0o644)
+		if _, _, err := runHerald(t, testEnv(), "init", "-C", dir); err == nil || !strings.Contains(err.Error(), "--posts-dir") {
+			t.Errorf("init in a folder with no site: got %v, want a hint about --posts-dir", err)
+		}
+		out, _, err := runHerald(t, testEnv(), "init", "-C", dir, "--posts-dir", "notes", "--url", "https://notes.example.org")
+		if err != nil || !strings.Contains(out, "a plain site, 1 post)") {
+			t.Fatalf("init: %v\n%s", err, out)
+		}
+		if _, _, err := runHerald(t, testEnv(), "build", "-C", dir); err != nil {
+			t.Fatalf("build: %v", err)
+		}
+		if feed, err := os.ReadFile(filepath.Join(dir, "public", "feed.xml")); err != nil || !strings.Contains(string(feed), "<title>Hello</title>") {
+			t.Errorf("feed: %v\n%.400s", err, feed)
+		}
+	})
+	t.Run("bad --url", func(t *testing.T) {
+		_, _, err := runHerald(t, testEnv(), "init", "-C", jekyllNoURL(t), "--url", "notes.example.org")
+		var u errUsage
+		if !errors.As(err, &u) {
+			t.Errorf("got %v, want a usage error", err)
+		}
+	})
+}
+
+// After init, the output names exactly the settings email still needs, counting the environment.
+func TestInitMissing(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  []string
+		want string
+	}{
+		{"nothing given", nil, nil, "missing for email: from; postal_address; base_url or unsubscribe_mailto (in herald.yaml"},
+		{"from and postal", []string{"--from", "Jane <jane@blog.example.com>", "--postal-address", "1 Main St"}, nil,
+			"missing for email: base_url or unsubscribe_mailto (in herald.yaml"},
+		{"from in the environment", []string{"--postal-address", "1 Main St", "--unsubscribe-mailto", "unsubscribe@blog.example.com"},
+			[]string{"HERALD_FROM", "Jane <jane@blog.example.com>"}, "nothing missing"},
+		{"everything", []string{"--from", "Jane <jane@blog.example.com>", "--postal-address", "1 Main St", "--base-url", "https://news.example.com"}, nil,
+			"nothing missing"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := copySite(t, "seed-jekyll")
+			out, _, err := runHerald(t, testEnv(tc.env...), append([]string{"init", "-C", dir}, tc.args...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(out, tc.want) {
+				t.Errorf("got\n%s\nwant a line with %q", out, tc.want)
+			}
+			yml, _ := os.ReadFile(filepath.Join(dir, "herald.yaml"))
+			if !strings.Contains(string(yml), "\nunsubscribe_mailto: ") {
+				t.Errorf("herald.yaml has no unsubscribe_mailto line:\n%s", yml)
+			}
+		})
+	}
+}
+
+// Right after init with --from and --postal-address, preview works: with no way to unsubscribe set yet
+// it shows a placeholder and says so; with --unsubscribe-mailto it shows that address.
+func TestInitThenPreview(t *testing.T) {
+	for _, tc := range []struct {
+		name, mailto, want string
+		warn               bool
+	}{
+		{name: "no way to unsubscribe", want: "mailto:unsubscribe@example.invalid", warn: true},
+		{name: "mailto", mailto: "unsubscribe@blog.example.com", want: "mailto:unsubscribe@blog.example.com"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := copySite(t, "seed-jekyll")
+			args := []string{"init", "-C", dir, "--from", "Jane <jane@blog.example.com>", "--postal-address", "1 Main St"}
+			if tc.mailto != "" {
+				args = append(args, "--unsubscribe-mailto", tc.mailto)
+			}
+			if _, _, err := runHerald(t, testEnv(), args...); err != nil {
+				t.Fatal(err)
+			}
+			out := t.TempDir()
+			_, errOut, err := runHerald(t, testEnv(), "preview", "-C", dir, "--out", out)
+			if err != nil {
+				t.Fatalf("preview after init: %v", err)
+			}
+			html, _ := os.ReadFile(filepath.Join(out, "herald-preview.html"))
+			if !strings.Contains(string(html), tc.want) {
+				t.Errorf("the preview has no %s", tc.want)
+			}
+			if got := strings.Contains(errOut, "warning: no way to unsubscribe is set"); got != tc.warn {
+				t.Errorf("warned %v, want %v: %s", got, tc.warn, errOut)
+			}
+		})
+	}
+}
