@@ -8,7 +8,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -121,11 +123,20 @@ func previewPosts(all []*posts.Post, which string, n int) ([]*posts.Post, error)
 	}
 	for _, p := range all {
 		if p.Path == filepath.ToSlash(which) || p.ID == which || strings.HasSuffix(strings.TrimSuffix(p.URL, "/"), "/"+which) ||
-			strings.HasSuffix(strings.TrimSuffix(p.Path, filepath.Ext(p.Path)), "-"+which) {
+			strings.HasSuffix(strings.TrimSuffix(p.Path, filepath.Ext(p.Path)), "-"+which) || fileSlug(p.Path) == which {
 			return []*posts.Post{p}, nil
 		}
 	}
 	return nil, fmt.Errorf("no post %q: give its file (as _posts/2020-05-10-slug.md), its id or its slug", which)
+}
+
+// datePrefix is the date at the start of a Jekyll post's file name.
+var datePrefix = regexp.MustCompile(`^\d{2,4}-\d{1,2}-\d{1,2}-`)
+
+// fileSlug is a post file's name without its extension and date: a draft's (_drafts/launch.md) has no date.
+func fileSlug(p string) string {
+	base := path.Base(p)
+	return datePrefix.ReplaceAllString(strings.TrimSuffix(base, path.Ext(base)), "")
 }
 
 // servePreview shows the message on a localhost page until ctx is done.

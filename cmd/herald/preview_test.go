@@ -422,3 +422,28 @@ func TestInitThenPreview(t *testing.T) {
 		})
 	}
 }
+
+// POST may be a slug, a draft's included (its file name has no date).
+func TestPreviewSlug(t *testing.T) {
+	dir := mailSite(t, "")
+	os.MkdirAll(filepath.Join(dir, "_drafts"), 0o755)
+	os.WriteFile(filepath.Join(dir, "_drafts", "launch.md"), []byte("---\ntitle: Launch Day\n---\nSoon.\n"), 0o644)
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		subject string
+	}{
+		{"draft", []string{"launch", "--drafts"}, "Subject: Launch Day"},
+		{"post", []string{"failover-conf"}, "Subject: Failover Conf"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := t.TempDir()
+			if _, _, err := runHerald(t, testEnv(), append(append([]string{"preview"}, tc.args...), "-C", dir, "--out", out)...); err != nil {
+				t.Fatal(err)
+			}
+			if eml, _ := os.ReadFile(filepath.Join(out, "herald-preview.eml")); !strings.Contains(string(eml), tc.subject) {
+				t.Errorf("got\n%.300s\nwant %q", eml, tc.subject)
+			}
+		})
+	}
+}
