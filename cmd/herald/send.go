@@ -452,7 +452,7 @@ func (b *build) mailSettings(getenv func(string) string, outbox string, test boo
 			return nil, fmt.Errorf("base_url %q in herald.yaml is not an http(s) URL; it is where herald serve answers", c.BaseURL)
 		}
 		if len(c.Secret) < token.MinSecret {
-			return nil, fmt.Errorf("base_url is set but secret is missing or shorter than %d characters: the unsubscribe links are signed with it; set secret in herald.yaml (or HERALD_SECRET) to a long random string", token.MinSecret)
+			return nil, fmt.Errorf("base_url is set but secret is missing or shorter than %d characters: the unsubscribe links are signed with it; herald init writes one to .herald/secret (or set HERALD_SECRET to a long random string)", token.MinSecret)
 		}
 		ms.secret = []byte(c.Secret)
 	} else if c.UnsubscribeMailto == "" {

@@ -56,7 +56,7 @@ Flags:
 	case errors.Is(err, server.ErrBaseURL):
 		return fmt.Errorf("base_url %q in herald.yaml is not an http(s) URL; set it to where herald serve answers, such as https://news.example.com", cfg.BaseURL)
 	case errors.Is(err, server.ErrSecret):
-		return fmt.Errorf("herald serve needs secret, at least %d characters: set it in herald.yaml (or HERALD_SECRET) to a long random string (herald init makes one); it signs the links in emails", token.MinSecret)
+		return fmt.Errorf("herald serve needs secret, at least %d characters: herald init writes one to .herald/secret (or set HERALD_SECRET to a long random string); it signs the links in emails", token.MinSecret)
 	case err != nil:
 		return err
 	}
