@@ -19,7 +19,8 @@ PORT=$(( 20000 + RANDOM % 20000 ))
 "$WORK/sink" "127.0.0.1:$PORT" > "$WORK/sink.out" & SINK=$!
 S="$WORK/site"; mkdir -p "$S/_posts"
 printf 'title: Bench\nurl: https://blog.example.com\n' > "$S/_config.yml"
-printf 'from: "Jane <jane@blog.example.com>"\npostal_address: 1 Main St\nbase_url: https://news.example.com\nsecret: 0123456789abcdef0123456789\nsmtp: smtp://127.0.0.1:%s?tls=none\n' "$PORT" > "$S/herald.yaml"
+printf 'from: "Jane <jane@blog.example.com>"\npostal_address: 1 Main St\nbase_url: https://news.example.com\nsmtp: smtp://127.0.0.1:%s?tls=none\n' "$PORT" > "$S/herald.yaml"
+mkdir -p "$S/.herald" && printf '0123456789abcdef0123456789abcdef\n' > "$S/.herald/secret"
 printf -- '---\ntitle: Old\n---\nold\n' > "$S/_posts/2020-01-01-old.md"
 { echo email; for ((i = 0; i < N; i++)); do printf 'reader%07d@example.com\n' "$i"; done; } > "$WORK/subs.csv"
 "$WORK/herald" subscribers import -C "$S" "$WORK/subs.csv" >/dev/null
