@@ -263,11 +263,7 @@ func TestMessageIDKey(t *testing.T) {
 // everything over the two; a connection that cannot open leaves the run to the others.
 func TestEngineFewerConnections(t *testing.T) {
 	ts := startServer(t, false, func(ts *testServer) { ts.maxOpen = 2 })
-	jobs := make(chan Job, 20)
-	for i, m := range testMessages(t, cap(jobs)) {
-		jobs <- Job{ID: int64(i), Message: m}
-	}
-	close(jobs)
+	jobs := queuedJobs(t, 20)
 	e := &Engine{Dial: func(ctx context.Context) (Sender, error) { return DialSMTP(ctx, ts.config()) },
 		Ledger: newRecLedger(t), Connections: 4, PerConnection: 3}
 	counts, err := e.Run(t.Context(), jobs)
@@ -281,11 +277,7 @@ func TestEngineFewerConnections(t *testing.T) {
 func TestEngineNoConnectionLeft(t *testing.T) {
 	ts := startServer(t, false, nil)
 	var dials atomic.Int32
-	jobs := make(chan Job, 10)
-	for i, m := range testMessages(t, cap(jobs)) {
-		jobs <- Job{ID: int64(i), Message: m}
-	}
-	close(jobs)
+	jobs := queuedJobs(t, 10)
 	e := &Engine{Dial: func(ctx context.Context) (Sender, error) {
 		if dials.Add(1) > 2 { // the first two connections, then the server is gone
 			return nil, errors.New("connection refused")
@@ -303,11 +295,7 @@ func TestEngineNoConnectionLeft(t *testing.T) {
 func TestEngineStopWhileRateLimited(t *testing.T) {
 	ts := startServer(t, false, nil)
 	l := newRecLedger(t)
-	jobs := make(chan Job, 10)
-	for i, m := range testMessages(t, cap(jobs)) {
-		jobs <- Job{ID: int64(i), Message: m}
-	}
-	close(jobs)
+	jobs := queuedJobs(t, 10)
 	ctx, cancel := context.WithCancel(t.Context())
 	e := &Engine{Dial: func(ctx context.Context) (Sender, error) { return DialSMTP(ctx, ts.config()) },
 		Ledger: l, Connections: 4, Rate: 2} // one message every 500 ms
@@ -338,11 +326,7 @@ func TestEngineContentRefused(t *testing.T) {
 			return nil
 		}
 	})
-	jobs := make(chan Job, 6)
-	for i, m := range testMessages(t, cap(jobs)) {
-		jobs <- Job{ID: int64(i), Message: m}
-	}
-	close(jobs)
+	jobs := queuedJobs(t, 6)
 	e := &Engine{Dial: func(ctx context.Context) (Sender, error) { return DialSMTP(ctx, ts.config()) }, Ledger: newRecLedger(t), Connections: 2}
 	counts, err := e.Run(t.Context(), jobs)
 	if err != nil || counts[Sent] != 5 || counts[Failed] != 1 {
@@ -359,11 +343,7 @@ func TestEngineStopDuringBackoff(t *testing.T) {
 		}
 	})
 	l := newRecLedger(t)
-	jobs := make(chan Job, 6)
-	for i, m := range testMessages(t, cap(jobs)) {
-		jobs <- Job{ID: int64(i), Message: m}
-	}
-	close(jobs)
+	jobs := queuedJobs(t, 6)
 	ctx, cancel := context.WithCancel(t.Context())
 	time.AfterFunc(300*time.Millisecond, cancel)
 	e := &Engine{Dial: func(ctx context.Context) (Sender, error) { return DialSMTP(ctx, ts.config()) },
@@ -383,4 +363,14 @@ func TestEngineStopDuringBackoff(t *testing.T) {
 	if deferred != 2 || counts[Deferred] != deferred {
 		t.Errorf("the ledger has %d deferred, the counts %v; want 2 in both", deferred, counts)
 	}
+}
+
+// queuedJobs is a closed channel holding n jobs, one message to another reader each.
+func queuedJobs(t *testing.T, n int) chan Job {
+	jobs := make(chan Job, n)
+	for i, m := range testMessages(t, n) {
+		jobs <- Job{ID: int64(i), Message: m}
+	}
+	close(jobs)
+	return jobs
 }
