@@ -40,15 +40,8 @@ func storePath(siteDir string, cfg config) string {
 func openStore(ctx context.Context, siteDir string, cfg config) (store.Store, error) {
 	p := storePath(siteDir, cfg)
 	if cfg.Store == "" {
-		dir := filepath.Dir(p)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, fmt.Errorf("create %s: %w", dir, err)
-		}
-		ignore := filepath.Join(dir, ".gitignore")
-		if _, err := os.Stat(ignore); errors.Is(err, fs.ErrNotExist) {
-			if err := os.WriteFile(ignore, []byte("# Herald's state: not for git, not for the published site.\n*\n"), 0o644); err != nil {
-				return nil, fmt.Errorf("write %s: %w", ignore, err)
-			}
+		if err := makeStateDir(siteDir); err != nil {
+			return nil, err
 		}
 	}
 	return store.Open(ctx, p)
