@@ -27,15 +27,8 @@ func loadPlain(ctx context.Context, opts Options) (*Site, error) {
 		return nil, fmt.Errorf("a plain site needs posts_dir in herald.yaml: the folder that holds the Markdown files")
 	}
 	root := filepath.Join(opts.Dir, opts.PostsDir)
-	// Ids and :path are relative to the posts folder however posts_dir is written ("notes", "notes/",
-	// "./notes").
-	postsDir, err := filepath.Rel(opts.Dir, root)
-	if err != nil {
-		return nil, fmt.Errorf("posts_dir %s: %w", opts.PostsDir, err)
-	}
-	postsDir = filepath.ToSlash(postsDir)
 	var files []string
-	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -58,7 +51,7 @@ func loadPlain(ctx context.Context, opts Options) (*Site, error) {
 	sep := firstNonEmpty(opts.ExcerptSeparator, "\n\n")
 	s.cache = openPostCache(opts.Cache, cacheKey(opts, []byte(fmt.Sprintf("plain %s %s %s", s.Location, permalink, sep))))
 	ps, warns, err := s.readPosts(ctx, files, func(rel string, src []byte) (*Post, []Warning, error) {
-		return s.plainPost(rel, src, postsDir, permalink, sep, opts)
+		return s.plainPost(rel, src, permalink, sep, opts)
 	})
 	if err != nil {
 		return nil, err
@@ -69,8 +62,7 @@ func loadPlain(ctx context.Context, opts Options) (*Site, error) {
 	return s, nil
 }
 
-// plainPost reads one post file at rel, in the folder postsDir (both relative to the site, slash-separated).
-func (s *Site) plainPost(rel string, src []byte, postsDir, permalink, sep string, opts Options) (*Post, []Warning, error) {
+func (s *Site) plainPost(rel string, src []byte, permalink, sep string, opts Options) (*Post, []Warning, error) {
 	fm, _, err := parseFrontMatter(rel, src)
 	if err != nil {
 		return nil, nil, err
@@ -84,10 +76,6 @@ func (s *Site) plainPost(rel string, src []byte, postsDir, permalink, sep string
 	base := path.Base(rel)
 	ext := path.Ext(base)
 	slug := strings.TrimSuffix(base, ext)
-	inDir := rel // the path in posts_dir
-	if postsDir != "." {
-		inDir = strings.TrimPrefix(rel, postsDir+"/")
-	}
 	p := &Post{Path: rel, bodyLine: fm.bodyLine, sep: sep, ExcerptOnly: opts.ExcerptOnly}
 	var warns []Warning
 	var fileDate time.Time
@@ -132,13 +120,14 @@ func (s *Site) plainPost(rel string, src []byte, postsDir, permalink, sep string
 		tmpl, line = fp, fm.line("permalink")
 	}
 	urlPath, err := expandPermalink(tmpl, permalinkVars{date: p.Date, slug: slug, name: slug, categories: p.Categories,
-		outputExt: ".html", collection: "posts", path: strings.TrimSuffix(inDir, ext)})
+		outputExt: ".html", collection: "posts", path: strings.TrimSuffix(strings.TrimPrefix(rel, opts.PostsDir+"/"), ext)})
 	if err != nil {
 		return nil, nil, &Error{File: rel, Line: line, Msg: err.Error()}
 	}
 	p.URL = s.URL + urlPath
 	if !p.hasID {
-		p.ID = fmt.Sprintf("tag:%s,%s:%s", s.host(), idDate.Format("2006-01-02"), escapePath(strings.TrimSuffix(inDir, ext)))
+		rest := strings.TrimSuffix(strings.TrimPrefix(rel, strings.Trim(opts.PostsDir, "/")+"/"), ext)
+		p.ID = fmt.Sprintf("tag:%s,%s:%s", s.host(), idDate.Format("2006-01-02"), escapePath(rest))
 	}
 	return p, warns, nil
 }

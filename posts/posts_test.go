@@ -451,39 +451,6 @@ func TestJekyllCollections(t *testing.T) {
 	}
 }
 
-// TestPlainPostsDirSpelling: however posts_dir is written, a post keeps the id that "notes" gives it (which
-// stores already hold), and :path is its path in the folder.
-func TestPlainPostsDirSpelling(t *testing.T) {
-	dir := makeSite(t, map[string]string{"notes/sub/2024-01-01-a.md": "---\ntitle: A\n---\nx\n"})
-	tests := []struct {
-		postsDir, wantID, wantURL string
-	}{
-		{"notes", "tag:ex.org,2024-01-01:sub/2024-01-01-a", "https://ex.org/sub/2024-01-01-a/"},
-		{"notes/", "tag:ex.org,2024-01-01:sub/2024-01-01-a", "https://ex.org/sub/2024-01-01-a/"},
-		{"./notes", "tag:ex.org,2024-01-01:sub/2024-01-01-a", "https://ex.org/sub/2024-01-01-a/"},
-		{"notes//", "tag:ex.org,2024-01-01:sub/2024-01-01-a", "https://ex.org/sub/2024-01-01-a/"},
-		{"/notes", "tag:ex.org,2024-01-01:sub/2024-01-01-a", "https://ex.org/sub/2024-01-01-a/"},
-		{"notes/sub/..", "tag:ex.org,2024-01-01:sub/2024-01-01-a", "https://ex.org/sub/2024-01-01-a/"},
-		{"notes/sub", "tag:ex.org,2024-01-01:2024-01-01-a", "https://ex.org/2024-01-01-a/"},
-		{".", "tag:ex.org,2024-01-01:notes/sub/2024-01-01-a", "https://ex.org/notes/sub/2024-01-01-a/"},
-		{"./", "tag:ex.org,2024-01-01:notes/sub/2024-01-01-a", "https://ex.org/notes/sub/2024-01-01-a/"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.postsDir, func(t *testing.T) {
-			s, err := Load(t.Context(), Options{Dir: dir, Kind: "plain", PostsDir: tt.postsDir, URL: "https://ex.org", Permalink: "/:path/"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(s.Posts) != 1 {
-				t.Fatalf("got %d posts, want 1", len(s.Posts))
-			}
-			if p := s.Posts[0]; p.ID != tt.wantID || p.URL != tt.wantURL {
-				t.Errorf("got id %q and URL %s, want %q and %s", p.ID, p.URL, tt.wantID, tt.wantURL)
-			}
-		})
-	}
-}
-
 func TestEnclosureLength(t *testing.T) {
 	tests := []struct {
 		name, length string
