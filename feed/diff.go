@@ -3,7 +3,6 @@ package feed
 import (
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 )
 
@@ -84,7 +83,6 @@ func Compare(known []Known, cur []Entry, o DiffOptions) (Diff, error) {
 			d.Removed = append(d.Removed, k.Entry)
 		}
 	}
-	d.New, d.Updated = redated(d.New, d.Updated, d.Removed)
 	sortEntries(d.New)
 	sortEntries(d.Updated)
 	sortEntries(d.Removed)
@@ -99,44 +97,6 @@ func Compare(known []Known, cur []Entry, o DiffOptions) (Diff, error) {
 		return d, &FloodError{New: len(d.New), Removed: len(d.Removed), MaxNew: maxNew}
 	}
 	return d, nil
-}
-
-// redated moves out of fresh the posts whose date changed: on a Hugo or plain-folder site the date
-// is part of the id (tag:HOST,DATE:PATH), so correcting a post's date gives it a new id, and the post
-// would go to every subscriber again. A new id that differs from an id gone in the same run only in its
-// date is the same post, updated.
-func redated(fresh, updated, gone []Entry) (stillNew, nowUpdated []Entry) {
-	wasHere := map[string]bool{}
-	for _, e := range gone {
-		if k, ok := undatedID(e.ID); ok {
-			wasHere[k] = true
-		}
-	}
-	for _, e := range fresh {
-		if k, ok := undatedID(e.ID); ok && wasHere[k] {
-			updated = append(updated, e)
-			continue
-		}
-		stillNew = append(stillNew, e)
-	}
-	return stillNew, updated
-}
-
-// undatedID is a tag URI (RFC 4151) without its date: "tag:HOST,2024-01-02:PATH" gives "HOST:PATH".
-func undatedID(id string) (string, bool) {
-	rest, ok := strings.CutPrefix(id, "tag:")
-	if !ok {
-		return "", false
-	}
-	host, rest, ok := strings.Cut(rest, ",")
-	if !ok {
-		return "", false
-	}
-	date, path, ok := strings.Cut(rest, ":")
-	if !ok || date == "" || strings.Trim(date, "0123456789-") != "" {
-		return "", false
-	}
-	return host + ":" + path, true
 }
 
 func sortEntries(es []Entry) {
