@@ -184,31 +184,6 @@ func TestPlanWho(t *testing.T) {
 
 // TestPlanFrequencyChange checks that a post reaches a subscriber once, alone or in a digest, whatever
 // their frequency was when it was planned.
-// TestPlanRemovedAndBack: a post taken off the site when a digest falls due, and put back after, goes
-// in the next digest; one taken off and put back before any Plan goes to the immediate subscribers. Who
-// had it already does not get it again.
-func TestPlanRemovedAndBack(t *testing.T) {
-	st := newSite(t)
-	st.publish(hours(-100), false, "base")
-	st.subscribe("now@example.com", Immediate, hours(-50))
-	st.subscribe("week@example.com", Weekly, hours(-50))
-	st.plan(hours(0), 0)              // Monday: an empty digest
-	st.publish(hours(24), true, "p1") // Tuesday
-	st.plan(hours(24), 1)             // now@ gets p1
-	st.remove("p1")
-	st.publish(hours(48), false)           // Wednesday: p1 taken down for a fix
-	st.plan(hours(24*7), 0)                // Monday: the digest falls due with p1 off the site
-	st.publish(hours(24*7+1), false, "p1") // p1 back, same id
-	st.plan(hours(24*7+1), 0)              // now@ had it
-	st.plan(hours(24*14), 1)               // the next Monday: week@'s digest has it
-	st.publish(hours(24*14+1), true, "p2")
-	st.remove("p2")
-	st.publish(hours(24*14+2), false) // recorded, taken down and put back before any Plan
-	st.publish(hours(24*14+3), false, "p2")
-	st.plan(hours(24*14+3), 1)
-	st.ledger("now@example.com p1", "week@example.com weekly 2025-W04 [p1]", "now@example.com p2")
-}
-
 // TestPlanSwitchToDigestMidWeek: a subscriber of long standing who switches to the weekly digest on a
 // Wednesday gets their first digest on the next Monday, not at the next hourly run.
 func TestPlanSwitchToDigestMidWeek(t *testing.T) {

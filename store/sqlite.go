@@ -532,18 +532,13 @@ func (s *sqliteStore) Record(ctx context.Context, run *Run, seen []Item) (err er
 	}
 	hook("removed")
 	// UPDATE ... FROM (VALUES ...) names the columns column1, column2, ... in SQLite and PostgreSQL alike.
-	// A sendable item that comes back takes this run as its first_run, so that Plan looks at it again: a
-	// subscriber's cursor may have passed it while it was gone (a digest planned then). first_seen
-	// keeps saying who may have it, and delivery_items keeps it from anyone who had it. (The right-hand
-	// sides read the row as it was.)
-	if err := execBatches(ctx, tx, changed, 6, func(n int) string {
+	if err := execBatches(ctx, tx, changed, 5, func(n int) string {
 		return `UPDATE items SET url = v.column2, title = v.column3, date = v.column4, hash = v.column5,
-			last_run = NULL, last_seen = NULL, removed = FALSE,
-			first_run = CASE WHEN removed AND sendable THEN v.column6 ELSE first_run END
-			FROM (VALUES ` + placeholders(n, 6) + `) AS v WHERE items.id = v.column1`
+			last_run = NULL, last_seen = NULL, removed = FALSE
+			FROM (VALUES ` + placeholders(n, 5) + `) AS v WHERE items.id = v.column1`
 	}, nil, func(i int) []any {
 		it := &seen[i]
-		return []any{it.ID, it.URL, it.Title, dates[i], it.Hash, id}
+		return []any{it.ID, it.URL, it.Title, dates[i], it.Hash}
 	}); err != nil {
 		return fail("update items", err)
 	}

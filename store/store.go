@@ -155,7 +155,7 @@ type Item struct {
 	ID, URL, Title string
 	Date           time.Time // the post's date
 	Hash           string    // content hash (computed by the caller)
-	FirstRun       int64     // the run that first saw it; for a sendable item, the run that saw it come back
+	FirstRun       int64
 	FirstSeen      time.Time
 	LastRun        int64
 	LastSeen       time.Time
