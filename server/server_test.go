@@ -1278,27 +1278,3 @@ func TestConfirmDeletedMeanwhile(t *testing.T) {
 		t.Errorf("logged as an error:\n%s", e.logs)
 	}
 }
-
-// TestSignupAfterFailedSend: when the confirmation of a new address could not be sent, signing up
-// again sends one at once instead of a day later.
-func TestSignupAfterFailedSend(t *testing.T) {
-	e := newEnv(t, nil)
-	e.conf.mu.Lock()
-	e.conf.fail = errors.New("421 try later")
-	e.conf.mu.Unlock()
-	e.signUp("ann@example.com", nil)
-	e.conf.mu.Lock()
-	e.conf.fail = nil
-	e.conf.mu.Unlock()
-	if n := len(e.conf.all()); n != 0 {
-		t.Fatalf("got %d confirmations while sending failed", n)
-	}
-	e.now = e.now.Add(time.Minute)
-	e.peer = "198.51.100.9:1"
-	e.signUp("ann@example.com", nil)
-	all := e.conf.all()
-	if len(all) != 1 {
-		t.Fatalf("a minute later: got %d confirmations, want 1", len(all))
-	}
-	wantStatus(t, e.do("POST", "/confirm", url.Values{"token": {tokenOf(t, all[0].url)}}, nil), http.StatusOK, "You are subscribed")
-}

@@ -107,8 +107,8 @@ func confirmPurpose(consentAt time.Time) string {
 // never mailed from the form, and an active subscriber gets nothing, so the form cannot be used to mail
 // them over and over. For the same reason a web sign-up still pending gets no new link until
 // resendAfter has passed since the last one: the consent time of a pending web sign-up is when its
-// link was sent, and that link still works. (When a new address's link fails to go, its consent time
-// is moved back by resendAfter, so that the next sign-up sends one.)
+// link was sent, and that link still works. (A new address's link that failed to go is not tried
+// again before then either: its row is written before the send, and no column says it failed.)
 func (s *Server) handleSignup(ctx context.Context, j signup) error {
 	st := s.o.Store
 	for range 2 { // a second try when the address was added between the look-up and the insert
@@ -134,20 +134,7 @@ func (s *Server) handleSignup(ctx context.Context, j signup) error {
 			if err != nil {
 				return err
 			}
-			if err := s.sendConfirmation(ctx, sub, j.at); err != nil {
-				// No link went out: the next sign-up may send one at once, not after resendAfter.
-				if uerr := s.retry(ctx, func() error {
-					return st.UpdateSubscriber(ctx, sub.ID, j.at, func(u *store.Subscriber) {
-						if u.Status == store.Pending && u.ConsentAt.Equal(j.at) {
-							u.ConsentAt = j.at.Add(-resendAfter)
-						}
-					})
-				}); uerr != nil {
-					s.log.Error("a failed confirmation blocks another for a day", "subscriber", sub.ID, "error", uerr)
-				}
-				return err
-			}
-			return nil
+			return s.sendConfirmation(ctx, sub, j.at)
 		case err != nil:
 			return err
 		case sub.Status == store.Active || sub.Status == store.Bounced:
