@@ -172,6 +172,9 @@ func (w *worker) run(ctx context.Context, jobs <-chan Job) error {
 			continue
 		}
 		if err := w.deliver(ctx, job); err != nil {
+			if errors.Is(err, errLeft) {
+				return nil
+			}
 			return err
 		}
 	}
@@ -236,8 +239,11 @@ func (w *worker) deliver(ctx context.Context, job Job) error {
 		}
 		conn, err := w.e.Dial(ctx)
 		if err != nil {
-			if ctx.Err() != nil || w.live.leave() {
+			if ctx.Err() != nil {
 				return leave(nil)
+			}
+			if w.live.leave() {
+				return leave(errLeft)
 			}
 			return leave(fmt.Errorf("%w: %w", ErrConnect, err))
 		}
@@ -273,6 +279,9 @@ func (w *worker) tick(ctx context.Context) bool {
 	}
 	return false
 }
+
+// errLeft is deliver saying that its connection could not reconnect and left the run to the others.
+var errLeft = errors.New("mailer: the connection left the run")
 
 // liveCount is how many connections a run has left. A connection that cannot reconnect leaves the run
 // to the others when there are any (many providers take fewer connections at once than asked for, and

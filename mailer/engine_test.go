@@ -374,3 +374,29 @@ func queuedJobs(t *testing.T, n int) chan Job {
 	close(jobs)
 	return jobs
 }
+
+// TestEngineLeaveOnce: a connection that cannot reconnect after a deferral leaves the run once, and the
+// other carries on with every job: it must not count as leaving twice and stop the run.
+func TestEngineLeaveOnce(t *testing.T) {
+	var deferred atomic.Bool
+	ts := startServer(t, false, func(ts *testServer) {
+		ts.rcpt = func(*smtp.Conn, string) error {
+			if deferred.CompareAndSwap(false, true) {
+				return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try later"}
+			}
+			return nil
+		}
+	})
+	var dials atomic.Int32
+	jobs := queuedJobs(t, 20)
+	e := &Engine{Dial: func(ctx context.Context) (Sender, error) {
+		if n := dials.Add(1); n == 3 || n == 4 { // the deferring connection's attempts to reconnect
+			return nil, errors.New("421 too many connections")
+		}
+		return DialSMTP(ctx, ts.config())
+	}, Ledger: newRecLedger(t), Connections: 2, PerConnection: 100, Backoff: time.Millisecond}
+	counts, err := e.Run(t.Context(), jobs)
+	if err != nil || counts[Sent] != 19 || counts[Deferred] != 1 || len(jobs) != 0 {
+		t.Errorf("got %v, %v, %d jobs untaken; want 19 sent, 1 deferred, none left", counts, err, len(jobs))
+	}
+}
