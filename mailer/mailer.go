@@ -218,10 +218,16 @@ func NewComposer(o Options) (*Composer, error) {
 		return nil, fmt.Errorf("mailer: from address %q: not an email address: set from in herald.yaml to \"Name <address>\"", o.From.Address)
 	}
 	c.from = mail.Address{Name: displayName(o.From.Name), Address: from}
-	// Message-IDs are ASCII (RFC 5322): a domain in Unicode goes in its A-label form (xn--).
-	c.domain, err = idna.Lookup.ToASCII(domainOf(from))
-	if err != nil || c.domain == "" {
-		return nil, fmt.Errorf("mailer: from address %q: its domain is not a domain name", from)
+	// Message-IDs are ASCII (RFC 5322): a domain in Unicode goes in its A-label form (xn--). An ASCII
+	// one stays as it is, whatever a strict host name check would say of it (mail_out, [192.0.2.1]).
+	c.domain = domainOf(from)
+	if strings.ContainsFunc(c.domain, func(r rune) bool { return r > '~' }) {
+		if c.domain, err = idna.Lookup.ToASCII(c.domain); err != nil {
+			return nil, fmt.Errorf("mailer: from address %q: its domain is not a domain name", from)
+		}
+	}
+	if c.domain == "" {
+		return nil, fmt.Errorf("mailer: from address %q has no domain", from)
 	}
 	if o.SiteURL == "" {
 		return nil, errors.New("mailer: no site URL")

@@ -726,6 +726,15 @@ func TestFromDomainInUnicode(t *testing.T) {
 	if err != nil || m2.MessageID != m1.MessageID {
 		t.Errorf("a retry: got %s, %v, want %s again", m2.MessageID, err, m1.MessageID)
 	}
+	// ASCII domains that a strict host name check refuses stay as they are.
+	for _, from := range []string{"news@mail_out.example.com", "news@ab--cd.example.com"} {
+		o.From.Address = from
+		c := newTestComposer(t, o)
+		m, err := c.Post(testRecipient(), testPosts()[0], "k", sendDate)
+		if err != nil || !strings.HasSuffix(m.MessageID, from[strings.IndexByte(from, '@'):]+">") {
+			t.Errorf("From %s: got %v, %v", from, m, err)
+		}
+	}
 }
 
 // TestAddressWithSeparators: an address with a line or paragraph separator, a next-line or a zero-width

@@ -322,8 +322,9 @@ func DialSMTP(ctx context.Context, c SMTPConfig) (*SMTPSender, error) {
 func explainDialError(err error, mode string) error {
 	msg := err.Error()
 	var ne net.Error
+	var op *net.OpError
 	switch {
-	case mode != TLSImplicit && errors.As(err, &ne) && ne.Timeout():
+	case mode != TLSImplicit && errors.As(err, &ne) && ne.Timeout() && !(errors.As(err, &op) && op.Op == "dial"):
 		// A server that speaks TLS from the first byte waits for a handshake while we wait for its greeting.
 		return fmt.Errorf("no greeting from the server: if it speaks TLS from the start (port 465), use smtps://: %w", err)
 	case mode == TLSImplicit && strings.Contains(msg, "first record does not look like a TLS handshake"):

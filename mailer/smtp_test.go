@@ -747,3 +747,16 @@ func TestDialWrongTLSMode(t *testing.T) {
 		t.Errorf("implicit TLS to a plain server: got %v, want advice to use smtp://", err)
 	}
 }
+
+// TestExplainDialTimeout: a connection that cannot be made in time (a firewall dropping the port) is not
+// taken for a server that waits for TLS: only a timeout after connecting gets the smtps:// advice.
+func TestExplainDialTimeout(t *testing.T) {
+	dial := &net.OpError{Op: "dial", Net: "tcp", Err: os.ErrDeadlineExceeded}
+	if err := explainDialError(dial, TLSStartTLS); strings.Contains(err.Error(), "smtps://") {
+		t.Errorf("a dial timeout: got %v", err)
+	}
+	read := &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}
+	if err := explainDialError(read, TLSStartTLS); !strings.Contains(err.Error(), "smtps://") {
+		t.Errorf("a read timeout: got %v", err)
+	}
+}
