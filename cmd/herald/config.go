@@ -283,14 +283,14 @@ func decodeValue(key string, n *yaml.Node, f reflect.Value) error {
 		}
 		f.SetBool(b)
 	case reflect.Int:
-		var i int
-		if n.ShortTag() != "!!int" || n.Decode(&i) != nil { // yaml.v3 would cut 2.5 to 2
+		i, ok := wholeNumber(n)
+		if !ok {
 			return want("a whole number")
 		}
 		f.SetInt(int64(i))
 	case reflect.Pointer: // *int: limit, where 0 is not the default
-		var i int
-		if n.ShortTag() != "!!int" || n.Decode(&i) != nil { // yaml.v3 would cut 2.5 to 2
+		i, ok := wholeNumber(n)
+		if !ok {
 			return want("a whole number")
 		}
 		f.Set(reflect.ValueOf(&i))
@@ -304,6 +304,17 @@ func decodeValue(key string, n *yaml.Node, f reflect.Value) error {
 		panic("config: no decoding for " + f.Type().String())
 	}
 	return nil
+}
+
+// wholeNumber reads an integer, or a number written as a float that is one (1e6, 20.0); yaml.v3 alone
+// would cut 2.5 to 2.
+func wholeNumber(n *yaml.Node) (int, bool) {
+	var x float64
+	if n.Kind != yaml.ScalarNode || (n.ShortTag() != "!!int" && n.ShortTag() != "!!float") || n.Decode(&x) != nil ||
+		x != math.Trunc(x) || math.Abs(x) > 1<<53 {
+		return 0, false
+	}
+	return int(x), true
 }
 
 // origin is where a setting was set: a line of herald.yaml, or an environment variable.
@@ -356,15 +367,16 @@ func (c *config) check(setBy map[string]origin) error {
 		atLeast("limit", *c.Limit, 0, "want 0 (every post) or more")
 	}
 	atLeast("max_bytes", c.MaxBytes, 0, "want 0 (no limit) or a size in bytes")
-	atLeast("max_new", c.MaxNew, 1, "want 1 or more (default 5)")
-	atLeast("connections", c.Connections, 1, "want 1 or more (default 4)")
-	atLeast("per_connection", c.PerConnection, 1, "want 1 or more (default 50)")
+	atLeast("max_new", c.MaxNew, 0, "want 1 or more (or 0 for the default, 5)")
+	atLeast("connections", c.Connections, 0, "want 1 or more (or 0 for the default, 4)")
+	atLeast("per_connection", c.PerConnection, 0, "want 1 or more (or 0 for the default, 50)")
 	atLeast("max_digest_posts", c.MaxDigestPosts, 0, "want 0 (no cap) or more")
 	if set("rate") && (c.Rate < 0 || math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0)) {
 		bad("rate", strconv.FormatFloat(c.Rate, 'g', -1, 64), "want messages per second, or 0 for no limit")
 	}
-	if s := c.Stylesheet; s != "" && s != "default" && !isHTTPURL(s) && !strings.HasPrefix(s, "/") &&
-		!strings.HasSuffix(strings.ToLower(s), ".xsl") && !strings.HasSuffix(strings.ToLower(s), ".xslt") {
+	// Any URL reference goes (feed.xsl?v=2, assets/feed-style); a bare word other than default is taken
+	// for a typo of it.
+	if s := c.Stylesheet; s != "" && s != "default" && !strings.ContainsAny(s, "/.") {
 		bad("stylesheet", strconv.Quote(s), "want default (Herald's own), or the URL of an XSLT stylesheet such as /assets/feed.xsl")
 	}
 	for _, h := range c.Hubs {
