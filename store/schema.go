@@ -206,9 +206,22 @@ CREATE INDEX deliveries_sending ON deliveries (id) WHERE status = 'sending';
 	// 5: an address is found whatever the case of its local part (emailKey): new keys are written in
 	// lower case, and the store looks them up by lower(email_key), which also finds the keys of version 4
 	// and before, written with the local part as the subscriber wrote it. The rows that one address got
-	// then, one per case, stay as they are; lookups take the opt-out among them first (optOutFirst).
+	// then, one per case, stay; lookups take the opt-out among them first (optOutFirst), and an opt-out
+	// of one is given to the others here (an import in another case brought back someone who had left).
 	`
 CREATE INDEX subscribers_email_fold ON subscribers (lower(email_key));
+UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL,
+		last_error = 'the subscriber opted out under another case of the address'
+	WHERE status IN ('queued', 'deferred') AND subscriber_id IN (
+		SELECT s.id FROM subscribers s WHERE s.status IN ('active', 'pending') AND EXISTS (
+			SELECT 1 FROM subscribers o WHERE lower(o.email_key) = lower(s.email_key) AND o.status IN ('unsubscribed', 'bounced')));
+UPDATE subscribers AS s SET
+		status = (SELECT o.status FROM subscribers o WHERE lower(o.email_key) = lower(s.email_key)
+			AND o.status IN ('unsubscribed', 'bounced') ORDER BY o.status DESC, o.id LIMIT 1),
+		unsubscribed_at = (SELECT MAX(o.unsubscribed_at) FROM subscribers o WHERE lower(o.email_key) = lower(s.email_key)
+			AND o.status = 'unsubscribed')
+	WHERE s.status IN ('active', 'pending') AND EXISTS (
+		SELECT 1 FROM subscribers o WHERE lower(o.email_key) = lower(s.email_key) AND o.status IN ('unsubscribed', 'bounced'));
 `,
 }
 

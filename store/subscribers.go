@@ -365,6 +365,12 @@ func (s *sqliteStore) ImportSubscribers(ctx context.Context, subs []Subscriber, 
 					return err
 				}
 			}
+			if sub.Status == Unsubscribed || sub.Status == Bounced {
+				key, _ := emailKey(sub.Email)
+				if err := optOutCaseVariants(ctx, tx, key, sub.ID, sub.Status, now); err != nil {
+					return err
+				}
+			}
 		}
 		return nil
 	})
@@ -483,10 +489,47 @@ func (s *sqliteStore) UpdateSubscriber(ctx context.Context, id int64, at time.Ti
 			return err
 		}
 		if old.Status == Active && sub.Status != Active {
-			return cancelDeliveries(ctx, tx, id, sub.Status)
+			if err := cancelDeliveries(ctx, tx, id, sub.Status); err != nil {
+				return err
+			}
+		}
+		if sub.Status != old.Status && (sub.Status == Unsubscribed || sub.Status == Bounced) {
+			return optOutCaseVariants(ctx, tx, key, id, sub.Status, at)
 		}
 		return nil
 	})
+}
+
+// optOutCaseVariants gives an opt-out of subscriber id to the other rows its address got before
+// version 5, one per case of its local part (emailKey), so that unsubscribing by any of them stops them
+// all.
+func optOutCaseVariants(ctx context.Context, tx *sql.Tx, key string, id int64, status string, at time.Time) error {
+	rows, err := tx.QueryContext(ctx, `UPDATE subscribers SET status = ?1,
+		unsubscribed_at = CASE WHEN ?1 = 'unsubscribed' THEN ?2 ELSE unsubscribed_at END
+		WHERE lower(email_key) = ?3 AND id <> ?4 AND status IN ('active', 'pending') RETURNING id`,
+		status, formatTime(at), key, id)
+	if err != nil {
+		return fmt.Errorf("opt out the other rows of subscriber %d: %w", id, err)
+	}
+	var ids []int64
+	for rows.Next() {
+		var other int64
+		if err := rows.Scan(&other); err != nil {
+			rows.Close()
+			return err
+		}
+		ids = append(ids, other)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, other := range ids {
+		if err := cancelDeliveries(ctx, tx, other, status); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *sqliteStore) DeleteExpiredPending(ctx context.Context, before time.Time) (int, error) {

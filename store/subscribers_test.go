@@ -576,13 +576,30 @@ func TestCaseVariantsBeforeVersion5(t *testing.T) {
 		('Ann@example.com', 'Ann@example.com', 'active', '2024-03-01T00:00:00.000000000Z', 'import',
 			'2024-03-01T00:00:00.000000000Z', NULL),
 		('Bob@example.com', 'Bob@example.com', 'active', '2024-03-01T00:00:00.000000000Z', 'import',
-			'2024-03-01T00:00:00.000000000Z', NULL)`)
+			'2024-03-01T00:00:00.000000000Z', NULL);
+		INSERT INTO deliveries (subscriber_id, digest_key, status, queued_at) VALUES
+			(2, 'weekly 2024-W10', 'queued', '2024-03-04T00:00:00.000000000Z'),
+			(3, 'weekly 2024-W10', 'queued', '2024-03-04T00:00:00.000000000Z')`)
 	if err != nil {
 		t.Fatal(err)
 	}
 	old.Close()
 	s := openStore(t, path)
 	ctx, now := t.Context(), time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+
+	// The migration gave ann@'s opt-out to Ann@, whom an import had brought back, and cancelled their mail.
+	if got := subscriber(t, s, 2); got.Status != Unsubscribed || !got.UnsubscribedAt.Equal(time.Date(2024, 2, 1, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("Ann@ after the migration: got %s at %v, want unsubscribed as ann@", got.Status, got.UnsubscribedAt)
+	}
+	if got := subscriber(t, s, 3); got.Status != Active {
+		t.Errorf("Bob@ after the migration: got %s, want active", got.Status)
+	}
+	for id, want := range map[int64]string{2: Cancelled, 3: Queued} {
+		ds, err := s.SubscriberDeliveries(ctx, id)
+		if err != nil || len(ds) != 1 || ds[0].Status != want {
+			t.Errorf("subscriber %d's delivery: got %+v, %v, want %s", id, ds, err, want)
+		}
+	}
 
 	for email, want := range map[string]int64{"ANN@example.com": 1, "ann@EXAMPLE.com": 1, "bob@example.com": 3} {
 		if got, err := s.SubscriberByEmail(ctx, email); err != nil || got.ID != want {
@@ -603,17 +620,29 @@ func TestCaseVariantsBeforeVersion5(t *testing.T) {
 		t.Errorf("AddSubscriber(bob@example.com): got %v, want ErrExists", err)
 	}
 	// The rows of one address can each still be changed (no other row's key is taken for a clash)...
-	if err := s.UpdateSubscriber(ctx, 2, now, func(sub *Subscriber) { sub.Status = Unsubscribed }); err != nil {
-		t.Errorf("unsubscribe the second row of ann@: %v", err)
+	if err := s.UpdateSubscriber(ctx, 2, now, func(sub *Subscriber) { sub.Name = "Ann" }); err != nil {
+		t.Errorf("rename the second row of ann@: %v", err)
 	}
 	// ...but no address can be changed into another's.
 	err = s.UpdateSubscriber(ctx, 3, now, func(sub *Subscriber) { sub.Email = "ANN@example.com" })
 	if !errors.Is(err, ErrExists) {
 		t.Errorf("change bob's address to ANN@: got %v, want ErrExists", err)
 	}
+	// An opt-out by one row of an address is the address's: a second active row of Bob's, added as a
+	// version-4 store could have it, stops with the first.
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO subscribers (email, email_key, status, created_at, consent_source, confirmed_at)
+		VALUES ('BOB@example.com', 'BOB@example.com', 'active', '2024-03-01T00:00:00.000000000Z', 'import', '2024-03-01T00:00:00.000000000Z')`); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UpdateSubscriber(ctx, 3, now, func(sub *Subscriber) { sub.Status = Unsubscribed }); err != nil {
+		t.Fatal(err)
+	}
+	if got := subscriber(t, s, 4); got.Status != Unsubscribed || !got.UnsubscribedAt.Equal(now) {
+		t.Errorf("BOB@'s other row: got %s at %v, want unsubscribed with Bob", got.Status, got.UnsubscribedAt)
+	}
 	var n int
-	if err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM subscribers").Scan(&n); err != nil || n != 3 {
-		t.Errorf("got %d subscribers (%v), want 3", n, err)
+	if err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM subscribers").Scan(&n); err != nil || n != 4 {
+		t.Errorf("got %d subscribers (%v), want 4", n, err)
 	}
 	var plan string
 	if err := s.db.QueryRowContext(ctx, "EXPLAIN QUERY PLAN SELECT id FROM subscribers WHERE lower(email_key) = 'x'").Scan(new(int), new(int), new(int), &plan); err != nil {
