@@ -3,6 +3,7 @@ package feed
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -27,6 +28,10 @@ type Diff struct {
 	Updated  []Entry `json:"updated"`
 	Removed  []Entry `json:"removed"`
 	Baseline bool    `json:"baseline"` // the first run: everything is recorded, nothing is new
+	// Redated maps the id of an Updated entry that is new to the store to the id, in Removed, of the same
+	// post before its date changed: the id holds the date (tag:HOST,DATE:PATH), so correcting a post's
+	// date gives it a new id. The post carries on under the new id; it is not new.
+	Redated map[string]string `json:"redated,omitempty"`
 }
 
 // DiffOptions tune Compare.
@@ -83,6 +88,7 @@ func Compare(known []Known, cur []Entry, o DiffOptions) (Diff, error) {
 			d.Removed = append(d.Removed, k.Entry)
 		}
 	}
+	d.New, d.Updated, d.Redated = redated(d.New, d.Updated, d.Removed)
 	sortEntries(d.New)
 	sortEntries(d.Updated)
 	sortEntries(d.Removed)
@@ -97,6 +103,59 @@ func Compare(known []Known, cur []Entry, o DiffOptions) (Diff, error) {
 		return d, &FloodError{New: len(d.New), Removed: len(d.Removed), MaxNew: maxNew}
 	}
 	return d, nil
+}
+
+// redated finds the posts whose date changed: a new entry and an entry gone in this run whose ids differ
+// in their date alone, with the same title, each the only one of its side with that id apart from the
+// date. (A new post that takes the slug of one deleted in the same run has its own title, nearly always.)
+// It moves them from fresh to updated, and says which old id each continues.
+func redated(fresh, updated, gone []Entry) (stillNew, nowUpdated []Entry, was map[string]string) {
+	count := func(es []Entry) map[string]int {
+		n := map[string]int{}
+		for _, e := range es {
+			if k, ok := undatedID(e.ID); ok {
+				n[k]++
+			}
+		}
+		return n
+	}
+	nFresh, nGone := count(fresh), count(gone)
+	goneByKey := map[string]Entry{}
+	for _, e := range gone {
+		if k, ok := undatedID(e.ID); ok && nGone[k] == 1 {
+			goneByKey[k] = e
+		}
+	}
+	for _, e := range fresh {
+		k, ok := undatedID(e.ID)
+		if old, found := goneByKey[k]; ok && found && nFresh[k] == 1 && old.Title == e.Title {
+			if was == nil {
+				was = map[string]string{}
+			}
+			was[e.ID] = old.ID
+			updated = append(updated, e)
+			continue
+		}
+		stillNew = append(stillNew, e)
+	}
+	return stillNew, updated, was
+}
+
+// undatedID is a tag URI (RFC 4151) without its date: "tag:HOST,2024-01-02:PATH" gives "HOST:PATH".
+func undatedID(id string) (string, bool) {
+	rest, ok := strings.CutPrefix(id, "tag:")
+	if !ok {
+		return "", false
+	}
+	host, rest, ok := strings.Cut(rest, ",")
+	if !ok {
+		return "", false
+	}
+	date, path, ok := strings.Cut(rest, ":")
+	if !ok || date == "" || strings.Trim(date, "0123456789-") != "" {
+		return "", false
+	}
+	return host + ":" + path, true
 }
 
 func sortEntries(es []Entry) {

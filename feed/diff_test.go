@@ -27,6 +27,13 @@ func TestCompare(t *testing.T) {
 	bEdited.Hash = "h2"
 	bMoved := b
 	bMoved.URL = "https://ex.org/new-permalink/"
+	// The id holds the date (Hugo, plain sites, Jekyll's file name): correcting it makes a new id.
+	launch := entry("tag:ex.org,2024-01-21:posts/launch", "h1", 21)
+	launch.Title = "Launch"
+	launchRedated := entry("tag:ex.org,2024-01-20:posts/launch", "h2", 20)
+	launchRedated.Title = "Launch"
+	otherPost := entry("tag:ex.org,2024-01-20:posts/launch", "h3", 20) // the slug taken by another post
+	otherPost.Title = "Launch, part two"
 	var many []Entry
 	var manyKnown []Known
 	for i := 0; i < 8; i++ {
@@ -42,6 +49,7 @@ func TestCompare(t *testing.T) {
 		wantNew, wantUpd, wantRm string
 		wantBaseline             bool
 		wantFlood                bool
+		wantRedated              string // new<old
 	}{
 		{name: "first run is a baseline", cur: []Entry{a, b, c}, opt: DiffOptions{FirstRun: true}, wantBaseline: true},
 		{name: "first run with backfill", cur: []Entry{a, b, c}, opt: DiffOptions{FirstRun: true, Backfill: 2}, wantNew: "c,b", wantBaseline: true},
@@ -61,6 +69,14 @@ func TestCompare(t *testing.T) {
 		{name: "max_new raised", known: []Known{known(a, false)}, cur: append([]Entry{a}, many...), opt: DiffOptions{MaxNew: 10}, wantNew: "t,s,r,q,p,o,n,m"},
 		{name: "ids swapped", known: manyKnown[:3], cur: many[:3], wantNew: "o,n,m", wantRm: "oldo,oldn,oldm", wantFlood: true},
 		{name: "two deleted two added is allowed", known: manyKnown[:2], cur: many[:2], wantNew: "n,m", wantRm: "oldn,oldm"},
+		{name: "a date corrected is an update", known: []Known{known(a, false), known(launch, false)}, cur: []Entry{a, launchRedated},
+			wantUpd: launchRedated.ID, wantRm: launch.ID, wantRedated: launchRedated.ID + "<" + launch.ID},
+		{name: "another post under a deleted one's slug is new", known: []Known{known(a, false), known(launch, false)}, cur: []Entry{a, otherPost},
+			wantNew: otherPost.ID, wantRm: launch.ID},
+		{name: "a post removed in an earlier run and back under another date is new", known: []Known{known(a, false), known(launch, true)}, cur: []Entry{a, launchRedated},
+			wantNew: launchRedated.ID},
+		{name: "both dates at once are two posts", known: []Known{known(launch, false)}, cur: []Entry{launch, launchRedated},
+			wantNew: launchRedated.ID},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -80,6 +96,13 @@ func TestCompare(t *testing.T) {
 			}
 			if got := ids(d.Removed); got != tt.wantRm {
 				t.Errorf("removed: got %q, want %q", got, tt.wantRm)
+			}
+			var redated []string
+			for n, o := range d.Redated {
+				redated = append(redated, n+"<"+o)
+			}
+			if got := strings.Join(redated, ","); got != tt.wantRedated {
+				t.Errorf("redated: got %q, want %q", got, tt.wantRedated)
 			}
 			if d.Baseline != tt.wantBaseline {
 				t.Errorf("baseline: got %v, want %v", d.Baseline, tt.wantBaseline)

@@ -184,6 +184,33 @@ func TestPlanWho(t *testing.T) {
 
 // TestPlanFrequencyChange checks that a post reaches a subscriber once, alone or in a digest, whatever
 // their frequency was when it was planned.
+// TestPlanRedated: a post whose id changed with its date carries on under the new id. Who had it does
+// not get it again, a digest still to come has it, and a delivery still queued goes out under the new id.
+func TestPlanRedated(t *testing.T) {
+	st := newSite(t)
+	st.publish(hours(-100), false, "base")
+	st.subscribe("now@example.com", Immediate, hours(-50))
+	st.subscribe("week@example.com", Weekly, hours(-50))
+	st.plan(hours(0), 0)              // Monday: an empty digest
+	st.publish(hours(24), true, "p1") // Tuesday
+	st.plan(hours(24), 1)             // now@ gets p1: queued, not sent yet
+	st.subscribe("late@example.com", Immediate, hours(30))
+	// Wednesday: p1's date is corrected, and its id with it.
+	st.remove("p1")
+	st.posts = append(st.posts, Item{ID: "p1b", URL: "https://example.com/p1", Title: "p1", Hash: "p1b",
+		Date: hours(23), Continues: "p1"})
+	record(t, st.s, &Run{Started: hours(48), Command: "publish"}, slices.Clone(st.posts))
+	st.plan(hours(48), 0)   // nobody gets it again, late@ (who came after it) neither
+	st.plan(hours(24*7), 1) // Monday: week@'s digest has it
+	st.ledger("now@example.com p1b", "week@example.com weekly 2025-W03 [p1b]")
+	// A post that only looks re-dated (Continues names an item this run did not see go) is new.
+	st.publish(hours(24*7+1), true, "p2")
+	st.posts = append(st.posts, Item{ID: "p3", URL: "https://example.com/p3", Title: "p3", Hash: "p3",
+		Date: hours(24 * 7), Sendable: true, Continues: "p2"})
+	record(t, st.s, &Run{Started: hours(24*7 + 2), Command: "publish"}, slices.Clone(st.posts))
+	st.plan(hours(24*7+2), 4) // p2 and p3 each to now@ and late@
+}
+
 // TestPlanSwitchToDigestMidWeek: a subscriber of long standing who switches to the weekly digest on a
 // Wednesday gets their first digest on the next Monday, not at the next hourly run.
 func TestPlanSwitchToDigestMidWeek(t *testing.T) {

@@ -552,6 +552,16 @@ func (s *sqliteStore) Record(ctx context.Context, run *Run, seen []Item) (err er
 		return fail("insert items", err)
 	}
 	hook("inserted")
+	for _, i := range added {
+		it := &seen[i]
+		k, known := old[it.Continues]
+		if _, still := ids[it.Continues]; !known || k.removed || still {
+			continue // not an item that this run saw go
+		}
+		if err := carryOn(ctx, tx, it.Continues, it.ID); err != nil {
+			return fail("carry "+it.Continues+" on as "+it.ID, err)
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return fail("commit", err)
 	}
@@ -604,4 +614,22 @@ func placeholders(n, cols int) string {
 		b.WriteString(row)
 	}
 	return b.String()
+}
+
+// carryOn makes item to the same post as item from, whose id changed with its date: it takes from's
+// first run, first seen and sendable, so that Plan treats it as from; who had from has it (its
+// delivery_items move over); and what was still to send of from goes as to (its deliveries move over,
+// Message-IDs kept). Sent, failed and cancelled deliveries stay with from, as what happened.
+func carryOn(ctx context.Context, tx *sql.Tx, from, to string) error {
+	for _, q := range []string{
+		`UPDATE items SET first_run = o.first_run, first_seen = o.first_seen, sendable = o.sendable
+			FROM (SELECT first_run, first_seen, sendable FROM items WHERE id = ?1) AS o WHERE items.id = ?2`,
+		`UPDATE delivery_items SET item_id = ?2 WHERE item_id = ?1`,
+		`UPDATE deliveries SET item_id = ?2 WHERE item_id = ?1 AND status IN ('queued', 'deferred', 'sending', 'unknown')`,
+	} {
+		if _, err := tx.ExecContext(ctx, q, from, to); err != nil {
+			return err
+		}
+	}
+	return nil
 }

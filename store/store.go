@@ -23,8 +23,8 @@ type Store interface {
 	// Either all of it is stored or none of it (a kill -9 in the middle leaves the previous state).
 	//
 	// The run's counts (Items, New, ...) are stored as given: they are the caller's diff. An item's
-	// FirstSeen and LastSeen are run.Started, which must be set. Only ID, URL, Title, Date, Hash and
-	// Sendable of the seen items are read; IDs must be non-empty and unique.
+	// FirstSeen and LastSeen are run.Started, which must be set. Only ID, URL, Title, Date, Hash,
+	// Sendable and Continues of the seen items are read; IDs must be non-empty and unique.
 	//
 	// An item new to the store with Sendable set is recorded as sendable: Plan mails it to the subscribers
 	// it is due to. The caller sets it on the diff's New items (backfilled ones included), never on the
@@ -161,6 +161,10 @@ type Item struct {
 	LastSeen       time.Time
 	Removed        bool
 	Sendable       bool // counted as new when first seen: Plan mails it (see Record)
+	// Continues is the id of the item this one carries on, when the post's id changed with its date
+	// (feed.Diff.Redated): Record gives it that item's first run, first seen and sendable, and moves to it
+	// the ledger's record of who had that item and what is still to send, so nobody gets it twice.
+	Continues string
 }
 
 // Run is one recorded run.

@@ -308,7 +308,8 @@ func (r *recorder) record(ctx context.Context, b *build, command string, d feed.
 	}
 	seen := make([]store.Item, len(b.site.Posts))
 	for i, p := range b.site.Posts {
-		seen[i] = store.Item{ID: p.ID, URL: p.URL, Title: p.Title, Date: p.Date, Hash: p.Hash, Sendable: isNew[p.ID]}
+		seen[i] = store.Item{ID: p.ID, URL: p.URL, Title: p.Title, Date: p.Date, Hash: p.Hash, Sendable: isNew[p.ID],
+			Continues: d.Redated[p.ID]}
 	}
 	if err := r.st.Record(ctx, run, seen); err != nil {
 		return nil, err
