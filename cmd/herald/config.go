@@ -309,12 +309,21 @@ func decodeValue(key string, n *yaml.Node, f reflect.Value) error {
 // wholeNumber reads an integer, or a number written as a float that is one (1e6, 20.0); yaml.v3 alone
 // would cut 2.5 to 2.
 func wholeNumber(n *yaml.Node) (int, bool) {
-	var x float64
-	if n.Kind != yaml.ScalarNode || (n.ShortTag() != "!!int" && n.ShortTag() != "!!float") || n.Decode(&x) != nil ||
-		x != math.Trunc(x) || math.Abs(x) > 1<<53 {
+	if n.Kind != yaml.ScalarNode {
 		return 0, false
 	}
-	return int(x), true
+	switch n.ShortTag() {
+	case "!!int":
+		var i int
+		return i, n.Decode(&i) == nil
+	case "!!float":
+		var x float64
+		if n.Decode(&x) != nil || x != math.Trunc(x) || math.Abs(x) > 1<<53 {
+			return 0, false
+		}
+		return int(x), true
+	}
+	return 0, false
 }
 
 // origin is where a setting was set: a line of herald.yaml, or an environment variable.

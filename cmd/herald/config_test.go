@@ -79,6 +79,7 @@ func TestConfigGoodValues(t *testing.T) {
 		{name: "stylesheet with a query", yml: "stylesheet: feed.xsl?v=2\n", age: 72 * time.Hour},
 		{name: "stylesheet relative, no extension", yml: "stylesheet: assets/feed-style\n", age: 72 * time.Hour},
 		{name: "numbers written as floats", yml: "max_bytes: 1e6\nlimit: 20.0\n", age: 72 * time.Hour},
+		{name: "a large integer", yml: "max_bytes: 9007199254740993\n", age: 72 * time.Hour},
 		{name: "0 for the default", yml: "max_new: 0\nconnections: 0\nper_connection: 0\n", age: 72 * time.Hour},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -91,6 +92,9 @@ func TestConfigGoodValues(t *testing.T) {
 			}
 			if tc.name == "numbers written as floats" && (c.MaxBytes != 1000000 || c.Limit == nil || *c.Limit != 20) {
 				t.Errorf("got max_bytes %d and limit %v, want 1000000 and 20", c.MaxBytes, c.Limit)
+			}
+			if tc.name == "a large integer" && c.MaxBytes != 9007199254740993 {
+				t.Errorf("got max_bytes %d, want 9007199254740993", c.MaxBytes)
 			}
 		})
 	}
