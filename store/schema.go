@@ -206,22 +206,27 @@ CREATE INDEX deliveries_sending ON deliveries (id) WHERE status = 'sending';
 	// 5: an address is found whatever the case of its local part (emailKey): new keys are written in
 	// lower case, and the store looks them up by lower(email_key), which also finds the keys of version 4
 	// and before, written with the local part as the subscriber wrote it. The rows that one address got
-	// then, one per case, stay; lookups take the opt-out among them first (optOutFirst), and an opt-out
-	// of one is given to the others here (an import in another case brought back someone who had left).
+	// then, one per case, stay; lookups take the latest decision among them (latestFirst), and an opt-out
+	// of one is given to the others that had not consented since (an import in another case brought
+	// back someone who had left).
 	`
 CREATE INDEX subscribers_email_fold ON subscribers (lower(email_key));
+-- o opts v out: o is a bounce (the mailbox is the same), or v came by import, or v consented before o left.
+-- A variant that signed up again by double opt-in after the opt-out keeps its subscription.
+CREATE TEMP VIEW case_opt_outs AS
+	SELECT v.id AS id, o.status AS status, o.unsubscribed_at AS unsubscribed_at
+	FROM subscribers v JOIN subscribers o ON lower(o.email_key) = lower(v.email_key) AND o.id <> v.id
+	WHERE v.status IN ('active', 'pending') AND o.status IN ('unsubscribed', 'bounced')
+		AND (o.status = 'bounced' OR v.consent_source = 'import'
+			OR COALESCE(v.confirmed_at, v.consent_at, v.created_at) <= o.unsubscribed_at);
 UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL,
 		last_error = 'the subscriber opted out under another case of the address'
-	WHERE status IN ('queued', 'deferred') AND subscriber_id IN (
-		SELECT s.id FROM subscribers s WHERE s.status IN ('active', 'pending') AND EXISTS (
-			SELECT 1 FROM subscribers o WHERE lower(o.email_key) = lower(s.email_key) AND o.status IN ('unsubscribed', 'bounced')));
+	WHERE status IN ('queued', 'deferred') AND subscriber_id IN (SELECT id FROM case_opt_outs);
 UPDATE subscribers AS s SET
-		status = (SELECT o.status FROM subscribers o WHERE lower(o.email_key) = lower(s.email_key)
-			AND o.status IN ('unsubscribed', 'bounced') ORDER BY o.status DESC, o.id LIMIT 1),
-		unsubscribed_at = (SELECT MAX(o.unsubscribed_at) FROM subscribers o WHERE lower(o.email_key) = lower(s.email_key)
-			AND o.status = 'unsubscribed')
-	WHERE s.status IN ('active', 'pending') AND EXISTS (
-		SELECT 1 FROM subscribers o WHERE lower(o.email_key) = lower(s.email_key) AND o.status IN ('unsubscribed', 'bounced'));
+		status = (SELECT c.status FROM case_opt_outs c WHERE c.id = s.id ORDER BY c.status DESC LIMIT 1),
+		unsubscribed_at = (SELECT MAX(c.unsubscribed_at) FROM case_opt_outs c WHERE c.id = s.id)
+	WHERE s.id IN (SELECT id FROM case_opt_outs);
+DROP VIEW case_opt_outs;
 `,
 }
 

@@ -66,10 +66,12 @@ func asciiLower(s string) string {
 	}, s)
 }
 
-// optOutFirst orders the rows that one address had before version 5 (a key per case of its local
-// part): an opt-out, then an active subscription, then a pending one, the oldest first among equals.
-// The first is the subscriber of that address.
-const optOutFirst = `CASE status WHEN 'unsubscribed' THEN 0 WHEN 'bounced' THEN 1 WHEN 'active' THEN 2 ELSE 3 END, id`
+// latestFirst orders the rows that one address had before version 5 (a key per case of its local
+// part): a bounce first (the mailbox is the same), then the row with the latest decision (an opt-out,
+// or a consent given after it), the oldest first among equals. The first is the subscriber of that
+// address.
+const latestFirst = `CASE status WHEN 'bounced' THEN 0 ELSE 1 END,
+	COALESCE(unsubscribed_at, confirmed_at, consent_at, created_at) DESC, id`
 
 var (
 	statuses       = []string{Pending, Active, Unsubscribed, Bounced}
@@ -189,7 +191,7 @@ func (s *sqliteStore) SubscriberByEmail(ctx context.Context, email string) (Subs
 		return Subscriber{}, s.checkErr("subscriber by address: %w", ErrNotFound)
 	}
 	sub, err := scanSubscriber(s.db.QueryRowContext(ctx, `SELECT `+subscriberCols+` FROM subscribers
-		WHERE lower(email_key) = ? ORDER BY `+optOutFirst+` LIMIT 1`, key))
+		WHERE lower(email_key) = ? ORDER BY `+latestFirst+` LIMIT 1`, key))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Subscriber{}, s.checkErr("subscriber by address: %w", ErrNotFound)
 	}
@@ -229,7 +231,7 @@ func (s *sqliteStore) AddSubscriber(ctx context.Context, sub Subscriber, now tim
 	key, _ := emailKey(sub.Email)
 	err := s.inTx(ctx, "add subscriber", func(tx *sql.Tx) error {
 		var other int64
-		err := tx.QueryRowContext(ctx, "SELECT id FROM subscribers WHERE lower(email_key) = ? ORDER BY "+optOutFirst+" LIMIT 1", key).Scan(&other)
+		err := tx.QueryRowContext(ctx, "SELECT id FROM subscribers WHERE lower(email_key) = ? ORDER BY "+latestFirst+" LIMIT 1", key).Scan(&other)
 		if err == nil {
 			return s.checkErr("add subscriber %q: %w (subscriber %d)", sub.Email, ErrExists, other)
 		}
@@ -278,7 +280,7 @@ func (s *sqliteStore) ImportSubscribers(ctx context.Context, subs []Subscriber, 
 	err := s.inTx(ctx, "import subscribers", func(tx *sql.Tx) error {
 		res = ImportResult{}
 		byKey := map[string]*importEntry{}
-		rows, err := tx.QueryContext(ctx, `SELECT `+subscriberCols+`, lower(email_key) FROM subscribers ORDER BY `+optOutFirst)
+		rows, err := tx.QueryContext(ctx, `SELECT `+subscriberCols+`, lower(email_key) FROM subscribers ORDER BY `+latestFirst)
 		if err != nil {
 			return err
 		}

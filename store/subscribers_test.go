@@ -576,6 +576,10 @@ func TestCaseVariantsBeforeVersion5(t *testing.T) {
 		('Ann@example.com', 'Ann@example.com', 'active', '2024-03-01T00:00:00.000000000Z', 'import',
 			'2024-03-01T00:00:00.000000000Z', NULL),
 		('Bob@example.com', 'Bob@example.com', 'active', '2024-03-01T00:00:00.000000000Z', 'import',
+			'2024-03-01T00:00:00.000000000Z', NULL),
+		('cy@example.com', 'cy@example.com', 'unsubscribed', '2024-01-01T00:00:00.000000000Z', 'web',
+			'2024-01-01T00:00:00.000000000Z', '2024-02-01T00:00:00.000000000Z'),
+		('Cy@example.com', 'Cy@example.com', 'active', '2024-03-01T00:00:00.000000000Z', 'web',
 			'2024-03-01T00:00:00.000000000Z', NULL);
 		INSERT INTO deliveries (subscriber_id, digest_key, status, queued_at) VALUES
 			(2, 'weekly 2024-W10', 'queued', '2024-03-04T00:00:00.000000000Z'),
@@ -594,6 +598,10 @@ func TestCaseVariantsBeforeVersion5(t *testing.T) {
 	if got := subscriber(t, s, 3); got.Status != Active {
 		t.Errorf("Bob@ after the migration: got %s, want active", got.Status)
 	}
+	// Cy@ signed up again on the web, and confirmed, after cy@ left: that stands.
+	if got := subscriber(t, s, 5); got.Status != Active {
+		t.Errorf("Cy@ after the migration: got %s, want active (confirmed after the opt-out)", got.Status)
+	}
 	for id, want := range map[int64]string{2: Cancelled, 3: Queued} {
 		ds, err := s.SubscriberDeliveries(ctx, id)
 		if err != nil || len(ds) != 1 || ds[0].Status != want {
@@ -601,7 +609,7 @@ func TestCaseVariantsBeforeVersion5(t *testing.T) {
 		}
 	}
 
-	for email, want := range map[string]int64{"ANN@example.com": 1, "ann@EXAMPLE.com": 1, "bob@example.com": 3} {
+	for email, want := range map[string]int64{"ANN@example.com": 1, "ann@EXAMPLE.com": 1, "bob@example.com": 3, "CY@example.com": 5} {
 		if got, err := s.SubscriberByEmail(ctx, email); err != nil || got.ID != want {
 			t.Errorf("SubscriberByEmail(%q): got %d, %v, want %d", email, got.ID, err, want)
 		}
@@ -637,12 +645,12 @@ func TestCaseVariantsBeforeVersion5(t *testing.T) {
 	if err := s.UpdateSubscriber(ctx, 3, now, func(sub *Subscriber) { sub.Status = Unsubscribed }); err != nil {
 		t.Fatal(err)
 	}
-	if got := subscriber(t, s, 4); got.Status != Unsubscribed || !got.UnsubscribedAt.Equal(now) {
+	if got := subscriber(t, s, 6); got.Status != Unsubscribed || !got.UnsubscribedAt.Equal(now) {
 		t.Errorf("BOB@'s other row: got %s at %v, want unsubscribed with Bob", got.Status, got.UnsubscribedAt)
 	}
 	var n int
-	if err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM subscribers").Scan(&n); err != nil || n != 4 {
-		t.Errorf("got %d subscribers (%v), want 4", n, err)
+	if err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM subscribers").Scan(&n); err != nil || n != 6 {
+		t.Errorf("got %d subscribers (%v), want 6", n, err)
 	}
 	var plan string
 	if err := s.db.QueryRowContext(ctx, "EXPLAIN QUERY PLAN SELECT id FROM subscribers WHERE lower(email_key) = 'x'").Scan(new(int), new(int), new(int), &plan); err != nil {
