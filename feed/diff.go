@@ -2,6 +2,7 @@ package feed
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -72,6 +73,7 @@ func Compare(known []Known, cur []Entry, o DiffOptions) (Diff, error) {
 		byID[known[i].ID] = &known[i]
 	}
 	var d Diff
+	var back []Entry // removed before, here again
 	present := make(map[string]bool, len(cur))
 	for _, e := range cur {
 		present[e.ID] = true
@@ -82,13 +84,16 @@ func Compare(known []Known, cur []Entry, o DiffOptions) (Diff, error) {
 		case k.Hash != e.Hash:
 			d.Updated = append(d.Updated, e)
 		}
+		if ok && k.Removed {
+			back = append(back, e)
+		}
 	}
 	for _, k := range known {
 		if !k.Removed && !present[k.ID] {
 			d.Removed = append(d.Removed, k.Entry)
 		}
 	}
-	d.New, d.Updated, d.Redated = redated(d.New, d.Updated, d.Removed)
+	d.New, d.Updated, d.Redated = redated(d.New, back, d.Updated, d.Removed)
 	sortEntries(d.New)
 	sortEntries(d.Updated)
 	sortEntries(d.Removed)
@@ -105,13 +110,13 @@ func Compare(known []Known, cur []Entry, o DiffOptions) (Diff, error) {
 	return d, nil
 }
 
-// redated finds the posts whose date changed: a new entry and an entry gone in this run whose ids differ
-// in their date alone, with the same title, each the only one of its side with that id apart from the
-// date. (A new post that takes the slug of one deleted in the same run has its own title, nearly always.)
-// It moves them from fresh to updated, and says which old id each continues.
-func redated(fresh, updated, gone []Entry) (stillNew, nowUpdated []Entry, was map[string]string) {
-	count := func(es []Entry) map[string]int {
-		n := map[string]int{}
+// redated finds the posts whose date changed: an entry new to the store, or back after it was removed
+// (a date changed and then changed back), and an entry gone in this run, whose ids differ in their date
+// alone, with the same title, each the only one of its side with that id apart from the date. (A new
+// post that takes the slug of one deleted in the same run has its own title, nearly always.) It moves the
+// new ones from fresh to updated, and says which old id each continues.
+func redated(fresh, back, updated, gone []Entry) (stillNew, nowUpdated []Entry, was map[string]string) {
+	count := func(es []Entry, n map[string]int) map[string]int {
 		for _, e := range es {
 			if k, ok := undatedID(e.ID); ok {
 				n[k]++
@@ -119,24 +124,37 @@ func redated(fresh, updated, gone []Entry) (stillNew, nowUpdated []Entry, was ma
 		}
 		return n
 	}
-	nFresh, nGone := count(fresh), count(gone)
+	nComing := count(back, count(fresh, map[string]int{}))
+	nGone := count(gone, map[string]int{})
 	goneByKey := map[string]Entry{}
 	for _, e := range gone {
 		if k, ok := undatedID(e.ID); ok && nGone[k] == 1 {
 			goneByKey[k] = e
 		}
 	}
-	for _, e := range fresh {
+	continues := func(e Entry) bool {
 		k, ok := undatedID(e.ID)
-		if old, found := goneByKey[k]; ok && found && nFresh[k] == 1 && old.Title == e.Title {
-			if was == nil {
-				was = map[string]string{}
-			}
-			was[e.ID] = old.ID
-			updated = append(updated, e)
-			continue
+		old, found := goneByKey[k]
+		if !ok || !found || nComing[k] != 1 || old.Title != e.Title {
+			return false
 		}
-		stillNew = append(stillNew, e)
+		if was == nil {
+			was = map[string]string{}
+		}
+		was[e.ID] = old.ID
+		return true
+	}
+	for _, e := range fresh {
+		if continues(e) {
+			updated = append(updated, e)
+		} else {
+			stillNew = append(stillNew, e)
+		}
+	}
+	for _, e := range back {
+		if continues(e) && !slices.ContainsFunc(updated, func(u Entry) bool { return u.ID == e.ID }) {
+			updated = append(updated, e)
+		}
 	}
 	return stillNew, updated, was
 }

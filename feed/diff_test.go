@@ -75,6 +75,8 @@ func TestCompare(t *testing.T) {
 			wantNew: otherPost.ID, wantRm: launch.ID},
 		{name: "a post removed in an earlier run and back under another date is new", known: []Known{known(a, false), known(launch, true)}, cur: []Entry{a, launchRedated},
 			wantNew: launchRedated.ID},
+		{name: "a date changed back", known: []Known{known(a, false), known(launch, true), known(launchRedated, false)}, cur: []Entry{a, launch},
+			wantUpd: launch.ID, wantRm: launchRedated.ID, wantRedated: launch.ID + "<" + launchRedated.ID},
 		{name: "both dates at once are two posts", known: []Known{known(launch, false)}, cur: []Entry{launch, launchRedated},
 			wantNew: launchRedated.ID},
 	}

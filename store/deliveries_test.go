@@ -211,6 +211,28 @@ func TestPlanRedated(t *testing.T) {
 	st.plan(hours(24*7+2), 4) // p2 and p3 each to now@ and late@
 }
 
+// TestPlanRedatedBack: a date changed and changed back carries the post back to its first id, with what
+// is still to send.
+func TestPlanRedatedBack(t *testing.T) {
+	st := newSite(t)
+	st.publish(hours(-100), false, "base")
+	st.subscribe("now@example.com", Immediate, hours(-50))
+	st.subscribe("week@example.com", Weekly, hours(-50))
+	st.plan(hours(0), 0)
+	st.publish(hours(24), true, "p1")
+	st.plan(hours(24), 1) // now@'s p1, queued
+	redate := func(at time.Time, from, to string) {
+		st.remove(from)
+		st.posts = append(st.posts, Item{ID: to, URL: "https://example.com/p1", Title: "p1", Hash: to, Date: hours(23), Continues: from})
+		record(t, st.s, &Run{Started: at, Command: "publish"}, slices.Clone(st.posts))
+	}
+	redate(hours(48), "p1", "p1b")
+	redate(hours(50), "p1b", "p1")
+	st.plan(hours(50), 0)
+	st.plan(hours(24*7), 1)
+	st.ledger("now@example.com p1", "week@example.com weekly 2025-W03 [p1]")
+}
+
 // TestPlanSwitchToDigestMidWeek: a subscriber of long standing who switches to the weekly digest on a
 // Wednesday gets their first digest on the next Monday, not at the next hourly run.
 func TestPlanSwitchToDigestMidWeek(t *testing.T) {

@@ -552,8 +552,14 @@ func (s *sqliteStore) Record(ctx context.Context, run *Run, seen []Item) (err er
 		return fail("insert items", err)
 	}
 	hook("inserted")
-	for _, i := range added {
+	for i := range seen {
 		it := &seen[i]
+		if it.Continues == "" {
+			continue
+		}
+		if k, known := old[it.ID]; known && !k.removed {
+			continue // an item here before carries nothing on
+		}
 		k, known := old[it.Continues]
 		if _, still := ids[it.Continues]; !known || k.removed || still {
 			continue // not an item that this run saw go
