@@ -114,7 +114,7 @@ Flags:
 	var df diffFlags
 	bf.register(fs)
 	df.register(fs)
-	asJSON := fs.Bool("json", false, "print the diff as JSON: an object with the arrays new, updated and removed")
+	asJSON := fs.Bool("json", false, "print the diff as JSON: an object with the arrays new, updated and removed, baseline, and redated (new id to old) when a post's date changed")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
