@@ -24,6 +24,21 @@ func mailSite(t *testing.T, extra string) string {
 	return dir
 }
 
+// mailSiteWithNewPost is mailSite after a first publish, with one new post, "Hello", recorded and not
+// yet sent.
+func mailSiteWithNewPost(t *testing.T, extra string) string {
+	t.Helper()
+	dir := mailSite(t, extra)
+	if _, _, err := runHerald(t, testEnv(), "publish", "-C", dir); err != nil {
+		t.Fatal(err)
+	}
+	addPost(t, dir, "2021-01-01-hello.md", "Hello")
+	if _, _, err := runHerald(t, testEnv(), "build", "-C", dir, "--record"); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 // maildir reads the messages in a Maildir's new/ folder, sorted by file name.
 func maildir(t *testing.T, dir string) []*mail.Message {
 	t.Helper()
@@ -120,14 +135,7 @@ func TestSendRefusesWithoutPostalAddress(t *testing.T) {
 
 // TestSendDryRun: --dry-run writes the messages to the folder and changes nothing.
 func TestSendDryRun(t *testing.T) {
-	dir := mailSite(t, "")
-	if _, _, err := runHerald(t, testEnv(), "publish", "-C", dir); err != nil {
-		t.Fatal(err)
-	}
-	addPost(t, dir, "2021-01-01-hello.md", "Hello")
-	if _, _, err := runHerald(t, testEnv(), "build", "-C", dir, "--record"); err != nil {
-		t.Fatal(err)
-	}
+	dir := mailSiteWithNewPost(t, "")
 	dry := filepath.Join(t.TempDir(), "dry")
 	out, _, err := runHerald(t, testEnv(), "send", "-C", dir, "--dry-run", dry)
 	if err != nil {
@@ -156,14 +164,7 @@ func TestSendDryRun(t *testing.T) {
 // name, no link that would unsubscribe one, and a Message-ID of its own, even when the author tests to
 // their own subscribed address (a provider drops a message whose Message-ID it has seen).
 func TestSendTestTo(t *testing.T) {
-	dir := mailSite(t, "")
-	if _, _, err := runHerald(t, testEnv(), "publish", "-C", dir); err != nil {
-		t.Fatal(err)
-	}
-	addPost(t, dir, "2021-01-01-hello.md", "Hello")
-	if _, _, err := runHerald(t, testEnv(), "build", "-C", dir, "--record"); err != nil {
-		t.Fatal(err)
-	}
+	dir := mailSiteWithNewPost(t, "")
 	out, _, err := runHerald(t, testEnv(), "send", "-C", dir, "--test-to", "me@example.net")
 	if err != nil || !strings.Contains(out, "sent 1 test message to me@example.net") {
 		t.Fatalf("test send: %v\n%s", err, out)
@@ -259,14 +260,7 @@ func TestPublishRefusesDraftsAndFuture(t *testing.T) {
 // TestSendSecretSettings: a setting meant to name a file that is given the secret itself does not show
 // the secret in its error, and a user with no password is said to be that, before any connection.
 func TestSendSecretSettings(t *testing.T) {
-	dir := mailSite(t, "smtp: smtp://apikey@127.0.0.1:1\n")
-	if _, _, err := runHerald(t, testEnv(), "publish", "-C", dir); err != nil {
-		t.Fatal(err)
-	}
-	addPost(t, dir, "2021-01-01-hello.md", "Hello")
-	if _, _, err := runHerald(t, testEnv(), "build", "-C", dir, "--record"); err != nil {
-		t.Fatal(err)
-	}
+	dir := mailSiteWithNewPost(t, "smtp: smtp://apikey@127.0.0.1:1\n")
 	_, _, err := runHerald(t, testEnv(), "send", "-C", dir)
 	if err == nil || !strings.Contains(err.Error(), "no password") || !strings.Contains(err.Error(), "HERALD_SMTP_PASSWORD") {
 		t.Errorf("a user and no password: got %v, want it said", err)
