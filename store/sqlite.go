@@ -568,7 +568,7 @@ func (s *sqliteStore) Record(ctx context.Context, run *Run, seen []Item) (err er
 			return fail("carry "+it.Continues+" on as "+it.ID, err)
 		}
 	}
-	if err := tx.Commit(); err != nil {
+	if err := commit(ctx, tx); err != nil {
 		return fail("commit", err)
 	}
 	run.ID = id
@@ -638,4 +638,14 @@ func carryOn(ctx context.Context, tx *sql.Tx, from, to string) error {
 		}
 	}
 	return nil
+}
+
+// commit commits tx. When ctx ends just before, database/sql may roll tx back first and Commit then
+// says only that the transaction is done: the error is then ctx's, which is what stopped it.
+func commit(ctx context.Context, tx *sql.Tx) error {
+	err := tx.Commit()
+	if errors.Is(err, sql.ErrTxDone) && ctx.Err() != nil {
+		return fmt.Errorf("rolled back: %w", context.Cause(ctx))
+	}
+	return err
 }

@@ -35,7 +35,7 @@ func (s *sqliteStore) inTx(ctx context.Context, what string, f func(tx *sql.Tx) 
 		}
 		return s.fileErr(what, err)
 	}
-	if err := tx.Commit(); err != nil {
+	if err := commit(ctx, tx); err != nil {
 		return s.fileErr(what, err)
 	}
 	return nil
