@@ -3,11 +3,11 @@ package mailer
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/textproto"
 	"regexp"
 	"strconv"
 	"strings"
-
-	gomail "github.com/wneessen/go-mail"
 )
 
 // Outcome is what became of a message, as the delivery ledger records it.
@@ -47,10 +47,10 @@ func Classify(err error) (Outcome, string) {
 	if err == nil {
 		return Sent, ""
 	}
-	var se *gomail.SendError
+	var se *smtpError
 	switch {
 	case errors.As(err, &se):
-		return classifySendError(se)
+		return se.classify()
 	case errors.Is(err, errConnGone):
 		return Deferred, "the connection was gone before the message was sent"
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
@@ -59,86 +59,82 @@ func Classify(err error) (Outcome, string) {
 	return Deferred, err.Error()
 }
 
-func classifySendError(se *gomail.SendError) (Outcome, string) {
-	detail := sendErrorDetail(se)
-	if se.Reason == gomail.ErrSMTPReset || se.Msg() != nil && se.Msg().IsDelivered() {
-		// go-mail resets the connection after the server's 250; a failure there does not undo delivery.
-		return Sent, "delivered; then: " + detail
-	}
-	code := se.ErrorCode()
-	byCode := func(stage string) (Outcome, string) {
-		reason := stage + ": " + detail
-		switch {
-		case code >= 500:
-			return Failed, reason
-		case code >= 400:
-			return Deferred, reason
-		}
-		return Deferred, reason // a network error: the transaction had not ended
-	}
-	switch se.Reason {
-	case gomail.ErrSMTPMailFrom:
-		return byCode("MAIL FROM")
-	case gomail.ErrSMTPRcptTo:
-		return byCode("RCPT TO")
-	case gomail.ErrSMTPData:
-		return byCode("DATA")
-	case gomail.ErrSMTPDataClose:
-		if code == 0 {
-			return Unknown, "connection lost after the message was sent, before the server's reply: " + detail
-		}
-		return byCode("end of DATA")
-	case gomail.ErrWriteContent:
-		// The final "." was not sent, so the server cannot have taken the message.
-		return Deferred, "sending the message: " + detail
-	case gomail.ErrConnCheck:
-		return Deferred, "connection: " + detail
-	case gomail.ErrGetSender, gomail.ErrGetRcpts, gomail.ErrNoUnencoded:
-		return Failed, se.Reason.String() + ": " + detail
-	}
-	return Unknown, se.Reason.String() + ": " + detail
+// The steps of an SMTP transaction, as smtpError and Classify name them.
+const (
+	stageConn     = "connection"
+	stageEnvelope = "envelope"
+	stageMail     = "MAIL FROM"
+	stageRcpt     = "RCPT TO"
+	stageData     = "DATA"
+	stageWrite    = "sending the message"
+	stageDataEnd  = "end of DATA"
+)
+
+// smtpError is a failed step of one message's SMTP transaction: the server's reply (a *textproto.Error)
+// or a network error.
+type smtpError struct {
+	stage string
+	err   error
 }
 
-// sendErrorDetail is go-mail's error text without its stage (which Classify names itself) and without
-// the recipients' addresses and the Message-ID that it appends.
-func sendErrorDetail(se *gomail.SendError) string {
-	s := strings.TrimPrefix(se.Error(), se.Reason.String())
-	s = strings.TrimPrefix(s, ":")
-	for _, tail := range []string{", affected recipient(s): ", ", affected message ID: "} {
-		if i := strings.Index(s, tail); i >= 0 {
-			s = s[:i]
-		}
+func (e *smtpError) Error() string { return e.stage + ": " + e.detail() }
+func (e *smtpError) Unwrap() error { return e.err }
+
+// code is the reply's code, or 0 for a network error.
+func (e *smtpError) code() int {
+	var te *textproto.Error
+	if errors.As(e.err, &te) {
+		return te.Code
 	}
-	s = strings.TrimSpace(s)
-	// go-mail quotes the server's text: 550 "5.1.1 No such user".
-	if m := quotedReply.FindStringSubmatch(s); m != nil {
-		if text, err := strconv.Unquote(m[2]); err == nil {
-			s = m[1] + " " + text + m[3]
-		}
+	return 0
+}
+
+// detail is the server's reply on one line ("550 5.1.1 No such user"), or the network error.
+func (e *smtpError) detail() string {
+	s := e.err.Error()
+	var te *textproto.Error
+	if errors.As(e.err, &te) {
+		s = fmt.Sprintf("%03d %s", te.Code, te.Msg)
 	}
+	s = strings.Join(strings.Fields(s), " ")
 	if s == "" {
-		s = "no reply"
+		return "no reply"
 	}
 	return s
 }
 
-var quotedReply = regexp.MustCompile(`^([2-5][0-9][0-9]) ("(?:[^"\\]|\\.)*")(.*)$`)
+func (e *smtpError) classify() (Outcome, string) {
+	reason := e.stage + ": " + e.detail()
+	code := e.code()
+	switch {
+	case e.stage == stageEnvelope:
+		return Failed, reason // the message has no usable sender: no retry can help
+	case e.stage == stageDataEnd && code == 0:
+		return Unknown, "connection lost after the message was sent, before the server's reply: " + e.detail()
+	case e.stage == stageWrite:
+		// The final "." was not sent, so the server cannot have taken the message.
+		return Deferred, reason
+	case code >= 500:
+		return Failed, reason
+	}
+	return Deferred, reason // a 4xx, or a network error before the transaction ended
+}
 
 // SMTPStatus returns the SMTP reply code of a Send error (550) and its enhanced status code (5.1.1:
 // no such mailbox, which the ledger counts towards marking an address bounced), or 0 and "" when the
 // error carries no reply (a network error, a cancel).
 func SMTPStatus(err error) (code int, enhanced string) {
-	var se *gomail.SendError
+	var se *smtpError
 	if !errors.As(err, &se) {
 		return 0, ""
 	}
-	code, enhanced = se.ErrorCode(), se.EnhancedStatusCode()
-	if code != 0 && enhanced == "" {
-		// go-mail takes it only from servers that announce ENHANCEDSTATUSCODES; most put it first
-		// in their text anyway.
-		if m := enhancedCode.FindStringSubmatch(sendErrorDetail(se)); m != nil && m[1][0] == strconv.Itoa(code)[0] {
-			enhanced = m[1]
-		}
+	code = se.code()
+	if code == 0 {
+		return 0, ""
+	}
+	// RFC 3463's code comes first in the text of the servers that use it, of the reply's class.
+	if m := enhancedCode.FindStringSubmatch(se.detail()); m != nil && m[1][0] == strconv.Itoa(code)[0] {
+		enhanced = m[1]
 	}
 	return code, enhanced
 }

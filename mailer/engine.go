@@ -35,8 +35,9 @@ type Ledger interface {
 
 // Engine delivers jobs over several connections at once. Each connection sends one message at a time and
 // records it in the ledger around each send, so that a crash leaves at most one message per connection
-// whose fate is unknown; the ledger writes of all connections are grouped into shared transactions so that
-// durability costs little throughput.
+// whose fate is unknown; the ledger writes of all connections are grouped into shared transactions, and
+// over SMTP each write runs while the message's envelope goes out (DATA waits for it), so that durability
+// costs little throughput.
 type Engine struct {
 	Dial          func(ctx context.Context) (Sender, error) // opens one connection (or an Outbox)
 	Ledger        Ledger
@@ -65,7 +66,7 @@ func (e *Engine) Run(ctx context.Context, jobs <-chan Job) (map[Outcome]int, err
 	if n <= 0 {
 		n = 4
 	}
-	gc := newGroupCommit(e.Ledger)
+	gc := newGroupCommit(e.Ledger, n)
 	defer gc.close()
 	var limiter <-chan time.Time
 	if e.Rate > 0 {
@@ -164,13 +165,6 @@ func (w *worker) run(ctx context.Context, jobs <-chan Job) error {
 		if !ok {
 			return w.flush(ctx)
 		}
-		skip, err := w.commit(ctx, []Job{job})
-		if err != nil {
-			return err
-		}
-		if skip[job.ID] {
-			continue
-		}
 		if err := w.deliver(ctx, job); err != nil {
 			if errors.Is(err, errLeft) {
 				return nil
@@ -180,7 +174,8 @@ func (w *worker) run(ctx context.Context, jobs <-chan Job) error {
 	}
 }
 
-// deliver sends one job, retrying a deferral on a new connection; its result joins w.pending.
+// deliver records the job as started and sends it, retrying a deferral on a new connection; its result
+// joins w.pending. A job the ledger skips is not sent and has no result.
 func (w *worker) deliver(ctx context.Context, job Job) error {
 	retries := w.e.Retries
 	if retries == 0 {
@@ -191,9 +186,17 @@ func (w *worker) deliver(ctx context.Context, job Job) error {
 		backoff = time.Second
 	}
 	for attempt := 0; ; attempt++ {
-		// A message under way finishes even when the run is being stopped (its connection's timeouts
-		// bound it): abandoning it after DATA would make it unknown.
-		err := w.conn.Send(context.WithoutCancel(ctx), job.Message)
+		var err error
+		if attempt == 0 {
+			var skip bool
+			if skip, err = w.start(ctx, job); skip || errors.Is(err, errCommit) {
+				return err
+			}
+		} else {
+			// A message under way finishes even when the run is being stopped (its connection's
+			// timeouts bound it): abandoning it after DATA would make it unknown.
+			err = w.conn.Send(context.WithoutCancel(ctx), job.Message)
+		}
 		w.sent++
 		r := Result{ID: job.ID, At: time.Now()}
 		r.Outcome, r.Reason = Classify(err)
@@ -258,6 +261,48 @@ func (w *worker) deliver(ctx context.Context, job Job) error {
 	}
 }
 
+// start records the job as started and sends it. With a Pipeliner, the ledger's commit runs while the
+// envelope goes out, and DATA waits for it; with other senders the commit comes first. skip is the ledger
+// skipping the job: it was not sent. An error wrapping errCommit is the ledger's; any other is the send's.
+func (w *worker) start(ctx context.Context, job Job) (skip bool, err error) {
+	p, ok := w.conn.(Pipeliner)
+	if !ok {
+		s, err := w.commit(ctx, []Job{job})
+		if err != nil {
+			return false, err
+		}
+		if s[job.ID] {
+			return true, nil
+		}
+		return false, w.conn.Send(context.WithoutCancel(ctx), job.Message)
+	}
+	c := w.commitAsync(ctx, []Job{job})
+	ready := func() error {
+		s, err := c.wait()
+		if err == nil && s[job.ID] {
+			err = errSkipped
+		}
+		return err
+	}
+	sendErr := p.SendAfter(context.WithoutCancel(ctx), job.Message, ready)
+	// The commit has ended before anything else is recorded, sent or told, whether or not the send
+	// got as far as waiting for it.
+	s, err := c.wait()
+	if err != nil {
+		return false, err
+	}
+	if s[job.ID] {
+		if !errors.Is(sendErr, errSkipped) {
+			w.hangUp() // the envelope's refusal may have left the connection unusable
+		}
+		return true, nil
+	}
+	return false, sendErr
+}
+
+// errSkipped is the ready of a job that the ledger skipped.
+var errSkipped = errors.New("mailer: skipped: the subscriber left")
+
 // tick waits for the rate limit to allow one more message. It is false when the run is stopping.
 func (w *worker) tick(ctx context.Context) bool {
 	select {
@@ -319,16 +364,43 @@ func (w *worker) hangUp() {
 
 // commit records started jobs with the pending results.
 func (w *worker) commit(ctx context.Context, started []Job) (map[int64]bool, error) {
-	skip, err := w.gc.commit(context.WithoutCancel(ctx), started, append(w.silent, w.pending...))
-	if err != nil {
-		return nil, fmt.Errorf("mailer: record deliveries: %w", err)
-	}
-	for _, r := range w.pending {
-		w.report(r)
-	}
-	w.pending, w.silent = nil, nil
-	return skip, nil
+	return w.commitAsync(ctx, started).wait()
 }
+
+// commitAsync starts recording started jobs with the pending results; wait gives the outcome.
+func (w *worker) commitAsync(ctx context.Context, started []Job) *asyncCommit {
+	c := &asyncCommit{w: w, report: w.pending}
+	c.reply = w.gc.send(context.WithoutCancel(ctx), started, append(w.silent, w.pending...))
+	w.pending, w.silent = nil, nil
+	return c
+}
+
+// asyncCommit is a commit under way.
+type asyncCommit struct {
+	w      *worker
+	report []Result // told once the commit has ended
+	reply  <-chan commitReply
+	got    *commitReply
+}
+
+// wait waits for the commit to end and tells its results; it may be called again.
+func (c *asyncCommit) wait() (map[int64]bool, error) {
+	if c.got == nil {
+		r := <-c.reply
+		c.got = &r
+		if r.err != nil {
+			c.got.err = fmt.Errorf("%w: %w", errCommit, r.err)
+		} else {
+			for _, res := range c.report {
+				c.w.report(res)
+			}
+		}
+	}
+	return c.got.skip, c.got.err
+}
+
+// errCommit wraps the ledger's errors.
+var errCommit = errors.New("mailer: record deliveries")
 
 // flush records the pending results.
 func (w *worker) flush(ctx context.Context) error {
@@ -371,17 +443,18 @@ type commitReply struct {
 	err  error
 }
 
-func newGroupCommit(l Ledger) *groupCommit {
-	g := &groupCommit{ledger: l, reqs: make(chan *commitReq), done: make(chan struct{})}
+// newGroupCommit starts the committer for n connections, each with at most one commit under way.
+func newGroupCommit(l Ledger, n int) *groupCommit {
+	g := &groupCommit{ledger: l, reqs: make(chan *commitReq, n), done: make(chan struct{})}
 	go g.loop()
 	return g
 }
 
-func (g *groupCommit) commit(ctx context.Context, started []Job, done []Result) (map[int64]bool, error) {
+// send queues a commit; its reply comes on the channel.
+func (g *groupCommit) send(ctx context.Context, started []Job, done []Result) <-chan commitReply {
 	r := &commitReq{ctx: ctx, started: started, done: done, reply: make(chan commitReply, 1)}
 	g.reqs <- r
-	rep := <-r.reply
-	return rep.skip, rep.err
+	return r.reply
 }
 
 func (g *groupCommit) close() { close(g.reqs); <-g.done }

@@ -162,18 +162,7 @@ func TestEngineDataAfterLedger(t *testing.T) {
 			}
 		}
 	})
-	c := newTestComposer(t, testOptions())
-	jobs := make(chan Job, 40)
-	for i := 0; i < cap(jobs); i++ {
-		r := testRecipient()
-		r.Email = fmt.Sprintf("reader%02d@example.com", i)
-		m, err := c.Post(r, testPosts()[0], fmt.Sprintf("delivery/%d", i), sendDate)
-		if err != nil {
-			t.Fatal(err)
-		}
-		jobs <- Job{ID: int64(i), Message: m}
-	}
-	close(jobs)
+	jobs := readerJobs(t, 40)
 	e := &Engine{Dial: func(ctx context.Context) (Sender, error) { return DialSMTP(ctx, ts.config()) }, Ledger: l, Connections: 3}
 	counts, err := e.Run(t.Context(), jobs)
 	if err != nil {
@@ -399,4 +388,91 @@ func TestEngineLeaveOnce(t *testing.T) {
 	if err != nil || counts[Sent] != 19 || counts[Deferred] != 1 || len(jobs) != 0 {
 		t.Errorf("got %v, %v, %d jobs untaken; want 19 sent, 1 deferred, none left", counts, err, len(jobs))
 	}
+}
+
+// envelopeLedger's Commit waits, for each job it starts, until the server has that job's RCPT TO: it
+// ends only when the envelope went out while the commit was under way.
+type envelopeLedger struct {
+	rcpt    func(to string) <-chan struct{}
+	skip    map[int64]bool
+	waited  atomic.Int32 // started jobs whose envelope the commit saw
+	timeout atomic.Int32 // started jobs whose envelope did not come while the commit waited
+}
+
+func (l *envelopeLedger) Commit(_ context.Context, started []Job, _ []Result) (map[int64]bool, error) {
+	for _, j := range started {
+		select {
+		case <-l.rcpt(j.Message.To):
+			l.waited.Add(1)
+		case <-time.After(2 * time.Second):
+			l.timeout.Add(1)
+		}
+	}
+	skip := map[int64]bool{}
+	for _, j := range started {
+		skip[j.ID] = l.skip[j.ID]
+	}
+	return skip, nil
+}
+
+// TestEnginePipelines: over SMTP, a message's envelope goes out while the ledger records it as sending
+// (DATA waits for the ledger: TestEngineDataAfterLedger), so the ledger's write costs no round trip.
+// A job the ledger skips is abandoned with an RSET, and the connection carries the next message.
+func TestEnginePipelines(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string]chan struct{}{}
+	rcpt := func(to string) chan struct{} {
+		mu.Lock()
+		defer mu.Unlock()
+		if seen[to] == nil {
+			seen[to] = make(chan struct{})
+		}
+		return seen[to]
+	}
+	ts := startServer(t, false, func(ts *testServer) {
+		ts.rcpt = func(_ *smtp.Conn, to string) error {
+			close(rcpt(to))
+			return nil
+		}
+	})
+	l := &envelopeLedger{rcpt: func(to string) <-chan struct{} { return rcpt(to) }, skip: map[int64]bool{2: true}}
+	jobs := readerJobs(t, 6)
+	e := &Engine{Dial: func(ctx context.Context) (Sender, error) { return DialSMTP(ctx, ts.config()) }, Ledger: l, Connections: 1}
+	counts, err := e.Run(t.Context(), jobs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counts[Sent] != 5 || len(counts) != 1 {
+		t.Errorf("got %v, want 5 sent and nothing else", counts)
+	}
+	if w, n := l.waited.Load(), l.timeout.Load(); w != 6 || n != 0 {
+		t.Errorf("the envelope went out during %d commits and not during %d, want 6 and 0", w, n)
+	}
+	var got []string
+	for _, m := range ts.messages() {
+		got = append(got, m.to...)
+	}
+	if want := "reader00@example.com reader01@example.com reader03@example.com reader04@example.com reader05@example.com"; strings.Join(got, " ") != want {
+		t.Errorf("the server has messages to %v, want %s", got, want)
+	}
+	if n := ts.connections(); n != 1 {
+		t.Errorf("%d connections, want 1: the skipped job's RSET keeps the connection", n)
+	}
+}
+
+// readerJobs is a closed channel of n jobs, a post each to reader00@example.com and on, with ids from 0.
+func readerJobs(t *testing.T, n int) chan Job {
+	c := newTestComposer(t, testOptions())
+	jobs := make(chan Job, n)
+	for i := range n {
+		r := testRecipient()
+		r.Email = fmt.Sprintf("reader%02d@example.com", i)
+		m, err := c.Post(r, testPosts()[0], fmt.Sprintf("delivery/%d", i), sendDate)
+		if err != nil {
+			t.Fatal(err)
+		}
+		jobs <- Job{ID: int64(i), Message: m}
+	}
+	close(jobs)
+	return jobs
 }

@@ -165,7 +165,8 @@ type Message struct {
 	// HTML and Text are the two parts as composed, before transfer encoding: what a preview shows.
 	HTML, Text string
 
-	msg *gomail.Msg
+	msg   *gomail.Msg
+	reply string // the server's reply to the end of DATA, once sent
 }
 
 // WriteTo writes the message as RFC 5322 bytes with CRLF line ends, exactly as it is sent.
@@ -188,7 +189,7 @@ func (m *Message) Bytes() ([]byte, error) {
 
 // ServerReply is what the SMTP server answered when it accepted the message (often with its queue id),
 // after a successful SMTPSender.Send; "" before.
-func (m *Message) ServerReply() string { return m.msg.ServerResponse() }
+func (m *Message) ServerReply() string { return m.reply }
 
 // Composer renders messages. It is safe for concurrent use.
 type Composer struct {

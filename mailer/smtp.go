@@ -13,6 +13,7 @@ import (
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
+	"github.com/wneessen/go-mail/smtp"
 )
 
 // Sender delivers messages: an SMTPSender (one SMTP connection) or an Outbox. Send delivers one message;
@@ -20,6 +21,17 @@ import (
 type Sender interface {
 	Send(ctx context.Context, m *Message) error
 	Close() error
+}
+
+// A Pipeliner is a Sender that can begin a message before the ledger has recorded that it is being sent,
+// so that the ledger's write overlaps the network round trips that do not depend on it. SendAfter is Send
+// that sends the envelope (SMTP's MAIL FROM and RCPT TO) at once, then calls ready and sends nothing more
+// until it returns: nothing the server could deliver goes out before ready has returned nil. An error
+// from ready abandons the message before DATA (the server has nothing to deliver), and SendAfter returns
+// an error that wraps it. A refusal of the envelope may come back without ready having been called.
+type Pipeliner interface {
+	Sender
+	SendAfter(ctx context.Context, m *Message, ready func() error) error
 }
 
 // The TLS modes of SMTPConfig.TLS.
@@ -219,8 +231,10 @@ func ParseSMTPURL(s string) (SMTPConfig, error) {
 // cancelled context): Send then fails at once with an error that Classify calls Deferred, and the caller
 // should Close this sender and dial a new one. go-mail does not reconnect by itself.
 type SMTPSender struct {
-	client *gomail.Client
-	addr   string
+	client  *gomail.Client
+	sc      *smtp.Client
+	addr    string
+	timeout time.Duration
 
 	mu     sync.Mutex
 	conn   net.Conn // the TCP connection under any TLS, closed to cancel
@@ -248,7 +262,7 @@ func DialSMTP(ctx context.Context, c SMTPConfig) (*SMTPSender, error) {
 	if tlsConfig.MinVersion == 0 {
 		tlsConfig.MinVersion = tls.VersionTLS12
 	}
-	s := &SMTPSender{addr: net.JoinHostPort(c.Host, strconv.Itoa(c.port()))}
+	s := &SMTPSender{addr: net.JoinHostPort(c.Host, strconv.Itoa(c.port())), timeout: timeout}
 	implicit := c.tls() == TLSImplicit
 	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
 		d := net.Dialer{Timeout: timeout}
@@ -274,10 +288,6 @@ func DialSMTP(ctx context.Context, c SMTPConfig) (*SMTPSender, error) {
 		gomail.WithTimeout(timeout),
 		gomail.WithDialContextFunc(dial),
 		gomail.WithTLSConfig(tlsConfig),
-		// Herald sends one message per Send and checks each reply: a NOOP before each message and an
-		// RSET after each would only add two round trips per message.
-		gomail.WithoutNoop(),
-		gomail.WithoutRset(),
 	}
 	switch c.tls() {
 	case TLSStartTLS:
@@ -306,7 +316,7 @@ func DialSMTP(ctx context.Context, c SMTPConfig) (*SMTPSender, error) {
 	s.client = client
 
 	stop := context.AfterFunc(ctx, s.closeConn)
-	err = client.DialWithContext(ctx)
+	s.sc, err = client.DialToSMTPClientWithContext(ctx)
 	stop()
 	if err != nil {
 		s.closeConn()
@@ -347,7 +357,10 @@ func (s *SMTPSender) closeConn() {
 
 // Send delivers one message. A cancelled ctx closes the connection, abandoning the message in flight
 // (Classify then says whether the server may have it).
-func (s *SMTPSender) Send(ctx context.Context, m *Message) error {
+func (s *SMTPSender) Send(ctx context.Context, m *Message) error { return s.SendAfter(ctx, m, nil) }
+
+// SendAfter is Send that calls ready, when it is not nil, between the envelope and DATA (see Pipeliner).
+func (s *SMTPSender) SendAfter(ctx context.Context, m *Message, ready func() error) error {
 	s.mu.Lock()
 	broken := s.broken
 	s.mu.Unlock()
@@ -358,17 +371,17 @@ func (s *SMTPSender) Send(ctx context.Context, m *Message) error {
 		return err
 	}
 	stop := context.AfterFunc(ctx, s.closeConn)
-	err := s.client.Send(m.msg)
+	err := s.transaction(m, ready)
 	cancelled := !stop()
 	if err == nil {
 		return nil
 	}
-	outcome, reason := Classify(err)
-	var se *gomail.SendError
-	code := 0
-	if errors.As(err, &se) {
-		code = se.ErrorCode()
+	var nr *notReadyError
+	if errors.As(err, &nr) && !cancelled {
+		return err
 	}
+	outcome, reason := Classify(err)
+	code, _ := SMTPStatus(err)
 	if cancelled || code == 0 || code == 421 || outcome == Unknown {
 		s.mu.Lock()
 		s.broken = errors.New(reason)
@@ -381,6 +394,74 @@ func (s *SMTPSender) Send(ctx context.Context, m *Message) error {
 	return &sendError{msg: "mailer: send " + m.MessageID + ": " + reason, err: err}
 }
 
+// transaction is one message's SMTP transaction, each step's failure an *smtpError. go-mail's own Send
+// does the same steps, but all at once, with no place to wait for the ledger before DATA. Herald
+// checks every reply, so it sends no NOOP before a message and no RSET after one.
+func (s *SMTPSender) transaction(m *Message, ready func() error) error {
+	if err := s.sc.UpdateDeadline(s.timeout); err != nil {
+		return &smtpError{stage: stageConn, err: err}
+	}
+	from, err := m.msg.GetSender(false)
+	if err != nil {
+		return &smtpError{stage: stageEnvelope, err: err}
+	}
+	rcpts, err := m.msg.GetRecipients()
+	if err != nil {
+		return &smtpError{stage: stageEnvelope, err: err}
+	}
+	if err := s.sc.Mail(from); err != nil {
+		return s.abandon(&smtpError{stage: stageMail, err: err})
+	}
+	for _, to := range rcpts {
+		if err := s.sc.Rcpt(to); err != nil {
+			return s.abandon(&smtpError{stage: stageRcpt, err: err})
+		}
+	}
+	if ready != nil {
+		if err := ready(); err != nil {
+			return s.abandon(&notReadyError{err: err})
+		}
+		// The wait may have been long; the deadline bounds the rest of the message.
+		if err := s.sc.UpdateDeadline(s.timeout); err != nil {
+			return &smtpError{stage: stageData, err: err}
+		}
+	}
+	w, err := s.sc.Data()
+	if err != nil {
+		return &smtpError{stage: stageData, err: err}
+	}
+	if _, err := m.WriteTo(w); err != nil {
+		// The final "." has not gone out, so the server cannot have the message.
+		return &smtpError{stage: stageWrite, err: err}
+	}
+	if err := w.Close(); err != nil {
+		return &smtpError{stage: stageDataEnd, err: err}
+	}
+	if dc, ok := w.(*smtp.DataCloser); ok {
+		m.reply = dc.ServerResponse()
+	}
+	return nil
+}
+
+// abandon ends a transaction that stopped before DATA with an RSET, so that the connection can carry
+// the next message, and returns err. After a network error there is nothing to reset: SendAfter closes
+// the connection. When the RSET fails, the connection is unusable.
+func (s *SMTPSender) abandon(err error) error {
+	var se *smtpError
+	if errors.As(err, &se) && se.code() == 0 {
+		return err
+	}
+	if rerr := s.sc.Reset(); rerr != nil {
+		s.mu.Lock()
+		if s.broken == nil {
+			s.broken = fmt.Errorf("RSET after an abandoned message: %w", rerr)
+		}
+		s.mu.Unlock()
+		s.closeConn()
+	}
+	return err
+}
+
 // Close says QUIT and closes the connection; after a broken connection it just closes it.
 func (s *SMTPSender) Close() error {
 	s.mu.Lock()
@@ -390,15 +471,21 @@ func (s *SMTPSender) Close() error {
 		s.closeConn()
 		return nil
 	}
-	// go-mail's QUIT does not renew the deadline that the last message set.
+	// The deadline of the last message may be near.
 	conn.SetDeadline(time.Now().Add(5 * time.Second))
-	err := s.client.Close()
+	err := s.sc.Quit()
 	s.closeConn()
 	if err != nil {
 		return fmt.Errorf("mailer: SMTP %s: %w", s.addr, err)
 	}
 	return nil
 }
+
+// notReadyError is SendAfter abandoning a message because ready failed.
+type notReadyError struct{ err error }
+
+func (e *notReadyError) Error() string { return "not sent: " + e.err.Error() }
+func (e *notReadyError) Unwrap() error { return e.err }
 
 // errConnGone is what Send fails with on a sender whose connection is gone.
 var errConnGone = errors.New("mailer: SMTP connection gone")

@@ -16,6 +16,7 @@ import (
 	"log"
 	"math/big"
 	"net"
+	"net/textproto"
 	"os"
 	"strings"
 	"sync"
@@ -25,7 +26,6 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
-	gomail "github.com/wneessen/go-mail"
 )
 
 // testCert is a self-signed certificate for 127.0.0.1 and localhost, and a pool that trusts it.
@@ -648,13 +648,14 @@ func TestClassify(t *testing.T) {
 		want Outcome
 	}{
 		{"nil", nil, Sent},
-		{"RSET failed after delivery", &gomail.SendError{Reason: gomail.ErrSMTPReset}, Sent},
-		{"wrapped RSET", fmt.Errorf("x: %w", errors.Join(&gomail.SendError{Reason: gomail.ErrSMTPReset})), Sent},
-		{"network error at end of DATA", &gomail.SendError{Reason: gomail.ErrSMTPDataClose}, Unknown},
-		{"network error while writing", &gomail.SendError{Reason: gomail.ErrWriteContent}, Deferred},
-		{"network error at MAIL", &gomail.SendError{Reason: gomail.ErrSMTPMailFrom}, Deferred},
-		{"no connection", &gomail.SendError{Reason: gomail.ErrConnCheck}, Deferred},
-		{"no recipients", &gomail.SendError{Reason: gomail.ErrGetRcpts}, Failed},
+		{"network error at end of DATA", &smtpError{stage: stageDataEnd, err: io.ErrUnexpectedEOF}, Unknown},
+		{"wrapped", fmt.Errorf("x: %w", errors.Join(&smtpError{stage: stageDataEnd, err: io.EOF})), Unknown},
+		{"refusal at end of DATA", &smtpError{stage: stageDataEnd, err: &textproto.Error{Code: 554, Msg: "5.6.0 no"}}, Failed},
+		{"network error while writing", &smtpError{stage: stageWrite, err: io.ErrUnexpectedEOF}, Deferred},
+		{"network error at MAIL", &smtpError{stage: stageMail, err: io.EOF}, Deferred},
+		{"451 at RCPT", &smtpError{stage: stageRcpt, err: &textproto.Error{Code: 451, Msg: "4.3.0 later"}}, Deferred},
+		{"no connection", &smtpError{stage: stageConn, err: os.ErrClosed}, Deferred},
+		{"no sender", &smtpError{stage: stageEnvelope, err: errors.New("no FROM address set")}, Failed},
 		{"cancelled", context.Canceled, Deferred},
 		{"something else", os.ErrClosed, Deferred},
 	}
@@ -665,7 +666,7 @@ func TestClassify(t *testing.T) {
 			}
 		})
 	}
-	for _, err := range []error{nil, context.Canceled, &gomail.SendError{Reason: gomail.ErrSMTPDataClose}} {
+	for _, err := range []error{nil, context.Canceled, &smtpError{stage: stageDataEnd, err: io.EOF}} {
 		if code, enhanced := SMTPStatus(err); code != 0 || enhanced != "" {
 			t.Errorf("SMTPStatus(%v) = %d %q, want 0 \"\"", err, code, enhanced)
 		}
