@@ -73,8 +73,9 @@ const (
 // smtpError is a failed step of one message's SMTP transaction: the server's reply (a *textproto.Error)
 // or a network error.
 type smtpError struct {
-	stage string
-	err   error
+	stage    string
+	err      error
+	enhanced bool // the server announced ENHANCEDSTATUSCODES (RFC 2034)
 }
 
 func (e *smtpError) Error() string { return e.stage + ": " + e.detail() }
@@ -132,11 +133,23 @@ func SMTPStatus(err error) (code int, enhanced string) {
 	if code == 0 {
 		return 0, ""
 	}
-	// RFC 3463's code comes first in the text of the servers that use it, of the reply's class.
-	if m := enhancedCode.FindStringSubmatch(se.detail()); m != nil && m[1][0] == strconv.Itoa(code)[0] {
-		enhanced = m[1]
+	// RFC 3463's code, of the reply's class, comes first in the text of most servers; one that announced
+	// ENHANCEDSTATUSCODES has it somewhere in the text.
+	class := strconv.Itoa(code)[0]
+	if m := enhancedCode.FindStringSubmatch(se.detail()); m != nil && m[1][0] == class {
+		return code, m[1]
 	}
-	return code, enhanced
+	if se.enhanced {
+		for _, c := range enhancedAnywhere.FindAllString(se.detail(), -1) {
+			if c[0] == class {
+				return code, c
+			}
+		}
+	}
+	return code, ""
 }
 
-var enhancedCode = regexp.MustCompile(`^[245][0-9][0-9] ([245]\.[0-9]{1,3}\.[0-9]{1,3})\b`)
+var (
+	enhancedCode     = regexp.MustCompile(`^[245][0-9][0-9] ([245]\.[0-9]{1,3}\.[0-9]{1,3})\b`)
+	enhancedAnywhere = regexp.MustCompile(`\b[245]\.[0-9]{1,3}\.[0-9]{1,3}\b`)
+)

@@ -292,8 +292,8 @@ func (w *worker) start(ctx context.Context, job Job) (skip bool, err error) {
 		return false, err
 	}
 	if s[job.ID] {
-		if !errors.Is(sendErr, errSkipped) {
-			w.hangUp() // the envelope's refusal may have left the connection unusable
+		if !errors.Is(sendErr, errSkipped) || errors.Is(sendErr, errReset) {
+			w.hangUp() // a refusal of the envelope or a failed RSET may have left the connection unusable
 		}
 		return true, nil
 	}

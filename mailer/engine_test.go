@@ -476,3 +476,33 @@ func readerJobs(t *testing.T, n int) chan Job {
 	close(jobs)
 	return jobs
 }
+
+// slowSkipLedger takes longer than the SMTP timeout to commit job 2, which it skips.
+type slowSkipLedger struct{ *recLedger }
+
+func (l slowSkipLedger) Commit(ctx context.Context, started []Job, done []Result) (map[int64]bool, error) {
+	for _, j := range started {
+		if j.ID == 2 {
+			time.Sleep(400 * time.Millisecond)
+		}
+	}
+	return l.recLedger.Commit(ctx, started, done)
+}
+
+// TestEngineSkipAfterSlowCommit: a job skipped by a commit that outlasted the SMTP timeout is abandoned
+// under a new deadline, and the next job goes out (it was deferred on the dead connection).
+func TestEngineSkipAfterSlowCommit(t *testing.T) {
+	ts := startServer(t, false, nil)
+	l := slowSkipLedger{newRecLedger(t)}
+	l.skip[2] = true
+	cfg := ts.config()
+	cfg.Timeout = 200 * time.Millisecond
+	e := &Engine{Dial: func(ctx context.Context) (Sender, error) { return DialSMTP(ctx, cfg) }, Ledger: l, Connections: 1, Retries: -1}
+	counts, err := e.Run(t.Context(), readerJobs(t, 6))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counts[Sent] != 5 || len(counts) != 1 {
+		t.Errorf("got %v (results %v), want 5 sent and nothing else", counts, l.results)
+	}
+}

@@ -399,48 +399,55 @@ func (s *SMTPSender) SendAfter(ctx context.Context, m *Message, ready func() err
 // checks every reply, so it sends no NOOP before a message and no RSET after one.
 func (s *SMTPSender) transaction(m *Message, ready func() error) error {
 	if err := s.sc.UpdateDeadline(s.timeout); err != nil {
-		return &smtpError{stage: stageConn, err: err}
+		return s.fail(stageConn, err)
 	}
 	from, err := m.msg.GetSender(false)
 	if err != nil {
-		return &smtpError{stage: stageEnvelope, err: err}
+		return s.fail(stageEnvelope, err)
 	}
 	rcpts, err := m.msg.GetRecipients()
 	if err != nil {
-		return &smtpError{stage: stageEnvelope, err: err}
+		return s.fail(stageEnvelope, err)
 	}
 	if err := s.sc.Mail(from); err != nil {
-		return s.abandon(&smtpError{stage: stageMail, err: err})
+		return s.abandon(s.fail(stageMail, err))
 	}
 	for _, to := range rcpts {
 		if err := s.sc.Rcpt(to); err != nil {
-			return s.abandon(&smtpError{stage: stageRcpt, err: err})
+			return s.abandon(s.fail(stageRcpt, err))
 		}
 	}
 	if ready != nil {
-		if err := ready(); err != nil {
-			return s.abandon(&notReadyError{err: err})
+		err := ready()
+		// The wait may have been long: the deadline bounds what follows, an RSET or the message.
+		if derr := s.sc.UpdateDeadline(s.timeout); derr != nil {
+			return s.fail(stageData, derr)
 		}
-		// The wait may have been long; the deadline bounds the rest of the message.
-		if err := s.sc.UpdateDeadline(s.timeout); err != nil {
-			return &smtpError{stage: stageData, err: err}
+		if err != nil {
+			return s.abandon(&notReadyError{err: err})
 		}
 	}
 	w, err := s.sc.Data()
 	if err != nil {
-		return &smtpError{stage: stageData, err: err}
+		return s.fail(stageData, err)
 	}
 	if _, err := m.WriteTo(w); err != nil {
 		// The final "." has not gone out, so the server cannot have the message.
-		return &smtpError{stage: stageWrite, err: err}
+		return s.fail(stageWrite, err)
 	}
 	if err := w.Close(); err != nil {
-		return &smtpError{stage: stageDataEnd, err: err}
+		return s.fail(stageDataEnd, err)
 	}
 	if dc, ok := w.(*smtp.DataCloser); ok {
 		m.reply = dc.ServerResponse()
 	}
 	return nil
+}
+
+// fail is the error of a step of a transaction.
+func (s *SMTPSender) fail(stage string, err error) *smtpError {
+	announced, _ := s.sc.Extension("ENHANCEDSTATUSCODES")
+	return &smtpError{stage: stage, err: err, enhanced: announced}
 }
 
 // abandon ends a transaction that stopped before DATA with an RSET, so that the connection can carry
@@ -458,9 +465,13 @@ func (s *SMTPSender) abandon(err error) error {
 		}
 		s.mu.Unlock()
 		s.closeConn()
+		return errors.Join(err, fmt.Errorf("%w: %w", errReset, rerr))
 	}
 	return err
 }
+
+// errReset is in the error of a send whose RSET failed: the connection is closed.
+var errReset = errors.New("mailer: RSET failed")
 
 // Close says QUIT and closes the connection; after a broken connection it just closes it.
 func (s *SMTPSender) Close() error {
@@ -475,6 +486,9 @@ func (s *SMTPSender) Close() error {
 	conn.SetDeadline(time.Now().Add(5 * time.Second))
 	err := s.sc.Quit()
 	s.closeConn()
+	s.mu.Lock()
+	s.broken = errors.New("closed") // a second Close does nothing, a Send fails at once
+	s.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("mailer: SMTP %s: %w", s.addr, err)
 	}

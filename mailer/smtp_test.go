@@ -315,6 +315,9 @@ func TestSMTPSend(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Errorf("Close: %v", err)
 	}
+	if err := s.Close(); err != nil {
+		t.Errorf("a second Close: %v", err)
+	}
 	got := ts.messages()
 	if len(got) != len(ms) {
 		t.Fatalf("the server got %d messages, want %d", len(got), len(ms))
@@ -669,6 +672,22 @@ func TestClassify(t *testing.T) {
 	for _, err := range []error{nil, context.Canceled, &smtpError{stage: stageDataEnd, err: io.EOF}} {
 		if code, enhanced := SMTPStatus(err); code != 0 || enhanced != "" {
 			t.Errorf("SMTPStatus(%v) = %d %q, want 0 \"\"", err, code, enhanced)
+		}
+	}
+	// go-mail found the enhanced code anywhere in the reply of a server that announced
+	// ENHANCEDSTATUSCODES; the rest put it first, or it is not one.
+	late := &textproto.Error{Code: 550, Msg: "Requested action not taken: mailbox unavailable (5.1.1)"}
+	for _, tt := range []struct {
+		err  *smtpError
+		want string
+	}{
+		{&smtpError{stage: stageRcpt, err: late, enhanced: true}, "5.1.1"},
+		{&smtpError{stage: stageRcpt, err: late}, ""},
+		{&smtpError{stage: stageRcpt, err: &textproto.Error{Code: 550, Msg: "5.1.1 no such user"}}, "5.1.1"},
+		{&smtpError{stage: stageRcpt, err: &textproto.Error{Code: 550, Msg: "rejected by 4.2.0 filter"}, enhanced: true}, ""},
+	} {
+		if code, enhanced := SMTPStatus(tt.err); code != 550 || enhanced != tt.want {
+			t.Errorf("SMTPStatus(%v, announced %v) = %d %q, want 550 %q", tt.err, tt.err.enhanced, code, enhanced, tt.want)
 		}
 	}
 	for o, want := range map[Outcome]string{Sent: "sent", Deferred: "deferred", Failed: "failed", Unknown: "unknown", 0: "outcome(0)"} {
