@@ -29,7 +29,7 @@ type postCache struct {
 }
 
 const (
-	cacheVersion = "herald posts cache 6" // change it when what a loader makes of a file changes
+	cacheVersion = "herald posts cache 7" // change it when what a loader makes of a file changes
 	racyWindow   = 2 * time.Second
 )
 

@@ -27,8 +27,17 @@ func loadPlain(ctx context.Context, opts Options) (*Site, error) {
 		return nil, fmt.Errorf("a plain site needs posts_dir in herald.yaml: the folder that holds the Markdown files")
 	}
 	root := filepath.Join(opts.Dir, opts.PostsDir)
+	// The folder as the ids and the :path of permalinks see it: "posts", however posts_dir spells it
+	// ("./posts", "posts/"), so that respelling it changes no id.
+	prefix, err := filepath.Rel(opts.Dir, root)
+	if err != nil {
+		return nil, fmt.Errorf("posts_dir %s: %w", opts.PostsDir, err)
+	}
+	if prefix = filepath.ToSlash(prefix) + "/"; prefix == "./" {
+		prefix = ""
+	}
 	var files []string
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -51,7 +60,7 @@ func loadPlain(ctx context.Context, opts Options) (*Site, error) {
 	sep := firstNonEmpty(opts.ExcerptSeparator, "\n\n")
 	s.cache = openPostCache(opts.Cache, cacheKey(opts, []byte(fmt.Sprintf("plain %s %s %s", s.Location, permalink, sep))))
 	ps, warns, err := s.readPosts(ctx, files, func(rel string, src []byte) (*Post, []Warning, error) {
-		return s.plainPost(rel, src, permalink, sep, opts)
+		return s.plainPost(rel, strings.TrimPrefix(rel, prefix), src, permalink, sep, opts)
 	})
 	if err != nil {
 		return nil, err
@@ -62,7 +71,8 @@ func loadPlain(ctx context.Context, opts Options) (*Site, error) {
 	return s, nil
 }
 
-func (s *Site) plainPost(rel string, src []byte, permalink, sep string, opts Options) (*Post, []Warning, error) {
+// plainPost reads the post at rel (from the site's folder), which is inPosts in the posts folder.
+func (s *Site) plainPost(rel, inPosts string, src []byte, permalink, sep string, opts Options) (*Post, []Warning, error) {
 	fm, _, err := parseFrontMatter(rel, src)
 	if err != nil {
 		return nil, nil, err
@@ -120,14 +130,13 @@ func (s *Site) plainPost(rel string, src []byte, permalink, sep string, opts Opt
 		tmpl, line = fp, fm.line("permalink")
 	}
 	urlPath, err := expandPermalink(tmpl, permalinkVars{date: p.Date, slug: slug, name: slug, categories: p.Categories,
-		outputExt: ".html", collection: "posts", path: strings.TrimSuffix(strings.TrimPrefix(rel, opts.PostsDir+"/"), ext)})
+		outputExt: ".html", collection: "posts", path: strings.TrimSuffix(inPosts, ext)})
 	if err != nil {
 		return nil, nil, &Error{File: rel, Line: line, Msg: err.Error()}
 	}
 	p.URL = s.URL + urlPath
 	if !p.hasID {
-		rest := strings.TrimSuffix(strings.TrimPrefix(rel, strings.Trim(opts.PostsDir, "/")+"/"), ext)
-		p.ID = fmt.Sprintf("tag:%s,%s:%s", s.host(), idDate.Format("2006-01-02"), escapePath(rest))
+		p.ID = fmt.Sprintf("tag:%s,%s:%s", s.host(), idDate.Format("2006-01-02"), escapePath(strings.TrimSuffix(inPosts, ext)))
 	}
 	return p, warns, nil
 }

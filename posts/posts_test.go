@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -534,5 +535,31 @@ func TestNotUTF8(t *testing.T) {
 				t.Errorf("got error %v, want %s", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestPlainPostsDirSpelling: however posts_dir spells the folder, a post keeps its id and its URL (a
+// changed id would make every post look new).
+func TestPlainPostsDirSpelling(t *testing.T) {
+	dir := makeSite(t, map[string]string{
+		"content/posts/2024-01-02-a.md":       "---\ntitle: A\n---\nx\n",
+		"content/posts/notes/2024-02-03-b.md": "---\ntitle: B\npermalink: /n/:path/\n---\ny\n",
+	})
+	want := []string{
+		"tag:ex.org,2024-02-03:notes/2024-02-03-b https://ex.org/n/notes/2024-02-03-b/",
+		"tag:ex.org,2024-01-02:2024-01-02-a https://ex.org/a/",
+	}
+	for _, spelling := range []string{"content/posts", "./content/posts", "content/posts/", "content//posts", "content/posts/.", "./content/../content/posts/"} {
+		s, err := Load(t.Context(), Options{Dir: dir, Kind: "plain", PostsDir: spelling, URL: "https://ex.org"})
+		if err != nil {
+			t.Fatalf("posts_dir %q: %v", spelling, err)
+		}
+		var got []string
+		for _, p := range s.Posts {
+			got = append(got, p.ID+" "+p.URL)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("posts_dir %q:\n got %q\nwant %q", spelling, got, want)
+		}
 	}
 }
