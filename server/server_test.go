@@ -1119,6 +1119,32 @@ func TestConfirmerFails(t *testing.T) {
 	}
 }
 
+// TestConfirmerFailsNewAddress: a new address whose link could not be sent is not kept, so the person's
+// next try sends one at once rather than a day later (TestResendAfter); someone already known is kept.
+func TestConfirmerFailsNewAddress(t *testing.T) {
+	e := newEnv(t, nil)
+	known := e.add("known@example.com", store.Pending)
+	e.conf.fail = errors.New("smtp down")
+	for _, addr := range []string{"ann@example.com", "known@example.com"} {
+		wantStatus(t, e.signUp(addr, nil), http.StatusOK, "Check your inbox")
+	}
+	if _, err := e.st.SubscriberByEmail(t.Context(), "ann@example.com"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the address whose link never went is still there: %v", err)
+	}
+	if got := e.sub("known@example.com"); got != known {
+		t.Errorf("a known subscriber changed from %+v to %+v", known, got)
+	}
+
+	e.conf.fail = nil
+	e.now = e.now.Add(time.Minute)
+	wantStatus(t, e.signUp("ann@example.com", nil), http.StatusOK, "Check your inbox")
+	all := e.conf.all()
+	if len(all) != 1 || all[0].sub.Email != "ann@example.com" {
+		t.Fatalf("a minute later: %d confirmations sent, want 1 to ann@example.com", len(all))
+	}
+	wantStatus(t, e.do("POST", "/confirm", url.Values{"token": {tokenOf(t, all[0].url)}}, nil), http.StatusOK, "You are subscribed")
+}
+
 // TestLogHoldsNoAddress: when the store is broken or the mail server's reply quotes the address (in
 // another case), the error logged holds no address, and the page is the one everyone gets.
 func TestLogHoldsNoAddress(t *testing.T) {

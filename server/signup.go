@@ -107,8 +107,8 @@ func confirmPurpose(consentAt time.Time) string {
 // never mailed from the form, and an active subscriber gets nothing, so the form cannot be used to mail
 // them over and over. For the same reason a web sign-up still pending gets no new link until
 // resendAfter has passed since the last one: the consent time of a pending web sign-up is when its
-// link was sent, and that link still works. (A new address's link that failed to go is not tried
-// again before then either: its row is written before the send, and no column says it failed.)
+// link was sent, and that link still works. A new address's row is written before its link is sent (the
+// link names the row), and deleted again when the link could not be sent.
 func (s *Server) handleSignup(ctx context.Context, j signup) error {
 	st := s.o.Store
 	for range 2 { // a second try when the address was added between the look-up and the insert
@@ -134,7 +134,14 @@ func (s *Server) handleSignup(ctx context.Context, j signup) error {
 			if err != nil {
 				return err
 			}
-			return s.sendConfirmation(ctx, sub, j.at)
+			if err := s.sendConfirmation(ctx, sub, j.at); err != nil {
+				// No link went: forget the address, or resendAfter would hold off the person's next try.
+				if _, derr := st.DeleteUnsentSignUp(ctx, sub.ID, j.at); derr != nil {
+					return errors.Join(err, derr)
+				}
+				return err
+			}
+			return nil
 		case err != nil:
 			return err
 		case sub.Status == store.Active || sub.Status == store.Bounced:

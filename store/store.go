@@ -69,6 +69,11 @@ type Store interface {
 	// choice is kept (an import never brings them back). Unlike DeleteSubscriber it does not rewrite the
 	// file.
 	DeleteExpiredPending(ctx context.Context, before time.Time) (int, error)
+	// DeleteUnsentSignUp deletes subscriber id if they are still a web sign-up pending since consentAt
+	// who had not subscribed or unsubscribed before: a new address whose confirmation could not be sent,
+	// so that the next sign-up sends one at once. It says whether it deleted. Like DeleteExpiredPending,
+	// it does not rewrite the file.
+	DeleteUnsentSignUp(ctx context.Context, id int64, consentAt time.Time) (bool, error)
 	// Compact rewrites the file (VACUUM) and empties the WAL, so that nothing deleted is left in free
 	// space. It fails when another process keeps the WAL from being emptied.
 	Compact(ctx context.Context) error

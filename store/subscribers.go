@@ -553,6 +553,19 @@ func (s *sqliteStore) DeleteExpiredPending(ctx context.Context, before time.Time
 	return int(n), err
 }
 
+func (s *sqliteStore) DeleteUnsentSignUp(ctx context.Context, id int64, consentAt time.Time) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM subscribers WHERE id = ? AND status = 'pending' AND consent_source = 'web'
+		AND consent_at = ? AND confirmed_at IS NULL AND unsubscribed_at IS NULL`, id, formatTime(consentAt))
+	if err != nil {
+		return false, s.fileErr(fmt.Sprintf("delete sign-up %d", id), err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, s.fileErr(fmt.Sprintf("delete sign-up %d", id), err)
+	}
+	return n == 1, nil
+}
+
 // hasLeft says whether sub unsubscribed or bounced, and has not confirmed since: a pending subscriber
 // who had unsubscribed before signing up again counts until they confirm, so that an import cannot
 // bring back someone whom a stranger typed into the form.

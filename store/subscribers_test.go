@@ -660,3 +660,47 @@ func TestCaseVariantsBeforeVersion5(t *testing.T) {
 		t.Errorf("a lookup by address does not use the index: %s", plan)
 	}
 }
+
+// TestDeleteUnsentSignUp deletes only a new web sign-up still pending since the time given.
+func TestDeleteUnsentSignUp(t *testing.T) {
+	s := openStore(t, filepath.Join(t.TempDir(), "herald.db"))
+	t0 := time.Date(2025, 1, 6, 9, 0, 0, 0, time.UTC)
+	add := func(sub Subscriber) Subscriber {
+		t.Helper()
+		got, err := s.AddSubscriber(t.Context(), sub, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	web := add(Subscriber{Email: "web@x", ConsentSource: FromWeb, ConsentAt: t0})
+	command := add(Subscriber{Email: "command@x", ConsentSource: FromCommand, ConsentAt: t0})
+	active := add(Subscriber{Email: "active@x", ConsentSource: FromWeb, Status: Active, ConsentAt: t0})
+	back := add(Subscriber{Email: "back@x", Status: Unsubscribed})
+	if err := s.UpdateSubscriber(t.Context(), back.ID, t0, func(u *Subscriber) {
+		u.Status, u.ConsentSource, u.ConsentAt = Pending, FromWeb, t0
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		id   int64
+		at   time.Time
+		want bool
+	}{
+		{"another consent time", web.ID, t0.Add(time.Second), false},
+		{"not from the web", command.ID, t0, false},
+		{"active", active.ID, t0, false},
+		{"had unsubscribed", back.ID, t0, false},
+		{"no such subscriber", 999, t0, false},
+		{"new web sign-up", web.ID, t0, true},
+	} {
+		if got, err := s.DeleteUnsentSignUp(t.Context(), tt.id, tt.at); err != nil || got != tt.want {
+			t.Errorf("%s: got %v, %v, want %v", tt.name, got, err, tt.want)
+		}
+	}
+	c, err := s.Counts(t.Context())
+	if err != nil || c.Subscribers != 3 {
+		t.Errorf("got %d subscribers, %v, want 3", c.Subscribers, err)
+	}
+}
