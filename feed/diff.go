@@ -112,9 +112,11 @@ func Compare(known []Known, cur []Entry, o DiffOptions) (Diff, error) {
 
 // redated finds the posts whose date changed: an entry new to the store, or back after it was removed
 // (a date changed and then changed back), and an entry gone in this run, whose ids differ in their date
-// alone, with the same title, each the only one of its side with that id apart from the date. (A new
-// post that takes the slug of one deleted in the same run has its own title, nearly always.) It moves the
-// new ones from fresh to updated, and says which old id each continues.
+// alone, with the same title or the same URL (a title corrected with the date; Hugo's and plain sites'
+// URLs hold no date), each the only one of its side with that id apart from the date. (A new post that
+// takes the slug of one deleted in the same run has its own title, nearly always, and its own URL where
+// the URL holds the date.) It moves the new ones from fresh to updated, and says which old id each
+// continues.
 func redated(fresh, back, updated, gone []Entry) (stillNew, nowUpdated []Entry, was map[string]string) {
 	count := func(es []Entry, n map[string]int) map[string]int {
 		for _, e := range es {
@@ -135,7 +137,7 @@ func redated(fresh, back, updated, gone []Entry) (stillNew, nowUpdated []Entry, 
 	continues := func(e Entry) bool {
 		k, ok := undatedID(e.ID)
 		old, found := goneByKey[k]
-		if !ok || !found || nComing[k] != 1 || old.Title != e.Title {
+		if !ok || !found || nComing[k] != 1 || (old.Title != e.Title && old.URL != e.URL) {
 			return false
 		}
 		if was == nil {

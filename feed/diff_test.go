@@ -34,6 +34,8 @@ func TestCompare(t *testing.T) {
 	launchRedated.Title = "Launch"
 	otherPost := entry("tag:ex.org,2024-01-20:posts/launch", "h3", 20) // the slug taken by another post
 	otherPost.Title = "Launch, part two"
+	retitled := launchRedated // the date and the title corrected at once, at the same URL (Hugo)
+	retitled.Title, retitled.URL = "Launch day", launch.URL
 	var many []Entry
 	var manyKnown []Known
 	for i := 0; i < 8; i++ {
@@ -71,6 +73,8 @@ func TestCompare(t *testing.T) {
 		{name: "two deleted two added is allowed", known: manyKnown[:2], cur: many[:2], wantNew: "n,m", wantRm: "oldn,oldm"},
 		{name: "a date corrected is an update", known: []Known{known(a, false), known(launch, false)}, cur: []Entry{a, launchRedated},
 			wantUpd: launchRedated.ID, wantRm: launch.ID, wantRedated: launchRedated.ID + "<" + launch.ID},
+		{name: "a date and a title corrected at the same URL are an update", known: []Known{known(a, false), known(launch, false)}, cur: []Entry{a, retitled},
+			wantUpd: retitled.ID, wantRm: launch.ID, wantRedated: retitled.ID + "<" + launch.ID},
 		{name: "another post under a deleted one's slug is new", known: []Known{known(a, false), known(launch, false)}, cur: []Entry{a, otherPost},
 			wantNew: otherPost.ID, wantRm: launch.ID},
 		{name: "a post removed in an earlier run and back under another date is new", known: []Known{known(a, false), known(launch, true)}, cur: []Entry{a, launchRedated},
