@@ -63,7 +63,7 @@ func digestPeriods(now time.Time) (dayStart, weekStart time.Time, dayKey, weekKe
 // wait for the next period rather than the cursor passing them).
 const (
 	planMine = `i.sendable = TRUE AND i.removed = FALSE
-		AND i.first_run > s.planned_run AND i.first_run <= :cursor
+		AND i.plan_run > s.planned_run AND i.plan_run <= :cursor
 		AND i.first_seen > s.confirmed_at
 		AND NOT EXISTS (SELECT 1 FROM delivery_items di WHERE di.subscriber_id = s.id AND di.item_id = i.id)`
 	planDue = `s.status = 'active' AND s.frequency IN ('daily', 'weekly') AND s.confirmed_at IS NOT NULL
@@ -74,9 +74,9 @@ const (
 
 // planSteps are Plan's statements, in order; those marked count return the deliveries they queue.
 //
-// Each subscriber has a cursor, planned_run: the items recorded up to that run have been planned for
-// them. An immediate subscriber's moves on every Plan, a digest subscriber's when their digest is
-// planned. So a Plan looks only at the items recorded since, through the indexes subscribers_plan and
+// Each subscriber has a cursor, planned_run: the items whose plan_run is up to that run (the run that
+// recorded them, or that put them back after they were removed) have been planned for them. An
+// immediate subscriber's moves on every Plan, a digest subscriber's when their digest is planned. So a Plan looks only at the items recorded since, through the indexes subscribers_plan and
 // items_sendable: a run with nothing new costs next to nothing however many subscribers there are,
 // and one new post for 100,000 subscribers is a few set-based statements. delivery_items' primary key
 // is what keeps a post from reaching a subscriber twice; the cursor only saves work.

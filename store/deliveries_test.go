@@ -233,6 +233,28 @@ func TestPlanRedatedBack(t *testing.T) {
 	st.ledger("now@example.com p1", "week@example.com weekly 2025-W03 [p1]")
 }
 
+// TestPlanRestored: a post taken off the site before a digest went out, and put back after, goes in the
+// next digest of whoever it is still owed to; who had it does not get it again.
+func TestPlanRestored(t *testing.T) {
+	st := newSite(t)
+	st.publish(hours(-100), false, "base")
+	st.subscribe("now@example.com", Immediate, hours(-50))
+	st.subscribe("day@example.com", Daily, hours(-50))
+	st.plan(hours(0), 0)
+	st.publish(hours(1), true, "p1") // Monday
+	st.plan(hours(1), 1)             // now@ gets p1
+	p1 := st.posts[len(st.posts)-1]
+	st.remove("p1")
+	st.publish(hours(2), false)
+	st.plan(hours(24), 0) // Tuesday: day@'s digest would have had p1, but it is gone
+	st.posts = append(st.posts, p1)
+	st.publish(hours(25), false) // back
+	st.plan(hours(25), 0)        // now@ had it; day@'s digest is tomorrow
+	st.plan(hours(48), 1)        // Wednesday
+	st.plan(hours(72), 0)
+	st.ledger("now@example.com p1", "day@example.com daily 2025-01-08 [p1]")
+}
+
 // TestPlanSwitchToDigestMidWeek: a subscriber of long standing who switches to the weekly digest on a
 // Wednesday gets their first digest on the next Monday, not at the next hourly run.
 func TestPlanSwitchToDigestMidWeek(t *testing.T) {

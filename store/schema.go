@@ -228,6 +228,15 @@ UPDATE subscribers AS s SET
 	WHERE s.id IN (SELECT id FROM case_opt_outs);
 DROP VIEW case_opt_outs;
 `,
+	// 6: a post taken off the site and put back is planned again, for whoever it is still owed to (a
+	// digest that went out while it was gone did not have it). Plan looks at an item from its plan_run:
+	// its first run, or the run that put it back.
+	`
+ALTER TABLE items ADD COLUMN plan_run INTEGER NOT NULL DEFAULT 0;
+UPDATE items SET plan_run = first_run;
+DROP INDEX items_sendable;
+CREATE INDEX items_sendable ON items (sendable, plan_run);
+`,
 }
 
 // migrate brings the store on conn from its version to version to, in one transaction. It reads the

@@ -533,10 +533,12 @@ func (s *sqliteStore) Record(ctx context.Context, run *Run, seen []Item) (err er
 	hook("removed")
 	// UPDATE ... FROM (VALUES ...) names the columns column1, column2, ... in SQLite and PostgreSQL alike.
 	if err := execBatches(ctx, tx, changed, 5, func(n int) string {
+		// An item back after it was removed is planned again from this run (see planMine).
 		return `UPDATE items SET url = v.column2, title = v.column3, date = v.column4, hash = v.column5,
-			last_run = NULL, last_seen = NULL, removed = FALSE
+			last_run = NULL, last_seen = NULL, removed = FALSE,
+			plan_run = CASE WHEN items.removed THEN ? ELSE items.plan_run END
 			FROM (VALUES ` + placeholders(n, 5) + `) AS v WHERE items.id = v.column1`
-	}, nil, func(i int) []any {
+	}, []any{id}, func(i int) []any {
 		it := &seen[i]
 		return []any{it.ID, it.URL, it.Title, dates[i], it.Hash}
 	}); err != nil {
@@ -544,10 +546,10 @@ func (s *sqliteStore) Record(ctx context.Context, run *Run, seen []Item) (err er
 	}
 	hook("updated")
 	if err := execBatches(ctx, tx, added, 8, func(n int) string {
-		return `INSERT INTO items (id, url, title, date, hash, first_run, first_seen, sendable) VALUES ` + placeholders(n, 8)
+		return `INSERT INTO items (id, url, title, date, hash, first_run, plan_run, first_seen, sendable) VALUES ` + placeholders(n, 9)
 	}, nil, func(i int) []any {
 		it := &seen[i]
-		return []any{it.ID, it.URL, it.Title, dates[i], it.Hash, id, now, it.Sendable}
+		return []any{it.ID, it.URL, it.Title, dates[i], it.Hash, id, id, now, it.Sendable}
 	}); err != nil {
 		return fail("insert items", err)
 	}
@@ -628,8 +630,8 @@ func placeholders(n, cols int) string {
 // Message-IDs kept). Sent, failed and cancelled deliveries stay with from, as what happened.
 func carryOn(ctx context.Context, tx *sql.Tx, from, to string) error {
 	for _, q := range []string{
-		`UPDATE items SET first_run = o.first_run, first_seen = o.first_seen, sendable = o.sendable
-			FROM (SELECT first_run, first_seen, sendable FROM items WHERE id = ?1) AS o WHERE items.id = ?2`,
+		`UPDATE items SET first_run = o.first_run, plan_run = o.plan_run, first_seen = o.first_seen, sendable = o.sendable
+			FROM (SELECT first_run, plan_run, first_seen, sendable FROM items WHERE id = ?1) AS o WHERE items.id = ?2`,
 		`UPDATE delivery_items SET item_id = ?2 WHERE item_id = ?1`,
 		`UPDATE deliveries SET item_id = ?2 WHERE item_id = ?1 AND status IN ('queued', 'deferred', 'sending', 'unknown')`,
 	} {

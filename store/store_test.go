@@ -135,16 +135,18 @@ var fillers = []func(t *testing.T, s *sqliteStore){
 	},
 	func(t *testing.T, s *sqliteStore) {
 		now := time.Date(2024, 6, 1, 8, 0, 0, 0, time.UTC)
-		if _, err := s.AddSubscriber(t.Context(), Subscriber{Email: "bob@example.com", Status: Active}, now); err != nil {
-			t.Fatal(err)
-		}
-		r, seen := generation(20, 50)
-		r.Started = now.Add(time.Hour)
-		seen[0].ID, seen[0].Sendable = "sendable", true
-		record(t, s, r, seen)
-		if n, err := s.Plan(t.Context(), now.Add(2*time.Hour)); err != nil || n != 1 {
-			t.Fatalf("plan: got %d, %v, want 1 delivery", n, err)
-		}
+		withToday(t, s, func(s *sqliteStore) {
+			if _, err := s.AddSubscriber(t.Context(), Subscriber{Email: "bob@example.com", Status: Active}, now); err != nil {
+				t.Fatal(err)
+			}
+			r, seen := generation(20, 50)
+			r.Started = now.Add(time.Hour)
+			seen[0].ID, seen[0].Sendable = "sendable", true
+			record(t, s, r, seen)
+			if n, err := s.Plan(t.Context(), now.Add(2*time.Hour)); err != nil || n != 1 {
+				t.Fatalf("plan: got %d, %v, want 1 delivery", n, err)
+			}
+		})
 		// A delivery in each status, for version 4's partial indexes to take in or leave out.
 		_, err := s.db.ExecContext(t.Context(), `
 			INSERT INTO deliveries (subscriber_id, item_id, status, message_id, attempts, last_error, queued_at,
@@ -175,10 +177,78 @@ var fillers = []func(t *testing.T, s *sqliteStore){
 	},
 	func(t *testing.T, s *sqliteStore) {
 		// Version 5 writes keys in lower case.
-		if _, err := s.AddSubscriber(t.Context(), Subscriber{Email: "Zoe@Example.org"}, time.Date(2024, 8, 1, 8, 0, 0, 0, time.UTC)); err != nil {
+		withToday(t, s, func(s *sqliteStore) {
+			if _, err := s.AddSubscriber(t.Context(), Subscriber{Email: "Zoe@Example.org"}, time.Date(2024, 8, 1, 8, 0, 0, 0, time.UTC)); err != nil {
+				t.Fatal(err)
+			}
+		})
+	},
+	func(t *testing.T, s *sqliteStore) {
+		// Version 6 plans a post put back from the run that put it back: take one off, and put it back.
+		var seen []Item
+		for _, it := range items(t, s) {
+			if !it.Removed {
+				seen = append(seen, Item{ID: it.ID, URL: it.URL, Title: it.Title, Date: it.Date, Hash: it.Hash})
+			}
+		}
+		at := time.Date(2024, 9, 1, 8, 0, 0, 0, time.UTC)
+		record(t, s, &Run{Started: at, Command: "publish"}, slices.Clone(seen[1:]))
+		record(t, s, &Run{Started: at.Add(time.Hour), Command: "publish"}, seen)
+	},
+}
+
+// withToday runs fill, which uses today's Store, on the rows of s, an older version's store: on a copy of s
+// migrated to today's version. Then it puts the copy's rows back into s, in s's columns.
+func withToday(t *testing.T, s *sqliteStore, fill func(*sqliteStore)) {
+	t.Helper()
+	refPath := filepath.Join(t.TempDir(), "today.db")
+	if _, err := s.db.ExecContext(t.Context(), "VACUUM INTO ?", refPath); err != nil {
+		t.Fatal(err)
+	}
+	ref := openStore(t, refPath)
+	fill(ref)
+	if err := ref.Close(); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := s.db.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(t.Context(), "ATTACH DATABASE ? AS ref", refPath); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.ExecContext(context.Background(), "DETACH DATABASE ref")
+	tables := []string{"runs", "items", "subscribers", "deliveries", "delivery_items", "sqlite_sequence"}
+	var qs []string
+	for i := range tables {
+		qs = append(qs, "DELETE FROM main."+tables[len(tables)-1-i]) // children first
+	}
+	for _, table := range tables {
+		var cols []string
+		rows, err := conn.QueryContext(t.Context(), "SELECT name FROM pragma_table_info(?, 'main')", table)
+		if err != nil {
 			t.Fatal(err)
 		}
-	},
+		for rows.Next() {
+			var c string
+			if err := rows.Scan(&c); err != nil {
+				t.Fatal(err)
+			}
+			cols = append(cols, c)
+		}
+		rows.Close()
+		if len(cols) == 0 {
+			continue // not in this version
+		}
+		list := strings.Join(cols, ", ")
+		qs = append(qs, "INSERT INTO main."+table+" ("+list+") SELECT "+list+" FROM ref."+table)
+	}
+	for _, q := range qs {
+		if _, err := conn.ExecContext(t.Context(), q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
 }
 
 // dump is the rows of the tables of a version-v store, in the columns of version v, for comparing a store

@@ -205,7 +205,7 @@ func (s *sqliteStore) SubscriberByEmail(ctx context.Context, email string) (Subs
 // sendable item, so that nothing recorded before they were added is theirs.
 func planStart(ctx context.Context, tx *sql.Tx) (int64, error) {
 	var m int64
-	err := tx.QueryRowContext(ctx, "SELECT COALESCE(MAX(first_run), 0) FROM items WHERE sendable = TRUE").Scan(&m)
+	err := tx.QueryRowContext(ctx, "SELECT COALESCE(MAX(plan_run), 0) FROM items WHERE sendable = TRUE").Scan(&m)
 	return m, err
 }
 
