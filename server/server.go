@@ -25,8 +25,13 @@ import (
 type Confirmer interface {
 	// SendConfirmation mails sub a link to confirmURL, which works until expires. It must not put
 	// sub.Name in the email: anyone can type any name with anyone's address.
+	// An error that wraps ErrNotSent says that the email surely did not go (no connection, or a refusal
+	// before the server took it); any other, that it may have.
 	SendConfirmation(ctx context.Context, sub store.Subscriber, confirmURL string, expires time.Time) error
 }
+
+// ErrNotSent is in the error of a confirmation that surely did not go.
+var ErrNotSent = errors.New("not sent")
 
 // Limit allows N requests per key in each fixed Window.
 type Limit struct {

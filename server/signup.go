@@ -108,7 +108,7 @@ func confirmPurpose(consentAt time.Time) string {
 // them over and over. For the same reason a web sign-up still pending gets no new link until
 // resendAfter has passed since the last one: the consent time of a pending web sign-up is when its
 // link was sent, and that link still works. A new address's row is written before its link is sent (the
-// link names the row), and deleted again when the link could not be sent.
+// link names the row), and deleted again when the link surely did not go (ErrNotSent).
 func (s *Server) handleSignup(ctx context.Context, j signup) error {
 	st := s.o.Store
 	for range 2 { // a second try when the address was added between the look-up and the insert
@@ -134,14 +134,19 @@ func (s *Server) handleSignup(ctx context.Context, j signup) error {
 			if err != nil {
 				return err
 			}
-			if err := s.sendConfirmation(ctx, sub, j.at); err != nil {
+			err := s.sendConfirmation(ctx, sub, j.at)
+			if errors.Is(err, ErrNotSent) {
 				// No link went: forget the address, or resendAfter would hold off the person's next try.
-				if _, derr := st.DeleteUnsentSignUp(ctx, sub.ID, j.at); derr != nil {
+				// Even when the server is stopping (ctx ended, which may be why the send failed).
+				ctx := context.WithoutCancel(ctx)
+				if derr := s.retry(ctx, func() error {
+					_, err := st.DeleteUnsentSignUp(ctx, sub.ID, j.at)
+					return err
+				}); derr != nil {
 					return errors.Join(err, derr)
 				}
-				return err
 			}
-			return nil
+			return err
 		case err != nil:
 			return err
 		case sub.Status == store.Active || sub.Status == store.Bounced:

@@ -682,22 +682,26 @@ func TestDeleteUnsentSignUp(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	paris := time.FixedZone("CET", 3600)
+	// In order: the last one deletes.
 	for _, tt := range []struct {
 		name string
 		id   int64
 		at   time.Time
 		want bool
 	}{
-		{"another consent time", web.ID, t0.Add(time.Second), false},
+		{"a nanosecond later", web.ID, t0.Add(time.Nanosecond), false},
 		{"not from the web", command.ID, t0, false},
 		{"active", active.ID, t0, false},
 		{"had unsubscribed", back.ID, t0, false},
 		{"no such subscriber", 999, t0, false},
-		{"new web sign-up", web.ID, t0, true},
+		{"new web sign-up, its time in another zone", web.ID, t0.In(paris), true},
 	} {
-		if got, err := s.DeleteUnsentSignUp(t.Context(), tt.id, tt.at); err != nil || got != tt.want {
-			t.Errorf("%s: got %v, %v, want %v", tt.name, got, err, tt.want)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			if got, err := s.DeleteUnsentSignUp(t.Context(), tt.id, tt.at); err != nil || got != tt.want {
+				t.Errorf("got %v, %v, want %v", got, err, tt.want)
+			}
+		})
 	}
 	c, err := s.Counts(t.Context())
 	if err != nil || c.Subscribers != 3 {

@@ -143,21 +143,24 @@ func (c *mailConfirmer) SendConfirmation(ctx context.Context, sub store.Subscrib
 	key := "confirm/" + sub.Email + "/" + strconv.FormatInt(expires.UnixNano(), 10)
 	m, err := c.composer.Confirm(mailer.Confirmation{Email: sub.Email, URL: confirmURL, Expires: expires}, key, time.Now())
 	if err != nil {
-		return fmt.Errorf("confirmation to subscriber %d: %w", sub.ID, err)
+		return fmt.Errorf("confirmation to subscriber %d: %w: %w", sub.ID, server.ErrNotSent, err)
 	}
 	s, err := c.dial(ctx)
 	if err != nil {
-		return fmt.Errorf("confirmation to subscriber %d: %w", sub.ID, err)
+		return fmt.Errorf("confirmation to subscriber %d: %w: %w", sub.ID, server.ErrNotSent, err)
 	}
 	if err := s.Send(ctx, m); err != nil {
 		s.Close() //nolint:errcheck // the send's error is the one to report
-		_, reason := mailer.Classify(err)
+		outcome, reason := mailer.Classify(err)
 		// The server's reply may quote the address, in any case, which stays out of the logs.
 		quoted := regexp.MustCompile("(?i)" + regexp.QuoteMeta(sub.Email))
-		return fmt.Errorf("confirmation to subscriber %d: %s", sub.ID, quoted.ReplaceAllLiteralString(reason, "<address>"))
+		reason = quoted.ReplaceAllLiteralString(reason, "<address>")
+		if outcome == mailer.Unknown { // the server may have it
+			return fmt.Errorf("confirmation to subscriber %d: %s", sub.ID, reason)
+		}
+		return fmt.Errorf("confirmation to subscriber %d: %w: %s", sub.ID, server.ErrNotSent, reason)
 	}
-	if err := s.Close(); err != nil {
-		return fmt.Errorf("confirmation to subscriber %d: %w", sub.ID, err)
-	}
+	// The server has taken the message: a failed QUIT after it changes nothing.
+	s.Close() //nolint:errcheck
 	return nil
 }

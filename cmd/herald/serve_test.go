@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log"
 	"mime/quotedprintable"
+	"net"
 	"net/http"
 	"net/mail"
 	"net/url"
@@ -17,7 +19,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-smtp"
 	"github.com/heraldhq/herald/mailer"
+	"github.com/heraldhq/herald/server"
 	"github.com/heraldhq/herald/store"
 )
 
@@ -248,5 +252,88 @@ func TestServeConfirmerRedacts(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "no such user") || !strings.Contains(err.Error(), "subscriber 7") ||
 		strings.Contains(strings.ToLower(err.Error()), "ann.lee@example.com") {
 		t.Errorf("got %v, want the refusal for subscriber 7 without the address", err)
+	}
+}
+
+// faultSession is an SMTP session that refuses RCPT TO, or drops the connection once it has the whole
+// message (before its reply), or accepts.
+type faultSession struct {
+	conn  *smtp.Conn
+	fault string // "refuse", "drop" or ""
+}
+
+func (s *faultSession) Mail(string, *smtp.MailOptions) error { return nil }
+func (s *faultSession) Rcpt(string, *smtp.RcptOptions) error {
+	if s.fault == "refuse" {
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
+	}
+	return nil
+}
+
+func (s *faultSession) Data(r io.Reader) error {
+	_, err := io.Copy(io.Discard, r)
+	if s.fault == "drop" {
+		s.conn.Conn().Close()
+	}
+	return err
+}
+func (s *faultSession) Reset()        {}
+func (s *faultSession) Logout() error { return nil }
+
+// TestServeConfirmerNotSent: a confirmation says ErrNotSent when it surely did not go (no server, or a
+// refusal), and not when the server may have it (the connection died after the whole message went).
+func TestServeConfirmerNotSent(t *testing.T) {
+	c, err := mailer.NewComposer(mailer.Options{From: mail.Address{Address: "news@blog.example.com"},
+		SiteTitle: "Example", SiteURL: "https://blog.example.com", PostalAddress: "1 Main Street"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed.Close() // nothing listens there now
+	tests := []struct {
+		name, fault string
+		addr        string // "" for a server with fault
+		notSent     bool
+	}{
+		{name: "delivered"},
+		{name: "refused", fault: "refuse", notSent: true},
+		{name: "dropped after the message", fault: "drop"},
+		{name: "no server", addr: closed.Addr().String(), notSent: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			addr := tt.addr
+			if addr == "" {
+				s := smtp.NewServer(smtp.BackendFunc(func(conn *smtp.Conn) (smtp.Session, error) {
+					return &faultSession{conn: conn, fault: tt.fault}, nil
+				}))
+				s.Domain, s.ErrorLog = "localhost", log.New(io.Discard, "", 0)
+				l, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				go s.Serve(l)
+				t.Cleanup(func() { s.Close() })
+				addr = l.Addr().String()
+			}
+			cfg, err := mailer.ParseSMTPURL("smtp://" + addr + "?tls=none&timeout=5s")
+			if err != nil {
+				t.Fatal(err)
+			}
+			mc := &mailConfirmer{composer: c, dial: func(ctx context.Context) (mailer.Sender, error) { return mailer.DialSMTP(ctx, cfg) }}
+			err = mc.SendConfirmation(t.Context(), store.Subscriber{ID: 7, Email: "ann@example.com"},
+				"https://news.example.com/confirm?token=x", time.Now().Add(time.Hour))
+			switch {
+			case tt.fault == "" && tt.addr == "" && err != nil:
+				t.Errorf("got %v, want it sent", err)
+			case (tt.fault != "" || tt.addr != "") && err == nil:
+				t.Errorf("got no error")
+			case errors.Is(err, server.ErrNotSent) != tt.notSent:
+				t.Errorf("got %v: ErrNotSent %v, want %v", err, errors.Is(err, server.ErrNotSent), tt.notSent)
+			}
+		})
 	}
 }
