@@ -27,17 +27,11 @@ func loadPlain(ctx context.Context, opts Options) (*Site, error) {
 		return nil, fmt.Errorf("a plain site needs posts_dir in herald.yaml: the folder that holds the Markdown files")
 	}
 	root := filepath.Join(opts.Dir, opts.PostsDir)
-	// The folder as the ids and the :path of permalinks see it: "posts", however posts_dir spells it
-	// ("./posts", "posts/"), so that respelling it changes no id.
-	prefix, err := filepath.Rel(opts.Dir, root)
-	if err != nil {
-		return nil, fmt.Errorf("posts_dir %s: %w", opts.PostsDir, err)
-	}
-	if prefix = filepath.ToSlash(prefix) + "/"; prefix == "./" {
-		prefix = ""
-	}
 	var files []string
-	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	// Where each file is in the posts folder, which is what its id and the :path of its permalink hold:
+	// however posts_dir spells the folder ("./posts", "posts/"), respelling it changes no id.
+	inPosts := map[string]string{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -49,18 +43,20 @@ func loadPlain(ctx context.Context, opts Options) (*Site, error) {
 		}
 		if markdownExts[strings.ToLower(path.Ext(d.Name()))] && !strings.HasPrefix(d.Name(), ".") {
 			rel, _ := filepath.Rel(opts.Dir, p)
+			in, _ := filepath.Rel(root, p)
 			files = append(files, filepath.ToSlash(rel))
+			inPosts[filepath.ToSlash(rel)] = filepath.ToSlash(in)
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("posts_dir %s: %w", opts.PostsDir, err)
+		return nil, fmt.Errorf("posts_dir %q: %w", opts.PostsDir, err)
 	}
 	permalink := firstNonEmpty(opts.Permalink, "/:title/")
 	sep := firstNonEmpty(opts.ExcerptSeparator, "\n\n")
 	s.cache = openPostCache(opts.Cache, cacheKey(opts, []byte(fmt.Sprintf("plain %s %s %s", s.Location, permalink, sep))))
 	ps, warns, err := s.readPosts(ctx, files, func(rel string, src []byte) (*Post, []Warning, error) {
-		return s.plainPost(rel, strings.TrimPrefix(rel, prefix), src, permalink, sep, opts)
+		return s.plainPost(rel, inPosts[rel], src, permalink, sep, opts)
 	})
 	if err != nil {
 		return nil, err

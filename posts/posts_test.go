@@ -542,24 +542,59 @@ func TestNotUTF8(t *testing.T) {
 // changed id would make every post look new).
 func TestPlainPostsDirSpelling(t *testing.T) {
 	dir := makeSite(t, map[string]string{
-		"content/posts/2024-01-02-a.md":       "---\ntitle: A\n---\nx\n",
-		"content/posts/notes/2024-02-03-b.md": "---\ntitle: B\npermalink: /n/:path/\n---\ny\n",
+		"site/content/posts/2024-01-02-a.md":       "---\ntitle: A\n---\nx\n",
+		"site/content/posts/notes/2024-02-03-b.md": "---\ntitle: B\npermalink: /n/:path/\n---\ny\n",
+		"site/2024-03-04-c.md":                     "---\ntitle: C\n---\nz\n",
 	})
-	want := []string{
+	site := filepath.Join(dir, "site")
+	inPosts := []string{
 		"tag:ex.org,2024-02-03:notes/2024-02-03-b https://ex.org/n/notes/2024-02-03-b/",
 		"tag:ex.org,2024-01-02:2024-01-02-a https://ex.org/a/",
 	}
-	for _, spelling := range []string{"content/posts", "./content/posts", "content/posts/", "content//posts", "content/posts/.", "./content/../content/posts/"} {
-		s, err := Load(t.Context(), Options{Dir: dir, Kind: "plain", PostsDir: spelling, URL: "https://ex.org"})
-		if err != nil {
-			t.Fatalf("posts_dir %q: %v", spelling, err)
-		}
-		var got []string
-		for _, p := range s.Posts {
-			got = append(got, p.ID+" "+p.URL)
-		}
-		if !slices.Equal(got, want) {
-			t.Errorf("posts_dir %q:\n got %q\nwant %q", spelling, got, want)
-		}
+	inSite := []string{
+		"tag:ex.org,2024-03-04:2024-03-04-c https://ex.org/c/",
+		"tag:ex.org,2024-02-03:content/posts/notes/2024-02-03-b https://ex.org/n/content/posts/notes/2024-02-03-b/",
+		"tag:ex.org,2024-01-02:content/posts/2024-01-02-a https://ex.org/a/",
+	}
+	tests := []struct {
+		postsDir string
+		want     []string
+	}{
+		{"content/posts", inPosts},
+		{"./content/posts", inPosts},
+		{"content/posts/", inPosts},
+		{"content//posts", inPosts},
+		{"content/posts/.", inPosts},
+		{"./content/../content/posts/", inPosts},
+		{".", inSite},
+		{"./", inSite},
+		{"../site", inSite},
+	}
+	for _, tt := range tests {
+		t.Run(tt.postsDir, func(t *testing.T) {
+			s, err := Load(t.Context(), Options{Dir: site, Kind: "plain", PostsDir: tt.postsDir, URL: "https://ex.org"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, p := range s.Posts {
+				got = append(got, p.ID+" "+p.URL)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("got  %q\nwant %q", got, tt.want)
+			}
+		})
+	}
+	// A folder around the site's: the posts inside the site are in it too, under the site's name.
+	s, err := Load(t.Context(), Options{Dir: site, Kind: "plain", PostsDir: "..", URL: "https://ex.org"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	for _, p := range s.Posts {
+		ids[p.ID] = true
+	}
+	if !ids["tag:ex.org,2024-03-04:site/2024-03-04-c"] || len(ids) != 3 {
+		t.Errorf("posts_dir ..: got ids %v", ids)
 	}
 }
