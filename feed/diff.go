@@ -29,10 +29,12 @@ type Diff struct {
 	Updated  []Entry `json:"updated"`
 	Removed  []Entry `json:"removed"`
 	Baseline bool    `json:"baseline"` // the first run: everything is recorded, nothing is new
-	// Redated maps the id of an Updated entry that is new to the store to the id, in Removed, of the same
-	// post before its date changed: the id holds the date (tag:HOST,DATE:PATH), so correcting a post's
-	// date gives it a new id. The post carries on under the new id; it is not new.
-	Redated map[string]string `json:"redated,omitempty"`
+	// Continues maps the id of an Updated entry that is new to the store to the id, in Removed, of the
+	// same post before its id changed: its date was corrected (the id holds the date:
+	// tag:HOST,DATE:PATH), or it keeps its URL under an id made another way (a posts_dir spelled
+	// otherwise by an older Herald, another id scheme). The post carries on under the new id; it is not
+	// new.
+	Continues map[string]string `json:"continues,omitempty"`
 }
 
 // DiffOptions tune Compare.
@@ -93,7 +95,7 @@ func Compare(known []Known, cur []Entry, o DiffOptions) (Diff, error) {
 			d.Removed = append(d.Removed, k.Entry)
 		}
 	}
-	d.New, d.Updated, d.Redated = redated(d.New, back, d.Updated, d.Removed)
+	d.New, d.Updated, d.Continues = continuations(d.New, back, d.Updated, d.Removed)
 	sortEntries(d.New)
 	sortEntries(d.Updated)
 	sortEntries(d.Removed)
@@ -110,36 +112,51 @@ func Compare(known []Known, cur []Entry, o DiffOptions) (Diff, error) {
 	return d, nil
 }
 
-// redated finds the posts whose date changed: an entry new to the store, or back after it was removed
-// (a date changed and then changed back), and an entry gone in this run, whose ids differ in their date
-// alone, with the same title or the same URL (a title corrected with the date; Hugo's and plain sites'
-// URLs hold no date), each the only one of its side with that id apart from the date. (A new post that
-// takes the slug of one deleted in the same run has its own title, nearly always, and its own URL where
-// the URL holds the date.) It moves the new ones from fresh to updated, and says which old id each
-// continues.
-func redated(fresh, back, updated, gone []Entry) (stillNew, nowUpdated []Entry, was map[string]string) {
-	count := func(es []Entry, n map[string]int) map[string]int {
-		for _, e := range es {
-			if k, ok := undatedID(e.ID); ok {
-				n[k]++
+// continuations finds the posts whose id changed: an entry new to the store, or back after it was
+// removed (an id changed and then changed back), that continues an entry gone in this run. It does when
+// their ids differ in their date alone, with the same title or the same URL (a title corrected with the
+// date); or else when they have the same URL (Hugo's and plain sites' URLs hold no date, and an id
+// scheme that changed mostly keeps the URLs). Each side must be the only one with that undated id, or
+// that URL. (A new post that takes the slug of one deleted in the same run has its own title, nearly
+// always, and its own URL where the URL holds the date; one that takes its very URL replaces that page,
+// which is an edit.) It moves the new ones from fresh to updated, and says which old id each continues.
+func continuations(fresh, back, updated, gone []Entry) (stillNew, nowUpdated []Entry, was map[string]string) {
+	type key struct{ undated, url string }
+	count := func(n map[key]int, es ...[]Entry) map[key]int {
+		for _, list := range es {
+			for _, e := range list {
+				if k, ok := undatedID(e.ID); ok {
+					n[key{undated: k}]++
+				}
+				n[key{url: e.URL}]++
 			}
 		}
 		return n
 	}
-	nComing := count(back, count(fresh, map[string]int{}))
-	nGone := count(gone, map[string]int{})
-	goneByKey := map[string]Entry{}
+	nComing, nGone := count(map[key]int{}, fresh, back), count(map[key]int{}, gone)
+	goneBy := map[key]Entry{}
 	for _, e := range gone {
-		if k, ok := undatedID(e.ID); ok && nGone[k] == 1 {
-			goneByKey[k] = e
+		if k, ok := undatedID(e.ID); ok && nGone[key{undated: k}] == 1 {
+			goneBy[key{undated: k}] = e
+		}
+		if nGone[key{url: e.URL}] == 1 {
+			goneBy[key{url: e.URL}] = e
 		}
 	}
+	taken := map[string]bool{} // gone ids already continued
 	continues := func(e Entry) bool {
-		k, ok := undatedID(e.ID)
-		old, found := goneByKey[k]
-		if !ok || !found || nComing[k] != 1 || (old.Title != e.Title && old.URL != e.URL) {
+		old, found := Entry{}, false
+		if k, ok := undatedID(e.ID); ok && nComing[key{undated: k}] == 1 {
+			old, found = goneBy[key{undated: k}]
+			found = found && (old.Title == e.Title || old.URL == e.URL)
+		}
+		if !found && nComing[key{url: e.URL}] == 1 {
+			old, found = goneBy[key{url: e.URL}]
+		}
+		if !found || taken[old.ID] {
 			return false
 		}
+		taken[old.ID] = true
 		if was == nil {
 			was = map[string]string{}
 		}

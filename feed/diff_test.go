@@ -2,6 +2,7 @@ package feed
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -36,6 +37,14 @@ func TestCompare(t *testing.T) {
 	otherPost.Title = "Launch, part two"
 	retitled := launchRedated // the date and the title corrected at once, at the same URL (Hugo)
 	retitled.Title, retitled.URL = "Launch day", launch.URL
+	// Another id scheme with the same URLs: each post continues its old id.
+	var schemed []Entry
+	for _, e := range []Entry{a, b, c} {
+		e.ID = "urn:new:" + e.ID
+		schemed = append(schemed, e)
+	}
+	twin := schemed[0] // a second new post at a's URL: neither is a's
+	twin.ID = "urn:twin"
 	var many []Entry
 	var manyKnown []Known
 	for i := 0; i < 8; i++ {
@@ -51,7 +60,7 @@ func TestCompare(t *testing.T) {
 		wantNew, wantUpd, wantRm string
 		wantBaseline             bool
 		wantFlood                bool
-		wantRedated              string // new<old
+		wantContinues            string // new<old
 	}{
 		{name: "first run is a baseline", cur: []Entry{a, b, c}, opt: DiffOptions{FirstRun: true}, wantBaseline: true},
 		{name: "first run with backfill", cur: []Entry{a, b, c}, opt: DiffOptions{FirstRun: true, Backfill: 2}, wantNew: "c,b", wantBaseline: true},
@@ -72,15 +81,21 @@ func TestCompare(t *testing.T) {
 		{name: "ids swapped", known: manyKnown[:3], cur: many[:3], wantNew: "o,n,m", wantRm: "oldo,oldn,oldm", wantFlood: true},
 		{name: "two deleted two added is allowed", known: manyKnown[:2], cur: many[:2], wantNew: "n,m", wantRm: "oldn,oldm"},
 		{name: "a date corrected is an update", known: []Known{known(a, false), known(launch, false)}, cur: []Entry{a, launchRedated},
-			wantUpd: launchRedated.ID, wantRm: launch.ID, wantRedated: launchRedated.ID + "<" + launch.ID},
+			wantUpd: launchRedated.ID, wantRm: launch.ID, wantContinues: launchRedated.ID + "<" + launch.ID},
 		{name: "a date and a title corrected at the same URL are an update", known: []Known{known(a, false), known(launch, false)}, cur: []Entry{a, retitled},
-			wantUpd: retitled.ID, wantRm: launch.ID, wantRedated: retitled.ID + "<" + launch.ID},
+			wantUpd: retitled.ID, wantRm: launch.ID, wantContinues: retitled.ID + "<" + launch.ID},
+		{name: "another id scheme with the same URLs is updates", known: []Known{known(a, false), known(b, false), known(c, false)}, cur: schemed,
+			wantUpd: "urn:new:c,urn:new:b,urn:new:a", wantRm: "c,b,a", wantContinues: "urn:new:a<a,urn:new:b<b,urn:new:c<c"},
+		{name: "two new posts at a gone one's URL are new", known: []Known{known(a, false), known(b, false)}, cur: []Entry{b, schemed[0], twin},
+			wantNew: "urn:new:a,urn:twin", wantRm: "a"},
+		{name: "a post at the URL of one removed in an earlier run is new", known: []Known{known(a, true), known(b, false)}, cur: []Entry{b, schemed[0]},
+			wantNew: "urn:new:a"},
 		{name: "another post under a deleted one's slug is new", known: []Known{known(a, false), known(launch, false)}, cur: []Entry{a, otherPost},
 			wantNew: otherPost.ID, wantRm: launch.ID},
 		{name: "a post removed in an earlier run and back under another date is new", known: []Known{known(a, false), known(launch, true)}, cur: []Entry{a, launchRedated},
 			wantNew: launchRedated.ID},
 		{name: "a date changed back", known: []Known{known(a, false), known(launch, true), known(launchRedated, false)}, cur: []Entry{a, launch},
-			wantUpd: launch.ID, wantRm: launchRedated.ID, wantRedated: launch.ID + "<" + launchRedated.ID},
+			wantUpd: launch.ID, wantRm: launchRedated.ID, wantContinues: launch.ID + "<" + launchRedated.ID},
 		{name: "both dates at once are two posts", known: []Known{known(launch, false)}, cur: []Entry{launch, launchRedated},
 			wantNew: launchRedated.ID},
 	}
@@ -103,12 +118,13 @@ func TestCompare(t *testing.T) {
 			if got := ids(d.Removed); got != tt.wantRm {
 				t.Errorf("removed: got %q, want %q", got, tt.wantRm)
 			}
-			var redated []string
-			for n, o := range d.Redated {
-				redated = append(redated, n+"<"+o)
+			var continues []string
+			for n, o := range d.Continues {
+				continues = append(continues, n+"<"+o)
 			}
-			if got := strings.Join(redated, ","); got != tt.wantRedated {
-				t.Errorf("redated: got %q, want %q", got, tt.wantRedated)
+			slices.Sort(continues)
+			if got := strings.Join(continues, ","); got != tt.wantContinues {
+				t.Errorf("continues: got %q, want %q", got, tt.wantContinues)
 			}
 			if d.Baseline != tt.wantBaseline {
 				t.Errorf("baseline: got %v, want %v", d.Baseline, tt.wantBaseline)

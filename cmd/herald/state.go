@@ -114,7 +114,7 @@ Flags:
 	var df diffFlags
 	bf.register(fs)
 	df.register(fs)
-	asJSON := fs.Bool("json", false, "print the diff as JSON: an object with the arrays new, updated and removed, baseline, and redated (new id to old) when a post's date changed")
+	asJSON := fs.Bool("json", false, "print the diff as JSON: an object with the arrays new, updated and removed, baseline, and continues (new id to old) when a post's id changed")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -309,7 +309,7 @@ func (r *recorder) record(ctx context.Context, b *build, command string, d feed.
 	seen := make([]store.Item, len(b.site.Posts))
 	for i, p := range b.site.Posts {
 		seen[i] = store.Item{ID: p.ID, URL: p.URL, Title: p.Title, Date: p.Date, Hash: p.Hash, Sendable: isNew[p.ID],
-			Continues: d.Redated[p.ID]}
+			Continues: d.Continues[p.ID]}
 	}
 	if err := r.st.Record(ctx, run, seen); err != nil {
 		return nil, err

@@ -22,6 +22,7 @@ func addPost(t *testing.T, dir, name, title string) {
 type jsonDiff struct {
 	New, Updated, Removed []struct{ ID, URL, Title, Date string }
 	Baseline              bool
+	Continues             map[string]string
 }
 
 func diffJSON(t *testing.T, dir string, args ...string) jsonDiff {
@@ -106,6 +107,46 @@ func TestPublishEditRemoveRestore(t *testing.T) {
 	os.WriteFile(a, saved, 0o644)
 	if d := diffJSON(t, dir); len(d.New) != 0 || len(d.Removed) != 0 {
 		t.Errorf("after restoring: got %+v, want nothing new", d)
+	}
+}
+
+// TestPublishIDsChangedURLsKept: when every post's id changes but its URL stays (an older Herald's ids,
+// another id scheme), the posts carry on under their new ids: nothing is new, the flood guard does not
+// fire, and nobody is mailed.
+func TestPublishIDsChangedURLsKept(t *testing.T) {
+	dir := copySite(t, "seed-jekyll")
+	os.WriteFile(filepath.Join(dir, "herald.yaml"), []byte("from: \"Jane <jane@blog.example.com>\"\n"+
+		"postal_address: 1 Main St\nsecret: 0123456789abcdef0123456789\nunsubscribe_mailto: leave@blog.example.com\n"), 0o644)
+	post := func(i int, id string) {
+		front := fmt.Sprintf("---\ntitle: P%d\n", i)
+		if id != "" {
+			front += "id: " + id + "\n"
+		}
+		os.WriteFile(filepath.Join(dir, "_posts", fmt.Sprintf("2021-01-0%d-p%d.md", i, i)), []byte(front+"---\nText.\n"), 0o644)
+	}
+	for i := 1; i <= 4; i++ {
+		post(i, fmt.Sprintf("urn:old:%d", i))
+	}
+	list := filepath.Join(t.TempDir(), "list.csv")
+	os.WriteFile(list, []byte("email\nann@example.com\n"), 0o644)
+	for _, args := range [][]string{{"subscribers", "import", "-C", dir, list}, {"publish", "-C", dir}} {
+		if _, _, err := runHerald(t, testEnv(), args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 1; i <= 4; i++ {
+		post(i, "") // the id the file's name and date make
+	}
+	d := diffJSON(t, dir)
+	if len(d.New) != 0 || len(d.Updated) != 4 || len(d.Removed) != 4 || len(d.Continues) != 4 || d.Continues[d.Updated[0].ID] == "" {
+		t.Fatalf("got %+v, want the 4 posts updated, each continuing its old id", d)
+	}
+	out, _, err := runHerald(t, testEnv(), "publish", "-C", dir)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if box, _ := os.ReadDir(filepath.Join(dir, ".herald", "outbox", "new")); len(box) != 0 {
+		t.Errorf("mailed %d messages, want none:\n%s", len(box), out)
 	}
 }
 
