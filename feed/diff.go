@@ -29,6 +29,8 @@ type Diff struct {
 	Updated  []Entry `json:"updated"`
 	Removed  []Entry `json:"removed"`
 	Baseline bool    `json:"baseline"` // the first run: everything is recorded, nothing is new
+	// Rebaseline is a later run made a baseline (DiffOptions.Rebaseline): nothing is new.
+	Rebaseline bool `json:"rebaseline,omitempty"`
 	// Continues maps the id of an Updated entry that is new to the store to the id, in Removed, of the
 	// same post before its id changed: its date was corrected (the id holds the date:
 	// tag:HOST,DATE:PATH), or it keeps its URL under an id made another way (a posts_dir spelled
@@ -43,6 +45,9 @@ type DiffOptions struct {
 	Backfill int  // on the first run, the Backfill newest items count as new
 	MaxNew   int  // more new items than this stop the run (the flood guard); 0 means 5
 	Force    bool // the author says the flood is right
+	// Rebaseline makes a later run a baseline, as the first run is: what is unknown is recorded and
+	// nothing is new (for when the ids changed and no URL ties the posts to their old ids).
+	Rebaseline bool
 }
 
 // FloodError is the flood guard firing: the run would treat more posts as new than an author publishes at
@@ -53,10 +58,11 @@ type FloodError struct {
 }
 
 func (e *FloodError) Error() string {
+	const what = "If the post ids changed (a new domain, another id scheme), --rebaseline records the posts under their new ids and mails none of them; if they really are all new, --force mails them"
 	if e.Removed > 0 && e.New <= e.MaxNew {
-		return fmt.Sprintf("%d known posts disappeared while %d unknown ones appeared; did the post ids change (a new id scheme, a renamed site)? Use --force if this is right", e.Removed, e.New)
+		return fmt.Sprintf("%d known posts disappeared while %d unknown ones appeared. %s", e.Removed, e.New, what)
 	}
-	return fmt.Sprintf("%d posts look new (the limit is %d, max_new); did the post ids change? Use --force if this is right", e.New, e.MaxNew)
+	return fmt.Sprintf("%d posts look new (the limit is %d, max_new). %s", e.New, e.MaxNew, what)
 }
 
 // swapGuard is how many known ids must vanish while as many unknown ones appear before the flood guard
@@ -104,6 +110,10 @@ func Compare(known []Known, cur []Entry, o DiffOptions) (Diff, error) {
 		d.Updated, d.Removed = nil, nil
 		n := min(max(o.Backfill, 0), len(d.New))
 		d.New = d.New[:n]
+		return d, nil
+	}
+	if o.Rebaseline {
+		d.Baseline, d.Rebaseline, d.New = true, true, nil
 		return d, nil
 	}
 	if !o.Force && (len(d.New) > maxNew || (len(d.New) >= swapGuard && len(d.Removed) >= swapGuard)) {

@@ -79,6 +79,7 @@ func TestCompare(t *testing.T) {
 		{name: "flood forced", known: []Known{known(a, false)}, cur: append([]Entry{a}, many...), opt: DiffOptions{Force: true}, wantNew: "t,s,r,q,p,o,n,m"},
 		{name: "max_new raised", known: []Known{known(a, false)}, cur: append([]Entry{a}, many...), opt: DiffOptions{MaxNew: 10}, wantNew: "t,s,r,q,p,o,n,m"},
 		{name: "ids swapped", known: manyKnown[:3], cur: many[:3], wantNew: "o,n,m", wantRm: "oldo,oldn,oldm", wantFlood: true},
+		{name: "a rebaseline counts nothing as new", known: manyKnown[:3], cur: many[:3], opt: DiffOptions{Rebaseline: true}, wantRm: "oldo,oldn,oldm", wantBaseline: true},
 		{name: "two deleted two added is allowed", known: manyKnown[:2], cur: many[:2], wantNew: "n,m", wantRm: "oldn,oldm"},
 		{name: "a date corrected is an update", known: []Known{known(a, false), known(launch, false)}, cur: []Entry{a, launchRedated},
 			wantUpd: launchRedated.ID, wantRm: launch.ID, wantContinues: launchRedated.ID + "<" + launch.ID},
@@ -135,7 +136,7 @@ func TestCompare(t *testing.T) {
 
 func TestFloodMessage(t *testing.T) {
 	_, err := Compare(nil, []Entry{entry("a", "", 1), entry("b", "", 2), entry("c", "", 3)}, DiffOptions{MaxNew: 2})
-	if err == nil || err.Error() != "3 posts look new (the limit is 2, max_new); did the post ids change? Use --force if this is right" {
+	if err == nil || err.Error() != "3 posts look new (the limit is 2, max_new). If the post ids changed (a new domain, another id scheme), --rebaseline records the posts under their new ids and mails none of them; if they really are all new, --force mails them" {
 		t.Errorf("got %v", err)
 	}
 }

@@ -89,17 +89,19 @@ func history(ctx context.Context, st store.Store) (known []feed.Known, first boo
 
 // diffFlags are the flags of the commands that compute a diff.
 type diffFlags struct {
-	backfill int
-	force    bool
+	backfill   int
+	force      bool
+	rebaseline bool
 }
 
 func (f *diffFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.backfill, "backfill", 0, "on the first run, count the `N` newest posts as new (default: none; the first run is a baseline)")
-	fs.BoolVar(&f.force, "force", false, "go on even when more posts look new than max_new allows")
+	fs.BoolVar(&f.force, "force", false, "go on even when more posts look new than max_new allows: they are all mailed")
+	fs.BoolVar(&f.rebaseline, "rebaseline", false, "record the posts as the first run does, with none of them new and none mailed: after the post ids changed (a new domain, another id scheme)")
 }
 
 func (b *build) diffOptions(df diffFlags, first bool) feed.DiffOptions {
-	return feed.DiffOptions{FirstRun: first, Backfill: df.backfill, MaxNew: b.cfg.MaxNew, Force: df.force}
+	return feed.DiffOptions{FirstRun: first, Backfill: df.backfill, MaxNew: b.cfg.MaxNew, Force: df.force, Rebaseline: df.rebaseline}
 }
 
 func runDiff(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -164,7 +166,10 @@ func printDiffJSON(w io.Writer, d feed.Diff) error {
 }
 
 func printDiff(w io.Writer, d feed.Diff, total int) {
-	if d.Baseline {
+	switch {
+	case d.Rebaseline:
+		fmt.Fprintf(w, "rebaseline: %s the baseline; nothing counts as new\n", plural(total, "post is", "posts are"))
+	case d.Baseline:
 		fmt.Fprintf(w, "first run: %s the baseline; ", plural(total, "post is", "posts are"))
 		if len(d.New) == 0 {
 			fmt.Fprintln(w, "nothing counts as new (--backfill N sends the N newest)")
@@ -176,7 +181,7 @@ func printDiff(w io.Writer, d feed.Diff, total int) {
 		name string
 		list []feed.Entry
 	}{{"new", d.New}, {"updated", d.Updated}, {"removed", d.Removed}} {
-		if d.Baseline && sec.name != "new" {
+		if d.Baseline && !d.Rebaseline && sec.name != "new" {
 			continue
 		}
 		fmt.Fprintf(w, "%s: %d\n", sec.name, len(sec.list))

@@ -150,6 +150,53 @@ func TestPublishIDsChangedURLsKept(t *testing.T) {
 	}
 }
 
+// TestPublishRebaseline: when the site moves to another domain, every id and URL changes: the flood guard
+// stops the run and names --rebaseline, which records the posts under their new ids and mails nobody;
+// the next new post is mailed as usual.
+func TestPublishRebaseline(t *testing.T) {
+	dir := copySite(t, "seed-jekyll")
+	os.WriteFile(filepath.Join(dir, "herald.yaml"), []byte("from: \"Jane <jane@blog.example.com>\"\n"+
+		"postal_address: 1 Main St\nsecret: 0123456789abcdef0123456789\nunsubscribe_mailto: leave@blog.example.com\n"), 0o644)
+	for i := 1; i <= 3; i++ {
+		addPost(t, dir, fmt.Sprintf("2021-01-0%d-p%d.md", i, i), fmt.Sprintf("P%d", i))
+	}
+	list := filepath.Join(t.TempDir(), "list.csv")
+	os.WriteFile(list, []byte("email\nann@example.com\n"), 0o644)
+	for _, args := range [][]string{{"subscribers", "import", "-C", dir, list}, {"publish", "-C", dir}} {
+		if _, _, err := runHerald(t, testEnv(), args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	config := filepath.Join(dir, "_config.yml")
+	b, _ := os.ReadFile(config)
+	os.WriteFile(config, []byte(strings.Replace(string(b), "https://blog.example.com", "https://jane.example.org", 1)), 0o644)
+	_, _, err := runHerald(t, testEnv(), "publish", "-C", dir)
+	if err == nil || !strings.Contains(err.Error(), "--rebaseline") {
+		t.Fatalf("got %v, want the flood guard naming --rebaseline", err)
+	}
+	out, _, err := runHerald(t, testEnv(), "publish", "-C", dir, "--rebaseline")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !strings.Contains(out, "rebaseline: 4 posts are the baseline; nothing counts as new") || !strings.Contains(out, "removed: 4") {
+		t.Errorf("output:\n%s", out)
+	}
+	box := filepath.Join(dir, ".herald", "outbox", "new")
+	if mails, _ := os.ReadDir(box); len(mails) != 0 {
+		t.Errorf("the rebaseline mailed %d messages, want none", len(mails))
+	}
+	if d := diffJSON(t, dir); len(d.New)+len(d.Updated)+len(d.Removed) != 0 {
+		t.Errorf("after the rebaseline: got %+v, want nothing", d)
+	}
+	addPost(t, dir, "2021-02-01-next.md", "Next")
+	if out, _, err := runHerald(t, testEnv(), "publish", "-C", dir); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if mails, _ := os.ReadDir(box); len(mails) != 1 {
+		t.Errorf("the next post: %d messages, want 1", len(mails))
+	}
+}
+
 // TestPublishFloodGuard: too many new posts stop the run and change nothing; --force goes on.
 func TestPublishFloodGuard(t *testing.T) {
 	dir := copySite(t, "seed-jekyll")
