@@ -63,7 +63,7 @@ func digestPeriods(now time.Time) (dayStart, weekStart time.Time, dayKey, weekKe
 // wait for the next period rather than the cursor passing them).
 const (
 	planMine = `i.sendable = TRUE AND i.removed = FALSE
-		AND i.plan_run > s.planned_run AND i.plan_run <= :cursor
+		AND i.plan_run > s.planned_run AND i.plan_run <= :cursor AND i.first_run > s.start_run
 		AND i.first_seen > s.confirmed_at
 		AND NOT EXISTS (SELECT 1 FROM delivery_items di WHERE di.subscriber_id = s.id AND di.item_id = i.id)`
 	planDue = `s.status = 'active' AND s.frequency IN ('daily', 'weekly') AND s.confirmed_at IS NOT NULL

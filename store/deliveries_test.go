@@ -234,7 +234,8 @@ func TestPlanRedatedBack(t *testing.T) {
 }
 
 // TestPlanRestored: a post taken off the site before a digest went out, and put back after, goes in the
-// next digest of whoever it is still owed to; who had it does not get it again.
+// next digest of whoever it is still owed to; who had it does not get it again, nor does a subscriber
+// added after it was recorded.
 func TestPlanRestored(t *testing.T) {
 	st := newSite(t)
 	st.publish(hours(-100), false, "base")
@@ -243,6 +244,10 @@ func TestPlanRestored(t *testing.T) {
 	st.plan(hours(0), 0)
 	st.publish(hours(1), true, "p1") // Monday
 	st.plan(hours(1), 1)             // now@ gets p1
+	// Imported after p1 was recorded, with a confirmation from long before: p1 is not theirs.
+	if _, err := st.s.ImportSubscribers(t.Context(), []Subscriber{{Email: "imported@example.com", ConfirmedAt: hours(-500)}}, hours(1.5)); err != nil {
+		t.Fatal(err)
+	}
 	p1 := st.posts[len(st.posts)-1]
 	st.remove("p1")
 	st.publish(hours(2), false)
@@ -718,7 +723,7 @@ func TestBounces(t *testing.T) {
 			st.plan(hours(-2), 3)
 			st.subscribe("bob@example.com", Immediate, hours(-1.5))
 			st.publish(hours(-1), false)
-			if _, err := st.s.db.ExecContext(t.Context(), "UPDATE subscribers SET planned_run = 0, confirmed_at = ? WHERE id = 2", formatTime(hours(-48))); err != nil {
+			if _, err := st.s.db.ExecContext(t.Context(), "UPDATE subscribers SET planned_run = 0, start_run = 0, confirmed_at = ? WHERE id = 2", formatTime(hours(-48))); err != nil {
 				t.Fatal(err)
 			}
 			st.plan(hours(0), 3)

@@ -230,12 +230,23 @@ DROP VIEW case_opt_outs;
 `,
 	// 6: a post taken off the site and put back is planned again, for whoever it is still owed to (a
 	// digest that went out while it was gone did not have it). Plan looks at an item from its plan_run:
-	// its first run, or the run that put it back.
+	// its first run, or the run that put it back. planned_run moves on, so start_run keeps where a
+	// subscriber started: an item recorded before is never theirs, put back or not. For a subscriber
+	// added before this version it is the last run started before they were added (about what
+	// planStart gave them then).
 	`
 ALTER TABLE items ADD COLUMN plan_run INTEGER NOT NULL DEFAULT 0;
 UPDATE items SET plan_run = first_run;
 DROP INDEX items_sendable;
 CREATE INDEX items_sendable ON items (sendable, plan_run);
+-- An older Herald that opened the store before this migration inserts items without plan_run.
+CREATE TRIGGER items_plan_run AFTER INSERT ON items WHEN NEW.plan_run = 0
+BEGIN
+	UPDATE items SET plan_run = NEW.first_run WHERE id = NEW.id;
+END;
+ALTER TABLE subscribers ADD COLUMN start_run INTEGER NOT NULL DEFAULT 0;
+UPDATE subscribers SET start_run = MIN(planned_run,
+	COALESCE((SELECT MAX(r.id) FROM runs r WHERE r.started <= subscribers.created_at), 0));
 `,
 }
 

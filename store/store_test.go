@@ -337,6 +337,16 @@ func TestMigrateFromEveryVersion(t *testing.T) {
 			if err := s.db.QueryRowContext(t.Context(), "SELECT COUNT(*) FROM pragma_foreign_key_check").Scan(&broken); err != nil || broken != 0 {
 				t.Errorf("got %d foreign key violations (%v), want 0", broken, err)
 			}
+			// Version 6: Plan looks at each item from its first run, and no subscriber starts after their cursor.
+			for q, what := range map[string]string{
+				"SELECT COUNT(*) FROM items WHERE plan_run <> first_run":         "items planned from another run than their first",
+				"SELECT COUNT(*) FROM subscribers WHERE start_run > planned_run": "subscribers starting after their cursor",
+			} {
+				var n int
+				if err := s.db.QueryRowContext(t.Context(), q).Scan(&n); err != nil || n != 0 {
+					t.Errorf("got %d %s (%v), want 0", n, what, err)
+				}
+			}
 			if v == 1 || v == 2 { // version 3's filler records a sendable item
 				its := items(t, s)
 				if len(its) == 0 || slices.ContainsFunc(its, func(it Item) bool { return it.Sendable }) {
@@ -380,6 +390,22 @@ func TestMigrateFromEveryVersion(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestItemsPlanRunTrigger: an item that an older Herald inserts after the store was migrated under it
+// (without plan_run) is planned from its first run.
+func TestItemsPlanRunTrigger(t *testing.T) {
+	s := openStore(t, filepath.Join(t.TempDir(), "herald.db"))
+	if _, err := s.db.ExecContext(t.Context(), `INSERT INTO runs (started, command, items_count, new_count, updated_count,
+			removed_count, baseline, forced, config_hash) VALUES ('2025-01-01T00:00:00.000000000Z', 'publish', 1, 1, 0, 0, 0, 0, '');
+		INSERT INTO items (id, url, title, hash, first_run, first_seen, sendable)
+			VALUES ('old', 'https://example.com/old', 'Old', 'h', 1, '2025-01-01T00:00:00.000000000Z', 1)`); err != nil {
+		t.Fatal(err)
+	}
+	var planRun int
+	if err := s.db.QueryRowContext(t.Context(), "SELECT plan_run FROM items WHERE id = 'old'").Scan(&planRun); err != nil || planRun != 1 {
+		t.Errorf("got plan_run %d, %v, want 1", planRun, err)
 	}
 }
 

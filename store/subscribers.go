@@ -201,8 +201,8 @@ func (s *sqliteStore) SubscriberByEmail(ctx context.Context, email string) (Subs
 	return sub, nil
 }
 
-// planStart is where a subscriber added now starts planning (subscribers.planned_run): at the newest
-// sendable item, so that nothing recorded before they were added is theirs.
+// planStart is where a subscriber added now starts planning (subscribers.planned_run and start_run): at
+// the newest sendable item, so that nothing recorded before they were added is theirs.
 func planStart(ctx context.Context, tx *sql.Tx) (int64, error) {
 	var m int64
 	err := tx.QueryRowContext(ctx, "SELECT COALESCE(MAX(plan_run), 0) FROM items WHERE sendable = TRUE").Scan(&m)
@@ -210,7 +210,7 @@ func planStart(ctx context.Context, tx *sql.Tx) (int64, error) {
 }
 
 const insertSubscriberCols = `(email, email_key, name, status, frequency, created_at, consent_source, consent_at,
-	consent_ip, confirmed_at, unsubscribed_at, last_digest_at, hard_bounces, planned_run)`
+	consent_ip, confirmed_at, unsubscribed_at, last_digest_at, hard_bounces, planned_run, start_run)`
 
 func insertSubscriberArgs(sub *Subscriber, planned int64) []any {
 	key, _ := emailKey(sub.Email)
@@ -220,7 +220,7 @@ func insertSubscriberArgs(sub *Subscriber, planned int64) []any {
 	}
 	return []any{sub.Email, key, sub.Name, sub.Status, sub.Frequency, formatTime(sub.CreatedAt), sub.ConsentSource,
 		formatTime(sub.ConsentAt), ip, formatTime(sub.ConfirmedAt), formatTime(sub.UnsubscribedAt),
-		formatTime(sub.LastDigestAt), sub.HardBounces, planned}
+		formatTime(sub.LastDigestAt), sub.HardBounces, planned, planned}
 }
 
 func (s *sqliteStore) AddSubscriber(ctx context.Context, sub Subscriber, now time.Time) (Subscriber, error) {
@@ -242,7 +242,7 @@ func (s *sqliteStore) AddSubscriber(ctx context.Context, sub Subscriber, now tim
 		if err != nil {
 			return err
 		}
-		return tx.QueryRowContext(ctx, "INSERT INTO subscribers "+insertSubscriberCols+" VALUES "+placeholders(1, 14)+" RETURNING id",
+		return tx.QueryRowContext(ctx, "INSERT INTO subscribers "+insertSubscriberCols+" VALUES "+placeholders(1, 15)+" RETURNING id",
 			insertSubscriberArgs(&sub, planned)...).Scan(&sub.ID)
 	})
 	if err != nil {
@@ -339,8 +339,8 @@ func (s *sqliteStore) ImportSubscribers(ctx context.Context, subs []Subscriber, 
 		if err != nil {
 			return err
 		}
-		if err := execBatches(ctx, tx, added, 14, func(n int) string {
-			return "INSERT INTO subscribers " + insertSubscriberCols + " VALUES " + placeholders(n, 14)
+		if err := execBatches(ctx, tx, added, 15, func(n int) string {
+			return "INSERT INTO subscribers " + insertSubscriberCols + " VALUES " + placeholders(n, 15)
 		}, nil, func(e *importEntry) []any { return insertSubscriberArgs(&e.sub, planned) }); err != nil {
 			return err
 		}
