@@ -29,13 +29,15 @@ type Diff struct {
 	Updated  []Entry `json:"updated"`
 	Removed  []Entry `json:"removed"`
 	Baseline bool    `json:"baseline"` // the first run: everything is recorded, nothing is new
-	// Rebaseline is a later run made a baseline (DiffOptions.Rebaseline): nothing is new.
-	Rebaseline bool `json:"rebaseline,omitempty"`
+	// Rebaseline is a later run made a baseline (DiffOptions.Rebaseline): nothing is new, and the posts
+	// that would have been are in Rebaselined, recorded but not mailed.
+	Rebaseline  bool    `json:"rebaseline,omitempty"`
+	Rebaselined []Entry `json:"rebaselined,omitempty"`
 	// Continues maps the id of an Updated entry that is new to the store to the id, in Removed, of the
-	// same post before its id changed: its date was corrected (the id holds the date:
-	// tag:HOST,DATE:PATH), or it keeps its URL under an id made another way (a posts_dir spelled
+	// same post before its id changed: its date was corrected or the site moved to another domain (the
+	// id is tag:HOST,DATE:PATH), or it keeps its URL under an id made another way (a posts_dir spelled
 	// otherwise by an older Herald, another id scheme). The post carries on under the new id; it is not
-	// new.
+	// new (see continuations).
 	Continues map[string]string `json:"continues,omitempty"`
 }
 
@@ -113,7 +115,7 @@ func Compare(known []Known, cur []Entry, o DiffOptions) (Diff, error) {
 		return d, nil
 	}
 	if o.Rebaseline {
-		d.Baseline, d.Rebaseline, d.New = true, true, nil
+		d.Baseline, d.Rebaseline, d.Rebaselined, d.New = true, true, d.New, nil
 		return d, nil
 	}
 	if !o.Force && (len(d.New) > maxNew || (len(d.New) >= swapGuard && len(d.Removed) >= swapGuard)) {
@@ -123,55 +125,72 @@ func Compare(known []Known, cur []Entry, o DiffOptions) (Diff, error) {
 }
 
 // continuations finds the posts whose id changed: an entry new to the store, or back after it was
-// removed (an id changed and then changed back), that continues an entry gone in this run. It does when
-// their ids differ in their date alone, with the same title or the same URL (a title corrected with the
-// date); or else when they have the same URL (Hugo's and plain sites' URLs hold no date, and an id
-// scheme that changed mostly keeps the URLs). Each side must be the only one with that undated id, or
-// that URL. (A new post that takes the slug of one deleted in the same run has its own title, nearly
-// always, and its own URL where the URL holds the date; one that takes its very URL replaces that page,
-// which is an edit.) It moves the new ones from fresh to updated, and says which old id each continues.
+// removed (an id changed and then changed back), that continues an entry gone in this run. It does when,
+// tried in this order:
+//   - their ids differ in the date alone, and they have the same title or the same URL (a date
+//     corrected, with its title perhaps);
+//   - their ids differ in the host alone (the site moved to another domain);
+//   - they have the same URL, and the same title or the same date (another id scheme, or an older
+//     Herald's ids: mostly the URLs stay).
+//
+// Each side must be the only one with that key (undated id, hostless id, URL). A new post that takes
+// the slug, or the URL, of one deleted in the same run has its own title and date, nearly always. It
+// moves the new ones from fresh to updated, and says which old id each continues.
 func continuations(fresh, back, updated, gone []Entry) (stillNew, nowUpdated []Entry, was map[string]string) {
-	type key struct{ undated, url string }
-	count := func(n map[key]int, es ...[]Entry) map[key]int {
-		for _, list := range es {
-			for _, e := range list {
-				if k, ok := undatedID(e.ID); ok {
-					n[key{undated: k}]++
+	type key struct{ kind, v string }
+	rules := []struct {
+		kind string
+		key  func(Entry) (string, bool)
+		same func(old, cur Entry) bool
+	}{
+		{"undated", func(e Entry) (string, bool) { return undatedID(e.ID) },
+			func(o, c Entry) bool { return o.Title == c.Title || o.URL == c.URL }},
+		{"hostless", func(e Entry) (string, bool) { return hostlessID(e.ID) },
+			func(Entry, Entry) bool { return true }},
+		{"url", func(e Entry) (string, bool) { return e.URL, e.URL != "" },
+			func(o, c Entry) bool { return o.Title == c.Title || o.Date.Equal(c.Date) }},
+	}
+	count := func(lists ...[]Entry) map[key]int {
+		n := map[key]int{}
+		for _, es := range lists {
+			for _, e := range es {
+				for _, r := range rules {
+					if k, ok := r.key(e); ok {
+						n[key{r.kind, k}]++
+					}
 				}
-				n[key{url: e.URL}]++
 			}
 		}
 		return n
 	}
-	nComing, nGone := count(map[key]int{}, fresh, back), count(map[key]int{}, gone)
+	nComing, nGone := count(fresh, back), count(gone)
 	goneBy := map[key]Entry{}
 	for _, e := range gone {
-		if k, ok := undatedID(e.ID); ok && nGone[key{undated: k}] == 1 {
-			goneBy[key{undated: k}] = e
-		}
-		if nGone[key{url: e.URL}] == 1 {
-			goneBy[key{url: e.URL}] = e
+		for _, r := range rules {
+			if k, ok := r.key(e); ok && nGone[key{r.kind, k}] == 1 {
+				goneBy[key{r.kind, k}] = e
+			}
 		}
 	}
 	taken := map[string]bool{} // gone ids already continued
 	continues := func(e Entry) bool {
-		old, found := Entry{}, false
-		if k, ok := undatedID(e.ID); ok && nComing[key{undated: k}] == 1 {
-			old, found = goneBy[key{undated: k}]
-			found = found && (old.Title == e.Title || old.URL == e.URL)
+		for _, r := range rules {
+			k, ok := r.key(e)
+			if !ok || nComing[key{r.kind, k}] != 1 {
+				continue
+			}
+			old, found := goneBy[key{r.kind, k}]
+			if !found || taken[old.ID] || !r.same(old, e) {
+				continue
+			}
+			taken[old.ID] = true
+			if was == nil {
+				was = map[string]string{}
+			}
+			was[e.ID] = old.ID
+			return true
 		}
-		if !found && nComing[key{url: e.URL}] == 1 {
-			old, found = goneBy[key{url: e.URL}]
-		}
-		if !found || taken[old.ID] {
-			return false
-		}
-		taken[old.ID] = true
-		if was == nil {
-			was = map[string]string{}
-		}
-		was[e.ID] = old.ID
-		return true
+		return false
 	}
 	for _, e := range fresh {
 		if continues(e) {
@@ -203,6 +222,19 @@ func undatedID(id string) (string, bool) {
 		return "", false
 	}
 	return host + ":" + path, true
+}
+
+// hostlessID is a tag URI (RFC 4151) without its host: "tag:HOST,2024-01-02:PATH" gives "2024-01-02:PATH".
+func hostlessID(id string) (string, bool) {
+	rest, ok := strings.CutPrefix(id, "tag:")
+	if !ok {
+		return "", false
+	}
+	_, rest, ok = strings.Cut(rest, ",")
+	if !ok || !strings.Contains(rest, ":") {
+		return "", false
+	}
+	return rest, true
 }
 
 func sortEntries(es []Entry) {

@@ -2,6 +2,7 @@ package feed
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -45,6 +46,16 @@ func TestCompare(t *testing.T) {
 	}
 	twin := schemed[0] // a second new post at a's URL: neither is a's
 	twin.ID = "urn:twin"
+	replacement := entry("urn:replacement", "h9", 9) // a new post at a's URL, with its own title and date
+	replacement.URL = a.URL
+	// The site moved to another domain: the host in each id and URL changes.
+	var tagged, moved []Entry
+	for i, slug := range []string{"x", "y", "z"} {
+		e := entry(fmt.Sprintf("tag:ex.org,2024-01-0%d:%s", i+1, slug), "h", i+1)
+		tagged = append(tagged, e)
+		e.ID, e.URL = strings.Replace(e.ID, "ex.org", "new.example", 1), "https://new.example/"+slug
+		moved = append(moved, e)
+	}
 	var many []Entry
 	var manyKnown []Known
 	for i := 0; i < 8; i++ {
@@ -89,6 +100,11 @@ func TestCompare(t *testing.T) {
 			wantUpd: "urn:new:c,urn:new:b,urn:new:a", wantRm: "c,b,a", wantContinues: "urn:new:a<a,urn:new:b<b,urn:new:c<c"},
 		{name: "two new posts at a gone one's URL are new", known: []Known{known(a, false), known(b, false)}, cur: []Entry{b, schemed[0], twin},
 			wantNew: "urn:new:a,urn:twin", wantRm: "a"},
+		{name: "a new post at a deleted one's URL, with its own title and date, is new", known: []Known{known(a, false), known(b, false)}, cur: []Entry{b, replacement},
+			wantNew: "urn:replacement", wantRm: "a"},
+		{name: "a move to another domain is updates", known: []Known{known(tagged[0], false), known(tagged[1], false), known(tagged[2], false)}, cur: moved,
+			wantUpd: moved[2].ID + "," + moved[1].ID + "," + moved[0].ID, wantRm: tagged[2].ID + "," + tagged[1].ID + "," + tagged[0].ID,
+			wantContinues: moved[0].ID + "<" + tagged[0].ID + "," + moved[1].ID + "<" + tagged[1].ID + "," + moved[2].ID + "<" + tagged[2].ID},
 		{name: "a post at the URL of one removed in an earlier run is new", known: []Known{known(a, true), known(b, false)}, cur: []Entry{b, schemed[0]},
 			wantNew: "urn:new:a"},
 		{name: "another post under a deleted one's slug is new", known: []Known{known(a, false), known(launch, false)}, cur: []Entry{a, otherPost},

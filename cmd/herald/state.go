@@ -10,8 +10,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -100,6 +102,14 @@ func (f *diffFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.rebaseline, "rebaseline", false, "record the posts as the first run does, with none of them new and none mailed: after the post ids changed (a new domain, another id scheme)")
 }
 
+// check refuses flags that contradict each other.
+func (f diffFlags) check() error {
+	if f.force && f.rebaseline {
+		return errUsage{"--force mails the posts that look new, --rebaseline mails none of them: give one of them"}
+	}
+	return nil
+}
+
 func (b *build) diffOptions(df diffFlags, first bool) feed.DiffOptions {
 	return feed.DiffOptions{FirstRun: first, Backfill: df.backfill, MaxNew: b.cfg.MaxNew, Force: df.force, Rebaseline: df.rebaseline}
 }
@@ -118,6 +128,9 @@ Flags:
 	df.register(fs)
 	asJSON := fs.Bool("json", false, "print the diff as JSON: an object with the arrays new, updated and removed, baseline, and continues (new id to old) when a post's id changed")
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := df.check(); err != nil {
 		return err
 	}
 	b, err := prepare(ctx, getenv, bf, stderr)
@@ -177,16 +190,26 @@ func printDiff(w io.Writer, d feed.Diff, total int) {
 			fmt.Fprintf(w, "the %d newest count as new (--backfill)\n", len(d.New))
 		}
 	}
-	for _, sec := range []struct {
+	sections := []struct {
 		name string
 		list []feed.Entry
-	}{{"new", d.New}, {"updated", d.Updated}, {"removed", d.Removed}} {
+	}{{"new", d.New}, {"updated", d.Updated}, {"removed", d.Removed}}
+	if d.Rebaseline {
+		sections[0].name, sections[0].list = "recorded, not mailed", d.Rebaselined
+	}
+	for _, sec := range sections {
 		if d.Baseline && !d.Rebaseline && sec.name != "new" {
 			continue
 		}
 		fmt.Fprintf(w, "%s: %d\n", sec.name, len(sec.list))
 		for _, e := range sec.list {
 			fmt.Fprintf(w, "  %s  %s  %s\n", e.Date.Format("2006-01-02"), e.ID, e.Title)
+		}
+	}
+	if len(d.Continues) > 0 {
+		fmt.Fprintf(w, "id changed (updated, not new): %d\n", len(d.Continues))
+		for _, id := range slices.Sorted(maps.Keys(d.Continues)) {
+			fmt.Fprintf(w, "  %s  was  %s\n", id, d.Continues[id])
 		}
 	}
 }
@@ -355,6 +378,9 @@ Flags:
 
 // publish is herald publish, and herald build --record: lock, load, diff, write the feeds, record.
 func publish(ctx context.Context, getenv func(string) string, bf buildFlags, df diffFlags, dryRun bool, command string, stdout, stderr io.Writer) error {
+	if err := df.check(); err != nil {
+		return err
+	}
 	if bf.drafts || bf.future {
 		// Recorded, they would count as published and go out by mail.
 		return errUsage{fmt.Sprintf("herald %s records what is published: --drafts and --future are for herald build alone", command)}

@@ -150,9 +150,10 @@ func TestPublishIDsChangedURLsKept(t *testing.T) {
 	}
 }
 
-// TestPublishRebaseline: when the site moves to another domain, every id and URL changes: the flood guard
-// stops the run and names --rebaseline, which records the posts under their new ids and mails nobody;
-// the next new post is mailed as usual.
+// TestPublishRebaseline: a move to another domain changes every id and URL, and the posts carry on under
+// their new ids (the ids differ in the host alone). When ids and URLs change in a way that ties nothing
+// together, the flood guard stops the run and names --rebaseline, which records the posts under their
+// new ids, says which, and mails nobody; the next new post is mailed as usual.
 func TestPublishRebaseline(t *testing.T) {
 	dir := copySite(t, "seed-jekyll")
 	os.WriteFile(filepath.Join(dir, "herald.yaml"), []byte("from: \"Jane <jane@blog.example.com>\"\n"+
@@ -167,23 +168,45 @@ func TestPublishRebaseline(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	box := filepath.Join(dir, ".herald", "outbox", "new")
 	config := filepath.Join(dir, "_config.yml")
-	b, _ := os.ReadFile(config)
-	os.WriteFile(config, []byte(strings.Replace(string(b), "https://blog.example.com", "https://jane.example.org", 1)), 0o644)
+	edit := func(old, new string) {
+		b, _ := os.ReadFile(config)
+		os.WriteFile(config, []byte(strings.Replace(string(b), old, new, 1)), 0o644)
+	}
+
+	edit("https://blog.example.com", "https://jane.example.org")
+	if d := diffJSON(t, dir); len(d.New) != 0 || len(d.Updated) != 4 || len(d.Continues) != 4 {
+		t.Errorf("after a move to another domain: got %+v, want the 4 posts updated, each continuing its old id", d)
+	}
+	if out, _, err := runHerald(t, testEnv(), "publish", "-C", dir); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+
+	// Other ids (given in the front matter) and other URLs at once.
+	edit("permalink: /:year/:month/:day/:title:output_ext", "permalink: /:title/")
+	for i := 1; i <= 3; i++ {
+		os.WriteFile(filepath.Join(dir, "_posts", fmt.Sprintf("2021-01-0%d-p%d.md", i, i)),
+			[]byte(fmt.Sprintf("---\ntitle: P%d\nid: urn:p%d\n---\nText of P%d.\n", i, i, i)), 0o644)
+	}
 	_, _, err := runHerald(t, testEnv(), "publish", "-C", dir)
 	if err == nil || !strings.Contains(err.Error(), "--rebaseline") {
 		t.Fatalf("got %v, want the flood guard naming --rebaseline", err)
+	}
+	if _, _, err := runHerald(t, testEnv(), "publish", "-C", dir, "--rebaseline", "--force"); err == nil || !strings.Contains(err.Error(), "give one of them") {
+		t.Errorf("--rebaseline --force: got %v, want a usage error", err)
 	}
 	out, _, err := runHerald(t, testEnv(), "publish", "-C", dir, "--rebaseline")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if !strings.Contains(out, "rebaseline: 4 posts are the baseline; nothing counts as new") || !strings.Contains(out, "removed: 4") {
-		t.Errorf("output:\n%s", out)
+	for _, want := range []string{"rebaseline: 4 posts are the baseline; nothing counts as new", "recorded, not mailed: 3", "urn:p1", "removed: 3"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output without %q:\n%s", want, out)
+		}
 	}
-	box := filepath.Join(dir, ".herald", "outbox", "new")
 	if mails, _ := os.ReadDir(box); len(mails) != 0 {
-		t.Errorf("the rebaseline mailed %d messages, want none", len(mails))
+		t.Errorf("mailed %d messages, want none", len(mails))
 	}
 	if d := diffJSON(t, dir); len(d.New)+len(d.Updated)+len(d.Removed) != 0 {
 		t.Errorf("after the rebaseline: got %+v, want nothing", d)
