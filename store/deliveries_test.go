@@ -260,6 +260,27 @@ func TestPlanRestored(t *testing.T) {
 	st.ledger("now@example.com p1", "day@example.com daily 2025-01-08 [p1]")
 }
 
+// TestPlanContinuesItemWithLedger: a post back after it was removed may continue another that both had
+// their own ledger (each mailed to the same subscriber): recording it works, and nobody gets it again.
+func TestPlanContinuesItemWithLedger(t *testing.T) {
+	st := newSite(t)
+	st.publish(hours(-100), false, "base")
+	st.subscribe("now@example.com", Immediate, hours(-50))
+	st.publish(hours(1), true, "a")
+	st.plan(hours(1), 1)
+	a := st.posts[len(st.posts)-1]
+	st.remove("a")
+	st.publish(hours(2), false)
+	st.publish(hours(3), true, "b")
+	st.plan(hours(3), 1)
+	st.remove("b")
+	a.Continues = "b"
+	st.posts = append(st.posts, a)
+	st.publish(hours(4), false)
+	st.plan(hours(4), 0)
+	st.ledger("now@example.com a", "now@example.com b")
+}
+
 // TestPlanSwitchToDigestMidWeek: a subscriber of long standing who switches to the weekly digest on a
 // Wednesday gets their first digest on the next Monday, not at the next hourly run.
 func TestPlanSwitchToDigestMidWeek(t *testing.T) {

@@ -624,16 +624,19 @@ func placeholders(n, cols int) string {
 	return b.String()
 }
 
-// carryOn makes item to the same post as item from, whose id changed with its date: it takes from's
-// first run, first seen and sendable, so that Plan treats it as from; who had from has it (its
+// carryOn makes item to the same post as item from, whose id changed (feed.Diff.Continues): it takes
+// from's first run, plan run, first seen and sendable, so that Plan treats it as from; who had from has it (its
 // delivery_items move over); and what was still to send of from goes as to (its deliveries move over,
 // Message-IDs kept). Sent, failed and cancelled deliveries stay with from, as what happened.
 func carryOn(ctx context.Context, tx *sql.Tx, from, to string) error {
 	for _, q := range []string{
 		`UPDATE items SET first_run = o.first_run, plan_run = o.plan_run, first_seen = o.first_seen, sendable = o.sendable
 			FROM (SELECT first_run, plan_run, first_seen, sendable FROM items WHERE id = ?1) AS o WHERE items.id = ?2`,
-		`UPDATE delivery_items SET item_id = ?2 WHERE item_id = ?1`,
-		`UPDATE deliveries SET item_id = ?2 WHERE item_id = ?1 AND status IN ('queued', 'deferred', 'sending', 'unknown')`,
+		// A subscriber who has a record of both (each mailed to them before) keeps both as they are.
+		`UPDATE delivery_items SET item_id = ?2 WHERE item_id = ?1 AND NOT EXISTS (SELECT 1 FROM delivery_items x
+			WHERE x.subscriber_id = delivery_items.subscriber_id AND x.item_id = ?2)`,
+		`UPDATE deliveries SET item_id = ?2 WHERE item_id = ?1 AND status IN ('queued', 'deferred', 'sending', 'unknown')
+			AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.subscriber_id = deliveries.subscriber_id AND x.item_id = ?2)`,
 	} {
 		if _, err := tx.ExecContext(ctx, q, from, to); err != nil {
 			return err
