@@ -66,6 +66,27 @@ func (st *testSite) plan(now time.Time, want int) {
 	}
 }
 
+// sendAll records every due delivery sent at at.
+func (st *testSite) sendAll(at time.Time) {
+	st.t.Helper()
+	due, err := st.s.Due(st.t.Context(), at, 1000)
+	if err != nil {
+		st.t.Fatal(err)
+	}
+	var attempts []Attempt
+	var outcomes []Outcome
+	for _, d := range due {
+		attempts = append(attempts, Attempt{DeliveryID: d.ID, MessageID: fmt.Sprintf("<%d@example.com>", d.ID)})
+		outcomes = append(outcomes, Outcome{DeliveryID: d.ID, Status: Sent, At: at})
+	}
+	if _, err := st.s.Commit(st.t.Context(), nil, attempts, at); err != nil {
+		st.t.Fatal(err)
+	}
+	if _, err := st.s.Commit(st.t.Context(), outcomes, nil, at); err != nil {
+		st.t.Fatal(err)
+	}
+}
+
 // ledger checks every delivery, in id order: "email post" or "email digest-key [posts, newest first]",
 // then " status" unless queued.
 func (st *testSite) ledger(want ...string) {
@@ -244,6 +265,7 @@ func TestPlanRestored(t *testing.T) {
 	st.plan(hours(0), 0)
 	st.publish(hours(1), true, "p1") // Monday
 	st.plan(hours(1), 1)             // now@ gets p1
+	st.sendAll(hours(1))
 	// Imported after p1 was recorded, with a confirmation from long before: p1 is not theirs.
 	if _, err := st.s.ImportSubscribers(t.Context(), []Subscriber{{Email: "imported@example.com", ConfirmedAt: hours(-500)}}, hours(1.5)); err != nil {
 		t.Fatal(err)
@@ -257,7 +279,44 @@ func TestPlanRestored(t *testing.T) {
 	st.plan(hours(25), 0)        // now@ had it; day@'s digest is tomorrow
 	st.plan(hours(48), 1)        // Wednesday
 	st.plan(hours(72), 0)
-	st.ledger("now@example.com p1", "day@example.com daily 2025-01-08 [p1]")
+	st.ledger("now@example.com p1 sent", "day@example.com daily 2025-01-08 [p1]")
+}
+
+// TestPlanRemovedBeforeSent: a post taken off the site while its messages wait to go leaves them (a
+// digest goes without it, or not at all), and when it is put back everyone who had not had it gets it.
+func TestPlanRemovedBeforeSent(t *testing.T) {
+	st := newSite(t)
+	st.publish(hours(-100), false, "base")
+	st.subscribe("now@example.com", Immediate, hours(-50))
+	st.subscribe("day@example.com", Daily, hours(-50))
+	st.subscribe("week@example.com", Weekly, hours(-50))
+	st.plan(hours(0), 0)
+	st.publish(hours(1), true, "p1", "p2") // Monday
+	st.plan(hours(1), 2)                   // now@ gets p1 and p2
+	st.publish(hours(2), true, "p3")
+	st.plan(hours(2), 1)  // now@ gets p3
+	st.plan(hours(24), 1) // Tuesday: day@'s digest, with p1, p2 and p3
+	p1 := st.posts[1]
+	st.remove("p1")
+	st.publish(hours(25), false) // p1 gone before anything went out
+	st.ledger(
+		"now@example.com p2",
+		"now@example.com p3",
+		"day@example.com daily 2025-01-07 [p3 p2]",
+	)
+	st.posts = append(st.posts, p1)
+	st.publish(hours(26), false) // back
+	st.plan(hours(26), 1)        // now@ gets p1 again
+	st.plan(hours(48), 1)        // Wednesday's digest has it
+	st.plan(hours(24*7), 1)      // Monday: week@'s has all three
+	st.ledger(
+		"now@example.com p2",
+		"now@example.com p3",
+		"day@example.com daily 2025-01-07 [p3 p2]",
+		"now@example.com p1",
+		"day@example.com daily 2025-01-08 [p1]",
+		"week@example.com weekly 2025-W03 [p3 p2 p1]",
+	)
 }
 
 // TestPlanContinuesItemWithLedger: a post back after it was removed may continue another that both had
@@ -268,17 +327,19 @@ func TestPlanContinuesItemWithLedger(t *testing.T) {
 	st.subscribe("now@example.com", Immediate, hours(-50))
 	st.publish(hours(1), true, "a")
 	st.plan(hours(1), 1)
+	st.sendAll(hours(1))
 	a := st.posts[len(st.posts)-1]
 	st.remove("a")
 	st.publish(hours(2), false)
 	st.publish(hours(3), true, "b")
 	st.plan(hours(3), 1)
+	st.sendAll(hours(3))
 	st.remove("b")
 	a.Continues = "b"
 	st.posts = append(st.posts, a)
 	st.publish(hours(4), false)
 	st.plan(hours(4), 0)
-	st.ledger("now@example.com a", "now@example.com b")
+	st.ledger("now@example.com a sent", "now@example.com b sent")
 }
 
 // TestPlanSwitchToDigestMidWeek: a subscriber of long standing who switches to the weekly digest on a

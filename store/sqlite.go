@@ -570,6 +570,24 @@ func (s *sqliteStore) Record(ctx context.Context, run *Run, seen []Item) (err er
 			return fail("carry "+it.Continues+" on as "+it.ID, err)
 		}
 	}
+	// What waits to go of a post that left the site (and was not carried on) goes without it: the
+	// subscribers are owed it again, should it come back (plan_run). Nothing is in flight: a run holds
+	// the lock, and a crash's "sending" and "unknown" ones stay.
+	for _, q := range []func(n int) string{
+		func(n int) string {
+			return `DELETE FROM delivery_items WHERE item_id IN (` + placeholders(n, 1) + `) AND delivery_id IN
+				(SELECT id FROM deliveries WHERE status IN ('queued', 'deferred'))`
+		},
+		// A post's own message, or a digest left with nothing in it (its delivery_items go with it).
+		func(n int) string {
+			return `DELETE FROM deliveries WHERE status IN ('queued', 'deferred') AND (item_id IN (` + placeholders(n, 1) + `)
+				OR (digest_key IS NOT NULL AND NOT EXISTS (SELECT 1 FROM delivery_items di WHERE di.delivery_id = deliveries.id)))`
+		},
+	} {
+		if err := execBatches(ctx, tx, gone, 1, q, nil, func(id string) []any { return []any{id} }); err != nil {
+			return fail("take removed posts out of the mail to send", err)
+		}
+	}
 	if err := commit(ctx, tx); err != nil {
 		return fail("commit", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"net/mail"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -217,7 +218,9 @@ func TestSendTestTo(t *testing.T) {
 	}
 }
 
-// TestRemovedPostDoesNotBlock: a queued post that left the site is closed, not left to block the queue.
+// TestRemovedPostDoesNotBlock: a queued post that left the site leaves the queue. herald publish takes it
+// out when it records the post gone, and mails it when it comes back; herald send, which records nothing,
+// closes it, so that it does not block the queue.
 func TestRemovedPostDoesNotBlock(t *testing.T) {
 	dir := mailSite(t, "outbox: blocker\n")
 	cfgPath := filepath.Join(dir, "herald.yaml")
@@ -226,23 +229,55 @@ func TestRemovedPostDoesNotBlock(t *testing.T) {
 	if _, _, err := runHerald(t, testEnv(), "publish", "-C", dir); err != nil {
 		t.Fatal(err)
 	}
-	addPost(t, dir, "2021-01-01-a.md", "A")
-	if _, _, err := runHerald(t, testEnv(), "publish", "-C", dir); err == nil || !strings.Contains(err.Error(), "cannot connect") {
-		t.Fatalf("got %v, want the outbox to fail", err) // A is queued now
+	queue := func(name, title string) string {
+		t.Helper()
+		addPost(t, dir, name, title)
+		if _, _, err := runHerald(t, testEnv(), "publish", "-C", dir); err == nil || !strings.Contains(err.Error(), "cannot connect") {
+			t.Fatalf("got %v, want the outbox to fail", err) // the post is queued now
+		}
+		path := filepath.Join(dir, "_posts", name)
+		saved, _ := os.ReadFile(path)
+		os.Remove(path)
+		return string(saved)
 	}
-	os.WriteFile(cfgPath, []byte(strings.Replace(string(cfg), "outbox: blocker\n", "", 1)), 0o644)
-	os.Remove(filepath.Join(dir, "_posts", "2021-01-01-a.md"))
-	addPost(t, dir, "2021-01-02-b.md", "B")
-	out, _, err := runHerald(t, testEnv(), "publish", "-C", dir)
-	if err != nil || !strings.Contains(out, "sent 1, deferred 0, failed 0, unknown 0, skipped 1") {
-		t.Fatalf("publish: %v\n%s", err, out)
+	unblock := func() { os.WriteFile(cfgPath, []byte(strings.Replace(string(cfg), "outbox: blocker\n", "", 1)), 0o644) }
+	block := func() { os.WriteFile(cfgPath, cfg, 0o644) }
+	subjects := func() []string {
+		var got []string
+		for _, m := range maildir(t, filepath.Join(dir, ".herald", "outbox")) {
+			got = append(got, m.Header.Get("Subject"))
+		}
+		slices.Sort(got)
+		return got
 	}
-	msgs := maildir(t, filepath.Join(dir, ".herald", "outbox"))
-	if len(msgs) != 1 || msgs[0].Header.Get("Subject") != "B" {
-		t.Errorf("outbox: %d messages", len(msgs))
+
+	queue("2021-01-01-a.md", "A")
+	unblock()
+	out, _, err := runHerald(t, testEnv(), "send", "-C", dir)
+	if err != nil || !strings.Contains(out, "sent 0, deferred 0, failed 0, unknown 0, skipped 1") {
+		t.Fatalf("send: %v\n%s", err, out)
 	}
 	if out, _, _ := runHerald(t, testEnv(), "send", "-C", dir); !strings.Contains(out, "nothing to send") {
 		t.Errorf("the closed delivery is still due:\n%s", out)
+	}
+
+	block()
+	c := queue("2021-01-03-c.md", "C")
+	unblock()
+	addPost(t, dir, "2021-01-04-d.md", "D")
+	out, _, err = runHerald(t, testEnv(), "publish", "-C", dir)
+	if err != nil || !strings.Contains(out, "sent 1, deferred 0, failed 0, unknown 0, skipped 0") {
+		t.Fatalf("publish: %v\n%s", err, out)
+	}
+	if got := subjects(); !slices.Equal(got, []string{"D"}) {
+		t.Errorf("outbox: %q, want D alone", got)
+	}
+	os.WriteFile(filepath.Join(dir, "_posts", "2021-01-03-c.md"), []byte(c), 0o644) // C is back
+	if out, _, err := runHerald(t, testEnv(), "publish", "-C", dir); err != nil {
+		t.Fatalf("publish: %v\n%s", err, out)
+	}
+	if got := subjects(); !slices.Equal(got, []string{"C", "D"}) {
+		t.Errorf("outbox: %q, want C and D", got)
 	}
 }
 
