@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -235,8 +236,10 @@ func sendDue(ctx context.Context, b *build, st store.Store, getenv func(string) 
 		return err
 	}
 	recordedHash := make(map[string]string, len(recorded))
+	removed := map[string]bool{}
 	for _, it := range recorded {
 		recordedHash[it.ID] = it.Hash
+		removed[it.ID] = it.Removed
 	}
 	rendered := map[string]bool{}
 	var ledger mailer.Ledger = &storeLedger{st: st, backoff: 15 * time.Minute}
@@ -289,13 +292,20 @@ func sendDue(ctx context.Context, b *build, st store.Store, getenv func(string) 
 			for _, d := range fresh {
 				m, err := ms.compose(pctx, st, d, byID, now)
 				if errors.Is(err, errPostGone) {
-					// It can never be sent: close it, or it would block the queue.
-					if err := closeDelivery(pctx, st, d, err.Error()); err != nil {
-						prodErr = err
-						return
-					}
-					fmt.Fprintf(stderr, "herald: delivery %d not sent: %v\n", d.ID, err)
 					skipped++
+					if !slices.ContainsFunc(d.ItemIDs, func(id string) bool { return !removed[id] }) {
+						// Recorded gone (before publish took such mail out of the queue): it can never
+						// be sent, so close it.
+						if err := closeDelivery(pctx, st, d, err.Error()); err != nil {
+							prodErr = err
+							return
+						}
+						fmt.Fprintf(stderr, "herald: delivery %d not sent: %v\n", d.ID, err)
+						continue
+					}
+					// The site changed since herald publish recorded it: the delivery waits. The next
+					// publish records the post gone and takes it out of the queue, or it is back.
+					fmt.Fprintf(stderr, "herald: delivery %d waits: %v (herald publish records that)\n", d.ID, err)
 					continue
 				}
 				if err != nil {
