@@ -319,6 +319,67 @@ func TestPlanRemovedBeforeSent(t *testing.T) {
 	)
 }
 
+// TestRecordKeepsWhatServersMayHave: when a post leaves, its mail that a server may have (a crash left it
+// sending, or unknown, or --retry-unknown queued such a one again) stays in the ledger with the post in
+// it; what was refused (deferred) or never tried leaves, and a digest left with nothing goes too.
+func TestRecordKeepsWhatServersMayHave(t *testing.T) {
+	st := newSite(t)
+	st.publish(hours(-100), false, "base")
+	for _, email := range []string{"sending", "unknown", "retried", "deferred", "queued"} {
+		st.subscribe(email+"@example.com", Daily, hours(-50))
+	}
+	st.plan(hours(0), 0)
+	st.publish(hours(1), true, "p1")
+	st.plan(hours(24), 5) // Tuesday's digests, with p1, in subscriber order
+	at := hours(24)
+	if _, err := st.s.Sending(t.Context(), []Attempt{{DeliveryID: 1, MessageID: "<1@x>"}, {DeliveryID: 2, MessageID: "<2@x>"},
+		{DeliveryID: 3, MessageID: "<3@x>"}, {DeliveryID: 4, MessageID: "<4@x>"}}, at); err != nil {
+		t.Fatal(err)
+	}
+	finish := func(o ...Outcome) {
+		t.Helper()
+		if err := st.s.Finish(t.Context(), o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	finish(Outcome{DeliveryID: 3, Status: Unknown, At: at}, Outcome{DeliveryID: 4, Status: Deferred, Error: "451 later", NextAttempt: hours(25), At: at})
+	if n, err := st.s.RetryUnknown(t.Context()); err != nil || n != 1 { // 3 is queued again
+		t.Fatalf("retry unknown: %d, %v", n, err)
+	}
+	finish(Outcome{DeliveryID: 2, Status: Unknown, At: at})
+	st.remove("p1")
+	st.publish(hours(25), false)
+	st.ledger(
+		"sending@example.com daily 2025-01-07 [p1] sending",
+		"unknown@example.com daily 2025-01-07 [p1] unknown",
+		"retried@example.com daily 2025-01-07 [p1]",
+	)
+}
+
+// TestPlanCarryOnAfterDigest: a subscriber who had a post in a digest, then switched to immediate mail and
+// has another post queued, is not mailed the first post again when it comes back carrying on the second.
+func TestPlanCarryOnAfterDigest(t *testing.T) {
+	st := newSite(t)
+	st.publish(hours(-100), false, "base")
+	ann := st.subscribe("ann@example.com", Daily, hours(-50))
+	st.plan(hours(0), 0)
+	st.publish(hours(1), true, "t")
+	post := st.posts[len(st.posts)-1]
+	st.plan(hours(24), 1) // Tuesday's digest, with t
+	st.sendAll(hours(24))
+	st.remove("t")
+	st.publish(hours(25), false)
+	st.update(ann, hours(26), func(s *Subscriber) { s.Frequency = Immediate })
+	st.publish(hours(27), true, "f")
+	st.plan(hours(27), 1) // f, alone
+	st.remove("f")
+	post.Continues = "f"
+	st.posts = append(st.posts, post)
+	st.publish(hours(28), false)
+	st.plan(hours(28), 0)
+	st.ledger("ann@example.com daily 2025-01-07 [t] sent")
+}
+
 // TestPlanContinuesItemWithLedger: a post back after it was removed may continue another that both had
 // their own ledger (each mailed to the same subscriber): recording it works, and nobody gets it again.
 func TestPlanContinuesItemWithLedger(t *testing.T) {

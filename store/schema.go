@@ -247,6 +247,11 @@ END;
 ALTER TABLE subscribers ADD COLUMN start_run INTEGER NOT NULL DEFAULT 0;
 UPDATE subscribers SET start_run = MIN(planned_run,
 	COALESCE((SELECT MAX(r.id) FROM runs r WHERE r.started <= subscribers.created_at), 0));
+-- The same for subscribers: an older Herald sets planned_run where they start, and no start_run.
+CREATE TRIGGER subscribers_start_run AFTER INSERT ON subscribers WHEN NEW.start_run = 0 AND NEW.planned_run > 0
+BEGIN
+	UPDATE subscribers SET start_run = NEW.planned_run WHERE id = NEW.id;
+END;
 `,
 }
 

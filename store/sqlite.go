@@ -571,16 +571,19 @@ func (s *sqliteStore) Record(ctx context.Context, run *Run, seen []Item) (err er
 		}
 	}
 	// What waits to go of a post that left the site (and was not carried on) goes without it: the
-	// subscribers are owed it again, should it come back (plan_run). Nothing is in flight: a run holds
-	// the lock, and a crash's "sending" and "unknown" ones stay.
+	// subscribers are owed it again, should it come back (plan_run). Only what no server can have: never
+	// tried, or refused (deferred). Not a crash's "sending" and "unknown" ones, nor an unknown one queued
+	// again by --retry-unknown (tried before: sending_at is set). Nothing is in flight: a run holds the
+	// lock.
+	const waiting = `(status = 'deferred' OR (status = 'queued' AND sending_at IS NULL))`
 	for _, q := range []func(n int) string{
 		func(n int) string {
 			return `DELETE FROM delivery_items WHERE item_id IN (` + placeholders(n, 1) + `) AND delivery_id IN
-				(SELECT id FROM deliveries WHERE status IN ('queued', 'deferred'))`
+				(SELECT id FROM deliveries WHERE ` + waiting + `)`
 		},
 		// A post's own message, or a digest left with nothing in it (its delivery_items go with it).
 		func(n int) string {
-			return `DELETE FROM deliveries WHERE status IN ('queued', 'deferred') AND (item_id IN (` + placeholders(n, 1) + `)
+			return `DELETE FROM deliveries WHERE ` + waiting + ` AND (item_id IN (` + placeholders(n, 1) + `)
 				OR (digest_key IS NOT NULL AND NOT EXISTS (SELECT 1 FROM delivery_items di WHERE di.delivery_id = deliveries.id)))`
 		},
 	} {
@@ -650,11 +653,15 @@ func carryOn(ctx context.Context, tx *sql.Tx, from, to string) error {
 	for _, q := range []string{
 		`UPDATE items SET first_run = o.first_run, plan_run = o.plan_run, first_seen = o.first_seen, sendable = o.sendable
 			FROM (SELECT first_run, plan_run, first_seen, sendable FROM items WHERE id = ?1) AS o WHERE items.id = ?2`,
-		// A subscriber who has a record of both (each mailed to them before) keeps both as they are.
-		`UPDATE delivery_items SET item_id = ?2 WHERE item_id = ?1 AND NOT EXISTS (SELECT 1 FROM delivery_items x
-			WHERE x.subscriber_id = delivery_items.subscriber_id AND x.item_id = ?2)`,
+		// A subscriber who has a record of both (each mailed to them before, alone or in a digest) keeps
+		// both as they are: what of from still waits to go is then theirs no more, and Record takes it
+		// out of the queue.
+		`UPDATE delivery_items SET item_id = ?2 WHERE item_id = ?1
+			AND NOT EXISTS (SELECT 1 FROM delivery_items x WHERE x.subscriber_id = delivery_items.subscriber_id AND x.item_id = ?2)
+			AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.subscriber_id = delivery_items.subscriber_id AND x.item_id = ?2)`,
+		// A post's own message goes with its delivery_items row.
 		`UPDATE deliveries SET item_id = ?2 WHERE item_id = ?1 AND status IN ('queued', 'deferred', 'sending', 'unknown')
-			AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.subscriber_id = deliveries.subscriber_id AND x.item_id = ?2)`,
+			AND EXISTS (SELECT 1 FROM delivery_items x WHERE x.delivery_id = deliveries.id AND x.item_id = ?2)`,
 	} {
 		if _, err := tx.ExecContext(ctx, q, from, to); err != nil {
 			return err
