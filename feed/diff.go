@@ -125,116 +125,112 @@ func Compare(known []Known, cur []Entry, o DiffOptions) (Diff, error) {
 }
 
 // continuations finds the posts whose id changed: an entry new to the store, or back after it was
-// removed (an id changed and then changed back), that continues an entry gone in this run. It does when,
-// tried in this order:
-//   - their ids differ in the date alone, and they have the same title or the same URL (a date
-//     corrected, with its title perhaps);
-//   - their ids differ in the host alone (the site moved to another domain);
-//   - they have the same URL, and the same title or the same date (another id scheme, or an older
-//     Herald's ids: mostly the URLs stay).
+// removed (an id changed and then changed back), that continues an entry gone in this run. The rules,
+// strongest first, each given its chance at every entry before the next:
+//   - the ids differ in the date alone, and the titles or the URLs are the same (a date corrected, with
+//     its title perhaps);
+//   - the ids differ in the host alone (the site moved to another domain);
+//   - the ids differ in the host and the date, and the titles are the same (both at once);
+//   - the URLs are the same, and the titles or the dates (another id scheme, or an older Herald's ids:
+//     mostly the URLs stay).
 //
-// Each side must be the only one with that key (undated id, hostless id, URL). A new post that takes
-// the slug, or the URL, of one deleted in the same run has its own title and date, nearly always. It
-// moves the new ones from fresh to updated, and says which old id each continues.
+// Each side must be the only one with that key (the id without its date, host or both; the URL). A new
+// post that takes the slug, or the URL, of one deleted in the same run has its own title and date,
+// nearly always. It moves the new ones from fresh to updated, and says which old id each continues.
 func continuations(fresh, back, updated, gone []Entry) (stillNew, nowUpdated []Entry, was map[string]string) {
-	type key struct{ kind, v string }
+	type key struct {
+		rule int
+		v    string
+	}
 	rules := []struct {
-		kind string
 		key  func(Entry) (string, bool)
 		same func(old, cur Entry) bool
 	}{
-		{"undated", func(e Entry) (string, bool) { return undatedID(e.ID) },
+		{func(e Entry) (string, bool) { return idWithout(e.ID, false, true) },
 			func(o, c Entry) bool { return o.Title == c.Title || o.URL == c.URL }},
-		{"hostless", func(e Entry) (string, bool) { return hostlessID(e.ID) },
+		{func(e Entry) (string, bool) { return idWithout(e.ID, true, false) },
 			func(Entry, Entry) bool { return true }},
-		{"url", func(e Entry) (string, bool) { return e.URL, e.URL != "" },
+		{func(e Entry) (string, bool) { return idWithout(e.ID, true, true) },
+			func(o, c Entry) bool { return o.Title == c.Title }},
+		{func(e Entry) (string, bool) { return e.URL, e.URL != "" },
 			func(o, c Entry) bool { return o.Title == c.Title || o.Date.Equal(c.Date) }},
 	}
-	count := func(lists ...[]Entry) map[key]int {
+	coming := append(slices.Clone(fresh), back...)
+	count := func(es []Entry) map[key]int {
 		n := map[key]int{}
-		for _, es := range lists {
-			for _, e := range es {
-				for _, r := range rules {
-					if k, ok := r.key(e); ok {
-						n[key{r.kind, k}]++
-					}
+		for _, e := range es {
+			for r, rule := range rules {
+				if k, ok := rule.key(e); ok {
+					n[key{r, k}]++
 				}
 			}
 		}
 		return n
 	}
-	nComing, nGone := count(fresh, back), count(gone)
+	nComing, nGone := count(coming), count(gone)
 	goneBy := map[key]Entry{}
 	for _, e := range gone {
-		for _, r := range rules {
-			if k, ok := r.key(e); ok && nGone[key{r.kind, k}] == 1 {
-				goneBy[key{r.kind, k}] = e
+		for r, rule := range rules {
+			if k, ok := rule.key(e); ok && nGone[key{r, k}] == 1 {
+				goneBy[key{r, k}] = e
 			}
 		}
 	}
+	was = map[string]string{}
 	taken := map[string]bool{} // gone ids already continued
-	continues := func(e Entry) bool {
-		for _, r := range rules {
-			k, ok := r.key(e)
-			if !ok || nComing[key{r.kind, k}] != 1 {
+	for r, rule := range rules {
+		for _, e := range coming {
+			k, ok := rule.key(e)
+			if !ok || was[e.ID] != "" || nComing[key{r, k}] != 1 {
 				continue
 			}
-			old, found := goneBy[key{r.kind, k}]
-			if !found || taken[old.ID] || !r.same(old, e) {
-				continue
+			if old, found := goneBy[key{r, k}]; found && !taken[old.ID] && rule.same(old, e) {
+				taken[old.ID], was[e.ID] = true, old.ID
 			}
-			taken[old.ID] = true
-			if was == nil {
-				was = map[string]string{}
-			}
-			was[e.ID] = old.ID
-			return true
 		}
-		return false
 	}
 	for _, e := range fresh {
-		if continues(e) {
+		if was[e.ID] != "" {
 			updated = append(updated, e)
 		} else {
 			stillNew = append(stillNew, e)
 		}
 	}
 	for _, e := range back {
-		if continues(e) && !slices.ContainsFunc(updated, func(u Entry) bool { return u.ID == e.ID }) {
+		if was[e.ID] != "" && !slices.ContainsFunc(updated, func(u Entry) bool { return u.ID == e.ID }) {
 			updated = append(updated, e)
 		}
+	}
+	if len(was) == 0 {
+		was = nil
 	}
 	return stillNew, updated, was
 }
 
-// undatedID is a tag URI (RFC 4151) without its date: "tag:HOST,2024-01-02:PATH" gives "HOST:PATH".
-func undatedID(id string) (string, bool) {
+// idWithout is a tag URI (RFC 4151), "tag:HOST,DATE:PATH", without its host, its date or both (and the
+// separators with them): the key under which a post keeps its identity while those change.
+func idWithout(id string, host, date bool) (string, bool) {
 	rest, ok := strings.CutPrefix(id, "tag:")
 	if !ok {
 		return "", false
 	}
-	host, rest, ok := strings.Cut(rest, ",")
+	h, rest, ok := strings.Cut(rest, ",")
 	if !ok {
 		return "", false
 	}
-	date, path, ok := strings.Cut(rest, ":")
-	if !ok || date == "" || strings.Trim(date, "0123456789-") != "" {
+	d, path, ok := strings.Cut(rest, ":")
+	if !ok || d == "" || strings.Trim(d, "0123456789-") != "" {
 		return "", false
 	}
-	return host + ":" + path, true
-}
-
-// hostlessID is a tag URI (RFC 4151) without its host: "tag:HOST,2024-01-02:PATH" gives "2024-01-02:PATH".
-func hostlessID(id string) (string, bool) {
-	rest, ok := strings.CutPrefix(id, "tag:")
-	if !ok {
-		return "", false
+	switch {
+	case host && date:
+		return path, true
+	case host:
+		return d + ":" + path, true
+	case date:
+		return h + ":" + path, true
 	}
-	_, rest, ok = strings.Cut(rest, ",")
-	if !ok || !strings.Contains(rest, ":") {
-		return "", false
-	}
-	return rest, true
+	return id, true
 }
 
 func sortEntries(es []Entry) {

@@ -156,3 +156,39 @@ func TestFloodMessage(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+// TestCompareMoveAndRedate: a move to another domain in the run that corrects one post's date carries
+// every post on, that one too: none is new, so none is mailed again.
+func TestCompareMoveAndRedate(t *testing.T) {
+	var known []Known
+	var cur []Entry
+	for i, slug := range []string{"w", "x", "y", "z"} {
+		e := entry(fmt.Sprintf("tag:ex.org,2024-01-0%d:%s", i+1, slug), "h", i+1)
+		known = append(known, Known{Entry: e})
+		e.ID, e.URL = strings.Replace(e.ID, "ex.org", "new.example", 1), "https://new.example/"+slug
+		if slug == "w" {
+			e.ID, e.Date = "tag:new.example,2024-01-09:w", e.Date.AddDate(0, 0, 8)
+		}
+		cur = append(cur, e)
+	}
+	d, err := Compare(known, cur, DiffOptions{})
+	if err != nil || len(d.New) != 0 || len(d.Continues) != 4 || d.Continues["tag:new.example,2024-01-09:w"] != "tag:ex.org,2024-01-01:w" {
+		t.Errorf("got new %q, continues %v, %v; want all 4 carried on", ids(d.New), d.Continues, err)
+	}
+}
+
+// TestCompareRuleOrder: a stronger rule wins over a weaker one whatever the order of the posts: the post
+// whose date was corrected continues the gone one, and another post that took its URL and date is new.
+func TestCompareRuleOrder(t *testing.T) {
+	gone := entry("tag:ex.org,2024-01-01:hello", "h", 1)
+	redated := entry("tag:ex.org,2024-01-05:hello", "h", 5)
+	redated.Title = gone.Title
+	other := entry("urn:other", "o", 1)
+	other.URL = gone.URL
+	for _, cur := range [][]Entry{{redated, other}, {other, redated}} {
+		d, err := Compare([]Known{{Entry: gone}}, cur, DiffOptions{})
+		if err != nil || ids(d.New) != "urn:other" || d.Continues[redated.ID] != gone.ID {
+			t.Errorf("order %s: got new %q, continues %v, %v", ids(cur), ids(d.New), d.Continues, err)
+		}
+	}
+}

@@ -141,6 +141,10 @@ func TestPublishIDsChangedURLsKept(t *testing.T) {
 	if len(d.New) != 0 || len(d.Updated) != 4 || len(d.Removed) != 4 || len(d.Continues) != 4 || d.Continues[d.Updated[0].ID] == "" {
 		t.Fatalf("got %+v, want the 4 posts updated, each continuing its old id", d)
 	}
+	if out, _, err := runHerald(t, testEnv(), "diff", "-C", dir); err != nil || !strings.Contains(out, "id changed (updated, not new): 4") ||
+		!strings.Contains(out, "tag:blog.example.com,2021-01-01:p1  was  urn:old:1") {
+		t.Errorf("herald diff: %v\n%s", err, out)
+	}
 	out, _, err := runHerald(t, testEnv(), "publish", "-C", dir)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
