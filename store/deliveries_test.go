@@ -203,8 +203,6 @@ func TestPlanWho(t *testing.T) {
 	)
 }
 
-// TestPlanFrequencyChange checks that a post reaches a subscriber once, alone or in a digest, whatever
-// their frequency was when it was planned.
 // TestPlanRedated: a post whose id changed with its date carries on under the new id. Who had it does
 // not get it again, a digest still to come has it, and a delivery still queued goes out under the new id.
 func TestPlanRedated(t *testing.T) {
@@ -417,6 +415,8 @@ func TestPlanSwitchToDigestMidWeek(t *testing.T) {
 	st.ledger("ann@example.com weekly 2025-W03 [p1]")
 }
 
+// TestPlanFrequencyChange checks that a post reaches a subscriber once, alone or in a digest, whatever
+// their frequency was when it was planned.
 func TestPlanFrequencyChange(t *testing.T) {
 	st := newSite(t)
 	st.publish(hours(-1), false, "base")

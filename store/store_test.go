@@ -88,32 +88,12 @@ func TestOpenNew(t *testing.T) {
 // A new migration adds its filler here, so that the test migrates real rows from every version.
 var fillers = []func(t *testing.T, s *sqliteStore){
 	func(t *testing.T, s *sqliteStore) {
-		// Today's Record writes today's columns: record in a new store, then copy version 1's columns.
-		refPath := filepath.Join(t.TempDir(), "ref.db")
-		ref := openStore(t, refPath)
-		for g := 1; g <= 3; g++ {
-			r, seen := generation(g, 50)
-			record(t, ref, r, seen)
-		}
-		if err := ref.Close(); err != nil {
-			t.Fatal(err)
-		}
-		conn, err := s.db.Conn(t.Context())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		const cols = "id, url, title, date, hash, first_run, first_seen, last_run, last_seen, removed"
-		for _, q := range []string{
-			"ATTACH DATABASE '" + refPath + "' AS ref",
-			"INSERT INTO runs SELECT * FROM ref.runs",
-			"INSERT INTO items (" + cols + ") SELECT " + cols + " FROM ref.items",
-			"DETACH DATABASE ref",
-		} {
-			if _, err := conn.ExecContext(t.Context(), q); err != nil {
-				t.Fatalf("%s: %v", q, err)
+		withToday(t, s, func(s *sqliteStore) {
+			for g := 1; g <= 3; g++ {
+				r, seen := generation(g, 50)
+				record(t, s, r, seen)
 			}
-		}
+		})
 	},
 	func(t *testing.T, s *sqliteStore) {
 		_, err := s.db.ExecContext(t.Context(), `
@@ -219,12 +199,8 @@ func withToday(t *testing.T, s *sqliteStore, fill func(*sqliteStore)) {
 		t.Fatal(err)
 	}
 	defer conn.ExecContext(context.Background(), "DETACH DATABASE ref")
-	tables := []string{"runs", "items", "subscribers", "deliveries", "delivery_items", "sqlite_sequence"}
-	var qs []string
-	for i := range tables {
-		qs = append(qs, "DELETE FROM main."+tables[len(tables)-1-i]) // children first
-	}
-	for _, table := range tables {
+	var deletes, inserts []string
+	for _, table := range []string{"runs", "items", "subscribers", "deliveries", "delivery_items"} {
 		var cols []string
 		rows, err := conn.QueryContext(t.Context(), "SELECT name FROM pragma_table_info(?, 'main')", table)
 		if err != nil {
@@ -242,9 +218,12 @@ func withToday(t *testing.T, s *sqliteStore, fill func(*sqliteStore)) {
 			continue // not in this version
 		}
 		list := strings.Join(cols, ", ")
-		qs = append(qs, "INSERT INTO main."+table+" ("+list+") SELECT "+list+" FROM ref."+table)
+		deletes = append([]string{"DELETE FROM main." + table}, deletes...) // children first
+		inserts = append(inserts, "INSERT INTO main."+table+" ("+list+") SELECT "+list+" FROM ref."+table)
 	}
-	for _, q := range qs {
+	// The inserts moved the AUTOINCREMENT counters up to the rows; the copy's may be higher (rows deleted).
+	inserts = append(inserts, "DELETE FROM main.sqlite_sequence", "INSERT INTO main.sqlite_sequence SELECT * FROM ref.sqlite_sequence WHERE name IN (SELECT name FROM main.sqlite_master)")
+	for _, q := range append(deletes, inserts...) {
 		if _, err := conn.ExecContext(t.Context(), q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
