@@ -378,6 +378,105 @@ func TestPlanCarryOnAfterDigest(t *testing.T) {
 	st.ledger("ann@example.com daily 2025-01-07 [t] sent")
 }
 
+// TestPlanMovedAndBack: a post that moves to another id and back (a domain move undone) keeps its record:
+// put back after a bad deploy later, it goes to nobody who had it, whatever their frequency now.
+func TestPlanMovedAndBack(t *testing.T) {
+	for _, frequency := range []string{Immediate, Daily} {
+		t.Run(frequency, func(t *testing.T) {
+			st := newSite(t)
+			st.publish(hours(-100), false, "base")
+			ann := st.subscribe("ann@example.com", Immediate, hours(-50))
+			st.publish(hours(1), true, "a")
+			st.plan(hours(1), 1)
+			st.sendAll(hours(1))
+			move := func(at time.Time, from, to string) {
+				it := st.posts[len(st.posts)-1]
+				st.remove(from)
+				it.ID, it.Continues = to, from
+				st.posts = append(st.posts, it)
+				st.publish(at, false)
+			}
+			move(hours(2), "a", "b")
+			move(hours(3), "b", "a")
+			st.update(ann, hours(3.5), func(s *Subscriber) { s.Frequency = frequency })
+			a := st.posts[len(st.posts)-1]
+			a.Continues = ""
+			st.remove("a")
+			st.publish(hours(4), false) // a bad deploy
+			st.posts = append(st.posts, a)
+			st.publish(hours(5), false) // fixed
+			st.plan(hours(5), 0)
+			st.plan(hours(24), 0)
+			st.ledger("ann@example.com a sent")
+		})
+	}
+}
+
+// TestPlanOldCarryOn: before version 6, carrying a post on left its sent messages with the old id while
+// who had it moved to the new one. Put back under the old id, the post goes to nobody again, and Plan
+// does not fail on the message left there.
+func TestPlanOldCarryOn(t *testing.T) {
+	st := newSite(t)
+	st.publish(hours(-100), false, "base")
+	st.subscribe("ann@example.com", Immediate, hours(-50))
+	st.publish(hours(1), true, "a")
+	st.plan(hours(1), 1)
+	st.sendAll(hours(1))
+	a := st.posts[len(st.posts)-1]
+	st.remove("a")
+	b := a
+	b.ID = "b"
+	st.posts = append(st.posts, b)
+	st.publish(hours(2), false)
+	// What the old carryOn from a to b left.
+	if _, err := st.s.db.ExecContext(t.Context(), `UPDATE delivery_items SET item_id = 'b' WHERE item_id = 'a';
+		UPDATE items SET sendable = TRUE WHERE id = 'b'`); err != nil {
+		t.Fatal(err)
+	}
+	st.remove("b")
+	st.posts = append(st.posts, a)
+	st.publish(hours(3), false) // a is back, on its own
+	st.plan(hours(3), 0)
+	st.ledger("ann@example.com b sent")
+}
+
+// TestRecordKeepsDeferredAfterUnknown: a delivery once unknown, queued again by --retry-unknown and then
+// refused, may be in the mailbox from its first try: when its post leaves and comes back, the post is not
+// planned again for that subscriber.
+func TestRecordKeepsDeferredAfterUnknown(t *testing.T) {
+	st := newSite(t)
+	st.publish(hours(-100), false, "base")
+	st.subscribe("day@example.com", Daily, hours(-50))
+	st.plan(hours(0), 0)
+	st.publish(hours(1), true, "p1")
+	p1 := st.posts[len(st.posts)-1]
+	st.plan(hours(24), 1)
+	at := hours(24)
+	sending := func() {
+		t.Helper()
+		if _, err := st.s.Sending(t.Context(), []Attempt{{DeliveryID: 1, MessageID: "<1@x>"}}, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sending()
+	if n, err := st.s.Recover(t.Context()); err != nil || n != 1 { // killed while it went out
+		t.Fatalf("recover: %d, %v", n, err)
+	}
+	if n, err := st.s.RetryUnknown(t.Context()); err != nil || n != 1 {
+		t.Fatalf("retry unknown: %d, %v", n, err)
+	}
+	sending()
+	if err := st.s.Finish(t.Context(), []Outcome{{DeliveryID: 1, Status: Deferred, Error: "451 later", NextAttempt: hours(25), At: at}}); err != nil {
+		t.Fatal(err)
+	}
+	st.remove("p1")
+	st.publish(hours(25), false)
+	st.posts = append(st.posts, p1)
+	st.publish(hours(26), false) // back
+	st.plan(hours(48), 0)
+	st.ledger("day@example.com daily 2025-01-07 [p1] deferred")
+}
+
 // TestPlanContinuesItemWithLedger: a post back after it was removed may continue another that both had
 // their own ledger (each mailed to the same subscriber): recording it works, and nobody gets it again.
 func TestPlanContinuesItemWithLedger(t *testing.T) {

@@ -252,6 +252,9 @@ CREATE TRIGGER subscribers_start_run AFTER INSERT ON subscribers WHEN NEW.start_
 BEGIN
 	UPDATE subscribers SET start_run = NEW.planned_run WHERE id = NEW.id;
 END;
+-- Set when an unknown delivery is queued again (--retry-unknown): whatever becomes of it, a server may
+-- have it, so it is never taken out of the queue with its post (Record).
+ALTER TABLE deliveries ADD COLUMN maybe_sent INTEGER NOT NULL DEFAULT 0 CHECK (maybe_sent IN (0, 1));
 `,
 }
 

@@ -572,10 +572,9 @@ func (s *sqliteStore) Record(ctx context.Context, run *Run, seen []Item) (err er
 	}
 	// What waits to go of a post that left the site (and was not carried on) goes without it: the
 	// subscribers are owed it again, should it come back (plan_run). Only what no server can have: never
-	// tried, or refused (deferred). Not a crash's "sending" and "unknown" ones, nor an unknown one queued
-	// again by --retry-unknown (tried before: sending_at is set). Nothing is in flight: a run holds the
-	// lock.
-	const waiting = `(status = 'deferred' OR (status = 'queued' AND sending_at IS NULL))`
+	// tried, or refused (deferred). Not a crash's "sending" and "unknown" ones, nor one that was unknown
+	// before --retry-unknown queued it again (maybe_sent). Nothing is in flight: a run holds the lock.
+	const waiting = `maybe_sent = 0 AND (status = 'deferred' OR (status = 'queued' AND sending_at IS NULL))`
 	for _, q := range []func(n int) string{
 		func(n int) string {
 			return `DELETE FROM delivery_items WHERE item_id IN (` + placeholders(n, 1) + `) AND delivery_id IN
@@ -646,9 +645,9 @@ func placeholders(n, cols int) string {
 }
 
 // carryOn makes item to the same post as item from, whose id changed (feed.Diff.Continues): it takes
-// from's first run, plan run, first seen and sendable, so that Plan treats it as from; who had from has it (its
-// delivery_items move over); and what was still to send of from goes as to (its deliveries move over,
-// Message-IDs kept). Sent, failed and cancelled deliveries stay with from, as what happened.
+// from's first run, plan run, first seen and sendable, so that Plan treats it as from; and from's record
+// in the ledger moves to it, subscriber by subscriber: who had from has it, and what was still to send of
+// from goes as to (Message-IDs kept).
 func carryOn(ctx context.Context, tx *sql.Tx, from, to string) error {
 	for _, q := range []string{
 		`UPDATE items SET first_run = o.first_run, plan_run = o.plan_run, first_seen = o.first_seen, sendable = o.sendable
@@ -659,8 +658,9 @@ func carryOn(ctx context.Context, tx *sql.Tx, from, to string) error {
 		`UPDATE delivery_items SET item_id = ?2 WHERE item_id = ?1
 			AND NOT EXISTS (SELECT 1 FROM delivery_items x WHERE x.subscriber_id = delivery_items.subscriber_id AND x.item_id = ?2)
 			AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.subscriber_id = delivery_items.subscriber_id AND x.item_id = ?2)`,
-		// A post's own message goes with its delivery_items row.
-		`UPDATE deliveries SET item_id = ?2 WHERE item_id = ?1 AND status IN ('queued', 'deferred', 'sending', 'unknown')
+		// A post's own message goes with its delivery_items row, whatever became of it: the post's whole
+		// record moves, so that it can move back (a domain move undone) and nothing of it stays behind.
+		`UPDATE deliveries SET item_id = ?2 WHERE item_id = ?1
 			AND EXISTS (SELECT 1 FROM delivery_items x WHERE x.delivery_id = deliveries.id AND x.item_id = ?2)`,
 	} {
 		if _, err := tx.ExecContext(ctx, q, from, to); err != nil {
