@@ -148,6 +148,9 @@ func sendTest(ctx context.Context, b *build, st store.Store, getenv func(string)
 	var pick []store.Delivery
 	var need []*posts.Post
 	for _, d := range due {
+		if slices.ContainsFunc(d.ItemIDs, func(id string) bool { return byID[id] == nil }) {
+			continue // it waits, or is closed, without going out (sendDue)
+		}
 		kind, _, _ := strings.Cut(d.DigestKey, " ")
 		k := kind + "|" + strings.Join(d.ItemIDs, "|")
 		if seen[k] {
@@ -290,22 +293,24 @@ func sendDue(ctx context.Context, b *build, st store.Store, getenv func(string) 
 				fmt.Fprintln(stderr, "warning:", w)
 			}
 			for _, d := range fresh {
+				if slices.ContainsFunc(d.ItemIDs, func(id string) bool { return byID[id] == nil && !removed[id] }) {
+					// A post of it left the site since herald publish recorded it: the delivery waits.
+					// The next publish records the post gone and takes it out of the queue (a digest
+					// goes without it), or the post is back.
+					skipped++
+					fmt.Fprintf(stderr, "herald: delivery %d waits: a post of it is not on the site now (herald publish records that)\n", d.ID)
+					continue
+				}
 				m, err := ms.compose(pctx, st, d, byID, now)
 				if errors.Is(err, errPostGone) {
+					// Every post of it recorded gone (a delivery publish kept, as a server may have
+					// it): it can never be sent, so close it.
 					skipped++
-					if !slices.ContainsFunc(d.ItemIDs, func(id string) bool { return !removed[id] }) {
-						// Recorded gone (before publish took such mail out of the queue): it can never
-						// be sent, so close it.
-						if err := closeDelivery(pctx, st, d, err.Error()); err != nil {
-							prodErr = err
-							return
-						}
-						fmt.Fprintf(stderr, "herald: delivery %d not sent: %v\n", d.ID, err)
-						continue
+					if err := closeDelivery(pctx, st, d, err.Error()); err != nil {
+						prodErr = err
+						return
 					}
-					// The site changed since herald publish recorded it: the delivery waits. The next
-					// publish records the post gone and takes it out of the queue, or it is back.
-					fmt.Fprintf(stderr, "herald: delivery %d waits: %v (herald publish records that)\n", d.ID, err)
+					fmt.Fprintf(stderr, "herald: delivery %d not sent: %v\n", d.ID, err)
 					continue
 				}
 				if err != nil {

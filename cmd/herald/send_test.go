@@ -8,6 +8,9 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/store"
 )
 
 // mailSite is the seed site with mail configured and two subscribers (one weekly).
@@ -279,6 +282,111 @@ func TestRemovedPostDoesNotBlock(t *testing.T) {
 	}
 	if got := subjects(); !slices.Equal(got, []string{"B", "C", "D"}) {
 		t.Errorf("outbox: %q, want B, C and D", got)
+	}
+}
+
+// TestDigestWaitsForItsPost: a digest one of whose posts left the site since publish recorded it waits,
+// as that post's own message does, rather than going without it (the ledger would then say the
+// subscriber had it); when the post is back, both go, with it.
+func TestDigestWaitsForItsPost(t *testing.T) {
+	dir := mailSite(t, "outbox: blocker\n")
+	cfgPath := filepath.Join(dir, "herald.yaml")
+	cfg, _ := os.ReadFile(cfgPath)
+	os.WriteFile(filepath.Join(dir, "blocker"), nil, 0o644) // an outbox that cannot be opened
+	if _, _, err := runHerald(t, testEnv(), "publish", "-C", dir); err != nil {
+		t.Fatal(err)
+	}
+	// Bob's weekly digest is due at the next run: he confirmed more than a week ago.
+	st, err := store.Open(t.Context(), filepath.Join(dir, ".herald", "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob, err := st.SubscriberByEmail(t.Context(), "bob@example.org")
+	if err == nil {
+		err = st.UpdateSubscriber(t.Context(), bob.ID, time.Now(), func(s *store.Subscriber) { s.ConfirmedAt = time.Now().AddDate(0, 0, -8) })
+	}
+	if cerr := st.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	addPost(t, dir, "2021-01-01-x.md", "X")
+	addPost(t, dir, "2021-01-02-y.md", "Y")
+	if _, _, err := runHerald(t, testEnv(), "publish", "-C", dir); err == nil || !strings.Contains(err.Error(), "cannot connect") {
+		t.Fatalf("got %v, want the outbox to fail", err) // Ann's X and Y, Bob's digest, queued
+	}
+	x := filepath.Join(dir, "_posts", "2021-01-01-x.md")
+	saved, _ := os.ReadFile(x)
+	os.Remove(x)
+	os.WriteFile(cfgPath, []byte(strings.Replace(string(cfg), "outbox: blocker\n", "", 1)), 0o644)
+	if out, _, err := runHerald(t, testEnv(), "send", "-C", dir, "--test-to", "me@example.com"); err != nil || !strings.Contains(out, "sent 1 test message") {
+		t.Fatalf("a test copy of what can go: %v\n%s", err, out)
+	}
+	out, stderr, err := runHerald(t, testEnv(), "send", "-C", dir)
+	if err != nil || !strings.Contains(out, "sent 1, deferred 0, failed 0, unknown 0, skipped 2") || strings.Count(stderr, "waits") != 2 {
+		t.Fatalf("send without X: %v\n%s%s", err, out, stderr)
+	}
+	os.WriteFile(x, saved, 0o644)
+	if out, stderr, err := runHerald(t, testEnv(), "send", "-C", dir); err != nil || !strings.Contains(out, "sent 2, deferred 0, failed 0, unknown 0, skipped 0") {
+		t.Fatalf("send with X back: %v\n%s%s", err, out, stderr)
+	}
+	var got []string
+	for _, m := range maildir(t, filepath.Join(dir, ".herald", "outbox")) {
+		got = append(got, m.Header.Get("To")+": "+m.Header.Get("Subject"))
+	}
+	slices.Sort(got)
+	want := []string{"\"Ann\" <ann@example.com>: X", "\"Ann\" <ann@example.com>: Y", "\"Bob\" <bob@example.org>: 2 new posts from Example Weblog",
+		"<me@example.com>: [TEST] Y"}
+	if !slices.Equal(got, want) {
+		t.Errorf("outbox:\n%q\nwant\n%q", got, want)
+	}
+}
+
+// TestRetriedUnknownOfRemovedPost: a message once unknown and queued again by --retry-unknown stays in the
+// queue when its post leaves (a server may have it), and herald send then closes it: its post can never
+// go again.
+func TestRetriedUnknownOfRemovedPost(t *testing.T) {
+	dir := mailSite(t, "")
+	if _, _, err := runHerald(t, testEnv(), "publish", "-C", dir); err != nil {
+		t.Fatal(err)
+	}
+	addPost(t, dir, "2021-01-01-a.md", "A")
+	if _, _, err := runHerald(t, testEnv(), "build", "-C", dir, "--record"); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(t.Context(), filepath.Join(dir, ".herald", "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.Plan(t.Context(), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	due, err := st.Due(t.Context(), time.Now(), 10)
+	if err != nil || len(due) != 1 {
+		t.Fatalf("due: %+v, %v; want Ann's A", due, err)
+	}
+	// Killed while it went out, then --retry-unknown.
+	if _, err := st.Sending(t.Context(), []store.Attempt{{DeliveryID: due[0].ID, MessageID: "<a@blog.example.com>"}}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Recover(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := st.RetryUnknown(t.Context()); err != nil || n != 1 {
+		t.Fatalf("retry unknown: %d, %v", n, err)
+	}
+	os.Remove(filepath.Join(dir, "_posts", "2021-01-01-a.md"))
+	if _, _, err := runHerald(t, testEnv(), "build", "-C", dir, "--record"); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, err := runHerald(t, testEnv(), "send", "-C", dir)
+	if err != nil || !strings.Contains(out, "sent 0, deferred 0, failed 0, unknown 0, skipped 1") || !strings.Contains(stderr, "not sent") {
+		t.Fatalf("send: %v\n%s%s", err, out, stderr)
+	}
+	if c, err := st.DeliveryCounts(t.Context()); err != nil || c[store.Failed] != 1 || c[store.Queued] != 0 {
+		t.Errorf("got %v, %v; want the delivery failed", c, err)
 	}
 }
 
