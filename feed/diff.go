@@ -138,10 +138,6 @@ func Compare(known []Known, cur []Entry, o DiffOptions) (Diff, error) {
 // post that takes the slug, or the URL, of one deleted in the same run has its own title and date,
 // nearly always. It moves the new ones from fresh to updated, and says which old id each continues.
 func continuations(fresh, back, updated, gone []Entry) (stillNew, nowUpdated []Entry, was map[string]string) {
-	type key struct {
-		rule int
-		v    string
-	}
 	rules := []struct {
 		key  func(Entry) (string, bool)
 		same func(old, cur Entry) bool
@@ -156,35 +152,27 @@ func continuations(fresh, back, updated, gone []Entry) (stillNew, nowUpdated []E
 			func(o, c Entry) bool { return o.Title == c.Title || o.Date.Equal(c.Date) }},
 	}
 	coming := append(slices.Clone(fresh), back...)
-	count := func(es []Entry) map[key]int {
-		n := map[key]int{}
-		for _, e := range es {
-			for r, rule := range rules {
-				if k, ok := rule.key(e); ok {
-					n[key{r, k}]++
-				}
-			}
-		}
-		return n
-	}
-	nComing, nGone := count(coming), count(gone)
-	goneBy := map[key]Entry{}
-	for _, e := range gone {
-		for r, rule := range rules {
-			if k, ok := rule.key(e); ok && nGone[key{r, k}] == 1 {
-				goneBy[key{r, k}] = e
-			}
-		}
-	}
 	was = map[string]string{}
 	taken := map[string]bool{} // gone ids already continued
-	for r, rule := range rules {
+	for _, rule := range rules {
+		// Among the posts no stronger rule paired: a key must be the only one of its side.
+		nComing, goneBy := map[string]int{}, map[string][]Entry{}
+		for _, e := range coming {
+			if k, ok := rule.key(e); ok && was[e.ID] == "" {
+				nComing[k]++
+			}
+		}
+		for _, e := range gone {
+			if k, ok := rule.key(e); ok && !taken[e.ID] {
+				goneBy[k] = append(goneBy[k], e)
+			}
+		}
 		for _, e := range coming {
 			k, ok := rule.key(e)
-			if !ok || was[e.ID] != "" || nComing[key{r, k}] != 1 {
+			if !ok || was[e.ID] != "" || nComing[k] != 1 || len(goneBy[k]) != 1 {
 				continue
 			}
-			if old, found := goneBy[key{r, k}]; found && !taken[old.ID] && rule.same(old, e) {
+			if old := goneBy[k][0]; rule.same(old, e) {
 				taken[old.ID], was[e.ID] = true, old.ID
 			}
 		}

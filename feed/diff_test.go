@@ -192,3 +192,19 @@ func TestCompareRuleOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestCompareSharedSlug: two posts share a slug (2024-01-01-notes.md, 2024-02-01-notes.md); the site moves
+// to another domain and the first one's date is corrected. The second carries on by its host alone, and
+// then the first is the only one left with its path: it carries on too.
+func TestCompareSharedSlug(t *testing.T) {
+	jan := entry("tag:ex.org,2024-01-01:notes", "a", 1)
+	feb := entry("tag:ex.org,2024-02-01:notes", "b", 1)
+	jan.Title, feb.Title = "Notes, January", "Notes, February"
+	jan2, feb2 := jan, feb
+	jan2.ID, jan2.URL = "tag:new.example,2024-01-02:notes", "https://new.example/2024/01/02/notes"
+	feb2.ID, feb2.URL = "tag:new.example,2024-02-01:notes", "https://new.example/2024/02/01/notes"
+	d, err := Compare([]Known{{Entry: jan}, {Entry: feb}}, []Entry{jan2, feb2}, DiffOptions{})
+	if err != nil || len(d.New) != 0 || d.Continues[jan2.ID] != jan.ID || d.Continues[feb2.ID] != feb.ID {
+		t.Errorf("got new %q, continues %v, %v; want both carried on", ids(d.New), d.Continues, err)
+	}
+}
