@@ -103,7 +103,7 @@ func Compare(known []Known, cur []Entry, o DiffOptions) (Diff, error) {
 			d.Removed = append(d.Removed, k.Entry)
 		}
 	}
-	d.New, d.Updated, d.Continues = continuations(d.New, back, d.Updated, d.Removed)
+	d.New, d.Updated, d.Continues = continuations(d.New, back, d.Updated, d.Removed, cur, known)
 	sortEntries(d.New)
 	sortEntries(d.Updated)
 	sortEntries(d.Removed)
@@ -134,10 +134,13 @@ func Compare(known []Known, cur []Entry, o DiffOptions) (Diff, error) {
 //   - the URLs are the same, and the titles or the dates (another id scheme, or an older Herald's ids:
 //     mostly the URLs stay).
 //
-// Each side must be the only one with that key (the id without its date, host or both; the URL). A new
-// post that takes the slug, or the URL, of one deleted in the same run has its own title and date,
-// nearly always. It moves the new ones from fresh to updated, and says which old id each continues.
-func continuations(fresh, back, updated, gone []Entry) (stillNew, nowUpdated []Entry, was map[string]string) {
+// A key (the id without its date, host or both, with the title for the third; the URL) ties two posts
+// only when it is the only one of its kind on the site now (cur) and among the posts the last run saw
+// (known, not removed): a slug that a series uses again and again ("weeknotes") ties nothing. A new post that takes the slug, or the URL, of
+// one deleted in the same run has its own title and date, nearly always; one with the same slug and title
+// is taken for the old one with its date corrected. It moves the new ones from fresh to updated, and
+// says which old id each continues.
+func continuations(fresh, back, updated, gone, cur []Entry, known []Known) (stillNew, nowUpdated []Entry, was map[string]string) {
 	rules := []struct {
 		key  func(Entry) (string, bool)
 		same func(old, cur Entry) bool
@@ -146,8 +149,10 @@ func continuations(fresh, back, updated, gone []Entry) (stillNew, nowUpdated []E
 			func(o, c Entry) bool { return o.Title == c.Title || o.URL == c.URL }},
 		{func(e Entry) (string, bool) { return idWithout(e.ID, true, false) },
 			func(Entry, Entry) bool { return true }},
-		{func(e Entry) (string, bool) { return idWithout(e.ID, true, true) },
-			func(o, c Entry) bool { return o.Title == c.Title }},
+		{func(e Entry) (string, bool) {
+			k, ok := idWithout(e.ID, true, true)
+			return k + "\x00" + e.Title, ok
+		}, func(Entry, Entry) bool { return true }},
 		{func(e Entry) (string, bool) { return e.URL, e.URL != "" },
 			func(o, c Entry) bool { return o.Title == c.Title || o.Date.Equal(c.Date) }},
 	}
@@ -155,24 +160,28 @@ func continuations(fresh, back, updated, gone []Entry) (stillNew, nowUpdated []E
 	was = map[string]string{}
 	taken := map[string]bool{} // gone ids already continued
 	for _, rule := range rules {
-		// Among the posts no stronger rule paired: a key must be the only one of its side.
-		nComing, goneBy := map[string]int{}, map[string][]Entry{}
-		for _, e := range coming {
-			if k, ok := rule.key(e); ok && was[e.ID] == "" {
-				nComing[k]++
+		nCur, nKnown, goneBy := map[string]int{}, map[string]int{}, map[string]Entry{}
+		for _, e := range cur {
+			if k, ok := rule.key(e); ok {
+				nCur[k]++
+			}
+		}
+		for _, e := range known {
+			if k, ok := rule.key(e.Entry); ok && !e.Removed {
+				nKnown[k]++
 			}
 		}
 		for _, e := range gone {
-			if k, ok := rule.key(e); ok && !taken[e.ID] {
-				goneBy[k] = append(goneBy[k], e)
+			if k, ok := rule.key(e); ok {
+				goneBy[k] = e
 			}
 		}
 		for _, e := range coming {
 			k, ok := rule.key(e)
-			if !ok || was[e.ID] != "" || nComing[k] != 1 || len(goneBy[k]) != 1 {
+			if !ok || was[e.ID] != "" || nCur[k] != 1 || nKnown[k] != 1 {
 				continue
 			}
-			if old := goneBy[k][0]; rule.same(old, e) {
+			if old, found := goneBy[k]; found && !taken[old.ID] && rule.same(old, e) {
 				taken[old.ID], was[e.ID] = true, old.ID
 			}
 		}

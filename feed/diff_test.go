@@ -208,3 +208,28 @@ func TestCompareSharedSlug(t *testing.T) {
 		t.Errorf("got new %q, continues %v, %v; want both carried on", ids(d.New), d.Continues, err)
 	}
 }
+
+// TestCompareSeries: a series uses one slug and title again and again ("weeknotes"). In a run that moves
+// the site to another domain, deletes January's and publishes March's, March's is new: the slug ties no
+// post to another, and the posts that the host ties carry on.
+func TestCompareSeries(t *testing.T) {
+	jan := entry("tag:ex.org,2024-01-01:weeknotes", "a", 1)
+	feb := entry("tag:ex.org,2024-02-01:weeknotes", "b", 1)
+	jan.Title, feb.Title = "Weeknotes", "Weeknotes"
+	feb2 := feb
+	feb2.ID, feb2.URL = "tag:new.example,2024-02-01:weeknotes", "https://new.example/2024/02/01/weeknotes"
+	mar := entry("tag:new.example,2024-03-01:weeknotes", "c", 1)
+	mar.Title, mar.URL = "Weeknotes", "https://new.example/2024/03/01/weeknotes"
+	for _, known := range [][]Known{{{Entry: jan}, {Entry: feb}}, {{Entry: jan}, {Entry: feb}, {Entry: entry("tag:ex.org,2023-12-01:weeknotes", "z", 1), Removed: true}}} {
+		d, err := Compare(known, []Entry{feb2, mar}, DiffOptions{})
+		if err != nil || ids(d.New) != mar.ID || d.Continues[feb2.ID] != feb.ID {
+			t.Errorf("got new %q, continues %v, %v; want March's new and February's carried on", ids(d.New), d.Continues, err)
+		}
+	}
+	// On the same domain too.
+	mar.ID = "tag:ex.org,2024-03-01:weeknotes"
+	d, err := Compare([]Known{{Entry: jan}, {Entry: feb}}, []Entry{feb, mar}, DiffOptions{})
+	if err != nil || ids(d.New) != mar.ID || len(d.Continues) != 0 {
+		t.Errorf("same domain: got new %q, continues %v, %v; want March's new", ids(d.New), d.Continues, err)
+	}
+}
