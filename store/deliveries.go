@@ -65,7 +65,8 @@ const (
 	planMine = `i.sendable = TRUE AND i.removed = FALSE
 		AND i.plan_run > s.planned_run AND i.plan_run <= :cursor AND i.first_run > s.start_run
 		AND i.first_seen > s.confirmed_at
-		AND NOT EXISTS (SELECT 1 FROM delivery_items di WHERE di.subscriber_id = s.id AND di.item_id = i.id)
+		AND NOT EXISTS (SELECT 1 FROM items li JOIN delivery_items di ON di.item_id = li.id
+			WHERE li.lineage = i.lineage AND di.subscriber_id = s.id)
 		AND NOT EXISTS (SELECT 1 FROM deliveries od WHERE od.subscriber_id = s.id AND od.item_id = i.id)`
 	planDue = `s.status = 'active' AND s.frequency IN ('daily', 'weekly') AND s.confirmed_at IS NOT NULL
 		AND COALESCE(s.last_digest_at, s.confirmed_at) < CASE s.frequency WHEN 'daily' THEN :day_start ELSE :week_start END

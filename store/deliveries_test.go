@@ -440,6 +440,54 @@ func TestPlanOldCarryOn(t *testing.T) {
 	st.ledger("ann@example.com b sent")
 }
 
+// TestPlanLineage: whoever had a post under one id has it under every id it carried on to, whatever comes
+// back later without being carried on: a move undone after a bad deploy lost the post (b recorded
+// removed, then a back on its own), or the old file back beside the new one. Sent or still queued, alone
+// or in a digest.
+func TestPlanLineage(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		sent     bool
+		undo     bool // the move undone after b was lost; else a is back beside b
+		frequent string
+		want     []string
+	}{
+		{"undone, sent", true, true, Immediate, []string{"ann@example.com a sent"}},
+		{"undone, sent in a digest", true, true, Daily, []string{"ann@example.com daily 2025-01-07 [a] sent"}},
+		{"beside, sent", true, false, Immediate, []string{"ann@example.com a sent"}},
+		{"beside, queued", false, false, Immediate, []string{"ann@example.com b"}},
+		{"beside, sent in a digest", true, false, Daily, []string{"ann@example.com daily 2025-01-07 [a] sent"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			st := newSite(t)
+			st.publish(hours(-100), false, "base")
+			st.subscribe("ann@example.com", tt.frequent, hours(-50))
+			st.plan(hours(0), 0)
+			st.publish(hours(1), true, "a")
+			st.plan(hours(1), map[string]int{Immediate: 1, Daily: 0}[tt.frequent])
+			st.plan(hours(24), map[string]int{Immediate: 0, Daily: 1}[tt.frequent])
+			if tt.sent {
+				st.sendAll(hours(24))
+			}
+			a := st.posts[len(st.posts)-1]
+			st.remove("a")
+			b := a
+			b.ID, b.Continues = "b", "a"
+			st.posts = append(st.posts, b)
+			st.publish(hours(25), false) // a carries on as b
+			if tt.undo {
+				st.remove("b")
+				st.publish(hours(26), false) // a bad deploy loses it
+			}
+			st.posts = append(st.posts, a)
+			st.publish(hours(27), false) // a is back
+			st.plan(hours(27), 0)
+			st.plan(hours(48), 0)
+			st.ledger(tt.want...)
+		})
+	}
+}
+
 // TestRecordKeepsDeferredAfterUnknown: a delivery once unknown, queued again by --retry-unknown and then
 // refused, may be in the mailbox from its first try: when its post leaves and comes back, the post is not
 // planned again for that subscriber.

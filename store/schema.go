@@ -239,10 +239,16 @@ ALTER TABLE items ADD COLUMN plan_run INTEGER NOT NULL DEFAULT 0;
 UPDATE items SET plan_run = first_run;
 DROP INDEX items_sendable;
 CREATE INDEX items_sendable ON items (sendable, plan_run);
--- An older Herald that opened the store before this migration inserts items without plan_run.
-CREATE TRIGGER items_plan_run AFTER INSERT ON items WHEN NEW.plan_run = 0
+-- The ids one post has had share a lineage (the first one's id: Record's carryOn passes it on), so that
+-- whoever had the post under one id has it under all of them, whatever comes back.
+ALTER TABLE items ADD COLUMN lineage TEXT;
+UPDATE items SET lineage = id;
+CREATE INDEX items_lineage ON items (lineage);
+-- An older Herald that opened the store before this migration inserts items without plan_run and lineage.
+CREATE TRIGGER items_defaults AFTER INSERT ON items WHEN NEW.plan_run = 0 OR NEW.lineage IS NULL
 BEGIN
-	UPDATE items SET plan_run = NEW.first_run WHERE id = NEW.id;
+	UPDATE items SET plan_run = CASE NEW.plan_run WHEN 0 THEN NEW.first_run ELSE NEW.plan_run END,
+		lineage = COALESCE(NEW.lineage, NEW.id) WHERE id = NEW.id;
 END;
 ALTER TABLE subscribers ADD COLUMN start_run INTEGER NOT NULL DEFAULT 0;
 UPDATE subscribers SET start_run = MIN(planned_run,

@@ -546,10 +546,10 @@ func (s *sqliteStore) Record(ctx context.Context, run *Run, seen []Item) (err er
 	}
 	hook("updated")
 	if err := execBatches(ctx, tx, added, 8, func(n int) string {
-		return `INSERT INTO items (id, url, title, date, hash, first_run, plan_run, first_seen, sendable) VALUES ` + placeholders(n, 9)
+		return `INSERT INTO items (id, url, title, date, hash, first_run, plan_run, lineage, first_seen, sendable) VALUES ` + placeholders(n, 10)
 	}, nil, func(i int) []any {
 		it := &seen[i]
-		return []any{it.ID, it.URL, it.Title, dates[i], it.Hash, id, id, now, it.Sendable}
+		return []any{it.ID, it.URL, it.Title, dates[i], it.Hash, id, id, it.ID, now, it.Sendable}
 	}); err != nil {
 		return fail("insert items", err)
 	}
@@ -645,21 +645,21 @@ func placeholders(n, cols int) string {
 }
 
 // carryOn makes item to the same post as item from, whose id changed (feed.Diff.Continues): it takes
-// from's first run, plan run, first seen and sendable, so that Plan treats it as from; and from's record
-// in the ledger moves to it, subscriber by subscriber: who had from has it, and what was still to send of
-// from goes as to (Message-IDs kept).
+// from's first run, plan run, first seen, sendable and lineage, so that Plan treats it as from, and who
+// had from has it (Plan looks through the lineage); and what was still to go of from goes as to
+// (Message-IDs kept), but to a subscriber with a record of to itself (UNIQUE), whose waiting message of
+// from Record then takes out of the queue. What was sent, failed or cancelled stays with from, as what
+// happened.
 func carryOn(ctx context.Context, tx *sql.Tx, from, to string) error {
 	for _, q := range []string{
-		`UPDATE items SET first_run = o.first_run, plan_run = o.plan_run, first_seen = o.first_seen, sendable = o.sendable
-			FROM (SELECT first_run, plan_run, first_seen, sendable FROM items WHERE id = ?1) AS o WHERE items.id = ?2`,
-		// A subscriber who has a record of both (each mailed to them before, alone or in a digest) keeps
-		// both as they are: what of from still waits to go is then theirs no more, and Record takes it
-		// out of the queue.
+		`UPDATE items SET first_run = o.first_run, plan_run = o.plan_run, first_seen = o.first_seen, sendable = o.sendable,
+			lineage = o.lineage
+			FROM (SELECT first_run, plan_run, first_seen, sendable, lineage FROM items WHERE id = ?1) AS o WHERE items.id = ?2`,
 		`UPDATE delivery_items SET item_id = ?2 WHERE item_id = ?1
+			AND delivery_id IN (SELECT id FROM deliveries WHERE status IN ('queued', 'deferred', 'sending', 'unknown'))
 			AND NOT EXISTS (SELECT 1 FROM delivery_items x WHERE x.subscriber_id = delivery_items.subscriber_id AND x.item_id = ?2)
 			AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.subscriber_id = delivery_items.subscriber_id AND x.item_id = ?2)`,
-		// A post's own message goes with its delivery_items row, whatever became of it: the post's whole
-		// record moves, so that it can move back (a domain move undone) and nothing of it stays behind.
+		// A post's own message goes with its delivery_items row.
 		`UPDATE deliveries SET item_id = ?2 WHERE item_id = ?1
 			AND EXISTS (SELECT 1 FROM delivery_items x WHERE x.delivery_id = deliveries.id AND x.item_id = ?2)`,
 	} {

@@ -166,9 +166,9 @@ type Item struct {
 	LastSeen       time.Time
 	Removed        bool
 	Sendable       bool // counted as new when first seen: Plan mails it (see Record)
-	// Continues is the id of the item this one carries on, when the post's id changed (its date
-	// corrected, or its URL kept under an id made another way: feed.Diff.Continues): Record gives it that item's first run, first seen and sendable, and moves to it
-	// the ledger's record of who had that item and what is still to send, so nobody gets it twice.
+	// Continues is the id of the item this one carries on, when the post's id changed (feed.Diff.Continues):
+	// Record gives it that item's first run, first seen, sendable and lineage (who had one id of a post
+	// has them all), and moves to it what is still to send, so nobody gets the post twice.
 	Continues string
 }
 

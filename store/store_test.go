@@ -319,6 +319,7 @@ func TestMigrateFromEveryVersion(t *testing.T) {
 			// Version 6: Plan looks at each item from its first run, and no subscriber starts after their cursor.
 			for q, what := range map[string]string{
 				"SELECT COUNT(*) FROM items WHERE plan_run <> first_run":         "items planned from another run than their first",
+				"SELECT COUNT(*) FROM items WHERE lineage IS NOT id":             "items of another lineage than their own",
 				"SELECT COUNT(*) FROM subscribers WHERE start_run > planned_run": "subscribers starting after their cursor",
 			} {
 				var n int
@@ -381,7 +382,7 @@ func TestMigrateFromEveryVersion(t *testing.T) {
 }
 
 // TestItemsPlanRunTrigger: an item that an older Herald inserts after the store was migrated under it
-// (without plan_run) is planned from its first run.
+// (without plan_run and lineage) is planned from its first run, and is its own lineage.
 func TestItemsPlanRunTrigger(t *testing.T) {
 	s := openStore(t, filepath.Join(t.TempDir(), "herald.db"))
 	if _, err := s.db.ExecContext(t.Context(), `INSERT INTO runs (started, command, items_count, new_count, updated_count,
@@ -391,8 +392,9 @@ func TestItemsPlanRunTrigger(t *testing.T) {
 		t.Fatal(err)
 	}
 	var planRun int
-	if err := s.db.QueryRowContext(t.Context(), "SELECT plan_run FROM items WHERE id = 'old'").Scan(&planRun); err != nil || planRun != 1 {
-		t.Errorf("got plan_run %d, %v, want 1", planRun, err)
+	var lineage string
+	if err := s.db.QueryRowContext(t.Context(), "SELECT plan_run, lineage FROM items WHERE id = 'old'").Scan(&planRun, &lineage); err != nil || planRun != 1 || lineage != "old" {
+		t.Errorf("got plan_run %d, lineage %q, %v, want 1, old", planRun, lineage, err)
 	}
 }
 
