@@ -58,7 +58,8 @@ func digestPeriods(now time.Time) (dayStart, weekStart time.Time, dayKey, weekKe
 }
 
 // The SQL of Plan. :mine is the condition that item i is for subscriber s and still to be planned
-// (Store.Plan); :due that subscriber s's digest is due, and not blocked by a digest of the same period
+// (Store.Plan): not had under any id of its lineage, and the first of its lineage on the site when two
+// of its ids are (an old file back beside the new); :due that subscriber s's digest is due, and not blocked by a digest of the same period
 // that was there before this Plan (a LastDigestAt set back by hand could otherwise make one: its items
 // wait for the next period rather than the cursor passing them).
 const (
@@ -67,6 +68,8 @@ const (
 		AND i.first_seen > s.confirmed_at
 		AND NOT EXISTS (SELECT 1 FROM items li JOIN delivery_items di ON di.item_id = li.id
 			WHERE li.lineage = i.lineage AND di.subscriber_id = s.id)
+		AND NOT EXISTS (SELECT 1 FROM items sib WHERE sib.lineage = i.lineage AND sib.id < i.id
+			AND sib.removed = FALSE AND sib.sendable = TRUE)
 		AND NOT EXISTS (SELECT 1 FROM deliveries od WHERE od.subscriber_id = s.id AND od.item_id = i.id)`
 	planDue = `s.status = 'active' AND s.frequency IN ('daily', 'weekly') AND s.confirmed_at IS NOT NULL
 		AND COALESCE(s.last_digest_at, s.confirmed_at) < CASE s.frequency WHEN 'daily' THEN :day_start ELSE :week_start END

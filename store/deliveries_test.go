@@ -488,6 +488,57 @@ func TestPlanLineage(t *testing.T) {
 	}
 }
 
+// TestPlanLineageBeforePlan: the old file back beside the new before anything was planned for the post:
+// it goes once (under the lineage's first id on the site), alone or in a digest.
+func TestPlanLineageBeforePlan(t *testing.T) {
+	for _, frequency := range []string{Immediate, Daily} {
+		t.Run(frequency, func(t *testing.T) {
+			st := newSite(t)
+			st.publish(hours(-100), false, "base")
+			st.subscribe("ann@example.com", frequency, hours(-50))
+			st.plan(hours(0), 0)
+			st.publish(hours(1), true, "a")
+			a := st.posts[len(st.posts)-1]
+			st.remove("a")
+			b := a
+			b.ID, b.Continues = "b", "a"
+			st.posts = append(st.posts, b)
+			st.publish(hours(2), false) // a carries on as b
+			st.posts = append(st.posts, a)
+			st.publish(hours(3), false) // a back beside b
+			st.plan(hours(3), map[string]int{Immediate: 1, Daily: 0}[frequency])
+			st.plan(hours(24), map[string]int{Immediate: 0, Daily: 1}[frequency])
+			st.ledger(map[string]string{Immediate: "ann@example.com a", Daily: "ann@example.com daily 2025-01-07 [a]"}[frequency])
+		})
+	}
+}
+
+// TestPlanLineagesMerge: an id back after it was removed, carrying on another, joins that one's lineage
+// and keeps its own: who had the post under its first id does not get it again.
+func TestPlanLineagesMerge(t *testing.T) {
+	st := newSite(t)
+	st.publish(hours(-100), false, "base")
+	st.subscribe("ann@example.com", Daily, hours(-50))
+	st.plan(hours(0), 0)
+	st.publish(hours(1), true, "a")
+	st.plan(hours(24), 1)
+	st.sendAll(hours(24))
+	a := st.posts[len(st.posts)-1]
+	st.remove("a")
+	b := a
+	b.ID, b.Continues = "b", "a"
+	st.posts = append(st.posts, b)
+	st.publish(hours(25), false) // a carries on as b
+	st.remove("b")
+	st.publish(hours(26), true, "c") // b lost, and the post back as c, which nothing tied to b
+	st.remove("c")
+	b.Continues = "c"
+	st.posts = append(st.posts, b)
+	st.publish(hours(27), false) // b back, carrying c on
+	st.plan(hours(48), 0)
+	st.ledger("ann@example.com daily 2025-01-07 [a] sent")
+}
+
 // TestRecordKeepsDeferredAfterUnknown: a delivery once unknown, queued again by --retry-unknown and then
 // refused, may be in the mailbox from its first try: when its post leaves and comes back, the post is not
 // planned again for that subscriber.

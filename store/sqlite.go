@@ -652,6 +652,9 @@ func placeholders(n, cols int) string {
 // happened.
 func carryOn(ctx context.Context, tx *sql.Tx, from, to string) error {
 	for _, q := range []string{
+		// to may have a lineage of its own (an id back after it was removed): the two become one.
+		`UPDATE items SET lineage = (SELECT lineage FROM items WHERE id = ?1)
+			WHERE lineage = (SELECT lineage FROM items WHERE id = ?2)`,
 		`UPDATE items SET first_run = o.first_run, plan_run = o.plan_run, first_seen = o.first_seen, sendable = o.sendable,
 			lineage = o.lineage
 			FROM (SELECT first_run, plan_run, first_seen, sendable, lineage FROM items WHERE id = ?1) AS o WHERE items.id = ?2`,
