@@ -136,7 +136,8 @@ func Compare(known []Known, cur []Entry, o DiffOptions) (Diff, error) {
 //
 // A key (the id without its date, host or both, with the title for the third; the URL) ties two posts
 // only when it is the only one of its kind on the site now (cur) and among the posts the last run saw
-// (known, not removed): a slug that a series uses again and again ("weeknotes") ties nothing. A new post that takes the slug, or the URL, of
+// (known, not removed): a slug that a series uses again and again ("weeknotes") ties nothing, unless
+// the file is the same too (its SHA-256: only its name changed). A new post that takes the slug, or the URL, of
 // one deleted in the same run has its own title and date, nearly always; one with the same slug and title
 // is taken for the old one with its date corrected. It moves the new ones from fresh to updated, and
 // says which old id each continues.
@@ -160,29 +161,44 @@ func continuations(fresh, back, updated, gone, cur []Entry, known []Known) (stil
 	was = map[string]string{}
 	taken := map[string]bool{} // gone ids already continued
 	for _, rule := range rules {
+		// Each post under its key, and under its key and its file's hash: a key that several posts share
+		// still ties a post whose file is the same (only its name changed: a Jekyll post re-dated).
+		keys := func(e Entry) []string {
+			k, ok := rule.key(e)
+			if !ok {
+				return nil
+			}
+			if e.Hash == "" {
+				return []string{k}
+			}
+			return []string{k, k + "\x00" + e.Hash}
+		}
 		nCur, nKnown, goneBy := map[string]int{}, map[string]int{}, map[string]Entry{}
 		for _, e := range cur {
-			if k, ok := rule.key(e); ok {
+			for _, k := range keys(e) {
 				nCur[k]++
 			}
 		}
 		for _, e := range known {
-			if k, ok := rule.key(e.Entry); ok && !e.Removed {
-				nKnown[k]++
+			for _, k := range keys(e.Entry) {
+				if !e.Removed {
+					nKnown[k]++
+				}
 			}
 		}
 		for _, e := range gone {
-			if k, ok := rule.key(e); ok {
+			for _, k := range keys(e) {
 				goneBy[k] = e
 			}
 		}
 		for _, e := range coming {
-			k, ok := rule.key(e)
-			if !ok || was[e.ID] != "" || nCur[k] != 1 || nKnown[k] != 1 {
-				continue
-			}
-			if old, found := goneBy[k]; found && !taken[old.ID] && rule.same(old, e) {
-				taken[old.ID], was[e.ID] = true, old.ID
+			for _, k := range keys(e) {
+				if was[e.ID] != "" || nCur[k] != 1 || nKnown[k] != 1 {
+					continue
+				}
+				if old, found := goneBy[k]; found && !taken[old.ID] && rule.same(old, e) {
+					taken[old.ID], was[e.ID] = true, old.ID
+				}
 			}
 		}
 	}

@@ -233,3 +233,20 @@ func TestCompareSeries(t *testing.T) {
 		t.Errorf("same domain: got new %q, continues %v, %v; want March's new", ids(d.New), d.Continues, err)
 	}
 }
+
+// TestCompareSeriesRedated: one post of a series (one slug and title) has its date corrected by renaming
+// its file, alone or in a domain move: its file is the same, so it carries on; nothing is new.
+func TestCompareSeriesRedated(t *testing.T) {
+	jan := entry("tag:ex.org,2024-01-01:weeknotes", "a", 1)
+	feb := entry("tag:ex.org,2024-02-01:weeknotes", "b", 1)
+	jan.Title, feb.Title = "Weeknotes", "Weeknotes"
+	for _, host := range []string{"ex.org", "new.example"} {
+		jan2, feb2 := jan, feb
+		jan2.ID = strings.Replace(jan.ID, "ex.org", host, 1)
+		feb2.ID, feb2.URL = "tag:"+host+",2024-02-02:weeknotes", "https://"+host+"/2024/02/02/weeknotes"
+		d, err := Compare([]Known{{Entry: jan}, {Entry: feb}}, []Entry{jan2, feb2}, DiffOptions{})
+		if err != nil || len(d.New) != 0 || d.Continues[feb2.ID] != feb.ID {
+			t.Errorf("%s: got new %q, continues %v, %v; want February's carried on", host, ids(d.New), d.Continues, err)
+		}
+	}
+}
