@@ -390,6 +390,25 @@ func TestRetriedUnknownOfRemovedPost(t *testing.T) {
 	}
 }
 
+// TestTestToOnlyWaiting: when all that is due waits for a post that left the site, --test-to says so and
+// does not connect (this outbox cannot be opened).
+func TestTestToOnlyWaiting(t *testing.T) {
+	dir := mailSite(t, "outbox: blocker\n")
+	os.WriteFile(filepath.Join(dir, "blocker"), nil, 0o644)
+	if _, _, err := runHerald(t, testEnv(), "publish", "-C", dir); err != nil {
+		t.Fatal(err)
+	}
+	addPost(t, dir, "2021-01-01-x.md", "X")
+	if _, _, err := runHerald(t, testEnv(), "publish", "-C", dir); err == nil || !strings.Contains(err.Error(), "cannot connect") {
+		t.Fatalf("got %v, want the outbox to fail", err) // Ann's X is queued
+	}
+	os.Remove(filepath.Join(dir, "_posts", "2021-01-01-x.md"))
+	out, _, err := runHerald(t, testEnv(), "send", "-C", dir, "--test-to", "me@example.com")
+	if err != nil || !strings.Contains(out, "nothing would go now") || !strings.Contains(out, "1 message waits") {
+		t.Fatalf("got %v\n%s", err, out)
+	}
+}
+
 func TestPublishRefusesDraftsAndFuture(t *testing.T) {
 	dir := copySite(t, "seed-jekyll")
 	for _, args := range [][]string{{"publish", "--drafts"}, {"publish", "--future"}, {"build", "--record", "--drafts"}} {
