@@ -37,6 +37,19 @@ func (st *testSite) remove(id string) {
 	st.posts = slices.DeleteFunc(st.posts, func(it Item) bool { return it.ID == id })
 }
 
+// carry publishes a run at at in which post from left the site and came back as to, carrying it on (as
+// when its date was corrected); it returns the post as it was under from.
+func (st *testSite) carry(at time.Time, from, to string) Item {
+	st.t.Helper()
+	old := st.posts[slices.IndexFunc(st.posts, func(it Item) bool { return it.ID == from })]
+	st.remove(from)
+	it := old
+	it.ID, it.Continues = to, from
+	st.posts = append(st.posts, it)
+	st.publish(at, false)
+	return old
+}
+
 // subscribe adds an active subscriber confirmed at confirmed.
 func (st *testSite) subscribe(email, frequency string, confirmed time.Time) int64 {
 	st.t.Helper()
@@ -389,15 +402,8 @@ func TestPlanMovedAndBack(t *testing.T) {
 			st.publish(hours(1), true, "a")
 			st.plan(hours(1), 1)
 			st.sendAll(hours(1))
-			move := func(at time.Time, from, to string) {
-				it := st.posts[len(st.posts)-1]
-				st.remove(from)
-				it.ID, it.Continues = to, from
-				st.posts = append(st.posts, it)
-				st.publish(at, false)
-			}
-			move(hours(2), "a", "b")
-			move(hours(3), "b", "a")
+			st.carry(hours(2), "a", "b")
+			st.carry(hours(3), "b", "a")
 			st.update(ann, hours(3.5), func(s *Subscriber) { s.Frequency = frequency })
 			a := st.posts[len(st.posts)-1]
 			a.Continues = ""
@@ -469,12 +475,7 @@ func TestPlanLineage(t *testing.T) {
 			if tt.sent {
 				st.sendAll(hours(24))
 			}
-			a := st.posts[len(st.posts)-1]
-			st.remove("a")
-			b := a
-			b.ID, b.Continues = "b", "a"
-			st.posts = append(st.posts, b)
-			st.publish(hours(25), false) // a carries on as b
+			a := st.carry(hours(25), "a", "b")
 			if tt.undo {
 				st.remove("b")
 				st.publish(hours(26), false) // a bad deploy loses it
@@ -498,12 +499,7 @@ func TestPlanLineageBeforePlan(t *testing.T) {
 			st.subscribe("ann@example.com", frequency, hours(-50))
 			st.plan(hours(0), 0)
 			st.publish(hours(1), true, "a")
-			a := st.posts[len(st.posts)-1]
-			st.remove("a")
-			b := a
-			b.ID, b.Continues = "b", "a"
-			st.posts = append(st.posts, b)
-			st.publish(hours(2), false) // a carries on as b
+			a := st.carry(hours(2), "a", "b")
 			st.posts = append(st.posts, a)
 			st.publish(hours(3), false) // a back beside b
 			st.plan(hours(3), map[string]int{Immediate: 1, Daily: 0}[frequency])
@@ -523,12 +519,8 @@ func TestPlanLineagesMerge(t *testing.T) {
 	st.publish(hours(1), true, "a")
 	st.plan(hours(24), 1)
 	st.sendAll(hours(24))
-	a := st.posts[len(st.posts)-1]
-	st.remove("a")
-	b := a
-	b.ID, b.Continues = "b", "a"
-	st.posts = append(st.posts, b)
-	st.publish(hours(25), false) // a carries on as b
+	st.carry(hours(25), "a", "b")
+	b := st.posts[len(st.posts)-1]
 	st.remove("b")
 	st.publish(hours(26), true, "c") // b lost, and the post back as c, which nothing tied to b
 	st.remove("c")

@@ -221,17 +221,31 @@ func TestSendTestTo(t *testing.T) {
 	}
 }
 
+// blockedMailSite is mailSite after a first publish, with an outbox that cannot be opened until
+// block(false) lets mail through (block(true) stops it again).
+func blockedMailSite(t *testing.T) (dir string, block func(bool)) {
+	t.Helper()
+	dir = mailSite(t, "outbox: blocker\n")
+	cfgPath := filepath.Join(dir, "herald.yaml")
+	cfg, _ := os.ReadFile(cfgPath)
+	os.WriteFile(filepath.Join(dir, "blocker"), nil, 0o644) // a file, where the outbox needs a folder
+	if _, _, err := runHerald(t, testEnv(), "publish", "-C", dir); err != nil {
+		t.Fatal(err)
+	}
+	return dir, func(blocked bool) {
+		if blocked {
+			os.WriteFile(cfgPath, cfg, 0o644)
+		} else {
+			os.WriteFile(cfgPath, []byte(strings.Replace(string(cfg), "outbox: blocker\n", "", 1)), 0o644)
+		}
+	}
+}
+
 // TestRemovedPostDoesNotBlock: a queued post that left the site leaves the queue. herald publish takes it
 // out when it records the post gone, and mails it when it comes back; herald send, which records nothing,
 // leaves it waiting for that, and sends the rest.
 func TestRemovedPostDoesNotBlock(t *testing.T) {
-	dir := mailSite(t, "outbox: blocker\n")
-	cfgPath := filepath.Join(dir, "herald.yaml")
-	cfg, _ := os.ReadFile(cfgPath)
-	os.WriteFile(filepath.Join(dir, "blocker"), nil, 0o644) // an outbox that cannot be opened
-	if _, _, err := runHerald(t, testEnv(), "publish", "-C", dir); err != nil {
-		t.Fatal(err)
-	}
+	dir, block := blockedMailSite(t)
 	queue := func(name, title string) string {
 		t.Helper()
 		addPost(t, dir, name, title)
@@ -243,8 +257,6 @@ func TestRemovedPostDoesNotBlock(t *testing.T) {
 		os.Remove(path)
 		return string(saved)
 	}
-	unblock := func() { os.WriteFile(cfgPath, []byte(strings.Replace(string(cfg), "outbox: blocker\n", "", 1)), 0o644) }
-	block := func() { os.WriteFile(cfgPath, cfg, 0o644) }
 	subjects := func() []string {
 		var got []string
 		for _, m := range maildir(t, filepath.Join(dir, ".herald", "outbox")) {
@@ -256,15 +268,15 @@ func TestRemovedPostDoesNotBlock(t *testing.T) {
 
 	addPost(t, dir, "2021-01-02-b.md", "B")
 	queue("2021-01-01-a.md", "A") // A and B are queued, and A leaves the site
-	unblock()
+	block(false)
 	out, stderr, err := runHerald(t, testEnv(), "send", "-C", dir)
 	if err != nil || !strings.Contains(out, "sent 1, deferred 0, failed 0, unknown 0, skipped 1") || !strings.Contains(stderr, "waits") {
 		t.Fatalf("send: %v\n%s%s", err, out, stderr)
 	}
 
-	block()
+	block(true)
 	c := queue("2021-01-03-c.md", "C")
-	unblock()
+	block(false)
 	addPost(t, dir, "2021-01-04-d.md", "D")
 	out, _, err = runHerald(t, testEnv(), "publish", "-C", dir)
 	if err != nil || !strings.Contains(out, "sent 1, deferred 0, failed 0, unknown 0, skipped 0") {
@@ -289,13 +301,7 @@ func TestRemovedPostDoesNotBlock(t *testing.T) {
 // as that post's own message does, rather than going without it (the ledger would then say the
 // subscriber had it); when the post is back, both go, with it.
 func TestDigestWaitsForItsPost(t *testing.T) {
-	dir := mailSite(t, "outbox: blocker\n")
-	cfgPath := filepath.Join(dir, "herald.yaml")
-	cfg, _ := os.ReadFile(cfgPath)
-	os.WriteFile(filepath.Join(dir, "blocker"), nil, 0o644) // an outbox that cannot be opened
-	if _, _, err := runHerald(t, testEnv(), "publish", "-C", dir); err != nil {
-		t.Fatal(err)
-	}
+	dir, block := blockedMailSite(t)
 	// Bob's weekly digest is due at the next run: he confirmed more than a week ago.
 	st, err := store.Open(t.Context(), filepath.Join(dir, ".herald", "state.db"))
 	if err != nil {
@@ -319,7 +325,7 @@ func TestDigestWaitsForItsPost(t *testing.T) {
 	x := filepath.Join(dir, "_posts", "2021-01-01-x.md")
 	saved, _ := os.ReadFile(x)
 	os.Remove(x)
-	os.WriteFile(cfgPath, []byte(strings.Replace(string(cfg), "outbox: blocker\n", "", 1)), 0o644)
+	block(false)
 	if out, _, err := runHerald(t, testEnv(), "send", "-C", dir, "--test-to", "me@example.com"); err != nil || !strings.Contains(out, "sent 1 test message") {
 		t.Fatalf("a test copy of what can go: %v\n%s", err, out)
 	}
@@ -393,11 +399,7 @@ func TestRetriedUnknownOfRemovedPost(t *testing.T) {
 // TestTestToOnlyWaiting: when all that is due waits for a post that left the site, --test-to says so and
 // does not connect (this outbox cannot be opened).
 func TestTestToOnlyWaiting(t *testing.T) {
-	dir := mailSite(t, "outbox: blocker\n")
-	os.WriteFile(filepath.Join(dir, "blocker"), nil, 0o644)
-	if _, _, err := runHerald(t, testEnv(), "publish", "-C", dir); err != nil {
-		t.Fatal(err)
-	}
+	dir, _ := blockedMailSite(t)
 	addPost(t, dir, "2021-01-01-x.md", "X")
 	if _, _, err := runHerald(t, testEnv(), "publish", "-C", dir); err == nil || !strings.Contains(err.Error(), "cannot connect") {
 		t.Fatalf("got %v, want the outbox to fail", err) // Ann's X is queued
