@@ -69,7 +69,7 @@ const (
 		AND NOT EXISTS (SELECT 1 FROM items li JOIN delivery_items di ON di.item_id = li.id
 			WHERE li.lineage = i.lineage AND di.subscriber_id = s.id)
 		AND NOT EXISTS (SELECT 1 FROM items sib WHERE sib.lineage = i.lineage AND sib.id < i.id
-			AND sib.removed = FALSE AND sib.sendable = TRUE)
+			AND sib.removed = FALSE AND sib.sendable = TRUE AND sib.plan_run > s.planned_run AND sib.plan_run <= :cursor)
 		AND NOT EXISTS (SELECT 1 FROM deliveries od WHERE od.subscriber_id = s.id AND od.item_id = i.id)`
 	planDue = `s.status = 'active' AND s.frequency IN ('daily', 'weekly') AND s.confirmed_at IS NOT NULL
 		AND COALESCE(s.last_digest_at, s.confirmed_at) < CASE s.frequency WHEN 'daily' THEN :day_start ELSE :week_start END

@@ -509,6 +509,38 @@ func TestPlanLineageBeforePlan(t *testing.T) {
 	}
 }
 
+// TestPlanLineageSiblingLeaves: a message waits under one id of a post while another id of it is on the
+// site too (an old file back beside the new); when the first id leaves, its message goes out of the
+// queue, and the post goes under the id still there, once, even when the first comes back later.
+func TestPlanLineageSiblingLeaves(t *testing.T) {
+	for _, frequency := range []string{Immediate, Daily} {
+		t.Run(frequency, func(t *testing.T) {
+			st := newSite(t)
+			st.publish(hours(-100), false, "base")
+			st.subscribe("ann@example.com", frequency, hours(-50))
+			st.plan(hours(0), 0)
+			st.publish(hours(1), true, "a")
+			st.plan(hours(1), map[string]int{Immediate: 1, Daily: 0}[frequency])
+			st.plan(hours(24), map[string]int{Immediate: 0, Daily: 1}[frequency]) // not sent: the server is down
+			a := st.carry(hours(25), "a", "b")                                    // the message goes as b
+			st.posts = append(st.posts, a)
+			st.publish(hours(26), false) // a back beside b
+			st.plan(hours(26), 0)
+			b := st.posts[slices.IndexFunc(st.posts, func(it Item) bool { return it.ID == "b" })]
+			st.remove("b")
+			st.publish(hours(27), false) // b deleted: its message goes, and a is the post
+			st.plan(hours(27), map[string]int{Immediate: 1, Daily: 0}[frequency])
+			st.plan(hours(48), map[string]int{Immediate: 0, Daily: 1}[frequency])
+			b.Continues = ""
+			st.posts = append(st.posts, b)
+			st.publish(hours(49), false) // b back too
+			st.plan(hours(49), 0)
+			st.plan(hours(72), 0)
+			st.ledger(map[string]string{Immediate: "ann@example.com a", Daily: "ann@example.com daily 2025-01-08 [a]"}[frequency])
+		})
+	}
+}
+
 // TestPlanLineagesMerge: an id back after it was removed, carrying on another, joins that one's lineage
 // and keeps its own: who had the post under its first id does not get it again.
 func TestPlanLineagesMerge(t *testing.T) {

@@ -575,18 +575,27 @@ func (s *sqliteStore) Record(ctx context.Context, run *Run, seen []Item) (err er
 	// tried, or refused (deferred). Not a crash's "sending" and "unknown" ones, nor one that was unknown
 	// before --retry-unknown queued it again (maybe_sent). Nothing is in flight: a run holds the lock.
 	const waiting = `maybe_sent = 0 AND (status = 'deferred' OR (status = 'queued' AND sending_at IS NULL))`
-	for _, q := range []func(n int) string{
-		func(n int) string {
+	for _, step := range []struct {
+		head []any
+		sql  func(n int) string
+	}{
+		// Another id of the post may still be on the site (an old file back beside the new): Plan looks
+		// at it again, for those whose message goes now.
+		{[]any{id, id}, func(n int) string {
+			return `UPDATE items SET plan_run = ? WHERE removed = FALSE AND plan_run < ? AND lineage IN
+				(SELECT lineage FROM items WHERE id IN (` + placeholders(n, 1) + `))`
+		}},
+		{nil, func(n int) string {
 			return `DELETE FROM delivery_items WHERE item_id IN (` + placeholders(n, 1) + `) AND delivery_id IN
 				(SELECT id FROM deliveries WHERE ` + waiting + `)`
-		},
+		}},
 		// A post's own message, or a digest left with nothing in it (its delivery_items go with it).
-		func(n int) string {
+		{nil, func(n int) string {
 			return `DELETE FROM deliveries WHERE ` + waiting + ` AND (item_id IN (` + placeholders(n, 1) + `)
 				OR (digest_key IS NOT NULL AND NOT EXISTS (SELECT 1 FROM delivery_items di WHERE di.delivery_id = deliveries.id)))`
-		},
+		}},
 	} {
-		if err := execBatches(ctx, tx, gone, 1, q, nil, func(id string) []any { return []any{id} }); err != nil {
+		if err := execBatches(ctx, tx, gone, 1, step.sql, step.head, func(id string) []any { return []any{id} }); err != nil {
 			return fail("take removed posts out of the mail to send", err)
 		}
 	}
