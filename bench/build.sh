@@ -14,7 +14,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-GEN="$ROOT/../shared/tools/gen-corpus"
+GEN="$ROOT/bench/gen-corpus"
 CACHE="${HERALD_BENCH_DIR:-${TMPDIR:-/tmp}/herald-bench}"
 SIZES="1000 10000" RUNS=5 TSV=""
 while getopts "o:n:r:h" opt; do
@@ -25,7 +25,7 @@ while getopts "o:n:r:h" opt; do
 done
 die() { echo "bench: $*" >&2; exit 1; }
 [[ -x /usr/bin/time ]] || die "/usr/bin/time is missing (Debian: apt-get install time)"
-[[ -x $GEN ]] || die "$GEN not found (shared/ must sit beside the repo)"
+[[ -x $GEN ]] || die "$GEN not found"
 
 WORK="$(mktemp -d)"; trap 'rm -rf "$WORK"' EXIT
 HERALD="$WORK/herald" OUT="$WORK/out"

@@ -668,12 +668,12 @@ func TestShortcodeArgs(t *testing.T) {
 // TestHugoMatchesJekyll loads the synthetic corpus, which holds the same posts as a Jekyll and a Hugo site,
 // and checks that both give the same posts.
 func TestHugoMatchesJekyll(t *testing.T) {
-	script, err := filepath.Abs("../../shared/tools/gen-corpus")
+	script, err := filepath.Abs("../bench/gen-corpus")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(script); err != nil {
-		t.Fatalf("the corpus generator is not beside the repository (../shared/tools): %v", err)
+		t.Fatalf("the corpus generator is missing (bench/gen-corpus): %v", err)
 	}
 	out := t.TempDir()
 	cmd := exec.CommandContext(t.Context(), "bash", script, "-n", "200", "-out", out)

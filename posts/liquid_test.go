@@ -385,10 +385,7 @@ func TestLiquidFixtures(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.site, func(t *testing.T) {
-			dir := filepath.Join("..", "..", "shared", "fixtures", tc.site)
-			if _, err := os.Stat(dir); err != nil {
-				dir = filepath.Join("/work/shared/fixtures", tc.site)
-			}
+			dir := filepath.Join("..", "testdata", "fixtures", tc.site)
 			s, err := Load(t.Context(), Options{Dir: dir, Now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)})
 			if err != nil {
 				t.Fatal(err)

@@ -19,8 +19,8 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
 
-// fixtures is ../shared/fixtures, beside the repository.
-const fixtures = "../../../shared/fixtures"
+// fixtures holds the real sites the tests build (see its README.md), in the repository's top-level testdata.
+const fixtures = "../../testdata/fixtures"
 
 // testEnv is the environment of a test run: a fixed clock, so that "future" means the same every day.
 func testEnv(extra ...string) func(string) string {

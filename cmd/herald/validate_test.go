@@ -24,7 +24,7 @@ func needTool(t *testing.T, name, install string) string {
 }
 
 // TestValidateWithRealClients checks every fixture's feeds with xmllint and Python's feedparser, through
-// ../shared/tools/validate-feeds.sh.
+// testdata/validate-feeds.sh.
 func TestValidateWithRealClients(t *testing.T) {
 	needTool(t, "xmllint", "apt-get install libxml2-utils")
 	if out, err := exec.Command("/usr/bin/python3", "-c", "import feedparser").CombinedOutput(); err != nil {
@@ -33,7 +33,7 @@ func TestValidateWithRealClients(t *testing.T) {
 		}
 		t.Skipf("python3-feedparser is missing (apt-get install python3-feedparser): %s", out)
 	}
-	script, err := filepath.Abs(filepath.Join(fixtures, "..", "tools", "validate-feeds.sh"))
+	script, err := filepath.Abs(filepath.Join("testdata", "validate-feeds.sh"))
 	if err != nil {
 		t.Fatal(err)
 	}
