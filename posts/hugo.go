@@ -21,6 +21,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/heraldhq/herald/internal/sitefs"
 	"github.com/pelletier/go-toml/v2"
 	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/parser"
@@ -55,11 +56,11 @@ type hugoConfig struct {
 
 // loadHugo reads a Hugo site: its config, then the regular pages of its main sections, which are its posts.
 func loadHugo(ctx context.Context, opts Options) (*Site, error) {
-	cfg, err := readHugoConfig(opts.Dir)
+	cfg, err := readHugoConfig(opts.files)
 	if err != nil {
 		return nil, err
 	}
-	s := &Site{Kind: "hugo", Dir: opts.Dir, Title: cfg.title, Description: cfg.description, URL: cfg.baseURL,
+	s := &Site{Kind: "hugo", Dir: opts.Dir, files: opts.files, Title: cfg.title, Description: cfg.description, URL: cfg.baseURL,
 		Lang: cfg.lang, Author: cfg.author, OutputDir: cfg.publishDir, Warnings: cfg.warnings}
 	if cfg.timeZone != "" {
 		loc, err := time.LoadLocation(cfg.timeZone)
@@ -118,13 +119,16 @@ func loadHugo(ctx context.Context, opts Options) (*Site, error) {
 
 // readHugoConfig reads the first config file of hugoConfigNames in dir. A site without one is read with
 // Hugo's defaults.
-func readHugoConfig(dir string) (*hugoConfig, error) {
+func readHugoConfig(files *sitefs.FS) (*hugoConfig, error) {
 	cfg := &hugoConfig{publishDir: "public", contentDir: "content", permalinks: map[string]string{}, uglySections: map[string]bool{}}
 	var raw map[string]any
 	for _, name := range hugoConfigNames {
-		src, err := os.ReadFile(filepath.Join(dir, name))
+		src, err := files.ReadFile(name)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
+		}
+		if errors.Is(err, sitefs.ErrRefused) {
+			return nil, err
 		}
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", name, err)

@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
 
+	"github.com/heraldhq/herald/internal/sitefs"
 	"gopkg.in/yaml.v3"
 )
 
@@ -49,18 +49,20 @@ type jekyllConfig struct {
 }
 
 func loadJekyll(ctx context.Context, opts Options) (*Site, error) {
-	s := &Site{Kind: "jekyll", Dir: opts.Dir, OutputDir: "_site"}
+	s := &Site{Kind: "jekyll", Dir: opts.Dir, OutputDir: "_site", files: opts.files}
 	var cfg jekyllConfig
 	raw := map[string]any{}
 	cfgName := "_config.yml"
-	src, err := os.ReadFile(filepath.Join(opts.Dir, cfgName))
+	src, err := s.files.ReadFile(cfgName)
 	if errors.Is(err, fs.ErrNotExist) {
 		cfgName = "_config.yaml"
-		src, err = os.ReadFile(filepath.Join(opts.Dir, cfgName))
+		src, err = s.files.ReadFile(cfgName)
 	}
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		cfgName = ""
+	case errors.Is(err, sitefs.ErrRefused):
+		return nil, err
 	case err != nil:
 		return nil, fmt.Errorf("read %s: %w", cfgName, err)
 	default:
@@ -130,7 +132,7 @@ func loadJekyll(ctx context.Context, opts Options) (*Site, error) {
 			convertExts["."+strings.ToLower(e)] = true
 		}
 	}
-	authors, err := readAuthorsData(opts.Dir)
+	authors, err := readAuthorsData(s.files)
 	if err != nil {
 		return nil, err
 	}
@@ -184,7 +186,7 @@ func (s *Site) jekyllPost(rel string, src []byte, draft bool, permalink, sep str
 	var fileDate time.Time
 	if draft {
 		slug = strings.TrimSuffix(base, ext)
-		if info, err := os.Stat(filepath.Join(s.Dir, filepath.FromSlash(rel))); err == nil {
+		if info, err := s.files.Stat(rel); err == nil {
 			fileDate = info.ModTime().In(s.Location).Truncate(time.Second)
 		}
 	} else {
@@ -340,11 +342,14 @@ func excluded(rel string, exclude []string) bool {
 }
 
 // readAuthorsData reads _data/authors.yml, where Jekyll sites keep their authors by key.
-func readAuthorsData(dir string) (map[string]Author, error) {
+func readAuthorsData(files *sitefs.FS) (map[string]Author, error) {
 	for _, name := range []string{"_data/authors.yml", "_data/authors.yaml"} {
-		src, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(name)))
+		src, err := files.ReadFile(name)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
+		}
+		if errors.Is(err, sitefs.ErrRefused) {
+			return nil, err
 		}
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", name, err)

@@ -2,6 +2,7 @@ package posts
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -23,6 +24,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/heraldhq/herald/internal/sitefs"
 	"github.com/osteele/liquid"
 	"github.com/osteele/liquid/expressions"
 	"github.com/osteele/liquid/parser"
@@ -100,7 +102,7 @@ type liquidEngine struct {
 	eng   *liquid.Engine
 	site0 *Site
 	md    goldmark.Markdown
-	dir   string
+	files *sitefs.FS
 	loc   *time.Location
 	now   time.Time // what "now" means in a template (site.time): the newest visible post's date, so output needs no clock
 
@@ -142,12 +144,12 @@ type liquidProblem struct {
 	msg  string
 }
 
-func newLiquidEngine(s *Site, config map[string]any) *liquidEngine {
+func newLiquidEngine(s *Site, config map[string]any) (*liquidEngine, error) {
 	e := &liquidEngine{
 		eng:         liquid.NewEngine(),
 		site0:       s,
 		md:          newMarkdown(),
-		dir:         s.Dir,
+		files:       s.files,
 		loc:         s.Location,
 		siteURL:     s.URL,
 		posts:       make(map[string]*Post, len(s.Posts)),
@@ -204,10 +206,13 @@ func newLiquidEngine(s *Site, config map[string]any) *liquidEngine {
 	maps.Copy(e.site, liquidMap{
 		"url": urlVar, "baseurl": baseurlVar, "title": s.Title, "description": s.Description, "time": e.now,
 	})
-	data, warns := readSiteData(s.Dir, siteFolder(config, "data_dir", "_data"))
+	data, warns, err := readSiteData(s.files, siteFolder(config, "data_dir", "_data"))
+	if err != nil {
+		return nil, err
+	}
 	e.site["data"] = data
 	s.Warnings = append(s.Warnings, warns...)
-	e.plugins = pluginTags(s.Dir, siteFolder(config, "plugins_dir", "_plugins"))
+	e.plugins = pluginTags(s.files, siteFolder(config, "plugins_dir", "_plugins"))
 
 	e.eng.RegisterTag("include", e.includeTag(false))
 	e.eng.RegisterTag("include_relative", e.includeTag(true))
@@ -215,7 +220,7 @@ func newLiquidEngine(s *Site, config map[string]any) *liquidEngine {
 	e.eng.RegisterTag("link", e.linkTag)
 	e.eng.RegisterBlock("highlight", highlightBlock)
 	e.registerFilters()
-	return e
+	return e, nil
 }
 
 // makeLists makes site.posts (newest first), site.categories and site.tags, and siteFull, the site
@@ -295,8 +300,9 @@ func (e *liquidEngine) postVars(p *Post) liquidMap {
 type renderState struct {
 	p     *Post
 	warns []Warning
-	depth int // include nesting
-	line  int // while depth > 0: the body line of the outermost include tag
+	err   error // a file Liquid may not read: the render fails with it
+	depth int   // include nesting
+	line  int   // while depth > 0: the body line of the outermost include tag
 }
 
 func stateOf(ctx render.Context) *renderState {
@@ -335,9 +341,9 @@ func tagText(ctx render.Context) string {
 }
 
 // render evaluates body's Liquid for post p; tags it cannot evaluate are warned about and left as they are.
-func (e *liquidEngine) render(p *Post, body []byte) ([]byte, []Warning) {
+func (e *liquidEngine) render(p *Post, body []byte) ([]byte, []Warning, error) {
 	if !bytes.Contains(body, []byte("{{")) && !bytes.Contains(body, []byte("{%")) {
-		return body, nil
+		return body, nil, nil
 	}
 	src := strings.ReplaceAll(string(body), "\x00", "") // NUL is the block marker; XML forbids it anyway
 	ls := scanLiquid(src, p.Path)
@@ -363,6 +369,9 @@ func (e *liquidEngine) render(p *Post, body []byte) ([]byte, []Warning) {
 		}
 		st := &renderState{p: p}
 		b, err := renderTemplate(tpl, map[string]any{"site": site, "page": page, "jekyll": jekyllVars, stateKey: st})
+		if st.err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", p.Path, st.err)
+		}
 		if err == nil {
 			out, tagWarns, done = b, st.warns, true
 			break
@@ -381,11 +390,11 @@ func (e *liquidEngine) render(p *Post, body []byte) ([]byte, []Warning) {
 		if len(warns) > 0 {
 			warns[len(warns)-1].Msg += "; the post's Liquid is left unevaluated"
 		}
-		return body, warns
+		return body, warns, nil
 	}
 	warns = append(warns, tagWarns...)
 	sort.SliceStable(warns, func(i, j int) bool { return warns[i].Line < warns[j].Line })
-	return []byte(placeBlocks(string(out))), warns
+	return []byte(placeBlocks(string(out))), warns, nil
 }
 
 // jekyllVars are Jekyll's jekyll.* variables. A site built for its readers is built for production.
@@ -744,6 +753,10 @@ func (e *liquidEngine) includeTag(relative bool) liquid.Renderer {
 			return fail("%s: %q is outside the site", ctx.TagName(), name)
 		}
 		inc := e.include(rel)
+		if errors.Is(inc.err, sitefs.ErrRefused) {
+			st.err = inc.err
+			return text, nil
+		}
 		if inc.err != nil {
 			return fail("%s: %v", ctx.TagName(), inc.err)
 		}
@@ -779,10 +792,12 @@ func (e *liquidEngine) include(rel string) *liquidInclude {
 		return inc
 	}
 	inc = &liquidInclude{}
-	src, err := os.ReadFile(filepath.Join(e.dir, filepath.FromSlash(rel)))
+	src, err := e.files.ReadFile(rel)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		inc.err = fmt.Errorf("no file %s in the site", rel)
+	case errors.Is(err, sitefs.ErrRefused):
+		inc.err = err
 	case err != nil:
 		inc.err = fmt.Errorf("read %s: %w", rel, err)
 	default:
@@ -855,7 +870,7 @@ func (e *liquidEngine) linkTag(ctx render.Context) (string, error) {
 		return tagText(ctx), nil
 	}
 	u := e.fileURL(clean[1:])
-	if _, err := os.Stat(filepath.Join(e.dir, filepath.FromSlash(clean[1:]))); err != nil {
+	if _, err := os.Stat(filepath.Join(e.files.Dir(), filepath.FromSlash(clean[1:]))); err != nil {
 		st.warn(ctx, fmt.Sprintf("link: no file %s in the site; linked to %s, where Jekyll would put it", clean[1:], u))
 	}
 	return e.basePath + u, nil
@@ -1445,12 +1460,13 @@ func toLiquid(v any) any {
 
 // readSiteData reads the _data folder into site.data as Jekyll does: data/x.yml is site.data.x, and
 // data/a/b.json is site.data.a.b. A file that does not parse is left out with a warning.
-func readSiteData(dir, dataDir string) (liquidMap, []Warning) {
+func readSiteData(files *sitefs.FS, dataDir string) (liquidMap, []Warning, error) {
 	data := liquidMap{}
 	var warns []Warning
+	var refused error
 	var read func(rel string, into liquidMap)
 	read = func(rel string, into liquidMap) {
-		entries, err := os.ReadDir(filepath.Join(dir, filepath.FromSlash(rel)))
+		entries, err := os.ReadDir(filepath.Join(files.Dir(), filepath.FromSlash(rel)))
 		if err != nil {
 			if !errors.Is(err, fs.ErrNotExist) {
 				warns = append(warns, Warning{File: rel, Msg: fmt.Sprintf("cannot read the data folder: %v; site.data leaves it out", err)})
@@ -1465,7 +1481,11 @@ func readSiteData(dir, dataDir string) (liquidMap, []Warning) {
 					continue
 				}
 				file := rel + "/" + name
-				v, err := readDataFile(filepath.Join(dir, filepath.FromSlash(file)), ext)
+				v, err := readDataFile(files, file, ext)
+				if errors.Is(err, sitefs.ErrRefused) {
+					refused = cmp.Or(refused, err)
+					continue
+				}
 				if err != nil {
 					warns = append(warns, Warning{File: file, Msg: fmt.Sprintf("cannot read the data file: %v; site.data leaves it out", err)})
 					continue
@@ -1482,7 +1502,7 @@ func readSiteData(dir, dataDir string) (liquidMap, []Warning) {
 		}
 	}
 	read(dataDir, data)
-	return data, warns
+	return data, warns, refused
 }
 
 var (
@@ -1495,8 +1515,8 @@ func dataKey(name string) string {
 	return dataKeySpace.ReplaceAllString(strings.TrimSpace(dataKeyStrip.ReplaceAllString(name, "")), "_")
 }
 
-func readDataFile(file, ext string) (any, error) {
-	src, err := os.ReadFile(file)
+func readDataFile(files *sitefs.FS, file, ext string) (any, error) {
+	src, err := files.ReadFile(file)
 	if err != nil {
 		return nil, err
 	}
@@ -1534,18 +1554,19 @@ func readDataFile(file, ext string) (any, error) {
 var registerTag = regexp.MustCompile(`register_(?:tag|block)\s*\(?\s*["':]([\w-]+)`)
 
 // pluginTags finds the Liquid tags the site's Ruby plugins register, to say where an unknown tag comes from.
-func pluginTags(dir, pluginsDir string) map[string]string {
+func pluginTags(files *sitefs.FS, pluginsDir string) map[string]string {
 	tags := map[string]string{}
+	dir := files.Dir()
 	root := filepath.Join(dir, filepath.FromSlash(pluginsDir))
 	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || filepath.Ext(p) != ".rb" {
 			return nil // no plugins folder, or one file unreadable: only the warnings' wording suffers
 		}
-		src, err := os.ReadFile(p)
+		rel, _ := filepath.Rel(dir, p)
+		src, err := files.ReadFile(filepath.ToSlash(rel))
 		if err != nil {
 			return nil
 		}
-		rel, _ := filepath.Rel(dir, p)
 		for _, m := range registerTag.FindAllStringSubmatch(string(src), -1) {
 			if _, ok := tags[m[1]]; !ok {
 				tags[m[1]] = filepath.ToSlash(rel)

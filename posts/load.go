@@ -6,8 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -18,6 +16,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/heraldhq/herald/internal/sitefs"
 )
 
 // Options say how to load a site. Empty fields take the site's own settings; set fields override them
@@ -35,14 +35,16 @@ type Options struct {
 	Author           Author
 	Permalink        string // a style name or a template with :placeholders
 	ExcerptSeparator string
-	ExcerptOnly      bool   // every post sends only its excerpt
-	Cache            string // a file where Load keeps what it read of unchanged posts; "" for none
+	ExcerptOnly      bool     // every post sends only its excerpt
+	Cache            string   // a file where Load keeps what it read of unchanged posts; "" for none
+	Private          []string // paths in the site no site file may read or link to (Herald's state folder, config, keys)
 
 	Drafts bool      // include drafts
 	Future bool      // include posts dated after Now
 	Now    time.Time // what "future" is measured against
 
-	siteOnly bool // LoadSite: stop once the site's settings are read
+	siteOnly bool       // LoadSite: stop once the site's settings are read
+	files    *sitefs.FS // set by load: every read of a site file goes through it
 }
 
 // ErrNoURL is returned when neither the site's config nor herald.yaml gives the site's URL.
@@ -88,7 +90,10 @@ func Load(ctx context.Context, opts Options) (*Site, error) {
 	if s.Kind == "jekyll" {
 		// Made from the visible posts only: a scheduled post must not show through site.posts, site.time
 		// or post_url in the posts that are published.
-		s.render.liquid = newLiquidEngine(s, s.config)
+		var err error
+		if s.render.liquid, err = newLiquidEngine(s, s.config); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.cache.save(); err != nil {
 		s.Warnings = append(s.Warnings, Warning{File: opts.Cache, Msg: "cannot save the posts cache (" + err.Error() + "); the next run reads every post again"})
@@ -106,6 +111,10 @@ func LoadSite(ctx context.Context, opts Options) (*Site, error) {
 
 // load runs the loader of the site's kind.
 func load(ctx context.Context, opts Options) (*Site, error) {
+	var err error
+	if opts.files, err = sitefs.New(opts.Dir, 0, opts.Private...); err != nil {
+		return nil, err
+	}
 	kind := opts.Kind
 	if kind == "" {
 		if opts.PostsDir != "" {
@@ -236,16 +245,12 @@ func (s *Site) readPosts(ctx context.Context, files []string, parse func(rel str
 	warns := make([][]Warning, len(files))
 	errs := make([]error, len(files))
 	forEach(ctx, len(files), func(k int) {
-		name := filepath.Join(s.Dir, filepath.FromSlash(files[k]))
-		f, err := os.Open(name)
-		var info fs.FileInfo
-		if err == nil {
-			info, err = f.Stat()
+		f, info, err := s.files.Open(files[k])
+		if errors.Is(err, sitefs.ErrRefused) {
+			errs[k] = err
+			return
 		}
 		if err != nil {
-			if f != nil {
-				f.Close()
-			}
 			errs[k] = &Error{File: files[k], Msg: "cannot read the file; check its permissions", Err: err}
 			return
 		}
@@ -254,7 +259,11 @@ func (s *Site) readPosts(ctx context.Context, files []string, parse func(rel str
 		if out[k], warns[k], ok = s.cache.lookup(files[k], info, s.Location); ok {
 			return
 		}
-		src, err := io.ReadAll(f)
+		src, err := s.files.ReadAll(files[k], f, info)
+		if errors.Is(err, sitefs.ErrRefused) {
+			errs[k] = err
+			return
+		}
 		if err != nil {
 			errs[k] = &Error{File: files[k], Msg: "cannot read the file; check its permissions", Err: err}
 			return

@@ -13,7 +13,7 @@ import (
 // loadPlain reads a plain folder of Markdown files with front matter (opts.PostsDir). Each post needs a date,
 // in its front matter or at the start of its file name (YYYY-MM-DD-slug.md).
 func loadPlain(ctx context.Context, opts Options) (*Site, error) {
-	s := &Site{Kind: "plain", Dir: opts.Dir, OutputDir: "public"}
+	s := &Site{Kind: "plain", Dir: opts.Dir, OutputDir: "public", files: opts.files}
 	if err := s.applyOverrides(opts); err != nil {
 		if err == ErrNoURL {
 			return nil, fmt.Errorf("%w: set url: https://your.site in herald.yaml; every link in a feed must be absolute", ErrNoURL)

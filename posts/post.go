@@ -4,7 +4,10 @@ package posts
 
 import (
 	"fmt"
+	"io/fs"
 	"time"
+
+	"github.com/heraldhq/herald/internal/sitefs"
 )
 
 // Site is what Load found: the site's own settings and its posts, newest first.
@@ -21,11 +24,16 @@ type Site struct {
 	Posts       []*Post
 	Warnings    []Warning
 
+	files    *sitefs.FS           // the site's files, read only through it
 	render   renderer             // set by the loader, and its Liquid by Load; used by Render
 	config   map[string]any       // Jekyll's _config.yml, for Liquid's site.*
 	cache    *postCache           // set by the loader, before readPosts
 	defaults []frontMatterDefault // Jekyll's front matter defaults, least specific first
 }
+
+// Files is the site's folder dir as an fs.FS (for the site's own templates), read as the posts are: a file
+// outside the site, in Herald's private paths or not a regular file is refused.
+func (s *Site) Files(dir string) fs.FS { return s.files.Sub(dir) }
 
 // Author is a person named by a post or the site.
 type Author struct {

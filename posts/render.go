@@ -3,17 +3,17 @@ package posts
 import (
 	"bytes"
 	"context"
+	"errors"
 	"html"
 	"net/url"
-	"os"
 	"path"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/heraldhq/herald/internal/sitefs"
 	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/extension"
 	"github.com/yuin/goldmark/parser"
@@ -90,7 +90,7 @@ func (s *Site) Render(ctx context.Context, ps []*Post) ([]Warning, error) {
 // frontMatterData reads p's front matter again; a file that no longer parses gives an empty map (Load
 // read it, so it changed since, and the next run will say what is wrong with it).
 func (s *Site) frontMatterData(p *Post) map[string]any {
-	src, err := os.ReadFile(filepath.Join(s.Dir, filepath.FromSlash(p.Path)))
+	src, err := s.files.ReadFile(p.Path)
 	if err != nil {
 		return map[string]any{}
 	}
@@ -103,7 +103,10 @@ func (s *Site) frontMatterData(p *Post) map[string]any {
 }
 
 func (s *Site) renderPost(p *Post) ([]Warning, error) {
-	src, err := os.ReadFile(filepath.Join(s.Dir, filepath.FromSlash(p.Path)))
+	src, err := s.files.ReadFile(p.Path)
+	if errors.Is(err, sitefs.ErrRefused) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, &Error{File: p.Path, Msg: "cannot read the file; check its permissions", Err: err}
 	}
@@ -111,7 +114,9 @@ func (s *Site) renderPost(p *Post) ([]Warning, error) {
 	body = bytes.ReplaceAll(body, []byte("\r\n"), []byte("\n"))
 	var warns []Warning
 	if s.render.liquid != nil {
-		body, warns = s.render.liquid.render(p, body)
+		if body, warns, err = s.render.liquid.render(p, body); err != nil {
+			return nil, err
+		}
 	}
 	markdown := markdownExts[strings.ToLower(path.Ext(p.Path))]
 	toHTML := func(b []byte) string {

@@ -104,7 +104,20 @@ func siteOptions(dir string, cfg config) posts.Options {
 		URL: cfg.URL, Lang: cfg.Lang, Timezone: cfg.Timezone,
 		Author:    posts.Author{Name: cfg.Author.Name, Email: cfg.Author.Email, URL: cfg.Author.URL},
 		Permalink: cfg.Permalink, ExcerptSeparator: cfg.ExcerptSeparator, ExcerptOnly: cfg.ExcerptOnly,
+		Private: privatePaths(dir, cfg),
 	}
+}
+
+// privatePaths are what no site file may read or link to, even inside the site: the state folder (the
+// secret, the store, the outbox), herald.yaml, and the store, outbox and DKIM key wherever they are.
+func privatePaths(siteDir string, cfg config) []string {
+	ps := []string{filepath.Join(siteDir, storeDir), filepath.Join(siteDir, configName), storePath(siteDir, cfg)}
+	for _, p := range []string{cfg.Outbox, cfg.DKIMKeyFile} {
+		if abs, err := filepath.Abs(p); err == nil && p != "" {
+			ps = append(ps, abs)
+		}
+	}
+	return ps
 }
 
 func prepare(ctx context.Context, getenv func(string) string, bf buildFlags, stderr io.Writer) (*build, error) {

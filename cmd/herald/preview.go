@@ -211,7 +211,7 @@ Flags:
 			return fmt.Errorf("%s: no Jekyll or Hugo site found; run herald init in the site's folder (or -C DIR), or for a plain folder of Markdown files give --posts-dir FOLDER", siteDir)
 		}
 	}
-	opts := posts.Options{Dir: siteDir, Kind: kind, PostsDir: *postsDir, URL: *siteURL, Now: time.Now()}
+	opts := posts.Options{Dir: siteDir, Kind: kind, PostsDir: *postsDir, URL: *siteURL, Now: time.Now(), Private: privatePaths(siteDir, config{})}
 	site, err := posts.Load(ctx, opts)
 	noURL := errors.Is(err, posts.ErrNoURL)
 	if noURL {

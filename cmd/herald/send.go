@@ -504,7 +504,7 @@ func (b *build) mailSettings(getenv func(string) string, outbox string, test boo
 	opts := mailer.Options{
 		From: *from, SiteTitle: b.site.Title, SiteURL: b.site.URL, Lang: b.site.Lang, PostalAddress: c.PostalAddress,
 		UnsubscribeMailto: c.UnsubscribeMailto, FullContent: c.EmailContent != "excerpt", MaxDigestPosts: c.MaxDigestPosts,
-		Templates: os.DirFS(filepath.Join(b.site.Dir, "herald-templates")),
+		Templates: b.site.Files("herald-templates"),
 	}
 	if test {
 		opts.SubjectTemplate = "[TEST] " + mailer.DefaultSubject

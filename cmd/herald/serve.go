@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -95,7 +94,7 @@ Flags:
 		Store: st, Confirmer: &mailConfirmer{composer: ms.composer, dial: ms.dial}, Logger: log,
 		Secret: []byte(cfg.Secret), BaseURL: baseURL,
 		SiteTitle: b.site.Title, SiteURL: b.site.URL, Lang: b.site.Lang,
-		Templates:      os.DirFS(filepath.Join(siteDir, "herald-templates")),
+		Templates:      b.site.Files("herald-templates"),
 		TrustedProxies: proxies,
 	})
 	if err != nil {

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestBuildRefusesLinksToPrivateFiles: a site file linked to the secret (or to the store, wherever herald.yaml
+// puts it) stops the build with an error naming the file, and nothing is written: the secret that signs every
+// unsubscribe link never reaches a feed.
+func TestBuildRefusesLinksToPrivateFiles(t *testing.T) {
+	const secret = "0123456789abcdef0123456789abcdef-not-for-feeds"
+	tests := []struct {
+		name, herald, file, target, want string
+	}{
+		{"include to the secret", "", "_includes/footer.html", ".herald/secret", "_includes/footer.html: it is, or links to, Herald's private .herald"},
+		{"post to the secret", "", "_posts/2021-02-02-leak.md", ".herald/secret", "_posts/2021-02-02-leak.md: it is, or links to, Herald's private .herald"},
+		{"post to a store set in herald.yaml", "store: state/herald.db\n", "_posts/2021-02-02-leak.md", "state/herald.db", "_posts/2021-02-02-leak.md: it is, or links to, Herald's private state/herald.db"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := copySite(t, "seed-jekyll")
+			write := func(rel, s string) {
+				t.Helper()
+				p := filepath.Join(dir, filepath.FromSlash(rel))
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			write(".herald/secret", secret+"\n")
+			write("state/herald.db", secret+"\n")
+			write("_posts/2021-02-01-footer.md", "---\ntitle: Footer\n---\nHello {% include footer.html %}\n")
+			if tt.herald != "" {
+				write("herald.yaml", tt.herald)
+			}
+			link := filepath.Join(dir, filepath.FromSlash(tt.file))
+			os.MkdirAll(filepath.Dir(link), 0o755)
+			if err := os.Symlink(filepath.Join(dir, filepath.FromSlash(tt.target)), link); err != nil {
+				t.Fatal(err)
+			}
+			out, errOut, err := runHerald(t, testEnv(), "build", "-C", dir)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("build: %v, want an error containing %q", err, tt.want)
+			}
+			if strings.Contains(out+errOut+err.Error(), secret) {
+				t.Errorf("the secret was printed")
+			}
+			if _, err := os.Stat(filepath.Join(dir, "_site")); err == nil {
+				t.Errorf("a refused build wrote _site")
+			}
+		})
+	}
+}
