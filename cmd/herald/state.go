@@ -17,7 +17,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/heraldhq/herald/feed"
+	"github.com/heraldhq/herald/history"
 	"github.com/heraldhq/herald/posts"
 	"github.com/heraldhq/herald/store"
 )
@@ -61,16 +61,16 @@ func openStoreToRead(ctx context.Context, siteDir string, cfg config) (s store.S
 }
 
 // entries are the site's posts as the diff sees them.
-func entries(ps []*posts.Post) []feed.Entry {
-	out := make([]feed.Entry, len(ps))
+func entries(ps []*posts.Post) []history.Entry {
+	out := make([]history.Entry, len(ps))
 	for i, p := range ps {
-		out[i] = feed.Entry{ID: p.ID, URL: p.URL, Title: p.Title, Date: p.Date, Hash: p.Hash}
+		out[i] = history.Entry{ID: p.ID, URL: p.URL, Title: p.Title, Date: p.Date, Hash: p.Hash}
 	}
 	return out
 }
 
 // history reads what earlier runs recorded; first is true when no run was ever recorded.
-func history(ctx context.Context, st store.Store) (known []feed.Known, first bool, err error) {
+func recordedHistory(ctx context.Context, st store.Store) (known []history.Known, first bool, err error) {
 	if st == nil { // no store yet: nothing was ever recorded
 		return nil, true, nil
 	}
@@ -82,9 +82,9 @@ func history(ctx context.Context, st store.Store) (known []feed.Known, first boo
 	if err != nil {
 		return nil, false, err
 	}
-	known = make([]feed.Known, len(items))
+	known = make([]history.Known, len(items))
 	for i, it := range items {
-		known[i] = feed.Known{Entry: feed.Entry{ID: it.ID, URL: it.URL, Title: it.Title, Date: it.Date, Hash: it.Hash}, Removed: it.Removed}
+		known[i] = history.Known{Entry: history.Entry{ID: it.ID, URL: it.URL, Title: it.Title, Date: it.Date, Hash: it.Hash}, Removed: it.Removed}
 	}
 	return known, len(runs) == 0, nil
 }
@@ -110,8 +110,8 @@ func (f diffFlags) check() error {
 	return nil
 }
 
-func (b *build) diffOptions(df diffFlags, first bool) feed.DiffOptions {
-	return feed.DiffOptions{FirstRun: first, Backfill: df.backfill, MaxNew: b.cfg.MaxNew, Force: df.force, Rebaseline: df.rebaseline}
+func (b *build) diffOptions(df diffFlags, first bool) history.Options {
+	return history.Options{FirstRun: first, Backfill: df.backfill, MaxNew: b.cfg.MaxNew, Force: df.force, Rebaseline: df.rebaseline}
 }
 
 func runDiff(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -144,12 +144,12 @@ Flags:
 	if ok {
 		defer st.Close()
 	}
-	known, first, err := history(ctx, st)
+	known, first, err := recordedHistory(ctx, st)
 	if err != nil {
 		return err
 	}
-	d, err := feed.Compare(known, entries(b.site.Posts), b.diffOptions(df, first))
-	var flood *feed.FloodError
+	d, err := history.Compare(known, entries(b.site.Posts), b.diffOptions(df, first))
+	var flood *history.FloodError
 	if err != nil && !errors.As(err, &flood) {
 		return err
 	}
@@ -166,10 +166,10 @@ Flags:
 	return nil
 }
 
-func printDiffJSON(w io.Writer, d feed.Diff) error {
-	for _, l := range []*[]feed.Entry{&d.New, &d.Updated, &d.Removed} {
+func printDiffJSON(w io.Writer, d history.Diff) error {
+	for _, l := range []*[]history.Entry{&d.New, &d.Updated, &d.Removed} {
 		if *l == nil {
-			*l = []feed.Entry{}
+			*l = []history.Entry{}
 		}
 	}
 	enc := json.NewEncoder(w)
@@ -178,7 +178,7 @@ func printDiffJSON(w io.Writer, d feed.Diff) error {
 	return enc.Encode(d)
 }
 
-func printDiff(w io.Writer, d feed.Diff, total int) {
+func printDiff(w io.Writer, d history.Diff, total int) {
 	switch {
 	case d.Rebaseline:
 		fmt.Fprintf(w, "rebaseline: %s the baseline; nothing counts as new\n", plural(total, "post is", "posts are"))
@@ -192,7 +192,7 @@ func printDiff(w io.Writer, d feed.Diff, total int) {
 	}
 	sections := []struct {
 		name string
-		list []feed.Entry
+		list []history.Entry
 	}{{"new", d.New}, {"updated", d.Updated}, {"removed", d.Removed}}
 	if d.Rebaseline {
 		sections[0].name, sections[0].list = "recorded, not mailed", d.Rebaselined
@@ -314,16 +314,16 @@ func (r *recorder) close() error {
 }
 
 // diff compares the site with the history; a flood is an error.
-func (r *recorder) diff(ctx context.Context, b *build, df diffFlags) (feed.Diff, error) {
-	known, first, err := history(ctx, r.st)
+func (r *recorder) diff(ctx context.Context, b *build, df diffFlags) (history.Diff, error) {
+	known, first, err := recordedHistory(ctx, r.st)
 	if err != nil {
-		return feed.Diff{}, err
+		return history.Diff{}, err
 	}
-	return feed.Compare(known, entries(b.site.Posts), b.diffOptions(df, first))
+	return history.Compare(known, entries(b.site.Posts), b.diffOptions(df, first))
 }
 
 // record stores the run.
-func (r *recorder) record(ctx context.Context, b *build, command string, d feed.Diff, started time.Time, force bool) (*store.Run, error) {
+func (r *recorder) record(ctx context.Context, b *build, command string, d history.Diff, started time.Time, force bool) (*store.Run, error) {
 	run := &store.Run{
 		Started: started, Finished: time.Now(), Command: command, ConfigHash: configHash(b.site.Dir),
 		Items: len(b.site.Posts), New: len(d.New), Updated: len(d.Updated), Removed: len(d.Removed),

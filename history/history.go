@@ -1,4 +1,14 @@
-package feed
+// Package history compares the posts on the site with what earlier runs recorded: what is new, updated
+// and removed, and which posts only changed their id.
+//
+// Identity in Herald: a post is one thing with a history, whatever it is called. Its public id (the feed's
+// guid, tag:HOST,DATE:PATH) is what readers see, and it can change: a date corrected, a site moved to
+// another domain, another id scheme. The store keeps every public id a post was published under as an
+// alias of one internal post; "did this subscriber have this post" is asked of the post, never of an id.
+// This package decides, each run, which new ids are aliases of a post that left under another id (the
+// rules below); nothing else in Herald decides it. A post is removed only when none of its ids is on the
+// site, and a known id never changes post.
+package history
 
 import (
 	"fmt"
@@ -29,7 +39,7 @@ type Diff struct {
 	Updated  []Entry `json:"updated"`
 	Removed  []Entry `json:"removed"`
 	Baseline bool    `json:"baseline"` // the first run: everything is recorded, nothing is new
-	// Rebaseline is a later run made a baseline (DiffOptions.Rebaseline): nothing is new, and the posts
+	// Rebaseline is a later run made a baseline (Options.Rebaseline): nothing is new, and the posts
 	// that would have been are in Rebaselined, recorded but not mailed.
 	Rebaseline  bool    `json:"rebaseline,omitempty"`
 	Rebaselined []Entry `json:"rebaselined,omitempty"`
@@ -41,8 +51,8 @@ type Diff struct {
 	Continues map[string]string `json:"continues,omitempty"`
 }
 
-// DiffOptions tune Compare.
-type DiffOptions struct {
+// Options tune Compare.
+type Options struct {
 	FirstRun bool // no run has been recorded yet
 	Backfill int  // on the first run, the Backfill newest items count as new
 	MaxNew   int  // more new items than this stop the run (the flood guard); 0 means 5
@@ -73,7 +83,7 @@ const swapGuard = 3
 
 // Compare finds what is new, updated and removed in cur against what earlier runs recorded. It is pure: the
 // caller records the run. New means an id never seen before: a removed post that comes back is not new.
-func Compare(known []Known, cur []Entry, o DiffOptions) (Diff, error) {
+func Compare(known []Known, cur []Entry, o Options) (Diff, error) {
 	maxNew := o.MaxNew
 	if maxNew <= 0 {
 		maxNew = 5
@@ -124,39 +134,49 @@ func Compare(known []Known, cur []Entry, o DiffOptions) (Diff, error) {
 	return d, nil
 }
 
+// A rule ties an id new in this run to an id that left in it: the same post, its id changed. key is what
+// must stay the same (false when the rule does not apply to the id), same what else must agree.
+type rule struct {
+	key  func(Entry) (string, bool)
+	same func(old, cur Entry) bool
+}
+
+// rules, strongest first. Each is given its chance at every entry before the next.
+var rules = []rule{
+	{key: hostAndPath, same: titleOrURL}, // a date corrected, with its title perhaps
+	{key: dateAndPath, same: always},     // the site moved to another domain
+	{key: pathAndTitle, same: always},    // both at once
+	{key: url, same: titleOrDate},        // another id scheme, or an older Herald's ids: the URL stays
+}
+
+// hostAndPath is the id without its date.
+func hostAndPath(e Entry) (string, bool) { return idWithout(e.ID, false, true) }
+
+// dateAndPath is the id without its host.
+func dateAndPath(e Entry) (string, bool) { return idWithout(e.ID, true, false) }
+
+// pathAndTitle is the id without host and date, with the title.
+func pathAndTitle(e Entry) (string, bool) {
+	k, ok := idWithout(e.ID, true, true)
+	return k + "\x00" + e.Title, ok
+}
+
+func url(e Entry) (string, bool) { return e.URL, e.URL != "" }
+
+func titleOrURL(o, c Entry) bool  { return o.Title == c.Title || o.URL == c.URL }
+func titleOrDate(o, c Entry) bool { return o.Title == c.Title || o.Date.Equal(c.Date) }
+func always(Entry, Entry) bool    { return true }
+
 // continuations finds the posts whose id changed: an entry new to the store, or back after it was
-// removed (an id changed and then changed back), that continues an entry gone in this run. The rules,
-// strongest first, each given its chance at every entry before the next:
-//   - the ids differ in the date alone, and the titles or the URLs are the same (a date corrected, with
-//     its title perhaps);
-//   - the ids differ in the host alone (the site moved to another domain);
-//   - the ids differ in the host and the date, and the titles are the same (both at once);
-//   - the URLs are the same, and the titles or the dates (another id scheme, or an older Herald's ids:
-//     mostly the URLs stay).
+// removed (an id changed and then changed back), that continues an entry gone in this run, by the rules.
 //
-// A key (the id without its date, host or both, with the title for the third; the URL) ties two posts
-// only when it is the only one of its kind on the site now (cur) and among the posts the last run saw
-// (known, not removed): a slug that a series uses again and again ("weeknotes") ties nothing, unless
-// the file is the same too (its SHA-256: only its name changed). A new post that takes the slug, or the URL, of
-// one deleted in the same run has its own title and date, nearly always; one with the same slug and title
-// is taken for the old one with its date corrected. It moves the new ones from fresh to updated, and
-// says which old id each continues.
+// A key ties two posts only when it is the only one of its kind on the site now (cur) and among the posts
+// the last run saw (known, not removed): a slug that a series uses again and again ("weeknotes") ties
+// nothing, unless the file is the same too (its SHA-256: only its name changed). A new post that takes the
+// slug, or the URL, of one deleted in the same run has its own title and date, nearly always; one with the
+// same slug and title is taken for the old one with its date corrected. It moves the new ones from fresh to
+// updated, and says which old id each continues.
 func continuations(fresh, back, updated, gone, cur []Entry, known []Known) (stillNew, nowUpdated []Entry, was map[string]string) {
-	rules := []struct {
-		key  func(Entry) (string, bool)
-		same func(old, cur Entry) bool
-	}{
-		{func(e Entry) (string, bool) { return idWithout(e.ID, false, true) },
-			func(o, c Entry) bool { return o.Title == c.Title || o.URL == c.URL }},
-		{func(e Entry) (string, bool) { return idWithout(e.ID, true, false) },
-			func(Entry, Entry) bool { return true }},
-		{func(e Entry) (string, bool) {
-			k, ok := idWithout(e.ID, true, true)
-			return k + "\x00" + e.Title, ok
-		}, func(Entry, Entry) bool { return true }},
-		{func(e Entry) (string, bool) { return e.URL, e.URL != "" },
-			func(o, c Entry) bool { return o.Title == c.Title || o.Date.Equal(c.Date) }},
-	}
 	coming := append(slices.Clone(fresh), back...)
 	was = map[string]string{}
 	taken := map[string]bool{} // gone ids already continued

@@ -1,4 +1,4 @@
-package feed
+package history
 
 import (
 	"errors"
@@ -67,16 +67,16 @@ func TestCompare(t *testing.T) {
 		name                     string
 		known                    []Known
 		cur                      []Entry
-		opt                      DiffOptions
+		opt                      Options
 		wantNew, wantUpd, wantRm string
 		wantBaseline             bool
 		wantFlood                bool
 		wantContinues            string // new<old
 	}{
-		{name: "first run is a baseline", cur: []Entry{a, b, c}, opt: DiffOptions{FirstRun: true}, wantBaseline: true},
-		{name: "first run with backfill", cur: []Entry{a, b, c}, opt: DiffOptions{FirstRun: true, Backfill: 2}, wantNew: "c,b", wantBaseline: true},
-		{name: "backfill larger than the site", cur: []Entry{a}, opt: DiffOptions{FirstRun: true, Backfill: 9}, wantNew: "a", wantBaseline: true},
-		{name: "first run of a site with many posts is no flood", cur: many, opt: DiffOptions{FirstRun: true}, wantBaseline: true},
+		{name: "first run is a baseline", cur: []Entry{a, b, c}, opt: Options{FirstRun: true}, wantBaseline: true},
+		{name: "first run with backfill", cur: []Entry{a, b, c}, opt: Options{FirstRun: true, Backfill: 2}, wantNew: "c,b", wantBaseline: true},
+		{name: "backfill larger than the site", cur: []Entry{a}, opt: Options{FirstRun: true, Backfill: 9}, wantNew: "a", wantBaseline: true},
+		{name: "first run of a site with many posts is no flood", cur: many, opt: Options{FirstRun: true}, wantBaseline: true},
 		{name: "nothing new", known: []Known{known(a, false), known(b, false)}, cur: []Entry{a, b}},
 		{name: "one new", known: []Known{known(a, false), known(b, false)}, cur: []Entry{a, b, c}, wantNew: "c"},
 		{name: "edited post", known: []Known{known(a, false), known(b, false)}, cur: []Entry{a, bEdited}, wantUpd: "b"},
@@ -87,10 +87,10 @@ func TestCompare(t *testing.T) {
 		{name: "future post whose date passed", known: []Known{known(a, false)}, cur: []Entry{a, c}, wantNew: "c"},
 		{name: "draft published", known: []Known{known(a, false), known(b, false)}, cur: []Entry{a, b, c}, wantNew: "c"},
 		{name: "flood guard", known: []Known{known(a, false)}, cur: append([]Entry{a}, many...), wantNew: "t,s,r,q,p,o,n,m", wantFlood: true},
-		{name: "flood forced", known: []Known{known(a, false)}, cur: append([]Entry{a}, many...), opt: DiffOptions{Force: true}, wantNew: "t,s,r,q,p,o,n,m"},
-		{name: "max_new raised", known: []Known{known(a, false)}, cur: append([]Entry{a}, many...), opt: DiffOptions{MaxNew: 10}, wantNew: "t,s,r,q,p,o,n,m"},
+		{name: "flood forced", known: []Known{known(a, false)}, cur: append([]Entry{a}, many...), opt: Options{Force: true}, wantNew: "t,s,r,q,p,o,n,m"},
+		{name: "max_new raised", known: []Known{known(a, false)}, cur: append([]Entry{a}, many...), opt: Options{MaxNew: 10}, wantNew: "t,s,r,q,p,o,n,m"},
 		{name: "ids swapped", known: manyKnown[:3], cur: many[:3], wantNew: "o,n,m", wantRm: "oldo,oldn,oldm", wantFlood: true},
-		{name: "a rebaseline counts nothing as new", known: manyKnown[:3], cur: many[:3], opt: DiffOptions{Rebaseline: true}, wantRm: "oldo,oldn,oldm", wantBaseline: true},
+		{name: "a rebaseline counts nothing as new", known: manyKnown[:3], cur: many[:3], opt: Options{Rebaseline: true}, wantRm: "oldo,oldn,oldm", wantBaseline: true},
 		{name: "two deleted two added is allowed", known: manyKnown[:2], cur: many[:2], wantNew: "n,m", wantRm: "oldn,oldm"},
 		{name: "a date corrected is an update", known: []Known{known(a, false), known(launch, false)}, cur: []Entry{a, launchRedated},
 			wantUpd: launchRedated.ID, wantRm: launch.ID, wantContinues: launchRedated.ID + "<" + launch.ID},
@@ -151,7 +151,7 @@ func TestCompare(t *testing.T) {
 }
 
 func TestFloodMessage(t *testing.T) {
-	_, err := Compare(nil, []Entry{entry("a", "", 1), entry("b", "", 2), entry("c", "", 3)}, DiffOptions{MaxNew: 2})
+	_, err := Compare(nil, []Entry{entry("a", "", 1), entry("b", "", 2), entry("c", "", 3)}, Options{MaxNew: 2})
 	if err == nil || err.Error() != "3 posts look new (the limit is 2, max_new). If the post ids changed (a new domain, another id scheme), --rebaseline records the posts under their new ids and mails none of them; if they really are all new, --force mails them" {
 		t.Errorf("got %v", err)
 	}
@@ -171,7 +171,7 @@ func TestCompareMoveAndRedate(t *testing.T) {
 		}
 		cur = append(cur, e)
 	}
-	d, err := Compare(known, cur, DiffOptions{})
+	d, err := Compare(known, cur, Options{})
 	if err != nil || len(d.New) != 0 || len(d.Continues) != 4 || d.Continues["tag:new.example,2024-01-09:w"] != "tag:ex.org,2024-01-01:w" {
 		t.Errorf("got new %q, continues %v, %v; want all 4 carried on", ids(d.New), d.Continues, err)
 	}
@@ -186,7 +186,7 @@ func TestCompareRuleOrder(t *testing.T) {
 	other := entry("urn:other", "o", 1)
 	other.URL = gone.URL
 	for _, cur := range [][]Entry{{redated, other}, {other, redated}} {
-		d, err := Compare([]Known{{Entry: gone}}, cur, DiffOptions{})
+		d, err := Compare([]Known{{Entry: gone}}, cur, Options{})
 		if err != nil || ids(d.New) != "urn:other" || d.Continues[redated.ID] != gone.ID {
 			t.Errorf("order %s: got new %q, continues %v, %v", ids(cur), ids(d.New), d.Continues, err)
 		}
@@ -203,7 +203,7 @@ func TestCompareSharedSlug(t *testing.T) {
 	jan2, feb2 := jan, feb
 	jan2.ID, jan2.URL = "tag:new.example,2024-01-02:notes", "https://new.example/2024/01/02/notes"
 	feb2.ID, feb2.URL = "tag:new.example,2024-02-01:notes", "https://new.example/2024/02/01/notes"
-	d, err := Compare([]Known{{Entry: jan}, {Entry: feb}}, []Entry{jan2, feb2}, DiffOptions{})
+	d, err := Compare([]Known{{Entry: jan}, {Entry: feb}}, []Entry{jan2, feb2}, Options{})
 	if err != nil || len(d.New) != 0 || d.Continues[jan2.ID] != jan.ID || d.Continues[feb2.ID] != feb.ID {
 		t.Errorf("got new %q, continues %v, %v; want both carried on", ids(d.New), d.Continues, err)
 	}
@@ -221,14 +221,14 @@ func TestCompareSeries(t *testing.T) {
 	mar := entry("tag:new.example,2024-03-01:weeknotes", "c", 1)
 	mar.Title, mar.URL = "Weeknotes", "https://new.example/2024/03/01/weeknotes"
 	for _, known := range [][]Known{{{Entry: jan}, {Entry: feb}}, {{Entry: jan}, {Entry: feb}, {Entry: entry("tag:ex.org,2023-12-01:weeknotes", "z", 1), Removed: true}}} {
-		d, err := Compare(known, []Entry{feb2, mar}, DiffOptions{})
+		d, err := Compare(known, []Entry{feb2, mar}, Options{})
 		if err != nil || ids(d.New) != mar.ID || d.Continues[feb2.ID] != feb.ID {
 			t.Errorf("got new %q, continues %v, %v; want March's new and February's carried on", ids(d.New), d.Continues, err)
 		}
 	}
 	// On the same domain too.
 	mar.ID = "tag:ex.org,2024-03-01:weeknotes"
-	d, err := Compare([]Known{{Entry: jan}, {Entry: feb}}, []Entry{feb, mar}, DiffOptions{})
+	d, err := Compare([]Known{{Entry: jan}, {Entry: feb}}, []Entry{feb, mar}, Options{})
 	if err != nil || ids(d.New) != mar.ID || len(d.Continues) != 0 {
 		t.Errorf("same domain: got new %q, continues %v, %v; want March's new", ids(d.New), d.Continues, err)
 	}
@@ -244,7 +244,7 @@ func TestCompareSeriesRedated(t *testing.T) {
 		jan2, feb2 := jan, feb
 		jan2.ID = strings.Replace(jan.ID, "ex.org", host, 1)
 		feb2.ID, feb2.URL = "tag:"+host+",2024-02-02:weeknotes", "https://"+host+"/2024/02/02/weeknotes"
-		d, err := Compare([]Known{{Entry: jan}, {Entry: feb}}, []Entry{jan2, feb2}, DiffOptions{})
+		d, err := Compare([]Known{{Entry: jan}, {Entry: feb}}, []Entry{jan2, feb2}, Options{})
 		if err != nil || len(d.New) != 0 || d.Continues[feb2.ID] != feb.ID {
 			t.Errorf("%s: got new %q, continues %v, %v; want February's carried on", host, ids(d.New), d.Continues, err)
 		}
