@@ -34,12 +34,12 @@ func (s *Server) Handler() http.Handler {
 	})
 	mux.HandleFunc("GET "+b+"/subscribe", s.subscribeForm)
 	mux.HandleFunc("POST "+b+"/subscribe", s.subscribe)
-	mux.HandleFunc("GET "+b+"/confirm", s.confirmPage)
-	mux.HandleFunc("POST "+b+"/confirm", s.confirm)
-	mux.HandleFunc("GET "+b+"/unsubscribe", s.unsubscribePage)
-	mux.HandleFunc("POST "+b+"/unsubscribe", s.unsubscribe)
-	mux.HandleFunc("GET "+b+"/preferences", s.preferencesPage)
-	mux.HandleFunc("POST "+b+"/preferences", s.preferences)
+	mux.HandleFunc("GET "+b+"/"+token.Confirm, s.confirmPage)
+	mux.HandleFunc("POST "+b+"/"+token.Confirm, s.confirm)
+	mux.HandleFunc("GET "+b+"/"+token.Unsubscribe, s.unsubscribePage)
+	mux.HandleFunc("POST "+b+"/"+token.Unsubscribe, s.unsubscribe)
+	mux.HandleFunc("GET "+b+"/"+token.Preferences, s.preferencesPage)
+	mux.HandleFunc("POST "+b+"/"+token.Preferences, s.preferences)
 	mux.HandleFunc("GET "+b+"/healthz", s.healthz)
 	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
 		s.message(w, http.StatusNotFound, "Page not found", "There is no page here.", s.subscribeLink())
@@ -372,7 +372,7 @@ func (s *Server) confirm(w http.ResponseWriter, r *http.Request) {
 			", addressed to “" + sub.Name + "”. Not your name? Change it in your preferences."
 	}
 	s.message(w, http.StatusOK, "You are subscribed", msg,
-		&link{URL: s.base + "/preferences?token=" + token.Sign(s.o.Secret, "preferences", sub.ID, time.Time{}),
+		&link{URL: s.links.URL(token.Preferences, sub.ID),
 			ID: "preferences", Text: "Change your name or how often you get emails"})
 }
 
@@ -395,7 +395,7 @@ func oneClick(r *http.Request) bool {
 
 func (s *Server) unsubscribePage(w http.ResponseWriter, r *http.Request) {
 	tok := unsubscribeToken(r)
-	sub, err := s.tokenSubscriber(r, "unsubscribe", tok)
+	sub, err := s.tokenSubscriber(r, token.Unsubscribe, tok)
 	if err != nil {
 		s.tokenError(w, err)
 		return
@@ -406,7 +406,7 @@ func (s *Server) unsubscribePage(w http.ResponseWriter, r *http.Request) {
 	}
 	p := s.newPage("Unsubscribe")
 	p.Token = tok
-	p.PreferencesURL = s.base + "/preferences?token=" + token.Sign(s.o.Secret, "preferences", sub.ID, time.Time{})
+	p.PreferencesURL = s.links.URL(token.Preferences, sub.ID)
 	s.render(w, http.StatusOK, "unsubscribe", p)
 }
 
@@ -414,7 +414,7 @@ func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
 	if !s.parseForm(w, r) {
 		return
 	}
-	sub, err := s.tokenSubscriber(r, "unsubscribe", unsubscribeToken(r))
+	sub, err := s.tokenSubscriber(r, token.Unsubscribe, unsubscribeToken(r))
 	if err == nil {
 		err = s.leave(r, sub.ID)
 	}
@@ -467,7 +467,7 @@ func (s *Server) unsubscribed(w http.ResponseWriter) {
 
 func (s *Server) preferencesPage(w http.ResponseWriter, r *http.Request) {
 	tok := r.URL.Query().Get("token")
-	sub, err := s.tokenSubscriber(r, "preferences", tok)
+	sub, err := s.tokenSubscriber(r, token.Preferences, tok)
 	if err != nil {
 		s.tokenError(w, err)
 		return
@@ -489,7 +489,7 @@ func (s *Server) preferences(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tok := r.PostForm.Get("token")
-	sub, err := s.tokenSubscriber(r, "preferences", tok)
+	sub, err := s.tokenSubscriber(r, token.Preferences, tok)
 	if err != nil {
 		s.tokenError(w, err)
 		return
@@ -520,7 +520,7 @@ func (s *Server) preferences(w http.ResponseWriter, r *http.Request) {
 		msg = "Saved. You are unsubscribed, so you get nothing for now; if you subscribe again, you will get " + how + "."
 	}
 	s.message(w, http.StatusOK, "Preferences saved", msg,
-		&link{URL: s.base + "/preferences?token=" + tok, ID: "preferences", Text: "Change them again"})
+		&link{URL: s.links.With(token.Preferences, tok), ID: "preferences", Text: "Change them again"})
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {

@@ -90,7 +90,8 @@ type Options struct {
 type Server struct {
 	o        Options
 	log      *slog.Logger
-	base     string // BaseURL's path, "" or "/news"
+	base     string      // BaseURL's path, "" or "/news"
+	links    token.Links // the pages' own links, under base
 	pages    map[string]*template.Template
 	ipLimit  *limiter // per IP, IPv6 per /64
 	netLimit *limiter // per IPv6 /48: someone with a whole /48 walks its /64s
@@ -163,7 +164,7 @@ func New(o Options) (*Server, error) {
 	if o.TrustedProxies == nil {
 		o.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 	}
-	s := &Server{o: o, log: o.Logger, base: bu.Path,
+	s := &Server{o: o, log: o.Logger, base: bu.Path, links: token.Links{Base: bu.Path, Secret: o.Secret},
 		ipLimit: newLimiter(o.IPLimit), netLimit: newLimiter(netLimit), addLimit: newLimiter(o.AddressLimit),
 		addDay: newLimiter(addressDayLimit), allLimit: newLimiter(allLimit),
 		queue: make(chan signup, queueSize), done: make(chan struct{}), retryWait: retryWait}

@@ -95,7 +95,7 @@ func redact(msg, addr string) string {
 // confirmPurpose binds a confirm token to the subscriber's consent record: a link from before they
 // unsubscribed (or before they signed up again) no longer verifies.
 func confirmPurpose(consentAt time.Time) string {
-	return "confirm:" + strconv.FormatInt(consentAt.UnixNano(), 10)
+	return token.Confirm + ":" + strconv.FormatInt(consentAt.UnixNano(), 10)
 }
 
 // handleSignup stores a sign-up and sends the confirmation.
@@ -201,7 +201,7 @@ func (s *Server) retry(ctx context.Context, f func() error) error {
 // sendConfirmation mails sub a link bound to the consent record of time consentAt.
 func (s *Server) sendConfirmation(ctx context.Context, sub store.Subscriber, consentAt time.Time) error {
 	expires := consentAt.Add(confirmExpiry)
-	u := s.o.BaseURL + "/confirm?token=" + token.Sign(s.o.Secret, confirmPurpose(consentAt), sub.ID, expires)
+	u := token.Links{Base: s.o.BaseURL}.With(token.Confirm, token.Sign(s.o.Secret, confirmPurpose(consentAt), sub.ID, expires))
 	if err := s.o.Confirmer.SendConfirmation(ctx, sub, u, expires); err != nil {
 		return err
 	}
