@@ -74,7 +74,7 @@ Flags:
 		return err
 	}
 	if *record {
-		return publish(ctx, getenv, bf, df, false, "build --record", stdout, stderr)
+		return publishRun(ctx, getenv, bf, df, false, "build --record", stdout, stderr)
 	}
 	b, err := prepare(ctx, getenv, bf, stderr)
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 	"github.com/heraldhq/herald/internal/mailpittest"
+	"github.com/heraldhq/herald/publish"
 	"github.com/heraldhq/herald/store"
 )
 
@@ -178,7 +179,7 @@ func TestSendSurvivesKill(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, errOut)
 	}
-	if n := perKill[len(perKill)-1]; n > 0 && !strings.Contains(errOut, plural(n, "message was", "messages were")+" left by a run that stopped") {
+	if n := perKill[len(perKill)-1]; n > 0 && !strings.Contains(errOut, publish.Plural(n, "message was", "messages were")+" left by a run that stopped") {
 		t.Errorf("the last run does not say that the kill left %d messages unknown:\n%s", n, errOut)
 	}
 	ledger := readLedger(t, db)

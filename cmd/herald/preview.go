@@ -63,20 +63,20 @@ Flags:
 		b.cfg.UnsubscribeMailto = "unsubscribe@example.invalid"
 		fmt.Fprintf(stderr, "warning: no way to unsubscribe is set (base_url or unsubscribe_mailto in %s): the preview shows %s in its place, and herald send will refuse to send\n", configName, b.cfg.UnsubscribeMailto)
 	}
-	ms, err := b.mailSettings(getenv, os.TempDir(), false)
+	ms, err := b.mail(getenv, os.TempDir(), false)
 	if err != nil {
 		return err
 	}
 	r := mailer.Recipient{Email: "reader@example.com", Name: "Reader"}
-	if ms.baseURL != "" {
-		r.UnsubscribeURL = ms.baseURL + "/unsubscribe?token=" + token.Sign(ms.secret, "unsubscribe", 0, time.Time{})
-		r.PreferencesURL = ms.baseURL + "/preferences?token=" + token.Sign(ms.secret, "preferences", 0, time.Time{})
+	if ms.Links.Base != "" {
+		r.UnsubscribeURL = ms.Links.URL(token.Unsubscribe, 0)
+		r.PreferencesURL = ms.Links.URL(token.Preferences, 0)
 	}
 	var m *mailer.Message
 	if *digest > 0 {
-		m, err = ms.composer.Digest(r, ps, "preview/digest", time.Now())
+		m, err = ms.Composer.Digest(r, ps, "preview/digest", time.Now())
 	} else {
-		m, err = ms.composer.Post(r, ps[0], "preview/"+ps[0].ID, time.Now())
+		m, err = ms.Composer.Post(r, ps[0], "preview/"+ps[0].ID, time.Now())
 	}
 	if err != nil {
 		return err

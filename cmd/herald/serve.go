@@ -75,7 +75,7 @@ Flags:
 		fmt.Fprintln(stderr, "warning:", w)
 	}
 	b := &build{cfg: cfg, site: site, stderr: stderr}
-	ms, err := b.mailSettings(getenv, "", false)
+	ms, err := b.mail(getenv, "", false)
 	if err != nil {
 		return err
 	}
@@ -91,7 +91,7 @@ Flags:
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	srv, err := server.New(server.Options{
-		Store: st, Confirmer: &mailConfirmer{composer: ms.composer, dial: ms.dial}, Logger: log,
+		Store: st, Confirmer: &mailConfirmer{composer: ms.Composer, dial: ms.Dial}, Logger: log,
 		Secret: []byte(cfg.Secret), BaseURL: baseURL,
 		SiteTitle: b.site.Title, SiteURL: b.site.URL, Lang: b.site.Lang,
 		Templates:      b.site.Files("herald-templates"),
@@ -105,7 +105,7 @@ Flags:
 		srv.Close(context.Background()) //nolint:errcheck // nothing was queued
 		return fmt.Errorf("listen on %s: %w; set listen in herald.yaml or --listen to a free address", addr, err)
 	}
-	fmt.Fprintf(stdout, "herald serve: listening on http://%s (public URL %s, mail to %s)\n", ln.Addr(), baseURL, ms.where)
+	fmt.Fprintf(stdout, "herald serve: listening on http://%s (public URL %s, mail to %s)\n", ln.Addr(), baseURL, ms.Where)
 	if err := srv.Serve(ctx, ln); err != nil {
 		return err
 	}

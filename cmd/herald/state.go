@@ -19,6 +19,7 @@ import (
 
 	"github.com/heraldhq/herald/history"
 	"github.com/heraldhq/herald/posts"
+	"github.com/heraldhq/herald/publish"
 	"github.com/heraldhq/herald/store"
 )
 
@@ -181,9 +182,9 @@ func printDiffJSON(w io.Writer, d history.Diff) error {
 func printDiff(w io.Writer, d history.Diff, total int) {
 	switch {
 	case d.Rebaseline:
-		fmt.Fprintf(w, "rebaseline: %s the baseline; nothing counts as new\n", plural(total, "post is", "posts are"))
+		fmt.Fprintf(w, "rebaseline: %s the baseline; nothing counts as new\n", publish.Plural(total, "post is", "posts are"))
 	case d.Baseline:
-		fmt.Fprintf(w, "first run: %s the baseline; ", plural(total, "post is", "posts are"))
+		fmt.Fprintf(w, "first run: %s the baseline; ", publish.Plural(total, "post is", "posts are"))
 		if len(d.New) == 0 {
 			fmt.Fprintln(w, "nothing counts as new (--backfill N sends the N newest)")
 		} else {
@@ -373,11 +374,11 @@ Flags:
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	return publish(ctx, getenv, bf, df, *dryRun, "publish", stdout, stderr)
+	return publishRun(ctx, getenv, bf, df, *dryRun, "publish", stdout, stderr)
 }
 
-// publish is herald publish, and herald build --record: lock, load, diff, write the feeds, record.
-func publish(ctx context.Context, getenv func(string) string, bf buildFlags, df diffFlags, dryRun bool, command string, stdout, stderr io.Writer) error {
+// publishRun is herald publish, and herald build --record: lock, load, diff, write the feeds, record.
+func publishRun(ctx context.Context, getenv func(string) string, bf buildFlags, df diffFlags, dryRun bool, command string, stdout, stderr io.Writer) error {
 	if err := df.check(); err != nil {
 		return err
 	}
@@ -440,14 +441,6 @@ func publish(ctx context.Context, getenv func(string) string, bf buildFlags, df 
 		return nil
 	}
 	return sendDue(ctx, b, r.st, getenv, sendFlags{}, "", stdout, stderr)
-}
-
-// plural says "1 post is" or "3 posts are".
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return fmt.Sprintf("%d %s", n, many)
 }
 
 // newFlagSet makes a subcommand's flag set with its usage text.

@@ -1,0 +1,120 @@
+package publish
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald/mailer"
+	"github.com/heraldhq/herald/posts"
+	"github.com/heraldhq/herald/store"
+	"github.com/heraldhq/herald/token"
+)
+
+// errPostGone: the posts of a delivery are no longer on the site.
+var errPostGone = errors.New("the post is no longer on the site")
+
+// compose makes the message of one delivery; with testTo, a test copy of it for that address.
+func compose(ctx context.Context, st Sender, m *Mail, d store.Delivery, onSite map[string]*posts.Post, now time.Time, testTo string) (*mailer.Message, error) {
+	sub, err := st.Subscriber(ctx, d.SubscriberID)
+	if err != nil {
+		return nil, err
+	}
+	r := mailer.Recipient{Email: sub.Email, Name: sub.Name}
+	if m.Links.Base != "" {
+		r.UnsubscribeURL = m.Links.URL(token.Unsubscribe, sub.ID)
+		r.PreferencesURL = m.Links.URL(token.Preferences, sub.ID)
+	}
+	if testTo != "" {
+		// A test copy is nobody's: it must not carry a reader's name, nor links that would unsubscribe
+		// them when the author tries the footer or the mail client's unsubscribe button.
+		r = mailer.Recipient{Email: testTo}
+		if m.Links.Base != "" {
+			r.UnsubscribeURL = m.Links.With(token.Unsubscribe, "test")
+			r.PreferencesURL = m.Links.With(token.Preferences, "test")
+		}
+	}
+	var ps []*posts.Post
+	for _, id := range d.ItemIDs {
+		if p := onSite[id]; p != nil {
+			ps = append(ps, p) // a digest goes without a post that left the site
+		}
+	}
+	if len(ps) == 0 {
+		return nil, fmt.Errorf("%w: %s", errPostGone, strings.Join(d.ItemIDs, ", "))
+	}
+	// The Message-ID comes from what the message is and whom it is for, not from the store's row
+	// numbers: a recreated store, or another newsletter on the same domain, never reuses one.
+	key := "post/" + ps[0].ID + "/" + sub.Email
+	if d.DigestKey != "" {
+		key = "digest/" + d.DigestKey + "/" + sub.Email
+	}
+	switch {
+	case testTo != "":
+		// Its own Message-ID in each run: a mail provider drops a message whose Message-ID it has seen,
+		// so a test copy must share one neither with the real message nor with an earlier test.
+		key = "test/" + key + "/" + testTo + "/" + now.UTC().Format(time.RFC3339Nano)
+	case d.MessageID != "":
+		key = d.MessageID // tried before: the same Message-ID again
+	}
+	if d.DigestKey == "" {
+		return m.Composer.Post(r, ps[0], key, now)
+	}
+	return m.Composer.Digest(r, ps, key, now)
+}
+
+// closeDelivery records a delivery that can never be sent as failed.
+func closeDelivery(ctx context.Context, st Sender, d store.Delivery, reason string) error {
+	// Both writes or neither: a stop between them would leave the delivery sending, to be taken for a
+	// message the server may have.
+	ctx = context.WithoutCancel(ctx)
+	now := time.Now()
+	msgID := d.MessageID
+	if msgID == "" {
+		msgID = fmt.Sprintf("<unsent.%d@herald.invalid>", d.ID)
+	}
+	skipped, err := st.Sending(ctx, []store.Attempt{{DeliveryID: d.ID, MessageID: msgID}}, now)
+	if err != nil || len(skipped) > 0 {
+		return err
+	}
+	return st.Finish(ctx, []store.Outcome{{DeliveryID: d.ID, Status: store.Failed, Error: reason, At: now}})
+}
+
+// storeLedger records the engine's work in the store.
+type storeLedger struct {
+	st      Sender
+	backoff time.Duration // before a deferred message is tried again by a later run
+}
+
+func (l *storeLedger) Commit(ctx context.Context, started []mailer.Job, done []mailer.Result) (map[int64]bool, error) {
+	outs := make([]store.Outcome, len(done))
+	for i, r := range done {
+		o := store.Outcome{DeliveryID: r.ID, Error: r.Reason, At: r.At, EnhancedCode: r.Enhanced}
+		switch r.Outcome {
+		case mailer.Sent:
+			o.Status, o.Error = store.Sent, ""
+		case mailer.Deferred:
+			o.Status, o.NextAttempt = store.Deferred, r.At.Add(l.backoff)
+		case mailer.Failed:
+			o.Status = store.Failed
+		default:
+			o.Status = store.Unknown
+		}
+		outs[i] = o
+	}
+	atts := make([]store.Attempt, len(started))
+	for i, j := range started {
+		atts[i] = store.Attempt{DeliveryID: j.ID, MessageID: j.Message.MessageID}
+	}
+	skipped, err := l.st.Commit(ctx, outs, atts, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	skip := make(map[int64]bool, len(skipped))
+	for _, id := range skipped {
+		skip[id] = true
+	}
+	return skip, nil
+}
