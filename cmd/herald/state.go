@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/history"
-	"github.com/heraldhq/herald/posts"
 	"github.com/heraldhq/herald/publish"
 	"github.com/heraldhq/herald/store"
 )
@@ -61,35 +60,6 @@ func openStoreToRead(ctx context.Context, siteDir string, cfg config) (s store.S
 	return s, err == nil, err
 }
 
-// entries are the site's posts as the diff sees them.
-func entries(ps []*posts.Post) []history.Entry {
-	out := make([]history.Entry, len(ps))
-	for i, p := range ps {
-		out[i] = history.Entry{ID: p.ID, URL: p.URL, Title: p.Title, Date: p.Date, Hash: p.Hash}
-	}
-	return out
-}
-
-// history reads what earlier runs recorded; first is true when no run was ever recorded.
-func recordedHistory(ctx context.Context, st store.Store) (known []history.Known, first bool, err error) {
-	if st == nil { // no store yet: nothing was ever recorded
-		return nil, true, nil
-	}
-	runs, err := st.Runs(ctx, 1)
-	if err != nil {
-		return nil, false, err
-	}
-	items, err := st.Items(ctx)
-	if err != nil {
-		return nil, false, err
-	}
-	known = make([]history.Known, len(items))
-	for i, it := range items {
-		known[i] = history.Known{Entry: history.Entry{ID: it.ID, URL: it.URL, Title: it.Title, Date: it.Date, Hash: it.Hash}, Removed: it.Removed}
-	}
-	return known, len(runs) == 0, nil
-}
-
 // diffFlags are the flags of the commands that compute a diff.
 type diffFlags struct {
 	backfill   int
@@ -111,8 +81,8 @@ func (f diffFlags) check() error {
 	return nil
 }
 
-func (b *build) diffOptions(df diffFlags, first bool) history.Options {
-	return history.Options{FirstRun: first, Backfill: df.backfill, MaxNew: b.cfg.MaxNew, Force: df.force, Rebaseline: df.rebaseline}
+func (b *build) diffOptions(df diffFlags) history.Options {
+	return history.Options{Backfill: df.backfill, MaxNew: b.cfg.MaxNew, Force: df.force, Rebaseline: df.rebaseline}
 }
 
 func runDiff(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -145,11 +115,7 @@ Flags:
 	if ok {
 		defer st.Close()
 	}
-	known, first, err := recordedHistory(ctx, st)
-	if err != nil {
-		return err
-	}
-	d, err := history.Compare(known, entries(b.site.Posts), b.diffOptions(df, first))
+	d, err := publish.Compare(ctx, st, b.site, b.diffOptions(df)) // st is nil when nothing was recorded
 	var flood *history.FloodError
 	if err != nil && !errors.As(err, &flood) {
 		return err
@@ -314,38 +280,6 @@ func (r *recorder) close() error {
 	return err
 }
 
-// diff compares the site with the history; a flood is an error.
-func (r *recorder) diff(ctx context.Context, b *build, df diffFlags) (history.Diff, error) {
-	known, first, err := recordedHistory(ctx, r.st)
-	if err != nil {
-		return history.Diff{}, err
-	}
-	return history.Compare(known, entries(b.site.Posts), b.diffOptions(df, first))
-}
-
-// record stores the run.
-func (r *recorder) record(ctx context.Context, b *build, command string, d history.Diff, started time.Time, force bool) (*store.Run, error) {
-	run := &store.Run{
-		Started: started, Finished: time.Now(), Command: command, ConfigHash: configHash(b.site.Dir),
-		Items: len(b.site.Posts), New: len(d.New), Updated: len(d.Updated), Removed: len(d.Removed),
-		Baseline: d.Baseline, Forced: force,
-	}
-	// The new posts (and on a first run, the backfilled ones) are the ones to mail.
-	isNew := make(map[string]bool, len(d.New))
-	for _, e := range d.New {
-		isNew[e.ID] = true
-	}
-	seen := make([]store.Item, len(b.site.Posts))
-	for i, p := range b.site.Posts {
-		seen[i] = store.Item{ID: p.ID, URL: p.URL, Title: p.Title, Date: p.Date, Hash: p.Hash, Sendable: isNew[p.ID],
-			Continues: d.Continues[p.ID]}
-	}
-	if err := r.st.Record(ctx, run, seen); err != nil {
-		return nil, err
-	}
-	return run, nil
-}
-
 // configHash identifies the configuration a run used: the SHA-256 of herald.yaml, or "" without one.
 func configHash(siteDir string) string {
 	b, err := os.ReadFile(filepath.Join(siteDir, configName))
@@ -416,7 +350,7 @@ func publishRun(ctx context.Context, getenv func(string) string, bf buildFlags, 
 	if err != nil {
 		return err
 	}
-	d, err := r.diff(ctx, b, df)
+	d, err := publish.Compare(ctx, r.st, b.site, b.diffOptions(df))
 	if err != nil {
 		return err
 	}
@@ -432,7 +366,7 @@ func publishRun(ctx context.Context, getenv func(string) string, bf buildFlags, 
 		fmt.Fprintln(stdout, "dry run: nothing was written or recorded")
 		return nil
 	}
-	run, err := r.record(ctx, b, command, d, started, df.force)
+	run, err := publish.Record(ctx, r.st, b.site, d, store.Run{Started: started, Command: command, ConfigHash: configHash(b.site.Dir), Forced: df.force})
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,80 @@
+package publish
+
+import (
+	"context"
+	"time"
+
+	"github.com/heraldhq/herald/history"
+	"github.com/heraldhq/herald/posts"
+	"github.com/heraldhq/herald/store"
+)
+
+// Recorder is what recording a run needs of the store.
+type Recorder interface {
+	Runs(ctx context.Context, n int) ([]store.Run, error)
+	Items(ctx context.Context) ([]store.Item, error)
+	Record(ctx context.Context, run *store.Run, seen []store.Item) error
+}
+
+// Compare compares the site's posts with what earlier runs recorded in st (nil when there is no store yet:
+// nothing was ever recorded). It sets o.FirstRun itself. A flood is an error (*history.FloodError), with
+// the diff.
+func Compare(ctx context.Context, st Recorder, site *posts.Site, o history.Options) (history.Diff, error) {
+	known, first, err := recorded(ctx, st)
+	if err != nil {
+		return history.Diff{}, err
+	}
+	o.FirstRun = first
+	return history.Compare(known, entries(site.Posts), o)
+}
+
+// Record records the run that found d: every post on the site, the new ones (and on a first run the
+// backfilled ones) to be mailed, and each post whose id changed as the one it continues. run gives the
+// command, its start, the config's hash and whether it was forced; Record fills in the rest.
+func Record(ctx context.Context, st Recorder, site *posts.Site, d history.Diff, run store.Run) (*store.Run, error) {
+	run.Finished = time.Now()
+	run.Items, run.New, run.Updated, run.Removed = len(site.Posts), len(d.New), len(d.Updated), len(d.Removed)
+	run.Baseline = d.Baseline
+	isNew := make(map[string]bool, len(d.New))
+	for _, e := range d.New {
+		isNew[e.ID] = true
+	}
+	seen := make([]store.Item, len(site.Posts))
+	for i, p := range site.Posts {
+		seen[i] = store.Item{ID: p.ID, URL: p.URL, Title: p.Title, Date: p.Date, Hash: p.Hash, Sendable: isNew[p.ID],
+			Continues: d.Continues[p.ID]}
+	}
+	if err := st.Record(ctx, &run, seen); err != nil {
+		return nil, err
+	}
+	return &run, nil
+}
+
+// entries are the site's posts as the diff sees them.
+func entries(ps []*posts.Post) []history.Entry {
+	out := make([]history.Entry, len(ps))
+	for i, p := range ps {
+		out[i] = history.Entry{ID: p.ID, URL: p.URL, Title: p.Title, Date: p.Date, Hash: p.Hash}
+	}
+	return out
+}
+
+// recorded reads what earlier runs recorded; first is true when no run was ever recorded.
+func recorded(ctx context.Context, st Recorder) (known []history.Known, first bool, err error) {
+	if st == nil {
+		return nil, true, nil
+	}
+	runs, err := st.Runs(ctx, 1)
+	if err != nil {
+		return nil, false, err
+	}
+	items, err := st.Items(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	known = make([]history.Known, len(items))
+	for i, it := range items {
+		known[i] = history.Known{Entry: history.Entry{ID: it.ID, URL: it.URL, Title: it.Title, Date: it.Date, Hash: it.Hash}, Removed: it.Removed}
+	}
+	return known, len(runs) == 0, nil
+}
