@@ -48,7 +48,7 @@ func (f *buildFlags) register(fs *flag.FlagSet) {
 
 // registerPosts registers the flags that say which posts the site has, for the commands that write no feed.
 func (f *buildFlags) registerPosts(fs *flag.FlagSet) {
-	fs.StringVar(&f.dir, "C", ".", "the site's `folder`")
+	siteFlag(fs, &f.dir)
 	fs.BoolVar(&f.drafts, "drafts", false, "include drafts (Jekyll's _drafts, Hugo's draft: true)")
 	fs.BoolVar(&f.future, "future", false, "include posts dated in the future")
 	f.limit = -1 // not given
@@ -73,10 +73,14 @@ Flags:
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *record {
-		return publishRun(ctx, getenv, bf, df, false, "build --record", stdout, stderr)
+	siteDir, cfg, err := configure(bf.dir, getenv)
+	if err != nil {
+		return err
 	}
-	b, err := prepare(ctx, getenv, bf, stderr)
+	if *record {
+		return publishRun(ctx, getenv, siteDir, cfg, bf, df, false, "build --record", stdout, stderr)
+	}
+	b, err := prepare(ctx, getenv, siteDir, cfg, bf, stderr)
 	if err != nil {
 		return err
 	}
@@ -120,15 +124,8 @@ func privatePaths(siteDir string, cfg config) []string {
 	return ps
 }
 
-func prepare(ctx context.Context, getenv func(string) string, bf buildFlags, stderr io.Writer) (*build, error) {
-	dir, err := filepath.Abs(bf.dir)
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := loadConfig(dir, getenv)
-	if err != nil {
-		return nil, err
-	}
+// prepare loads the site in dir, configured by cfg (see configure), and readies its feeds.
+func prepare(ctx context.Context, getenv func(string) string, dir string, cfg config, bf buildFlags, stderr io.Writer) (*build, error) {
 	now := time.Now()
 	if e := getenv("SOURCE_DATE_EPOCH"); e != "" {
 		// The reproducible-builds convention: the time a build is taken to run at.

@@ -161,6 +161,17 @@ func nodeKind(n *yaml.Node) string {
 
 const configName = "herald.yaml"
 
+// configure is how every command finds its site and its configuration, once: the folder dir made
+// absolute, and its herald.yaml with the HERALD_* environment over it, checked.
+func configure(dir string, getenv func(string) string) (string, config, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", config{}, err
+	}
+	cfg, err := loadConfig(abs, getenv)
+	return abs, cfg, err
+}
+
 // loadConfig reads DIR/herald.yaml if there is one, then the HERALD_* environment, and checks the values.
 func loadConfig(dir string, getenv func(string) string) (config, error) {
 	var c config

@@ -37,17 +37,19 @@ Flags:
 	digest := fs.Int("digest", 0, "render a digest of the `N` newest posts instead")
 	out := fs.String("out", "", "the `folder` to write herald-preview.eml and herald-preview.html to (default: .herald/preview in the site's folder)")
 	serve := fs.Bool("serve", false, "show the preview on a localhost page instead of writing files")
-	if err := fs.Parse(args); err != nil {
-		return usageOr(err, fs)
+	pos, err := parseArgs(fs, args, 0, 1, "")
+	if err != nil {
+		return err
 	}
 	var which string
-	if fs.NArg() > 0 {
-		which = fs.Arg(0)
-		if err := fs.Parse(fs.Args()[1:]); err != nil {
-			return usageOr(err, fs)
-		}
+	if len(pos) > 0 {
+		which = pos[0]
 	}
-	b, err := prepare(ctx, getenv, bf, stderr)
+	siteDir, cfg, err := configure(bf.dir, getenv)
+	if err != nil {
+		return err
+	}
+	b, err := prepare(ctx, getenv, siteDir, cfg, bf, stderr)
 	if err != nil {
 		return err
 	}
@@ -182,7 +184,8 @@ herald.yaml with the site). Then it says which settings are still missing.
 
 Flags:
 `)
-	dir := fs.String("C", ".", "the site's `folder`")
+	var dir string
+	siteFlag(fs, &dir)
 	siteURL := fs.String("url", "", "the site's public `URL`, as https://blog.example.com, when its own config has none")
 	postsDir := fs.String("posts-dir", "", "for a plain `folder` of Markdown files (not Jekyll or Hugo): where the posts are")
 	from := fs.String("from", "", "the sender, as \"Your Name <you@example.com>\"")
@@ -197,7 +200,7 @@ Flags:
 			return errUsage{fmt.Sprintf("--%s %q: want an http(s) URL, as https://blog.example.com", u.flag, u.val)}
 		}
 	}
-	siteDir, err := filepath.Abs(*dir)
+	siteDir, err := filepath.Abs(dir)
 	if err != nil {
 		return err
 	}

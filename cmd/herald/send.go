@@ -49,11 +49,7 @@ Flags:
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	siteDir, err := filepath.Abs(bf.dir)
-	if err != nil {
-		return err
-	}
-	cfg, err := loadConfig(siteDir, getenv)
+	siteDir, cfg, err := configure(bf.dir, getenv)
 	if err != nil {
 		return err
 	}
@@ -72,7 +68,7 @@ Flags:
 		return err
 	}
 	defer r.close()
-	b, err := prepare(ctx, getenv, bf, stderr)
+	b, err := prepare(ctx, getenv, siteDir, cfg, bf, stderr)
 	if err != nil {
 		return err
 	}
@@ -101,7 +97,7 @@ func dryRunSend(ctx context.Context, getenv func(string) string, bf buildFlags, 
 	}
 	defer st.Close()
 	bf.noCache = true // a dry run writes nothing beside the real store
-	b, err := prepare(ctx, getenv, bf, stderr)
+	b, err := prepare(ctx, getenv, siteDir, cfg, bf, stderr)
 	if err != nil {
 		return err
 	}

@@ -195,7 +195,7 @@ func sendWithLedger(b *testing.B, site string, env func(string) string, out io.W
 		return err
 	}
 	defer r.close()
-	bld, err := prepare(b.Context(), env, buildFlags{dir: site, limit: -1}, io.Discard)
+	bld, err := prepare(b.Context(), env, site, cfg, buildFlags{dir: site, limit: -1}, io.Discard)
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -33,17 +32,13 @@ stderr; stops cleanly on Ctrl-C or SIGTERM.
 Flags:
 `)
 	var bf buildFlags
-	fs.StringVar(&bf.dir, "C", ".", "the site's `folder`")
+	siteFlag(fs, &bf.dir)
 	listen := fs.String("listen", "", "the `address` to listen on (default: listen in herald.yaml, else 127.0.0.1:8080)")
 	debug := fs.Bool("debug", false, "log more, subscribers' addresses included")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	siteDir, err := filepath.Abs(bf.dir)
-	if err != nil {
-		return err
-	}
-	cfg, err := loadConfig(siteDir, getenv)
+	siteDir, cfg, err := configure(bf.dir, getenv)
 	if err != nil {
 		return err
 	}

@@ -104,7 +104,11 @@ Flags:
 	if err := df.check(); err != nil {
 		return err
 	}
-	b, err := prepare(ctx, getenv, bf, stderr)
+	siteDir, cfg, err := configure(bf.dir, getenv)
+	if err != nil {
+		return err
+	}
+	b, err := prepare(ctx, getenv, siteDir, cfg, bf, stderr)
 	if err != nil {
 		return err
 	}
@@ -188,16 +192,13 @@ Shows the last recorded runs and what the state store holds. Changes nothing.
 
 Flags:
 `)
-	dir := fs.String("C", ".", "the site's `folder`")
+	var dir string
+	siteFlag(fs, &dir)
 	n := fs.Int("runs", 10, "how many recent runs to show")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	siteDir, err := filepath.Abs(*dir)
-	if err != nil {
-		return err
-	}
-	cfg, err := loadConfig(siteDir, getenv)
+	siteDir, cfg, err := configure(dir, getenv)
 	if err != nil {
 		return err
 	}
@@ -308,11 +309,15 @@ Flags:
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	return publishRun(ctx, getenv, bf, df, *dryRun, "publish", stdout, stderr)
+	siteDir, cfg, err := configure(bf.dir, getenv)
+	if err != nil {
+		return err
+	}
+	return publishRun(ctx, getenv, siteDir, cfg, bf, df, *dryRun, "publish", stdout, stderr)
 }
 
 // publishRun is herald publish, and herald build --record: lock, load, diff, write the feeds, record.
-func publishRun(ctx context.Context, getenv func(string) string, bf buildFlags, df diffFlags, dryRun bool, command string, stdout, stderr io.Writer) error {
+func publishRun(ctx context.Context, getenv func(string) string, siteDir string, cfg config, bf buildFlags, df diffFlags, dryRun bool, command string, stdout, stderr io.Writer) error {
 	if err := df.check(); err != nil {
 		return err
 	}
@@ -321,15 +326,8 @@ func publishRun(ctx context.Context, getenv func(string) string, bf buildFlags, 
 		return errUsage{fmt.Sprintf("herald %s records what is published: --drafts and --future are for herald build alone", command)}
 	}
 	started := time.Now()
-	siteDir, err := filepath.Abs(bf.dir)
-	if err != nil {
-		return err
-	}
-	cfg, err := loadConfig(siteDir, getenv)
-	if err != nil {
-		return err
-	}
 	var r *recorder
+	var err error
 	if dryRun {
 		st, ok, err := openStoreToRead(ctx, siteDir, cfg)
 		if err != nil {
@@ -346,7 +344,7 @@ func publishRun(ctx context.Context, getenv func(string) string, bf buildFlags, 
 		}
 		defer r.close()
 	}
-	b, err := prepare(ctx, getenv, bf, stderr)
+	b, err := prepare(ctx, getenv, siteDir, cfg, bf, stderr)
 	if err != nil {
 		return err
 	}
@@ -375,29 +373,4 @@ func publishRun(ctx context.Context, getenv func(string) string, bf buildFlags, 
 		return nil
 	}
 	return sendDue(ctx, b, r.st, getenv, sendFlags{}, "", stdout, stderr)
-}
-
-// newFlagSet makes a subcommand's flag set with its usage text.
-func newFlagSet(name string, stderr io.Writer, usage string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), usage)
-		fs.PrintDefaults()
-	}
-	return fs
-}
-
-// parseFlags parses args; -h is not an error, and a bad flag or a stray argument is a usage error.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return errHelp
-		}
-		return errUsage{fmt.Sprintf("%v; see herald %s --help", err, fs.Name())}
-	}
-	if fs.NArg() > 0 {
-		return errUsage{fmt.Sprintf("unexpected argument %q; herald %s takes only flags (the site folder goes after -C)", fs.Arg(0), fs.Name())}
-	}
-	return nil
 }

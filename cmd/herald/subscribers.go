@@ -3,11 +3,9 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -51,38 +49,11 @@ func runSubscribers(ctx context.Context, args []string, getenv func(string) stri
 
 // siteStore opens the site's store for the subscriber commands (creating it if need be).
 func siteStore(ctx context.Context, dir string, getenv func(string) string) (store.Store, error) {
-	siteDir, err := filepath.Abs(dir)
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := loadConfig(siteDir, getenv)
+	siteDir, cfg, err := configure(dir, getenv)
 	if err != nil {
 		return nil, err
 	}
 	return openStore(ctx, siteDir, cfg)
-}
-
-// withArg parses flags around one positional argument (flags may come before or after it).
-func withArg(fs interface {
-	Parse([]string) error
-	NArg() int
-	Arg(int) string
-	Args() []string
-}, args []string, what string) (string, error) {
-	if err := fs.Parse(args); err != nil {
-		return "", err
-	}
-	if fs.NArg() == 0 {
-		return "", errUsage{"missing " + what}
-	}
-	arg := fs.Arg(0)
-	if err := fs.Parse(fs.Args()[1:]); err != nil {
-		return "", err
-	}
-	if fs.NArg() > 0 {
-		return "", errUsage{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
-	}
-	return arg, nil
 }
 
 func subscribersImport(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -97,11 +68,13 @@ is never brought back.
 
 Flags:
 `)
-	dir := fs.String("C", ".", "the site's `folder`")
-	file, err := withArg(fs, args, "FILE: the list to import")
+	var dir string
+	siteFlag(fs, &dir)
+	pos, err := parseArgs(fs, args, 1, 1, "FILE: the list to import")
 	if err != nil {
-		return usageOr(err, fs)
+		return err
 	}
+	file := pos[0]
 	f, err := os.Open(file)
 	if err != nil {
 		return err
@@ -116,7 +89,7 @@ Flags:
 		subs[i] = store.Subscriber{Email: r.Email, Name: r.Name, Status: r.Status, Frequency: r.Frequency, ConsentAt: r.ConsentAt,
 			ConsentIP: r.ConsentIP, ConfirmedAt: r.ConfirmedAt, UnsubscribedAt: r.UnsubscribedAt, ConsentSource: store.FromImport}
 	}
-	st, err := siteStore(ctx, *dir, getenv)
+	st, err := siteStore(ctx, dir, getenv)
 	if err != nil {
 		return err
 	}
@@ -140,14 +113,16 @@ Adds one subscriber. Without --confirmed they are pending: they get nothing unti
 
 Flags:
 `)
-	dir := fs.String("C", ".", "the site's `folder`")
+	var dir string
+	siteFlag(fs, &dir)
 	name := fs.String("name", "", "the subscriber's `name`")
 	freq := fs.String("frequency", store.Immediate, "immediate, daily or weekly")
 	confirmed := fs.Bool("confirmed", false, "they have already confirmed (consented elsewhere): active at once")
-	email, err := withArg(fs, args, "EMAIL: the address to add")
+	pos, err := parseArgs(fs, args, 1, 1, "EMAIL: the address to add")
 	if err != nil {
-		return usageOr(err, fs)
+		return err
 	}
+	email := pos[0]
 	if err := subscribers.CheckEmail(email); err != nil { // what import takes, and the web form
 		return errUsage{err.Error()}
 	}
@@ -160,7 +135,7 @@ Flags:
 	if *confirmed {
 		status = store.Active
 	}
-	st, err := siteStore(ctx, *dir, getenv)
+	st, err := siteStore(ctx, dir, getenv)
 	if err != nil {
 		return err
 	}
@@ -189,7 +164,8 @@ Lists the subscribers, oldest first. Addresses are personal data: mind where the
 
 Flags:
 `)
-	dir := fs.String("C", ".", "the site's `folder`")
+	var dir string
+	siteFlag(fs, &dir)
 	status := fs.String("status", "", "only those with this status: pending, active, unsubscribed or bounced")
 	asJSON := fs.Bool("json", false, "print a JSON array of objects with email, status, frequency and the consent record (as export does)")
 	if err := parseFlags(fs, args); err != nil {
@@ -198,7 +174,7 @@ Flags:
 	if err := checkStatus(fs, *status); err != nil {
 		return err
 	}
-	st, err := siteStore(ctx, *dir, getenv)
+	st, err := siteStore(ctx, dir, getenv)
 	if err != nil {
 		return err
 	}
@@ -230,13 +206,15 @@ store: the rewrite holds the store meanwhile.
 
 Flags:
 `)
-	dir := fs.String("C", ".", "the site's `folder`")
+	var dir string
+	siteFlag(fs, &dir)
 	erase := fs.Bool("erase", false, "delete the subscriber and their record for good")
-	email, err := withArg(fs, args, "EMAIL: the address to remove")
+	pos, err := parseArgs(fs, args, 1, 1, "EMAIL: the address to remove")
 	if err != nil {
-		return usageOr(err, fs)
+		return err
 	}
-	st, err := siteStore(ctx, *dir, getenv)
+	email := pos[0]
+	st, err := siteStore(ctx, dir, getenv)
 	if err != nil {
 		return err
 	}
@@ -273,16 +251,4 @@ Flags:
 	}
 	fmt.Fprintf(stdout, "unsubscribed subscriber #%d\n", s.ID)
 	return nil
-}
-
-// usageOr turns a flag parsing error into a usage error (or help).
-func usageOr(err error, fs interface{ Name() string }) error {
-	var u errUsage
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		return errHelp
-	case errors.As(err, &u):
-		return errUsage{u.msg + "; see herald " + fs.Name() + " --help"}
-	}
-	return errUsage{err.Error() + "; see herald " + fs.Name() + " --help"}
 }

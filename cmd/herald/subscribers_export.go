@@ -105,12 +105,17 @@ where the output goes.
 
 Flags:
 `)
-	dir := fs.String("C", ".", "the site's `folder`")
+	var dir string
+	siteFlag(fs, &dir)
 	format := fs.String("format", "json", "json or csv")
 	status := fs.String("status", "", "only those with this status: pending, active, unsubscribed or bounced")
-	email, err := optionalArg(fs, args)
+	pos, err := parseArgs(fs, args, 0, 1, "")
 	if err != nil {
-		return usageOr(err, fs)
+		return err
+	}
+	var email string
+	if len(pos) > 0 {
+		email = pos[0]
 	}
 	if err := checkStatus(fs, *status); err != nil {
 		return err
@@ -123,7 +128,7 @@ Flags:
 	case email != "" && *format == "csv":
 		return errUsage{"a subscriber's deliveries do not fit the CSV table: export one subscriber with --format json; see herald subscribers export --help"}
 	}
-	st, err := siteStore(ctx, *dir, getenv)
+	st, err := siteStore(ctx, dir, getenv)
 	if err != nil {
 		return err
 	}
@@ -195,15 +200,4 @@ func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
-}
-
-// optionalArg parses flags around at most one positional argument, which may be absent ("").
-func optionalArg(fs *flag.FlagSet, args []string) (string, error) {
-	if err := fs.Parse(args); err != nil {
-		return "", err
-	}
-	if fs.NArg() == 0 {
-		return "", nil
-	}
-	return withArg(fs, fs.Args(), "")
 }
