@@ -70,11 +70,10 @@ type FloodError struct {
 }
 
 func (e *FloodError) Error() string {
-	const what = "If the post ids changed (a new domain, another id scheme), --rebaseline records the posts under their new ids and mails none of them; if they really are all new, --force mails them"
 	if e.Removed > 0 && e.New <= e.MaxNew {
-		return fmt.Sprintf("%d known posts disappeared while %d unknown ones appeared. %s", e.Removed, e.New, what)
+		return fmt.Sprintf("%d known posts disappeared while %d unknown ones appeared", e.Removed, e.New)
 	}
-	return fmt.Sprintf("%d posts look new (the limit is %d, max_new). %s", e.New, e.MaxNew, what)
+	return fmt.Sprintf("%d posts look new (the limit is %d)", e.New, e.MaxNew)
 }
 
 // swapGuard is how many known ids must vanish while as many unknown ones appear before the flood guard

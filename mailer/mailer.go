@@ -41,8 +41,8 @@ import (
 // postal address and a way to unsubscribe (the law in most countries requires both in a newsletter).
 var (
 	ErrFooter          = errors.New("mailer: a message without its footer")
-	ErrNoPostalAddress = errors.New("mailer: no postal address: set postal_address in herald.yaml (or HERALD_POSTAL_ADDRESS); the law requires it in every email")
-	ErrNoUnsubscribe   = errors.New("mailer: no way to unsubscribe: set base_url in herald.yaml (or HERALD_BASE_URL) so each email carries an unsubscribe link, or an unsubscribe mailto address")
+	ErrNoPostalAddress = errors.New("mailer: no postal address; the law requires it in every email")
+	ErrNoUnsubscribe   = errors.New("mailer: no way to unsubscribe: each email needs an unsubscribe link or an unsubscribe mailto address")
 )
 
 // Default subject templates (text/template, with the same data as the bodies: see TemplateData).
@@ -216,7 +216,7 @@ func NewComposer(o Options) (*Composer, error) {
 	}
 	from, err := plainAddress(o.From.Address)
 	if err != nil {
-		return nil, fmt.Errorf("mailer: from address %q: not an email address: set from in herald.yaml to \"Name <address>\"", o.From.Address)
+		return nil, fmt.Errorf("mailer: from address %q: not an email address: want \"Name <address>\"", o.From.Address)
 	}
 	c.from = mail.Address{Name: displayName(o.From.Name), Address: from}
 	// Message-IDs are ASCII (RFC 5322): a domain in Unicode goes in its A-label form (xn--). An ASCII

@@ -466,8 +466,8 @@ func TestRefuse(t *testing.T) {
 		want    error
 		wantMsg string
 	}{
-		{name: "no postal address", options: func(o *Options) { o.PostalAddress = " " }, want: ErrNoPostalAddress, wantMsg: "postal_address"},
-		{name: "no way to unsubscribe", options: func(o *Options) { o.UnsubscribeMailto = "" }, r: func(r *Recipient) { r.UnsubscribeURL = "" }, want: ErrNoUnsubscribe, wantMsg: "base_url"},
+		{name: "no postal address", options: func(o *Options) { o.PostalAddress = " " }, want: ErrNoPostalAddress, wantMsg: "no postal address"},
+		{name: "no way to unsubscribe", options: func(o *Options) { o.UnsubscribeMailto = "" }, r: func(r *Recipient) { r.UnsubscribeURL = "" }, want: ErrNoUnsubscribe, wantMsg: "no way to unsubscribe"},
 		{name: "javascript unsubscribe URL", r: func(r *Recipient) { r.UnsubscribeURL = "javascript:alert(1)" }, wantMsg: "unsubscribe URL"},
 		{name: "relative unsubscribe URL", r: func(r *Recipient) { r.UnsubscribeURL = "/u?t=1" }, wantMsg: "unsubscribe URL"},
 		{name: "javascript preferences URL", r: func(r *Recipient) { r.PreferencesURL = "javascript:alert(1)" }, wantMsg: "preferences URL"},

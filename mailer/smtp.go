@@ -78,6 +78,9 @@ var authTypes = map[string]gomail.SMTPAuthType{
 }
 
 // String describes the configuration as an smtp:// URL, without the password.
+// ErrPasswordInURL: an SMTP URL may not hold the password, which would end up in configs and logs.
+var ErrPasswordInURL = errors.New("mailer: smtp URL: it holds a password; leave it out of the URL")
+
 func (c SMTPConfig) String() string {
 	u := url.URL{Scheme: "smtp", Host: net.JoinHostPort(c.Host, strconv.Itoa(c.port()))}
 	q := url.Values{}
@@ -168,7 +171,7 @@ func ParseSMTPURL(s string) (SMTPConfig, error) {
 	}
 	if u.User != nil {
 		if _, ok := u.User.Password(); ok {
-			return SMTPConfig{}, errors.New("mailer: smtp URL: it holds a password: set HERALD_SMTP_PASSWORD, or HERALD_SMTP_PASSWORD_FILE to a file holding it, and leave it out of the URL")
+			return SMTPConfig{}, ErrPasswordInURL
 		}
 		c.Username = u.User.Username()
 	}

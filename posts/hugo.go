@@ -72,7 +72,7 @@ func loadHugo(ctx context.Context, opts Options) (*Site, error) {
 	if err := s.applyOverrides(opts); err != nil {
 		if errors.Is(err, ErrNoURL) {
 			where := firstNonEmpty(cfg.file, "hugo.toml")
-			return nil, fmt.Errorf("%w: set baseURL = \"https://your.site/\" in %s (or url in herald.yaml); every link in a feed must be absolute", ErrNoURL, where)
+			return nil, fmt.Errorf("%w: set baseURL = \"https://your.site/\" in %s", ErrNoURL, where)
 		}
 		return nil, err
 	}

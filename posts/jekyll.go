@@ -99,7 +99,7 @@ func loadJekyll(ctx context.Context, opts Options) (*Site, error) {
 			if cfgName != "" {
 				where = cfgName
 			}
-			return nil, fmt.Errorf("%w: set url: https://your.site in %s (or url in herald.yaml); every link in a feed must be absolute", ErrNoURL, where)
+			return nil, fmt.Errorf("%w: set url: https://your.site in %s", ErrNoURL, where)
 		}
 		return nil, err
 	}

@@ -47,8 +47,12 @@ type Options struct {
 	files    *sitefs.FS // set by load: every read of a site file goes through it
 }
 
-// ErrNoURL is returned when neither the site's config nor herald.yaml gives the site's URL.
-var ErrNoURL = errors.New("posts: the site has no url")
+// Errors Load returns for a site it cannot read at all; the caller says which of its settings fix them.
+var (
+	ErrNoURL       = errors.New("posts: the site has no url, and every link in a feed must be absolute") // neither the site's config nor Options.URL
+	ErrUnknownKind = errors.New("posts: no _config.yml (Jekyll) or hugo.toml/config.toml (Hugo) found")  // and no Options.Kind
+	ErrNoPostsDir  = errors.New("posts: a plain site needs the folder that holds its Markdown files")     // Options.PostsDir
+)
 
 // Detect tells what kind of site dir holds: "jekyll", "hugo", or "" when it cannot tell.
 func Detect(dir string) string {
@@ -120,7 +124,7 @@ func load(ctx context.Context, opts Options) (*Site, error) {
 		if opts.PostsDir != "" {
 			kind = "plain"
 		} else if kind = Detect(opts.Dir); kind == "" {
-			return nil, fmt.Errorf("%s: no _config.yml (Jekyll) or hugo.toml/config.toml (Hugo) found; run Herald in the site's folder, pass -C DIR, or set kind and posts_dir in herald.yaml for a plain folder of Markdown files", opts.Dir)
+			return nil, fmt.Errorf("%s: %w", opts.Dir, ErrUnknownKind)
 		}
 	}
 	switch kind {

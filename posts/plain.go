@@ -15,16 +15,13 @@ import (
 func loadPlain(ctx context.Context, opts Options) (*Site, error) {
 	s := &Site{Kind: "plain", Dir: opts.Dir, OutputDir: "public", files: opts.files}
 	if err := s.applyOverrides(opts); err != nil {
-		if err == ErrNoURL {
-			return nil, fmt.Errorf("%w: set url: https://your.site in herald.yaml; every link in a feed must be absolute", ErrNoURL)
-		}
 		return nil, err
 	}
 	if opts.siteOnly {
 		return s, nil
 	}
 	if opts.PostsDir == "" {
-		return nil, fmt.Errorf("a plain site needs posts_dir in herald.yaml: the folder that holds the Markdown files")
+		return nil, ErrNoPostsDir
 	}
 	root := filepath.Join(opts.Dir, opts.PostsDir)
 	var files []string

@@ -10,6 +10,10 @@ import (
 	"os/signal"
 	"syscall"
 	_ "time/tzdata" // site time zones must resolve on machines without a zoneinfo database
+
+	"github.com/heraldhq/herald/history"
+	"github.com/heraldhq/herald/mailer"
+	"github.com/heraldhq/herald/posts"
 )
 
 const version = "0.1.0"
@@ -64,6 +68,39 @@ Run "herald COMMAND --help" for a command's flags. Every command takes -C DIR, t
 
 // run is the whole command line: main only adds the process around it, so tests call run directly.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	return explain(command(ctx, args, getenv, stdout, stderr))
+}
+
+// explain adds to a library's error the words a user acts on: which herald.yaml key, HERALD_* variable
+// or flag sets it right. The packages say what went wrong; only the command line knows its settings.
+func explain(err error) error {
+	var flood *history.FloodError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &flood):
+		if flood.Removed == 0 || flood.New > flood.MaxNew {
+			err = fmt.Errorf("%w, max_new", err)
+		}
+		return fmt.Errorf("%w. If the post ids changed (a new domain, another id scheme), --rebaseline records the posts under their new ids and mails none of them; if they really are all new, --force mails them", err)
+	case errors.Is(err, posts.ErrNoURL):
+		return fmt.Errorf("%w (or url in %s, HERALD_URL)", err, configName)
+	case errors.Is(err, posts.ErrUnknownKind):
+		return fmt.Errorf("%w; run Herald in the site's folder, pass -C DIR, or set kind and posts_dir in %s for a plain folder of Markdown files", err, configName)
+	case errors.Is(err, posts.ErrNoPostsDir):
+		return fmt.Errorf("%w: set posts_dir in %s", err, configName)
+	case errors.Is(err, mailer.ErrNoPostalAddress):
+		return fmt.Errorf("%w: set postal_address in %s (or HERALD_POSTAL_ADDRESS)", err, configName)
+	case errors.Is(err, mailer.ErrNoUnsubscribe):
+		return fmt.Errorf("%w: set base_url in %s (or HERALD_BASE_URL) so each email carries an unsubscribe link, or unsubscribe_mailto", err, configName)
+	case errors.Is(err, mailer.ErrPasswordInURL):
+		return fmt.Errorf("%w: set HERALD_SMTP_PASSWORD, or HERALD_SMTP_PASSWORD_FILE to a file holding it", err)
+	}
+	return err
+}
+
+// command runs the command args name.
+func command(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return errUsage{"no command given; try herald build"}

@@ -132,7 +132,7 @@ Flags:
 		printDiff(stdout, d, len(b.site.Posts))
 	}
 	if flood != nil {
-		fmt.Fprintln(stderr, "herald: publish would stop:", flood)
+		fmt.Fprintln(stderr, "herald: publish would stop:", explain(flood))
 	}
 	return nil
 }
