@@ -51,7 +51,7 @@ type Options struct {
 var (
 	ErrNoURL       = errors.New("posts: the site has no url, and every link in a feed must be absolute") // neither the site's config nor Options.URL
 	ErrUnknownKind = errors.New("posts: no _config.yml (Jekyll) or hugo.toml/config.toml (Hugo) found")  // and no Options.Kind
-	ErrNoPostsDir  = errors.New("posts: a plain site needs the folder that holds its Markdown files")     // Options.PostsDir
+	ErrNoPostsDir  = errors.New("posts: a plain site needs the folder that holds its Markdown files")    // Options.PostsDir
 )
 
 // Detect tells what kind of site dir holds: "jekyll", "hugo", or "" when it cannot tell.
