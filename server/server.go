@@ -57,7 +57,7 @@ var (
 
 // Options configure a Server. cmd/herald fills them from herald.yaml.
 type Options struct {
-	Store     store.Store
+	Store     Store
 	Confirmer Confirmer
 	Logger    *slog.Logger // nil: discard
 
@@ -84,6 +84,17 @@ type Options struct {
 	AddressLimit Limit // sign-ups per address (its +tag ignored); default 3 an hour
 
 	Now func() time.Time // default time.Now
+}
+
+// Store is what the pages need of the state store: subscribers, and the last run for /healthz.
+type Store interface {
+	Runs(ctx context.Context, n int) ([]store.Run, error)
+	Subscriber(ctx context.Context, id int64) (store.Subscriber, error)
+	SubscriberByEmail(ctx context.Context, email string) (store.Subscriber, error)
+	AddSubscriber(ctx context.Context, s store.Subscriber, now time.Time) (store.Subscriber, error)
+	UpdateSubscriber(ctx context.Context, id int64, at time.Time, change func(*store.Subscriber)) error
+	DeleteExpiredPending(ctx context.Context, before time.Time) (int, error)
+	DeleteUnsentSignUp(ctx context.Context, id int64, consentAt time.Time) (bool, error)
 }
 
 // Server serves the pages. Make one with New; it runs a worker that handles sign-ups, which Close stops.

@@ -1179,7 +1179,7 @@ func TestLogHoldsNoAddress(t *testing.T) {
 // busyStore is the real store whose AddSubscriber fails the first fails times, as when herald send
 // holds the store for longer than the busy timeout.
 type busyStore struct {
-	store.Store
+	Store
 	mu    sync.Mutex
 	fails int
 }
@@ -1303,7 +1303,7 @@ func (s expiringStore) UpdateSubscriber(ctx context.Context, id int64, at time.T
 // TestConfirmDeletedMeanwhile: a sign-up deleted by the expiry sweep after its token was checked gets
 // the expired-link page, not a server error.
 func TestConfirmDeletedMeanwhile(t *testing.T) {
-	e := newEnv(t, func(o *Options) { o.Store = expiringStore{o.Store} })
+	e := newEnv(t, func(o *Options) { o.Store = expiringStore{o.Store.(store.Store)} })
 	e.signUp("ann@example.com", nil)
 	good := tokenOf(t, e.conf.all()[0].url)
 	wantStatus(t, e.do("POST", "/confirm", url.Values{"token": {good}}, nil), http.StatusBadRequest, "expired")
