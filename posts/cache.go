@@ -5,37 +5,51 @@ import (
 	"crypto/sha256"
 	"encoding/gob"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 )
 
 // postCache remembers what reading each post file gave, by the file's size and modification time, so that
 // a run over a site of thousands of unchanged posts does not read and parse them all again: the way git's
-// index spares it from reading unchanged files. The cache is only a cache: one that is missing, unreadable
-// or made for another configuration is ignored, and entries for files modified within racyWindow of the
-// run are not kept, since a later edit in the same clock tick could go unseen.
+// index spares it from reading unchanged files. The cache is only a cache, never trusted: one that is
+// missing or made for another configuration is ignored, one that fails a check (its header and version,
+// its SHA-256, its size, its entries) is ignored with a warning, and entries for files modified within
+// racyWindow of the run are not kept, since a later edit in the same clock tick could go unseen.
 type postCache struct {
 	path  string // "" when there is no cache
 	key   string // what the entries depend on besides the file: Herald's reader, the options, the site config
 	start time.Time
 
-	old map[string]cacheEntry // as read
-	mu  sync.Mutex
-	new map[string]cacheEntry // what this run saw
+	old    map[string]cacheEntry // as read
+	damage string                // why the file was ignored, when it failed a check
+	mu     sync.Mutex
+	new    map[string]cacheEntry // what this run saw
 }
 
 const (
-	cacheVersion = "herald posts cache 7" // change it when what a loader makes of a file changes
-	racyWindow   = 2 * time.Second
+	cacheVersion  = "herald posts cache 8\n" // the file's first line; change it when what a loader makes of a file changes
+	racyWindow    = 2 * time.Second
+	maxCacheBytes = 256 << 20 // a larger file is not read: no real site's cache comes near it
 )
 
+// A cache file is cacheVersion, the SHA-256 of the rest, then a gob of cacheFile. Entries is a slice, not
+// a map: gob makes a map as large as its stream claims before reading it, a slice only as it reads.
 type cacheFile struct {
 	Key     string
-	Entries map[string]cacheEntry
+	Entries []cacheItem
+}
+
+type cacheItem struct {
+	Rel   string
+	Entry cacheEntry
 }
 
 type cacheEntry struct {
@@ -64,7 +78,7 @@ type cachedPost struct {
 
 // cacheKey hashes what a cached post depends on besides its own file.
 func cacheKey(opts Options, parts ...[]byte) string {
-	opts.Now = time.Time{}
+	opts.Now, opts.files = time.Time{}, nil // neither changes what a file gives
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%#v", cacheVersion, opts)
 	for _, p := range parts {
@@ -80,15 +94,66 @@ func openPostCache(path, key string) *postCache {
 	if path == "" {
 		return c
 	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return c
-	}
-	var f cacheFile
-	if gob.NewDecoder(bytes.NewReader(b)).Decode(&f) == nil && f.Key == key {
-		c.old = f.Entries
+	f, err := readCacheFile(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		c.damage = err.Error()
+	case f.Key == key:
+		c.old = make(map[string]cacheEntry, len(f.Entries))
+		for _, it := range f.Entries {
+			c.old[it.Rel] = it.Entry
+		}
 	}
 	return c
+}
+
+// readCacheFile reads and checks the cache file at path.
+func readCacheFile(path string) (*cacheFile, error) {
+	file, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer file.Close()
+	info, err := file.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !info.Mode().IsRegular() || info.Size() > maxCacheBytes {
+		return nil, fmt.Errorf("not a regular file of at most %d bytes", maxCacheBytes)
+	}
+	b, err := io.ReadAll(io.LimitReader(file, maxCacheBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	rest, ok := bytes.CutPrefix(b, []byte(cacheVersion))
+	if !ok || len(rest) < sha256.Size {
+		return nil, errors.New("not a cache of this version of Herald")
+	}
+	sum, payload := rest[:sha256.Size], rest[sha256.Size:]
+	if got := sha256.Sum256(payload); !bytes.Equal(got[:], sum) {
+		return nil, errors.New("its checksum does not match: it was damaged")
+	}
+	var f cacheFile
+	if err := gob.NewDecoder(bytes.NewReader(payload)).Decode(&f); err != nil {
+		return nil, fmt.Errorf("cannot decode it: %w", err)
+	}
+	seen := make(map[string]bool, len(f.Entries))
+	for _, it := range f.Entries {
+		if seen[it.Rel] || it.Rel == "" || it.Entry.Post != nil && it.Entry.Post.Path != it.Rel {
+			return nil, fmt.Errorf("entry %q does not hold together", it.Rel)
+		}
+		seen[it.Rel] = true
+	}
+	return &f, nil
+}
+
+// warning says why the cache file was ignored, if it failed a check.
+func (c *postCache) warning() *Warning {
+	if c == nil || c.damage == "" {
+		return nil
+	}
+	return &Warning{File: c.path, Msg: "the posts cache is ignored (" + c.damage + "); every post is read again and the cache written anew"}
 }
 
 // lookup returns the cached result for rel if info says the file has not changed since.
@@ -138,13 +203,22 @@ func (c *postCache) keep(rel string, e cacheEntry) {
 
 // save writes the entries this run saw, when they differ from what was read (temp file, then rename).
 func (c *postCache) save() error {
-	if c == nil || c.path == "" || sameEntries(c.old, c.new) {
+	if c == nil || c.path == "" || c.damage == "" && sameEntries(c.old, c.new) {
 		return nil
 	}
-	var b bytes.Buffer
-	if err := gob.NewEncoder(&b).Encode(cacheFile{Key: c.key, Entries: c.new}); err != nil {
+	f := cacheFile{Key: c.key, Entries: make([]cacheItem, 0, len(c.new))}
+	for rel, e := range c.new {
+		f.Entries = append(f.Entries, cacheItem{Rel: rel, Entry: e})
+	}
+	slices.SortFunc(f.Entries, func(a, b cacheItem) int { return strings.Compare(a.Rel, b.Rel) })
+	var payload bytes.Buffer
+	if err := gob.NewEncoder(&payload).Encode(f); err != nil {
 		return err
 	}
+	sum := sha256.Sum256(payload.Bytes())
+	b := bytes.NewBufferString(cacheVersion)
+	b.Write(sum[:])
+	b.Write(payload.Bytes())
 	tmp, err := os.CreateTemp(filepath.Dir(c.path), ".posts-cache*")
 	if err != nil {
 		return err

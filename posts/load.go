@@ -99,6 +99,9 @@ func Load(ctx context.Context, opts Options) (*Site, error) {
 			return nil, err
 		}
 	}
+	if w := s.cache.warning(); w != nil {
+		s.Warnings = append(s.Warnings, *w)
+	}
 	if err := s.cache.save(); err != nil {
 		s.Warnings = append(s.Warnings, Warning{File: opts.Cache, Msg: "cannot save the posts cache (" + err.Error() + "); the next run reads every post again"})
 	}

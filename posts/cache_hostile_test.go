@@ -1,0 +1,129 @@
+package posts
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/gob"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// cacheSite is a site with a few posts, aged out of the racy window, and where its cache goes.
+func cacheSite(t *testing.T) (dir, cache string, load func() *Site) {
+	t.Helper()
+	dir = makeSite(t, map[string]string{
+		"_config.yml":            "url: https://ex.org\n",
+		"_posts/2020-01-01-a.md": "---\ntitle: A\n---\na\n",
+		"_posts/2020-01-02-b.md": "---\ntitle: B\ndate: 2020-01-02 10:00\n---\nb\n",
+		"_posts/2020-01-03-c.md": "---\ntitle: C\n---\nc\n",
+	})
+	ageFiles(t, dir)
+	cache = filepath.Join(t.TempDir(), "posts.cache")
+	load = func() *Site {
+		t.Helper()
+		s, err := Load(t.Context(), Options{Dir: dir, Cache: cache, Now: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	return dir, cache, load
+}
+
+func cacheWarned(s *Site) bool {
+	for _, w := range s.Warnings {
+		if strings.Contains(w.Msg, "the posts cache is ignored") {
+			return true
+		}
+	}
+	return false
+}
+
+// TestCacheCorruption: a cache with 1 to 4 bytes changed anywhere is never trusted: the posts are those
+// of the files, the run warns, and the cache is written anew (the next run trusts it without a warning).
+func TestCacheCorruption(t *testing.T) {
+	dir, cache, load := cacheSite(t)
+	want := summary(t, load())
+	good, err := os.ReadFile(cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for trial := range 300 {
+		b := bytes.Clone(good)
+		for range 1 + rng.IntN(4) {
+			b[rng.IntN(len(b))] ^= byte(1 + rng.IntN(255))
+		}
+		if err := os.WriteFile(cache, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s := load()
+		if got := summary(t, s); !reflect.DeepEqual(got, want) {
+			t.Fatalf("trial %d: got %v, want %v", trial, got, want)
+		}
+		if !cacheWarned(s) {
+			t.Fatalf("trial %d: a damaged cache was read without a warning", trial)
+		}
+		if again, _ := os.ReadFile(cache); !bytes.Equal(again, good) {
+			t.Fatalf("trial %d: the damaged cache was not written anew", trial)
+		}
+	}
+	if s := load(); cacheWarned(s) {
+		t.Errorf("a good cache warned: %v", s.Warnings)
+	}
+	// And the cache is used: a file changed behind its back (same size, same time) still reads as cached.
+	a := filepath.Join(dir, "_posts", "2020-01-01-a.md")
+	info, err := os.Stat(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(a, []byte("---\ntitle: Z\n---\na\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(a, info.ModTime(), info.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	if got := summary(t, load()); !reflect.DeepEqual(got, want) {
+		t.Errorf("the cache was not used: got %v, want %v", got, want)
+	}
+}
+
+// TestCacheCraftedCount: a cache whose checksum holds but whose contents claim 2^24 entries in a few
+// bytes is refused without allocating for them.
+func TestCacheCraftedCount(t *testing.T) {
+	_, cache, load := cacheSite(t)
+	want := summary(t, load())
+	var payload bytes.Buffer
+	if err := gob.NewEncoder(&payload).Encode(cacheFile{Key: "k", Entries: []cacheItem{{Rel: "x"}, {Rel: "y"}, {Rel: "z"}}}); err != nil {
+		t.Fatal(err)
+	}
+	p := payload.Bytes()
+	i := bytes.LastIndex(p, []byte{3, 1, 1, 'x'}) // the slice's length, then the first item
+	if i < 0 {
+		t.Fatalf("cannot find the entry count in %x", p)
+	}
+	const n = 1 << 24
+	p = append(append(append([]byte{}, p[:i]...), 0xFC, n>>24, n>>16&0xff, n>>8&0xff, n&0xff), p[i+1:]...)
+	sum := sha256.Sum256(p)
+	crafted := append(append([]byte(cacheVersion), sum[:]...), p...)
+	if err := os.WriteFile(cache, crafted, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	s := load()
+	runtime.ReadMemStats(&after)
+	if got := summary(t, s); !reflect.DeepEqual(got, want) || !cacheWarned(s) {
+		t.Errorf("got %v (warnings %v), want %v and a warning", got, s.Warnings, want)
+	}
+	if mb := (after.TotalAlloc - before.TotalAlloc) >> 20; mb > 64 {
+		t.Errorf("reading a %d-byte cache allocated %d MB", len(crafted), mb)
+	}
+}
