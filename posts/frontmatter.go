@@ -93,8 +93,12 @@ func checkUTF8(file string, src []byte) error {
 }
 
 // parseFrontMatter reads the front matter of file (a name for messages) from src and returns it with the body.
-func parseFrontMatter(file string, src []byte) (*frontMatter, []byte, error) {
+func parseFrontMatter(file string, src []byte, limit int) (*frontMatter, []byte, error) {
 	block, format, body, bodyLine, ok := splitFrontMatter(src)
+	if len(block) > limit && limit > 0 {
+		return nil, nil, &Error{File: file, Line: 1, Err: ErrFrontMatterTooLarge,
+			Msg: fmt.Sprintf("front matter of %d bytes, where Herald parses at most %d; move the data into a data file", len(block), limit)}
+	}
 	fm := &frontMatter{data: map[string]any{}, lines: map[string]int{}, raw: map[string]string{}, bodyLine: bodyLine, present: ok}
 	if !ok {
 		if format != "" {

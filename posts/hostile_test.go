@@ -2,6 +2,7 @@ package posts
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -195,4 +196,44 @@ func loadAndRender(t *testing.T, dir, kind string) error {
 		}
 	}
 	return nil
+}
+
+// TestBounds: a site file larger than MaxFileBytes (a post, an include, a data file) and front matter
+// larger than MaxFrontMatterBytes stop the build with an error naming the file and the bound, before
+// anything parses them.
+func TestBounds(t *testing.T) {
+	big := strings.Repeat("word ", 400) // 2,000 bytes
+	var manyKeys strings.Builder        // 60 keys, some 600 bytes
+	for i := range 60 {
+		fmt.Fprintf(&manyKeys, "key%d: v\n", i)
+	}
+	tests := []struct {
+		name, file, content string
+		want                error
+		wantMsg             string
+	}{
+		{"post", "_posts/2020-01-05-big.md", "---\ntitle: Big\n---\n" + big, sitefs.ErrTooLarge, "_posts/2020-01-05-big.md: larger than 1024 bytes"},
+		{"include", "_includes/footer.html", big, sitefs.ErrTooLarge, "_includes/footer.html: larger than 1024 bytes"},
+		{"data file", "_data/menu.yml", "- " + big + "\n", sitefs.ErrTooLarge, "_data/menu.yml: larger than 1024 bytes"},
+		{"front matter", "_posts/2020-01-05-keys.md", "---\n" + manyKeys.String() + "---\nbody\n", ErrFrontMatterTooLarge, "_posts/2020-01-05-keys.md:1: front matter of"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := writeSite(t, hostileSites["jekyll"])
+			if err := os.WriteFile(filepath.Join(dir, filepath.FromSlash(tc.file)), []byte(tc.content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			o := hostileOptions(dir, "jekyll")
+			o.MaxFileBytes, o.MaxFrontMatterBytes = 1024, 512
+			var err error
+			if s, lerr := Load(t.Context(), o); lerr != nil {
+				err = lerr
+			} else {
+				_, err = s.Render(t.Context(), s.Posts)
+			}
+			if !errors.Is(err, tc.want) || !strings.Contains(fmt.Sprint(err), tc.wantMsg) {
+				t.Errorf("got %v, want %v saying %q", err, tc.want, tc.wantMsg)
+			}
+		})
+	}
 }

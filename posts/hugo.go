@@ -60,7 +60,7 @@ func loadHugo(ctx context.Context, opts Options) (*Site, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Site{Kind: "hugo", Dir: opts.Dir, files: opts.files, Title: cfg.title, Description: cfg.description, URL: cfg.baseURL,
+	s := &Site{Kind: "hugo", Dir: opts.Dir, files: opts.files, maxFM: opts.MaxFrontMatterBytes, Title: cfg.title, Description: cfg.description, URL: cfg.baseURL,
 		Lang: cfg.lang, Author: cfg.author, OutputDir: cfg.publishDir, Warnings: cfg.warnings}
 	if cfg.timeZone != "" {
 		loc, err := time.LoadLocation(cfg.timeZone)
@@ -411,7 +411,7 @@ func hugoPostPages(pages []hugoPage, mainSections []string) []hugoPage {
 // whose build options keep it out of lists.
 func (s *Site) hugoPost(pg hugoPage, src []byte, cfg *hugoConfig, sep, host string, opts Options) (*Post, []Warning, error) {
 	rel := pg.rel
-	fm, body, err := parseFrontMatter(rel, src)
+	fm, body, err := parseFrontMatter(rel, src, s.maxFM)
 	if err != nil {
 		return nil, nil, err
 	}

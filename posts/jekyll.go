@@ -49,7 +49,7 @@ type jekyllConfig struct {
 }
 
 func loadJekyll(ctx context.Context, opts Options) (*Site, error) {
-	s := &Site{Kind: "jekyll", Dir: opts.Dir, OutputDir: "_site", files: opts.files}
+	s := &Site{Kind: "jekyll", Dir: opts.Dir, OutputDir: "_site", files: opts.files, maxFM: opts.MaxFrontMatterBytes}
 	var cfg jekyllConfig
 	raw := map[string]any{}
 	cfgName := "_config.yml"
@@ -171,7 +171,7 @@ func (s *Site) jekyllPost(rel string, src []byte, draft bool, permalink, sep str
 	authors map[string]Author, host string, opts Options) (*Post, []Warning, error) {
 	base := path.Base(rel)
 	ext := path.Ext(base)
-	fm, _, err := parseFrontMatter(rel, src)
+	fm, _, err := parseFrontMatter(rel, src, s.maxFM)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -1,6 +1,7 @@
 package posts
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -39,6 +40,10 @@ type Options struct {
 	Cache            string   // a file where Load keeps what it read of unchanged posts; "" for none
 	Private          []string // paths in the site no site file may read or link to (Herald's state folder, config, keys)
 
+	// Bounds on what a site file may make Herald do; 0 takes the default.
+	MaxFileBytes        int64 // the largest site file read (default DefaultMaxFileBytes)
+	MaxFrontMatterBytes int   // the largest front matter parsed (default DefaultMaxFrontMatterBytes)
+
 	Drafts bool      // include drafts
 	Future bool      // include posts dated after Now
 	Now    time.Time // what "future" is measured against
@@ -46,6 +51,18 @@ type Options struct {
 	siteOnly bool       // LoadSite: stop once the site's settings are read
 	files    *sitefs.FS // set by load: every read of a site file goes through it
 }
+
+// The default bounds. A post costs about 28 times its size in memory while it is parsed and rendered, so
+// 8 MiB keeps one under a quarter of a gigabyte. YAML and TOML parsers take time that grows with the square
+// of the number of keys or tables: 128 KiB of front matter holds at most some 15,000 of them, well under a
+// second to parse; real front matter is a few hundred bytes.
+const (
+	DefaultMaxFileBytes        = 8 << 20
+	DefaultMaxFrontMatterBytes = 128 << 10
+)
+
+// ErrFrontMatterTooLarge is wrapped in the *Error of a post whose front matter exceeds the bound.
+var ErrFrontMatterTooLarge = errors.New("posts: front matter too large")
 
 // Errors Load returns for a site it cannot read at all; the caller says which of its settings fix them.
 var (
@@ -119,7 +136,9 @@ func LoadSite(ctx context.Context, opts Options) (*Site, error) {
 // load runs the loader of the site's kind.
 func load(ctx context.Context, opts Options) (*Site, error) {
 	var err error
-	if opts.files, err = sitefs.New(opts.Dir, 0, opts.Private...); err != nil {
+	opts.MaxFileBytes = cmp.Or(opts.MaxFileBytes, DefaultMaxFileBytes)
+	opts.MaxFrontMatterBytes = cmp.Or(opts.MaxFrontMatterBytes, DefaultMaxFrontMatterBytes)
+	if opts.files, err = sitefs.New(opts.Dir, opts.MaxFileBytes, opts.Private...); err != nil {
 		return nil, err
 	}
 	kind := opts.Kind

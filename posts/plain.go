@@ -13,7 +13,7 @@ import (
 // loadPlain reads a plain folder of Markdown files with front matter (opts.PostsDir). Each post needs a date,
 // in its front matter or at the start of its file name (YYYY-MM-DD-slug.md).
 func loadPlain(ctx context.Context, opts Options) (*Site, error) {
-	s := &Site{Kind: "plain", Dir: opts.Dir, OutputDir: "public", files: opts.files}
+	s := &Site{Kind: "plain", Dir: opts.Dir, OutputDir: "public", files: opts.files, maxFM: opts.MaxFrontMatterBytes}
 	if err := s.applyOverrides(opts); err != nil {
 		return nil, err
 	}
@@ -66,7 +66,7 @@ func loadPlain(ctx context.Context, opts Options) (*Site, error) {
 
 // plainPost reads the post at rel (from the site's folder), which is inPosts in the posts folder.
 func (s *Site) plainPost(rel, inPosts string, src []byte, permalink, sep string, opts Options) (*Post, []Warning, error) {
-	fm, _, err := parseFrontMatter(rel, src)
+	fm, _, err := parseFrontMatter(rel, src, s.maxFM)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -25,6 +25,7 @@ type Site struct {
 	Warnings    []Warning
 
 	files    *sitefs.FS           // the site's files, read only through it
+	maxFM    int                  // the largest front matter parsed (Options.MaxFrontMatterBytes)
 	render   renderer             // set by the loader, and its Liquid by Load; used by Render
 	config   map[string]any       // Jekyll's _config.yml, for Liquid's site.*
 	cache    *postCache           // set by the loader, before readPosts

@@ -208,7 +208,7 @@ func TestFrontMatterErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, _, err := parseFrontMatter("_posts/x.md", []byte(tt.in))
+			_, _, err := parseFrontMatter("_posts/x.md", []byte(tt.in), DefaultMaxFrontMatterBytes)
 			var e *Error
 			if !errors.As(err, &e) {
 				t.Fatalf("got %v, want a *posts.Error", err)
@@ -227,7 +227,7 @@ func FuzzFrontMatter(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, src []byte) {
-		fm, body, err := parseFrontMatter("f.md", src)
+		fm, body, err := parseFrontMatter("f.md", src, DefaultMaxFrontMatterBytes)
 		if err != nil {
 			var e *Error
 			if !errors.As(err, &e) || e.File != "f.md" || e.Line < 0 {

@@ -94,7 +94,7 @@ func (s *Site) frontMatterData(p *Post) map[string]any {
 	if err != nil {
 		return map[string]any{}
 	}
-	fm, _, err := parseFrontMatter(p.Path, src)
+	fm, _, err := parseFrontMatter(p.Path, src, s.maxFM)
 	if err != nil {
 		return map[string]any{}
 	}

@@ -108,7 +108,7 @@ func siteOptions(dir string, cfg config) posts.Options {
 		URL: cfg.URL, Lang: cfg.Lang, Timezone: cfg.Timezone,
 		Author:    posts.Author{Name: cfg.Author.Name, Email: cfg.Author.Email, URL: cfg.Author.URL},
 		Permalink: cfg.Permalink, ExcerptSeparator: cfg.ExcerptSeparator, ExcerptOnly: cfg.ExcerptOnly,
-		Private: privatePaths(dir, cfg),
+		Private: privatePaths(dir, cfg), MaxFileBytes: int64(cfg.MaxFileBytes), MaxFrontMatterBytes: cfg.MaxFrontMatterBytes,
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/heraldhq/herald/posts"
 	"gopkg.in/yaml.v3"
 )
 
@@ -36,6 +37,10 @@ type config struct {
 	Permalink        string `yaml:"permalink"`
 	ExcerptSeparator string `yaml:"excerpt_separator"`
 	ExcerptOnly      bool   `yaml:"excerpt_only"`
+
+	// Bounds on what a site file may make Herald do (0: the defaults of package posts).
+	MaxFileBytes        int `yaml:"max_file_bytes"`         // the largest site file read
+	MaxFrontMatterBytes int `yaml:"max_front_matter_bytes"` // the largest front matter parsed
 
 	Output     string   `yaml:"output"`    // the folder feeds are written to (default: the site's output folder)
 	RSS        string   `yaml:"rss"`       // file names inside output
@@ -387,6 +392,8 @@ func (c *config) check(setBy map[string]origin) error {
 		atLeast("limit", *c.Limit, 0, "want 0 (every post) or more")
 	}
 	atLeast("max_bytes", c.MaxBytes, 0, "want 0 (no limit) or a size in bytes")
+	atLeast("max_file_bytes", c.MaxFileBytes, 0, fmt.Sprintf("want a size in bytes (or 0 for the default, %d)", posts.DefaultMaxFileBytes))
+	atLeast("max_front_matter_bytes", c.MaxFrontMatterBytes, 0, fmt.Sprintf("want a size in bytes (or 0 for the default, %d)", posts.DefaultMaxFrontMatterBytes))
 	atLeast("max_new", c.MaxNew, 0, "want 1 or more (or 0 for the default, 5)")
 	atLeast("connections", c.Connections, 0, "want 1 or more (or 0 for the default, 4)")
 	atLeast("per_connection", c.PerConnection, 0, "want 1 or more (or 0 for the default, 50)")

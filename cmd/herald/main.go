@@ -12,6 +12,7 @@ import (
 	_ "time/tzdata" // site time zones must resolve on machines without a zoneinfo database
 
 	"github.com/heraldhq/herald/history"
+	"github.com/heraldhq/herald/internal/sitefs"
 	"github.com/heraldhq/herald/mailer"
 	"github.com/heraldhq/herald/posts"
 )
@@ -93,6 +94,10 @@ func explain(err error) error {
 		return fmt.Errorf("%w: set postal_address in %s (or HERALD_POSTAL_ADDRESS)", err, configName)
 	case errors.Is(err, mailer.ErrNoUnsubscribe):
 		return fmt.Errorf("%w: set base_url in %s (or HERALD_BASE_URL) so each email carries an unsubscribe link, or unsubscribe_mailto", err, configName)
+	case errors.Is(err, sitefs.ErrTooLarge):
+		return fmt.Errorf("%w; if it is meant to be that large, raise max_file_bytes in %s", err, configName)
+	case errors.Is(err, posts.ErrFrontMatterTooLarge):
+		return fmt.Errorf("%w; if it is meant to be that large, raise max_front_matter_bytes in %s", err, configName)
 	case errors.Is(err, mailer.ErrPasswordInURL):
 		return fmt.Errorf("%w: set HERALD_SMTP_PASSWORD, or HERALD_SMTP_PASSWORD_FILE to a file holding it", err)
 	}

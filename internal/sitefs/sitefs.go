@@ -19,18 +19,27 @@ import (
 
 // Error says why a site file was refused.
 type Error struct {
-	Path   string // the file as the site names it, slash-separated and relative to the site's folder
-	Reason string
+	Path     string // the file as the site names it, slash-separated and relative to the site's folder
+	Reason   string
+	TooLarge bool // refused for its size alone
 }
 
 func (e *Error) Error() string {
+	if e.TooLarge {
+		return e.Path + ": " + e.Reason
+	}
 	return fmt.Sprintf("%s: %s; Herald reads only the site's own regular files", e.Path, e.Reason)
 }
 
-// ErrRefused is what every *Error matches with errors.Is.
-var ErrRefused = errors.New("sitefs: file refused")
+// Every *Error matches ErrRefused with errors.Is; one refused for its size also matches ErrTooLarge.
+var (
+	ErrRefused  = errors.New("sitefs: file refused")
+	ErrTooLarge = errors.New("sitefs: file too large")
+)
 
-func (e *Error) Is(target error) bool { return target == ErrRefused }
+func (e *Error) Is(target error) bool {
+	return target == ErrRefused || e.TooLarge && target == ErrTooLarge
+}
 
 // FS reads files under one site folder. It is safe for concurrent use.
 type FS struct {
@@ -126,7 +135,7 @@ func (f *FS) ReadAll(rel string, r io.Reader, info fs.FileInfo) ([]byte, error) 
 }
 
 func (f *FS) tooLarge(rel string) error {
-	return &Error{Path: rel, Reason: fmt.Sprintf("larger than %d bytes, the most a site file may have (max_file_bytes)", f.limit)}
+	return &Error{Path: rel, Reason: fmt.Sprintf("larger than %d bytes, the most Herald reads of a site file", f.limit), TooLarge: true}
 }
 
 // resolve returns the real path of the site file rel and its info, or why it is refused.
