@@ -99,12 +99,13 @@ func knownLiquidTag(name string) bool {
 // filters Jekyll adds. After newLiquidEngine it is only read, except for a cache of parsed includes that has
 // its own lock, so render is safe for concurrent use.
 type liquidEngine struct {
-	eng   *liquid.Engine
-	site0 *Site
-	md    goldmark.Markdown
-	files *sitefs.FS
-	loc   *time.Location
-	now   time.Time // what "now" means in a template (site.time): the newest visible post's date, so output needs no clock
+	eng    *liquid.Engine
+	site0  *Site
+	md     goldmark.Markdown
+	files  *sitefs.FS
+	bounds LiquidBounds
+	loc    *time.Location
+	now    time.Time // what "now" means in a template (site.time): the newest visible post's date, so output needs no clock
 
 	site     liquidMap // site.* without the lists of posts
 	allPosts []*Post
@@ -150,6 +151,7 @@ func newLiquidEngine(s *Site, config map[string]any) (*liquidEngine, error) {
 		site0:       s,
 		md:          newMarkdown(),
 		files:       s.files,
+		bounds:      s.liquidBounds,
 		loc:         s.Location,
 		siteURL:     s.URL,
 		posts:       make(map[string]*Post, len(s.Posts)),
@@ -220,6 +222,7 @@ func newLiquidEngine(s *Site, config map[string]any) (*liquidEngine, error) {
 	e.eng.RegisterTag("link", e.linkTag)
 	e.eng.RegisterBlock("highlight", highlightBlock)
 	e.registerFilters()
+	e.registerBoundedFilters(e.bounds.Bytes)
 	return e, nil
 }
 
@@ -298,11 +301,21 @@ func (e *liquidEngine) postVars(p *Post) liquidMap {
 
 // renderState is what one render's tags share: the post and what they warn about.
 type renderState struct {
-	p     *Post
-	warns []Warning
-	err   error // a file Liquid may not read: the render fails with it
-	depth int   // include nesting
-	line  int   // while depth > 0: the body line of the outermost include tag
+	p        *Post
+	warns    []Warning
+	err      error // a file Liquid may not read, or a bound reached: the render fails with it
+	depth    int   // include nesting
+	line     int   // while depth > 0: the body line of the outermost include tag
+	bounds   LiquidBounds
+	left     int // bytes the render may still write
+	includes int // includes rendered so far
+}
+
+// fail keeps the first reason the render must fail.
+func (st *renderState) fail(err error) {
+	if st.err == nil {
+		st.err = err
+	}
 }
 
 func stateOf(ctx render.Context) *renderState {
@@ -361,14 +374,18 @@ func (e *liquidEngine) render(p *Post, body []byte) ([]byte, []Warning, error) {
 		tagWarns []Warning
 		done     bool
 	)
+	deadline := time.Now().Add(e.bounds.Time)
 	for tries := maxLiquidTries; tries > 0; {
 		tpl, more, parsed := e.parse(ls, p.Path, &tries)
 		probs = append(probs, more...)
 		if !parsed {
 			break
 		}
-		st := &renderState{p: p}
-		b, err := renderTemplate(tpl, map[string]any{"site": site, "page": page, "jekyll": jekyllVars, stateKey: st})
+		st := &renderState{p: p, bounds: e.bounds, left: e.bounds.Bytes}
+		b, err, terr := renderTimed(tpl, map[string]any{"site": site, "page": page, "jekyll": jekyllVars, stateKey: st}, st, deadline)
+		if terr != nil {
+			return nil, nil, fmt.Errorf("%s: %w", p.Path, boundError("its Liquid runs longer than %s", e.bounds.Time))
+		}
 		if st.err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", p.Path, st.err)
 		}
@@ -407,17 +424,6 @@ func (e liquidError) Error() string   { return e.msg }
 func (e liquidError) Cause() error    { return nil }
 func (e liquidError) Path() string    { return "" }
 func (e liquidError) LineNumber() int { return 0 }
-
-// renderTemplate renders tpl, turning a panic in the engine into an error, so that one odd post cannot stop
-// the build.
-func renderTemplate(tpl *liquid.Template, b map[string]any) (out []byte, err liquid.SourceError) {
-	defer func() {
-		if r := recover(); r != nil {
-			out, err = nil, liquidError{fmt.Sprintf("the Liquid engine failed: %v", r)}
-		}
-	}()
-	return tpl.Render(b)
-}
 
 // parse parses ls, keeping as text what fails to parse until the rest does; each parse takes one of *tries.
 // ok is false when it gave up.
@@ -483,15 +489,20 @@ func scanLiquid(src, file string) *liquidSource {
 	return ls
 }
 
-// String writes the template back, with the kept tokens inside {% raw %}.
+// String writes the template back, with the kept tokens inside {% raw %}, and capture renamed to the
+// bounded one (see boundedCapture).
 func (ls *liquidSource) String() string {
 	var b strings.Builder
 	for _, t := range ls.toks {
-		if t.keep {
+		switch {
+		case t.keep:
 			b.WriteString("{% raw %}")
 			b.WriteString(t.Source)
 			b.WriteString("{% endraw %}")
-		} else {
+		case t.Type == parser.TagTokenType && !t.inert && (t.Name == "capture" || t.Name == "endcapture"):
+			i := strings.Index(t.Source, t.Name)
+			b.WriteString(t.Source[:i] + strings.Replace(t.Name, "capture", boundedCapture, 1) + t.Source[i+len(t.Name):])
+		default:
 			b.WriteString(t.Source)
 		}
 	}
@@ -621,6 +632,7 @@ func liquidErrorText(err liquid.SourceError) string {
 	s := strings.TrimPrefix(err.Error(), "Liquid error")
 	s = strings.TrimPrefix(s, fmt.Sprintf(" (line %d)", err.LineNumber()))
 	s = strings.TrimPrefix(s, ": ")
+	s = strings.ReplaceAll(s, boundedCapture, "capture")
 	if p := err.Path(); p != "" {
 		s = strings.TrimSuffix(s, " in "+p)
 	}
@@ -760,6 +772,10 @@ func (e *liquidEngine) includeTag(relative bool) liquid.Renderer {
 		if inc.err != nil {
 			return fail("%s: %v", ctx.TagName(), inc.err)
 		}
+		if st.includes++; st.includes > st.bounds.Includes {
+			st.fail(boundError("it renders more than %d includes", st.bounds.Includes))
+			return text, nil
+		}
 		if st.depth >= maxIncludeDepth {
 			return fail("%s: includes nested %d deep; does %s include itself?", ctx.TagName(), st.depth, rel)
 		}
@@ -774,7 +790,7 @@ func (e *liquidEngine) includeTag(relative bool) liquid.Renderer {
 			st.line = ctx.Errorf("").LineNumber()
 		}
 		st.depth++
-		out, rerr := renderTemplate(inc.tpl, bindings)
+		out, rerr := renderBounded(inc.tpl, bindings, st)
 		st.depth--
 		if rerr != nil {
 			return fail("Liquid: %s (at %s:%d)", liquidErrorText(rerr), rel, rerr.LineNumber())

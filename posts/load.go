@@ -43,6 +43,7 @@ type Options struct {
 	// Bounds on what a site file may make Herald do; 0 takes the default.
 	MaxFileBytes        int64 // the largest site file read (default DefaultMaxFileBytes)
 	MaxFrontMatterBytes int   // the largest front matter parsed (default DefaultMaxFrontMatterBytes)
+	Liquid              LiquidBounds
 
 	Drafts bool      // include drafts
 	Future bool      // include posts dated after Now
@@ -112,6 +113,7 @@ func Load(ctx context.Context, opts Options) (*Site, error) {
 		// Made from the visible posts only: a scheduled post must not show through site.posts, site.time
 		// or post_url in the posts that are published.
 		var err error
+		s.liquidBounds = opts.Liquid.orDefaults()
 		if s.render.liquid, err = newLiquidEngine(s, s.config); err != nil {
 			return nil, err
 		}

@@ -24,12 +24,13 @@ type Site struct {
 	Posts       []*Post
 	Warnings    []Warning
 
-	files    *sitefs.FS           // the site's files, read only through it
-	maxFM    int                  // the largest front matter parsed (Options.MaxFrontMatterBytes)
-	render   renderer             // set by the loader, and its Liquid by Load; used by Render
-	config   map[string]any       // Jekyll's _config.yml, for Liquid's site.*
-	cache    *postCache           // set by the loader, before readPosts
-	defaults []frontMatterDefault // Jekyll's front matter defaults, least specific first
+	files        *sitefs.FS           // the site's files, read only through it
+	maxFM        int                  // the largest front matter parsed (Options.MaxFrontMatterBytes)
+	liquidBounds LiquidBounds         // Options.Liquid, with its defaults
+	render       renderer             // set by the loader, and its Liquid by Load; used by Render
+	config       map[string]any       // Jekyll's _config.yml, for Liquid's site.*
+	cache        *postCache           // set by the loader, before readPosts
+	defaults     []frontMatterDefault // Jekyll's front matter defaults, least specific first
 }
 
 // Files is the site's folder dir as an fs.FS (for the site's own templates), read as the posts are: a file

@@ -109,6 +109,7 @@ func siteOptions(dir string, cfg config) posts.Options {
 		Author:    posts.Author{Name: cfg.Author.Name, Email: cfg.Author.Email, URL: cfg.Author.URL},
 		Permalink: cfg.Permalink, ExcerptSeparator: cfg.ExcerptSeparator, ExcerptOnly: cfg.ExcerptOnly,
 		Private: privatePaths(dir, cfg), MaxFileBytes: int64(cfg.MaxFileBytes), MaxFrontMatterBytes: cfg.MaxFrontMatterBytes,
+		Liquid: posts.LiquidBounds{Time: cfg.liquidTimeout(), Bytes: cfg.LiquidMaxBytes, Includes: cfg.LiquidMaxIncludes},
 	}
 }
 

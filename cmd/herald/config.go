@@ -39,8 +39,11 @@ type config struct {
 	ExcerptOnly      bool   `yaml:"excerpt_only"`
 
 	// Bounds on what a site file may make Herald do (0: the defaults of package posts).
-	MaxFileBytes        int `yaml:"max_file_bytes"`         // the largest site file read
-	MaxFrontMatterBytes int `yaml:"max_front_matter_bytes"` // the largest front matter parsed
+	MaxFileBytes        int    `yaml:"max_file_bytes"`         // the largest site file read
+	MaxFrontMatterBytes int    `yaml:"max_front_matter_bytes"` // the largest front matter parsed
+	LiquidTimeout       string `yaml:"liquid_timeout"`         // a post's Liquid runs at most this long (default 10s)
+	LiquidMaxBytes      int    `yaml:"liquid_max_bytes"`       // the most a post's Liquid writes or builds (default 8 MiB)
+	LiquidMaxIncludes   int    `yaml:"liquid_max_includes"`    // includes rendered per post (default 1000)
 
 	Output     string   `yaml:"output"`    // the folder feeds are written to (default: the site's output folder)
 	RSS        string   `yaml:"rss"`       // file names inside output
@@ -85,6 +88,12 @@ func (c config) deferredMaxAge() time.Duration {
 		return d
 	}
 	return 72 * time.Hour // unset: loadConfig refuses a bad value
+}
+
+// liquidTimeout is liquid_timeout, 0 for the default (loadConfig refuses a bad value).
+func (c config) liquidTimeout() time.Duration {
+	d, _ := time.ParseDuration(c.LiquidTimeout)
+	return d
 }
 
 // parseAge reads a positive duration as Go writes them (72h, 90m) or a whole number of days (7d).
@@ -394,6 +403,13 @@ func (c *config) check(setBy map[string]origin) error {
 	atLeast("max_bytes", c.MaxBytes, 0, "want 0 (no limit) or a size in bytes")
 	atLeast("max_file_bytes", c.MaxFileBytes, 0, fmt.Sprintf("want a size in bytes (or 0 for the default, %d)", posts.DefaultMaxFileBytes))
 	atLeast("max_front_matter_bytes", c.MaxFrontMatterBytes, 0, fmt.Sprintf("want a size in bytes (or 0 for the default, %d)", posts.DefaultMaxFrontMatterBytes))
+	if c.LiquidTimeout != "" {
+		if d, err := time.ParseDuration(c.LiquidTimeout); err != nil || d <= 0 {
+			bad("liquid_timeout", strconv.Quote(c.LiquidTimeout), "want a duration such as 10s or 1m")
+		}
+	}
+	atLeast("liquid_max_bytes", c.LiquidMaxBytes, 0, "want a size in bytes (or 0 for the default, 8 MiB)")
+	atLeast("liquid_max_includes", c.LiquidMaxIncludes, 0, "want 1 or more (or 0 for the default, 1000)")
 	atLeast("max_new", c.MaxNew, 0, "want 1 or more (or 0 for the default, 5)")
 	atLeast("connections", c.Connections, 0, "want 1 or more (or 0 for the default, 4)")
 	atLeast("per_connection", c.PerConnection, 0, "want 1 or more (or 0 for the default, 50)")

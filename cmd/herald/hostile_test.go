@@ -60,13 +60,14 @@ func TestBuildRefusesLinksToPrivateFiles(t *testing.T) {
 // TestBuildBounds: the bounds are settings; the error names the file, the bound and the setting.
 func TestBuildBounds(t *testing.T) {
 	dir := copySite(t, "seed-jekyll")
-	if err := os.WriteFile(filepath.Join(dir, "herald.yaml"), []byte("max_file_bytes: 20000\nmax_front_matter_bytes: 1000\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "herald.yaml"), []byte("max_file_bytes: 20000\nmax_front_matter_bytes: 1000\nliquid_max_bytes: 100000\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	post := filepath.Join(dir, "_posts", "2021-03-03-big.md")
 	for _, tc := range []struct{ content, want string }{
 		{"---\ntitle: Big\n---\n" + strings.Repeat("word ", 5000), "_posts/2021-03-03-big.md: larger than 20000 bytes, the most Herald reads of a site file; if it is meant to be that large, raise max_file_bytes in herald.yaml"},
 		{"---\ntitle: Big\n" + strings.Repeat("tags: x\n", 150) + "---\nbody\n", "_posts/2021-03-03-big.md:1: front matter of 1211 bytes, where Herald parses at most 1000; move the data into a data file: posts: front matter too large; if it is meant to be that large, raise max_front_matter_bytes in herald.yaml"},
+		{"---\ntitle: Big\n---\n{% assign s = 'ab' %}" + strings.Repeat("{% assign s = s | append: s %}", 40), "_posts/2021-03-03-big.md: posts: Liquid bound reached: the filter append makes a string or list of more than 100000 bytes or items; if the site needs more, raise liquid_timeout, liquid_max_bytes or liquid_max_includes in herald.yaml"},
 	} {
 		if err := os.WriteFile(post, []byte(tc.content), 0o644); err != nil {
 			t.Fatal(err)

@@ -98,6 +98,8 @@ func explain(err error) error {
 		return fmt.Errorf("%w; if it is meant to be that large, raise max_file_bytes in %s", err, configName)
 	case errors.Is(err, posts.ErrFrontMatterTooLarge):
 		return fmt.Errorf("%w; if it is meant to be that large, raise max_front_matter_bytes in %s", err, configName)
+	case errors.Is(err, posts.ErrLiquidBound):
+		return fmt.Errorf("%w; if the site needs more, raise liquid_timeout, liquid_max_bytes or liquid_max_includes in %s", err, configName)
 	case errors.Is(err, mailer.ErrPasswordInURL):
 		return fmt.Errorf("%w: set HERALD_SMTP_PASSWORD, or HERALD_SMTP_PASSWORD_FILE to a file holding it", err)
 	}
