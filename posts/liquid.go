@@ -222,7 +222,7 @@ func newLiquidEngine(s *Site, config map[string]any) (*liquidEngine, error) {
 	e.eng.RegisterTag("link", e.linkTag)
 	e.eng.RegisterBlock("highlight", highlightBlock)
 	e.registerFilters()
-	e.registerBoundedFilters(e.bounds.Bytes)
+	e.registerBoundedFilters()
 	return e, nil
 }
 

@@ -56,7 +56,7 @@ Body.
 }
 
 // liquidTestSite loads liquidSiteFiles and returns the site and its post _posts/2020-05-10-hello.md.
-func liquidTestSite(t *testing.T) (*Site, *Post) {
+func liquidTestSite(t testing.TB) (*Site, *Post) {
 	t.Helper()
 	dir := t.TempDir()
 	for name, content := range liquidSiteFiles {

@@ -118,33 +118,33 @@ func renderTimed(tpl *liquid.Template, b map[string]any, st *renderState, deadli
 }
 
 // registerBoundedFilters registers again the standard filters that grow a string or a list, capped at
-// max bytes (a list at max items), and capture with the same cap, so that doubling a string in a loop
+// Bytes (a list at as many items), and capture with the same cap, so that doubling a string in a loop
 // stops at the cap.
-func (e *liquidEngine) registerBoundedFilters(max int) {
+func (e *liquidEngine) registerBoundedFilters() {
 	tooLong := func(what string) {
-		panic(boundPanic{boundError("%s makes a string or list of more than %d bytes or items", what, max)})
+		panic(boundPanic{boundError("%s makes a string or list of more than %d bytes or items", what, e.bounds.Bytes)})
 	}
 	f := e.eng.RegisterFilter
 	f("append", func(s, suffix string) string {
-		if len(s)+len(suffix) > max {
+		if len(s)+len(suffix) > e.bounds.Bytes {
 			tooLong("the filter append")
 		}
 		return s + suffix
 	})
 	f("prepend", func(s, prefix string) string {
-		if len(s)+len(prefix) > max {
+		if len(s)+len(prefix) > e.bounds.Bytes {
 			tooLong("the filter prepend")
 		}
 		return prefix + s
 	})
 	f("replace", func(s, old, n string) string {
-		if len(s)+strings.Count(s, old)*(len(n)-len(old)) > max {
+		if len(s)+strings.Count(s, old)*(len(n)-len(old)) > e.bounds.Bytes {
 			tooLong("the filter replace")
 		}
 		return strings.ReplaceAll(s, old, n)
 	})
 	f("concat", func(a, b []any) []any {
-		if len(a)+len(b) > max {
+		if len(a)+len(b) > e.bounds.Bytes {
 			tooLong("the filter concat")
 		}
 		return append(append(make([]any, 0, len(a)+len(b)), a...), b...)
@@ -162,7 +162,7 @@ func (e *liquidEngine) registerBoundedFilters(max int) {
 			}
 			first = false
 			b.WriteString(fmt.Sprint(v))
-			if b.Len() > max {
+			if b.Len() > e.bounds.Bytes {
 				tooLong("the filter join")
 			}
 		}
@@ -173,7 +173,7 @@ func (e *liquidEngine) registerBoundedFilters(max int) {
 		if err != nil {
 			return "", err
 		}
-		if len(s) > max {
+		if len(s) > e.bounds.Bytes {
 			tooLong("capture")
 		}
 		ctx.Set(strings.TrimSpace(ctx.TagArgs()), s)

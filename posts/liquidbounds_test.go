@@ -89,3 +89,31 @@ func TestLiquidCaptureStillWorks(t *testing.T) {
 		t.Errorf("warnings %v, want one about capture", warns)
 	}
 }
+
+// FuzzLiquid renders any post body with small bounds: it must come back within its time (and a margin),
+// with no panic, and never write more than its bound.
+func FuzzLiquid(f *testing.F) {
+	for _, seed := range []string{
+		"{% assign s = 'ab' %}{% for i in (1..30) %}{% assign s = s | append: s %}{% endfor %}",
+		"{% capture s %}{{ s }}{{ s }}{% endcapture %}{{ s }}",
+		"{% for i in (1..100000) %}{{ i }}{% endfor %}",
+		"{% include nested.html %}{{ site.posts | jsonify }}",
+		"{% if page.title %}{{ page.title | upcase | replace: 'A', 'AAAA' }}{% endif %}",
+		"{% raw %}{{ x }}{% endraw %}{% comment %}{% capture %}{% endcomment %}",
+	} {
+		f.Add(seed)
+	}
+	s, p := liquidTestSite(f)
+	e := s.render.liquid
+	e.bounds = LiquidBounds{Time: 500 * time.Millisecond, Bytes: 64 << 10, Includes: 50}
+	f.Fuzz(func(t *testing.T, body string) {
+		start := time.Now()
+		out, _, err := e.render(p, []byte(body))
+		if took := time.Since(start); took > 3*time.Second {
+			t.Fatalf("took %s", took)
+		}
+		if err == nil && len(out) > 64<<10+len(body) {
+			t.Fatalf("wrote %d bytes", len(out))
+		}
+	})
+}
