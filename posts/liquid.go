@@ -3,6 +3,7 @@ package posts
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -354,7 +355,7 @@ func tagText(ctx render.Context) string {
 }
 
 // render evaluates body's Liquid for post p; tags it cannot evaluate are warned about and left as they are.
-func (e *liquidEngine) render(p *Post, body []byte) ([]byte, []Warning, error) {
+func (e *liquidEngine) render(ctx context.Context, p *Post, body []byte) ([]byte, []Warning, error) {
 	if !bytes.Contains(body, []byte("{{")) && !bytes.Contains(body, []byte("{%")) {
 		return body, nil, nil
 	}
@@ -382,9 +383,12 @@ func (e *liquidEngine) render(p *Post, body []byte) ([]byte, []Warning, error) {
 			break
 		}
 		st := &renderState{p: p, bounds: e.bounds, left: e.bounds.Bytes}
-		b, err, terr := renderTimed(tpl, map[string]any{"site": site, "page": page, "jekyll": jekyllVars, stateKey: st}, st, deadline)
-		if terr != nil {
+		b, err, terr := renderTimed(ctx, tpl, map[string]any{"site": site, "page": page, "jekyll": jekyllVars, stateKey: st}, st, deadline)
+		if errors.Is(terr, errTimedOut) {
 			return nil, nil, fmt.Errorf("%s: %w", p.Path, boundError("its Liquid runs longer than %s", e.bounds.Time))
+		}
+		if terr != nil {
+			return nil, nil, terr
 		}
 		if st.err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", p.Path, st.err)

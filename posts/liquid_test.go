@@ -92,7 +92,7 @@ func runLiquidCases(t *testing.T, cases []liquidCase) {
 	s, p := liquidTestSite(t)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got, warns, _ := s.render.liquid.render(p, []byte(tc.body))
+			got, warns, _ := s.render.liquid.render(t.Context(), p, []byte(tc.body))
 			if string(got) != tc.want {
 				t.Errorf("render(%q) = %q, want %q", tc.body, got, tc.want)
 			}
@@ -241,7 +241,7 @@ func TestLiquidWarnings(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, warns, _ := s.render.liquid.render(p, []byte(tc.body))
+			got, warns, _ := s.render.liquid.render(t.Context(), p, []byte(tc.body))
 			if string(got) != tc.want {
 				t.Errorf("render(%q) = %q, want %q", tc.body, got, tc.want)
 			}
@@ -261,7 +261,7 @@ func TestLiquidWarnings(t *testing.T) {
 func TestLiquidGivesUp(t *testing.T) {
 	s, p := liquidTestSite(t)
 	body := strings.Repeat("{{ page.slug | nosuch }}\n", maxLiquidTries+10)
-	got, warns, _ := s.render.liquid.render(p, []byte(body))
+	got, warns, _ := s.render.liquid.render(t.Context(), p, []byte(body))
 	if string(got) != body {
 		t.Errorf("got %q, want the body as it is", got)
 	}
@@ -275,7 +275,7 @@ func TestLiquidFastPath(t *testing.T) {
 	for _, body := range []string{"", "plain text", "{ not liquid } %} }}", "{\n{ %\n"} {
 		t.Run(body, func(t *testing.T) {
 			in := []byte(body)
-			got, warns, _ := s.render.liquid.render(p, in)
+			got, warns, _ := s.render.liquid.render(t.Context(), p, in)
 			if len(warns) > 0 {
 				t.Errorf("warned %v, want none", warns)
 			}
@@ -291,7 +291,7 @@ func TestLiquidFastPath(t *testing.T) {
 func TestLiquidHighlightMarkdown(t *testing.T) {
 	s, p := liquidTestSite(t)
 	body := "Intro:\n{% highlight md %}\n# not a heading\n\n*not emphasis*   <b>\n\n\n    indented\n{% endhighlight %}\nAfter *this*.\n"
-	out, warns, _ := s.render.liquid.render(p, []byte(body))
+	out, warns, _ := s.render.liquid.render(t.Context(), p, []byte(body))
 	if len(warns) > 0 {
 		t.Fatalf("warned %v", warns)
 	}
@@ -320,12 +320,12 @@ func TestLiquidSiteDataWarning(t *testing.T) {
 func TestLiquidConcurrent(t *testing.T) {
 	s, p := liquidTestSite(t)
 	body := []byte("{% include nested.html %} {% for kv in site.data.menu %}{{ kv[0] }}{% endfor %} {% youtube x %} {{ site.posts | jsonify }}")
-	want, wantWarns, _ := s.render.liquid.render(p, body)
+	want, wantWarns, _ := s.render.liquid.render(t.Context(), p, body)
 	var wg sync.WaitGroup
 	for range 16 {
 		wg.Go(func() {
 			for range 10 {
-				got, warns, _ := s.render.liquid.render(p, body)
+				got, warns, _ := s.render.liquid.render(t.Context(), p, body)
 				if !bytes.Equal(got, want) || fmt.Sprint(warns) != fmt.Sprint(wantWarns) {
 					t.Errorf("got %q %v, want %q %v", got, warns, want, wantWarns)
 					return

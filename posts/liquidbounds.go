@@ -2,6 +2,7 @@ package posts
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -95,9 +96,10 @@ func renderBounded(tpl *liquid.Template, b map[string]any, st *renderState) (out
 // errTimedOut: a render ran past the post's time.
 var errTimedOut = errors.New("timed out")
 
-// renderTimed is renderBounded within the time left to the post: past it, it returns errTimedOut at once
-// and leaves the render to run on, unobserved (st is then the render's alone), until the process ends.
-func renderTimed(tpl *liquid.Template, b map[string]any, st *renderState, deadline time.Time) ([]byte, liquid.SourceError, error) {
+// renderTimed is renderBounded within the time left to the post, and until ctx is done: past either, it
+// returns at once (errTimedOut, or ctx's error) and leaves the render to run on, unobserved (st is then
+// the render's alone), until the process ends.
+func renderTimed(ctx context.Context, tpl *liquid.Template, b map[string]any, st *renderState, deadline time.Time) ([]byte, liquid.SourceError, error) {
 	type result struct {
 		out []byte
 		err liquid.SourceError
@@ -114,6 +116,8 @@ func renderTimed(tpl *liquid.Template, b map[string]any, st *renderState, deadli
 		return r.out, r.err, nil
 	case <-timer.C:
 		return nil, nil, errTimedOut
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
 	}
 }
 

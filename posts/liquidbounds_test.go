@@ -80,11 +80,11 @@ func TestLiquidBounds(t *testing.T) {
 // and an error in it is named capture.
 func TestLiquidCaptureStillWorks(t *testing.T) {
 	s, p := liquidTestSite(t)
-	got, _, err := s.render.liquid.render(p, []byte("{% assign t = 'Ann' %}{%- capture x -%} Hi {{ t }} {%- endcapture -%}[{{ x }}]"))
+	got, _, err := s.render.liquid.render(t.Context(), p, []byte("{% assign t = 'Ann' %}{%- capture x -%} Hi {{ t }} {%- endcapture -%}[{{ x }}]"))
 	if err != nil || string(got) != "[Hi Ann]" {
 		t.Errorf("got %q, %v", got, err)
 	}
-	_, warns, _ := s.render.liquid.render(p, []byte("{% capture x %}never closed"))
+	_, warns, _ := s.render.liquid.render(t.Context(), p, []byte("{% capture x %}never closed"))
 	if len(warns) == 0 || strings.Contains(warns[len(warns)-1].Msg, boundedCapture) || !strings.Contains(warns[len(warns)-1].Msg, "capture") {
 		t.Errorf("warnings %v, want one about capture", warns)
 	}
@@ -108,7 +108,7 @@ func FuzzLiquid(f *testing.F) {
 	e.bounds = LiquidBounds{Time: 500 * time.Millisecond, Bytes: 64 << 10, Includes: 50}
 	f.Fuzz(func(t *testing.T, body string) {
 		start := time.Now()
-		out, _, err := e.render(p, []byte(body))
+		out, _, err := e.render(t.Context(), p, []byte(body))
 		if took := time.Since(start); took > 3*time.Second {
 			t.Fatalf("took %s", took)
 		}

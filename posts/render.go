@@ -75,7 +75,7 @@ func (s *Site) Render(ctx context.Context, ps []*Post) ([]Warning, error) {
 	})
 	warns := make([][]Warning, len(ps))
 	errs := make([]error, len(ps))
-	forEach(ctx, len(ps), func(k int) { warns[k], errs[k] = s.renderPost(ps[k]) })
+	forEach(ctx, len(ps), func(k int) { warns[k], errs[k] = s.renderPost(ctx, ps[k]) })
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -102,7 +102,7 @@ func (s *Site) frontMatterData(p *Post) map[string]any {
 	return fm.data
 }
 
-func (s *Site) renderPost(p *Post) ([]Warning, error) {
+func (s *Site) renderPost(ctx context.Context, p *Post) ([]Warning, error) {
 	src, err := s.files.ReadFile(p.Path)
 	if errors.Is(err, sitefs.ErrRefused) {
 		return nil, err
@@ -114,7 +114,7 @@ func (s *Site) renderPost(p *Post) ([]Warning, error) {
 	body = bytes.ReplaceAll(body, []byte("\r\n"), []byte("\n"))
 	var warns []Warning
 	if s.render.liquid != nil {
-		if body, warns, err = s.render.liquid.render(p, body); err != nil {
+		if body, warns, err = s.render.liquid.render(ctx, p, body); err != nil {
 			return nil, err
 		}
 	}

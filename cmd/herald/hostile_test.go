@@ -1,10 +1,14 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestBuildRefusesLinksToPrivateFiles: a site file linked to the secret (or to the store, wherever herald.yaml
@@ -76,5 +80,30 @@ func TestBuildBounds(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("build: %v, want an error containing %q", err, tc.want)
 		}
+	}
+}
+
+// TestBuildStopsWhenInterrupted: the first SIGINT or SIGTERM (a cancelled context: main makes one of
+// them) stops a build busy rendering within a second, and nothing is written.
+func TestBuildStopsWhenInterrupted(t *testing.T) {
+	dir := copySite(t, "seed-jekyll")
+	slow := "---\ntitle: Slow\n---\n{% for i in (1..2500) %}{% for j in (1..2500) %}{% endfor %}{% endfor %}\n"
+	for _, name := range []string{"2021-04-01-slow.md", "2021-04-02-slow.md"} {
+		if err := os.WriteFile(filepath.Join(dir, "_posts", name), []byte(slow), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	time.AfterFunc(300*time.Millisecond, cancel)
+	start := time.Now()
+	err := run(ctx, []string{"build", "-C", dir, "--limit", "0"}, testEnv(), io.Discard, io.Discard)
+	if took := time.Since(start); took > 300*time.Millisecond+time.Second {
+		t.Errorf("the build stopped %s after it was interrupted, want within a second", took-300*time.Millisecond)
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("got %v, want the interruption", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "_site")); err == nil {
+		t.Errorf("an interrupted build wrote _site")
 	}
 }

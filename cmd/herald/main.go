@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	_ "time/tzdata" // site time zones must resolve on machines without a zoneinfo database
 
@@ -79,6 +80,8 @@ func explain(err error) error {
 	switch {
 	case err == nil:
 		return nil
+	case errors.Is(err, context.Canceled) && !strings.HasPrefix(err.Error(), "interrupted"):
+		return fmt.Errorf("interrupted: %w", err)
 	case errors.As(err, &flood):
 		if flood.Removed == 0 || flood.New > flood.MaxNew {
 			err = fmt.Errorf("%w, max_new", err)
