@@ -7,19 +7,14 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path"
 	"path/filepath"
-	"runtime"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/heraldhq/herald/feed"
 	"github.com/heraldhq/herald/posts"
-	"github.com/heraldhq/herald/templates"
-	"golang.org/x/sync/errgroup"
+	"github.com/heraldhq/herald/publish"
 )
 
 // buildFlags are the flags every command that builds feeds shares.
@@ -85,20 +80,22 @@ Flags:
 		return err
 	}
 	if bf.printLnk {
-		fmt.Fprint(stdout, b.links())
+		fmt.Fprint(stdout, b.feeds.Links(b.site))
 		return nil
 	}
-	return b.write(ctx, stdout)
+	outs, err := publish.Build(ctx, b.site, b.feeds, stderr)
+	if err != nil {
+		return err
+	}
+	return b.writeOutputs(outs, false, stdout)
 }
 
 // build is a site loaded and configured, ready to render and write.
 type build struct {
-	cfg     config
-	site    *posts.Site
-	outDir  string
-	limit   int
-	feedOpt feed.Options
-	stderr  io.Writer
+	cfg    config
+	site   *posts.Site
+	feeds  publish.Feeds
+	stderr io.Writer
 }
 
 // siteOptions are the options of posts.Load for the site in dir with herald.yaml's cfg.
@@ -154,133 +151,42 @@ func prepare(ctx context.Context, getenv func(string) string, dir string, cfg co
 		fmt.Fprintf(stderr, "warning: %s:%d: secret: Jekyll publishes %s with the site (as %s), so anyone can read the secret and forge unsubscribe and preferences links; move the secret into .herald/secret (or HERALD_SECRET) and delete this line, or add %s to exclude in _config.yml. If the site went out with it, change the secret (links in mail already sent then stop working)\n",
 			configName, cfg.secretLine, configName, relTo(dir, filepath.Join(site.OutputDir, configName)), configName)
 	}
-	b := &build{cfg: cfg, site: site, outDir: site.OutputDir, limit: 20, stderr: stderr}
-	if cfg.Output != "" {
-		b.outDir = cfg.Output
+	f := publish.Feeds{
+		Dir: firstSet(bf.output, firstSet(cfg.Output, site.OutputDir)), Limit: 20,
+		RSS: firstSet(cfg.RSS, "feed.xml"), Atom: firstSet(cfg.Atom, "atom.xml"), JSON: firstSet(cfg.JSON, "feed.json"),
+		MaxBytes: cfg.MaxBytes, TagFeeds: cfg.TagFeeds, CategoryFeeds: cfg.CategoryFeeds,
+		Stylesheet: cfg.Stylesheet, Hubs: cfg.Hubs, Generator: "Herald " + version,
 	}
-	if bf.output != "" {
-		b.outDir = bf.output
-	}
-	if !filepath.IsAbs(b.outDir) {
-		b.outDir = filepath.Join(dir, b.outDir)
+	if !filepath.IsAbs(f.Dir) {
+		f.Dir = filepath.Join(dir, f.Dir)
 	}
 	if cfg.Limit != nil {
-		b.limit = *cfg.Limit
+		f.Limit = *cfg.Limit
 	}
 	if bf.limit >= 0 {
-		b.limit = bf.limit
+		f.Limit = bf.limit
 	}
-	if b.limit < 0 {
-		return nil, fmt.Errorf("limit %d: want 0 (every post) or more", b.limit)
+	if f.Limit < 0 {
+		return nil, fmt.Errorf("limit %d: want 0 (every post) or more", f.Limit)
 	}
-	b.feedOpt = feed.Options{
-		Title: site.Title, Description: site.Description, SiteURL: site.URL + "/", Lang: site.Lang,
-		Author: site.Author, Hubs: cfg.Hubs, Generator: "Herald " + version,
-		RSSURL: b.fileURL(b.rssName()), AtomURL: b.fileURL(b.atomName()), JSONURL: b.fileURL(b.jsonName()),
-	}
-	switch cfg.Stylesheet {
-	case "":
-	case "default":
-		b.feedOpt.Stylesheet = b.fileURL("feed.xsl") // written beside the feeds by write
-	default:
-		b.feedOpt.Stylesheet = cfg.Stylesheet
-	}
-	return b, nil
-}
-
-func (b *build) rssName() string  { return firstSet(b.cfg.RSS, "feed.xml") }
-func (b *build) atomName() string { return firstSet(b.cfg.Atom, "atom.xml") }
-func (b *build) jsonName() string { return firstSet(b.cfg.JSON, "feed.json") }
-
-// fileURL is the public URL of a file in the output folder.
-func (b *build) fileURL(name string) string {
-	return b.site.URL + "/" + strings.TrimLeft(filepath.ToSlash(name), "/")
-}
-
-// output is one file the build writes: its path and bytes, and how many items it holds.
-type output struct {
-	path  string
-	data  []byte
-	items int
-}
-
-// feedSet is a group of the three feeds: the site's own, or one tag's or category's.
-type feedSet struct {
-	dir   string // below the output folder, slash-separated; "" for the site's own feeds
-	title string
-	posts []*posts.Post // newest first, all of them; the limit is applied when rendering
-}
-
-// write renders every feed in memory first, then writes the files whose bytes changed, so that an error
-// leaves every file as it was.
-func (b *build) write(ctx context.Context, stdout io.Writer) error {
-	outs, err := b.outputs(ctx)
-	if err != nil {
-		return err
-	}
-	return b.writeOutputs(outs, false, stdout)
-}
-
-// outputs renders every file the build writes, in memory.
-func (b *build) outputs(ctx context.Context) ([]output, error) {
-	sets := []feedSet{{posts: b.site.Posts}}
-	if b.cfg.TagFeeds {
-		sets = append(sets, b.termSets("tags", func(p *posts.Post) []string { return p.Tags })...)
-	}
-	if b.cfg.CategoryFeeds {
-		sets = append(sets, b.termSets("categories", func(p *posts.Post) []string { return p.Categories })...)
-	}
-	// Render each post that some feed carries, once.
-	var todo []*posts.Post
-	seen := map[*posts.Post]bool{}
-	for i := range sets {
-		if b.limit > 0 && len(sets[i].posts) > b.limit {
-			sets[i].posts = sets[i].posts[:b.limit]
-		}
-		for _, p := range sets[i].posts {
-			if !seen[p] {
-				seen[p] = true
-				todo = append(todo, p)
-			}
-		}
-	}
-	warns, err := b.site.Render(ctx, todo)
-	if err != nil {
-		return nil, err
-	}
-	for _, w := range warns {
-		fmt.Fprintln(b.stderr, "warning:", w)
-	}
-
-	outs, err := b.renderSets(ctx, sets)
-	if err != nil {
-		return nil, err
-	}
-	if b.cfg.Stylesheet == "default" {
-		xsl, err := templates.FS.ReadFile("feed.xsl")
-		if err != nil {
-			return nil, err
-		}
-		outs = append(outs, output{path: filepath.Join(b.outDir, "feed.xsl"), data: xsl})
-	}
-	return outs, nil
+	return &build{cfg: cfg, site: site, feeds: f, stderr: stderr}, nil
 }
 
 // writeOutputs writes the files whose bytes changed and prints a line for each. With dryRun it only says
 // which it would write.
-func (b *build) writeOutputs(outs []output, dryRun bool, stdout io.Writer) error {
+func (b *build) writeOutputs(outs []publish.Output, dryRun bool, stdout io.Writer) error {
 	verb := "wrote"
 	changed := make([]bool, len(outs))
 	if dryRun {
 		verb = "would write"
 		for i, o := range outs {
-			old, err := os.ReadFile(o.path)
-			changed[i] = err != nil || !bytes.Equal(old, o.data)
+			old, err := os.ReadFile(o.Path)
+			changed[i] = err != nil || !bytes.Equal(old, o.Data)
 		}
 	} else {
 		files := make([]feed.File, len(outs))
 		for i, o := range outs {
-			files[i] = feed.File{Path: o.path, Data: o.data}
+			files[i] = feed.File{Path: o.Path, Data: o.Data}
 		}
 		var err error
 		if changed, err = feed.WriteFiles(files); err != nil {
@@ -291,102 +197,14 @@ func (b *build) writeOutputs(outs []output, dryRun bool, stdout io.Writer) error
 		if !changed[i] {
 			continue
 		}
-		rel := relTo(b.site.Dir, o.path)
-		if strings.HasSuffix(o.path, ".xsl") {
-			fmt.Fprintf(stdout, "%s %s (%d bytes)\n", verb, rel, len(o.data))
+		rel := relTo(b.site.Dir, o.Path)
+		if strings.HasSuffix(o.Path, ".xsl") {
+			fmt.Fprintf(stdout, "%s %s (%d bytes)\n", verb, rel, len(o.Data))
 		} else {
-			fmt.Fprintf(stdout, "%s %s (%d items, %d bytes)\n", verb, rel, o.items, len(o.data))
+			fmt.Fprintf(stdout, "%s %s (%d items, %d bytes)\n", verb, rel, o.Items, len(o.Data))
 		}
 	}
 	return nil
-}
-
-// renderSets renders the three feeds of each set, several at once: a full-archive feed of thousands of
-// posts takes seconds to encode.
-func (b *build) renderSets(ctx context.Context, sets []feedSet) ([]output, error) {
-	formats := []func(feed.Options, []*posts.Post) ([]byte, error){feed.RSS, feed.Atom, feed.JSON}
-	outs := make([]output, len(sets)*len(formats))
-	g, _ := errgroup.WithContext(ctx)
-	g.SetLimit(runtime.GOMAXPROCS(0))
-	for i, set := range sets {
-		opt := b.feedOpt
-		names := []string{b.rssName(), b.atomName(), b.jsonName()}
-		if set.dir != "" {
-			opt.Title = b.site.Title + ": " + set.title
-			for k, n := range names {
-				names[k] = set.dir + "/" + path.Base(filepath.ToSlash(n))
-			}
-			opt.RSSURL, opt.AtomURL, opt.JSONURL = b.fileURL(names[0]), b.fileURL(names[1]), b.fileURL(names[2])
-		}
-		for k, render := range formats {
-			g.Go(func() error {
-				data, n, err := feed.Fit(b.cfg.MaxBytes, set.posts, func(ps []*posts.Post) ([]byte, error) { return render(opt, ps) })
-				if err != nil {
-					return fmt.Errorf("%s: %w", names[k], err)
-				}
-				outs[i*len(formats)+k] = output{filepath.Join(b.outDir, filepath.FromSlash(names[k])), data, n}
-				return nil
-			})
-		}
-	}
-	return outs, g.Wait()
-}
-
-// termSets groups the posts by tag (or category) for per-term feeds in KIND/SLUG/. The slug keeps letters
-// and digits of any script and turns everything else into hyphens, so it cannot leave the output folder;
-// terms that give the same slug ("C++" and "c") share a feed.
-func (b *build) termSets(kind string, terms func(*posts.Post) []string) []feedSet {
-	bySlug := map[string]*feedSet{}
-	var slugs []string
-	for _, p := range b.site.Posts {
-		for _, t := range terms(p) {
-			slug := termSlug(t)
-			if slug == "" {
-				continue
-			}
-			set, ok := bySlug[slug]
-			if !ok {
-				set = &feedSet{dir: kind + "/" + slug, title: t}
-				bySlug[slug] = set
-				slugs = append(slugs, slug)
-			}
-			if n := len(set.posts); n == 0 || set.posts[n-1] != p {
-				set.posts = append(set.posts, p)
-			}
-		}
-	}
-	sort.Strings(slugs)
-	out := make([]feedSet, 0, len(slugs))
-	for _, s := range slugs {
-		out = append(out, *bySlug[s])
-	}
-	return out
-}
-
-// termSlug makes a file name from a tag: lower case, letters and digits of any script, hyphens between.
-func termSlug(t string) string {
-	var b strings.Builder
-	hyphen := false
-	for _, r := range strings.ToLower(t) {
-		if unicode.IsLetter(r) || unicode.IsDigit(r) {
-			b.WriteRune(r)
-			hyphen = false
-		} else if !hyphen && b.Len() > 0 {
-			b.WriteByte('-')
-			hyphen = true
-		}
-	}
-	return strings.TrimSuffix(b.String(), "-")
-}
-
-// links are the <link rel="alternate"> tags that let browsers and readers find the feeds.
-func (b *build) links() string {
-	esc := func(s string) string { return strings.NewReplacer(`&`, "&amp;", `"`, "&quot;", `<`, "&lt;").Replace(s) }
-	t := esc(b.site.Title)
-	return fmt.Sprintf(`<link rel="alternate" type="application/rss+xml" title="%s" href="%s">
-<link rel="alternate" type="application/atom+xml" title="%s" href="%s">
-<link rel="alternate" type="application/feed+json" title="%s" href="%s">
-`, t, esc(b.feedOpt.RSSURL), t, esc(b.feedOpt.AtomURL), t, esc(b.feedOpt.JSONURL))
 }
 
 // relTo is p relative to dir, slash-separated, when it is inside dir; else p.

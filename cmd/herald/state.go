@@ -352,7 +352,7 @@ func publishRun(ctx context.Context, getenv func(string) string, siteDir string,
 	if err != nil {
 		return err
 	}
-	outs, err := b.outputs(ctx)
+	outs, err := publish.Build(ctx, b.site, b.feeds, stderr)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,204 @@
+package publish
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"unicode"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/heraldhq/herald/feed"
+	"github.com/heraldhq/herald/posts"
+	"github.com/heraldhq/herald/templates"
+)
+
+// Feeds say what a build writes: the site's RSS, Atom and JSON feeds into Dir, and with TagFeeds or
+// CategoryFeeds the same three for each tag or category, in tags/SLUG/ and categories/SLUG/.
+type Feeds struct {
+	Dir             string // the output folder, absolute
+	RSS, Atom, JSON string // file names (paths) inside Dir
+	Limit           int    // items per feed; 0 for all
+	MaxBytes        int    // a feed larger than this drops its oldest items; 0 for no limit
+	TagFeeds        bool
+	CategoryFeeds   bool
+	Stylesheet      string // "": none; "default": Herald's feed.xsl, written beside the feeds; else its URL
+	Hubs            []string
+	Generator       string // "Herald 0.1.0"
+}
+
+// Output is one file a build writes.
+type Output struct {
+	Path  string
+	Data  []byte
+	Items int // 0 for a file that is not a feed
+}
+
+// Options are the feed package's options for the site's own feeds.
+func (f Feeds) Options(site *posts.Site) feed.Options {
+	o := feed.Options{
+		Title: site.Title, Description: site.Description, SiteURL: site.URL + "/", Lang: site.Lang,
+		Author: site.Author, Hubs: f.Hubs, Generator: f.Generator,
+		RSSURL: fileURL(site, f.RSS), AtomURL: fileURL(site, f.Atom), JSONURL: fileURL(site, f.JSON),
+	}
+	switch f.Stylesheet {
+	case "":
+	case "default":
+		o.Stylesheet = fileURL(site, "feed.xsl") // written beside the feeds by Build
+	default:
+		o.Stylesheet = f.Stylesheet
+	}
+	return o
+}
+
+// Links are the <link rel="alternate"> tags that let browsers and readers find the feeds.
+func (f Feeds) Links(site *posts.Site) string {
+	o := f.Options(site)
+	esc := func(s string) string { return strings.NewReplacer(`&`, "&amp;", `"`, "&quot;", `<`, "&lt;").Replace(s) }
+	t := esc(site.Title)
+	return fmt.Sprintf(`<link rel="alternate" type="application/rss+xml" title="%s" href="%s">
+<link rel="alternate" type="application/atom+xml" title="%s" href="%s">
+<link rel="alternate" type="application/feed+json" title="%s" href="%s">
+`, t, esc(o.RSSURL), t, esc(o.AtomURL), t, esc(o.JSONURL))
+}
+
+// fileURL is the public URL of a file in the output folder.
+func fileURL(site *posts.Site, name string) string {
+	return site.URL + "/" + strings.TrimLeft(filepath.ToSlash(name), "/")
+}
+
+// feedSet is a group of the three feeds: the site's own, or one tag's or category's.
+type feedSet struct {
+	dir   string // below the output folder, slash-separated; "" for the site's own feeds
+	title string
+	posts []*posts.Post // newest first
+}
+
+// Build renders every file the build writes, in memory: writing is the caller's (feed.WriteFiles), so that
+// an error leaves every file as it was. Warnings about the posts go to log.
+func Build(ctx context.Context, site *posts.Site, f Feeds, log io.Writer) ([]Output, error) {
+	sets := []feedSet{{posts: site.Posts}}
+	if f.TagFeeds {
+		sets = append(sets, termSets(site, "tags", func(p *posts.Post) []string { return p.Tags })...)
+	}
+	if f.CategoryFeeds {
+		sets = append(sets, termSets(site, "categories", func(p *posts.Post) []string { return p.Categories })...)
+	}
+	// Render each post that some feed carries, once.
+	var todo []*posts.Post
+	seen := map[*posts.Post]bool{}
+	for i := range sets {
+		if f.Limit > 0 && len(sets[i].posts) > f.Limit {
+			sets[i].posts = sets[i].posts[:f.Limit]
+		}
+		for _, p := range sets[i].posts {
+			if !seen[p] {
+				seen[p] = true
+				todo = append(todo, p)
+			}
+		}
+	}
+	warns, err := site.Render(ctx, todo)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range warns {
+		fmt.Fprintln(log, "warning:", w)
+	}
+	outs, err := renderSets(ctx, site, f, sets)
+	if err != nil {
+		return nil, err
+	}
+	if f.Stylesheet == "default" {
+		xsl, err := templates.FS.ReadFile("feed.xsl")
+		if err != nil {
+			return nil, err
+		}
+		outs = append(outs, Output{Path: filepath.Join(f.Dir, "feed.xsl"), Data: xsl})
+	}
+	return outs, nil
+}
+
+// renderSets renders the three feeds of each set, several at once: a full-archive feed of thousands of
+// posts takes seconds to encode.
+func renderSets(ctx context.Context, site *posts.Site, f Feeds, sets []feedSet) ([]Output, error) {
+	formats := []func(feed.Options, []*posts.Post) ([]byte, error){feed.RSS, feed.Atom, feed.JSON}
+	outs := make([]Output, len(sets)*len(formats))
+	g, _ := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	base := f.Options(site)
+	for i, set := range sets {
+		opt := base
+		names := []string{f.RSS, f.Atom, f.JSON}
+		if set.dir != "" {
+			opt.Title = site.Title + ": " + set.title
+			for k, n := range names {
+				names[k] = set.dir + "/" + path.Base(filepath.ToSlash(n))
+			}
+			opt.RSSURL, opt.AtomURL, opt.JSONURL = fileURL(site, names[0]), fileURL(site, names[1]), fileURL(site, names[2])
+		}
+		for k, render := range formats {
+			g.Go(func() error {
+				data, n, err := feed.Fit(f.MaxBytes, set.posts, func(ps []*posts.Post) ([]byte, error) { return render(opt, ps) })
+				if err != nil {
+					return fmt.Errorf("%s: %w", names[k], err)
+				}
+				outs[i*len(formats)+k] = Output{filepath.Join(f.Dir, filepath.FromSlash(names[k])), data, n}
+				return nil
+			})
+		}
+	}
+	return outs, g.Wait()
+}
+
+// termSets groups the posts by tag (or category) for per-term feeds in KIND/SLUG/. The slug keeps letters
+// and digits of any script and turns everything else into hyphens, so it cannot leave the output folder;
+// terms that give the same slug ("C++" and "c") share a feed.
+func termSets(site *posts.Site, kind string, terms func(*posts.Post) []string) []feedSet {
+	bySlug := map[string]*feedSet{}
+	var slugs []string
+	for _, p := range site.Posts {
+		for _, t := range terms(p) {
+			slug := termSlug(t)
+			if slug == "" {
+				continue
+			}
+			set, ok := bySlug[slug]
+			if !ok {
+				set = &feedSet{dir: kind + "/" + slug, title: t}
+				bySlug[slug] = set
+				slugs = append(slugs, slug)
+			}
+			if n := len(set.posts); n == 0 || set.posts[n-1] != p {
+				set.posts = append(set.posts, p)
+			}
+		}
+	}
+	sort.Strings(slugs)
+	out := make([]feedSet, 0, len(slugs))
+	for _, s := range slugs {
+		out = append(out, *bySlug[s])
+	}
+	return out
+}
+
+// termSlug makes a file name from a tag: lower case, letters and digits of any script, hyphens between.
+func termSlug(t string) string {
+	var b strings.Builder
+	hyphen := false
+	for _, r := range strings.ToLower(t) {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			b.WriteRune(r)
+			hyphen = false
+		} else if !hyphen && b.Len() > 0 {
+			b.WriteByte('-')
+			hyphen = true
+		}
+	}
+	return strings.TrimSuffix(b.String(), "-")
+}
