@@ -3,6 +3,8 @@ package publish
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"net/mail"
 	"os"
 	"path/filepath"
@@ -146,5 +148,48 @@ func TestPublishAndSend(t *testing.T) {
 	}
 	if len(got) != len(want) {
 		t.Errorf("inbox %v, want %v", got, want)
+	}
+}
+
+// TestBuild: the site's three feeds and each tag's, in memory and nothing written; a tag's slug keeps to
+// letters and digits, so it cannot leave the output folder.
+func TestBuild(t *testing.T) {
+	dir := t.TempDir()
+	for name, body := range map[string]string{
+		"a.md": "---\ntitle: A\ndate: 2024-01-01\ntags: [Go, ../../etc]\n---\na\n",
+		"b.md": "---\ntitle: B\ndate: 2024-01-02\ntags: [go]\n---\nb\n",
+	} {
+		if err := os.MkdirAll(filepath.Join(dir, "posts"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "posts", name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	site, err := posts.Load(t.Context(), posts.Options{Dir: dir, Kind: "plain", PostsDir: "posts", URL: "https://blog.example.com", Now: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "public")
+	f := Feeds{Dir: out, RSS: "feed.xml", Atom: "atom.xml", JSON: "feed.json", Limit: 1, TagFeeds: true}
+	outs, err := Build(t.Context(), site, f, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, o := range outs {
+		rel, _ := filepath.Rel(out, o.Path)
+		got = append(got, fmt.Sprintf("%s %d", filepath.ToSlash(rel), o.Items))
+	}
+	want := []string{"feed.xml 1", "atom.xml 1", "feed.json 1", "tags/etc/feed.xml 1", "tags/etc/atom.xml 1", "tags/etc/feed.json 1",
+		"tags/go/feed.xml 1", "tags/go/atom.xml 1", "tags/go/feed.json 1"}
+	if strings.Join(got, ", ") != strings.Join(want, ", ") {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("Build wrote files")
+	}
+	if l := f.Links(site); !strings.Contains(l, `href="https://blog.example.com/atom.xml"`) {
+		t.Errorf("links %q", l)
 	}
 }
