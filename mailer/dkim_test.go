@@ -118,12 +118,8 @@ func TestDKIM(t *testing.T) {
 	}
 }
 
-// TestGoldenDKIM checks that the golden signed message verifies with the test key's public half.
+// TestGoldenDKIM checks that the golden signed messages verify with the test key's public half.
 func TestGoldenDKIM(t *testing.T) {
-	raw, err := os.ReadFile("testdata/post-dkim.eml")
-	if err != nil {
-		t.Fatal(err)
-	}
 	pemKey, err := os.ReadFile("testdata/dkim-test-ed25519.pem")
 	if err != nil {
 		t.Fatal(err)
@@ -134,15 +130,21 @@ func TestGoldenDKIM(t *testing.T) {
 		t.Fatal(err)
 	}
 	txt := "v=DKIM1; k=ed25519; p=" + base64.StdEncoding.EncodeToString(key.(ed25519.PrivateKey).Public().(ed25519.PublicKey))
-	vs, err := dkim.VerifyWithOptions(bytes.NewReader(raw), &dkim.VerifyOptions{
-		LookupTXT: func(domain string) ([]string, error) {
-			if domain != "s2025._domainkey.blog.example.com" {
-				t.Errorf("looked up %s, want s2025._domainkey.blog.example.com", domain)
-			}
-			return []string{txt}, nil
-		},
-	})
-	if err != nil || len(vs) != 1 || vs[0].Err != nil {
-		t.Fatalf("the golden message does not verify: %v %v", err, vs)
+	for _, name := range []string{"post-dkim.eml", "digest-dkim.eml"} {
+		raw, err := os.ReadFile("testdata/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vs, err := dkim.VerifyWithOptions(bytes.NewReader(raw), &dkim.VerifyOptions{
+			LookupTXT: func(domain string) ([]string, error) {
+				if domain != "s2025._domainkey.blog.example.com" {
+					t.Errorf("looked up %s, want s2025._domainkey.blog.example.com", domain)
+				}
+				return []string{txt}, nil
+			},
+		})
+		if err != nil || len(vs) != 1 || vs[0].Err != nil {
+			t.Errorf("%s does not verify: %v %v", name, err, vs)
+		}
 	}
 }

@@ -190,6 +190,59 @@ func TestGolden(t *testing.T) {
 			},
 		},
 		{
+			// A name and a title that are not ASCII (and long enough to fold the To and Subject
+			// headers), values that need escaping in HTML and in URLs, long lines and trailing spaces
+			// in the post, and no preferences link.
+			name: "post-unicode.eml",
+			r: Recipient{
+				Email: "zoe+news@example.org", Name: "Zoë Ünal-Ørsted & “Friends” <team> O'Hara von Müller-Lüdenscheidt",
+				UnsubscribeURL: "https://blog.example.com/unsubscribe?t=a+b&u='c'",
+			},
+			compose: func(c *Composer, r Recipient) (*Message, error) {
+				p := *ps[0]
+				p.Title = "Ünïcödé everywhere: a title long enough to need two encoded words — or three, with “quotes”"
+				p.ContentHTML = "<p>A line with trailing spaces   \n\tand a tab, then a very long line that goes on " +
+					strings.Repeat("and on ", 20) + "until it ends.</p>\n<p>=?UTF-8?q?not_a_word?= = 3</p>"
+				return c.Post(r, &p, "post/2025-01-14-failover/zoe+news@example.org", sendDate)
+			},
+		},
+		{
+			// No base_url: the mailto address is the only way to unsubscribe, with no preferences link.
+			name:    "post-mailto.eml",
+			options: func(o *Options) { o.FullContent = false },
+			r:       Recipient{Email: "ann@example.org", Name: `Ann "Annie" O'Brien, Jr.`},
+			compose: func(c *Composer, r Recipient) (*Message, error) {
+				return c.Post(r, ps[1], "post/2025-01-10-second/ann@example.org", sendDate)
+			},
+		},
+		{
+			// A digest signed with DKIM, to a reader without a name, with an http link (no one-click).
+			name: "digest-dkim.eml",
+			options: func(o *Options) {
+				key, err := os.ReadFile("testdata/dkim-test-ed25519.pem")
+				if err != nil {
+					panic(err)
+				}
+				o.DKIM = &DKIM{Key: key, Selector: "s2025"}
+			},
+			r: Recipient{
+				Email: "bob@example.net", UnsubscribeURL: "http://localhost:8080/unsubscribe?token=xyz",
+				PreferencesURL: "http://localhost:8080/preferences?token=xyz",
+			},
+			compose: func(c *Composer, r Recipient) (*Message, error) {
+				return c.Digest(r, ps, "digest/daily 2025-01-15/bob@example.net", sendDate)
+			},
+		},
+		{
+			// A digest without base_url to a reader whose name is not ASCII; a retry's Message-ID.
+			name:    "digest-mailto.eml",
+			options: func(o *Options) { o.MaxDigestPosts = 0 },
+			r:       Recipient{Email: "zoe@example.org", Name: "Zoë"},
+			compose: func(c *Composer, r Recipient) (*Message, error) {
+				return c.Digest(r, ps[1:], "<herald.0123456789abcdef@blog.example.com>", sendDate)
+			},
+		},
+		{
 			name: "confirm.eml",
 			r:    testRecipient(),
 			compose: func(c *Composer, r Recipient) (*Message, error) {
