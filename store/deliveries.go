@@ -57,54 +57,56 @@ func digestPeriods(now time.Time) (dayStart, weekStart time.Time, dayKey, weekKe
 	return dayStart, weekStart, "daily " + dayStart.Format("2006-01-02"), fmt.Sprintf("weekly %04d-W%02d", isoYear, isoWeek)
 }
 
-// The SQL of Plan. :mine is the condition that item i is for subscriber s and still to be planned
-// (Store.Plan): not had under any id of its lineage, and the first of its lineage on the site when two
-// of its ids are (an old file back beside the new); :due that subscriber s's digest is due, and not blocked by a digest of the same period
-// that was there before this Plan (a LastDigestAt set back by hand could otherwise make one: its items
-// wait for the next period rather than the cursor passing them).
+// The SQL of Plan. :mine is the condition that post p is for subscriber s and still to be planned
+// (Store.Plan), under whichever of its ids they may have had it; :due that subscriber s's digest is due,
+// and not blocked by a digest of the same period that was there before this Plan (a LastDigestAt set
+// back by hand could otherwise make one: its posts wait for the next period rather than the cursor
+// passing them).
 const (
-	planMine = `i.sendable = TRUE AND i.removed = FALSE
-		AND i.plan_run > s.planned_run AND i.plan_run <= :cursor AND i.first_run > s.start_run
-		AND i.first_seen > s.confirmed_at
-		AND NOT EXISTS (SELECT 1 FROM items li JOIN delivery_items di ON di.item_id = li.id
-			WHERE li.lineage = i.lineage AND di.subscriber_id = s.id)
-		AND NOT EXISTS (SELECT 1 FROM items sib WHERE sib.lineage = i.lineage AND sib.id < i.id
-			AND sib.removed = FALSE AND sib.sendable = TRUE AND sib.plan_run > s.planned_run AND sib.plan_run <= :cursor)
-		AND NOT EXISTS (SELECT 1 FROM deliveries od WHERE od.subscriber_id = s.id AND od.item_id = i.id)`
+	planMine = `p.sendable = TRUE AND p.removed = FALSE
+		AND p.plan_run > s.planned_run AND p.plan_run <= :cursor AND p.first_run > s.start_run
+		AND p.first_seen > s.confirmed_at
+		AND NOT EXISTS (SELECT 1 FROM delivery_items di WHERE di.subscriber_id = s.id AND di.post_id = p.id)`
 	planDue = `s.status = 'active' AND s.frequency IN ('daily', 'weekly') AND s.confirmed_at IS NOT NULL
 		AND COALESCE(s.last_digest_at, s.confirmed_at) < CASE s.frequency WHEN 'daily' THEN :day_start ELSE :week_start END
 		AND NOT EXISTS (SELECT 1 FROM deliveries od WHERE od.subscriber_id = s.id AND od.id <= :max_id
 			AND od.digest_key = CASE s.frequency WHEN 'daily' THEN :day_key ELSE :week_key END)`
 )
 
+// shownAlias is the alias that post %[1]s goes under in the mail: one on the site (the newest of them),
+// else the one last seen there.
+const shownAlias = `(SELECT a.public_id FROM aliases a WHERE a.post_id = %[1]s
+	ORDER BY a.removed, a.last_run DESC, a.first_run DESC, a.public_id LIMIT 1)`
+
 // planSteps are Plan's statements, in order; those marked count return the deliveries they queue.
 //
-// Each subscriber has a cursor, planned_run: the items whose plan_run is up to that run (the run that
+// Each subscriber has a cursor, planned_run: the posts whose plan_run is up to that run (the run that
 // recorded them, or that put them back after they were removed) have been planned for them. An
-// immediate subscriber's moves on every Plan, a digest subscriber's when their digest is planned. So a Plan looks only at the items recorded since, through the indexes subscribers_plan and
-// items_sendable: a run with nothing new costs next to nothing however many subscribers there are,
-// and one new post for 100,000 subscribers is a few set-based statements. delivery_items' primary key
-// is what keeps a post from reaching a subscriber twice; the cursor only saves work.
+// immediate subscriber's moves on every Plan, a digest subscriber's when their digest is planned. So a
+// Plan looks only at the posts recorded since, through the indexes subscribers_plan and posts_sendable:
+// a run with nothing new costs next to nothing however many subscribers there are, and one new post for
+// 100,000 subscribers is a few set-based statements. delivery_items' primary key is what keeps a post
+// from reaching a subscriber twice; the cursor only saves work.
 var planSteps = []struct {
 	name  string
 	count bool
 	sql   string
 }{
-	{"queue posts", true, `INSERT INTO deliveries (subscriber_id, item_id, status, queued_at)
-		SELECT s.id, i.id, 'queued', :now
-		FROM subscribers s JOIN items i ON ` + planMine + `
+	{"queue posts", true, `INSERT INTO deliveries (subscriber_id, post_id, status, queued_at)
+		SELECT s.id, p.id, 'queued', :now
+		FROM subscribers s JOIN posts p ON ` + planMine + `
 		WHERE s.status = 'active' AND s.frequency = 'immediate' AND s.planned_run < :cursor
-		ORDER BY COALESCE(i.date, i.first_seen), i.id, s.id`},
+		ORDER BY p.id, s.id`},
 	{"queue digests", true, `INSERT INTO deliveries (subscriber_id, digest_key, status, queued_at)
 		SELECT s.id, CASE s.frequency WHEN 'daily' THEN :day_key ELSE :week_key END, 'queued', :now
 		FROM subscribers s
-		WHERE ` + planDue + ` AND EXISTS (SELECT 1 FROM items i WHERE ` + planMine + `)
+		WHERE ` + planDue + ` AND EXISTS (SELECT 1 FROM posts p WHERE ` + planMine + `)
 		ORDER BY s.id`},
-	{"record the posts", false, `INSERT INTO delivery_items (subscriber_id, item_id, delivery_id)
-		SELECT subscriber_id, item_id, id FROM deliveries WHERE id > :max_id AND item_id IS NOT NULL`},
-	{"record the digests' posts", false, `INSERT INTO delivery_items (subscriber_id, item_id, delivery_id)
-		SELECT d.subscriber_id, i.id, d.id
-		FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id JOIN items i ON ` + planMine + `
+	{"record the posts", false, `INSERT INTO delivery_items (subscriber_id, post_id, delivery_id)
+		SELECT subscriber_id, post_id, id FROM deliveries WHERE id > :max_id AND post_id IS NOT NULL`},
+	{"record the digests' posts", false, `INSERT INTO delivery_items (subscriber_id, post_id, delivery_id)
+		SELECT d.subscriber_id, p.id, d.id
+		FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id JOIN posts p ON ` + planMine + `
 		WHERE d.id > :max_id AND d.digest_key IS NOT NULL`},
 	{"move the digests on", false, `UPDATE subscribers AS s SET planned_run = :cursor, last_digest_at = :now
 		WHERE ` + planDue},
@@ -126,7 +128,7 @@ func (s *sqliteStore) Plan(ctx context.Context, now time.Time) (int, error) {
 		}
 		cursor, err := planStart(ctx, tx)
 		if err != nil {
-			return fmt.Errorf("read the last sendable item: %w", err)
+			return fmt.Errorf("read the last sendable post: %w", err)
 		}
 		args := map[string]any{"now": formatTime(now), "cursor": cursor, "max_id": maxID,
 			"day_start": formatTime(dayStart), "week_start": formatTime(weekStart), "day_key": dayKey, "week_key": weekKey}
@@ -152,7 +154,7 @@ func (s *sqliteStore) Plan(ctx context.Context, now time.Time) (int, error) {
 	return queued, nil
 }
 
-const deliveryCols = `d.id, d.subscriber_id, COALESCE(d.item_id, ''), COALESCE(d.digest_key, ''), d.status,
+var deliveryCols = `d.id, d.subscriber_id, COALESCE(` + fmt.Sprintf(shownAlias, "d.post_id") + `, ''), COALESCE(d.digest_key, ''), d.status,
 	COALESCE(d.message_id, ''), d.attempts, d.last_error, d.queued_at, d.sending_at, d.sent_at, d.next_attempt_at`
 
 func scanDelivery(row interface{ Scan(...any) error }) (Delivery, error) {
@@ -237,9 +239,10 @@ func (s *sqliteStore) deliveries(ctx context.Context, what, q string, args ...an
 	for i, id := range ids {
 		args[i] = id
 	}
-	rows, err = s.db.QueryContext(ctx, `SELECT di.delivery_id, di.item_id FROM delivery_items di JOIN items i ON i.id = di.item_id
+	rows, err = s.db.QueryContext(ctx, `SELECT di.delivery_id, a.public_id
+		FROM delivery_items di JOIN aliases a ON a.public_id = `+fmt.Sprintf(shownAlias, "di.post_id")+`
 		WHERE di.delivery_id IN (`+placeholders(len(ids), 1)+`)
-		ORDER BY di.delivery_id, COALESCE(i.date, i.first_seen) DESC, di.item_id`, args...)
+		ORDER BY di.delivery_id, COALESCE(a.date, a.first_seen) DESC, a.public_id`, args...)
 	if err != nil {
 		return nil, s.fileErr(what+": digest items", err)
 	}

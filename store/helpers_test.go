@@ -206,3 +206,24 @@ func generation(g, n int) (*Run, []Item) {
 	return &Run{Started: started, Finished: started.Add(time.Second), Command: "publish", ConfigHash: "cfg",
 		Items: len(seen)}, seen
 }
+
+// checkModel checks what the model says of every store (see the package comment): each post has an id,
+// a post is removed exactly when all its ids are, whoever has a delivery of a post has the post in
+// delivery_items, and no post id is above the counter that keeps them from being reused.
+func checkModel(tb testing.TB, s *sqliteStore) {
+	tb.Helper()
+	for what, q := range map[string]string{
+		"posts without an id": `SELECT COUNT(*) FROM posts p WHERE NOT EXISTS (SELECT 1 FROM aliases a WHERE a.post_id = p.id)`,
+		"posts removed with an id on the site, or not removed with none": `SELECT COUNT(*) FROM posts p
+			WHERE p.removed = EXISTS (SELECT 1 FROM aliases a WHERE a.post_id = p.id AND a.removed = FALSE)`,
+		"deliveries of a post that delivery_items does not have": `SELECT COUNT(*) FROM deliveries d WHERE d.post_id IS NOT NULL
+			AND NOT EXISTS (SELECT 1 FROM delivery_items di WHERE di.subscriber_id = d.subscriber_id AND di.post_id = d.post_id)`,
+		"posts above the counter": `SELECT COUNT(*) FROM posts
+			WHERE id > COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'posts'), 0)`,
+	} {
+		var n int
+		if err := s.db.QueryRowContext(tb.Context(), q).Scan(&n); err != nil || n != 0 {
+			tb.Errorf("got %d %s (%v), want 0", n, what, err)
+		}
+	}
+}

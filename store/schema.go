@@ -262,6 +262,150 @@ END;
 -- have it, so it is never taken out of the queue with its post (Record).
 ALTER TABLE deliveries ADD COLUMN maybe_sent INTEGER NOT NULL DEFAULT 0 CHECK (maybe_sent IN (0, 1));
 `,
+	// 7: a post is a posts row with an id of its own, and its public ids are its aliases (see the package
+	// comment). The ledger records posts, not ids, so an id that changes moves nothing: items, lineage and
+	// their triggers go. The ids of one post are those of a lineage, with the lineages joined that a
+	// single-post delivery links (a Herald before version 6 moved its delivery_items row to the new id and
+	// left deliveries.item_id on the old one). A subscriber's rows of one post become one: the strongest
+	// is kept (sent, sending, unknown or queued again after it, deferred, queued, failed, cancelled; the
+	// oldest among equals); a weaker message still to go is cancelled, or leaves its digest (cancelled
+	// with it when it was the digest's last post). deliveries and delivery_items are made anew as in
+	// version 3, and deliveries keeps its AUTOINCREMENT counter.
+	`
+CREATE TABLE posts (
+	id         INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused: the ledger points at posts
+	first_run  INTEGER NOT NULL REFERENCES runs (id),
+	first_seen TEXT    NOT NULL,
+	plan_run   INTEGER NOT NULL, -- Plan looks at it from this run: its first, or the one that put it back
+	sendable   INTEGER NOT NULL DEFAULT 0 CHECK (sendable IN (0, 1)),
+	removed    INTEGER NOT NULL DEFAULT 0 CHECK (removed IN (0, 1)) -- none of its aliases is on the site
+);
+CREATE INDEX posts_sendable ON posts (sendable, plan_run);
+
+-- What items held, for each public id: as there, NULL last_run and last_seen mean the latest run.
+CREATE TABLE aliases (
+	public_id  TEXT    NOT NULL PRIMARY KEY,
+	post_id    INTEGER NOT NULL REFERENCES posts (id),
+	url        TEXT    NOT NULL,
+	title      TEXT    NOT NULL,
+	date       TEXT,
+	hash       TEXT    NOT NULL,
+	first_run  INTEGER NOT NULL REFERENCES runs (id),
+	first_seen TEXT    NOT NULL,
+	last_run   INTEGER REFERENCES runs (id),
+	last_seen  TEXT,
+	removed    INTEGER NOT NULL DEFAULT 0 CHECK (removed IN (0, 1)),
+	CHECK ((removed = 1) = (last_run IS NOT NULL) AND (removed = 1) = (last_seen IS NOT NULL))
+) WITHOUT ROWID;
+CREATE INDEX aliases_post ON aliases (post_id);
+
+-- Each lineage's group: the smallest lineage it reaches through the links.
+CREATE TEMP TABLE v7_link AS
+	SELECT DISTINCT a.lineage AS x, b.lineage AS y
+	FROM deliveries d JOIN delivery_items di ON di.delivery_id = d.id
+		JOIN items a ON a.id = d.item_id JOIN items b ON b.id = di.item_id
+	WHERE a.lineage <> b.lineage;
+CREATE TEMP TABLE v7_group AS
+	WITH RECURSIVE edge (x, y) AS (SELECT x, y FROM v7_link UNION SELECT y, x FROM v7_link),
+		reach (lineage, other) AS (
+			SELECT DISTINCT lineage, lineage FROM items
+			UNION SELECT r.lineage, e.y FROM reach r JOIN edge e ON e.x = r.other)
+	SELECT lineage, MIN(other) AS grp FROM reach GROUP BY lineage;
+CREATE TEMP TABLE v7_post AS
+	SELECT g.grp, ROW_NUMBER() OVER (ORDER BY MIN(i.first_seen), g.grp) AS id,
+		MIN(i.first_run) AS first_run, MIN(i.first_seen) AS first_seen, MAX(i.plan_run) AS plan_run,
+		MAX(i.sendable) AS sendable, MIN(i.removed) AS removed
+	FROM items i JOIN v7_group g ON g.lineage = i.lineage GROUP BY g.grp;
+CREATE TEMP TABLE v7_item (id TEXT NOT NULL PRIMARY KEY, post_id INTEGER NOT NULL) WITHOUT ROWID;
+INSERT INTO v7_item (id, post_id)
+	SELECT i.id, p.id FROM items i JOIN v7_group g ON g.lineage = i.lineage JOIN v7_post p ON p.grp = g.grp;
+
+INSERT INTO posts (id, first_run, first_seen, plan_run, sendable, removed)
+	SELECT id, first_run, first_seen, plan_run, sendable, removed FROM v7_post ORDER BY id;
+INSERT INTO aliases (public_id, post_id, url, title, date, hash, first_run, first_seen, last_run, last_seen, removed)
+	SELECT i.id, m.post_id, i.url, i.title, i.date, i.hash, i.first_run, i.first_seen, i.last_run, i.last_seen, i.removed
+	FROM items i JOIN v7_item m ON m.id = i.id;
+
+-- Every row that says a subscriber had a post (a post's own delivery says it too), ranked.
+CREATE TEMP TABLE v7_had AS
+	SELECT h.subscriber_id, h.post_id, h.delivery_id, ROW_NUMBER() OVER (PARTITION BY h.subscriber_id, h.post_id
+		ORDER BY CASE WHEN d.status = 'sent' THEN 0 WHEN d.status = 'sending' THEN 1
+			WHEN d.status = 'unknown' OR d.maybe_sent = 1 AND d.status IN ('queued', 'deferred') THEN 2
+			WHEN d.status = 'deferred' THEN 3 WHEN d.status = 'queued' THEN 4 WHEN d.status = 'failed' THEN 5 ELSE 6 END,
+			h.delivery_id) AS rank
+	FROM (SELECT di.subscriber_id, m.post_id, di.delivery_id FROM delivery_items di JOIN v7_item m ON m.id = di.item_id
+		UNION SELECT d.subscriber_id, m.post_id, d.id FROM deliveries d JOIN v7_item m ON m.id = d.item_id) h
+	JOIN deliveries d ON d.id = h.delivery_id;
+
+ALTER TABLE delivery_items RENAME TO delivery_items_v6;
+ALTER TABLE deliveries RENAME TO deliveries_v6;
+
+-- One row per message: a post (post_id) or a digest (digest_key, e.g. "weekly 2025-W03") to a subscriber.
+CREATE TABLE deliveries (
+	id              INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused: Message-IDs may be made from it
+	subscriber_id   INTEGER NOT NULL REFERENCES subscribers (id) ON DELETE CASCADE,
+	post_id         INTEGER REFERENCES posts (id),
+	digest_key      TEXT,
+	status          TEXT    NOT NULL DEFAULT 'queued'
+		CHECK (status IN ('queued', 'sending', 'sent', 'deferred', 'failed', 'unknown', 'cancelled')),
+	message_id      TEXT,   -- the one it was first sent with: a retry of an unknown one reuses it
+	attempts        INTEGER NOT NULL DEFAULT 0,
+	last_error      TEXT    NOT NULL DEFAULT '',
+	queued_at       TEXT    NOT NULL,
+	sending_at      TEXT,
+	sent_at         TEXT,
+	next_attempt_at TEXT,   -- set only while deferred
+	maybe_sent      INTEGER NOT NULL DEFAULT 0 CHECK (maybe_sent IN (0, 1)), -- see version 6
+	CHECK ((post_id IS NULL) <> (digest_key IS NULL)),
+	UNIQUE (id, subscriber_id) -- the target of delivery_items' foreign key
+);
+
+-- The posts each delivery carries (one for a post, several for a digest). The primary key is what makes
+-- a post reach a subscriber once, alone or in a digest, under whichever of its ids: every delivery of a
+-- post has its subscriber and post here (a post's message leaves it only with the message).
+CREATE TABLE delivery_items (
+	subscriber_id INTEGER NOT NULL,
+	post_id       INTEGER NOT NULL REFERENCES posts (id),
+	delivery_id   INTEGER NOT NULL,
+	PRIMARY KEY (subscriber_id, post_id),
+	FOREIGN KEY (delivery_id, subscriber_id) REFERENCES deliveries (id, subscriber_id) ON DELETE CASCADE
+) WITHOUT ROWID;
+
+INSERT INTO deliveries (id, subscriber_id, post_id, digest_key, status, message_id, attempts, last_error,
+		queued_at, sending_at, sent_at, next_attempt_at, maybe_sent)
+	SELECT d.id, d.subscriber_id, m.post_id, d.digest_key, d.status, d.message_id, d.attempts, d.last_error,
+		d.queued_at, d.sending_at, d.sent_at, d.next_attempt_at, d.maybe_sent
+	FROM deliveries_v6 d LEFT JOIN v7_item m ON m.id = d.item_id;
+INSERT INTO delivery_items (subscriber_id, post_id, delivery_id)
+	SELECT subscriber_id, post_id, delivery_id FROM v7_had WHERE rank = 1;
+UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL,
+		last_error = 'the subscriber had this post under another of its ids'
+	WHERE status IN ('queued', 'deferred') AND id IN (SELECT delivery_id FROM v7_had WHERE rank > 1)
+		AND (digest_key IS NULL OR NOT EXISTS (SELECT 1 FROM delivery_items di WHERE di.delivery_id = deliveries.id));
+DELETE FROM sqlite_sequence WHERE name = 'deliveries';
+UPDATE sqlite_sequence SET name = 'deliveries' WHERE name = 'deliveries_v6';
+
+DROP TABLE delivery_items_v6;
+DROP TABLE deliveries_v6;
+DROP TABLE items; -- and its trigger, items_defaults
+-- It gave a start to subscribers that a Herald before version 6 added; such a Herald cannot run on
+-- version 7 (it reads items).
+DROP TRIGGER subscribers_start_run;
+DROP TABLE v7_link;
+DROP TABLE v7_group;
+DROP TABLE v7_post;
+DROP TABLE v7_item;
+DROP TABLE v7_had;
+
+-- A subscriber's deliveries (their cancellation, their erasure), now that no unique key starts with them.
+CREATE INDEX deliveries_subscriber ON deliveries (subscriber_id);
+CREATE INDEX deliveries_queued ON deliveries (id, subscriber_id) WHERE status = 'queued';
+CREATE INDEX deliveries_deferred ON deliveries (id, next_attempt_at, subscriber_id) WHERE status = 'deferred';
+CREATE INDEX deliveries_sending ON deliveries (id) WHERE status = 'sending';
+CREATE UNIQUE INDEX deliveries_digest ON deliveries (subscriber_id, digest_key) WHERE digest_key IS NOT NULL;
+CREATE INDEX delivery_items_delivery ON delivery_items (delivery_id, subscriber_id);
+CREATE INDEX delivery_items_post ON delivery_items (post_id);
+`,
 }
 
 // migrate brings the store on conn from its version to version to, in one transaction. It reads the

@@ -333,16 +333,16 @@ func parseLayout(s string) (time.Time, bool) {
 
 func (s *sqliteStore) Items(ctx context.Context) ([]Item, error) {
 	var n int
-	if err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM items").Scan(&n); err != nil {
+	if err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM aliases").Scan(&n); err != nil {
 		return nil, s.fileErr("items", err)
 	}
-	// NULL last_run and last_seen mean the latest run (see the items table). One statement, so one
-	// snapshot: the latest run is the one that saw these items.
-	rows, err := s.db.QueryContext(ctx, `SELECT id, url, title, date, hash, first_run, first_seen,
-		COALESCE(last_run, (SELECT MAX(id) FROM runs)),
-		COALESCE(last_seen, (SELECT started FROM runs ORDER BY id DESC LIMIT 1)),
-		removed, sendable
-		FROM items ORDER BY id`) // PostgreSQL: ORDER BY id COLLATE "C", for byte order
+	// NULL last_run and last_seen mean the latest run (see the aliases table). One statement, so one
+	// snapshot: the latest run is the one that saw these aliases.
+	rows, err := s.db.QueryContext(ctx, `SELECT a.public_id, a.url, a.title, a.date, a.hash, a.first_run, a.first_seen,
+		COALESCE(a.last_run, (SELECT MAX(id) FROM runs)),
+		COALESCE(a.last_seen, (SELECT started FROM runs ORDER BY id DESC LIMIT 1)),
+		a.removed, p.sendable, a.post_id
+		FROM aliases a JOIN posts p ON p.id = a.post_id ORDER BY a.public_id`) // PostgreSQL: COLLATE "C", for byte order
 	if err != nil {
 		return nil, s.fileErr("items", err)
 	}
@@ -351,7 +351,8 @@ func (s *sqliteStore) Items(ctx context.Context) ([]Item, error) {
 	for rows.Next() {
 		var it Item
 		var date, first, last sql.NullString
-		if err := rows.Scan(&it.ID, &it.URL, &it.Title, &date, &it.Hash, &it.FirstRun, &first, &it.LastRun, &last, &it.Removed, &it.Sendable); err != nil {
+		if err := rows.Scan(&it.ID, &it.URL, &it.Title, &date, &it.Hash, &it.FirstRun, &first, &it.LastRun, &last,
+			&it.Removed, &it.Sendable, &it.Post); err != nil {
 			return nil, s.fileErr("items", err)
 		}
 		if it.Date, err = parseTime(date); err == nil {
@@ -408,8 +409,8 @@ func (s *sqliteStore) Counts(ctx context.Context) (Counts, error) {
 	// One statement, so one snapshot: the counts agree with each other.
 	err := s.db.QueryRowContext(ctx, `SELECT
 		(SELECT COUNT(*) FROM runs),
-		(SELECT COUNT(*) FROM items),
-		(SELECT COUNT(*) FROM items WHERE removed = TRUE),
+		(SELECT COUNT(*) FROM aliases),
+		(SELECT COUNT(*) FROM aliases WHERE removed = TRUE),
 		(SELECT COUNT(*) FROM subscribers),
 		(SELECT COUNT(*) FROM deliveries)`).Scan(&c.Runs, &c.Items, &c.Removed, &c.Subscribers, &c.Deliveries)
 	if err != nil {
@@ -422,10 +423,94 @@ func (s *sqliteStore) Counts(ctx context.Context) (Counts, error) {
 // through database/sql), well under SQLite's 32766 and PostgreSQL's 65535 parameters.
 const batch = 200
 
-// known is what Record compares a seen item with.
+// known is what Record compares a seen item with: an alias as the store has it.
 type known struct {
+	post                   int64
 	url, title, date, hash string
 	removed                bool
+}
+
+// runChanges is what a run changes: which aliases left the site, were edited or came back, or are new,
+// and which posts left the site or came back to it.
+type runChanges struct {
+	gone    []string      // aliases on the site until this run, not seen by it
+	changed []int         // indexes into seen: known aliases edited, or back on the site
+	added   []int         // indexes into seen: ids new to the store
+	joins   map[int]int64 // of added, those that carry on an alias gone in this run: that alias's post
+	left    []int64       // posts that had an alias on the site until this run, and have none now
+	back    []int64       // posts that had no alias on the site, and have one now
+}
+
+// sortOut compares the aliases the store knows with the ids a run saw (ids: seen's; dates: seen's,
+// formatted). A new id whose Continues names an alias gone in this run is another id of that alias's
+// post; any other new id is a new post. A known id stays with its post, whatever its Continues says.
+func sortOut(old map[string]known, seen []Item, ids map[string]struct{}, dates []any) runChanges {
+	c := runChanges{joins: map[int]int64{}}
+	for id, k := range old {
+		if _, ok := ids[id]; !ok && !k.removed {
+			c.gone = append(c.gone, id)
+		}
+	}
+	slices.Sort(c.gone) // so that the same run writes the same pages in the same order
+	for i, it := range seen {
+		k, ok := old[it.ID]
+		if !ok {
+			c.added = append(c.added, i)
+			from, known := old[it.Continues]
+			if _, still := ids[it.Continues]; known && !from.removed && !still {
+				c.joins[i] = from.post
+			}
+			continue
+		}
+		if date, _ := dates[i].(string); k.removed || k.url != it.URL || k.title != it.Title || k.date != date || k.hash != it.Hash {
+			c.changed = append(c.changed, i)
+		}
+	}
+	c.left, c.back = leftAndBack(old, seen, ids, c)
+	return c
+}
+
+// leftAndBack says which posts a run takes off the site (an alias of theirs left, and none is on it now)
+// and which it puts back (an alias of theirs is back, and none was on it until now).
+func leftAndBack(old map[string]known, seen []Item, ids map[string]struct{}, c runChanges) (left, back []int64) {
+	on := map[int64]bool{}  // of the posts that lost an alias: whether one is on the site now
+	was := map[int64]bool{} // of the posts with an alias back: whether one was on the site until now
+	for _, id := range c.gone {
+		on[old[id].post] = false
+	}
+	for _, i := range c.changed {
+		if k := old[seen[i].ID]; k.removed {
+			was[k.post] = false
+		}
+	}
+	if len(on) == 0 && len(was) == 0 {
+		return nil, nil
+	}
+	for id, k := range old {
+		if _, ok := on[k.post]; ok {
+			_, still := ids[id]
+			on[k.post] = on[k.post] || still
+		}
+		if _, ok := was[k.post]; ok {
+			was[k.post] = was[k.post] || !k.removed
+		}
+	}
+	for _, p := range c.joins {
+		on[p] = true
+	}
+	for p, still := range on {
+		if !still {
+			left = append(left, p)
+		}
+	}
+	for p, before := range was {
+		if !before {
+			back = append(back, p)
+		}
+	}
+	slices.Sort(left)
+	slices.Sort(back)
+	return left, back
 }
 
 func (s *sqliteStore) Record(ctx context.Context, run *Run, seen []Item) (err error) {
@@ -459,7 +544,7 @@ func (s *sqliteStore) Record(ctx context.Context, run *Run, seen []Item) (err er
 		}
 	}
 
-	// Every item not removed was seen by the latest run until now: the ones this run does not see
+	// Every alias not removed was seen by the latest run until now: the ones this run does not see
 	// were last seen by that one.
 	var prev sql.NullInt64
 	var prevStarted sql.NullString
@@ -477,133 +562,176 @@ func (s *sqliteStore) Record(ctx context.Context, run *Run, seen []Item) (err er
 	}
 	hook("run")
 
-	old := make(map[string]known, len(seen))
-	rows, err := tx.QueryContext(ctx, "SELECT id, url, title, date, hash, removed FROM items")
+	old, err := readAliases(ctx, tx, len(seen))
 	if err != nil {
 		return fail("read items", err)
 	}
-	for rows.Next() {
-		var k known
-		var itemID string
-		var date sql.NullString
-		if err := rows.Scan(&itemID, &k.url, &k.title, &date, &k.hash, &k.removed); err != nil {
-			rows.Close()
-			return fail("read items", err)
-		}
-		k.date = date.String
-		old[itemID] = k
-	}
-	if err := rows.Err(); err != nil {
-		return fail("read items", err)
-	}
-	rows.Close()
-
-	var gone []string // known, present until now, absent from seen
-	for id, k := range old {
-		if _, ok := ids[id]; !ok && !k.removed {
-			gone = append(gone, id)
-		}
-	}
-	slices.Sort(gone) // so that the same run writes the same pages in the same order
-
-	var added, changed []int // indexes into seen
 	dates := make([]any, len(seen))
 	for i, it := range seen {
 		dates[i] = formatTime(it.Date)
-		k, ok := old[it.ID]
-		date, _ := dates[i].(string)
-		switch {
-		case !ok:
-			added = append(added, i)
-		case k.removed || k.url != it.URL || k.title != it.Title || k.date != date || k.hash != it.Hash:
-			changed = append(changed, i)
-		}
 	}
-	now := formatTime(run.Started)
+	c := sortOut(old, seen, ids, dates)
 
-	// Unchanged items are not written at all: their NULL last_run now means this run.
-	if len(gone) > 0 && !prev.Valid {
+	// Unchanged aliases are not written at all: their NULL last_run now means this run.
+	if len(c.gone) > 0 && !prev.Valid {
 		return fail("mark removed items", errors.New("items are recorded but no run is"))
 	}
-	if err := execBatches(ctx, tx, gone, 1, func(n int) string {
-		return "UPDATE items SET removed = TRUE, last_run = ?, last_seen = ? WHERE id IN (" + placeholders(n, 1) + ")"
+	if err := execBatches(ctx, tx, c.gone, 1, func(n int) string {
+		return "UPDATE aliases SET removed = TRUE, last_run = ?, last_seen = ? WHERE public_id IN (" + placeholders(n, 1) + ")"
 	}, []any{prev.Int64, prevStarted.String}, func(id string) []any { return []any{id} }); err != nil {
 		return fail("mark removed items", err)
 	}
 	hook("removed")
 	// UPDATE ... FROM (VALUES ...) names the columns column1, column2, ... in SQLite and PostgreSQL alike.
-	if err := execBatches(ctx, tx, changed, 5, func(n int) string {
-		// An item back after it was removed is planned again from this run (see planMine).
-		return `UPDATE items SET url = v.column2, title = v.column3, date = v.column4, hash = v.column5,
-			last_run = NULL, last_seen = NULL, removed = FALSE,
-			plan_run = CASE WHEN items.removed THEN ? ELSE items.plan_run END
-			FROM (VALUES ` + placeholders(n, 5) + `) AS v WHERE items.id = v.column1`
-	}, []any{id}, func(i int) []any {
+	if err := execBatches(ctx, tx, c.changed, 5, func(n int) string {
+		return `UPDATE aliases SET url = v.column2, title = v.column3, date = v.column4, hash = v.column5,
+			last_run = NULL, last_seen = NULL, removed = FALSE
+			FROM (VALUES ` + placeholders(n, 5) + `) AS v WHERE aliases.public_id = v.column1`
+	}, nil, func(i int) []any {
 		it := &seen[i]
 		return []any{it.ID, it.URL, it.Title, dates[i], it.Hash}
 	}); err != nil {
 		return fail("update items", err)
 	}
 	hook("updated")
-	if err := execBatches(ctx, tx, added, 8, func(n int) string {
-		return `INSERT INTO items (id, url, title, date, hash, first_run, plan_run, lineage, first_seen, sendable) VALUES ` + placeholders(n, 10)
-	}, nil, func(i int) []any {
-		it := &seen[i]
-		return []any{it.ID, it.URL, it.Title, dates[i], it.Hash, id, id, it.ID, now, it.Sendable}
-	}); err != nil {
+	if err := insertAliases(ctx, tx, id, run.Started, seen, dates, c); err != nil {
 		return fail("insert items", err)
 	}
 	hook("inserted")
-	for i := range seen {
-		it := &seen[i]
-		if it.Continues == "" {
-			continue
-		}
-		if k, known := old[it.ID]; known && !k.removed {
-			continue // an item here before carries nothing on
-		}
-		k, known := old[it.Continues]
-		if _, still := ids[it.Continues]; !known || k.removed || still {
-			continue // not an item that this run saw go
-		}
-		if err := carryOn(ctx, tx, it.Continues, it.ID); err != nil {
-			return fail("carry "+it.Continues+" on as "+it.ID, err)
-		}
+	if err := execBatches(ctx, tx, c.left, 1, func(n int) string {
+		return "UPDATE posts SET removed = TRUE WHERE id IN (" + placeholders(n, 1) + ")"
+	}, nil, func(p int64) []any { return []any{p} }); err != nil {
+		return fail("mark removed posts", err)
 	}
-	// What waits to go of a post that left the site (and was not carried on) goes without it: the
-	// subscribers are owed it again, should it come back (plan_run). Only what no server can have: never
-	// tried, or refused (deferred). Not a crash's "sending" and "unknown" ones, nor one that was unknown
-	// before --retry-unknown queued it again (maybe_sent). Nothing is in flight: a run holds the lock.
-	const waiting = `maybe_sent = 0 AND (status = 'deferred' OR (status = 'queued' AND sending_at IS NULL))`
-	for _, step := range []struct {
-		head []any
-		sql  func(n int) string
-	}{
-		// Another id of the post may still be on the site (an old file back beside the new): Plan looks
-		// at it again, for those whose message goes now.
-		{[]any{id, id}, func(n int) string {
-			return `UPDATE items SET plan_run = ? WHERE removed = FALSE AND plan_run < ? AND lineage IN
-				(SELECT lineage FROM items WHERE id IN (` + placeholders(n, 1) + `))`
-		}},
-		{nil, func(n int) string {
-			return `DELETE FROM delivery_items WHERE item_id IN (` + placeholders(n, 1) + `) AND delivery_id IN
-				(SELECT id FROM deliveries WHERE ` + waiting + `)`
-		}},
-		// A post's own message, or a digest left with nothing in it (its delivery_items go with it).
-		{nil, func(n int) string {
-			return `DELETE FROM deliveries WHERE ` + waiting + ` AND (item_id IN (` + placeholders(n, 1) + `)
-				OR (digest_key IS NOT NULL AND NOT EXISTS (SELECT 1 FROM delivery_items di WHERE di.delivery_id = deliveries.id)))`
-		}},
-	} {
-		if err := execBatches(ctx, tx, gone, 1, step.sql, step.head, func(id string) []any { return []any{id} }); err != nil {
-			return fail("take removed posts out of the mail to send", err)
-		}
+	// A post back on the site is planned again from this run (see planMine).
+	if err := execBatches(ctx, tx, c.back, 1, func(n int) string {
+		return "UPDATE posts SET removed = FALSE, plan_run = ? WHERE id IN (" + placeholders(n, 1) + ")"
+	}, []any{id}, func(p int64) []any { return []any{p} }); err != nil {
+		return fail("mark posts back", err)
+	}
+	if err := unqueue(ctx, tx, c.left); err != nil {
+		return fail("take removed posts out of the mail to send", err)
 	}
 	if err := commit(ctx, tx); err != nil {
 		return fail("commit", err)
 	}
 	run.ID = id
 	return nil
+}
+
+// readAliases reads every alias the store knows, by public id.
+func readAliases(ctx context.Context, tx *sql.Tx, size int) (map[string]known, error) {
+	old := make(map[string]known, size)
+	rows, err := tx.QueryContext(ctx, "SELECT public_id, post_id, url, title, date, hash, removed FROM aliases")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k known
+		var id string
+		var date sql.NullString
+		if err := rows.Scan(&id, &k.post, &k.url, &k.title, &date, &k.hash, &k.removed); err != nil {
+			return nil, err
+		}
+		k.date = date.String
+		old[id] = k
+	}
+	return old, rows.Err()
+}
+
+// insertAliases inserts the aliases of the ids new to the store: of the post they carry on (c.joins),
+// or of a post of their own, made here.
+func insertAliases(ctx context.Context, tx *sql.Tx, run int64, started time.Time, seen []Item, dates []any, c runChanges) error {
+	now := formatTime(started)
+	post := make(map[int]int64, len(c.added))
+	var fresh []int
+	for _, i := range c.added {
+		if p, ok := c.joins[i]; ok {
+			post[i] = p
+		} else {
+			fresh = append(fresh, i)
+		}
+	}
+	// Oldest first: Plan queues the posts in the order of their ids, so the oldest of a run goes first.
+	at := func(i int) time.Time {
+		if seen[i].Date.IsZero() {
+			return started
+		}
+		return seen[i].Date
+	}
+	slices.SortStableFunc(fresh, func(i, j int) int { return at(i).Compare(at(j)) })
+	for start := 0; start < len(fresh); start += batch {
+		part := fresh[start:min(start+batch, len(fresh))]
+		args := make([]any, 0, 4*len(part))
+		for _, i := range part {
+			args = append(args, run, now, run, seen[i].Sendable)
+		}
+		rows, err := tx.QueryContext(ctx, `INSERT INTO posts (first_run, first_seen, plan_run, sendable) VALUES `+
+			placeholders(len(part), 4)+` RETURNING id`, args...)
+		if err != nil {
+			return err
+		}
+		var made []int64
+		for rows.Next() {
+			var p int64
+			if err := rows.Scan(&p); err != nil {
+				rows.Close()
+				return err
+			}
+			made = append(made, p)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(made) != len(part) {
+			return fmt.Errorf("made %d posts, want %d", len(made), len(part))
+		}
+		// The ids follow the order of the rows (RETURNING need not): the posts are alike but for
+		// sendable, given in that order.
+		slices.Sort(made)
+		for j, i := range part {
+			post[i] = made[j]
+		}
+	}
+	return execBatches(ctx, tx, c.added, 8, func(n int) string {
+		return `INSERT INTO aliases (public_id, post_id, url, title, date, hash, first_run, first_seen) VALUES ` + placeholders(n, 8)
+	}, nil, func(i int) []any {
+		it := &seen[i]
+		return []any{it.ID, post[i], it.URL, it.Title, dates[i], it.Hash, run, now}
+	})
+}
+
+// unqueue takes the posts that left the site out of what waits to go: their subscribers are owed them
+// again, should they come back (plan_run). Only what no server can have: never tried, or refused
+// (deferred). Not a crash's "sending" and "unknown" ones, nor one that was unknown before --retry-unknown
+// queued it again (maybe_sent). Nothing is in flight: a run holds the lock.
+func unqueue(ctx context.Context, tx *sql.Tx, posts []int64) error {
+	if len(posts) == 0 {
+		return nil
+	}
+	const waiting = `maybe_sent = 0 AND (status = 'deferred' OR (status = 'queued' AND sending_at IS NULL))`
+	for _, q := range []func(n int) string{
+		// A post's own message (its delivery_items row goes with it).
+		func(n int) string {
+			return `DELETE FROM deliveries WHERE ` + waiting + ` AND digest_key IS NULL AND id IN
+				(SELECT delivery_id FROM delivery_items WHERE post_id IN (` + placeholders(n, 1) + `))`
+		},
+		// Its place in a digest.
+		func(n int) string {
+			return `DELETE FROM delivery_items WHERE post_id IN (` + placeholders(n, 1) + `) AND delivery_id IN
+				(SELECT id FROM deliveries WHERE ` + waiting + `)`
+		},
+	} {
+		if err := execBatches(ctx, tx, posts, 1, q, nil, func(p int64) []any { return []any{p} }); err != nil {
+			return err
+		}
+	}
+	// A digest left with nothing in it.
+	_, err := tx.ExecContext(ctx, `DELETE FROM deliveries WHERE `+waiting+` AND digest_key IS NOT NULL
+		AND NOT EXISTS (SELECT 1 FROM delivery_items di WHERE di.delivery_id = deliveries.id)`)
+	return err
 }
 
 // execBatches runs the statement that stmt(n) makes for n rows over rows, batch rows at a time: the
@@ -651,35 +779,6 @@ func placeholders(n, cols int) string {
 		b.WriteString(row)
 	}
 	return b.String()
-}
-
-// carryOn makes item to the same post as item from, whose id changed (feed.Diff.Continues): it takes
-// from's first run, plan run, first seen, sendable and lineage, so that Plan treats it as from, and who
-// had from has it (Plan looks through the lineage); and what was still to go of from goes as to
-// (Message-IDs kept), but to a subscriber with a record of to itself (UNIQUE), whose waiting message of
-// from Record then takes out of the queue. What was sent, failed or cancelled stays with from, as what
-// happened.
-func carryOn(ctx context.Context, tx *sql.Tx, from, to string) error {
-	for _, q := range []string{
-		// to may have a lineage of its own (an id back after it was removed): the two become one.
-		`UPDATE items SET lineage = (SELECT lineage FROM items WHERE id = ?1)
-			WHERE lineage = (SELECT lineage FROM items WHERE id = ?2)`,
-		`UPDATE items SET first_run = o.first_run, plan_run = o.plan_run, first_seen = o.first_seen, sendable = o.sendable,
-			lineage = o.lineage
-			FROM (SELECT first_run, plan_run, first_seen, sendable, lineage FROM items WHERE id = ?1) AS o WHERE items.id = ?2`,
-		`UPDATE delivery_items SET item_id = ?2 WHERE item_id = ?1
-			AND delivery_id IN (SELECT id FROM deliveries WHERE status IN ('queued', 'deferred', 'sending', 'unknown'))
-			AND NOT EXISTS (SELECT 1 FROM delivery_items x WHERE x.subscriber_id = delivery_items.subscriber_id AND x.item_id = ?2)
-			AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.subscriber_id = delivery_items.subscriber_id AND x.item_id = ?2)`,
-		// A post's own message goes with its delivery_items row.
-		`UPDATE deliveries SET item_id = ?2 WHERE item_id = ?1
-			AND EXISTS (SELECT 1 FROM delivery_items x WHERE x.delivery_id = deliveries.id AND x.item_id = ?2)`,
-	} {
-		if _, err := tx.ExecContext(ctx, q, from, to); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // commit commits tx. When ctx ends just before, database/sql may roll tx back first and Commit then

@@ -1,4 +1,12 @@
-// Package store keeps Herald's state between runs: the runs, every item ever seen, the subscribers and the ledger of deliveries.
+// Package store keeps Herald's state between runs: the runs, every post ever seen, the subscribers and the ledger of deliveries.
+//
+// A post is a posts row whose integer id never changes; the public ids it has been published under (its
+// feed ids) are its aliases. A run that finds an id continuing one that left in the same run adds it to
+// that post as another alias, and nothing else moves: a known id never changes post. The ledger records
+// posts, not ids, so whether a subscriber had a post is a question about the post (delivery_items has
+// one row per subscriber and post), whatever id it went under. A post is removed when none of its
+// aliases is on the site: what waits to go of it then leaves the queue, and when an alias comes back the
+// post is planned again from that run for whoever it is still owed to.
 package store
 
 import (
@@ -11,11 +19,12 @@ import (
 // Store is the state. SQLite (this package's Open) is the one implementation for now; a PostgreSQL one will
 // follow behind the same interface.
 type Store interface {
-	// Items returns every item ever recorded, removed ones included, ordered by ID (byte order).
+	// Items returns every id ever recorded (every alias of every post), removed ones included, ordered by
+	// ID (byte order).
 	Items(ctx context.Context) ([]Item, error)
 	// Runs returns the newest n runs, newest first; n <= 0 returns them all.
 	Runs(ctx context.Context, n int) ([]Run, error)
-	// Counts returns how many runs, items (and of them removed), subscribers and deliveries there are.
+	// Counts returns how many runs, items (ids, and of them removed), subscribers and deliveries there are.
 	Counts(ctx context.Context) (Counts, error)
 	// Record stores a run and the items it saw, in one transaction: items new to the store are inserted
 	// (FirstRun/FirstSeen = this run), known ones updated (URL, Title, Date, Hash, LastRun/LastSeen; Removed
@@ -26,11 +35,17 @@ type Store interface {
 	// FirstSeen and LastSeen are run.Started, which must be set. Only ID, URL, Title, Date, Hash,
 	// Sendable and Continues of the seen items are read; IDs must be non-empty and unique.
 	//
-	// An item new to the store with Sendable set is recorded as sendable: Plan mails it to the subscribers
-	// it is due to. The caller sets it on the diff's New items (backfilled ones included), never on the
-	// rest of a baseline. Sendable on an item the store already knows is ignored: an item becomes
-	// sendable when it is first seen or never. Storing it in the same transaction as the run means that
-	// a crash cannot record a post as seen and lose that it was to be mailed.
+	// A new id whose Continues names an id that this run saw leave the site is another alias of that id's
+	// post; any other new id is a new post. A known id stays with its post, whatever its Continues. A post
+	// none of whose ids is on the site any more is removed, and what waits to go of it leaves the queue
+	// (not what a server may have: see deliveries' maybe_sent); a removed post with an id back on the site
+	// is planned again from this run.
+	//
+	// A new post with Sendable set is recorded as sendable: Plan mails it to the subscribers it is due
+	// to. The caller sets it on the diff's New items (backfilled ones included), never on the rest of a
+	// baseline. Sendable on an id of a post the store already knows is ignored: a post becomes sendable
+	// when it is first seen or never. Storing it in the same transaction as the run means that a crash
+	// cannot record a post as seen and lose that it was to be mailed.
 	Record(ctx context.Context, run *Run, seen []Item) error
 
 	// ImportSubscribers adds or merges subs in one transaction: all of them or none. Subscribers are
@@ -83,15 +98,16 @@ type Store interface {
 	SubscriberDeliveries(ctx context.Context, id int64) ([]Delivery, error)
 
 	// Plan queues, in one transaction, the deliveries due at now and returns how many it queued:
-	//   - to each active subscriber with frequency immediate, every sendable item they have not had, one
+	//   - to each active subscriber with frequency immediate, every sendable post they have not had, one
 	//     delivery each;
 	//   - to each active daily or weekly subscriber whose digest is due (their last digest, or their
 	//     confirmation, was before the start of now's UTC day, or ISO week), one digest delivery with
-	//     every sendable item they have not had, none when there is nothing; their next digest is due in
+	//     every sendable post they have not had, none when there is nothing; their next digest is due in
 	//     the next period either way.
-	// An item is a subscriber's when it is sendable (see Record), not removed, first seen after the
-	// subscriber confirmed, and recorded after the subscriber was added to the store. Nobody gets an item
-	// twice, alone or in a digest, whatever their frequency was. Planning again queues nothing new.
+	// A post is a subscriber's when it is sendable (see Record), not removed, first seen after the
+	// subscriber confirmed, and recorded after the subscriber was added to the store. Nobody gets a post
+	// twice, alone or in a digest, under any of its ids, whatever their frequency was. Planning again
+	// queues nothing new.
 	Plan(ctx context.Context, now time.Time) (int, error)
 	// Due returns up to limit deliveries to attempt at now, oldest first: queued ones and deferred ones
 	// whose next attempt is due, of active subscribers only.
@@ -155,7 +171,7 @@ var (
 	ErrNotStore = errors.New("store: not a Herald store")
 )
 
-// Item is one post as the store remembers it across runs.
+// Item is one public id of a post (an alias) as the store remembers it across runs.
 type Item struct {
 	ID, URL, Title string
 	Date           time.Time // the post's date
@@ -165,11 +181,11 @@ type Item struct {
 	LastRun        int64
 	LastSeen       time.Time
 	Removed        bool
-	Sendable       bool // counted as new when first seen: Plan mails it (see Record)
-	// Continues is the id of the item this one carries on, when the post's id changed (feed.Diff.Continues):
-	// Record gives it that item's first run, first seen, sendable and lineage (who had one id of a post
-	// has them all), and moves to it what is still to send, so nobody gets the post twice.
+	Sendable       bool // the post was counted as new when first seen: Plan mails it (see Record)
+	// Continues is the id of the item this one carries on, when the post's id changed (history.Diff.Continues):
+	// Record makes a new id that carries on an id gone in the same run another alias of that id's post.
 	Continues string
+	Post      int64 // the post this id is an alias of (set by Items; Record ignores it)
 }
 
 // Run is one recorded run.
@@ -245,10 +261,12 @@ const (
 
 // Delivery is one message of the ledger: a post or a digest to a subscriber.
 type Delivery struct {
-	ID            int64
-	SubscriberID  int64
-	ItemIDs       []string // one for a post; a digest's, newest first
-	DigestKey     string   // "daily 2025-01-03" or "weekly 2025-W01"; "" for a post
+	ID           int64
+	SubscriberID int64
+	// ItemIDs are the posts it carries, each by its id on the site (the newest, when it has several there;
+	// the one last seen there, when it has none): one for a post; a digest's, newest first.
+	ItemIDs       []string
+	DigestKey     string // "daily 2025-01-03" or "weekly 2025-W01"; "" for a post
 	Status        string
 	MessageID     string // the Message-ID it was first sent with; "" until then (the mailer makes one from ID)
 	Attempts      int

@@ -165,16 +165,73 @@ var fillers = []func(t *testing.T, s *sqliteStore){
 	},
 	func(t *testing.T, s *sqliteStore) {
 		// Version 6 plans a post put back from the run that put it back: take one off, and put it back.
-		var seen []Item
-		for _, it := range items(t, s) {
-			if !it.Removed {
-				seen = append(seen, Item{ID: it.ID, URL: it.URL, Title: it.Title, Date: it.Date, Hash: it.Hash})
-			}
+		withToday(t, s, func(s *sqliteStore) {
+			seen := onSite(t, s)
+			at := time.Date(2024, 9, 1, 8, 0, 0, 0, time.UTC)
+			record(t, s, &Run{Started: at, Command: "publish"}, slices.Clone(seen[1:]))
+			record(t, s, &Run{Started: at.Add(time.Hour), Command: "publish"}, seen)
+		})
+		// And the ids of one post that version 7 makes one: moved-old carried on as moved-new (cy had it
+		// under the first, and bob's message waiting then went as the second); twin-old back beside
+		// twin-new, both on the site; split-b, to which a Herald before version 6 moved cy's record
+		// of split-a and left the delivery on split-a.
+		_, err := s.db.ExecContext(t.Context(), `
+			INSERT INTO runs (started, command, config_hash, items_count, new_count, updated_count, removed_count, baseline, forced)
+				VALUES ('2024-09-02T08:00:00.000000000Z', 'publish', '', 4, 4, 0, 0, 0, 0),
+					('2024-09-02T09:00:00.000000000Z', 'publish', '', 4, 0, 2, 2, 0, 0);
+			INSERT INTO items (id, url, title, date, hash, first_run, first_seen, last_run, last_seen, removed, sendable, plan_run, lineage)
+				SELECT v.column1, 'https://example.com/' || v.column1, v.column1, NULL, v.column1, r.id - 1,
+					'2024-09-02T08:00:00.000000000Z', CASE v.column2 WHEN 1 THEN r.id - 1 END,
+					CASE v.column2 WHEN 1 THEN '2024-09-02T08:00:00.000000000Z' END, v.column2, 1, r.id - 1, v.column3
+				FROM (VALUES ('moved-old', 1, 'moved-old'), ('moved-new', 0, 'moved-old'), ('twin-old', 0, 'twin-old'),
+					('twin-new', 0, 'twin-old'), ('split-a', 1, 'split-a'), ('split-b', 0, 'split-b')) v,
+					(SELECT MAX(id) AS id FROM runs) r;
+			INSERT INTO subscribers (email, email_key, status, frequency, created_at, consent_source, consent_at, confirmed_at,
+					planned_run, start_run)
+				SELECT 'cy@example.com', 'cy@example.com', 'active', 'immediate', '2024-08-01T00:00:00.000000000Z', 'command',
+					'2024-08-01T00:00:00.000000000Z', '2024-08-01T00:00:00.000000000Z', MAX(id) - 2, MAX(id) - 2 FROM runs;
+			INSERT INTO deliveries (subscriber_id, item_id, status, message_id, attempts, queued_at, sending_at, sent_at)
+				SELECT s.id, v.column2, v.column3, CASE v.column3 WHEN 'sent' THEN '<' || v.column2 || '.' || s.id || '@x>' END,
+					CASE v.column3 WHEN 'sent' THEN 1 ELSE 0 END, '2024-09-02T08:30:00.000000000Z',
+					CASE v.column3 WHEN 'sent' THEN '2024-09-02T08:31:00.000000000Z' END,
+					CASE v.column3 WHEN 'sent' THEN '2024-09-02T08:31:00.000000000Z' END
+				FROM (VALUES ('cy@example.com', 'moved-old', 'sent'), ('bob@example.com', 'moved-new', 'queued'),
+					('cy@example.com', 'twin-old', 'sent'), ('bob@example.com', 'twin-new', 'sent'),
+					('cy@example.com', 'split-a', 'sent'), ('bob@example.com', 'split-b', 'sent')) v
+					JOIN subscribers s ON s.email = v.column1;
+			INSERT INTO delivery_items (subscriber_id, item_id, delivery_id)
+				SELECT d.subscriber_id, CASE d.item_id WHEN 'split-a' THEN 'split-b' ELSE d.item_id END, d.id
+				FROM deliveries d WHERE d.item_id IN ('moved-old', 'moved-new', 'twin-old', 'twin-new', 'split-a', 'split-b');`)
+		if err != nil {
+			t.Fatal(err)
 		}
-		at := time.Date(2024, 9, 1, 8, 0, 0, 0, time.UTC)
-		record(t, s, &Run{Started: at, Command: "publish"}, slices.Clone(seen[1:]))
-		record(t, s, &Run{Started: at.Add(time.Hour), Command: "publish"}, seen)
 	},
+	func(t *testing.T, s *sqliteStore) {
+		// Version 7 keys the ledger by post: a post planned for eve, then carried on to another id.
+		at := time.Date(2024, 10, 1, 8, 0, 0, 0, time.UTC)
+		if _, err := s.AddSubscriber(t.Context(), Subscriber{Email: "eve@example.com", Status: Active}, at); err != nil {
+			t.Fatal(err)
+		}
+		seen := append(onSite(t, s), Item{ID: "v7-old", URL: "https://example.com/v7", Title: "V7", Hash: "v7", Date: at, Sendable: true})
+		record(t, s, &Run{Started: at.Add(time.Hour), Command: "publish"}, seen)
+		if _, err := s.Plan(t.Context(), at.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		seen[len(seen)-1].ID, seen[len(seen)-1].Continues = "v7-new", "v7-old"
+		record(t, s, &Run{Started: at.Add(2 * time.Hour), Command: "publish"}, seen)
+	},
+}
+
+// onSite is the store's items that are on the site, as a run sees them.
+func onSite(t *testing.T, s *sqliteStore) []Item {
+	t.Helper()
+	var seen []Item
+	for _, it := range items(t, s) {
+		if !it.Removed {
+			seen = append(seen, Item{ID: it.ID, URL: it.URL, Title: it.Title, Date: it.Date, Hash: it.Hash})
+		}
+	}
+	return seen
 }
 
 // withToday runs fill, which uses today's Store, on the rows of s, an older version's store: on a copy of s
@@ -187,6 +244,16 @@ func withToday(t *testing.T, s *sqliteStore, fill func(*sqliteStore)) {
 	}
 	ref := openStore(t, refPath)
 	fill(ref)
+	// The tables of version 6 and before, as views of today's: each post has one id there.
+	const firstAlias = `(SELECT MIN(public_id) FROM aliases WHERE post_id = %s)`
+	if _, err := ref.db.ExecContext(t.Context(), `
+		CREATE VIEW old_items AS SELECT a.public_id AS id, a.url, a.title, a.date, a.hash, a.first_run, a.first_seen,
+			a.last_run, a.last_seen, a.removed, p.sendable, p.plan_run, `+fmt.Sprintf(firstAlias, "a.post_id")+` AS lineage
+			FROM aliases a JOIN posts p ON p.id = a.post_id;
+		CREATE VIEW old_deliveries AS SELECT d.*, `+fmt.Sprintf(firstAlias, "d.post_id")+` AS item_id FROM deliveries d;
+		CREATE VIEW old_delivery_items AS SELECT di.*, `+fmt.Sprintf(firstAlias, "di.post_id")+` AS item_id FROM delivery_items di;`); err != nil {
+		t.Fatal(err)
+	}
 	if err := ref.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +286,11 @@ func withToday(t *testing.T, s *sqliteStore, fill func(*sqliteStore)) {
 		}
 		list := strings.Join(cols, ", ")
 		deletes = append([]string{"DELETE FROM main." + table}, deletes...) // children first
-		inserts = append(inserts, "INSERT INTO main."+table+" ("+list+") SELECT "+list+" FROM ref."+table)
+		from := table
+		if table != "runs" && table != "subscribers" {
+			from = "old_" + table
+		}
+		inserts = append(inserts, "INSERT INTO main."+table+" ("+list+") SELECT "+list+" FROM ref."+from)
 	}
 	// The inserts moved the AUTOINCREMENT counters up to the rows; the copy's may be higher (rows deleted).
 	inserts = append(inserts, "DELETE FROM main.sqlite_sequence", "INSERT INTO main.sqlite_sequence SELECT * FROM ref.sqlite_sequence WHERE name IN (SELECT name FROM main.sqlite_master)")
@@ -231,19 +302,62 @@ func withToday(t *testing.T, s *sqliteStore, fill func(*sqliteStore)) {
 }
 
 // dump is the rows of the tables of a version-v store, in the columns of version v, for comparing a store
-// before and after a migration.
+// before and after a migration. Items are read from aliases in a store of version 7 and after, and the
+// ledger names each post by all its ids: before version 7, those of its item's group (its lineage, and the
+// lineages that a delivery links, as migration 7 joins them).
 func dump(t *testing.T, s *sqliteStore, v int) string {
 	t.Helper()
-	var b strings.Builder
+	conn, err := s.db.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var aliases bool
+	if err := conn.QueryRowContext(t.Context(), "SELECT COUNT(*) > 0 FROM sqlite_master WHERE name = 'aliases'").Scan(&aliases); err != nil {
+		t.Fatal(err)
+	}
+	items := `SELECT public_id, url, title, date, hash, first_run, first_seen, last_run, last_seen, removed FROM aliases ORDER BY public_id`
+	post := `(SELECT GROUP_CONCAT(public_id, ' ' ORDER BY public_id) FROM aliases WHERE post_id = %s)`
+	deliveries := `SELECT id, subscriber_id, ` + fmt.Sprintf(post, "d.post_id") + `, digest_key, status, message_id, attempts,
+		last_error, queued_at, sending_at, sent_at, next_attempt_at FROM deliveries d ORDER BY id`
+	deliveryItems := `SELECT subscriber_id, ` + fmt.Sprintf(post, "di.post_id") + ` AS post, delivery_id FROM delivery_items di
+		ORDER BY subscriber_id, post`
+	if !aliases && v >= 1 {
+		items = `SELECT id, url, title, date, hash, first_run, first_seen, last_run, last_seen, removed FROM items ORDER BY id`
+		lineage, links := "id", ""
+		if v >= 6 {
+			lineage = "lineage"
+		}
+		if v >= 2 {
+			links = `UNION SELECT d.item_id, di.item_id FROM deliveries d JOIN delivery_items di ON di.delivery_id = d.id
+					WHERE d.item_id IS NOT NULL
+				UNION SELECT di.item_id, d.item_id FROM deliveries d JOIN delivery_items di ON di.delivery_id = d.id
+					WHERE d.item_id IS NOT NULL`
+		}
+		if _, err := conn.ExecContext(t.Context(), `DROP TABLE IF EXISTS temp.dump_group;
+			CREATE TEMP TABLE dump_group AS WITH RECURSIVE
+				edge (x, y) AS (SELECT id, `+lineage+` FROM items UNION SELECT `+lineage+`, id FROM items `+links+`),
+				reach (id, other) AS (SELECT id, id FROM items UNION SELECT r.id, e.y FROM reach r JOIN edge e ON e.x = r.other)
+			SELECT id, GROUP_CONCAT(other, ' ' ORDER BY other) AS post FROM reach GROUP BY id`); err != nil {
+			t.Fatal(err)
+		}
+		post = `(SELECT post FROM dump_group WHERE id = %s)`
+		deliveries = `SELECT id, subscriber_id, ` + fmt.Sprintf(post, "d.item_id") + `, digest_key, status, message_id, attempts,
+			last_error, queued_at, sending_at, sent_at, next_attempt_at FROM deliveries d ORDER BY id`
+		// A post's own delivery says that its subscriber had it, as a delivery_items row does (migration 7
+		// writes the row where a store before it had none).
+		deliveryItems = `SELECT subscriber_id, ` + fmt.Sprintf(post, "di.item_id") + ` AS post, delivery_id FROM delivery_items di
+			UNION SELECT subscriber_id, ` + fmt.Sprintf(post, "d.item_id") + `, id FROM deliveries d WHERE d.item_id IS NOT NULL
+			ORDER BY subscriber_id, post`
+	}
 	queries := []string{
-		`SELECT name, seq FROM sqlite_sequence ORDER BY name`,
+		`SELECT name, seq FROM sqlite_sequence WHERE name <> 'posts' ORDER BY name`,
 		`SELECT * FROM runs ORDER BY id`,
-		`SELECT id, url, title, date, hash, first_run, first_seen, last_run, last_seen, removed FROM items ORDER BY id`,
+		items,
 		`SELECT id, email, email_key, name, status, frequency, created_at, consent_source, consent_at, consent_ip,
 			confirmed_at, unsubscribed_at, hard_bounces, last_digest_at FROM subscribers ORDER BY id`,
-		`SELECT id, subscriber_id, item_id, digest_key, status, message_id, attempts, last_error, queued_at,
-			sending_at, sent_at, next_attempt_at FROM deliveries ORDER BY id`,
-		`SELECT subscriber_id, item_id, delivery_id FROM delivery_items ORDER BY subscriber_id, item_id`,
+		deliveries,
+		deliveryItems,
 	}
 	switch v {
 	case 0:
@@ -251,8 +365,9 @@ func dump(t *testing.T, s *sqliteStore, v int) string {
 	case 1:
 		queries = queries[:3]
 	}
+	var b strings.Builder
 	for _, q := range queries {
-		rows, err := s.db.QueryContext(t.Context(), q)
+		rows, err := conn.QueryContext(t.Context(), q)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -316,15 +431,32 @@ func TestMigrateFromEveryVersion(t *testing.T) {
 			if err := s.db.QueryRowContext(t.Context(), "SELECT COUNT(*) FROM pragma_foreign_key_check").Scan(&broken); err != nil || broken != 0 {
 				t.Errorf("got %d foreign key violations (%v), want 0", broken, err)
 			}
-			// Version 6: Plan looks at each item from its first run, and no subscriber starts after their cursor.
-			for q, what := range map[string]string{
-				"SELECT COUNT(*) FROM items WHERE plan_run <> first_run":         "items planned from another run than their first",
-				"SELECT COUNT(*) FROM items WHERE lineage IS NOT id":             "items of another lineage than their own",
+			checkModel(t, s)
+			// Version 6: no subscriber starts after their cursor; and, for the items of the versions before,
+			// Plan looks at each from its first run. Version 7: before version 6, each post had one id.
+			checks := map[string]string{
 				"SELECT COUNT(*) FROM subscribers WHERE start_run > planned_run": "subscribers starting after their cursor",
-			} {
+			}
+			if v < 6 {
+				checks["SELECT COUNT(*) FROM posts WHERE plan_run <> first_run"] = "posts planned from another run than their first"
+				checks["SELECT COUNT(*) FROM posts p WHERE (SELECT COUNT(*) FROM aliases a WHERE a.post_id = p.id) <> 1"] = "posts with other than one id"
+			}
+			for q, what := range checks {
 				var n int
 				if err := s.db.QueryRowContext(t.Context(), q).Scan(&n); err != nil || n != 0 {
 					t.Errorf("got %d %s (%v), want 0", n, what, err)
+				}
+			}
+			if v == 6 {
+				// The ids of one post are one post, and who had it under one id has it.
+				got := postLedger(t, s, "moved-old", "twin-old", "split-a")
+				want := []string{
+					"moved-new moved-old: bob@example.com queued, cy@example.com sent",
+					"split-a split-b: bob@example.com sent, cy@example.com sent",
+					"twin-new twin-old: bob@example.com sent, cy@example.com sent",
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("got posts\n\t%s\nwant\n\t%s", strings.Join(got, "\n\t"), strings.Join(want, "\n\t"))
 				}
 			}
 			if v == 1 || v == 2 { // version 3's filler records a sendable item
@@ -353,6 +485,9 @@ func TestMigrateFromEveryVersion(t *testing.T) {
 			if v >= 3 {
 				planned = 2 // and to the subscriber of version 3's filler
 			}
+			if v >= 6 {
+				planned = 3 // and to cy of version 6's filler, who had each of its posts under an id
+			}
 			if n, err := s.Plan(t.Context(), r.Started.Add(time.Hour)); err != nil || n != planned {
 				t.Fatalf("plan after the migration: got %d, %v, want %d deliveries", n, err, planned)
 			}
@@ -377,30 +512,44 @@ func TestMigrateFromEveryVersion(t *testing.T) {
 					t.Errorf("got due %v, want %v", ids, want)
 				}
 			}
+			if v == 6 {
+				// bob's message of the moved post goes under the id on the site.
+				if !slices.ContainsFunc(due, func(d Delivery) bool { return slices.Equal(d.ItemIDs, []string{"moved-new"}) }) {
+					t.Errorf("got due %+v, want bob's message of moved-new", due)
+				}
+			}
+			checkModel(t, s)
+			// Today's filler works on the migrated store.
+			fillers[len(fillers)-1](t, s)
+			checkModel(t, s)
 		})
 	}
 }
 
-// TestItemsPlanRunTrigger: an item that an older Herald inserts after the store was migrated under it
-// (without plan_run and lineage) is planned from its first run, and is its own lineage.
-func TestItemsPlanRunTrigger(t *testing.T) {
-	s := openStore(t, filepath.Join(t.TempDir(), "herald.db"))
-	if _, err := s.db.ExecContext(t.Context(), `INSERT INTO runs (started, command, items_count, new_count, updated_count,
-			removed_count, baseline, forced, config_hash) VALUES ('2025-01-01T00:00:00.000000000Z', 'publish', 1, 1, 0, 0, 0, 0, '');
-		INSERT INTO items (id, url, title, hash, first_run, first_seen, sendable)
-			VALUES ('old', 'https://example.com/old', 'Old', 'h', 1, '2025-01-01T00:00:00.000000000Z', 1)`); err != nil {
-		t.Fatal(err)
+// postLedger says, for the post of each of ids, its ids and who had it: "id id: email status, ...".
+func postLedger(t *testing.T, s *sqliteStore, ids ...string) []string {
+	t.Helper()
+	var lines []string
+	for _, id := range ids {
+		var line string
+		err := s.db.QueryRowContext(t.Context(), `SELECT
+			(SELECT GROUP_CONCAT(public_id, ' ' ORDER BY public_id) FROM aliases WHERE post_id = a.post_id) || ': ' ||
+			COALESCE((SELECT GROUP_CONCAT(s.email || ' ' || d.status, ', ' ORDER BY s.email) FROM delivery_items di
+				JOIN subscribers s ON s.id = di.subscriber_id JOIN deliveries d ON d.id = di.delivery_id
+				WHERE di.post_id = a.post_id), '')
+			FROM aliases a WHERE a.public_id = ?`, id).Scan(&line)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, line)
 	}
-	var planRun int
-	var lineage string
-	if err := s.db.QueryRowContext(t.Context(), "SELECT plan_run, lineage FROM items WHERE id = 'old'").Scan(&planRun, &lineage); err != nil || planRun != 1 || lineage != "old" {
-		t.Errorf("got plan_run %d, lineage %q, %v, want 1, old", planRun, lineage, err)
-	}
+	slices.Sort(lines)
+	return lines
 }
 
 // TestMigrateStartRun: a subscriber of version 5 imported with an old confirmation after a post was
 // recorded does not get that post when it is put back after the migration (version 6 starts them at the
-// last run before they were added); an older Herald's insert after the migration gets a start too.
+// last run before they were added).
 func TestMigrateStartRun(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "herald.db")
 	old, err := open(t.Context(), path, 5)
@@ -421,13 +570,6 @@ func TestMigrateStartRun(t *testing.T) {
 			VALUES ('imported@example.com', 'imported@example.com', 'active', 'immediate', '2025-01-03T00:00:00.000000000Z',
 				'import', '2020-01-01T00:00:00.000000000Z', '2020-01-01T00:00:00.000000000Z', 1)`)
 	s := openStore(t, path)
-	// An older Herald, still running, adds a subscriber as version 5 did: no start_run.
-	if _, err := s.db.ExecContext(t.Context(), `INSERT INTO subscribers (email, email_key, status, frequency, created_at,
-			consent_source, consent_at, confirmed_at, planned_run)
-		VALUES ('late@example.com', 'late@example.com', 'active', 'immediate', '2025-01-03T00:00:00.000000000Z',
-			'import', '2020-01-01T00:00:00.000000000Z', '2020-01-01T00:00:00.000000000Z', 1)`); err != nil {
-		t.Fatal(err)
-	}
 	record(t, s, &Run{Started: time.Date(2025, 1, 4, 0, 0, 0, 0, time.UTC), Command: "publish"},
 		[]Item{{ID: "old", URL: "https://example.com/old", Title: "Old", Hash: "h"}}) // back
 	if n, err := s.Plan(t.Context(), time.Date(2025, 1, 4, 1, 0, 0, 0, time.UTC)); err != nil || n != 0 {
@@ -916,6 +1058,21 @@ func TestLedgerSchema(t *testing.T) {
 		return err
 	}
 	const now = "2024-05-01T08:00:00.000000000Z"
+	// inTx runs qs (each given now for its ?) in one transaction, all or nothing.
+	inTx := func(qs ...string) error {
+		tx, err := s.db.BeginTx(t.Context(), nil)
+		if err != nil {
+			return err
+		}
+		for _, q := range qs {
+			if _, err := tx.ExecContext(t.Context(), q, now); err != nil {
+				tx.Rollback()
+				return err
+			}
+		}
+		return tx.Commit()
+	}
+	post := func(id string) string { return "(SELECT post_id FROM aliases WHERE public_id = '" + id + "')" }
 	sub := func(email, key string) error {
 		return exec(`INSERT INTO subscribers (email, email_key, created_at, consent_source, consent_ip)
 			VALUES (?, ?, ?, 'web', '192.0.2.1')`, email, key, now)
@@ -935,32 +1092,42 @@ func TestLedgerSchema(t *testing.T) {
 			return exec(`INSERT INTO subscribers (email, email_key, created_at, consent_source) VALUES ('c@x', 'c@x', ?, 'guess')`, now)
 		}, true},
 		{"a post to a subscriber", func() error {
-			return errors.Join(
-				exec(`INSERT INTO deliveries (id, subscriber_id, item_id, queued_at) VALUES (1, 1, 'post-000001', ?)`, now),
-				exec(`INSERT INTO delivery_items (subscriber_id, item_id, delivery_id) VALUES (1, 'post-000001', 1)`))
+			return inTx(`INSERT INTO deliveries (id, subscriber_id, post_id, queued_at) VALUES (1, 1, `+post("post-000001")+`, ?)`,
+				`INSERT INTO delivery_items (subscriber_id, post_id, delivery_id) VALUES (1, `+post("post-000001")+`, 1)`)
 		}, false},
 		{"the same post to the same subscriber", func() error {
-			return exec(`INSERT INTO deliveries (subscriber_id, item_id, queued_at) VALUES (1, 'post-000001', ?)`, now)
+			return inTx(`INSERT INTO deliveries (id, subscriber_id, post_id, queued_at) VALUES (2, 1, `+post("post-000001")+`, ?)`,
+				`INSERT INTO delivery_items (subscriber_id, post_id, delivery_id) VALUES (1, `+post("post-000001")+`, 2)`)
 		}, true},
 		{"the same post to another subscriber", func() error {
-			return exec(`INSERT INTO deliveries (subscriber_id, item_id, queued_at) VALUES (2, 'post-000001', ?)`, now)
+			return inTx(`INSERT INTO deliveries (id, subscriber_id, post_id, queued_at) VALUES (3, 2, `+post("post-000001")+`, ?)`,
+				`INSERT INTO delivery_items (subscriber_id, post_id, delivery_id) VALUES (2, `+post("post-000001")+`, 3)`)
 		}, false},
 		{"a digest", func() error {
-			return errors.Join(
-				exec(`INSERT INTO deliveries (id, subscriber_id, digest_key, queued_at) VALUES (10, 1, 'weekly 2024-W18', ?)`, now),
-				exec(`INSERT INTO delivery_items (subscriber_id, item_id, delivery_id) VALUES (1, 'post-000002', 10), (1, 'post-000003', 10)`))
+			return inTx(`INSERT INTO deliveries (id, subscriber_id, digest_key, queued_at) VALUES (10, 1, 'weekly 2024-W18', ?)`,
+				`INSERT INTO delivery_items (subscriber_id, post_id, delivery_id) VALUES (1, `+post("post-000002")+`, 10), (1, `+post("post-000003")+`, 10)`)
 		}, false},
 		{"a post already sent alone, again in a digest", func() error {
-			return exec(`INSERT INTO delivery_items (subscriber_id, item_id, delivery_id) VALUES (1, 'post-000001', 10)`)
+			return exec(`INSERT INTO delivery_items (subscriber_id, post_id, delivery_id) VALUES (1, ` + post("post-000001") + `, 10)`)
 		}, true},
 		{"the same digest twice", func() error {
 			return exec(`INSERT INTO deliveries (subscriber_id, digest_key, queued_at) VALUES (1, 'weekly 2024-W18', ?)`, now)
 		}, true},
 		{"a post of another subscriber's delivery", func() error {
-			return exec(`INSERT INTO delivery_items (subscriber_id, item_id, delivery_id) VALUES (2, 'post-000004', 10)`)
+			return exec(`INSERT INTO delivery_items (subscriber_id, post_id, delivery_id) VALUES (2, ` + post("post-000004") + `, 10)`)
 		}, true},
 		{"an unknown post", func() error {
-			return exec(`INSERT INTO deliveries (subscriber_id, item_id, queued_at) VALUES (1, 'no-such-post', ?)`, now)
+			return exec(`INSERT INTO deliveries (subscriber_id, post_id, queued_at) VALUES (1, 9999, ?)`, now)
+		}, true},
+		{"an unknown post in a digest", func() error {
+			return exec(`INSERT INTO delivery_items (subscriber_id, post_id, delivery_id) VALUES (1, 9999, 10)`)
+		}, true},
+		{"an id of an unknown post", func() error {
+			return exec(`INSERT INTO aliases (public_id, post_id, url, title, hash, first_run, first_seen) VALUES ('x', 9999, '', '', '', 1, ?)`, now)
+		}, true},
+		{"an id of two posts", func() error {
+			return exec(`INSERT INTO aliases (public_id, post_id, url, title, hash, first_run, first_seen)
+				VALUES ('post-000001', `+post("post-000002")+`, '', '', '', 1, ?)`, now)
 		}, true},
 		{"neither post nor digest", func() error {
 			return exec(`INSERT INTO deliveries (subscriber_id, queued_at) VALUES (1, ?)`, now)

@@ -202,10 +202,10 @@ func (s *sqliteStore) SubscriberByEmail(ctx context.Context, email string) (Subs
 }
 
 // planStart is where a subscriber added now starts planning (subscribers.planned_run and start_run): at
-// the newest sendable item, so that nothing recorded before they were added is theirs.
+// the newest sendable post, so that nothing recorded before they were added is theirs.
 func planStart(ctx context.Context, tx *sql.Tx) (int64, error) {
 	var m int64
-	err := tx.QueryRowContext(ctx, "SELECT COALESCE(MAX(plan_run), 0) FROM items WHERE sendable = TRUE").Scan(&m)
+	err := tx.QueryRowContext(ctx, "SELECT COALESCE(MAX(plan_run), 0) FROM posts WHERE sendable = TRUE").Scan(&m)
 	return m, err
 }
 
