@@ -576,6 +576,43 @@ func TestPlanLineagesMerge(t *testing.T) {
 	st.ledger("ann@example.com daily 2025-01-07 [b] sent")
 }
 
+// TestContinuationNeverJoinsTwoPosts: a post back after it was removed, carrying on (Continues) the gone
+// id of another post, is back as itself: the two stay two posts. ann had a, bob had b; bob is still owed
+// a, and nobody gets either twice.
+func TestContinuationNeverJoinsTwoPosts(t *testing.T) {
+	st := newSite(t)
+	st.publish(hours(-100), false, "base")
+	ann := st.subscribe("ann@example.com", Immediate, hours(-50))
+	st.subscribe("bob@example.com", Daily, hours(-50))
+	st.plan(hours(0), 0)
+	st.publish(hours(1), true, "a")
+	st.plan(hours(1), 1) // ann's a
+	st.sendAll(hours(1))
+	st.update(ann, hours(1.5), func(s *Subscriber) { s.Frequency = Weekly }) // her digest: next Monday
+	a := st.posts[len(st.posts)-1]
+	st.remove("a")
+	st.publish(hours(2), false) // a gone before bob's digest
+	st.plan(hours(24), 0)
+	st.publish(hours(25), true, "b")
+	st.plan(hours(48), 1) // bob's Wednesday digest, with b
+	st.sendAll(hours(48))
+	st.remove("b")
+	a.Continues = "b"
+	st.posts = append(st.posts, a)
+	st.publish(hours(49), false) // a back, carrying b on
+	st.plan(hours(72), 1)        // bob's Thursday digest has a
+	st.plan(hours(24*7), 0)      // ann's Monday digest: she had a, and b is gone
+	st.plan(hours(24*8), 0)
+	st.ledger(
+		"ann@example.com a sent",
+		"bob@example.com daily 2025-01-08 [b] sent",
+		"bob@example.com daily 2025-01-09 [a]",
+	)
+	if got := postLedger(t, st.s, "a", "b"); !slices.Equal(got, []string{"a: ann@example.com sent, bob@example.com queued", "b: bob@example.com sent"}) {
+		t.Errorf("got posts %q, want a and b apart", got)
+	}
+}
+
 // TestRecordKeepsDeferredAfterUnknown: a delivery once unknown, queued again by --retry-unknown and then
 // refused, may be in the mailbox from its first try: when its post leaves and comes back, the post is not
 // planned again for that subscriber.

@@ -577,6 +577,76 @@ func TestMigrateStartRun(t *testing.T) {
 	}
 }
 
+// TestMigrateDuplicates: the ids of one post (a lineage, or lineages a delivery links) that a subscriber
+// had each of, in a store of version 6, leave them one row of the post: the strongest, and what else
+// waited to go of it is cancelled, or leaves its digest. Nobody is planned the post again.
+func TestMigrateDuplicates(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "herald.db")
+	old, err := open(t.Context(), path, 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = old.db.ExecContext(t.Context(), `
+		INSERT INTO runs (started, command, config_hash, items_count, new_count, updated_count, removed_count, baseline, forced)
+			VALUES (?1, 'publish', '', 0, 0, 0, 0, 1, 0), (?1, 'publish', '', 0, 0, 0, 0, 0, 0), (?1, 'publish', '', 0, 0, 0, 0, 0, 0);
+		INSERT INTO items (id, url, title, hash, first_run, first_seen, last_run, last_seen, removed, sendable, plan_run, lineage)
+			SELECT column1, '', column1, column1, 2, ?1, CASE column2 WHEN 1 THEN 2 END, CASE column2 WHEN 1 THEN ?1 END,
+				column2, column1 IN ('x', 'y'), 2, column3
+			FROM (VALUES ('x', 1, 'x'), ('y', 0, 'x'), ('u', 1, 'u'), ('w', 0, 'u'), ('z', 0, 'z'),
+				('m1', 1, 'm1'), ('m2', 1, 'm2'), ('m3', 0, 'm3'));
+		INSERT INTO subscribers (email, email_key, status, frequency, created_at, consent_source, consent_at, confirmed_at, planned_run)
+			SELECT column1, column1, 'active', column2, ?2, 'command', ?2, ?2, column3
+			FROM (VALUES ('ann@example.com', 'immediate', 0), ('dan@example.com', 'daily', 0), ('eve@example.com', 'immediate', 0),
+				('fay@example.com', 'immediate', 0), ('gus@example.com', 'immediate', 3), ('hal@example.com', 'immediate', 3));
+		INSERT INTO deliveries (id, subscriber_id, item_id, digest_key, status, maybe_sent, queued_at)
+			SELECT column1, (SELECT id FROM subscribers WHERE email = column2 || '@example.com'), column3, column4, column5, column6, ?1
+			FROM (VALUES (1, 'ann', 'x', NULL, 'sent', 0), (2, 'ann', 'y', NULL, 'queued', 0),
+				(3, 'dan', 'u', NULL, 'sent', 0), (4, 'dan', NULL, 'daily 2024-09-03', 'queued', 0),
+				(5, 'dan', NULL, 'daily 2024-09-04', 'queued', 0), (6, 'dan', 'x', NULL, 'deferred', 0),
+				(7, 'eve', 'x', NULL, 'failed', 0), (8, 'eve', 'y', NULL, 'unknown', 0),
+				(9, 'fay', 'x', NULL, 'queued', 0), (10, 'fay', 'y', NULL, 'queued', 1),
+				(11, 'gus', 'm1', NULL, 'sent', 0), (12, 'hal', 'm2', NULL, 'sent', 0));
+		INSERT INTO delivery_items (subscriber_id, item_id, delivery_id)
+			SELECT d.subscriber_id, CASE d.item_id WHEN 'm1' THEN 'm2' WHEN 'm2' THEN 'm3' ELSE d.item_id END, d.id
+				FROM deliveries d WHERE d.item_id IS NOT NULL
+			UNION ALL SELECT id, column1, column2 FROM (VALUES ('w', 4), ('y', 5), ('z', 5)), subscribers WHERE email = 'dan@example.com';`,
+		formatTime(hours(-100)), formatTime(hours(-200)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s := openStore(t, path)
+	checkModel(t, s)
+	if got, want := postLedger(t, s, "x", "u", "z", "m1"), []string{
+		"m1 m2 m3: gus@example.com sent, hal@example.com sent",
+		"u w: dan@example.com sent",
+		"x y: ann@example.com sent, dan@example.com deferred, eve@example.com unknown, fay@example.com queued",
+		"z: dan@example.com queued",
+	}; !slices.Equal(got, want) {
+		t.Errorf("got posts\n\t%s\nwant\n\t%s", strings.Join(got, "\n\t"), strings.Join(want, "\n\t"))
+	}
+	if got, want := ledgerLines(t, s), []string{
+		"ann@example.com y sent", "ann@example.com y cancelled",
+		"dan@example.com w sent", "dan@example.com daily 2024-09-03 [] cancelled", "dan@example.com daily 2024-09-04 [z]",
+		"dan@example.com y deferred",
+		"eve@example.com y failed", "eve@example.com y unknown",
+		"fay@example.com y cancelled", "fay@example.com y", // the second may be in the mailbox (maybe_sent)
+		"gus@example.com m3 sent", "hal@example.com m3 sent",
+	}; !slices.Equal(got, want) {
+		t.Errorf("got ledger\n\t%s\nwant\n\t%s", strings.Join(got, "\n\t"), strings.Join(want, "\n\t"))
+	}
+	if d, err := s.SubscriberDeliveries(t.Context(), 1); err != nil || len(d) != 2 || !strings.Contains(d[1].LastError, "another of its ids") {
+		t.Errorf("got ann's deliveries %+v, %v; want the second cancelled, saying why", d, err)
+	}
+	// x y is the one sendable post: everybody who had it under either id has it.
+	record(t, s, &Run{Started: hours(1), Command: "publish"}, onSite(t, s))
+	if n, err := s.Plan(t.Context(), hours(48)); err != nil || n != 0 {
+		t.Errorf("plan after the migration: got %d, %v, want nothing", n, err)
+	}
+}
+
 func TestOpenConcurrently(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "herald.db")
 	var wg sync.WaitGroup
