@@ -13,7 +13,9 @@ import (
 // checkFile looks at an existing store file's bytes before SQLite touches it, so that a file that is not
 // an SQLite database, or a truncated one, is reported and left exactly as it is. (SQLite itself would
 // write to a file it cannot make sense of once Herald switched it to WAL mode.) A zero-length file is an
-// empty database to SQLite and to Herald: it holds no history to lose.
+// empty database to SQLite, but never a Herald store (create makes a store whole, elsewhere, and links it
+// into place): it was truncated, or made by something else, and taking it for a new store would start a
+// new history, and mail everyone again, without a word.
 //
 // The header layout is https://www.sqlite.org/fileformat2.html#the_database_header.
 func checkFile(path string) error {
@@ -34,14 +36,14 @@ func checkFile(path string) error {
 		return &pathError{path: path, kind: ErrNotStore, msg: "is not a regular file; point `store` at a file"}
 	}
 	size := fi.Size()
+	const restore = "; restore it from a backup, or move it away to start a new history (Herald has not changed it)"
 	if size == 0 {
-		return nil
+		return &pathError{path: path, kind: ErrCorrupt, msg: "is empty (0 bytes), which a Herald store never is: it was truncated, or made by something else" + restore}
 	}
 	var h [100]byte
 	if _, err := io.ReadFull(f, h[:]); err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
 		return &pathError{path: path, err: err, msg: "cannot be read: " + err.Error()}
 	}
-	const restore = "; restore it from a backup, or move it away to start a new history (Herald has not changed it)"
 	if !bytes.HasPrefix(h[:], []byte("SQLite format 3\x00")) {
 		return &pathError{path: path, kind: ErrCorrupt,
 			msg: "is not an SQLite database (it does not start with SQLite's header): it is corrupt or another kind of file" + restore}

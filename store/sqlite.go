@@ -52,12 +52,17 @@ func open(ctx context.Context, path string, target int) (*sqliteStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store %s: %w", path, err)
 	}
-	if err := create(abs); err != nil {
+	if err := create(ctx, abs, target); err != nil {
 		return nil, err
 	}
 	if err := checkFile(abs); err != nil {
 		return nil, err
 	}
+	return openFile(ctx, abs, target)
+}
+
+// openFile opens the checked store file at abs and migrates it to version target.
+func openFile(ctx context.Context, abs string, target int) (*sqliteStore, error) {
 	db, err := sql.Open("sqlite", dsn(abs))
 	if err != nil {
 		return nil, fmt.Errorf("store %s: %w", abs, err)
@@ -71,24 +76,46 @@ func open(ctx context.Context, path string, target int) (*sqliteStore, error) {
 	return s, nil
 }
 
-// create makes the store file, empty, when there is none, and its folder: the file with mode 0600 and
-// the folder 0700, because the store holds subscribers' addresses. (SQLite gives its -wal and -shm
-// files the database's mode.)
-func create(path string) error {
+// create makes the store when there is none, whole or not at all: it builds it in a temporary file beside
+// path and links that into place, so that no one ever sees a store half made (an empty file is never a
+// store: see checkFile), and of several processes making it at once one wins and the rest open its store.
+// The file has mode 0600 and its folder 0700, because the store holds subscribers' addresses.
+func create(ctx context.Context, path string, target int) error {
 	if _, err := os.Lstat(path); err == nil || !errors.Is(err, fs.ErrNotExist) {
 		return nil // there is a file (checkFile looks at it), or an error checkFile will report
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("store %s: create its folder: %w", path, err)
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		return nil // another process made it meanwhile
-	}
+	f, err := os.CreateTemp(dir, ".herald-new-*.db") // mode 0600
 	if err != nil {
 		return fmt.Errorf("store %s: create: %w", path, err)
 	}
-	return f.Close()
+	tmp := f.Name()
+	defer func() {
+		for _, p := range []string{tmp, tmp + "-wal", tmp + "-shm"} {
+			os.Remove(p)
+		}
+	}()
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("store %s: create: %w", path, err)
+	}
+	s, err := openFile(ctx, tmp, target)
+	if err != nil {
+		return err
+	}
+	if err := s.db.Close(); err != nil { // the last connection: SQLite checkpoints the log into the file
+		return fmt.Errorf("store %s: create: %w", path, err)
+	}
+	if err := os.Link(tmp, path); err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("store %s: create: %w", path, err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync() // make the link durable; not every file system can, so an error is not one
+		d.Close()
+	}
+	return nil
 }
 
 // busyTimeout is how long a statement waits for another connection's lock before it fails.

@@ -21,8 +21,8 @@ func TestOpenNew(t *testing.T) {
 		prepare func(t *testing.T, path string) // makes what is at path before Open
 	}{
 		{"no file, no folder", func(*testing.T, string) {}},
-		{"empty file", func(t *testing.T, path string) {
-			if err := os.WriteFile(path, nil, 0o600); err != nil {
+		{"no file, a folder", func(t *testing.T, path string) {
+			if err := os.Mkdir(filepath.Dir(path), 0o700); err != nil {
 				t.Fatal(err)
 			}
 		}},
@@ -31,11 +31,6 @@ func TestOpenNew(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "state")
 			path := filepath.Join(dir, "herald.db")
-			if tt.name == "empty file" {
-				if err := os.Mkdir(dir, 0o700); err != nil {
-					t.Fatal(err)
-				}
-			}
 			tt.prepare(t, path)
 			st, err := Open(t.Context(), path)
 			if err != nil {
@@ -930,6 +925,12 @@ func TestBadFiles(t *testing.T) {
 			}
 		}, ErrCorrupt, "is not an SQLite database", false},
 		{"truncated in the header", truncate(func(int64) int64 { return 50 }), ErrCorrupt, "is truncated (50 bytes", false},
+		{"truncated to nothing", truncate(func(int64) int64 { return 0 }), ErrCorrupt, "is empty (0 bytes), which a Herald store never is", false},
+		{"an empty file", func(t *testing.T, path string) {
+			if err := os.WriteFile(path, nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}, ErrCorrupt, "is empty (0 bytes)", false},
 		{"truncated to a page boundary", truncate(func(n int64) int64 { return n / 2 / 4096 * 4096 }), ErrCorrupt, "is truncated", false},
 		{"truncated inside a page", truncate(func(n int64) int64 { return n/2 + 100 }), ErrCorrupt, "is truncated", false},
 		{"pages overwritten", func(t *testing.T, path string) {

@@ -107,3 +107,26 @@ func TestBuildStopsWhenInterrupted(t *testing.T) {
 		t.Errorf("an interrupted build wrote _site")
 	}
 }
+
+// TestPublishRefusesEmptyStore: a store file of 0 bytes (truncated, or made by something else) is not
+// taken for a new store: publish stops, says so, and leaves the file as it is.
+func TestPublishRefusesEmptyStore(t *testing.T) {
+	dir := copySite(t, "seed-jekyll")
+	if _, _, err := runHerald(t, testEnv(), "publish", "-C", dir); err != nil {
+		t.Fatal(err)
+	}
+	store := filepath.Join(dir, ".herald", "state.db")
+	for _, p := range []string{store + "-wal", store + "-shm"} {
+		os.Remove(p)
+	}
+	if err := os.Truncate(store, 0); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := runHerald(t, testEnv(), "publish", "-C", dir, "--backfill", "1")
+	if err == nil || !strings.Contains(err.Error(), "is empty (0 bytes), which a Herald store never is") {
+		t.Fatalf("publish: %v, want the empty store refused", err)
+	}
+	if fi, err := os.Stat(store); err != nil || fi.Size() != 0 {
+		t.Errorf("the store was changed: %v, %v", fi, err)
+	}
+}
