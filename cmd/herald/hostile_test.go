@@ -130,3 +130,35 @@ func TestPublishRefusesEmptyStore(t *testing.T) {
 		t.Errorf("the store was changed: %v, %v", fi, err)
 	}
 }
+
+// TestNeverASilentNewBaseline: a store deleted after runs were recorded is not taken for a first run when
+// the output folder holds the feed those runs wrote, nor under CI=true: publish stops, records nothing and
+// mails nobody, until told --init.
+func TestNeverASilentNewBaseline(t *testing.T) {
+	dir := copySite(t, "seed-jekyll")
+	if _, _, err := runHerald(t, testEnv(), "publish", "-C", dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(dir, ".herald")); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := runHerald(t, testEnv(), "publish", "-C", dir, "--backfill", "1")
+	if err == nil || !strings.Contains(err.Error(), "the store has no history, but the site looks published before") || !strings.Contains(err.Error(), "herald publish --init") {
+		t.Fatalf("publish with the store deleted: %v, want it refused", err)
+	}
+	// In CI, even without a feed in the output folder.
+	if err := os.RemoveAll(filepath.Join(dir, "_site")); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = runHerald(t, testEnv("CI", "true"), "publish", "-C", dir)
+	if err == nil || !strings.Contains(err.Error(), "this run is in CI") {
+		t.Fatalf("publish in CI with no store: %v, want it refused", err)
+	}
+	out, _, err := runHerald(t, testEnv("CI", "true"), "publish", "-C", dir, "--init")
+	if err != nil || !strings.Contains(out, "first run:") {
+		t.Fatalf("publish --init: %v\n%s", err, out)
+	}
+	if out, _, err := runHerald(t, testEnv("CI", "true"), "publish", "-C", dir); err != nil || strings.Contains(out, "first run") {
+		t.Errorf("publish after --init: %v\n%s", err, out)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/heraldhq/herald/internal/sitefs"
 	"github.com/heraldhq/herald/mailer"
 	"github.com/heraldhq/herald/posts"
+	"github.com/heraldhq/herald/publish"
 )
 
 const version = "0.1.0"
@@ -87,6 +88,8 @@ func explain(err error) error {
 			err = fmt.Errorf("%w, max_new", err)
 		}
 		return fmt.Errorf("%w. If the post ids changed (a new domain, another id scheme), --rebaseline records the posts under their new ids and mails none of them; if they really are all new, --force mails them", err)
+	case errors.Is(err, publish.ErrStoreLooksNew):
+		return fmt.Errorf("%w. Point store in %s (or HERALD_STORE) at the store earlier runs used; or, to start a new history, run herald publish --init: the posts on the site become the baseline, and nobody is mailed", err, configName)
 	case errors.Is(err, posts.ErrNoURL):
 		return fmt.Errorf("%w (or url in %s, HERALD_URL)", err, configName)
 	case errors.Is(err, posts.ErrUnknownKind):

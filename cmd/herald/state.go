@@ -65,12 +65,14 @@ type diffFlags struct {
 	backfill   int
 	force      bool
 	rebaseline bool
+	init       bool // start a new history even though the site looks published before
 }
 
 func (f *diffFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.backfill, "backfill", 0, "on the first run, count the `N` newest posts as new (default: none; the first run is a baseline)")
 	fs.BoolVar(&f.force, "force", false, "go on even when more posts look new than max_new allows: they are all mailed")
 	fs.BoolVar(&f.rebaseline, "rebaseline", false, "record the posts as the first run does, with none of them new and none mailed: after the post ids changed (a new domain, another id scheme)")
+	fs.BoolVar(&f.init, "init", false, "start a new history in a store that has none, even though the site looks published before (its feed holds posts, or CI=true): the posts on the site become the baseline")
 }
 
 // check refuses flags that contradict each other.
@@ -346,6 +348,9 @@ func publishRun(ctx context.Context, getenv func(string) string, siteDir string,
 	}
 	b, err := prepare(ctx, getenv, siteDir, cfg, bf, stderr)
 	if err != nil {
+		return err
+	}
+	if err := publish.CheckNewHistory(ctx, r.st, b.feeds, getenv("CI") == "true", df.init); err != nil {
 		return err
 	}
 	d, err := publish.Compare(ctx, r.st, b.site, b.diffOptions(df))

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/heraldhq/herald/publish"
 	"github.com/heraldhq/herald/store"
 )
 
@@ -335,7 +336,11 @@ func TestBuildRecord(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, ".herald")); err == nil {
 		t.Errorf("build without --record created the store")
 	}
-	out, _, err := runHerald(t, testEnv(), "build", "-C", dir, "--record")
+	// The feed build wrote holds posts: a store with no history looks lost, unless told it is new.
+	if _, _, err := runHerald(t, testEnv(), "build", "-C", dir, "--record"); !errors.Is(err, publish.ErrStoreLooksNew) {
+		t.Fatalf("build --record after build: %v, want the new store refused", err)
+	}
+	out, _, err := runHerald(t, testEnv(), "build", "-C", dir, "--record", "--init")
 	if err != nil || !strings.Contains(out, "recorded run #1") {
 		t.Fatalf("build --record: %v\n%s", err, out)
 	}
