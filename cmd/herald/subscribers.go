@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/heraldhq/herald/posts"
 	"github.com/heraldhq/herald/store"
 	"github.com/heraldhq/herald/subscribers"
 )
@@ -47,13 +50,23 @@ func runSubscribers(ctx context.Context, args []string, getenv func(string) stri
 	return errUsage{fmt.Sprintf("unknown subcommand %q; see the list above", args[0])}
 }
 
-// siteStore opens the site's store for the subscriber commands (creating it if need be).
+// siteStore opens the site's store for the subscriber commands, creating it only in a site's folder: run
+// anywhere else by mistake, a command would start a store no run ever reads.
 func siteStore(ctx context.Context, dir string, getenv func(string) string) (store.Store, error) {
 	siteDir, cfg, err := configure(dir, getenv)
 	if err != nil {
 		return nil, err
 	}
+	if _, err := os.Stat(storePath(siteDir, cfg)); errors.Is(err, fs.ErrNotExist) && !isSite(siteDir, cfg) {
+		return nil, errUsage{fmt.Sprintf("%s is not a site's folder (no %s, _config.yml or Hugo config) and has no store: run Herald in the site's folder, or pass -C DIR", siteDir, configName)}
+	}
 	return openStore(ctx, siteDir, cfg)
+}
+
+// isSite tells whether dir is a site's folder: one Herald is configured in, or a Jekyll or Hugo site.
+func isSite(dir string, cfg config) bool {
+	_, err := os.Stat(filepath.Join(dir, configName))
+	return err == nil || cfg.Kind != "" || posts.Detect(dir) != ""
 }
 
 func subscribersImport(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {

@@ -99,7 +99,7 @@ func TestSubscribersImportExports(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			dir := t.TempDir()
+			dir := siteDir(t)
 			before := time.Now().UTC()
 			mustRun(t, "subscribers", "import", "-C", dir, filepath.Join(listFixtures, tt.file))
 			after := time.Now().UTC()
@@ -146,7 +146,7 @@ func mustTime(t *testing.T, s string) time.Time {
 // TestSubscribersExportRoundTrip exports a list with every status as CSV, imports it into a fresh store,
 // and checks that the new store exports the same subscribers, statuses, frequencies and consent record.
 func TestSubscribersExportRoundTrip(t *testing.T) {
-	dir := t.TempDir()
+	dir := siteDir(t)
 	mustRun(t, "subscribers", "import", "-C", dir, filepath.Join(listFixtures, "mailchimp_subscribed.csv"))
 	mustRun(t, "subscribers", "import", "-C", dir, filepath.Join(listFixtures, "mailchimp_cleaned.csv"))
 	mustRun(t, "subscribers", "import", "-C", dir, filepath.Join(listFixtures, "buttondown.csv"))
@@ -182,7 +182,7 @@ func TestSubscribersExportRoundTrip(t *testing.T) {
 	if err := os.WriteFile(file, []byte(first), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	fresh := t.TempDir()
+	fresh := siteDir(t)
 	out := mustRun(t, "subscribers", "import", "-C", fresh, file)
 	if !strings.Contains(out, "12 added") {
 		t.Errorf("import of the export: %s", out)
@@ -233,7 +233,7 @@ func TestSubscribersExportRoundTrip(t *testing.T) {
 // TestSubscribersExportOne exports one subscriber with their deliveries, then erases them and checks,
 // in a fresh open of the store, that nothing of them is left.
 func TestSubscribersExportOne(t *testing.T) {
-	dir := t.TempDir()
+	dir := siteDir(t)
 	mustRun(t, "subscribers", "add", "-C", dir, "ann@example.com", "--confirmed", "--name", "Ann")
 	mustRun(t, "subscribers", "add", "-C", dir, "bob@example.com", "--confirmed", "--frequency", "daily")
 	mustRun(t, "subscribers", "add", "-C", dir, "cy@example.com") // pending: nothing is sent to them
@@ -369,7 +369,7 @@ func TestSubscribersExportOne(t *testing.T) {
 }
 
 func TestSubscribersUsageErrors(t *testing.T) {
-	dir := t.TempDir()
+	dir := siteDir(t)
 	tests := []struct {
 		name string
 		args []string
@@ -398,5 +398,28 @@ func TestSubscribersUsageErrors(t *testing.T) {
 	out, _, err := runHerald(t, testEnv(), "subscribers", "--help")
 	if err != nil || !strings.Contains(out, "herald subscribers export") {
 		t.Errorf("herald subscribers --help: %v\n%s", err, out)
+	}
+}
+
+// siteDir is an empty site's folder: a herald.yaml and nothing else (the subscriber commands make a store
+// only in a site's folder).
+func siteDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "herald.yaml"), []byte("url: https://blog.example.com\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestSubscribersOutsideASite: the subscriber commands make no store in a folder that is not a site.
+func TestSubscribersOutsideASite(t *testing.T) {
+	dir := t.TempDir()
+	_, _, err := runHerald(t, testEnv(), "subscribers", "add", "-C", dir, "ann@example.com")
+	if err == nil || !strings.Contains(err.Error(), "is not a site's folder") {
+		t.Fatalf("got %v, want a refusal", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("the folder holds %d entries, want none", len(entries))
 	}
 }
