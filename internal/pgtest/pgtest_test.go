@@ -1,0 +1,80 @@
+package pgtest
+
+import (
+	"context"
+	"net/url"
+	"os"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+)
+
+var pg Cluster
+
+func TestMain(m *testing.M) { os.Exit(pg.Run(m)) }
+
+// tables counts the tables in db's public schema, and checks that the connection is to db.
+func tables(t *testing.T, dsn string) int {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var n int
+	if err := conn.QueryRow(t.Context(), "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public'").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestDB(t *testing.T) {
+	a := pg.DB(t)
+	b := pg.DB(t)
+	if a == b {
+		t.Fatalf("two tests' databases have the same URL %s", a)
+	}
+	ua, _ := url.Parse(a)
+	pg.Exec(t, ua.Path[1:], "CREATE TABLE t (x int)")
+	if n := tables(t, a); n != 1 {
+		t.Errorf("got %d tables in the first database, want 1", n)
+	}
+	if n := tables(t, b); n != 0 {
+		t.Errorf("got %d tables in a fresh database, want 0", n)
+	}
+}
+
+func TestPasswordNeeded(t *testing.T) {
+	u, err := url.Parse(pg.DB(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.User(User)
+	t.Setenv("PGPASSWORD", "")
+	t.Setenv("PGPASSFILE", os.DevNull)
+	conn, err := pgx.Connect(t.Context(), u.String())
+	if err == nil {
+		conn.Close(context.Background())
+		t.Fatal("connected over TCP without a password; want the server to ask for one")
+	}
+}
+
+func TestDropped(t *testing.T) {
+	var name string
+	t.Run("make", func(t *testing.T) {
+		u, _ := url.Parse(pg.DB(t))
+		name = u.Path[1:]
+	})
+	conn, err := pgx.Connect(t.Context(), pg.URL("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var n int
+	if err := conn.QueryRow(t.Context(), "SELECT COUNT(*) FROM pg_database WHERE datname = $1", name).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Errorf("database %s is still there after its test ended", name)
+	}
+}
