@@ -2,8 +2,6 @@ package mailer
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	htmltemplate "html/template"
@@ -11,8 +9,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-
-	gomail "github.com/wneessen/go-mail"
 )
 
 // Confirmation is what a confirmation email (double opt-in) needs: whom it is for and the link that
@@ -63,26 +59,14 @@ func (c *Composer) Confirm(cf Confirmation, key string, date time.Time) (*Messag
 	}
 	text := b.String()
 
-	sum := sha256.Sum256([]byte(key))
-	id := "<herald." + hex.EncodeToString(sum[:16]) + "@" + c.domain + ">"
-	if isMessageID(key) {
-		id = key
+	id, boundary := c.messageID(key)
+	gen := []field{{"Subject", encodeText(d.Subject)}, {"Date", date.Format(time.RFC1123Z)}, {"Message-ID", id},
+		{"Auto-Submitted", "auto-generated"}}
+	to := (&mail.Address{Address: d.Recipient.Email}).String()
+	raw, err := c.writeMessage(gen, to, boundary, qpSize(text)+qpSize(html), encoded(text), encoded(html), date)
+	if err != nil {
+		return nil, err
 	}
-	bsum := sha256.Sum256([]byte("boundary\x00" + key))
-	m := gomail.NewMsg(gomail.WithCharset(gomail.CharsetUTF8), gomail.WithEncoding(gomail.EncodingQP),
-		gomail.WithNoDefaultUserAgent(), gomail.WithBoundary("herald-"+hex.EncodeToString(bsum[:12])))
-	m.FromMailAddress(&c.from)
-	m.ToMailAddress(&mail.Address{Address: d.Recipient.Email})
-	m.SetGenHeader(gomail.HeaderSubject, encodeText(d.Subject))
-	m.SetGenHeader(gomail.HeaderDate, date.Format(time.RFC1123Z))
-	m.SetGenHeader(gomail.HeaderMessageID, id)
-	m.SetGenHeader(gomail.Header("Auto-Submitted"), "auto-generated")
-	m.SetBodyString(gomail.TypeTextPlain, text)
-	m.AddAlternativeString(gomail.TypeTextHTML, html)
-	if c.dkim != nil {
-		if err := c.dkim.sign(m, date); err != nil {
-			return nil, err
-		}
-	}
-	return &Message{To: d.Recipient.Email, MessageID: id, Subject: d.Subject, Date: date, HTML: html, Text: text, msg: m}, nil
+	return &Message{To: d.Recipient.Email, MessageID: id, Subject: d.Subject, Date: date, HTML: html, Text: text,
+		from: c.envelopeFrom, rcpt: (&mail.Address{Address: d.Recipient.Email}).String(), raw: raw}, nil
 }

@@ -1,7 +1,6 @@
 package mailer
 
 import (
-	"bytes"
 	"crypto"
 	"fmt"
 	"strings"
@@ -54,28 +53,20 @@ func (k *dkimKey) signer(date time.Time) *gomail.DKIMSigner {
 	return s
 }
 
-// sign adds a DKIM-Signature header to m, which must be complete otherwise.
+// sign returns the DKIM-Signature header's value for a message's header section (each field ending in
+// CRLF) and body, unfolded.
 //
 // go-mail can sign as it writes (Msg.SetDKIM), but with relaxed header canonicalization it signs the
 // signature header unfolded and then folds it in the middle of a tag: once the h= list is longer than a
 // line (as it is with the headers above), the folded header no longer matches what was signed and
-// verifiers reject it. So Herald asks go-mail's signer for the signature, unfolds it, and sets it as an
-// ordinary header, which go-mail folds only at spaces (harmless under relaxed canonicalization). The
-// message's other bytes do not change when the header is added: the MIME boundary is fixed.
-func (k *dkimKey) sign(m *gomail.Msg, date time.Time) error {
-	var b bytes.Buffer
-	if _, err := m.WriteTo(&b); err != nil {
-		return fmt.Errorf("mailer: DKIM: write the message: %w", err)
-	}
-	i := bytes.Index(b.Bytes(), []byte("\r\n\r\n"))
-	if i < 0 {
-		return fmt.Errorf("mailer: DKIM: the message has no body")
-	}
-	sig, err := k.signer(date).Sign(b.Bytes()[:i+2], b.Bytes()[i+4:])
+// verifiers reject it. So Herald asks go-mail's signer for the signature, unfolds it, and writes it as an
+// ordinary header, folded only at spaces (harmless under relaxed canonicalization). The message's other
+// bytes do not change when the header is added: the MIME boundary is fixed.
+func (k *dkimKey) sign(header, body []byte, date time.Time) (string, error) {
+	sig, err := k.signer(date).Sign(header, body)
 	if err != nil {
-		return fmt.Errorf("mailer: DKIM: %w", err)
+		return "", fmt.Errorf("mailer: DKIM: %w", err)
 	}
 	value := strings.TrimSuffix(strings.TrimPrefix(sig, "DKIM-Signature: "), "\r\n")
-	m.SetGenHeader("DKIM-Signature", strings.ReplaceAll(value, "\r\n ", ""))
-	return nil
+	return strings.ReplaceAll(value, "\r\n ", ""), nil
 }

@@ -4,7 +4,8 @@
 // A Composer turns a post (or a digest of posts) and a recipient into a Message: multipart/alternative
 // with a plain-text part before an HTML part whose styles are inlined, and the headers a newsletter needs
 // (List-Id, List-Unsubscribe, List-Unsubscribe-Post, Precedence: bulk, a Message-ID that depends only on
-// the delivery's key). The same inputs always give the same bytes. A Sender delivers Messages: an
+// the delivery's key). The same inputs always give the same bytes. A Prepared composes a post's emails
+// once for all its recipients and fills in each one's name, address and links. A Sender delivers Messages: an
 // SMTPSender over one SMTP connection, or an Outbox into a Maildir folder. Classify tells what a Send
 // error means for the delivery ledger.
 //
@@ -23,14 +24,12 @@ import (
 	"io"
 	"io/fs"
 	"net/mail"
-	"net/url"
 	"regexp"
 	"strings"
 	texttemplate "text/template"
 	"time"
 	"unicode"
 
-	gomail "github.com/wneessen/go-mail"
 	"golang.org/x/net/idna"
 
 	"github.com/heraldhq/herald/posts"
@@ -110,6 +109,11 @@ type Recipient struct {
 // string is plain text, except TemplatePost.HTML; html/template escapes the rest. Besides the standard
 // functions, templates have add (add $i 1) and lines (the lines of a multi-line string, such as a postal
 // address written over several lines).
+//
+// Recipient, UnsubscribeURL and PreferencesURL are what differ between the emails of one post. Written out
+// ({{.Recipient.Name}}) or tested ({{if .PreferencesURL}}), they let a post be rendered once for all its
+// readers (see Prepared); a template that does more with them (printf, eq, a variable, the whole data to a
+// function, any of them in a subject) has each email rendered and inlined whole, a millisecond or more each.
 type TemplateData struct {
 	Site struct {
 		Title string
@@ -165,26 +169,23 @@ type Message struct {
 	// HTML and Text are the two parts as composed, before transfer encoding: what a preview shows.
 	HTML, Text string
 
-	msg   *gomail.Msg
-	reply string // the server's reply to the end of DATA, once sent
+	from, rcpt string // the envelope's addresses, as in MAIL FROM:<...> and RCPT TO:<...>
+	raw        []byte // the message as sent
+	reply      string // the server's reply to the end of DATA, once sent
 }
 
 // WriteTo writes the message as RFC 5322 bytes with CRLF line ends, exactly as it is sent.
 func (m *Message) WriteTo(w io.Writer) (int64, error) {
-	n, err := m.msg.WriteTo(w)
+	n, err := w.Write(m.raw)
 	if err != nil {
-		return n, fmt.Errorf("mailer: write message %s: %w", m.MessageID, err)
+		return int64(n), fmt.Errorf("mailer: write message %s: %w", m.MessageID, err)
 	}
-	return n, nil
+	return int64(n), nil
 }
 
 // Bytes returns the message as WriteTo writes it.
 func (m *Message) Bytes() ([]byte, error) {
-	var b bytes.Buffer
-	if _, err := m.WriteTo(&b); err != nil {
-		return nil, err
-	}
-	return b.Bytes(), nil
+	return bytes.Clone(m.raw), nil
 }
 
 // ServerReply is what the SMTP server answered when it accepted the message (often with its queue id),
@@ -195,6 +196,7 @@ func (m *Message) ServerReply() string { return m.reply }
 type Composer struct {
 	o                          Options
 	from                       mail.Address
+	fromHeader, envelopeFrom   string // the From header's value, and the envelope's <address>
 	domain                     string // of From: the Message-ID's right-hand side
 	listID                     string // the List-Id header, encoded
 	mailto                     string // the mailto: URI for List-Unsubscribe, "" when none
@@ -206,6 +208,9 @@ type Composer struct {
 	confirmHTML                *htmltemplate.Template
 	confirmText                *texttemplate.Template
 	inliner                    *inliner
+
+	// Whether a post's (a digest's) emails can be filled in from a frame: see Prepared.
+	postFillable, digestFillable bool
 }
 
 // NewComposer checks the options and parses the templates.
@@ -219,6 +224,8 @@ func NewComposer(o Options) (*Composer, error) {
 		return nil, fmt.Errorf("mailer: from address %q: not an email address: want \"Name <address>\"", o.From.Address)
 	}
 	c.from = mail.Address{Name: displayName(o.From.Name), Address: from}
+	c.fromHeader = c.from.String()
+	c.envelopeFrom = (&mail.Address{Address: from}).String()
 	// Message-IDs are ASCII (RFC 5322): a domain in Unicode goes in its A-label form (xn--). An ASCII
 	// one stays as it is, whatever a strict host name check would say of it (mail_out, [192.0.2.1]).
 	c.domain = domainOf(from)
@@ -250,7 +257,12 @@ func NewComposer(o Options) (*Composer, error) {
 	if err := c.parseTemplates(); err != nil {
 		return nil, err
 	}
-	c.inliner = newInliner(c.contentCSS, c.css)
+	c.inliner = newInliner(c.contentCSS)
+	// An attribute selector could match a recipient's value (a[href^="https"]), so that the same rule
+	// would style one reader's link and not another's.
+	css := !strings.Contains(c.css, "[")
+	c.postFillable = css && fillable(c.postSubject, c.postHTML, c.postText)
+	c.digestFillable = css && fillable(c.digestSubject, c.digestHTML, c.digestText)
 	return c, nil
 }
 
@@ -365,76 +377,34 @@ func (c *Composer) parseTemplates() error {
 	return nil
 }
 
-// Post composes the email that brings one post to one recipient. key names the delivery (for example
-// "post/<item id>/<subscriber id>"): the Message-ID and the MIME boundary derive from it, so the same
-// delivery always gets the same Message-ID, and with the same date the same bytes. A key that is itself a
-// Message-ID ("<...@...>", one a delivery was first sent with) is used as the Message-ID. date is the Date
-// header (and the DKIM signature's time).
+// Post composes the email that brings one post to one recipient: see Prepared.Message for key and date.
+// A send to many recipients prepares the post once instead (PreparePost).
 func (c *Composer) Post(r Recipient, p *posts.Post, key string, date time.Time) (*Message, error) {
-	d, err := c.data(r)
+	pp, err := c.PreparePost(p)
 	if err != nil {
 		return nil, err
 	}
-	excerpt := !c.o.FullContent || p.ExcerptOnly
-	d.Post = c.post(p, excerpt)
-	return c.compose(d, r, key, date, c.postSubject, c.postHTML, c.postText)
+	return pp.Message(r, key, date)
 }
 
-// Digest composes one email with several posts (newest first, as given) for one recipient; see Post for
-// key and date. It shows at most MaxDigestPosts of them and counts the rest.
+// Digest composes one email with several posts (newest first, as given) for one recipient; see
+// PrepareDigest and Prepared.Message.
 func (c *Composer) Digest(r Recipient, ps []*posts.Post, key string, date time.Time) (*Message, error) {
-	if len(ps) == 0 {
-		return nil, errors.New("mailer: a digest without posts")
-	}
-	d, err := c.data(r)
+	pp, err := c.PrepareDigest(ps)
 	if err != nil {
 		return nil, err
 	}
-	d.Count = len(ps)
-	shown := ps
-	if c.o.MaxDigestPosts > 0 && len(shown) > c.o.MaxDigestPosts {
-		shown = shown[:c.o.MaxDigestPosts]
-	}
-	d.More = len(ps) - len(shown)
-	for _, p := range shown {
-		d.Posts = append(d.Posts, c.post(p, true))
-	}
-	return c.compose(d, r, key, date, c.digestSubject, c.digestHTML, c.digestText)
+	return pp.Message(r, key, date)
 }
 
-// data fills what every email shows, and refuses a recipient who could not unsubscribe.
-func (c *Composer) data(r Recipient) (*TemplateData, error) {
+// data fills what every email shows, whoever it is for.
+func (c *Composer) data() (TemplateData, error) {
 	if strings.TrimSpace(c.o.PostalAddress) == "" {
-		return nil, ErrNoPostalAddress
+		return TemplateData{}, ErrNoPostalAddress
 	}
-	d := &TemplateData{Lang: c.o.Lang, CSS: htmltemplate.CSS(c.css), PostalAddress: strings.TrimSpace(c.o.PostalAddress)}
+	d := TemplateData{Lang: c.o.Lang, CSS: htmltemplate.CSS(c.css), PostalAddress: strings.TrimSpace(c.o.PostalAddress)}
 	d.Site.Title = sanitize(c.o.SiteTitle)
 	d.Site.URL = c.o.SiteURL
-	addr, err := plainAddress(r.Email)
-	if err != nil {
-		return nil, errors.New("mailer: the recipient's address is not an email address") // the address stays out of logs
-	}
-	d.Recipient.Email = addr
-	d.Recipient.Name = sanitize(r.Name)
-	switch {
-	case r.UnsubscribeURL != "":
-		u, err := url.Parse(r.UnsubscribeURL)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return nil, fmt.Errorf("mailer: unsubscribe URL %q: want an absolute https URL", r.UnsubscribeURL)
-		}
-		d.UnsubscribeURL = u.String()
-	case c.mailto != "":
-		d.UnsubscribeURL = c.mailto
-	default:
-		return nil, ErrNoUnsubscribe
-	}
-	if r.PreferencesURL != "" {
-		u, err := url.Parse(r.PreferencesURL)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return nil, fmt.Errorf("mailer: preferences URL %q: want an absolute https URL", r.PreferencesURL)
-		}
-		d.PreferencesURL = u.String()
-	}
 	return d, nil
 }
 
@@ -459,66 +429,15 @@ func (c *Composer) post(p *posts.Post, excerpt bool) *TemplatePost {
 	return tp
 }
 
-func (c *Composer) compose(d *TemplateData, r Recipient, key string, date time.Time,
-	subjectT *texttemplate.Template, htmlT *htmltemplate.Template, textT *texttemplate.Template) (*Message, error) {
-	var b strings.Builder
-	if err := subjectT.Execute(&b, d); err != nil {
-		return nil, fmt.Errorf("mailer: subject: %w", err)
-	}
-	subject := sanitize(b.String())
-	if subject == "" {
-		subject = d.Site.Title
-	}
-	d.Subject = subject
-
-	html, err := c.inliner.page(htmlT, d)
-	if err != nil {
-		return nil, err
-	}
-	b.Reset()
-	if err := textT.Execute(&b, d); err != nil {
-		return nil, fmt.Errorf("mailer: text template: %w", err)
-	}
-	text := b.String()
-	if err := footerShown(d, html, text); err != nil {
-		return nil, err
-	}
-
+// messageID returns the Message-ID and the MIME boundary of the delivery key names.
+func (c *Composer) messageID(key string) (id, boundary string) {
 	sum := sha256.Sum256([]byte(key))
-	id := "<herald." + hex.EncodeToString(sum[:16]) + "@" + c.domain + ">"
+	id = "<herald." + hex.EncodeToString(sum[:16]) + "@" + c.domain + ">"
 	if isMessageID(key) {
 		id = key // a retry of a message first sent with this Message-ID keeps it
 	}
 	bsum := sha256.Sum256([]byte("boundary\x00" + key))
-
-	m := gomail.NewMsg(gomail.WithCharset(gomail.CharsetUTF8), gomail.WithEncoding(gomail.EncodingQP),
-		gomail.WithNoDefaultUserAgent(), gomail.WithBoundary("herald-"+hex.EncodeToString(bsum[:12])))
-	m.FromMailAddress(&c.from)
-	m.ToMailAddress(&mail.Address{Name: displayName(r.Name), Address: d.Recipient.Email})
-	// Every value below is ASCII already (encodeText), so go-mail writes it as it is. Only SetGenHeader
-	// is used: go-mail writes "preformatted" headers in map order, which would break determinism.
-	m.SetGenHeader(gomail.HeaderSubject, encodeText(subject))
-	m.SetGenHeader(gomail.HeaderDate, date.Format(time.RFC1123Z))
-	m.SetGenHeader(gomail.HeaderMessageID, id)
-	m.SetGenHeader(gomail.Header("List-Id"), c.listID)
-	httpURL := ""
-	if r.UnsubscribeURL != "" {
-		httpURL = d.UnsubscribeURL
-	}
-	unsub, oneClick := listUnsubscribe(httpURL, c.mailto)
-	m.SetGenHeader(gomail.HeaderListUnsubscribe, unsub)
-	if oneClick {
-		m.SetGenHeader(gomail.HeaderListUnsubscribePost, "List-Unsubscribe=One-Click")
-	}
-	m.SetBulk()
-	m.SetBodyString(gomail.TypeTextPlain, text)
-	m.AddAlternativeString(gomail.TypeTextHTML, html)
-	if c.dkim != nil {
-		if err := c.dkim.sign(m, date); err != nil {
-			return nil, err
-		}
-	}
-	return &Message{To: d.Recipient.Email, MessageID: id, Subject: subject, Date: date, HTML: html, Text: text, msg: m}, nil
+	return id, "herald-" + hex.EncodeToString(bsum[:12])
 }
 
 // footerShown checks that both parts of a message show the postal address and the unsubscribe link,
@@ -562,8 +481,6 @@ func footerShown(d *TemplateData, htmlPart, text string) error {
 	}
 	return nil
 }
-
-var urlProbe = htmltemplate.Must(htmltemplate.New("").Parse(`<a href="{{.}}">`))
 
 var cssComment = regexp.MustCompile(`(?s)/\*.*?\*/`)
 

@@ -404,21 +404,11 @@ func (s *SMTPSender) transaction(m *Message, ready func() error) error {
 	if err := s.sc.UpdateDeadline(s.timeout); err != nil {
 		return s.fail(stageConn, err)
 	}
-	from, err := m.msg.GetSender(false)
-	if err != nil {
-		return s.fail(stageEnvelope, err)
-	}
-	rcpts, err := m.msg.GetRecipients()
-	if err != nil {
-		return s.fail(stageEnvelope, err)
-	}
-	if err := s.sc.Mail(from); err != nil {
+	if err := s.sc.Mail(m.from); err != nil {
 		return s.abandon(s.fail(stageMail, err))
 	}
-	for _, to := range rcpts {
-		if err := s.sc.Rcpt(to); err != nil {
-			return s.abandon(s.fail(stageRcpt, err))
-		}
+	if err := s.sc.Rcpt(m.rcpt); err != nil {
+		return s.abandon(s.fail(stageRcpt, err))
 	}
 	if ready != nil {
 		err := ready()

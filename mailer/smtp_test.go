@@ -262,12 +262,15 @@ func reply421(c *smtp.Conn) error {
 // testMessages composes n messages to different recipients.
 func testMessages(t *testing.T, n int) []*Message {
 	t.Helper()
-	c := newTestComposer(t, testOptions())
+	p, err := newTestComposer(t, testOptions()).PreparePost(testPosts()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
 	var ms []*Message
 	for i := range n {
 		r := testRecipient()
 		r.Email = fmt.Sprintf("reader%d@example.org", i)
-		m, err := c.Post(r, testPosts()[0], fmt.Sprintf("post/a/%d", i), sendDate)
+		m, err := p.Message(r, fmt.Sprintf("post/a/%d", i), sendDate)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -570,10 +573,11 @@ func TestSMTPCancel(t *testing.T) {
 	})
 	defer close(release)
 	s := dial(t, ts.config())
+	m := testMessages(t, 1)[0] // before the clock starts: composing is slow under the race detector
 	ctx, cancel := context.WithCancel(t.Context())
 	time.AfterFunc(200*time.Millisecond, cancel)
 	start := time.Now()
-	err := s.Send(ctx, testMessages(t, 1)[0])
+	err := s.Send(ctx, m)
 	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("Send took %v after the cancel", d)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,8 +17,53 @@ import (
 // errPostGone: the posts of a delivery are no longer on the site.
 var errPostGone = errors.New("the post is no longer on the site")
 
+// prepared keeps a run's prepared emails, one for each post and each digest of the same posts, so that
+// each is rendered and inlined once for all its recipients. The run holds it and drops it when it ends:
+// within a run the posts do not change, so a post's id (a digest's ids, in order) is key enough, with no
+// hash of the content. A run sends one post or a few digests; should it meet more than maxPrepared, it
+// forgets them all and starts again (each costs a few renders to make again).
+type prepared struct {
+	c *mailer.Composer
+	m map[string]*mailer.Prepared
+}
+
+// maxPrepared bounds what a run keeps: each holds its posts' HTML and a frame per kind of recipient.
+const maxPrepared = 32
+
+func newPrepared(c *mailer.Composer) *prepared {
+	return &prepared{c: c, m: make(map[string]*mailer.Prepared)}
+}
+
+// get returns the prepared email of a post (digest false) or of a digest of ps.
+func (p *prepared) get(ps []*posts.Post, digest bool) (*mailer.Prepared, error) {
+	var k strings.Builder
+	k.WriteString(strconv.FormatBool(digest))
+	for _, post := range ps {
+		k.WriteString("\x00" + post.ID)
+	}
+	key := k.String()
+	if pp := p.m[key]; pp != nil {
+		return pp, nil
+	}
+	var pp *mailer.Prepared
+	var err error
+	if digest {
+		pp, err = p.c.PrepareDigest(ps)
+	} else {
+		pp, err = p.c.PreparePost(ps[0])
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(p.m) >= maxPrepared {
+		clear(p.m)
+	}
+	p.m[key] = pp
+	return pp, nil
+}
+
 // compose makes the message of one delivery; with testTo, a test copy of it for that address.
-func compose(ctx context.Context, st Sender, m *Mail, d store.Delivery, onSite map[string]*posts.Post, now time.Time, testTo string) (*mailer.Message, error) {
+func compose(ctx context.Context, st Sender, m *Mail, prep *prepared, d store.Delivery, onSite map[string]*posts.Post, now time.Time, testTo string) (*mailer.Message, error) {
 	sub, err := st.Subscriber(ctx, d.SubscriberID)
 	if err != nil {
 		return nil, err
@@ -59,10 +105,11 @@ func compose(ctx context.Context, st Sender, m *Mail, d store.Delivery, onSite m
 	case d.MessageID != "":
 		key = d.MessageID // tried before: the same Message-ID again
 	}
-	if d.DigestKey == "" {
-		return m.Composer.Post(r, ps[0], key, now)
+	pp, err := prep.get(ps, d.DigestKey != "")
+	if err != nil {
+		return nil, err
 	}
-	return m.Composer.Digest(r, ps, key, now)
+	return pp.Message(r, key, now)
 }
 
 // closeDelivery records a delivery that can never be sent as failed.

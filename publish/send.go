@@ -96,7 +96,7 @@ func Send(ctx context.Context, site *posts.Site, st Sender, mail func() (*Mail, 
 		Dial: m.Dial, Ledger: ledger,
 		Connections: o.Connections, PerConnection: o.PerConnection, Rate: o.Rate,
 	}
-	p := &producer{site: site, st: st, mail: m, now: now, log: o.Log, posts: byID(site), rendered: map[string]bool{},
+	p := &producer{site: site, st: st, mail: m, prepared: newPrepared(m.Composer), now: now, log: o.Log, posts: byID(site), rendered: map[string]bool{},
 		recordedHash: make(map[string]string, len(recorded)), removed: map[string]bool{}}
 	for _, it := range recorded {
 		p.recordedHash[it.ID] = it.Hash
@@ -135,6 +135,7 @@ type producer struct {
 	site         *posts.Site
 	st           Sender
 	mail         *Mail
+	prepared     *prepared
 	now          time.Time
 	log          io.Writer
 	posts        map[string]*posts.Post // the site's posts by id
@@ -212,7 +213,7 @@ func (p *producer) job(ctx context.Context, d store.Delivery) (job mailer.Job, o
 		fmt.Fprintf(p.log, "herald: delivery %d waits: a post of it is not on the site now (herald publish records that)\n", d.ID)
 		return job, false, nil
 	}
-	m, err := compose(ctx, p.st, p.mail, d, p.posts, p.now, "")
+	m, err := compose(ctx, p.st, p.mail, p.prepared, d, p.posts, p.now, "")
 	if errors.Is(err, errPostGone) {
 		// Every post of it recorded gone (a delivery publish kept, as a server may have it): it can
 		// never be sent, so close it.

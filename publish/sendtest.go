@@ -66,8 +66,9 @@ func SendTest(ctx context.Context, site *posts.Site, st Sender, mail func() (*Ma
 		return errors.Join(mailer.ErrConnect, err)
 	}
 	defer sender.Close()
+	prep := newPrepared(m.Composer)
 	for _, d := range pick {
-		msg, err := compose(ctx, st, m, d, onSite, now, addr)
+		msg, err := compose(ctx, st, m, prep, d, onSite, now, addr)
 		if err != nil {
 			return err
 		}
