@@ -122,8 +122,8 @@ func readCacheFile(path string) (*cacheFile, error) {
 	if !info.Mode().IsRegular() || info.Size() > maxCacheBytes {
 		return nil, fmt.Errorf("not a regular file of at most %d bytes", maxCacheBytes)
 	}
-	b, err := io.ReadAll(io.LimitReader(file, maxCacheBytes+1))
-	if err != nil {
+	b := make([]byte, info.Size()) // a file that grew since is cut short here, and fails its checksum
+	if _, err := io.ReadFull(file, b); err != nil {
 		return nil, err
 	}
 	rest, ok := bytes.CutPrefix(b, []byte(cacheVersion))
