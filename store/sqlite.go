@@ -41,8 +41,25 @@ type sqliteStore struct {
 // Open opens (creating if needed, with its parent folder) the SQLite store at path, applies pending schema
 // migrations, and returns it. A file that is not a Herald store of a version this Herald knows is an
 // error wrapping ErrCorrupt, ErrNewer or ErrNotStore (or the fs error of an unreadable file), and is left
-// as it was.
+// as it was. A path that is a postgres:// or postgresql:// URL is a PostgreSQL store (see OpenWith).
 func Open(ctx context.Context, path string) (Store, error) {
+	return OpenWith(ctx, path, Options{})
+}
+
+// Options are the settings of a store that its path does not hold.
+type Options struct {
+	// Password is the database server's password, for a PostgreSQL store whose URL has none: the caller
+	// reads it from where the user keeps it (PGPASSWORD, a file). Errors never show it.
+	Password string
+}
+
+// OpenWith is Open with options. A PostgreSQL store (a postgres:// or postgresql:// URL) is an error
+// wrapping ErrNotYet for now: its backend is being written, and is not selectable until it keeps the
+// whole contract. Errors about it name its host and database only.
+func OpenWith(ctx context.Context, path string, o Options) (Store, error) {
+	if IsPostgres(path) {
+		return nil, errNotYet(path)
+	}
 	return open(ctx, path, len(migrations))
 }
 

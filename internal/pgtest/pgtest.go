@@ -69,7 +69,7 @@ func (c *Cluster) Run(m *testing.M) int {
 	return code
 }
 
-// DB makes a new empty database for the test, owned by User, and returns its URL (with the password in
+// DB makes a new empty database for the test, owned by User, collating text as ICU's en-US, and returns its URL (with the password in
 // it), dropping the database when the test ends. It skips the test when PostgreSQL is not installed,
 // unless CI=true.
 func (c *Cluster) DB(t testing.TB) string {
@@ -88,7 +88,9 @@ func (c *Cluster) DB(t testing.TB) string {
 	c.n++
 	name := fmt.Sprintf("herald_test_%d", c.n)
 	c.mu.Unlock()
-	c.adminExec(t, "CREATE DATABASE "+name+" OWNER "+User)
+	// A linguistic collation (ICU's en-US), as most servers have, rather than the cluster's C: text that
+	// must sort as bytes has to say so.
+	c.adminExec(t, "CREATE DATABASE "+name+" OWNER "+User+" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'")
 	t.Cleanup(func() { c.adminExec(t, "DROP DATABASE "+name+" WITH (FORCE)") })
 	return c.URL(name)
 }

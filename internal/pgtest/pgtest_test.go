@@ -78,3 +78,19 @@ func TestDropped(t *testing.T) {
 		t.Errorf("database %s is still there after its test ended", name)
 	}
 }
+
+// TestCollation: the databases sort text as people do, not as bytes.
+func TestCollation(t *testing.T) {
+	conn, err := pgx.Connect(t.Context(), pg.DB(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var got string
+	if err := conn.QueryRow(t.Context(), "SELECT string_agg(x, ' ' ORDER BY x) FROM unnest(ARRAY['B', 'a', 'b']) x").Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	if got != "a b B" {
+		t.Errorf("got %q, want %q", got, "a b B")
+	}
+}

@@ -1,0 +1,149 @@
+package store
+
+// The PostgreSQL store's schema. Its versions are the SQLite store's (schema.go): a new PostgreSQL store
+// is made at version pgBase, the model of that version in PostgreSQL's types, and each later SQLite
+// migration has its PostgreSQL twin in pgMigrations, so that a store of version N means the same on
+// both (TestPostgresVersions checks that none is missing). There is no history to migrate before pgBase:
+// no Herald wrote a PostgreSQL store of an older version.
+//
+// herald_meta holds what SQLite keeps in its file header: an application marker, so that another
+// program's tables are never taken for a store, and the schema version, changed in the same transaction
+// as the migration that sets it.
+
+// pgApplication is herald_meta.application of every PostgreSQL store.
+const pgApplication = "herald"
+
+// pgBase is the version a new PostgreSQL store is made at.
+const pgBase = 7
+
+// pgSchema makes a version-pgBase store. Times are TIMESTAMPTZ (microseconds), booleans BOOLEAN, ids
+// identity columns, which are never reused (the ledger points at posts, tokens are HMACs of subscriber
+// ids, Message-IDs may be made from delivery ids). public_id sorts as bytes (COLLATE "C"), as Items
+// promises. The comments of schema.go say what each table and column is for; only what differs is said
+// here.
+const pgSchema = `
+CREATE TABLE herald_meta (
+	one         BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one), -- a single row
+	application TEXT    NOT NULL,
+	version     INTEGER NOT NULL
+);
+INSERT INTO herald_meta (application, version) VALUES ('` + pgApplication + `', 7); -- pgBase
+
+CREATE TABLE runs (
+	id            BIGINT  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	started       TIMESTAMPTZ NOT NULL,
+	finished      TIMESTAMPTZ,
+	command       TEXT    NOT NULL,
+	config_hash   TEXT    NOT NULL,
+	items_count   INTEGER NOT NULL,
+	new_count     INTEGER NOT NULL,
+	updated_count INTEGER NOT NULL,
+	removed_count INTEGER NOT NULL,
+	baseline      BOOLEAN NOT NULL,
+	forced        BOOLEAN NOT NULL
+);
+
+CREATE TABLE posts (
+	id         BIGINT      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	first_run  BIGINT      NOT NULL REFERENCES runs (id),
+	first_seen TIMESTAMPTZ NOT NULL,
+	plan_run   BIGINT      NOT NULL,
+	sendable   BOOLEAN     NOT NULL DEFAULT FALSE,
+	removed    BOOLEAN     NOT NULL DEFAULT FALSE
+);
+CREATE INDEX posts_sendable ON posts (sendable, plan_run);
+
+CREATE TABLE aliases (
+	public_id  TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+	post_id    BIGINT      NOT NULL REFERENCES posts (id),
+	url        TEXT        NOT NULL,
+	title      TEXT        NOT NULL,
+	date       TIMESTAMPTZ,
+	hash       TEXT        NOT NULL,
+	first_run  BIGINT      NOT NULL REFERENCES runs (id),
+	first_seen TIMESTAMPTZ NOT NULL,
+	last_run   BIGINT      REFERENCES runs (id),
+	last_seen  TIMESTAMPTZ,
+	removed    BOOLEAN     NOT NULL DEFAULT FALSE,
+	CHECK (removed = (last_run IS NOT NULL) AND removed = (last_seen IS NOT NULL))
+);
+CREATE INDEX aliases_post ON aliases (post_id);
+
+-- SQLite's lower(): ASCII letters only, whatever the database's locale, as emailKey folds them.
+CREATE FUNCTION herald_ascii_lower(s TEXT) RETURNS TEXT LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+	RETURN translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz');
+
+CREATE TABLE subscribers (
+	id              BIGINT  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	email           TEXT    NOT NULL,
+	email_key       TEXT    NOT NULL UNIQUE, -- emailKey; a store copied from SQLite may hold keys of before version 5
+	name            TEXT    NOT NULL DEFAULT '',
+	status          TEXT    NOT NULL DEFAULT 'pending'
+		CHECK (status IN ('pending', 'active', 'unsubscribed', 'bounced')),
+	frequency       TEXT    NOT NULL DEFAULT 'immediate'
+		CHECK (frequency IN ('immediate', 'daily', 'weekly')),
+	created_at      TIMESTAMPTZ NOT NULL,
+	consent_source  TEXT    NOT NULL CHECK (consent_source IN ('import', 'web', 'command')),
+	consent_at      TIMESTAMPTZ,
+	consent_ip      TEXT,
+	confirmed_at    TIMESTAMPTZ,
+	unsubscribed_at TIMESTAMPTZ,
+	hard_bounces    INTEGER NOT NULL DEFAULT 0,
+	last_digest_at  TIMESTAMPTZ,
+	planned_run     BIGINT  NOT NULL DEFAULT 0,
+	start_run       BIGINT  NOT NULL DEFAULT 0
+);
+CREATE INDEX subscribers_plan ON subscribers (status, frequency, planned_run);
+CREATE INDEX subscribers_email_fold ON subscribers (herald_ascii_lower(email_key));
+
+CREATE TABLE deliveries (
+	id              BIGINT  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	subscriber_id   BIGINT  NOT NULL REFERENCES subscribers (id) ON DELETE CASCADE,
+	post_id         BIGINT  REFERENCES posts (id),
+	digest_key      TEXT,
+	status          TEXT    NOT NULL DEFAULT 'queued'
+		CHECK (status IN ('queued', 'sending', 'sent', 'deferred', 'failed', 'unknown', 'cancelled')),
+	message_id      TEXT,
+	attempts        INTEGER NOT NULL DEFAULT 0,
+	last_error      TEXT    NOT NULL DEFAULT '',
+	queued_at       TIMESTAMPTZ NOT NULL,
+	sending_at      TIMESTAMPTZ,
+	sent_at         TIMESTAMPTZ,
+	next_attempt_at TIMESTAMPTZ,
+	maybe_sent      BOOLEAN NOT NULL DEFAULT FALSE,
+	CHECK ((post_id IS NULL) <> (digest_key IS NULL)),
+	UNIQUE (id, subscriber_id)
+);
+
+CREATE TABLE delivery_items (
+	subscriber_id BIGINT NOT NULL,
+	post_id       BIGINT NOT NULL REFERENCES posts (id),
+	delivery_id   BIGINT NOT NULL,
+	PRIMARY KEY (subscriber_id, post_id),
+	FOREIGN KEY (delivery_id, subscriber_id) REFERENCES deliveries (id, subscriber_id) ON DELETE CASCADE
+);
+
+CREATE INDEX deliveries_subscriber ON deliveries (subscriber_id);
+CREATE INDEX deliveries_queued ON deliveries (id, subscriber_id) WHERE status = 'queued';
+CREATE INDEX deliveries_deferred ON deliveries (id, next_attempt_at, subscriber_id) WHERE status = 'deferred';
+CREATE INDEX deliveries_sending ON deliveries (id) WHERE status = 'sending';
+CREATE UNIQUE INDEX deliveries_digest ON deliveries (subscriber_id, digest_key) WHERE digest_key IS NOT NULL;
+CREATE INDEX delivery_items_delivery ON delivery_items (delivery_id, subscriber_id);
+CREATE INDEX delivery_items_post ON delivery_items (post_id);
+
+-- Who holds the run lock, for the error a second run gets (SQLite's store writes it in its lock file).
+-- The lock itself is a session-level advisory lock (appID, lock_key), which the server drops when the
+-- holder's session ends however it ends; backend_pid tells whether this row's writer still holds it.
+CREATE TABLE run_lock (
+	lock_key    INTEGER     PRIMARY KEY,
+	backend_pid INTEGER     NOT NULL,
+	pid         INTEGER     NOT NULL,
+	host        TEXT        NOT NULL,
+	command     TEXT        NOT NULL,
+	since       TIMESTAMPTZ NOT NULL
+);
+`
+
+// pgMigrations[i] takes a PostgreSQL store from version pgBase+i to pgBase+i+1, as migrations[pgBase+i]
+// does an SQLite one.
+var pgMigrations = []string{}

@@ -1,0 +1,243 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// The PostgreSQL store's own tests: what its database may be (empty, its own, another program's, newer),
+// how it is named in errors, and its run lock's session. The contract tests cover the rest.
+
+func pgOpen(t *testing.T, raw string) *pgStore {
+	t.Helper()
+	s, err := openPostgres(t.Context(), raw, Options{}, len(migrations))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func dbName(t *testing.T, raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimPrefix(u.Path, "/")
+}
+
+// TestPostgresVersions: every SQLite migration has its PostgreSQL twin (postgres_schema.go).
+func TestPostgresVersions(t *testing.T) {
+	if got := pgBase + len(pgMigrations); got != len(migrations) {
+		t.Fatalf("the PostgreSQL store knows up to version %d, the SQLite store %d: add the PostgreSQL twin of each new migration to pgMigrations", got, len(migrations))
+	}
+}
+
+func TestPostgresNotSelectable(t *testing.T) {
+	for _, raw := range []string{"postgres://ann:secret@db.example.com:5432/herald?sslmode=require", "postgresql://db.example.com/herald"} {
+		_, err := Open(t.Context(), raw)
+		if !errors.Is(err, ErrNotYet) {
+			t.Errorf("Open(%s): got %v, want ErrNotYet", pgName(raw), err)
+		}
+		if err != nil && (strings.Contains(err.Error(), "secret") || strings.Contains(err.Error(), "ann")) {
+			t.Errorf("the error shows the user or password: %q", err)
+		}
+		if err != nil && !strings.Contains(err.Error(), "db.example.com") {
+			t.Errorf("got %q, want an error naming the host", err)
+		}
+	}
+}
+
+func TestPostgresOpen(t *testing.T) {
+	raw := pg.DB(t)
+	s := pgOpen(t, raw)
+	var app string
+	var version int
+	if err := s.pool.QueryRow(t.Context(), "SELECT application, version FROM herald_meta").Scan(&app, &version); err != nil {
+		t.Fatal(err)
+	}
+	if app != pgApplication || version != len(migrations) {
+		t.Errorf("herald_meta: got %q version %d, want %q version %d", app, version, pgApplication, len(migrations))
+	}
+	s.Close()
+	pgOpen(t, raw).Close() // again: nothing to do
+
+	// Several first opens at once make one store.
+	raw = pg.DB(t)
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Go(func() {
+			s, err := openPostgres(t.Context(), raw, Options{}, len(migrations))
+			if err == nil {
+				err = s.Close()
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Errorf("concurrent first open: %v", err)
+		}
+	}
+}
+
+// TestPostgresRefuses: a database that is not a Herald store of a version this Herald knows is refused
+// and left as it was.
+func TestPostgresRefuses(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup []string
+		kind  error
+		msg   string
+	}{
+		{"another program's tables", []string{"CREATE TABLE accounts (id int)", "INSERT INTO accounts VALUES (1)"},
+			ErrNotStore, "is a PostgreSQL database but not a Herald store (tables accounts)"},
+		{"another program's herald_meta", []string{"CREATE TABLE herald_meta (application text, version int)",
+			"INSERT INTO herald_meta VALUES ('other', 1)"}, ErrNotStore, `is a PostgreSQL database of another application ("other")`},
+		{"a herald_meta of another shape", []string{"CREATE TABLE herald_meta (x int)"}, ErrNotStore, "has a herald_meta table that is not Herald's"},
+		{"a newer store", nil, ErrNewer, "has schema version 99 but this Herald knows up to"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			raw := pg.DB(t)
+			db := dbName(t, raw)
+			if tt.kind == ErrNewer {
+				pgOpen(t, raw).Close()
+				pg.Exec(t, db, "UPDATE herald_meta SET version = 99")
+			}
+			pg.Exec(t, db, tt.setup...)
+			before := pgDump(t, raw)
+			_, err := openPostgres(t.Context(), raw, Options{}, len(migrations))
+			if !errors.Is(err, tt.kind) {
+				t.Fatalf("got %v, want an error wrapping %v", err, tt.kind)
+			}
+			if want := "store " + pgName(raw) + " " + tt.msg; !strings.Contains(err.Error(), want) {
+				t.Errorf("got %q, want it to contain %q", err, want)
+			}
+			if after := pgDump(t, raw); after != before {
+				t.Errorf("the database changed:\nbefore %s\nafter  %s", before, after)
+			}
+		})
+	}
+}
+
+// pgDump is the tables and rows of the database's public schema, as text.
+func pgDump(t *testing.T, raw string) string {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	rows, err := conn.Query(t.Context(), `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, table := range tables {
+		var rows string
+		if err := conn.QueryRow(t.Context(), "SELECT COALESCE(string_agg(t::text, ';' ORDER BY t::text), '') FROM "+pgx.Identifier{table}.Sanitize()+" t").Scan(&rows); err != nil {
+			t.Fatal(err)
+		}
+		b.WriteString(table + ": " + rows + "\n")
+	}
+	return b.String()
+}
+
+// TestPostgresPassword: the password comes from the URL, or from Options when the URL has none, and no
+// error shows it.
+func TestPostgresPassword(t *testing.T) {
+	raw := pg.DB(t)
+	t.Setenv("PGPASSWORD", "")
+	t.Setenv("PGPASSFILE", "/nonexistent")
+	u, _ := url.Parse(raw)
+	secret, _ := u.User.Password()
+	u.User = url.User(u.User.Username())
+	bare := u.String()
+
+	s, err := openPostgres(t.Context(), bare, Options{Password: secret}, len(migrations))
+	if err != nil {
+		t.Fatalf("the password from Options: %v", err)
+	}
+	s.Close()
+
+	wrong := *u
+	wrong.User = url.UserPassword(u.User.Username(), "not-the-password-x7")
+	for name, tc := range map[string]struct {
+		raw string
+		o   Options
+		pw  string
+	}{
+		"none":                        {bare, Options{}, secret},
+		"a wrong one in Options":      {bare, Options{Password: "not-the-password-x7"}, "not-the-password-x7"},
+		"a wrong one in the URL":      {wrong.String(), Options{}, "not-the-password-x7"},
+		"a URL that cannot be parsed": {"postgres://ann:not-the-password-x7@db.example.com:port/herald", Options{}, "not-the-password-x7"},
+		"a bad parameter":             {strings.Replace(wrong.String(), "sslmode=disable", "sslmode=sometimes", 1), Options{}, "not-the-password-x7"},
+	} {
+		s, err := openPostgres(t.Context(), tc.raw, tc.o, len(migrations))
+		if err == nil {
+			s.Close()
+			t.Errorf("%s: got no error", name)
+			continue
+		}
+		if strings.Contains(err.Error(), tc.pw) || strings.Contains(err.Error(), secret) {
+			t.Errorf("%s: the error shows the password: %q", name, err)
+		}
+		if !strings.Contains(err.Error(), "store postgres://") {
+			t.Errorf("%s: got %q, want it to name the store", name, err)
+		}
+	}
+}
+
+// TestPostgresLockSessionDies: the run lock goes with its session, however the session ends, and the
+// holder's row left behind names no one.
+func TestPostgresLockSessionDies(t *testing.T) {
+	raw := pg.DB(t)
+	a, b := pgOpen(t, raw), pgOpen(t, raw)
+	l, err := a.Lock(t.Context(), "publish")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := l.(*pgLock).conn.PgConn().PID()
+	var ended bool
+	if err := b.pool.QueryRow(t.Context(), "SELECT pg_terminate_backend($1)", pid).Scan(&ended); err != nil || !ended {
+		t.Fatalf("terminate the holder's session: %v, %v", ended, err)
+	}
+	// The server ends the session a moment later.
+	var l2 Lock
+	for range 100 {
+		if l2, err = b.Lock(t.Context(), "send"); err == nil {
+			break
+		}
+		var le *LockedError
+		if !errors.As(err, &le) {
+			t.Fatal(err)
+		}
+		if le.PID != 0 && le.Command != "publish" {
+			t.Errorf("got holder %+v, want the dead session's, or none", le)
+		}
+	}
+	if err != nil {
+		t.Fatalf("Lock after the holder's session ended: %v", err)
+	}
+	// Now b holds it, and says so, with its own row.
+	_, err = a.Lock(t.Context(), "publish")
+	var le *LockedError
+	if !errors.As(err, &le) || le.Command != "send" {
+		t.Errorf("got %v, want the lock held by send", err)
+	}
+	l2.Unlock()
+	l.Unlock() // its connection is gone: it must not panic
+}
