@@ -406,6 +406,37 @@ CREATE UNIQUE INDEX deliveries_digest ON deliveries (subscriber_id, digest_key) 
 CREATE INDEX delivery_items_delivery ON delivery_items (delivery_id, subscriber_id);
 CREATE INDEX delivery_items_post ON delivery_items (post_id);
 `,
+	// 8: herald serve's own state, so that a restart forgets nothing: the counts of its sign-up limits, the
+	// sign-ups it has answered and not yet handled, and its check that the store takes writes.
+	`
+-- One row per limit and what it counts (an IP, an address, a domain, ...), for the window in which the
+-- count runs: a request after window_end starts a new window. The key is a keyed hash made by herald
+-- serve, so no address or IP is kept here. Rows whose window has ended are deleted.
+CREATE TABLE limit_counts (
+	key        TEXT    NOT NULL PRIMARY KEY,
+	window_end TEXT    NOT NULL,
+	count      INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX limit_counts_end ON limit_counts (window_end);
+
+-- A sign-up of the web form is written here before the form is answered, and deleted once handled
+-- (stored as a subscriber, and sent its confirmation): a crash or a restart in between loses none.
+CREATE TABLE signup_queue (
+	id        INTEGER PRIMARY KEY, -- the order of the queue
+	email     TEXT    NOT NULL,    -- as typed
+	name      TEXT    NOT NULL,
+	frequency TEXT    NOT NULL,    -- '' keeps a known subscriber's
+	ip        TEXT    NOT NULL,    -- the client's address, for the consent record
+	at        TEXT    NOT NULL     -- when it was answered: the consent time
+);
+
+-- One row: herald serve's /healthz commits a write here to know that the store takes writes (a full
+-- disk, a file made read-only).
+CREATE TABLE write_checks (
+	id         INTEGER PRIMARY KEY CHECK (id = 1),
+	checked_at TEXT    NOT NULL
+);
+`,
 }
 
 // migrate brings the store on conn from its version to version to, in one transaction. It reads the

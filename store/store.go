@@ -1,4 +1,4 @@
-// Package store keeps Herald's state between runs: the runs, every post ever seen, the subscribers and the ledger of deliveries.
+// Package store keeps Herald's state between runs: the runs, every post ever seen, the subscribers, the ledger of deliveries, and herald serve's sign-up queue and limits.
 //
 // A post is a posts row whose integer id never changes; the public ids it has been published under (its
 // feed ids) are its aliases. A run that finds an id continuing one that left in the same run adds it to
@@ -96,6 +96,24 @@ type Store interface {
 	// what Herald holds about what it sent them (a subscriber's right to their data). A digest's ItemIDs
 	// are newest first, as in Due. A subscriber with none, or none at all, gives an empty slice.
 	SubscriberDeliveries(ctx context.Context, id int64) ([]Delivery, error)
+
+	// QueueSignUp stores a sign-up of the web form until it is handled (one INSERT): herald serve answers
+	// the form only once it is stored.
+	QueueSignUp(ctx context.Context, q QueuedSignUp) error
+	// QueuedSignUps returns up to n queued sign-ups, oldest first.
+	QueuedSignUps(ctx context.Context, n int) ([]QueuedSignUp, error)
+	// DequeueSignUp deletes a handled sign-up from the queue. One that is not there is no error.
+	DequeueSignUp(ctx context.Context, id int64) error
+	// TakeLimit counts one request at now against the limit of n a window for key, if there is room,
+	// in one statement. The count runs in fixed windows: the first request for a key, or the first
+	// after its window ended, starts one of length window. It returns the key's count in its window,
+	// this request included, or 0 when the window is full (nothing is counted or written then).
+	TakeLimit(ctx context.Context, key string, n int, window time.Duration, now time.Time) (int, error)
+	// PruneLimits deletes the limits' counts whose window ended by now, and returns how many.
+	PruneLimits(ctx context.Context, now time.Time) (int, error)
+	// CheckWrite commits a write to the store (one row, the time of the check), to find out whether the
+	// store takes writes now: the error is the write's.
+	CheckWrite(ctx context.Context, now time.Time) error
 
 	// Plan queues, in one transaction, the deliveries due at now and returns how many it queued:
 	//   - to each active subscriber with frequency immediate, every sendable post they have not had, one
@@ -246,6 +264,16 @@ type ImportResult struct {
 	Updated   int // rows that changed a known subscriber (or one added earlier in the same import)
 	Unchanged int // rows that matched a known subscriber and changed nothing
 	Skipped   int // rows of unsubscribed or bounced subscribers, left as they are
+}
+
+// QueuedSignUp is a sign-up of the web form that herald serve has answered and not yet handled.
+type QueuedSignUp struct {
+	ID        int64  // set by the store: the order of the queue
+	Email     string // as typed
+	Name      string
+	Frequency string // "" keeps a known subscriber's
+	IP        string // the client's address
+	At        time.Time
 }
 
 // Delivery statuses.

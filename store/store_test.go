@@ -215,6 +215,22 @@ var fillers = []func(t *testing.T, s *sqliteStore){
 		seen[len(seen)-1].ID, seen[len(seen)-1].Continues = "v7-new", "v7-old"
 		record(t, s, &Run{Started: at.Add(2 * time.Hour), Command: "publish"}, seen)
 	},
+	func(t *testing.T, s *sqliteStore) {
+		// Version 8 keeps herald serve's limits and the sign-ups it has not handled yet.
+		at := time.Date(2024, 11, 1, 8, 0, 0, 0, time.UTC)
+		for _, key := range []string{"ip:x", "ip:x", "all:y"} {
+			if n, err := s.TakeLimit(t.Context(), key, 10, time.Hour, at); err != nil || n == 0 {
+				t.Fatalf("take %s: got %d, %v", key, n, err)
+			}
+		}
+		if err := s.QueueSignUp(t.Context(), QueuedSignUp{Email: "Fay@example.com", Name: "Fay", Frequency: Weekly,
+			IP: "192.0.2.8", At: at}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CheckWrite(t.Context(), at); err != nil {
+			t.Fatal(err)
+		}
+	},
 }
 
 // onSite is the store's items that are on the site, as a run sees them.
@@ -360,6 +376,10 @@ func dump(t *testing.T, s *sqliteStore, v int) string {
 	case 1:
 		queries = queries[:3]
 	}
+	if v >= 8 {
+		queries = append(queries, `SELECT * FROM limit_counts ORDER BY key`, `SELECT * FROM signup_queue ORDER BY id`,
+			`SELECT * FROM write_checks`)
+	}
 	var b strings.Builder
 	for _, q := range queries {
 		rows, err := conn.QueryContext(t.Context(), q)
@@ -394,15 +414,24 @@ func TestMigrateFromEveryVersion(t *testing.T) {
 	for v := range len(migrations) {
 		t.Run(fmt.Sprintf("from version %d", v), func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "herald.db")
+			// Each filler fills the store of its own version (some in its columns), before the store is
+			// migrated to the next: the rows go through every migration on the way.
+			for i, fill := range fillers[:v] {
+				s, err := open(t.Context(), path, i+1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				fill(t, s)
+				if err := s.Close(); err != nil {
+					t.Fatal(err)
+				}
+			}
 			old, err := open(t.Context(), path, v)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if got := pragma(t, old, "user_version"); got != fmt.Sprint(v) {
 				t.Fatalf("got user_version %s, want %d", got, v)
-			}
-			for _, fill := range fillers[:v] {
-				fill(t, old)
 			}
 			want := dump(t, old, v)
 			if err := old.Close(); err != nil {
@@ -482,6 +511,9 @@ func TestMigrateFromEveryVersion(t *testing.T) {
 			}
 			if v >= 6 {
 				planned = 3 // and to cy of version 6's filler, who had each of its posts under an id
+			}
+			if v >= 7 {
+				planned = 4 // and to eve of version 7's filler
 			}
 			if n, err := s.Plan(t.Context(), r.Started.Add(time.Hour)); err != nil || n != planned {
 				t.Fatalf("plan after the migration: got %d, %v, want %d deliveries", n, err, planned)
