@@ -182,14 +182,11 @@ func (s *Server) subscribeForm(w http.ResponseWriter, r *http.Request) {
 	s.render(w, http.StatusOK, "subscribe", p)
 }
 
+// subscribe takes a sign-up: it checks the form, counts the sign-up against the limits, and stores it in
+// the queue before it answers, the same for every address; the worker does the rest. A sign-up that
+// could not be stored is answered 503, never "check your inbox".
 func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) {
 	if !s.parseForm(w, r) {
-		return
-	}
-	now := s.o.Now()
-	ip := s.clientIP(r)
-	if !s.ipLimit.allow(ipKey(ip, 64), now) || (ip.Is6() && !s.netLimit.allow(ipKey(ip, 48), now)) {
-		s.tooMany(w)
 		return
 	}
 	email, name, freq := r.PostForm.Get("email"), cleanName(r.PostForm.Get("name")), r.PostForm.Get("frequency")
@@ -210,22 +207,41 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) {
 		s.render(w, http.StatusUnprocessableEntity, "subscribe", p)
 		return
 	}
-	key := addressKey(addr)
-	if !s.addLimit.allow(key, now) || !s.allLimit.allow("", now) {
+	if s.closed.Load() {
+		s.unavailable(w)
+		return
+	}
+	ctx, now, ip := r.Context(), s.o.Now(), s.clientIP(r)
+	admitted, err := s.admit(ctx, ip, addr, now)
+	if err != nil {
+		s.log.Error("sign-up", "err", err)
+		s.unavailable(w)
+		return
+	}
+	if !admitted {
 		s.tooMany(w)
 		return
 	}
-	if !s.addDay.allow(key, now) {
+	n, err := s.take(ctx, "address-day", addressKey(addr), s.limits.addressDay, now)
+	if err != nil {
+		s.log.Error("sign-up", "err", err)
+		s.unavailable(w)
+		return
+	}
+	if n == 0 {
 		// Nothing is sent, as for a pending sign-up mailed recently: the answer is the usual one.
 		s.log.Debug("sign-up over the daily limit of its address: nothing sent", "email", addr)
 		s.subscribed(w, addr)
 		return
 	}
-	if !s.enqueue(signup{email: addr, name: name, frequency: freq, ip: ip.String(), at: now}) {
-		s.message(w, http.StatusServiceUnavailable, "Try again in a minute",
-			"Too many people are signing up right now. Please try again in a minute.", s.subscribeLink())
+	err = s.o.Store.QueueSignUp(ctx, store.QueuedSignUp{Email: addr, Name: name, Frequency: freq, IP: ip.String(), At: now})
+	s.wrote(err)
+	if err != nil {
+		s.log.Error("sign-up", "err", err) // the store's errors do not quote the address
+		s.unavailable(w)
 		return
 	}
+	s.wakeWorker()
 	s.subscribed(w, addr)
 }
 
@@ -239,6 +255,14 @@ func (s *Server) tooMany(w http.ResponseWriter) {
 	w.Header().Set("Retry-After", "3600")
 	s.message(w, http.StatusTooManyRequests, "Too many sign-ups",
 		"There have been too many sign-ups from here or for this address. Please try again later.", nil)
+}
+
+// unavailable answers a sign-up that was not taken: the store could not be written, or the server is
+// stopping.
+func (s *Server) unavailable(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", "60")
+	s.message(w, http.StatusServiceUnavailable, "Try again in a minute",
+		"Your sign-up could not be taken just now, and no email was sent. Please try again in a minute.", s.subscribeLink())
 }
 
 // badToken answers a link whose token is forged, tampered with, expired or for someone no longer here.
@@ -530,6 +554,13 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		s.log.Error("health check", "err", err)
 		w.WriteHeader(http.StatusServiceUnavailable)
 		w.Write([]byte("store unavailable\n")) //nolint:errcheck
+		return
+	}
+	// Reading is not enough: with its disk full, the store answers reads and takes no sign-up.
+	if err := s.writable(r.Context()); err != nil {
+		s.log.Error("health check", "err", err)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte("store cannot be written\n")) //nolint:errcheck
 		return
 	}
 	w.Write([]byte("ok\n")) //nolint:errcheck

@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/heraldhq/herald/store"
@@ -33,26 +34,10 @@ type Confirmer interface {
 // ErrNotSent is in the error of a confirmation that surely did not go.
 var ErrNotSent = errors.New("not sent")
 
-// Limit allows N requests per key in each fixed Window.
-type Limit struct {
-	N      int
-	Window time.Duration
-}
-
 // Settings that no site needs to change.
 const (
 	confirmExpiry = 7 * 24 * time.Hour // how long a confirm link works
 	resendAfter   = 24 * time.Hour     // how soon a pending web sign-up may be sent a new link
-	queueSize     = 256                // sign-ups waiting for the worker
-)
-
-var (
-	netLimit = Limit{N: 60, Window: time.Hour}  // sign-ups per IPv6 /48
-	allLimit = Limit{N: 200, Window: time.Hour} // sign-ups in all: more is an attack, not a readership
-	// Sign-ups per address key a day, beyond which they are answered as usual but nothing is sent: each
-	// +tag or Gmail dot variant is a subscriber of its own, sent its own link, so the hourly limit alone
-	// would still let anyone send one inbox 72 links a day.
-	addressDayLimit = Limit{N: 5, Window: 24 * time.Hour}
 )
 
 // Options configure a Server. cmd/herald fills them from herald.yaml.
@@ -82,11 +67,14 @@ type Options struct {
 
 	IPLimit      Limit // sign-ups per client IP (IPv6: per /64); default 20 an hour
 	AddressLimit Limit // sign-ups per address (its +tag ignored); default 3 an hour
+	DomainLimit  Limit // sign-ups per registrable domain of the address; default 50 an hour (see limits.go)
 
 	Now func() time.Time // default time.Now
 }
 
-// Store is what the pages need of the state store: subscribers, and the last run for /healthz.
+// Store is what the pages need of the state store: subscribers; the queue of sign-ups answered and not
+// yet handled, and the counts of the sign-up limits, so that a restart loses neither; and, for /healthz,
+// the last run and a check that the store takes writes.
 type Store interface {
 	Runs(ctx context.Context, n int) ([]store.Run, error)
 	Subscriber(ctx context.Context, id int64) (store.Subscriber, error)
@@ -95,29 +83,34 @@ type Store interface {
 	UpdateSubscriber(ctx context.Context, id int64, at time.Time, change func(*store.Subscriber)) error
 	DeleteExpiredPending(ctx context.Context, before time.Time) (int, error)
 	DeleteUnsentSignUp(ctx context.Context, id int64, consentAt time.Time) (bool, error)
+
+	QueueSignUp(ctx context.Context, q store.QueuedSignUp) error
+	QueuedSignUps(ctx context.Context, n int) ([]store.QueuedSignUp, error)
+	DequeueSignUp(ctx context.Context, id int64) error
+	TakeLimit(ctx context.Context, key string, n int, window time.Duration, now time.Time) (int, error)
+	PruneLimits(ctx context.Context, now time.Time) (int, error)
+	CheckWrite(ctx context.Context, now time.Time) error
 }
 
-// Server serves the pages. Make one with New; it runs a worker that handles sign-ups, which Close stops.
+// Server serves the pages. Make one with New; it runs a worker that handles the sign-ups queued in the
+// store, which Close stops.
 type Server struct {
-	o        Options
-	log      *slog.Logger
-	base     string      // BaseURL's path, "" or "/news"
-	links    token.Links // the pages' own links, under base
-	pages    map[string]*template.Template
-	ipLimit  *limiter // per IP, IPv6 per /64
-	netLimit *limiter // per IPv6 /48: someone with a whole /48 walks its /64s
-	addLimit *limiter
-	addDay   *limiter                    // per address key, a day
-	allLimit *limiter                    // every sign-up: the form is never a bulk mailer
-	cop      *http.CrossOriginProtection // every POST but the sign-up form
-	copSub   *http.CrossOriginProtection // the sign-up form
+	o       Options
+	log     *slog.Logger
+	base    string      // BaseURL's path, "" or "/news"
+	links   token.Links // the pages' own links, under base
+	pages   map[string]*template.Template
+	limits  limits
+	limitID []byte                      // keys the hashes that name the limits' counts in the store
+	health  health                      // the store's writes, for /healthz
+	cop     *http.CrossOriginProtection // every POST but the sign-up form
+	copSub  *http.CrossOriginProtection // the sign-up form
 
-	mu        sync.RWMutex // guards closed and sends on queue
-	closed    bool
-	queue     chan signup
-	pending   sync.WaitGroup // sign-ups queued or being handled
-	retryWait time.Duration  // retryWait; shorter in tests
-	done      chan struct{}  // closed when the worker has stopped
+	closed    atomic.Bool   // by Close: sign-ups are refused
+	wake      chan struct{} // a sign-up was queued; one wake-up stands for any number
+	closing   chan struct{} // closed by Close: the worker handles what is queued, and stops
+	retryWait time.Duration // retryWait; shorter in tests
+	done      chan struct{} // closed when the worker has stopped
 	work      context.Context
 	stop      context.CancelFunc
 	once      sync.Once
@@ -169,6 +162,9 @@ func New(o Options) (*Server, error) {
 	if o.AddressLimit.N <= 0 {
 		o.AddressLimit = Limit{N: 3, Window: time.Hour}
 	}
+	if o.DomainLimit.N <= 0 {
+		o.DomainLimit = Limit{N: 50, Window: time.Hour}
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -176,9 +172,8 @@ func New(o Options) (*Server, error) {
 		o.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 	}
 	s := &Server{o: o, log: o.Logger, base: bu.Path, links: token.Links{Base: bu.Path, Secret: o.Secret},
-		ipLimit: newLimiter(o.IPLimit), netLimit: newLimiter(netLimit), addLimit: newLimiter(o.AddressLimit),
-		addDay: newLimiter(addressDayLimit), allLimit: newLimiter(allLimit),
-		queue: make(chan signup, queueSize), done: make(chan struct{}), retryWait: retryWait}
+		limits: newLimits(o), limitID: limitSecret(o.Secret),
+		wake: make(chan struct{}, 1), closing: make(chan struct{}), done: make(chan struct{}), retryWait: retryWait}
 	var err error
 	if s.pages, err = parsePages(o.Templates); err != nil {
 		return nil, err
@@ -216,7 +211,7 @@ const (
 )
 
 // Serve answers on ln until ctx is done, then shuts down gracefully: it stops accepting connections,
-// lets the requests in flight finish, then sends the confirmations still queued, and Closes s.
+// lets the requests in flight finish, then handles the sign-ups still queued, and Closes s.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           s.Handler(),
@@ -252,25 +247,37 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 }
 
 // Close stops taking sign-ups and waits until the queued ones are handled (their confirmations sent),
-// or until ctx is done, when what is left is dropped (logged, by count). Later calls return nil.
+// or until ctx is done, when what is left stays queued in the store for the next start. Later calls
+// return nil.
 func (s *Server) Close(ctx context.Context) error {
 	var err error
 	s.once.Do(func() {
-		s.mu.Lock()
-		s.closed = true
-		close(s.queue)
-		s.mu.Unlock()
+		s.closed.Store(true)
+		close(s.closing)
 		select {
 		case <-s.done:
 		case <-ctx.Done():
 			s.stop()
 			<-s.done
-			err = fmt.Errorf("sign-ups not handled before shutdown: %w", ctx.Err())
+			err = fmt.Errorf("sign-ups not handled before shutdown, kept for the next start: %w", ctx.Err())
 		}
 		s.stop()
 	})
 	return err
 }
 
-// flush waits until every sign-up queued so far is handled (for tests).
-func (s *Server) flush() { s.pending.Wait() }
+// flush waits until the store's queue is empty, every sign-up queued so far handled, or the worker has
+// stopped (for tests).
+func (s *Server) flush() {
+	for {
+		qs, err := s.o.Store.QueuedSignUps(context.Background(), 1)
+		if err != nil || len(qs) == 0 {
+			return
+		}
+		select {
+		case <-s.done:
+			return
+		case <-time.After(time.Millisecond):
+		}
+	}
+}

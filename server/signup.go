@@ -12,66 +12,93 @@ import (
 	"github.com/heraldhq/herald/token"
 )
 
-// signup is one accepted POST of the sign-up form, handled by the worker. Everything that depends on
-// whether the address is known happens there, after the response has gone: its bytes and its timing
-// are the same for a stranger, a pending, an active and an unsubscribed address.
-type signup struct {
-	email, name, frequency string // frequency "" keeps a known subscriber's
-	ip                     string
-	at                     time.Time
-}
+// A sign-up is stored in the store's queue (the same INSERT for every address) before the form is
+// answered, and handled by the worker. Everything that depends on whether the address is known
+// happens there, after the response has gone: its bytes and its timing are the same for a stranger, a
+// pending, an active and an unsubscribed address. The queue is in the store, so a sign-up answered is
+// never lost to a crash or a restart.
 
-// enqueue hands a sign-up to the worker; false when the queue is full or the server is closing.
-func (s *Server) enqueue(j signup) bool {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed {
-		return false
-	}
-	s.pending.Add(1)
+// wakeWorker tells the worker that a sign-up was queued.
+func (s *Server) wakeWorker() {
 	select {
-	case s.queue <- j:
-		return true
-	default:
-		s.pending.Done()
-		return false
+	case s.wake <- struct{}{}:
+	default: // a wake-up is pending already: the worker reads the whole queue
 	}
 }
 
-// expireEvery is how often the worker deletes the web sign-ups left unconfirmed past their link.
-const expireEvery = time.Hour
+// Settings of the worker.
+const (
+	expireEvery = time.Hour   // how often the worker deletes expired sign-ups and old limit counts
+	drainBatch  = 16          // queued sign-ups read at a time
+	drainRetry  = time.Minute // how soon the worker reads the queue again after the store failed
+)
 
-// worker handles the sign-ups in turn, and deletes the expired ones at start (as of start) and then
-// every expireEvery.
+// worker handles the queued sign-ups, those left from before the server started first; then each as it
+// is queued. It deletes the expired sign-ups and the limits' old counts at start (as of start) and then
+// every expireEvery. Once Close is called it handles what is queued and stops.
 func (s *Server) worker(start time.Time) {
 	defer close(s.done)
 	s.expire(start)
 	tick := time.NewTicker(expireEvery)
 	defer tick.Stop()
-	dropped := 0
 	for {
+		var retry <-chan time.Time
+		if !s.drain() {
+			retry = time.After(drainRetry)
+		}
 		select {
-		case j, ok := <-s.queue:
-			if !ok {
-				if dropped > 0 {
-					s.log.Warn("sign-ups dropped at shutdown", "count", dropped)
-				}
-				return
-			}
-			if s.work.Err() != nil {
-				dropped++
-			} else if err := s.handleSignup(s.work, j); err != nil {
-				s.log.Error("sign-up", "err", redact(err.Error(), j.email))
-			}
-			s.pending.Done()
+		case <-s.wake:
+		case <-retry:
 		case <-tick.C:
 			s.expire(s.o.Now())
+		case <-s.closing:
+			s.drain()
+			return
+		case <-s.work.Done():
+			return
 		}
 	}
 }
 
-// expire deletes the web sign-ups still pending at now after their confirmation link expired: the
-// address's owner never consented, so it is not kept.
+// drain handles the queued sign-ups, oldest first, until there are none, taking each out of the queue
+// once handled, whatever came of it (a failure is logged). false: it stopped at an error of the store,
+// and the queue is to be read again later. A sign-up being handled when the server stops stays queued
+// and is handled again at the next start, which sends no second link to an address just sent one
+// (resendAfter).
+func (s *Server) drain() bool {
+	for s.work.Err() == nil {
+		qs, err := s.o.Store.QueuedSignUps(s.work, drainBatch)
+		if err != nil {
+			if s.work.Err() == nil {
+				s.log.Error("read the queued sign-ups", "err", err)
+			}
+			return false
+		}
+		if len(qs) == 0 {
+			return true
+		}
+		for _, q := range qs {
+			err := s.handleSignup(s.work, q)
+			if s.work.Err() != nil {
+				s.log.Warn("server stopped while handling a sign-up: it stays queued for the next start")
+				return true
+			}
+			if err != nil {
+				s.log.Error("sign-up", "err", redact(err.Error(), q.Email))
+			}
+			err = s.o.Store.DequeueSignUp(s.work, q.ID)
+			s.wrote(err)
+			if err != nil {
+				s.log.Error("take a handled sign-up out of the queue", "err", err)
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// expire deletes the web sign-ups still pending at now after their confirmation link expired (the
+// address's owner never consented, so it is not kept), and the limits' counts whose window has ended.
 func (s *Server) expire(now time.Time) {
 	if s.work.Err() != nil {
 		return
@@ -79,10 +106,11 @@ func (s *Server) expire(now time.Time) {
 	n, err := s.o.Store.DeleteExpiredPending(s.work, now.Add(-confirmExpiry))
 	if err != nil {
 		s.log.Error("delete expired sign-ups", "err", err)
-		return
-	}
-	if n > 0 {
+	} else if n > 0 {
 		s.log.Info("expired sign-ups deleted", "count", n)
+	}
+	if _, err := s.o.Store.PruneLimits(s.work, now); err != nil {
+		s.log.Error("delete the sign-up limits' old counts", "err", err)
 	}
 }
 
@@ -98,7 +126,8 @@ func confirmPurpose(consentAt time.Time) string {
 	return token.Confirm + ":" + strconv.FormatInt(consentAt.UnixNano(), 10)
 }
 
-// handleSignup stores a sign-up and sends the confirmation.
+// handleSignup makes a queued sign-up a subscriber, or a new consent record of one, and sends the
+// confirmation.
 //
 // A stranger is added as pending, with the form's name and frequency. Someone pending or unsubscribed
 // is sent a link for a new consent record, which is written (pending, this time and IP) only once the
@@ -109,23 +138,23 @@ func confirmPurpose(consentAt time.Time) string {
 // resendAfter has passed since the last one: the consent time of a pending web sign-up is when its
 // link was sent, and that link still works. A new address's row is written before its link is sent (the
 // link names the row), and deleted again when the link surely did not go (ErrNotSent).
-func (s *Server) handleSignup(ctx context.Context, j signup) error {
+func (s *Server) handleSignup(ctx context.Context, j store.QueuedSignUp) error {
 	st := s.o.Store
 	for range 2 { // a second try when the address was added between the look-up and the insert
 		var sub store.Subscriber
 		err := s.retry(ctx, func() (err error) {
-			sub, err = st.SubscriberByEmail(ctx, j.email)
+			sub, err = st.SubscriberByEmail(ctx, j.Email)
 			return err
 		})
 		switch {
 		case errors.Is(err, store.ErrNotFound):
-			freq := j.frequency
+			freq := j.Frequency
 			if freq == "" {
 				freq = store.Immediate
 			}
 			err = s.retry(ctx, func() (err error) {
-				sub, err = st.AddSubscriber(ctx, store.Subscriber{Email: j.email, Name: j.name, Frequency: freq,
-					Status: store.Pending, ConsentSource: store.FromWeb, ConsentAt: j.at, ConsentIP: j.ip}, j.at)
+				sub, err = st.AddSubscriber(ctx, store.Subscriber{Email: j.Email, Name: j.Name, Frequency: freq,
+					Status: store.Pending, ConsentSource: store.FromWeb, ConsentAt: j.At, ConsentIP: j.IP}, j.At)
 				return err
 			})
 			if errors.Is(err, store.ErrExists) {
@@ -134,13 +163,13 @@ func (s *Server) handleSignup(ctx context.Context, j signup) error {
 			if err != nil {
 				return err
 			}
-			err := s.sendConfirmation(ctx, sub, j.at)
+			err := s.sendConfirmation(ctx, sub, j.At)
 			if errors.Is(err, ErrNotSent) {
 				// No link went: forget the address, or resendAfter would hold off the person's next try.
 				// Even when the server is stopping (ctx ended, which may be why the send failed).
 				ctx := context.WithoutCancel(ctx)
 				if derr := s.retry(ctx, func() error {
-					_, err := st.DeleteUnsentSignUp(ctx, sub.ID, j.at)
+					_, err := st.DeleteUnsentSignUp(ctx, sub.ID, j.At)
 					return err
 				}); derr != nil {
 					return errors.Join(err, derr)
@@ -150,23 +179,23 @@ func (s *Server) handleSignup(ctx context.Context, j signup) error {
 		case err != nil:
 			return err
 		case sub.Status == store.Active || sub.Status == store.Bounced:
-			s.log.Debug("sign-up of a subscriber who is "+sub.Status+": nothing sent", "subscriber", sub.ID, "email", j.email)
+			s.log.Debug("sign-up of a subscriber who is "+sub.Status+": nothing sent", "subscriber", sub.ID, "email", j.Email)
 			return nil
-		case sub.Status == store.Pending && sub.ConsentSource == store.FromWeb && j.at.Sub(sub.ConsentAt) < resendAfter:
-			s.log.Debug("sign-up of a subscriber sent a link recently: nothing sent", "subscriber", sub.ID, "email", j.email)
+		case sub.Status == store.Pending && sub.ConsentSource == store.FromWeb && j.At.Sub(sub.ConsentAt) < resendAfter:
+			s.log.Debug("sign-up of a subscriber sent a link recently: nothing sent", "subscriber", sub.ID, "email", j.Email)
 			return nil
 		}
-		if err := s.sendConfirmation(ctx, sub, j.at); err != nil {
+		if err := s.sendConfirmation(ctx, sub, j.At); err != nil {
 			return err
 		}
 		was := sub.Status
 		err = s.retry(ctx, func() error {
-			return st.UpdateSubscriber(ctx, sub.ID, j.at, func(u *store.Subscriber) {
+			return st.UpdateSubscriber(ctx, sub.ID, j.At, func(u *store.Subscriber) {
 				if u.Status != was {
 					return // changed meanwhile: leave it
 				}
 				u.Status = store.Pending
-				u.ConsentSource, u.ConsentAt, u.ConsentIP = store.FromWeb, j.at, j.ip
+				u.ConsentSource, u.ConsentAt, u.ConsentIP = store.FromWeb, j.At, j.IP
 			})
 		})
 		if err != nil {
