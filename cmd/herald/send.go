@@ -174,10 +174,7 @@ func (b *build) mail(getenv func(string) string, outbox string, test bool) (*pub
 	case outbox != "":
 		ms.Where = outbox
 	case c.SMTP == "":
-		ms.Where = firstSet(c.Outbox, filepath.Join(filepath.Dir(storePath(b.site.Dir, c)), "outbox"))
-		if !filepath.IsAbs(ms.Where) {
-			ms.Where = filepath.Join(b.site.Dir, ms.Where)
-		}
+		ms.Where = outboxPath(b.site.Dir, c)
 	default:
 		sc, err := mailer.ParseSMTPURL(c.SMTP)
 		if err != nil {

@@ -38,6 +38,16 @@ func storePath(siteDir string, cfg config) string {
 	return p
 }
 
+// outboxPath is the Maildir folder mail goes to without smtp: outbox in herald.yaml (relative to the
+// site), else the folder outbox beside the store.
+func outboxPath(siteDir string, cfg config) string {
+	p := firstSet(cfg.Outbox, filepath.Join(filepath.Dir(storePath(siteDir, cfg)), "outbox"))
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(siteDir, p)
+	}
+	return p
+}
+
 // openStore opens the store for a command that records. It creates the default folder with its .gitignore.
 func openStore(ctx context.Context, siteDir string, cfg config) (store.Store, error) {
 	p := storePath(siteDir, cfg)
