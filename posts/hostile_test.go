@@ -237,3 +237,18 @@ func TestBounds(t *testing.T) {
 		})
 	}
 }
+
+// TestHardLinkToPrivate: a hard link names the secret without its path; it is refused all the same.
+func TestHardLinkToPrivate(t *testing.T) {
+	dir := writeSite(t, hostileSites["jekyll"])
+	if err := os.Remove(filepath.Join(dir, "_includes", "footer.html")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(filepath.Join(dir, ".herald", "secret"), filepath.Join(dir, "_includes", "footer.html")); err != nil {
+		t.Fatal(err)
+	}
+	err := loadAndRender(t, dir, "jekyll")
+	if !errors.Is(err, sitefs.ErrRefused) || !strings.Contains(err.Error(), "_includes/footer.html: it is, or links to, Herald's private .herald") {
+		t.Errorf("got %v, want the hard link refused", err)
+	}
+}

@@ -111,10 +111,15 @@ func siteOptions(dir string, cfg config) posts.Options {
 }
 
 // privatePaths are what no site file may read or link to, even inside the site: the state folder (the
-// secret, the store, the outbox), herald.yaml, and the store, outbox and DKIM key wherever they are.
+// secret, the store, the outbox), herald.yaml, and wherever they are, the store with every file SQLite
+// and Herald keep beside it, the outbox, the DKIM key and the SMTP password file.
 func privatePaths(siteDir string, cfg config) []string {
-	ps := []string{filepath.Join(siteDir, storeDir), filepath.Join(siteDir, configName), storePath(siteDir, cfg)}
-	for _, p := range []string{cfg.Outbox, cfg.DKIMKeyFile} {
+	sp := storePath(siteDir, cfg)
+	ps := []string{filepath.Join(siteDir, storeDir), filepath.Join(siteDir, configName), outboxPath(siteDir, cfg)}
+	for _, suffix := range []string{"", "-wal", "-shm", "-journal", ".lock", ".posts-cache"} {
+		ps = append(ps, sp+suffix)
+	}
+	for _, p := range []string{cfg.DKIMKeyFile, cfg.smtpPasswordFile} { // read from the working folder
 		if abs, err := filepath.Abs(p); err == nil && p != "" {
 			ps = append(ps, abs)
 		}

@@ -79,7 +79,8 @@ type config struct {
 	// herald serve.
 	TrustedProxies []string `yaml:"trusted_proxies"` // peers whose X-Forwarded-For herald serve believes (default: loopback)
 
-	secretLine int // the line of secret in herald.yaml, 0 when the file does not set it
+	secretLine       int    // the line of secret in herald.yaml, 0 when the file does not set it
+	smtpPasswordFile string // HERALD_SMTP_PASSWORD_FILE: a file no site file may read
 }
 
 // deferredMaxAge is how long a deferred message is tried again before it fails.
@@ -182,13 +183,16 @@ func configure(dir string, getenv func(string) string) (string, config, error) {
 	if err != nil {
 		return "", config{}, err
 	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = real // walking a site through a link to it would find no posts
+	}
 	cfg, err := loadConfig(abs, getenv)
 	return abs, cfg, err
 }
 
 // loadConfig reads DIR/herald.yaml if there is one, then the HERALD_* environment, and checks the values.
 func loadConfig(dir string, getenv func(string) string) (config, error) {
-	var c config
+	c := config{smtpPasswordFile: getenv("HERALD_SMTP_PASSWORD_FILE")}
 	setBy := map[string]origin{}
 	src, err := os.ReadFile(filepath.Join(dir, configName))
 	switch {

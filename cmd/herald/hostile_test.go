@@ -162,3 +162,55 @@ func TestNeverASilentNewBaseline(t *testing.T) {
 		t.Errorf("publish after --init: %v\n%s", err, out)
 	}
 }
+
+// TestPrivateFilesBesideTheStore: every file Herald keeps for a store wherever herald.yaml puts it (its
+// write-ahead log among them, which holds subscribers' addresses), the outbox as send resolves it, and the
+// SMTP password file are private: an include linked to any of them stops the build.
+func TestPrivateFilesBesideTheStore(t *testing.T) {
+	for _, tc := range []struct{ name, herald, target string }{
+		{"the store's log", "store: state/herald.db\n", "state/herald.db-wal"},
+		{"the posts cache", "store: state/herald.db\n", "state/herald.db.posts-cache"},
+		{"the default outbox beside the store", "store: state/herald.db\n", "state/outbox/new/m"},
+		{"a relative outbox", "outbox: mail\n", "mail/new/m"},
+		{"the SMTP password file", "", "pw.txt"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := copySite(t, "seed-jekyll")
+			for _, f := range []struct{ name, content string }{
+				{"herald.yaml", tc.herald},
+				{tc.target, "victim@example.org hunter2\n"},
+				{"_posts/2021-02-01-footer.md", "---\ntitle: Footer\n---\nHello {% include footer.html %}\n"},
+			} {
+				p := filepath.Join(dir, filepath.FromSlash(f.name))
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p, []byte(f.content), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			link := filepath.Join(dir, "_includes", "footer.html")
+			os.MkdirAll(filepath.Dir(link), 0o755)
+			if err := os.Symlink(filepath.Join(dir, filepath.FromSlash(tc.target)), link); err != nil {
+				t.Fatal(err)
+			}
+			_, _, err := runHerald(t, testEnv("HERALD_SMTP_PASSWORD_FILE", filepath.Join(dir, "pw.txt")), "build", "-C", dir)
+			if err == nil || !strings.Contains(err.Error(), "_includes/footer.html: it is, or links to, Herald's private") {
+				t.Fatalf("build: %v, want the include refused", err)
+			}
+		})
+	}
+}
+
+// TestSiteThroughALink: a site reached through a link to its folder is the site: its posts are found.
+func TestSiteThroughALink(t *testing.T) {
+	dir := copySite(t, "seed-jekyll")
+	link := filepath.Join(t.TempDir(), "site")
+	if err := os.Symlink(dir, link); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := runHerald(t, testEnv(), "build", "-C", link)
+	if err != nil || !strings.Contains(out, "wrote _site/feed.xml (") || strings.Contains(out, "(0 items") {
+		t.Errorf("build through a link: %v\n%s", err, out)
+	}
+}

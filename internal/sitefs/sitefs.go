@@ -43,13 +43,23 @@ func (e *Error) Is(target error) bool {
 
 // FS reads files under one site folder. It is safe for concurrent use.
 type FS struct {
-	dir     string   // the folder as given, to join names onto
-	root    string   // the folder's real path
-	private []string // real paths no site file may be or be under
-	limit   int64    // the most bytes ReadFile reads; 0 for no limit
+	dir     string        // the folder as given, to join names onto
+	root    string        // the folder's real path
+	private []string      // real paths no site file may be or be under
+	privIDs []fs.FileInfo // the private paths that exist, to match by identity (a hard link, another case)
+	limit   int64         // the most bytes ReadFile reads; 0 for no limit
 
-	mu   sync.Mutex
-	real map[string]string // a folder's path as given → its real path
+	mu      sync.Mutex
+	real    map[string]string // a folder's path as given → its real path
+	privDir map[string]string // a real folder → the private path it is (or is inside), "" for none
+
+	inPrivOnce sync.Once
+	inPriv     []privFile // the files inside private folders: met only by a file with several names
+}
+
+type privFile struct {
+	path string
+	info fs.FileInfo
 }
 
 // New opens the site folder dir. private lists paths (absolute, or relative to dir) that no site file may
@@ -64,7 +74,7 @@ func New(dir string, limit int64, private ...string) (*FS, error) {
 	if err != nil {
 		return nil, fmt.Errorf("site folder: %w", err)
 	}
-	f := &FS{dir: abs, root: root, limit: limit, real: map[string]string{}}
+	f := &FS{dir: abs, root: root, limit: limit, real: map[string]string{}, privDir: map[string]string{}}
 	for _, p := range private {
 		if p == "" {
 			continue
@@ -78,6 +88,9 @@ func New(dir string, limit int64, private ...string) (*FS, error) {
 			p = filepath.Join(d, filepath.Base(p)) // not there yet: its folder's real path
 		}
 		f.private = append(f.private, filepath.Clean(p))
+		if info, err := os.Stat(p); err == nil {
+			f.privIDs = append(f.privIDs, info)
+		}
 	}
 	return f, nil
 }
@@ -188,16 +201,90 @@ func (f *FS) check(p string, info fs.FileInfo) string {
 	if !within(f.root, p) {
 		return fmt.Sprintf("its real path %s is outside the site's folder (a link?)", p)
 	}
-	for _, priv := range f.private {
-		if within(priv, p) {
-			rel, _ := filepath.Rel(f.root, priv)
-			return fmt.Sprintf("it is, or links to, Herald's private %s, which is never published", filepath.ToSlash(rel))
+	if priv := f.privateOf(p, info); priv != "" {
+		rel, err := filepath.Rel(f.root, priv)
+		if err != nil || strings.HasPrefix(rel, "..") {
+			rel = priv
 		}
+		return fmt.Sprintf("it is, or links to, Herald's private %s, which is never published", filepath.ToSlash(rel))
 	}
 	if !info.Mode().IsRegular() {
 		return fmt.Sprintf("not a regular file (%s)", kind(info.Mode()))
 	}
 	return ""
+}
+
+// privateOf is the private path that the file at the real path p, with info, is or is inside, or "". Paths
+// are compared as strings, and then files and folders by identity, since a path can name a private file
+// without spelling its path: a hard link, or another case on a file system that ignores case.
+func (f *FS) privateOf(p string, info fs.FileInfo) string {
+	for _, priv := range f.private {
+		if within(priv, p) {
+			return priv
+		}
+	}
+	for i, id := range f.privIDs {
+		if os.SameFile(id, info) {
+			return f.private[i]
+		}
+	}
+	if priv := f.privateDir(filepath.Dir(p)); priv != "" {
+		return priv
+	}
+	if links(info) > 1 {
+		return f.linkedPrivate(info)
+	}
+	return ""
+}
+
+// linkedPrivate is the file inside a private folder that info is another name of (a hard link), or "".
+// The private folders are read once, when a file with several names is first met.
+func (f *FS) linkedPrivate(info fs.FileInfo) string {
+	f.inPrivOnce.Do(func() {
+		for i, id := range f.privIDs {
+			if !id.IsDir() {
+				continue
+			}
+			filepath.WalkDir(f.private[i], func(p string, d fs.DirEntry, err error) error {
+				if err == nil && d.Type().IsRegular() && len(f.inPriv) < 1_000_000 {
+					if fi, err := d.Info(); err == nil {
+						f.inPriv = append(f.inPriv, privFile{p, fi})
+					}
+				}
+				return nil
+			})
+		}
+	})
+	for _, pf := range f.inPriv {
+		if os.SameFile(pf.info, info) {
+			return pf.path
+		}
+	}
+	return ""
+}
+
+// privateDir is the private folder that the real folder dir is or is inside, or "", remembered.
+func (f *FS) privateDir(dir string) string {
+	f.mu.Lock()
+	priv, ok := f.privDir[dir]
+	f.mu.Unlock()
+	if ok {
+		return priv
+	}
+	if info, err := os.Stat(dir); err == nil {
+		for i, id := range f.privIDs {
+			if id.IsDir() && os.SameFile(id, info) {
+				priv = f.private[i]
+			}
+		}
+	}
+	if parent := filepath.Dir(dir); priv == "" && dir != f.root && parent != dir && within(f.root, parent) {
+		priv = f.privateDir(parent)
+	}
+	f.mu.Lock()
+	f.privDir[dir] = priv
+	f.mu.Unlock()
+	return priv
 }
 
 // within tells whether p is dir or inside it; both are clean absolute paths.
@@ -226,6 +313,18 @@ func (f *FS) Sub(dir string) fs.FS { return subFS{f, path.Clean(dir)} }
 type subFS struct {
 	f   *FS
 	dir string
+}
+
+// ReadFile reads the file name with the size limit (fs.ReadFile uses it).
+func (s subFS) ReadFile(name string) ([]byte, error) {
+	if !fs.ValidPath(name) {
+		return nil, &fs.PathError{Op: "read", Path: name, Err: fs.ErrInvalid}
+	}
+	b, err := s.f.ReadFile(path.Join(s.dir, name))
+	if err != nil {
+		return nil, &fs.PathError{Op: "read", Path: name, Err: err}
+	}
+	return b, nil
 }
 
 func (s subFS) Open(name string) (fs.File, error) {
