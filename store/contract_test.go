@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -768,5 +769,78 @@ func TestContractLock(t *testing.T) {
 		}
 		l3.Unlock()
 		l2.Unlock() // after Close: does nothing harmful
+	})
+}
+
+// TestContractConcurrentWriters: runs, plans and subscribers written at once through two stores on the
+// same storage (two processes) all succeed, one after the other, and leave one delivery per post and
+// subscriber.
+func TestContractConcurrentWriters(t *testing.T) {
+	contract(t, func(t *testing.T, c *cstore) {
+		other := c.open(t)
+		c.record(&Run{Started: chours(0), Command: "publish", Baseline: true}, Item{ID: "old", URL: "u", Hash: "h"})
+		const n = 20
+		errs := make(chan error, 6*n) // every call of both stores
+		var wg sync.WaitGroup
+		for w, s := range []Store{c.Store, other} {
+			wg.Go(func() { // each store records the whole site with one more post of its own each time
+				seen := []Item{{ID: "old", URL: "u", Hash: "h"}}
+				for i := range n {
+					seen = append(seen, post(fmt.Sprintf("w%d-%d", w, i), chours(1), true))
+					errs <- s.Record(t.Context(), &Run{Started: chours(1 + float64(i)/100), Command: "publish"}, seen)
+				}
+			})
+			wg.Go(func() {
+				for i := range n {
+					_, err := s.AddSubscriber(t.Context(), Subscriber{Email: fmt.Sprintf("s%d-%d@example.com", w, i), Status: Active}, chours(0.5))
+					errs <- err
+					_, err = s.Plan(t.Context(), chours(2))
+					errs <- err
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Error(err)
+			}
+		}
+		c.Plan(t.Context(), chours(2))
+		c.plan(chours(2), 0)
+		if got := c.counts(); got.Runs != 1+2*n || got.Subscribers != 2*n {
+			t.Errorf("got counts %+v, want %d runs and %d subscribers", got, 1+2*n, 2*n)
+		}
+		// The site is what the last run saw: one writer's posts, all of them.
+		var on []string
+		for id, it := range c.items() {
+			if !it.Removed && id != "old" {
+				on = append(on, id)
+			}
+		}
+		slices.Sort(on)
+		if len(on) != n || !strings.HasPrefix(on[0], "w") || !strings.HasPrefix(on[n-1], on[0][:3]) {
+			t.Errorf("got on the site %q, want the %d posts of one writer", on, n)
+		}
+		// Each subscriber has at most one delivery of each post.
+		subs, err := c.Subscribers(t.Context(), Active)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, sub := range subs {
+			ds, err := c.SubscriberDeliveries(t.Context(), sub.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			had := map[string]bool{}
+			for _, d := range ds {
+				for _, id := range d.ItemIDs {
+					if had[id] {
+						t.Errorf("%s got %s twice", sub.Email, id)
+					}
+					had[id] = true
+				}
+			}
+		}
 	})
 }

@@ -146,4 +146,28 @@ CREATE TABLE run_lock (
 
 // pgMigrations[i] takes a PostgreSQL store from version pgBase+i to pgBase+i+1, as migrations[pgBase+i]
 // does an SQLite one.
-var pgMigrations = []string{}
+var pgMigrations = []string{
+	// 8: herald serve's own state (limit counts, the sign-up queue, the write check).
+	`
+CREATE TABLE limit_counts (
+	key        TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+	window_end TIMESTAMPTZ NOT NULL,
+	count      INTEGER     NOT NULL
+);
+CREATE INDEX limit_counts_end ON limit_counts (window_end);
+
+CREATE TABLE signup_queue (
+	id        BIGINT      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	email     TEXT        NOT NULL,
+	name      TEXT        NOT NULL,
+	frequency TEXT        NOT NULL,
+	ip        TEXT        NOT NULL,
+	at        TIMESTAMPTZ NOT NULL
+);
+
+CREATE TABLE write_checks (
+	id         INTEGER     PRIMARY KEY CHECK (id = 1),
+	checked_at TIMESTAMPTZ NOT NULL
+);
+`,
+}
