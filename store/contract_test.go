@@ -56,7 +56,15 @@ func contract(t *testing.T, test func(t *testing.T, c *cstore)) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			open := b.fresh(t)
-			test(t, &cstore{Store: open(t), t: t, b: b, open: open})
+			s := open(t)
+			test(t, &cstore{Store: s, t: t, b: b, open: open})
+			// What the model says of every store, whatever the test did.
+			switch s := s.(type) {
+			case *sqliteStore:
+				checkModel(t, s)
+			case *pgStore:
+				pgCheckModel(t, s)
+			}
 		})
 	}
 }
@@ -840,6 +848,73 @@ func TestContractConcurrentWriters(t *testing.T) {
 					}
 					had[id] = true
 				}
+			}
+		}
+	})
+}
+
+// TestContractServeState: herald serve's sign-up queue, limit counts and write check.
+func TestContractServeState(t *testing.T) {
+	contract(t, func(t *testing.T, c *cstore) {
+		ctx := t.Context()
+		in := []QueuedSignUp{
+			{Email: "Ann@Example.com", Name: "Ann", Frequency: Weekly, IP: "192.0.2.1", At: chours(0)},
+			{Email: "bob@example.com", IP: "2001:db8::1", At: chours(1)},
+		}
+		for _, q := range in {
+			if err := c.QueueSignUp(ctx, q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		qs, err := c.QueuedSignUps(ctx, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(qs) != 2 || qs[0].ID == 0 || qs[1].ID <= qs[0].ID {
+			t.Fatalf("got queue %+v, want both, oldest first", qs)
+		}
+		for i, q := range qs {
+			got, want := q, in[i]
+			sameAt := got.At.Equal(c.at(want.At))
+			got.At, want.At, want.ID = time.Time{}, time.Time{}, got.ID
+			if got != want || !sameAt {
+				t.Errorf("queued sign-up %d: got %+v, want %+v", i, q, in[i])
+			}
+		}
+		if one, err := c.QueuedSignUps(ctx, 1); err != nil || len(one) != 1 || one[0].ID != qs[0].ID {
+			t.Errorf("QueuedSignUps(1): got %+v, %v, want the oldest", one, err)
+		}
+		if err := c.DequeueSignUp(ctx, qs[0].ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.DequeueSignUp(ctx, qs[0].ID); err != nil {
+			t.Errorf("dequeue again: %v, want no error", err)
+		}
+		if left, err := c.QueuedSignUps(ctx, 10); err != nil || len(left) != 1 || left[0].ID != qs[1].ID {
+			t.Errorf("after a dequeue: got %+v, %v, want the second alone", left, err)
+		}
+
+		take := func(key string, n int, at time.Time, want int) {
+			t.Helper()
+			got, err := c.TakeLimit(ctx, key, n, time.Hour, at)
+			if err != nil || got != want {
+				t.Errorf("TakeLimit(%s, %d) at %s: got %d, %v, want %d", key, n, at.Format("15:04:05.000000000"), got, err, want)
+			}
+		}
+		take("a", 2, chours(0), 1)
+		take("a", 2, chours(0.5), 2)
+		take("a", 2, chours(0.9), 0) // full
+		take("b", 2, chours(0.9), 1)
+		take("a", 2, chours(1).Add(-time.Microsecond), 0)
+		take("a", 2, chours(1), 1) // its window ended: a new one
+		take("c", 0, chours(1), 0)
+		if n, err := c.PruneLimits(ctx, chours(1.95)); err != nil || n != 1 {
+			t.Errorf("PruneLimits: got %d, %v, want 1 (b's window ended)", n, err)
+		}
+		take("b", 2, chours(1.95), 1)
+		for _, at := range []time.Time{chours(2), chours(3)} {
+			if err := c.CheckWrite(ctx, at); err != nil {
+				t.Errorf("CheckWrite: %v", err)
 			}
 		}
 	})

@@ -241,3 +241,24 @@ func TestPostgresLockSessionDies(t *testing.T) {
 	l2.Unlock()
 	l.Unlock() // its connection is gone: it must not panic
 }
+
+// pgCheckModel is checkModel on the PostgreSQL store: each post has an id, a post is removed exactly when
+// all its ids are, whoever has a delivery of a post has the post in delivery_items, and no post id is
+// above its identity's sequence (which keeps ids from being reused).
+func pgCheckModel(t *testing.T, s *pgStore) {
+	t.Helper()
+	for what, q := range map[string]string{
+		"posts without an id": `SELECT COUNT(*) FROM posts p WHERE NOT EXISTS (SELECT 1 FROM aliases a WHERE a.post_id = p.id)`,
+		"posts removed with an id on the site, or not removed with none": `SELECT COUNT(*) FROM posts p
+			WHERE p.removed = EXISTS (SELECT 1 FROM aliases a WHERE a.post_id = p.id AND NOT a.removed)`,
+		"deliveries of a post that delivery_items does not have": `SELECT COUNT(*) FROM deliveries d WHERE d.post_id IS NOT NULL
+			AND NOT EXISTS (SELECT 1 FROM delivery_items di WHERE di.subscriber_id = d.subscriber_id AND di.post_id = d.post_id)`,
+		"posts above the sequence": `SELECT COUNT(*) FROM posts
+			WHERE id > (SELECT COALESCE(last_value, 0) FROM pg_sequences WHERE sequencename = 'posts_id_seq' AND schemaname = current_schema())`,
+	} {
+		var n int
+		if err := s.pool.QueryRow(context.Background(), q).Scan(&n); err != nil || n != 0 {
+			t.Errorf("got %d %s (%v), want 0", n, what, err)
+		}
+	}
+}
