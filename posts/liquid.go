@@ -303,10 +303,12 @@ func (e *liquidEngine) postVars(p *Post) liquidMap {
 // renderState is what one render's tags share: the post and what they warn about.
 type renderState struct {
 	p        *Post
-	warns    []Warning
-	err      error // a file Liquid may not read, or a bound reached: the render fails with it
-	depth    int   // include nesting
-	line     int   // while depth > 0: the body line of the outermost include tag
+	ctx      context.Context // done when the render's time is up, or render's ctx is done
+	warns    []Warning       // the first maxWarnings
+	more     int             // warnings past those, counted only
+	err      error           // a file Liquid may not read, or a bound reached: the render fails with it
+	depth    int             // include nesting
+	line     int             // while depth > 0: the body line of the outermost include tag
 	bounds   LiquidBounds
 	left     int // bytes the render may still write
 	includes int // includes rendered so far
@@ -323,12 +325,16 @@ func stateOf(ctx render.Context) *renderState {
 	if st, ok := ctx.Get(stateKey).(*renderState); ok {
 		return st
 	}
-	return &renderState{p: &Post{}} // not reached: every render binds one
+	return &renderState{p: &Post{}, ctx: context.Background()} // not reached: every render binds one
 }
 
 // warn records a problem at the current tag. Inside an include it names the include's file and line, and
 // the warning stands at the line of the include tag in the post.
 func (st *renderState) warn(ctx render.Context, msg string) {
+	if len(st.warns) >= maxWarnings {
+		st.more++
+		return
+	}
 	loc := ctx.Errorf("")
 	line := loc.LineNumber()
 	if st.depth > 0 {
@@ -355,10 +361,50 @@ func tagText(ctx render.Context) string {
 }
 
 // render evaluates body's Liquid for post p; tags it cannot evaluate are warned about and left as they are.
+// All of a post's Liquid work (parsing, the retries that keep a tag as text, the renders, the includes'
+// parsing) runs in one goroutine within the post's time (LiquidBounds.Time) and until ctx is done: past
+// either, render returns at once, and the work stops at its next check (between tries, at an include) or
+// runs on, unobserved, until the process ends (the build fails).
 func (e *liquidEngine) render(ctx context.Context, p *Post, body []byte) ([]byte, []Warning, error) {
 	if !bytes.Contains(body, []byte("{{")) && !bytes.Contains(body, []byte("{%")) {
 		return body, nil, nil
 	}
+	tctx, cancel := context.WithDeadline(ctx, time.Now().Add(e.bounds.Time))
+	defer cancel() // stops abandoned work at its next check
+	type result struct {
+		out   []byte
+		warns []Warning
+		err   error
+	}
+	done := make(chan result, 1)
+	go func() {
+		var r result
+		defer func() {
+			if x := recover(); x != nil {
+				r = result{err: fmt.Errorf("%s: the Liquid engine failed: %v", p.Path, x)}
+			}
+			done <- r
+		}()
+		r.out, r.warns, r.err = e.renderWithin(tctx, p, body)
+	}()
+	select {
+	case r := <-done:
+		if !errors.Is(r.err, errStopped) {
+			return r.out, r.warns, r.err
+		}
+	case <-tctx.Done():
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	return nil, nil, fmt.Errorf("%s: %w", p.Path, boundError("its Liquid runs longer than %s", e.bounds.Time))
+}
+
+// errStopped: the work of a render stopped because its ctx was done (its time is up, or render's ctx).
+var errStopped = errors.New("stopped")
+
+// renderWithin is render's work, which stops with errStopped when it sees ctx done.
+func (e *liquidEngine) renderWithin(ctx context.Context, p *Post, body []byte) ([]byte, []Warning, error) {
 	src := strings.ReplaceAll(string(body), "\x00", "") // NUL is the block marker; XML forbids it anyway
 	ls := scanLiquid(src, p.Path)
 	probs := ls.keepUnknown(e.plugins)
@@ -373,28 +419,29 @@ func (e *liquidEngine) render(ctx context.Context, p *Post, body []byte) ([]byte
 	var (
 		out      []byte
 		tagWarns []Warning
+		dropped  int // tag warnings past maxWarnings, counted only
 		done     bool
 	)
-	deadline := time.Now().Add(e.bounds.Time)
 	for tries := maxLiquidTries; tries > 0; {
-		tpl, more, parsed := e.parse(ls, p.Path, &tries)
+		tpl, more, parsed := e.parse(ctx, ls, p.Path, &tries)
 		probs = append(probs, more...)
+		if ctx.Err() != nil {
+			return nil, nil, errStopped
+		}
 		if !parsed {
 			break
 		}
-		st := &renderState{p: p, bounds: e.bounds, left: e.bounds.Bytes}
-		b, err, terr := renderTimed(ctx, tpl, map[string]any{"site": site, "page": page, "jekyll": jekyllVars, stateKey: st}, st, deadline)
-		if errors.Is(terr, errTimedOut) {
-			return nil, nil, fmt.Errorf("%s: %w", p.Path, boundError("its Liquid runs longer than %s", e.bounds.Time))
-		}
-		if terr != nil {
-			return nil, nil, terr
+		st := &renderState{p: p, ctx: ctx, bounds: e.bounds, left: e.bounds.Bytes}
+		b, err := renderBounded(tpl, map[string]any{"site": site, "page": page, "jekyll": jekyllVars, stateKey: st}, st)
+		if ctx.Err() != nil {
+			return nil, nil, errStopped
 		}
 		if st.err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", p.Path, st.err)
 		}
 		if err == nil {
 			out, tagWarns, done = b, st.warns, true
+			dropped = st.more
 			break
 		}
 		prob, found := ls.keepAt(err)
@@ -411,11 +458,31 @@ func (e *liquidEngine) render(ctx context.Context, p *Post, body []byte) ([]byte
 		if len(warns) > 0 {
 			warns[len(warns)-1].Msg += "; the post's Liquid is left unevaluated"
 		}
-		return body, warns, nil
+		if n := len(warns); n > maxWarnings { // keep the last, which says why
+			warns = append(warns[:maxWarnings-1], warns[n-1])
+			dropped += n - maxWarnings
+		}
+		return body, limitWarnings(p, warns, dropped), nil
 	}
 	warns = append(warns, tagWarns...)
 	sort.SliceStable(warns, func(i, j int) bool { return warns[i].Line < warns[j].Line })
-	return []byte(placeBlocks(string(out))), warns, nil
+	return []byte(placeBlocks(string(out))), limitWarnings(p, warns, dropped), nil
+}
+
+// maxWarnings is the most warnings one post keeps; the rest are counted (limitWarnings).
+const maxWarnings = 100
+
+// limitWarnings keeps the first maxWarnings of warns and says how many more there were, with those
+// already counted and left out (more).
+func limitWarnings(p *Post, warns []Warning, more int) []Warning {
+	if len(warns) > maxWarnings {
+		more += len(warns) - maxWarnings
+		warns = warns[:maxWarnings]
+	}
+	if more > 0 {
+		warns = append(warns, Warning{File: p.Path, Msg: fmt.Sprintf("and %d more like these", more)})
+	}
+	return warns
 }
 
 // jekyllVars are Jekyll's jekyll.* variables. A site built for its readers is built for production.
@@ -430,9 +497,9 @@ func (e liquidError) Path() string    { return "" }
 func (e liquidError) LineNumber() int { return 0 }
 
 // parse parses ls, keeping as text what fails to parse until the rest does; each parse takes one of *tries.
-// ok is false when it gave up.
-func (e *liquidEngine) parse(ls *liquidSource, path string, tries *int) (tpl *liquid.Template, probs []liquidProblem, ok bool) {
-	for ; *tries > 0; *tries-- {
+// ok is false when it gave up, or when ctx is done.
+func (e *liquidEngine) parse(ctx context.Context, ls *liquidSource, path string, tries *int) (tpl *liquid.Template, probs []liquidProblem, ok bool) {
+	for ; *tries > 0 && ctx.Err() == nil; *tries-- {
 		var err liquid.SourceError
 		func() {
 			defer func() {
@@ -567,13 +634,19 @@ func (ls *liquidSource) keepAt(err liquid.SourceError) (prob liquidProblem, foun
 	// loop") or quotes a name or expression in it (`undefined filter "x"`, `syntax error in "a |"`).
 	var named, quoted []int
 	first, _, _ := strings.Cut(msg, " ")
+	var quotes []string
+	for _, q := range quotedInError.FindAllString(msg, -1) {
+		if s, err := strconv.Unquote(q); err == nil && s != "" {
+			quotes = append(quotes, s)
+		}
+	}
 	for _, i := range cands {
 		t := ls.toks[i]
 		if t.Type == parser.TagTokenType && t.Name == first {
 			named = append(named, i)
 		}
-		for _, q := range quotedInError.FindAllString(msg, -1) {
-			if s, err := strconv.Unquote(q); err == nil && s != "" && strings.Contains(t.Source, s) {
+		for _, s := range quotes {
+			if strings.Contains(t.Source, s) {
 				quoted = append(quoted, i)
 				break
 			}
@@ -584,22 +657,32 @@ func (ls *liquidSource) keepAt(err liquid.SourceError) (prob liquidProblem, foun
 	} else if len(quoted) > 0 {
 		cands = quoted
 	}
+	const shown = 10 // tags the warning quotes
 	var texts []string
-	var keep []int
-	for _, i := range cands {
-		keep = append(keep, i)
-		keep = append(keep, ls.owned(i)...)
+	for _, i := range cands[:min(len(cands), shown)] {
 		texts = append(texts, ls.toks[i].Source)
 	}
-	for _, i := range keep {
+	if len(cands) > shown {
+		texts = append(texts, fmt.Sprintf("and %d more tags", len(cands)-shown))
+	}
+	owned := ls.owned(cands)
+	for _, i := range cands {
+		ls.toks[i].keep = true
+	}
+	for _, i := range owned {
 		ls.toks[i].keep = true
 	}
 	prob.msg = fmt.Sprintf("Liquid: %s; left %s as text", msg, strings.Join(texts, " "))
 	return prob, true
 }
 
-// owned lists the clause and end tags of the block that token i opens.
-func (ls *liquidSource) owned(i int) []int {
+// owned lists the clause and end tags of the blocks that the tokens at opens open, in one pass over the
+// tokens (not one per block: a line of many tags made that quadratic).
+func (ls *liquidSource) owned(opens []int) []int {
+	want := make(map[int]bool, len(opens))
+	for _, i := range opens {
+		want[i] = true
+	}
 	var stack, out []int
 	for j, t := range ls.toks {
 		if t.inert || t.keep || t.Type != parser.TagTokenType {
@@ -616,11 +699,11 @@ func (ls *liquidSource) owned(i int) []int {
 		open := ls.toks[top].Name
 		switch {
 		case t.Name == "end"+open:
-			if top == i {
+			if want[top] {
 				out = append(out, j)
 			}
 			stack = stack[:len(stack)-1]
-		case liquidClauses[t.Name] && top == i:
+		case liquidClauses[t.Name] && want[top]:
 			for _, c := range liquidBlocks[open] {
 				if c == t.Name {
 					out = append(out, j)
@@ -680,7 +763,7 @@ func placeBlocks(s string) string {
 // highlightBlock is Jekyll's {% highlight LANG [linenos] %}: the code, escaped, in <pre><code>. Herald does
 // not color it (feed readers drop the styles anyway) and leaves out line numbers.
 func highlightBlock(ctx render.Context) (string, error) {
-	inner, err := ctx.InnerString()
+	inner, err := boundedChildren(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -768,7 +851,11 @@ func (e *liquidEngine) includeTag(relative bool) liquid.Renderer {
 		if rel == ".." || strings.HasPrefix(rel, "../") {
 			return fail("%s: %q is outside the site", ctx.TagName(), name)
 		}
-		inc := e.include(rel)
+		if st.ctx.Err() != nil { // the render is abandoned: stop here
+			st.fail(errStopped)
+			return text, nil
+		}
+		inc := e.include(st.ctx, rel)
 		if errors.Is(inc.err, sitefs.ErrRefused) {
 			st.err = inc.err
 			return text, nil
@@ -803,8 +890,8 @@ func (e *liquidEngine) includeTag(relative bool) liquid.Renderer {
 	}
 }
 
-// include reads and parses an include file once.
-func (e *liquidEngine) include(rel string) *liquidInclude {
+// include reads and parses an include file once; a parse that ctx stops is not kept.
+func (e *liquidEngine) include(ctx context.Context, rel string) *liquidInclude {
 	e.mu.Lock()
 	inc, ok := e.includes[rel]
 	e.mu.Unlock()
@@ -824,11 +911,15 @@ func (e *liquidEngine) include(rel string) *liquidInclude {
 		ls := scanLiquid(strings.ReplaceAll(string(src), "\r\n", "\n"), rel)
 		inc.probs = ls.keepUnknown(e.plugins)
 		tries := maxLiquidTries
-		tpl, more, ok := e.parse(ls, rel, &tries)
+		tpl, more, ok := e.parse(ctx, ls, rel, &tries)
 		inc.probs = append(inc.probs, more...)
-		if ok {
+		switch {
+		case ctx.Err() != nil:
+			inc.err = errStopped
+			return inc
+		case ok:
 			inc.tpl = tpl
-		} else {
+		default:
 			inc.err = fmt.Errorf("cannot parse the Liquid of %s", rel)
 		}
 	}
@@ -966,11 +1057,7 @@ func (e *liquidEngine) registerFilters() {
 	f("xml_escape", func(v any) string { return xmlEscaper.Replace(str(v)) })
 	f("cgi_escape", func(v any) string { return url.QueryEscape(str(v)) })
 	f("uri_escape", func(v any) string { return uriEscape(str(v)) })
-	f("jsonify", func(v any) string {
-		var b bytes.Buffer
-		writeJSON(&b, v)
-		return b.String()
-	})
+	// jsonify: registerBoundedFilters
 	f("slugify", func(v, mode any) string { return jekyllSlugify(str(v), str(mode)) })
 	f("relative_url", func(v any) any {
 		if v == nil {
@@ -998,26 +1085,7 @@ func (e *liquidEngine) registerFilters() {
 	// Jekyll's smartify makes quotes and dashes typographic; the Markdown renderer does that afterwards.
 	f("smartify", func(v any) string { return str(v) })
 	f("number_of_words", numberOfWords)
-	f("array_to_sentence_string", func(v, connector any) string {
-		c := "and"
-		if connector != nil {
-			c = str(connector)
-		}
-		items := asSlice(v)
-		words := make([]string, len(items))
-		for i, it := range items {
-			words[i] = str(it)
-		}
-		switch len(words) {
-		case 0:
-			return ""
-		case 1:
-			return words[0]
-		case 2:
-			return words[0] + " " + c + " " + words[1]
-		}
-		return strings.Join(words[:len(words)-1], ", ") + ", " + c + " " + words[len(words)-1]
-	})
+	// array_to_sentence_string: registerBoundedFilters
 	f("where", func(v, prop, target any) any {
 		if prop == nil {
 			return v
@@ -1361,8 +1429,9 @@ func stringsToAny(ss []string) []any {
 }
 
 // writeJSON is Jekyll's jsonify: hashes with their keys in order, times as Ruby writes them, and <, > and &
-// as they are.
-func writeJSON(b *bytes.Buffer, v any) {
+// as they are. It writes a piece at a time into b, whose cap stops it before the whole is made.
+func writeJSON(b *cappedBuffer, v any, depth int) {
+	b.nest(depth)
 	switch v := v.(type) {
 	case nil:
 		b.WriteString("null")
@@ -1386,7 +1455,7 @@ func writeJSON(b *bytes.Buffer, v any) {
 			}
 			writeJSONString(b, str(it.Key))
 			b.WriteByte(':')
-			writeJSON(b, it.Value)
+			writeJSON(b, it.Value, depth+1)
 		}
 		b.WriteByte('}')
 		return
@@ -1409,7 +1478,7 @@ func writeJSON(b *bytes.Buffer, v any) {
 			}
 			writeJSONString(b, k)
 			b.WriteByte(':')
-			writeJSON(b, byKey[k].Interface())
+			writeJSON(b, byKey[k].Interface(), depth+1)
 		}
 		b.WriteByte('}')
 	case reflect.Slice, reflect.Array:
@@ -1418,7 +1487,7 @@ func writeJSON(b *bytes.Buffer, v any) {
 			if i > 0 {
 				b.WriteByte(',')
 			}
-			writeJSON(b, rv.Index(i).Interface())
+			writeJSON(b, rv.Index(i).Interface(), depth+1)
 		}
 		b.WriteByte(']')
 	default:
@@ -1431,11 +1500,12 @@ func writeJSON(b *bytes.Buffer, v any) {
 	}
 }
 
-func writeJSONString(b *bytes.Buffer, s string) {
-	enc := json.NewEncoder(b)
+func writeJSONString(b *cappedBuffer, s string) {
+	var out bytes.Buffer
+	enc := json.NewEncoder(&out)
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(s) // a string always encodes
-	b.Truncate(b.Len() - 1)
+	b.Write(out.Bytes()[:out.Len()-1])
 }
 
 // liquidMap is a Liquid hash whose {% for %} goes through its keys in sorted order (osteele/liquid takes a

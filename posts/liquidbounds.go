@@ -2,26 +2,33 @@ package posts
 
 import (
 	"bytes"
-	"context"
+	"encoding"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/osteele/liquid"
 	"github.com/osteele/liquid/render"
+	yaml2 "gopkg.in/yaml.v2"
 )
 
 // Liquid is a language: a post's template can loop, build strings and include files without end. These
 // bounds hold it, each a setting (LiquidBounds) with a safe default, and a post that reaches one stops the
 // build with an error naming the post and the bound. osteele/liquid has no bounds of its own, so Herald
-// adds them through its exported types: the writer it renders into counts the bytes, the filters that
-// grow a string or a list are registered again with a cap, capture is registered again with the same cap,
-// includes are counted, and a render that runs past its time is abandoned (the process ends soon after:
-// the build fails).
+// adds them through its exported types: the writer it renders into counts the bytes, and so do the
+// writers capture and highlight render their content into; the filters that grow a string or a list are
+// registered again with a cap, those that encode a value (jsonify, json, inspect,
+// array_to_sentence_string, join) write into a buffer that stops at the cap before the string is made;
+// includes are counted; a post keeps at most maxWarnings warnings; and all of a post's Liquid work, its
+// parsing included, runs within its time, past which it is abandoned (the process ends soon after: the
+// build fails).
 type LiquidBounds struct {
 	Time     time.Duration // per post, every try and include together (default 10 s)
-	Bytes    int           // the most one post's Liquid writes, and the longest string or list it builds (default 8 MiB)
+	Bytes    int           // the most one post's Liquid writes, captures included, and the longest string or list a filter builds (default 8 MiB)
 	Includes int           // includes rendered per post (default 1,000), against fan-out; depth is capped at 16
 }
 
@@ -72,6 +79,207 @@ func (w *boundedWriter) Write(p []byte) (int, error) {
 	return w.buf.Write(p)
 }
 
+// boundedChildren renders the content of the block at ctx (capture's, highlight's) into a writer that
+// shares the render's budget, so that the content is never longer than what the post may still write.
+func boundedChildren(ctx render.Context) (string, error) {
+	w := &boundedWriter{left: &stateOf(ctx).left}
+	if err := ctx.RenderChildren(w); err != nil {
+		return "", err
+	}
+	return w.buf.String(), nil
+}
+
+// maxNesting is how deep the filters that encode a value go into lists and hashes.
+const maxNesting = 1000
+
+// cappedBuffer is where a filter builds its string: a write that would take it past max panics with a
+// bound error naming the filter, so that a string longer than the cap is never made, however many times
+// a list holds the same long string.
+type cappedBuffer struct {
+	bytes.Buffer
+	max  int
+	what string // "the filter jsonify"
+}
+
+func (e *liquidEngine) capped(filter string) *cappedBuffer {
+	return &cappedBuffer{max: e.bounds.Bytes, what: "the filter " + filter}
+}
+
+func (b *cappedBuffer) grow(n int) {
+	if b.Len()+n > b.max {
+		panic(boundPanic{boundError("%s makes a string or list of more than %d bytes or items", b.what, b.max)})
+	}
+}
+
+// nest refuses a value nested deeper than maxNesting (a stack that deep would end the process).
+func (b *cappedBuffer) nest(depth int) {
+	if depth > maxNesting {
+		panic(boundPanic{boundError("%s reads lists or hashes nested more than %d deep", b.what, maxNesting)})
+	}
+}
+
+func (b *cappedBuffer) Write(p []byte) (int, error) {
+	b.grow(len(p))
+	return b.Buffer.Write(p)
+}
+
+func (b *cappedBuffer) WriteString(s string) (int, error) {
+	b.grow(len(s))
+	return b.Buffer.WriteString(s)
+}
+
+func (b *cappedBuffer) WriteByte(c byte) error {
+	b.grow(1)
+	return b.Buffer.WriteByte(c)
+}
+
+// marshalJSON writes v as json.Marshal does, a piece at a time into b. A value JSON cannot hold (NaN, a
+// function) is given to bad, or, with bad nil, ends it with json.Marshal's error.
+func marshalJSON(b *cappedBuffer, v any, bad func(*cappedBuffer, any), depth int) error {
+	b.nest(depth)
+	leaf := func(x any) error {
+		out, err := json.Marshal(x)
+		if err != nil {
+			if bad == nil {
+				return err
+			}
+			bad(b, x)
+			return nil
+		}
+		b.Write(out)
+		return nil
+	}
+	switch x := v.(type) {
+	case nil:
+		b.WriteString("null")
+		return nil
+	case string, json.Marshaler, encoding.TextMarshaler:
+		return leaf(x)
+	case yaml2.MapItem: // a struct, as json.Marshal writes it
+		b.WriteString(`{"Key":`)
+		if err := marshalJSON(b, x.Key, bad, depth+1); err != nil {
+			return err
+		}
+		b.WriteString(`,"Value":`)
+		if err := marshalJSON(b, x.Value, bad, depth+1); err != nil {
+			return err
+		}
+		b.WriteByte('}')
+		return nil
+	}
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Map:
+		if rv.Type().Key().Kind() != reflect.String {
+			return leaf(v)
+		}
+		if rv.IsNil() {
+			b.WriteString("null")
+			return nil
+		}
+		keys := rv.MapKeys()
+		sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
+		b.WriteByte('{')
+		for i, k := range keys {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			if err := leaf(k.String()); err != nil {
+				return err
+			}
+			b.WriteByte(':')
+			if err := marshalJSON(b, rv.MapIndex(k).Interface(), bad, depth+1); err != nil {
+				return err
+			}
+		}
+		b.WriteByte('}')
+		return nil
+	case reflect.Slice:
+		if rv.IsNil() {
+			b.WriteString("null")
+			return nil
+		}
+		if rv.Type().Elem().Kind() == reflect.Uint8 {
+			return leaf(v) // base64
+		}
+		fallthrough
+	case reflect.Array:
+		b.WriteByte('[')
+		for i := range rv.Len() {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			if err := marshalJSON(b, rv.Index(i).Interface(), bad, depth+1); err != nil {
+				return err
+			}
+		}
+		b.WriteByte(']')
+		return nil
+	case reflect.Pointer, reflect.Interface:
+		if rv.IsNil() {
+			b.WriteString("null")
+			return nil
+		}
+		return marshalJSON(b, rv.Elem().Interface(), bad, depth+1)
+	}
+	return leaf(v)
+}
+
+// sprint writes v as fmt.Sprint does, a piece at a time into b; as str, nil is "" at the top.
+func sprint(b *cappedBuffer, v any, depth int) {
+	b.nest(depth)
+	switch x := v.(type) {
+	case nil:
+		if depth > 0 {
+			b.WriteString("<nil>")
+		}
+		return
+	case string:
+		b.WriteString(x)
+		return
+	case error, fmt.Stringer:
+		fmt.Fprint(b, x)
+		return
+	case yaml2.MapItem:
+		b.WriteByte('{')
+		sprint(b, x.Key, depth+1)
+		b.WriteByte(' ')
+		sprint(b, x.Value, depth+1)
+		b.WriteByte('}')
+		return
+	}
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Slice, reflect.Array:
+		b.WriteByte('[')
+		for i := range rv.Len() {
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			sprint(b, rv.Index(i).Interface(), depth+1)
+		}
+		b.WriteByte(']')
+		return
+	case reflect.Map:
+		if rv.Type().Key().Kind() == reflect.String {
+			keys := rv.MapKeys()
+			sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
+			b.WriteString("map[")
+			for i, k := range keys {
+				if i > 0 {
+					b.WriteByte(' ')
+				}
+				b.WriteString(k.String())
+				b.WriteByte(':')
+				sprint(b, rv.MapIndex(k).Interface(), depth+1)
+			}
+			b.WriteByte(']')
+			return
+		}
+	}
+	fmt.Fprint(b, v)
+}
+
 // renderBounded renders tpl, a post's or an include's, into a writer bounded by what st may still write.
 // A bound reached is kept in st.err; a panic in the engine is an error (a refused write makes it panic).
 func renderBounded(tpl *liquid.Template, b map[string]any, st *renderState) (out []byte, err liquid.SourceError) {
@@ -93,37 +301,10 @@ func renderBounded(tpl *liquid.Template, b map[string]any, st *renderState) (out
 	return w.buf.Bytes(), nil
 }
 
-// errTimedOut: a render ran past the post's time.
-var errTimedOut = errors.New("timed out")
-
-// renderTimed is renderBounded within the time left to the post, and until ctx is done: past either, it
-// returns at once (errTimedOut, or ctx's error) and leaves the render to run on, unobserved (st is then
-// the render's alone), until the process ends.
-func renderTimed(ctx context.Context, tpl *liquid.Template, b map[string]any, st *renderState, deadline time.Time) ([]byte, liquid.SourceError, error) {
-	type result struct {
-		out []byte
-		err liquid.SourceError
-	}
-	done := make(chan result, 1)
-	go func() {
-		out, err := renderBounded(tpl, b, st)
-		done <- result{out, err}
-	}()
-	timer := time.NewTimer(time.Until(deadline))
-	defer timer.Stop()
-	select {
-	case r := <-done:
-		return r.out, r.err, nil
-	case <-timer.C:
-		return nil, nil, errTimedOut
-	case <-ctx.Done():
-		return nil, nil, ctx.Err()
-	}
-}
-
 // registerBoundedFilters registers again the standard filters that grow a string or a list, capped at
-// Bytes (a list at as many items), and capture with the same cap, so that doubling a string in a loop
-// stops at the cap.
+// Bytes (a list at as many items), registers those that encode a value with the same cap, and capture,
+// whose content counts against what the post may write, so that doubling a string in a loop stops at the
+// cap.
 func (e *liquidEngine) registerBoundedFilters() {
 	tooLong := func(what string) {
 		panic(boundPanic{boundError("%s makes a string or list of more than %d bytes or items", what, e.bounds.Bytes)})
@@ -154,7 +335,7 @@ func (e *liquidEngine) registerBoundedFilters() {
 		return append(append(make([]any, 0, len(a)+len(b)), a...), b...)
 	})
 	f("join", func(a []any, sep func(string) string) string {
-		var b strings.Builder
+		b := e.capped("join")
 		s := sep(" ")
 		first := true
 		for _, v := range a {
@@ -165,20 +346,58 @@ func (e *liquidEngine) registerBoundedFilters() {
 				b.WriteString(s)
 			}
 			first = false
-			b.WriteString(fmt.Sprint(v))
-			if b.Len() > e.bounds.Bytes {
-				tooLong("the filter join")
+			sprint(b, v, 1)
+		}
+		return b.String()
+	})
+	// Jekyll's jsonify, and osteele/liquid's json and inspect (json.Marshal's JSON; inspect writes what JSON
+	// cannot hold as Go does, there rather than for the whole value).
+	f("jsonify", func(v any) string {
+		b := e.capped("jsonify")
+		writeJSON(b, v, 0)
+		return b.String()
+	})
+	f("json", func(v any) any {
+		b := e.capped("json")
+		if marshalJSON(b, v, nil, 0) != nil {
+			return []byte(nil)
+		}
+		return b.Bytes()
+	})
+	f("inspect", func(v any) string {
+		b := e.capped("inspect")
+		_ = marshalJSON(b, v, func(b *cappedBuffer, x any) { fmt.Fprintf(b, "%#v", x) }, 0)
+		return b.String()
+	})
+	// Jekyll's array_to_sentence_string: "a", "a and b", "a, b, and c".
+	f("array_to_sentence_string", func(v, connector any) string {
+		c := "and"
+		if connector != nil {
+			c = str(connector)
+		}
+		items := asSlice(v)
+		b := e.capped("array_to_sentence_string")
+		for i, it := range items {
+			switch {
+			case i == 0:
+			case len(items) == 2:
+				b.WriteString(" " + c + " ")
+			case i == len(items)-1:
+				b.WriteString(", " + c + " ")
+			default:
+				b.WriteString(", ")
 			}
+			sprint(b, it, 0)
 		}
 		return b.String()
 	})
 	e.eng.RegisterBlock(boundedCapture, func(ctx render.Context) (string, error) {
-		s, err := ctx.InnerString()
+		s, err := boundedChildren(ctx)
+		if st := stateOf(ctx); st.left < 0 {
+			st.fail(boundError("its Liquid writes more than %d bytes, what capture takes in included", e.bounds.Bytes))
+		}
 		if err != nil {
 			return "", err
-		}
-		if len(s) > e.bounds.Bytes {
-			tooLong("capture")
 		}
 		ctx.Set(strings.TrimSpace(ctx.TagArgs()), s)
 		return "", nil

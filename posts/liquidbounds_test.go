@@ -1,6 +1,8 @@
 package posts
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -28,7 +30,7 @@ func TestLiquidBounds(t *testing.T) {
 		want       string
 	}{
 		{name: "append doubles a string 40 times", body: doubling("{% assign s = s | append: s %}"), want: "the filter append makes a string or list of more than 65536"},
-		{name: "capture doubles a string 40 times", body: doubling("{% capture s %}{{ s }}{{ s }}{% endcapture %}"), want: "capture makes a string or list of more than 65536"},
+		{name: "capture doubles a string 40 times", body: doubling("{% capture s %}{{ s }}{{ s }}{% endcapture %}"), want: "its Liquid writes more than 65536 bytes, what capture takes in included"},
 		{name: "replace grows a string", body: "{% assign s = 'aaaa' %}" + strings.Repeat("{% assign s = s | replace: 'a', 'aaaa' %}", 20), want: "the filter replace makes"},
 		{name: "concat doubles a list", body: "{% assign a = 'x,y' | split: ',' %}" + strings.Repeat("{% assign a = a | concat: a %}", 40), want: "the filter concat makes"},
 		{name: "a loop writes without end", body: "{% for i in (1..2000000000) %}xxxxxxxxxx{% endfor %}", want: "its Liquid writes more than 65536 bytes"},
@@ -116,4 +118,161 @@ func FuzzLiquid(f *testing.F) {
 			t.Fatalf("wrote %d bytes", len(out))
 		}
 	})
+}
+
+// TestLiquidParseWithinBounds: parsing and the retries that keep a failing tag as text are inside the
+// post's time and stop when ctx is done. A line of 32,000 stray {% else %} took 12 s to parse, keepAt
+// scanning every token once per tag on the line, before the time bound started.
+func TestLiquidParseWithinBounds(t *testing.T) {
+	elses := strings.Repeat("{% else %}", 32000)
+	long := "{% for i in (1..3000) %}{% for j in (1..3000) %}{% endfor %}{% endfor %}" // never ends in time
+	t.Run("keepAt is linear", func(t *testing.T) {
+		ls := scanLiquid(elses, "x.md")
+		s, _ := liquidTestSite(t)
+		_, err := s.render.liquid.eng.ParseTemplateLocation([]byte(ls.String()), "x.md", 1)
+		if err == nil {
+			t.Fatal("the stray else parsed")
+		}
+		start := time.Now()
+		prob, found := ls.keepAt(err)
+		if took := time.Since(start); took > time.Second {
+			t.Errorf("keepAt took %s", took)
+		}
+		if !found || len(prob.msg) > 1000 {
+			t.Errorf("keepAt: %v, %d bytes of message", found, len(prob.msg))
+		}
+	})
+	t.Run("time", func(t *testing.T) {
+		s, p := liquidTestSite(t)
+		e := s.render.liquid
+		e.bounds = LiquidBounds{Time: 300 * time.Millisecond, Bytes: 64 << 10, Includes: 50}
+		start := time.Now()
+		_, _, err := e.render(t.Context(), p, []byte(elses+"\n"+long))
+		if took := time.Since(start); took > 2*time.Second {
+			t.Errorf("took %s", took)
+		}
+		if !errors.Is(err, ErrLiquidBound) || !strings.Contains(err.Error(), "runs longer than 300ms") {
+			t.Errorf("got %v, want the time bound", err)
+		}
+	})
+	t.Run("ctx", func(t *testing.T) {
+		s, p := liquidTestSite(t)
+		e := s.render.liquid
+		e.bounds = LiquidBounds{Time: time.Minute, Bytes: 64 << 10, Includes: 50}
+		ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		_, _, err := e.render(ctx, p, []byte(elses+"\n"+long))
+		if took := time.Since(start); took > 2*time.Second {
+			t.Errorf("took %s", took)
+		}
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("got %v, want ctx's error", err)
+		}
+	})
+}
+
+// TestLiquidUncappedFilters: the filters and blocks that built a string without a cap, in a small version:
+// each stops at the bound with an error, having allocated little.
+func TestLiquidUncappedFilters(t *testing.T) {
+	rep := strings.Repeat
+	big := "{% assign s = 'abcdefgh' %}" + rep("{% assign s = s | append: s %}", 13) + // 64 KiB
+		"{% assign a = s | split: '#' %}" + rep("{% assign a = a | concat: a %}", 12) // 4,096 times s
+	loop := "{% assign s = 'abcdefghij' %}{% for i in (1..12) %}{% assign s = s | append: s %}{% endfor %}"
+	tests := []struct{ name, body, want string }{
+		{"jsonify doubling", `{% assign s = '"' %}` + rep(`{% assign s = s | jsonify %}`, 20) + `{{ s | size }}`, "the filter jsonify makes"},
+		{"json doubling", `{% assign s = '"' %}` + rep(`{% assign s = s | json %}`, 40) + `{{ s | size }}`, "the filter json makes"},
+		{"inspect doubling", `{% assign s = '"' %}` + rep(`{% assign s = s | inspect %}`, 20) + `{{ s | size }}`, "the filter inspect makes"},
+		{"array_to_sentence_string doubling", `{% assign s = 'ab' %}` + rep(`{% assign a = s | split: '#' %}{% assign a = a | concat: a %}{% assign s = a | array_to_sentence_string %}`, 20) + `{{ s | size }}`, "the filter array_to_sentence_string makes"},
+		{"jsonify of a list of references", big + "{{ a | jsonify }}", "the filter jsonify makes"},
+		{"json of a list of references", big + "{{ a | json }}", "the filter json makes"},
+		{"inspect of a list of references", big + "{{ a | inspect }}", "the filter inspect makes"},
+		{"array_to_sentence_string of a list of references", big + "{{ a | array_to_sentence_string }}", "the filter array_to_sentence_string makes"},
+		{"join of a list of lists", big + "{% assign b = '' | split: ',' | push: a | push: a %}{{ b | join: ',' }}", "the filter join makes"},
+		{"capture of a loop", loop + "{% capture big %}{% for i in (1..3000) %}{{ s }}{% endfor %}{% endcapture %}{{ big | size }}", "its Liquid writes more than 65536 bytes"},
+		{"highlight of a loop", loop + "{% highlight go %}{% for i in (1..3000) %}{{ s }}{% endfor %}{% endhighlight %}", "its Liquid writes more than 65536 bytes"},
+		{"jsonify of a list nested 2,000 deep", "{% for i in (1..2000) %}{% assign a = '' | split: ',' | push: a %}{% endfor %}{{ a | jsonify }}", "the filter jsonify reads lists or hashes nested more than 1000 deep"},
+		{"captures kept in many variables", loop + rep("{% capture x %}{{ s }}{% endcapture %}", 40), "its Liquid writes more than 65536 bytes"},
+	}
+	s, p := liquidTestSite(t)
+	e := s.render.liquid
+	e.bounds = LiquidBounds{Time: 10 * time.Second, Bytes: 64 << 10, Includes: 50}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			_, _, err := e.render(t.Context(), p, []byte(tc.body))
+			runtime.ReadMemStats(&after)
+			if !errors.Is(err, ErrLiquidBound) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got %v, want a bound error saying %q", err, tc.want)
+			}
+			if mb := (after.TotalAlloc - before.TotalAlloc) >> 20; mb > 32 {
+				t.Errorf("allocated %d MB", mb)
+			}
+		})
+	}
+}
+
+// TestLiquidCappedFiltersStillWork: the capped filters give what they gave.
+func TestLiquidCappedFiltersStillWork(t *testing.T) {
+	s, p := liquidTestSite(t)
+	e := s.render.liquid
+	for _, tc := range []struct{ body, want string }{
+		{`{{ "a,b,c" | split: "," | jsonify }}`, `["a","b","c"]`},
+		{`{{ "<a>" | jsonify }}`, `"<a>"`},
+		{`{{ "<a>,b" | split: "," | json }}`, `["\u003ca\u003e","b"]`},
+		{`{{ "<a>,b" | split: "," | inspect }}`, `["\u003ca\u003e","b"]`},
+		{`{% assign n = "" | split: "," | push: 1 | push: 2.5 | push: true %}{{ n | json }}`, `[1,2.5,true]`},
+		{`{{ nothing | json }}|{{ nothing | inspect }}|{{ nothing | jsonify }}`, `null|null|null`},
+		{`{% assign l = "a,b" | split: "," %}{% assign n = "" | split: "," | push: l | push: "c" %}{{ n | array_to_sentence_string }}`, `[a b] and c`},
+		{`{% assign l = "a,b" | split: "," %}{% assign n = "" | split: "," | push: l | push: "c" %}{{ n | join: "-" }}`, `[a b]-c`},
+		{`{% capture x %}{% for i in (1..3) %}{{ i }}{% endfor %}{% endcapture %}[{{ x }}]`, `[123]`},
+		{"{% highlight go %}\na < b\n{% endhighlight %}", "<pre><code class=\"language-go\" data-lang=\"go\">a &lt; b</code></pre>"},
+	} {
+		got, warns, err := e.render(t.Context(), p, []byte(tc.body))
+		if err != nil || strings.TrimSpace(string(got)) != tc.want {
+			t.Errorf("%s: got %q, %v, %v; want %q", tc.body, got, err, warns, tc.want)
+		}
+	}
+	// json.Marshal's map order and output, for a hash
+	got, _, err := e.render(t.Context(), p, []byte(`{{ page | json | size }}|{{ page | inspect | size }}`))
+	n := len(mustJSON(t, e.postVars(p)))
+	want := fmt.Sprintf("%d|%d", n, n)
+	if err != nil || string(got) != want {
+		t.Errorf("page | json: got %q, %v; want %q", got, err, want)
+	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestLiquidWarningsBounded: a post keeps at most maxWarnings warnings, then one line counting the rest,
+// which it does not keep.
+func TestLiquidWarningsBounded(t *testing.T) {
+	s, p := liquidTestSite(t)
+	e := s.render.liquid
+	e.bounds = LiquidBounds{Time: 10 * time.Second, Bytes: 1 << 20, Includes: 50}
+	for _, body := range []string{
+		"{% for i in (1..30000) %}{% capture x %}{% include nope.html %}{% endcapture %}{% endfor %}",
+		"{% for i in (1..30000) %}{% capture x %}{% post_url nope %}{% endcapture %}{% endfor %}",
+		strings.Repeat("{% nope %}\n", 300) + "{% for i in (1..300) %}{% post_url nope %}{% endfor %}",
+	} {
+		_, warns, err := e.render(t.Context(), p, []byte(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(warns) != 101 || !strings.HasPrefix(warns[100].Msg, "and ") || !strings.HasSuffix(warns[100].Msg, " more like these") {
+			t.Errorf("%.40q: %d warnings, the last %v", body, len(warns), warns[len(warns)-1])
+		}
+	}
+	_, warns, _ := e.render(t.Context(), p, []byte("{% for i in (1..30000) %}{% post_url nope %}{% endfor %}"))
+	if len(warns) == 101 && warns[100].Msg != "and 29900 more like these" {
+		t.Errorf("last warning %q", warns[100].Msg)
+	}
 }
