@@ -223,6 +223,19 @@ func (s *pgStore) version(ctx context.Context, q querier) (int, error) {
 		return 0, &pathError{path: s.name, kind: ErrNewer,
 			msg: fmt.Sprintf("has schema version %d but this Herald knows up to %d; upgrade Herald", version, len(migrations))}
 	}
+	var missing []string
+	for v := pgBase; v <= version; v++ {
+		for _, table := range pgTables[v] {
+			if !slices.Contains(tables, table) {
+				missing = append(missing, table)
+			}
+		}
+	}
+	if len(missing) > 0 {
+		return 0, &pathError{path: s.name, kind: ErrCorrupt,
+			msg: fmt.Sprintf("is damaged: its schema version %d has tables %s, which are missing; restore it from a backup (Herald has not changed it)",
+				version, strings.Join(missing, ", "))}
+	}
 	return version, nil
 }
 

@@ -171,3 +171,10 @@ CREATE TABLE write_checks (
 );
 `,
 }
+
+// pgTables are the tables each version makes, for the check that a store has all of its version's (a
+// store with one missing was damaged: dropped by hand, or restored in part).
+var pgTables = map[int][]string{
+	pgBase: {"aliases", "deliveries", "delivery_items", "herald_meta", "posts", "run_lock", "runs", "subscribers"},
+	8:      {"limit_counts", "signup_queue", "write_checks"},
+}

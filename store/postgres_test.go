@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"strings"
 	"sync"
@@ -104,13 +105,17 @@ func TestPostgresRefuses(t *testing.T) {
 			"INSERT INTO herald_meta VALUES ('other', 1)"}, ErrNotStore, `is a PostgreSQL database of another application ("other")`},
 		{"a herald_meta of another shape", []string{"CREATE TABLE herald_meta (x int)"}, ErrNotStore, "has a herald_meta table that is not Herald's"},
 		{"a newer store", nil, ErrNewer, "has schema version 99 but this Herald knows up to"},
+		{"a store with a table dropped", []string{"DROP TABLE delivery_items", "DROP TABLE write_checks"}, ErrCorrupt,
+			fmt.Sprintf("is damaged: its schema version %d has tables delivery_items, write_checks, which are missing", len(migrations))},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			raw := pg.DB(t)
 			db := dbName(t, raw)
-			if tt.kind == ErrNewer {
+			if tt.kind != ErrNotStore {
 				pgOpen(t, raw).Close()
+			}
+			if tt.kind == ErrNewer {
 				pg.Exec(t, db, "UPDATE herald_meta SET version = 99")
 			}
 			pg.Exec(t, db, tt.setup...)

@@ -1,0 +1,191 @@
+package store
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+)
+
+// The contract tests of who gets what, and when digests fall due: TestPlanWho and TestDigestDue of the
+// SQLite store, through the Store interface alone.
+
+// csite is a site for the contract tests of Plan: the posts on it now.
+type csite struct {
+	*cstore
+	posts []Item
+}
+
+func (st *csite) publish(at time.Time, send bool, ids ...string) {
+	st.t.Helper()
+	for i, id := range ids {
+		st.posts = append(st.posts, Item{ID: id, URL: "https://example.com/" + id, Title: id, Hash: id,
+			Date: at.Add(time.Duration(i) * time.Minute), Sendable: send})
+	}
+	st.record(&Run{Started: at, Command: "publish"}, slices.Clone(st.posts)...)
+}
+
+func (st *csite) subscribe(email, frequency string, confirmed time.Time) int64 {
+	st.t.Helper()
+	return st.add(Subscriber{Email: email, Frequency: frequency, Status: Active, ConfirmedAt: confirmed}, confirmed).ID
+}
+
+func (st *csite) update(id int64, at time.Time, change func(*Subscriber)) {
+	st.t.Helper()
+	if err := st.UpdateSubscriber(st.t.Context(), id, at, change); err != nil {
+		st.t.Fatal(err)
+	}
+}
+
+// ledger checks every delivery of every subscriber, as "email post" or "email digest-key [posts]", by
+// subscriber and then delivery id.
+func (st *csite) ledger(want ...string) {
+	st.t.Helper()
+	subs, err := st.Subscribers(st.t.Context(), "")
+	if err != nil {
+		st.t.Fatal(err)
+	}
+	var got []string
+	for _, sub := range subs {
+		ds, err := st.SubscriberDeliveries(st.t.Context(), sub.ID)
+		if err != nil {
+			st.t.Fatal(err)
+		}
+		for _, d := range ds {
+			line := fmt.Sprint(sub.Email, " ", d.ItemIDs)
+			if d.DigestKey != "" {
+				line = fmt.Sprint(sub.Email, " ", d.DigestKey, " ", d.ItemIDs)
+			}
+			got = append(got, line)
+		}
+	}
+	sameStrings(st.t, "ledger", got, want)
+}
+
+func TestContractPlanWho(t *testing.T) {
+	contract(t, func(t *testing.T, c *cstore) {
+		st := &csite{cstore: c}
+		h := chours
+		st.subscribe("early@example.com", Immediate, h(-10))
+		pending := st.add(Subscriber{Email: "pending@example.com"}, h(-10))
+		later := st.add(Subscriber{Email: "later@example.com"}, h(-10))
+		left := st.subscribe("left@example.com", Immediate, h(-10))
+		bounced := st.subscribe("bounced@example.com", Immediate, h(-10))
+		st.update(left, h(-1), func(s *Subscriber) { s.Status = Unsubscribed })
+		st.update(bounced, h(-1), func(s *Subscriber) { s.Status = Bounced })
+
+		// The baseline: three posts, the newest backfilled (sendable).
+		st.posts = []Item{{ID: "old1", Hash: "1", Date: h(-100)}, {ID: "old2", Hash: "2", Date: h(-50)}, {ID: "backfill", Hash: "3", Date: h(-20), Sendable: true}}
+		st.record(&Run{Started: h(0), Command: "publish", Baseline: true}, st.posts...)
+		st.update(later.ID, h(1), func(s *Subscriber) { s.Status = Active })
+		// Imported after the baseline with an older confirmation: what was recorded before is not theirs.
+		if _, err := st.ImportSubscribers(t.Context(), []Subscriber{{Email: "imported@example.com", ConfirmedAt: h(-100)}}, h(1)); err != nil {
+			t.Fatal(err)
+		}
+		st.publish(h(2), true, "p1", "gone")
+		st.posts = slices.DeleteFunc(st.posts, func(it Item) bool { return it.ID == "gone" })
+		st.publish(h(3), false)
+		st.plan(h(3), 4)
+		st.plan(h(3), 0)
+		st.plan(h(4), 0)
+		// Confirming later does not bring back what was before.
+		st.update(pending.ID, h(5), func(s *Subscriber) { s.Status = Active })
+		st.plan(h(5), 0)
+		st.publish(h(6), true, "p2")
+		st.plan(h(6), 4)
+		st.ledger(
+			"early@example.com [backfill]",
+			"early@example.com [p1]",
+			"early@example.com [p2]",
+			"pending@example.com [p2]",
+			"later@example.com [p1]",
+			"later@example.com [p2]",
+			"imported@example.com [p1]",
+			"imported@example.com [p2]",
+		)
+	})
+}
+
+func TestContractDigestDue(t *testing.T) {
+	utc := func(s string) time.Time {
+		tm, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tm
+	}
+	confirmed := utc("2024-12-01T08:00:00Z")
+	tests := []struct {
+		name      string
+		frequency string
+		confirmed string // default: confirmed
+		last      string // LastDigestAt, "" for none
+		now       string
+		key       string // "" when not due
+	}{
+		{"daily: the first moment of the next day", Daily, "", "2025-01-02T23:59:59.999999999Z", "2025-01-03T00:00:00Z", "daily 2025-01-03"},
+		{"daily: the last moment of the same day", Daily, "", "2025-01-03T00:00:00Z", "2025-01-03T23:59:59.999999999Z", ""},
+		{"daily: days later", Daily, "", "2025-01-01T12:00:00Z", "2025-01-05T07:00:00Z", "daily 2025-01-05"},
+		{"daily: by UTC days, not local ones", Daily, "", "2025-01-03T20:00:00-05:00", "2025-01-04T18:00:00-05:00", ""},
+		{"daily: never, confirmed the same day", Daily, "2025-01-03T08:00:00Z", "", "2025-01-03T20:00:00Z", ""},
+		{"daily: never, confirmed the day before", Daily, "2025-01-02T08:00:00Z", "", "2025-01-03T00:30:00Z", "daily 2025-01-03"},
+		{"weekly: Sunday night to Monday", Weekly, "", "2025-01-05T23:00:00Z", "2025-01-06T00:00:00Z", "weekly 2025-W02"},
+		{"weekly: Monday to Sunday", Weekly, "", "2025-01-06T00:00:00Z", "2025-01-12T23:59:59Z", ""},
+		{"weekly: into ISO week 1 in December", Weekly, "", "2024-12-29T10:00:00Z", "2024-12-31T10:00:00Z", "weekly 2025-W01"},
+		{"weekly: one ISO week across the new year", Weekly, "", "2024-12-30T10:00:00Z", "2025-01-05T10:00:00Z", ""},
+		{"weekly: never, confirmed the same week", Weekly, "2025-01-06T08:00:00Z", "", "2025-01-12T08:00:00Z", ""},
+		{"weekly: never, confirmed the week before", Weekly, "2025-01-05T08:00:00Z", "", "2025-01-06T08:00:00Z", "weekly 2025-W02"},
+	}
+	contract(t, func(t *testing.T, c *cstore) {
+		for i, tt := range tests {
+			// One store for all rows: each row has its subscriber, and a post of its own at its time.
+			st := &csite{cstore: c}
+			conf := confirmed
+			if tt.confirmed != "" {
+				conf = utc(tt.confirmed)
+			}
+			id := st.subscribe(fmt.Sprintf("s%d@example.com", i), tt.frequency, conf)
+			if tt.last != "" {
+				st.update(id, conf, func(s *Subscriber) { s.LastDigestAt = utc(tt.last) })
+			}
+			now := utc(tt.now)
+			if err := c.Record(t.Context(), &Run{Started: conf.Add(time.Second), Command: "publish"},
+				[]Item{post(fmt.Sprint("post", i), conf, true)}); err != nil {
+				t.Fatal(err)
+			}
+			n, err := c.Plan(t.Context(), now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ds, err := c.SubscriberDeliveries(t.Context(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var keys []string
+			for _, d := range ds {
+				keys = append(keys, d.DigestKey)
+			}
+			want := []string{tt.key}
+			if tt.key == "" {
+				want = nil
+			}
+			if !slices.Equal(keys, want) || n != len(want) {
+				t.Errorf("%s: got digests %q (%d queued), want %q", tt.name, keys, n, want)
+			}
+			wantLast := time.Time{}
+			if tt.last != "" {
+				wantLast = c.at(utc(tt.last))
+			}
+			if tt.key != "" {
+				wantLast = c.at(now)
+			}
+			if sub := c.sub(id); !sub.LastDigestAt.Equal(wantLast) {
+				t.Errorf("%s: got LastDigestAt %v, want %v", tt.name, sub.LastDigestAt, wantLast)
+			}
+			// Whatever was queued is cancelled, so that the next row sees only its own.
+			if err := c.UpdateSubscriber(t.Context(), id, now, func(s *Subscriber) { s.Status = Unsubscribed }); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}
