@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"github.com/heraldhq/herald/posts"
 )
@@ -63,12 +65,12 @@ func WriteFiles(files []File) (changed []bool, err error) {
 		}
 	}()
 	for i, f := range files {
-		old, err := os.ReadFile(f.Path)
-		if err == nil && bytes.Equal(old, f.Data) {
-			continue
+		same, err := sameBytes(f)
+		if err != nil {
+			return nil, err
 		}
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, err // os errors name the path
+		if same {
+			continue
 		}
 		if temps[i], err = writeTemp(f); err != nil {
 			return nil, err
@@ -93,6 +95,56 @@ func WriteFiles(files []File) (changed []bool, err error) {
 		}
 	}
 	return changed, nil
+}
+
+// sameBytes tells whether the file at f.Path holds f.Data already. Only a regular file is read: a FIFO
+// would block the run and a device (/dev/zero) would never end, so anything else at a feed's path,
+// a symbolic link too, is an error naming it. A link is refused rather than replaced: the rename would put
+// a file in its place and cut the link, and whatever the author meant it for (serving the feed from
+// elsewhere) would silently stop getting the new feed.
+func sameBytes(f File) (bool, error) {
+	before, err := os.Lstat(f.Path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err // os errors name the path
+	}
+	if !before.Mode().IsRegular() {
+		what := "not a regular file"
+		switch m := before.Mode(); {
+		case m&fs.ModeSymlink != 0:
+			what = "a symbolic link"
+		case m&fs.ModeNamedPipe != 0:
+			what = "a named pipe (FIFO)"
+		case m&fs.ModeDevice != 0:
+			what = "a device"
+		case m.IsDir():
+			what = "a folder"
+		}
+		return false, fmt.Errorf("feed: %s is %s; Herald writes its files only in place of regular files: remove it, or set another output folder", f.Path, what)
+	}
+	if before.Size() != int64(len(f.Data)) {
+		return false, nil // no need to read it: its bytes differ
+	}
+	// O_NONBLOCK: should a FIFO take the file's place since, opening it does not wait for a writer.
+	file, err := os.OpenFile(f.Path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return false, err
+	}
+	defer file.Close()
+	now, err := file.Stat()
+	if err != nil {
+		return false, err
+	}
+	if !now.Mode().IsRegular() || !os.SameFile(before, now) {
+		return false, fmt.Errorf("feed: %s changed while Herald read it", f.Path)
+	}
+	old, err := io.ReadAll(io.LimitReader(file, int64(len(f.Data))+1))
+	if err != nil {
+		return false, err
+	}
+	return bytes.Equal(old, f.Data), nil
 }
 
 // writeTemp writes f's data to a synced temp file in f's folder and returns its name.

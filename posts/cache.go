@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -109,8 +110,17 @@ func openPostCache(path, key string) *postCache {
 }
 
 // readCacheFile reads and checks the cache file at path.
+// Only a regular file is opened: a FIFO would block the run until a writer came, a device may never end.
 func readCacheFile(path string) (*cacheFile, error) {
-	file, err := os.Open(path)
+	before, err := os.Lstat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !before.Mode().IsRegular() || before.Size() > maxCacheBytes {
+		return nil, fmt.Errorf("not a regular file of at most %d bytes", maxCacheBytes)
+	}
+	// O_NONBLOCK: should a FIFO take the file's place since, opening it does not wait for a writer.
+	file, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +129,7 @@ func readCacheFile(path string) (*cacheFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !info.Mode().IsRegular() || info.Size() > maxCacheBytes {
+	if !info.Mode().IsRegular() || !os.SameFile(before, info) || info.Size() > maxCacheBytes {
 		return nil, fmt.Errorf("not a regular file of at most %d bytes", maxCacheBytes)
 	}
 	b := make([]byte, info.Size()) // a file that grew since is cut short here, and fails its checksum

@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -125,5 +126,48 @@ func TestCacheCraftedCount(t *testing.T) {
 	}
 	if mb := (after.TotalAlloc - before.TotalAlloc) >> 20; mb > 64 {
 		t.Errorf("reading a %d-byte cache allocated %d MB", len(crafted), mb)
+	}
+}
+
+// TestCacheNotRegular: a cache path that is a FIFO, a link to /dev/zero or a link at all is not opened
+// (a FIFO would hang the build until a writer came): the cache is ignored with the usual warning, and
+// written anew as a regular file.
+func TestCacheNotRegular(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		make func(p string) error
+	}{
+		{"fifo", func(p string) error { return syscall.Mkfifo(p, 0o644) }},
+		{"zero", func(p string) error { return os.Symlink("/dev/zero", p) }},
+		{"link", func(p string) error { return os.Symlink(p+".real", p) }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, cache, load := cacheSite(t)
+			load()
+			if c.name == "link" {
+				os.Rename(cache, cache+".real")
+			} else {
+				os.Remove(cache)
+			}
+			if err := c.make(cache); err != nil {
+				t.Skip(err)
+			}
+			done := make(chan *Site, 1)
+			go func() { done <- load() }()
+			select {
+			case s := <-done:
+				if !cacheWarned(s) {
+					t.Errorf("no warning: %v", s.Warnings)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("Load hangs on the posts cache")
+			}
+			if fi, err := os.Lstat(cache); err != nil || !fi.Mode().IsRegular() {
+				t.Errorf("the cache was not written anew: %v", err)
+			}
+			if s := load(); cacheWarned(s) {
+				t.Errorf("the cache written anew is ignored: %v", s.Warnings)
+			}
+		})
 	}
 }

@@ -3,10 +3,19 @@ package publish
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"encoding/xml"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+	"unicode/utf8"
 )
 
 // ErrStoreLooksNew: the store has no history, but the site looks published before. Starting a history
@@ -14,10 +23,38 @@ import (
 // nothing; a deleted file) would go unnoticed until readers missed their mail.
 var ErrStoreLooksNew = errors.New("publish: the store has no history, but the site looks published before")
 
+const (
+	// maxFeedBytes bounds what is read of a feed, local or remote, to look for items: a feed's first item
+	// comes near its start, and no real feed comes near it.
+	maxFeedBytes = 32 << 20
+	// feedTimeout bounds the whole look at the published feeds: a site that does not answer by then says
+	// nothing either way.
+	feedTimeout = 3 * time.Second
+)
+
+// Earlier is where else CheckNewHistory looks for an earlier history, besides the feeds in the output
+// folder: a static site generator that builds into an empty folder (jekyll build wipes _site) leaves none
+// of Herald's feeds there, and a store that was deleted leaves its neighbours behind.
+type Earlier struct {
+	// SiteURL is the site's public URL (posts.Site.URL): the feeds published at SiteURL + "/" + name
+	// that hold items are evidence; one that cannot be fetched is not evidence either way. "": not looked at.
+	SiteURL string
+	// Client fetches them; nil: one that follows redirects on the same host only. Either way the look
+	// ends after feedTimeout.
+	Client *http.Client
+	// Cache is the posts cache file that runs keep beside the store, as it was before this run (the
+	// caller passes "" when it did not exist then: loading the site may write it).
+	Cache string
+	// Outbox is the Maildir folder messages go to without SMTP: a message in new/ or cur/ went out from
+	// an earlier history.
+	Outbox string
+}
+
 // CheckNewHistory refuses to start a history in st (nil: no store yet) when the site looks published
-// before: a feed in f's output folder holds items, or the run is in CI (ci), where a store found empty is
-// almost always one that was not carried over. fresh says the author asked for a new history.
-func CheckNewHistory(ctx context.Context, st Recorder, f Feeds, ci, fresh bool) error {
+// before: a feed in f's output folder or at the site's public URL holds items, the store's neighbours (the
+// posts cache, the outbox) are left from an earlier history, or the run is in CI (ci), where a store found
+// empty is almost always one that was not carried over. fresh says the author asked for a new history.
+func CheckNewHistory(ctx context.Context, st Recorder, f Feeds, e Earlier, ci, fresh bool) error {
 	if fresh {
 		return nil
 	}
@@ -30,21 +67,164 @@ func CheckNewHistory(ctx context.Context, st Recorder, f Feeds, ci, fresh bool) 
 	if ci {
 		return fmt.Errorf("%w: this run is in CI, whose machines keep nothing between runs", ErrStoreLooksNew)
 	}
-	for _, name := range []string{f.RSS, f.Atom, f.JSON} {
+	names := []string{f.RSS, f.Atom, f.JSON}
+	for _, name := range names {
+		if name == "" {
+			continue
+		}
 		p := filepath.Join(f.Dir, filepath.FromSlash(name))
-		if b, err := os.ReadFile(p); err == nil && holdsItems(b) {
+		if b, err := readRegular(p, maxFeedBytes); err == nil && feedItems(b) > 0 {
 			return fmt.Errorf("%w: %s holds posts", ErrStoreLooksNew, p)
+		}
+	}
+	if e.Cache != "" {
+		if fi, err := os.Lstat(e.Cache); err == nil && fi.Mode().IsRegular() && fi.Size() > 0 {
+			return fmt.Errorf("%w: %s, the posts cache kept beside the store, is left from earlier runs (herald build, diff and preview write it too: if none of them recorded a history, --init is safe)", ErrStoreLooksNew, e.Cache)
+		}
+	}
+	if e.Outbox != "" {
+		for _, sub := range []string{"new", "cur"} {
+			dir := filepath.Join(e.Outbox, sub)
+			if hasEntries(dir) {
+				return fmt.Errorf("%w: the outbox %s holds messages sent before", ErrStoreLooksNew, dir)
+			}
+		}
+	}
+	if e.SiteURL != "" {
+		if u := publishedFeed(ctx, e.Client, e.SiteURL, names); u != "" {
+			return fmt.Errorf("%w: %s holds posts", ErrStoreLooksNew, u)
 		}
 	}
 	return nil
 }
 
-// holdsItems tells whether a feed file (RSS, Atom or JSON Feed, Herald's or another's) has an item.
-func holdsItems(b []byte) bool {
-	for _, mark := range []string{"<item>", "<item ", "<entry>", "<entry ", `"items": [{`, `"items":[{`, `"items": [ {`} {
-		if bytes.Contains(b, []byte(mark)) {
-			return true
+// hasEntries tells whether dir is a folder (not a link to one) that holds something.
+func hasEntries(dir string) bool {
+	if fi, err := os.Lstat(dir); err != nil || !fi.IsDir() {
+		return false
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return false
+	}
+	defer d.Close()
+	names, _ := d.Readdirnames(1)
+	return len(names) > 0
+}
+
+// publishedFeed returns the URL of the first of the feeds named names, published under site, that holds
+// items, or "" when none does or none can be fetched.
+func publishedFeed(ctx context.Context, client *http.Client, site string, names []string) string {
+	base, err := url.Parse(strings.TrimRight(site, "/"))
+	if err != nil || base.Scheme != "http" && base.Scheme != "https" || base.Host == "" {
+		return ""
+	}
+	if client == nil {
+		client = &http.Client{CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if len(via) >= 5 || !strings.EqualFold(req.URL.Hostname(), via[0].URL.Hostname()) {
+				return http.ErrUseLastResponse // another host's answer is not this site's feed
+			}
+			return nil
+		}}
+	}
+	ctx, cancel := context.WithTimeout(ctx, feedTimeout)
+	defer cancel()
+	for _, name := range names {
+		if name == "" {
+			continue
+		}
+		u := base.String() + "/" + strings.TrimLeft(filepath.ToSlash(name), "/")
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		if err != nil {
+			continue
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			if ctx.Err() != nil {
+				return "" // out of time: the other feeds would be too
+			}
+			continue
+		}
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, maxFeedBytes))
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK && feedItems(b) > 0 {
+			return u
 		}
 	}
-	return bytes.Contains(b, []byte(`"items"`)) && bytes.Contains(b, []byte(`"id"`))
+	return ""
+}
+
+// readRegular reads at most limit bytes of the file at path if it is a regular file, never a link, a
+// FIFO (which would block) or a device (which may never end).
+func readRegular(path string, limit int64) ([]byte, error) {
+	before, err := os.Lstat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !before.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	// O_NONBLOCK: should a FIFO take the file's place since, opening it does not wait for a writer.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	now, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !now.Mode().IsRegular() || !os.SameFile(before, now) {
+		return nil, fmt.Errorf("%s changed while it was read", path)
+	}
+	return io.ReadAll(io.LimitReader(f, limit))
+}
+
+// feedItems counts the items of a feed: RSS (2.0 or 1.0) items and Atom entries, with or without a
+// prefix, or a JSON Feed's items; a document that is neither has none. Text that only mentions an item
+// (escaped, in CDATA) is not one.
+func feedItems(b []byte) int {
+	b = bytes.TrimLeft(bytes.TrimPrefix(b, []byte("\xef\xbb\xbf")), " \t\r\n")
+	if len(b) == 0 {
+		return 0
+	}
+	if b[0] == '{' {
+		var jf struct {
+			Items []json.RawMessage `json:"items"`
+		}
+		if json.Unmarshal(b, &jf) != nil {
+			return 0
+		}
+		n := 0
+		for _, it := range jf.Items {
+			if bytes.HasPrefix(bytes.TrimSpace(it), []byte("{")) {
+				n++
+			}
+		}
+		return n
+	}
+	if !utf8.Valid(b) {
+		b = bytes.ToValidUTF8(b, []byte("\uFFFD")) // a Latin-1 feed, say: only the names matter here
+	}
+	d := xml.NewDecoder(bytes.NewReader(b))
+	d.Strict = false // feeds in the wild use HTML's entities and leave tags open
+	d.AutoClose = xml.HTMLAutoClose
+	d.Entity = xml.HTMLEntity
+	d.CharsetReader = func(_ string, r io.Reader) (io.Reader, error) { return r, nil } // the names are ASCII
+	n, depth := 0, 0
+	for {
+		tok, err := d.RawToken()
+		if err != nil {
+			return n // a feed cut short still holds the items before the cut
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			if depth > 0 && (t.Name.Local == "item" || t.Name.Local == "entry") {
+				n++
+			}
+			depth++
+		case xml.EndElement:
+			depth--
+		}
+	}
 }
