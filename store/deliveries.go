@@ -287,7 +287,7 @@ func (s *sqliteStore) Commit(ctx context.Context, outcomes []Outcome, attempts [
 		}
 		seen[a.DeliveryID] = true
 	}
-	if err := s.checkOutcomes(outcomes); err != nil {
+	if err := checkOutcomes(outcomes, s.checkErr); err != nil {
 		return nil, err
 	}
 	var skipped []int64
@@ -358,18 +358,19 @@ func (s *sqliteStore) sendingTx(ctx context.Context, tx *sql.Tx, attempts []Atte
 // does not exist.
 const bounceCode = "5.1.1"
 
-func (s *sqliteStore) checkOutcomes(outcomes []Outcome) error {
+// checkOutcomes says what is wrong with a batch of outcomes, through the store's checkErr.
+func checkOutcomes(outcomes []Outcome, checkErr func(format string, args ...any) error) error {
 	seen := make(map[int64]bool, len(outcomes))
 	for _, o := range outcomes {
 		switch {
 		case seen[o.DeliveryID]:
-			return s.checkErr("finish: delivery %d appears twice", o.DeliveryID)
+			return checkErr("finish: delivery %d appears twice", o.DeliveryID)
 		case o.Status != Sent && o.Status != Deferred && o.Status != Failed && o.Status != Unknown:
-			return s.checkErr("finish: delivery %d: status %q is not one of sent, deferred, failed, unknown", o.DeliveryID, o.Status)
+			return checkErr("finish: delivery %d: status %q is not one of sent, deferred, failed, unknown", o.DeliveryID, o.Status)
 		case o.At.IsZero():
-			return s.checkErr("finish: delivery %d: no time given", o.DeliveryID)
+			return checkErr("finish: delivery %d: no time given", o.DeliveryID)
 		case o.Status == Deferred && o.NextAttempt.IsZero():
-			return s.checkErr("finish: delivery %d: deferred with no time for the next attempt", o.DeliveryID)
+			return checkErr("finish: delivery %d: deferred with no time for the next attempt", o.DeliveryID)
 		}
 		seen[o.DeliveryID] = true
 	}

@@ -197,7 +197,7 @@ func (s *pgStore) Commit(ctx context.Context, outcomes []Outcome, attempts []Att
 		}
 		seen[a.DeliveryID] = true
 	}
-	if err := s.checkOutcomes(outcomes); err != nil {
+	if err := checkOutcomes(outcomes, s.checkErr); err != nil {
 		return nil, err
 	}
 	var skipped []int64
@@ -213,14 +213,6 @@ func (s *pgStore) Commit(ctx context.Context, outcomes []Outcome, attempts []Att
 		return nil, err
 	}
 	return skipped, nil
-}
-
-// checkOutcomes is the SQLite store's, with this store's name in its errors.
-func (s *pgStore) checkOutcomes(outcomes []Outcome) error {
-	if err := (&sqliteStore{path: s.name}).checkOutcomes(outcomes); err != nil {
-		return err
-	}
-	return nil
 }
 
 const (

@@ -332,32 +332,6 @@ func (s *pgStore) UpdateSubscriber(ctx context.Context, id int64, at time.Time, 
 	})
 }
 
-// applyStatusTimes sets the times that UpdateSubscriber's change of sub from old implies, at at, where
-// the change did not set them itself.
-func applyStatusTimes(sub *Subscriber, old Subscriber, at time.Time) {
-	if sub.Status != old.Status {
-		switch sub.Status {
-		case Active:
-			if sub.ConfirmedAt.Equal(old.ConfirmedAt) {
-				sub.ConfirmedAt = at
-			}
-			if sub.UnsubscribedAt.Equal(old.UnsubscribedAt) {
-				sub.UnsubscribedAt = time.Time{}
-			}
-			if sub.HardBounces == old.HardBounces {
-				sub.HardBounces = 0
-			}
-		case Unsubscribed:
-			if sub.UnsubscribedAt.Equal(old.UnsubscribedAt) {
-				sub.UnsubscribedAt = at
-			}
-		}
-	}
-	if sub.Frequency != old.Frequency && sub.Frequency != Immediate && sub.LastDigestAt.Equal(old.LastDigestAt) {
-		sub.LastDigestAt = at // the first digest comes on the first run of the next day or week
-	}
-}
-
 // pgOptOutCaseVariants is optOutCaseVariants.
 func pgOptOutCaseVariants(ctx context.Context, tx pgx.Tx, key string, id int64, status string, at time.Time) error {
 	rows, err := tx.Query(ctx, `UPDATE subscribers SET status = $1,

@@ -22,9 +22,9 @@ import (
 // sqliteStore is the Store on an SQLite file, through modernc.org/sqlite: pure Go, so Herald builds
 // without cgo for every platform it ships to.
 //
-// Its queries are meant to run on PostgreSQL too, once their '?' placeholders are rewritten as $1, $2, ...
-// (TRUE and FALSE, RETURNING, UPDATE ... FROM (VALUES ...), scalar subqueries). What is SQLite's alone is
-// marked: the PRAGMAs of Open and the migrations, and the DDL.
+// The PostgreSQL store (postgres.go) runs the same statements in PostgreSQL's terms, and shares the Go
+// code that decides (sortOut, merge, digestPeriods, ...). What is SQLite's alone is marked: the PRAGMAs of
+// Open and the migrations, and the DDL.
 type sqliteStore struct {
 	db   *sql.DB
 	path string // absolute

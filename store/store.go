@@ -16,8 +16,8 @@ import (
 	"time"
 )
 
-// Store is the state. SQLite (this package's Open) is the one implementation for now; a PostgreSQL one will
-// follow behind the same interface.
+// Store is the state. Open gives the SQLite store (sqlite.go); the PostgreSQL store (postgres.go) keeps
+// the same contract (the contract tests run against both) and is not selectable yet.
 type Store interface {
 	// Items returns every id ever recorded (every alias of every post), removed ones included, ordered by
 	// ID (byte order).

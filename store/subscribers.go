@@ -441,27 +441,7 @@ func (s *sqliteStore) UpdateSubscriber(ctx context.Context, id int64, at time.Ti
 		if sub.ID != id {
 			return s.checkErr("%s: the change set its id to %d; ids never change", what, sub.ID)
 		}
-		if sub.Status != old.Status {
-			switch sub.Status {
-			case Active:
-				if sub.ConfirmedAt.Equal(old.ConfirmedAt) {
-					sub.ConfirmedAt = at
-				}
-				if sub.UnsubscribedAt.Equal(old.UnsubscribedAt) {
-					sub.UnsubscribedAt = time.Time{}
-				}
-				if sub.HardBounces == old.HardBounces {
-					sub.HardBounces = 0
-				}
-			case Unsubscribed:
-				if sub.UnsubscribedAt.Equal(old.UnsubscribedAt) {
-					sub.UnsubscribedAt = at
-				}
-			}
-		}
-		if sub.Frequency != old.Frequency && sub.Frequency != Immediate && sub.LastDigestAt.Equal(old.LastDigestAt) {
-			sub.LastDigestAt = at // the first digest comes on the first run of the next day or week
-		}
+		applyStatusTimes(&sub, old, at)
 		if msg := checkSubscriber(&sub); msg != "" {
 			return s.checkErr("%s: %s", what, msg)
 		}
@@ -500,6 +480,32 @@ func (s *sqliteStore) UpdateSubscriber(ctx context.Context, id int64, at time.Ti
 		}
 		return nil
 	})
+}
+
+// applyStatusTimes sets the times that UpdateSubscriber's change of sub from old implies, at at, where
+// the change did not set them itself.
+func applyStatusTimes(sub *Subscriber, old Subscriber, at time.Time) {
+	if sub.Status != old.Status {
+		switch sub.Status {
+		case Active:
+			if sub.ConfirmedAt.Equal(old.ConfirmedAt) {
+				sub.ConfirmedAt = at
+			}
+			if sub.UnsubscribedAt.Equal(old.UnsubscribedAt) {
+				sub.UnsubscribedAt = time.Time{}
+			}
+			if sub.HardBounces == old.HardBounces {
+				sub.HardBounces = 0
+			}
+		case Unsubscribed:
+			if sub.UnsubscribedAt.Equal(old.UnsubscribedAt) {
+				sub.UnsubscribedAt = at
+			}
+		}
+	}
+	if sub.Frequency != old.Frequency && sub.Frequency != Immediate && sub.LastDigestAt.Equal(old.LastDigestAt) {
+		sub.LastDigestAt = at // the first digest comes on the first run of the next day or week
+	}
 }
 
 // optOutCaseVariants gives an opt-out of subscriber id to the other rows its address got before
