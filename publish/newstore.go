@@ -42,9 +42,6 @@ type Earlier struct {
 	// Client fetches them; nil: one that follows redirects on the same host only. Either way the look
 	// ends after feedTimeout.
 	Client *http.Client
-	// Cache is the posts cache file that runs keep beside the store, as it was before this run (the
-	// caller passes "" when it did not exist then: loading the site may write it).
-	Cache string
 	// Outbox is the Maildir folder messages go to without SMTP: a message in new/ or cur/ went out from
 	// an earlier history.
 	Outbox string
@@ -52,7 +49,7 @@ type Earlier struct {
 
 // CheckNewHistory refuses to start a history in st (nil: no store yet) when the site looks published
 // before: a feed in f's output folder or at the site's public URL holds items, the store's neighbours (the
-// posts cache, the outbox) are left from an earlier history, or the run is in CI (ci), where a store found
+// outbox) are left from an earlier history, or the run is in CI (ci), where a store found
 // empty is almost always one that was not carried over. fresh says the author asked for a new history.
 func CheckNewHistory(ctx context.Context, st Recorder, f Feeds, e Earlier, ci, fresh bool) error {
 	if fresh {
@@ -75,11 +72,6 @@ func CheckNewHistory(ctx context.Context, st Recorder, f Feeds, e Earlier, ci, f
 		p := filepath.Join(f.Dir, filepath.FromSlash(name))
 		if b, err := readRegular(p, maxFeedBytes); err == nil && feedItems(b) > 0 {
 			return fmt.Errorf("%w: %s holds posts", ErrStoreLooksNew, p)
-		}
-	}
-	if e.Cache != "" {
-		if fi, err := os.Lstat(e.Cache); err == nil && fi.Mode().IsRegular() && fi.Size() > 0 {
-			return fmt.Errorf("%w: %s, the posts cache kept beside the store, is left from earlier runs (herald build, diff and preview write it too: if none of them recorded a history, --init is safe)", ErrStoreLooksNew, e.Cache)
 		}
 	}
 	if e.Outbox != "" {

@@ -338,12 +338,6 @@ func publishRun(ctx context.Context, getenv func(string) string, siteDir string,
 		return errUsage{fmt.Sprintf("herald %s records what is published: --drafts and --future are for herald build alone", command)}
 	}
 	started := time.Now()
-	// The posts cache runs keep beside the store is left from an earlier history when it is there before
-	// this run: loading the site below may write it.
-	cache := storePath(siteDir, cfg) + ".posts-cache"
-	if fi, err := os.Lstat(cache); err != nil || !fi.Mode().IsRegular() {
-		cache = ""
-	}
 	var r *recorder
 	var err error
 	if dryRun {
@@ -366,7 +360,7 @@ func publishRun(ctx context.Context, getenv func(string) string, siteDir string,
 	if err != nil {
 		return err
 	}
-	earlier := publish.Earlier{SiteURL: b.site.URL, Cache: cache, Outbox: outboxPath(b.site.Dir, b.cfg)}
+	earlier := publish.Earlier{SiteURL: b.site.URL, Outbox: outboxPath(b.site.Dir, b.cfg)}
 	if err := publish.CheckNewHistory(ctx, r.st, b.feeds, earlier, getenv("CI") == "true", df.init); err != nil {
 		return err
 	}
