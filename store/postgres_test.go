@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -266,4 +267,77 @@ func pgCheckModel(t *testing.T, s *pgStore) {
 			t.Errorf("got %d %s (%v), want 0", n, what, err)
 		}
 	}
+}
+
+// TestPostgresMigrate: a store made at each earlier version is migrated on open, in one step per version,
+// keeping what it holds.
+func TestPostgresMigrate(t *testing.T) {
+	for v := pgBase; v < len(migrations); v++ {
+		t.Run(fmt.Sprintf("from version %d", v), func(t *testing.T) {
+			raw := pg.DB(t)
+			old, err := openPostgres(t.Context(), raw, Options{}, v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := &Run{Started: chours(0), Command: "publish"}
+			if err := old.Record(t.Context(), r, []Item{post("p", chours(0), true)}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := old.AddSubscriber(t.Context(), Subscriber{Email: "ann@example.com", Status: Active}, chours(-1)); err != nil {
+				t.Fatal(err)
+			}
+			before := pgDump(t, raw)
+			old.Close()
+
+			s := pgOpen(t, raw)
+			var version int
+			if err := s.pool.QueryRow(t.Context(), "SELECT version FROM herald_meta").Scan(&version); err != nil || version != len(migrations) {
+				t.Fatalf("got version %d, %v, want %d", version, err, len(migrations))
+			}
+			after := pgDump(t, raw)
+			for _, line := range strings.Split(strings.TrimSpace(before), "\n") {
+				if !strings.HasPrefix(line, "herald_meta:") && !strings.Contains(after, line+"\n") {
+					t.Errorf("the migration changed or lost %q", line)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkPostgresRecord10k is BenchmarkRecord10k on the PostgreSQL store (the test server runs without
+// fsync: the figures are the statements' cost, not the disk's).
+func BenchmarkPostgresRecord10k(b *testing.B) {
+	open := func(b *testing.B) *pgStore {
+		s, err := openPostgres(b.Context(), pg.DB(b), Options{}, len(migrations))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Close() })
+		return s
+	}
+	b.Run("first", func(b *testing.B) {
+		items := site(10000, 0)
+		for range b.N {
+			b.StopTimer()
+			s := open(b)
+			b.StartTimer()
+			if err := s.Record(b.Context(), &Run{Started: time.Now(), Command: "publish"}, items); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("again", func(b *testing.B) {
+		s := open(b)
+		items := site(10001, 0)
+		if err := s.Record(b.Context(), &Run{Started: time.Now(), Command: "publish"}, items[:10000]); err != nil {
+			b.Fatal(err)
+		}
+		b.ResetTimer()
+		for i := range b.N {
+			items[i%10000].Hash = fmt.Sprint("edited", i)
+			if err := s.Record(b.Context(), &Run{Started: time.Now(), Command: "publish"}, items[i%2:10000+i%2]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
