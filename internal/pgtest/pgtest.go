@@ -131,9 +131,19 @@ func (c *Cluster) adminExec(t testing.TB, q string) {
 	}
 }
 
-// binDir finds the PostgreSQL binaries: the folder of initdb on PATH, else Debian's newest
-// /usr/lib/postgresql/N/bin.
+// BinDirEnv names the variable that, when set, is the folder of the PostgreSQL binaries, instead of the
+// search binDir does.
+const BinDirEnv = "HERALD_PGTEST_BINDIR"
+
+// binDir finds the PostgreSQL binaries: $HERALD_PGTEST_BINDIR, else the folder of initdb on PATH, else
+// Debian's newest /usr/lib/postgresql/N/bin.
 func binDir() (string, error) {
+	if dir := os.Getenv(BinDirEnv); dir != "" {
+		if _, err := os.Stat(filepath.Join(dir, "initdb")); err != nil {
+			return "", fmt.Errorf("no initdb in $%s (%s)", BinDirEnv, dir)
+		}
+		return dir, nil
+	}
 	if p, err := exec.LookPath("initdb"); err == nil {
 		return filepath.Dir(p), nil
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/url"
 	"os"
+	"os/exec"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -93,4 +95,31 @@ func TestCollation(t *testing.T) {
 	if got != "a b B" {
 		t.Errorf("got %q, want %q", got, "a b B")
 	}
+}
+
+// TestMissing: without PostgreSQL a test that needs it is skipped with the reason, and fails under
+// CI=true. It runs this test binary again (TestMissingChild) with the binaries' folder pointed at an
+// empty one.
+func TestMissing(t *testing.T) {
+	empty := t.TempDir()
+	for _, ci := range []string{"", "true"} {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestMissingChild$", "-test.v")
+		cmd.Env = append(os.Environ(), "HERALD_PGTEST_CHILD=1", BinDirEnv+"="+empty, "CI="+ci)
+		out, err := cmd.CombinedOutput()
+		switch {
+		case ci == "" && (err != nil || !strings.Contains(string(out), "--- SKIP: TestMissingChild") || !strings.Contains(string(out), "PostgreSQL not found (no initdb in")):
+			t.Errorf("without CI: got %v and\n%s\nwant the test skipped with the reason", err, out)
+		case ci == "true" && (err == nil || !strings.Contains(string(out), "--- FAIL: TestMissingChild") || !strings.Contains(string(out), "missing under CI=true")):
+			t.Errorf("under CI=true: got %v and\n%s\nwant the test failed", err, out)
+		}
+	}
+}
+
+func TestMissingChild(t *testing.T) {
+	if os.Getenv("HERALD_PGTEST_CHILD") != "1" {
+		return // run by TestMissing
+	}
+	var c Cluster
+	c.DB(t)
+	t.Error("DB returned without PostgreSQL")
 }
