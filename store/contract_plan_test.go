@@ -25,6 +25,35 @@ func (st *csite) publish(at time.Time, send bool, ids ...string) {
 	st.record(&Run{Started: at, Command: "publish"}, slices.Clone(st.posts)...)
 }
 
+// remove takes a post off the site: the next publish records it removed.
+func (st *csite) remove(id string) {
+	st.posts = slices.DeleteFunc(st.posts, func(it Item) bool { return it.ID == id })
+}
+
+// carry publishes a run at at in which post from left the site and came back as to, carrying it on.
+func (st *csite) carry(at time.Time, from, to string) {
+	st.t.Helper()
+	it := st.posts[slices.IndexFunc(st.posts, func(it Item) bool { return it.ID == from })]
+	st.remove(from)
+	it.ID, it.Continues = to, from
+	st.posts = append(st.posts, it)
+	st.publish(at, false)
+}
+
+// sendAll sends everything due at at.
+func (st *csite) sendAll(at time.Time) {
+	st.t.Helper()
+	_, ds := st.due(at, 1000)
+	for _, d := range ds {
+		if _, err := st.Commit(st.t.Context(), nil, []Attempt{{DeliveryID: d.ID, MessageID: fmt.Sprintf("<%d@x>", d.ID)}}, at); err != nil {
+			st.t.Fatal(err)
+		}
+		if err := st.Finish(st.t.Context(), []Outcome{{DeliveryID: d.ID, Status: Sent, At: at}}); err != nil {
+			st.t.Fatal(err)
+		}
+	}
+}
+
 func (st *csite) subscribe(email, frequency string, confirmed time.Time) int64 {
 	st.t.Helper()
 	return st.add(Subscriber{Email: email, Frequency: frequency, Status: Active, ConfirmedAt: confirmed}, confirmed).ID
@@ -37,8 +66,8 @@ func (st *csite) update(id int64, at time.Time, change func(*Subscriber)) {
 	}
 }
 
-// ledger checks every delivery of every subscriber, as "email post" or "email digest-key [posts]", by
-// subscriber and then delivery id.
+// ledger checks every delivery of every subscriber, as "email [post]" or "email digest-key [posts, newest
+// first]", then " status" unless queued, by subscriber and then delivery id.
 func (st *csite) ledger(want ...string) {
 	st.t.Helper()
 	subs, err := st.Subscribers(st.t.Context(), "")
@@ -55,6 +84,9 @@ func (st *csite) ledger(want ...string) {
 			line := fmt.Sprint(sub.Email, " ", d.ItemIDs)
 			if d.DigestKey != "" {
 				line = fmt.Sprint(sub.Email, " ", d.DigestKey, " ", d.ItemIDs)
+			}
+			if d.Status != Queued {
+				line += " " + d.Status
 			}
 			got = append(got, line)
 		}
@@ -186,6 +218,124 @@ func TestContractDigestDue(t *testing.T) {
 			if err := c.UpdateSubscriber(t.Context(), id, now, func(s *Subscriber) { s.Status = Unsubscribed }); err != nil {
 				t.Fatal(err)
 			}
+		}
+	})
+}
+
+// The identity scenarios of deliveries_test.go (TestPlanRedated, TestPlanRestored, TestPlanMovedAndBack,
+// TestContinuationNeverJoinsTwoPosts), on both stores. ct0, like t0 there, is a Monday.
+
+func TestContractRedated(t *testing.T) {
+	contract(t, func(t *testing.T, c *cstore) {
+		st, h := &csite{cstore: c}, chours
+		st.publish(h(-100), false, "base")
+		st.subscribe("now@example.com", Immediate, h(-50))
+		st.subscribe("week@example.com", Weekly, h(-50))
+		st.plan(h(0), 0)              // Monday: an empty digest
+		st.publish(h(24), true, "p1") // Tuesday
+		st.plan(h(24), 1)             // now@ gets p1: queued, not sent yet
+		st.subscribe("late@example.com", Immediate, h(30))
+		// Wednesday: p1's date is corrected, and its id with it.
+		st.remove("p1")
+		st.posts = append(st.posts, Item{ID: "p1b", URL: "https://example.com/p1", Title: "p1", Hash: "p1b", Date: h(23), Continues: "p1"})
+		st.publish(h(48), false)
+		st.plan(h(48), 0)   // nobody gets it again, late@ (who came after it) neither
+		st.plan(h(24*7), 1) // Monday: week@'s digest has it
+		st.ledger("now@example.com [p1b]", "week@example.com weekly 2025-W03 [p1b]")
+		// A post that only looks re-dated (Continues names an item this run did not see go) is new.
+		st.publish(h(24*7+1), true, "p2")
+		st.posts = append(st.posts, Item{ID: "p3", URL: "https://example.com/p3", Title: "p3", Hash: "p3", Date: h(24 * 7), Sendable: true, Continues: "p2"})
+		st.publish(h(24*7+2), false)
+		st.plan(h(24*7+2), 4) // p2 and p3 each to now@ and late@
+	})
+}
+
+func TestContractRestored(t *testing.T) {
+	contract(t, func(t *testing.T, c *cstore) {
+		st, h := &csite{cstore: c}, chours
+		st.publish(h(-100), false, "base")
+		st.subscribe("now@example.com", Immediate, h(-50))
+		st.subscribe("day@example.com", Daily, h(-50))
+		st.plan(h(0), 0)
+		st.publish(h(1), true, "p1") // Monday
+		st.plan(h(1), 1)             // now@ gets p1
+		st.sendAll(h(1))
+		// Imported after p1 was recorded, with a confirmation from long before: p1 is not theirs.
+		if _, err := st.ImportSubscribers(t.Context(), []Subscriber{{Email: "imported@example.com", ConfirmedAt: h(-500)}}, h(1.5)); err != nil {
+			t.Fatal(err)
+		}
+		p1 := st.posts[len(st.posts)-1]
+		st.remove("p1")
+		st.publish(h(2), false)
+		st.plan(h(24), 0) // Tuesday: day@'s digest would have had p1, but it is gone
+		st.posts = append(st.posts, p1)
+		st.publish(h(25), false) // back
+		st.plan(h(25), 0)        // now@ had it; day@'s digest is tomorrow
+		st.plan(h(48), 1)        // Wednesday
+		st.plan(h(72), 0)
+		st.ledger("now@example.com [p1] sent", "day@example.com daily 2025-01-08 [p1]")
+	})
+}
+
+func TestContractMovedAndBack(t *testing.T) {
+	for _, frequency := range []string{Immediate, Daily} {
+		t.Run(frequency, func(t *testing.T) {
+			contract(t, func(t *testing.T, c *cstore) {
+				st, h := &csite{cstore: c}, chours
+				st.publish(h(-100), false, "base")
+				ann := st.subscribe("ann@example.com", Immediate, h(-50))
+				st.publish(h(1), true, "a")
+				st.plan(h(1), 1)
+				st.sendAll(h(1))
+				st.carry(h(2), "a", "b")
+				st.carry(h(3), "b", "a")
+				st.update(ann, h(3.5), func(s *Subscriber) { s.Frequency = frequency })
+				a := st.posts[len(st.posts)-1]
+				a.Continues = ""
+				st.remove("a")
+				st.publish(h(4), false) // a bad deploy
+				st.posts = append(st.posts, a)
+				st.publish(h(5), false) // fixed
+				st.plan(h(5), 0)
+				st.plan(h(24), 0)
+				st.ledger("ann@example.com [a] sent")
+			})
+		})
+	}
+}
+
+func TestContractContinuationNeverJoinsTwoPosts(t *testing.T) {
+	contract(t, func(t *testing.T, c *cstore) {
+		st, h := &csite{cstore: c}, chours
+		st.publish(h(-100), false, "base")
+		ann := st.subscribe("ann@example.com", Immediate, h(-50))
+		st.subscribe("bob@example.com", Daily, h(-50))
+		st.plan(h(0), 0)
+		st.publish(h(1), true, "a")
+		st.plan(h(1), 1) // ann's a
+		st.sendAll(h(1))
+		st.update(ann, h(1.5), func(s *Subscriber) { s.Frequency = Weekly }) // her digest: next Monday
+		a := st.posts[len(st.posts)-1]
+		st.remove("a")
+		st.publish(h(2), false) // a gone before bob's digest
+		st.plan(h(24), 0)
+		st.publish(h(25), true, "b")
+		st.plan(h(48), 1) // bob's Wednesday digest, with b
+		st.sendAll(h(48))
+		st.remove("b")
+		a.Continues = "b"
+		st.posts = append(st.posts, a)
+		st.publish(h(49), false) // a back, carrying b on
+		st.plan(h(72), 1)        // bob's Thursday digest has a
+		st.plan(h(24*7), 0)      // ann's Monday digest: she had a, and b is gone
+		st.plan(h(24*8), 0)
+		st.ledger(
+			"ann@example.com [a] sent",
+			"bob@example.com daily 2025-01-08 [b] sent",
+			"bob@example.com daily 2025-01-09 [a]",
+		)
+		if m := st.items(); m["a"].Post == m["b"].Post {
+			t.Errorf("a and b are one post (%d); want them apart", m["a"].Post)
 		}
 	})
 }
