@@ -339,3 +339,111 @@ func TestContractContinuationNeverJoinsTwoPosts(t *testing.T) {
 		}
 	})
 }
+
+func TestContractRemovedBeforeSent(t *testing.T) {
+	contract(t, func(t *testing.T, c *cstore) {
+		st, h := &csite{cstore: c}, chours
+		st.publish(h(-100), false, "base")
+		st.subscribe("now@example.com", Immediate, h(-50))
+		st.subscribe("day@example.com", Daily, h(-50))
+		st.subscribe("week@example.com", Weekly, h(-50))
+		st.plan(h(0), 0)
+		st.publish(h(1), true, "p1", "p2") // Monday
+		st.plan(h(1), 2)                   // now@ gets p1 and p2
+		st.publish(h(2), true, "p3")
+		st.plan(h(2), 1)  // now@ gets p3
+		st.plan(h(24), 1) // Tuesday: day@'s digest, with p1, p2 and p3
+		p1 := st.posts[1]
+		st.remove("p1")
+		st.publish(h(25), false) // p1 gone before anything went out
+		st.ledger("now@example.com [p2]", "now@example.com [p3]", "day@example.com daily 2025-01-07 [p3 p2]")
+		st.posts = append(st.posts, p1)
+		st.publish(h(26), false) // back
+		st.plan(h(26), 1)        // now@ gets p1 again
+		st.plan(h(48), 1)        // Wednesday's digest has it
+		st.plan(h(24*7), 1)      // Monday: week@'s has all three
+		st.ledger(
+			"now@example.com [p2]",
+			"now@example.com [p3]",
+			"now@example.com [p1]",
+			"day@example.com daily 2025-01-07 [p3 p2]",
+			"day@example.com daily 2025-01-08 [p1]",
+			"week@example.com weekly 2025-W03 [p3 p2 p1]",
+		)
+	})
+}
+
+func TestContractKeepsWhatServersMayHave(t *testing.T) {
+	contract(t, func(t *testing.T, c *cstore) {
+		st, h := &csite{cstore: c}, chours
+		st.publish(h(-100), false, "base")
+		for _, email := range []string{"sending", "unknown", "retried", "deferred", "queued"} {
+			st.subscribe(email+"@example.com", Daily, h(-50))
+		}
+		st.plan(h(0), 0)
+		st.publish(h(1), true, "p1")
+		st.plan(h(24), 5) // Tuesday's digests, with p1, in subscriber order
+		_, ds := st.due(h(24), 10)
+		if len(ds) != 5 {
+			t.Fatalf("got %d due, want 5", len(ds))
+		}
+		at := h(24)
+		var as []Attempt
+		for _, d := range ds[:4] {
+			as = append(as, Attempt{DeliveryID: d.ID, MessageID: fmt.Sprintf("<%d@x>", d.ID)})
+		}
+		if _, err := st.Sending(t.Context(), as, at); err != nil {
+			t.Fatal(err)
+		}
+		finish := func(o ...Outcome) {
+			t.Helper()
+			if err := st.Finish(t.Context(), o); err != nil {
+				t.Fatal(err)
+			}
+		}
+		finish(Outcome{DeliveryID: ds[2].ID, Status: Unknown, At: at}, Outcome{DeliveryID: ds[3].ID, Status: Deferred, Error: "451 later", NextAttempt: h(25), At: at})
+		if n, err := st.RetryUnknown(t.Context()); err != nil || n != 1 {
+			t.Fatalf("retry unknown: %d, %v", n, err)
+		}
+		finish(Outcome{DeliveryID: ds[1].ID, Status: Unknown, At: at})
+		st.remove("p1")
+		st.publish(h(25), false)
+		st.ledger(
+			"sending@example.com daily 2025-01-07 [p1] sending",
+			"unknown@example.com daily 2025-01-07 [p1] unknown",
+			"retried@example.com daily 2025-01-07 [p1]",
+		)
+	})
+}
+
+func TestContractFrequencyChange(t *testing.T) {
+	contract(t, func(t *testing.T, c *cstore) {
+		st, h := &csite{cstore: c}, chours
+		st.publish(h(-1), false, "base")
+		ann := st.subscribe("ann@example.com", Immediate, h(0))
+		st.publish(h(1), true, "p1")
+		st.plan(h(1), 1)
+		st.update(ann, h(2), func(s *Subscriber) { s.Frequency = Daily })
+		st.publish(h(3), true, "p2")
+		st.plan(h(3), 0)  // ann's digest is due tomorrow
+		st.plan(h(24), 1) // Tuesday: the digest has p2 only, p1 went out alone
+		st.publish(h(25), true, "p3", "p4")
+		st.update(ann, h(26), func(s *Subscriber) { s.Frequency = Immediate })
+		st.plan(h(26), 2) // back to immediate: what the digest was holding goes out now, one by one
+		st.update(ann, h(27), func(s *Subscriber) { s.Frequency = Weekly })
+		st.publish(h(28), true, "p5")
+		st.plan(h(28), 0) // the week's digest: next Monday
+		st.update(ann, h(29), func(s *Subscriber) { s.Frequency = Daily })
+		st.plan(h(48), 1) // Wednesday's daily digest has p5
+		st.plan(h(24*7), 0)
+		st.update(ann, h(24*8), func(s *Subscriber) { s.Frequency = Immediate })
+		st.plan(h(24*8), 0)
+		st.ledger(
+			"ann@example.com [p1]",
+			"ann@example.com daily 2025-01-07 [p2]",
+			"ann@example.com [p3]",
+			"ann@example.com [p4]",
+			"ann@example.com daily 2025-01-08 [p5]",
+		)
+	})
+}
