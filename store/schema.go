@@ -10,7 +10,8 @@ import (
 // without knowing any table, it changes in the same transaction as the migration that sets it, and a
 // foreign database has 0 there. PRAGMA application_id marks the file as Herald's, so that a database of
 // another program that also counts user_version is not taken for a store. (PostgreSQL has neither: its
-// implementation will keep a schema_version table.)
+// store keeps both in the table herald_meta, and each migration here has a PostgreSQL twin in
+// postgres_schema.go.)
 //
 // appID is "HRLD" read as a big-endian integer.
 const appID = 0x48524c44
