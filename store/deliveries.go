@@ -277,17 +277,7 @@ func (s *sqliteStore) Finish(ctx context.Context, outcomes []Outcome) error {
 // Commit records outcomes (as Finish) and then marks attempts as sending (as Sending), in one
 // transaction: the mailer's connections record one message's result and the start of their next together.
 func (s *sqliteStore) Commit(ctx context.Context, outcomes []Outcome, attempts []Attempt, at time.Time) ([]int64, error) {
-	if len(attempts) > 0 && at.IsZero() {
-		return nil, s.checkErr("sending: no time given")
-	}
-	seen := make(map[int64]bool, len(attempts))
-	for _, a := range attempts {
-		if seen[a.DeliveryID] {
-			return nil, s.checkErr("sending: delivery %d appears twice", a.DeliveryID)
-		}
-		seen[a.DeliveryID] = true
-	}
-	if err := checkOutcomes(outcomes, s.checkErr); err != nil {
+	if err := checkCommit(outcomes, attempts, at, s.checkErr); err != nil {
 		return nil, err
 	}
 	var skipped []int64
@@ -357,6 +347,22 @@ func (s *sqliteStore) sendingTx(ctx context.Context, tx *sql.Tx, attempts []Atte
 // bounceCode is the enhanced status code (RFC 3463) of "bad destination mailbox address": the address
 // does not exist.
 const bounceCode = "5.1.1"
+
+// checkCommit says what is wrong with a Commit's arguments, through the store's checkErr: both stores
+// refuse the same batches.
+func checkCommit(outcomes []Outcome, attempts []Attempt, at time.Time, checkErr func(format string, args ...any) error) error {
+	if len(attempts) > 0 && at.IsZero() {
+		return checkErr("sending: no time given")
+	}
+	seen := make(map[int64]bool, len(attempts))
+	for _, a := range attempts {
+		if seen[a.DeliveryID] {
+			return checkErr("sending: delivery %d appears twice", a.DeliveryID)
+		}
+		seen[a.DeliveryID] = true
+	}
+	return checkOutcomes(outcomes, checkErr)
+}
 
 // checkOutcomes says what is wrong with a batch of outcomes, through the store's checkErr.
 func checkOutcomes(outcomes []Outcome, checkErr func(format string, args ...any) error) error {

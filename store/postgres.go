@@ -560,22 +560,7 @@ func pgInsertAliases(ctx context.Context, tx pgx.Tx, run int64, started time.Tim
 	if len(c.added) == 0 {
 		return nil
 	}
-	post := make(map[int]int64, len(c.added))
-	var fresh []int
-	for _, i := range c.added {
-		if p, ok := c.joins[i]; ok {
-			post[i] = p
-		} else {
-			fresh = append(fresh, i)
-		}
-	}
-	at := func(i int) time.Time {
-		if seen[i].Date.IsZero() {
-			return started
-		}
-		return seen[i].Date
-	}
-	slices.SortStableFunc(fresh, func(i, j int) int { return at(i).Compare(at(j)) })
+	post, fresh := c.newPosts(seen, started)
 	if len(fresh) > 0 {
 		sendable := make([]bool, len(fresh))
 		for j, i := range fresh {

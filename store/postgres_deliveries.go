@@ -187,17 +187,7 @@ func (s *pgStore) Finish(ctx context.Context, outcomes []Outcome) error {
 }
 
 func (s *pgStore) Commit(ctx context.Context, outcomes []Outcome, attempts []Attempt, at time.Time) ([]int64, error) {
-	if len(attempts) > 0 && at.IsZero() {
-		return nil, s.checkErr("sending: no time given")
-	}
-	seen := make(map[int64]bool, len(attempts))
-	for _, a := range attempts {
-		if seen[a.DeliveryID] {
-			return nil, s.checkErr("sending: delivery %d appears twice", a.DeliveryID)
-		}
-		seen[a.DeliveryID] = true
-	}
-	if err := checkOutcomes(outcomes, s.checkErr); err != nil {
+	if err := checkCommit(outcomes, attempts, at, s.checkErr); err != nil {
 		return nil, err
 	}
 	var skipped []int64

@@ -485,6 +485,28 @@ type runChanges struct {
 	back    []int64       // posts that had no alias on the site, and have one now
 }
 
+// newPosts splits the added ids: post holds those that join a post (an alias of it), fresh those that
+// need a post of their own, oldest first (Plan queues posts in the order of their ids, so the oldest of a
+// run goes first; an id without a date counts as started).
+func (c runChanges) newPosts(seen []Item, started time.Time) (post map[int]int64, fresh []int) {
+	post = make(map[int]int64, len(c.added))
+	for _, i := range c.added {
+		if p, ok := c.joins[i]; ok {
+			post[i] = p
+		} else {
+			fresh = append(fresh, i)
+		}
+	}
+	at := func(i int) time.Time {
+		if seen[i].Date.IsZero() {
+			return started
+		}
+		return seen[i].Date
+	}
+	slices.SortStableFunc(fresh, func(i, j int) int { return at(i).Compare(at(j)) })
+	return post, fresh
+}
+
 // sortOut compares the aliases the store knows with the ids a run saw (ids: seen's; dates: seen's,
 // formatted). A new id whose Continues names an alias gone in this run is another id of that alias's
 // post; any other new id is a new post. A known id stays with its post, whatever its Continues says.
@@ -688,23 +710,7 @@ func readAliases(ctx context.Context, tx *sql.Tx, size int) (map[string]known, e
 // or of a post of their own, made here.
 func insertAliases(ctx context.Context, tx *sql.Tx, run int64, started time.Time, seen []Item, dates []any, c runChanges) error {
 	now := formatTime(started)
-	post := make(map[int]int64, len(c.added))
-	var fresh []int
-	for _, i := range c.added {
-		if p, ok := c.joins[i]; ok {
-			post[i] = p
-		} else {
-			fresh = append(fresh, i)
-		}
-	}
-	// Oldest first: Plan queues the posts in the order of their ids, so the oldest of a run goes first.
-	at := func(i int) time.Time {
-		if seen[i].Date.IsZero() {
-			return started
-		}
-		return seen[i].Date
-	}
-	slices.SortStableFunc(fresh, func(i, j int) int { return at(i).Compare(at(j)) })
+	post, fresh := c.newPosts(seen, started)
 	for start := 0; start < len(fresh); start += batch {
 		part := fresh[start:min(start+batch, len(fresh))]
 		args := make([]any, 0, 4*len(part))
