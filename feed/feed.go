@@ -21,7 +21,7 @@ type Options struct {
 
 	Stylesheet string   // URL of an XSLT stylesheet for the XML feeds; "" for none
 	Hubs       []string // WebSub hub URLs
-	Generator  string   // "Herald 0.1.0"
+	Generator  string   // "Herald v1.2.3", or "Herald"
 }
 
 // updated is the feed's last-change time: the newest item's date, never the clock, so the same posts give

@@ -29,7 +29,7 @@ type Feeds struct {
 	CategoryFeeds   bool
 	Stylesheet      string // "": none; "default": Herald's feed.xsl, written beside the feeds; else its URL
 	Hubs            []string
-	Generator       string // "Herald 0.1.0"
+	Generator       string // "Herald v1.2.3", or "Herald"
 }
 
 // Output is one file a build writes.

@@ -160,7 +160,7 @@ func prepare(ctx context.Context, getenv func(string) string, dir string, cfg co
 		Dir: firstSet(bf.output, firstSet(cfg.Output, site.OutputDir)), Limit: 20,
 		RSS: firstSet(cfg.RSS, "feed.xml"), Atom: firstSet(cfg.Atom, "atom.xml"), JSON: firstSet(cfg.JSON, "feed.json"),
 		MaxBytes: cfg.MaxBytes, TagFeeds: cfg.TagFeeds, CategoryFeeds: cfg.CategoryFeeds,
-		Stylesheet: cfg.Stylesheet, Hubs: cfg.Hubs, Generator: "Herald " + version,
+		Stylesheet: cfg.Stylesheet, Hubs: cfg.Hubs, Generator: generator(),
 	}
 	if !filepath.IsAbs(f.Dir) {
 		f.Dir = filepath.Join(dir, f.Dir)

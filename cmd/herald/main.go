@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	_ "time/tzdata" // site time zones must resolve on machines without a zoneinfo database
@@ -19,7 +20,62 @@ import (
 	"github.com/heraldhq/herald/publish"
 )
 
-const version = "0.1.0"
+// version is Herald's version. A release build stamps it (go build -ldflags "-X main.version=v1.2.3"); a
+// binary built by go install of a tagged module version reports that version; any other build says "dev"
+// with the commit it was built from, when Go recorded one.
+var version = ""
+
+// release is the version this binary was released as: stamped, or the module's version when go install
+// built it from a tag; "" for any other build.
+func release() string {
+	if version != "" {
+		return version
+	}
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "(devel)" {
+		return info.Main.Version
+	}
+	return ""
+}
+
+// generator is what the feeds name as their generator: "Herald v1.2.3" for a release, else "Herald", so
+// that builds between releases write the same bytes.
+func generator() string {
+	if v := release(); v != "" {
+		return "Herald " + v
+	}
+	return "Herald"
+}
+
+// versionString is what herald version prints: the release, or "dev" with the commit it was built from
+// when Go recorded one.
+func versionString() string {
+	if v := release(); v != "" {
+		return v
+	}
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "dev"
+	}
+	rev, dirty := "", false
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if rev == "" {
+		return "dev"
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if dirty {
+		rev += "+modified"
+	}
+	return "dev (" + rev + ")"
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -138,7 +194,7 @@ func command(ctx context.Context, args []string, getenv func(string) string, std
 	case "serve":
 		return runServe(ctx, args[1:], getenv, stdout, stderr)
 	case "version", "--version", "-version":
-		fmt.Fprintln(stdout, "herald", version)
+		fmt.Fprintln(stdout, "herald", versionString())
 		return nil
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(stdout, usage)
