@@ -101,6 +101,11 @@ func Atom(o Options, items []*posts.Post) ([]byte, error) {
 		if c := p.ContentHTML; c != "" {
 			e.Content = &atomText{Type: "html", Body: c}
 		}
+		if e.Summary == nil && e.Content == nil {
+			// An empty post: the W3C validator wants textual content in every entry, and JSON Feed's
+			// content_text takes the title in the same case.
+			e.Summary = &atomText{Type: "text", Body: firstNonEmpty(p.Title, p.URL)}
+		}
 		for _, a := range p.Authors {
 			if a != o.Author {
 				e.Authors = append(e.Authors, person(a))
@@ -131,4 +136,13 @@ func person(a posts.Author) atomAuthor {
 		name = a.Email
 	}
 	return atomAuthor{feeds.AtomPerson{Name: name, Email: a.Email, Uri: a.URL}}
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
 }

@@ -352,3 +352,46 @@ func TestEmptyFeeds(t *testing.T) {
 		}
 	}
 }
+
+// TestRSSDescriptionBeforeContent: the W3C feed validator warns about an item whose content:encoded comes
+// before its description.
+func TestRSSDescriptionBeforeContent(t *testing.T) {
+	s := string(render(t, RSS))
+	first := s[strings.Index(s, "<item>"):strings.Index(s, "</item>")]
+	d, c := strings.Index(first, "<description>"), strings.Index(first, "<content:encoded>")
+	if d < 0 || c < 0 || d > c {
+		t.Errorf("want <description> before <content:encoded> in the item:\n%s", first)
+	}
+}
+
+// TestAtomEmptyPost: an entry with neither content nor summary draws the validator's "Missing textual
+// content"; an empty post gets its title as a text summary, as JSON Feed's content_text.
+func TestAtomEmptyPost(t *testing.T) {
+	items := testItems()
+	items[1].ContentHTML = ""
+	b, err := Atom(testOptions(), items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wellFormed(t, b)
+	var f struct {
+		Entries []struct {
+			Summary *struct {
+				Type string `xml:"type,attr"`
+				Body string `xml:",chardata"`
+			} `xml:"summary"`
+			Content *struct{} `xml:"content"`
+		} `xml:"entry"`
+	}
+	if err := xml.Unmarshal(b, &f); err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range f.Entries {
+		if e.Summary == nil && e.Content == nil {
+			t.Errorf("entry %d has neither summary nor content", i)
+		}
+	}
+	if e := f.Entries[1]; e.Summary == nil || e.Summary.Type != "text" || e.Summary.Body != "No summary" || e.Content != nil {
+		t.Errorf("empty post: got summary %+v, content %v; want a text summary \"No summary\" and no content", e.Summary, e.Content)
+	}
+}

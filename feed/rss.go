@@ -14,7 +14,9 @@ import (
 // RSS 2.0 (https://www.rssboard.org/rss-specification) with the content, atom, dc and media namespaces.
 // gorilla/feeds' RssFeed and RssItem carry the standard elements; the structs below add what they lack:
 // atom:link rel="self", several categories, dc:creator, media:thumbnail, and a description that is left
-// out when empty.
+// out when empty. The description and content:encoded are rssItem's own fields, in that order: encoding/xml
+// writes an embedded struct's fields first, which put RssItem's content:encoded before the description,
+// and the W3C feed validator warns about every item where content:encoded comes first.
 
 type rssDoc struct {
 	XMLName   xml.Name    `xml:"rss"`
@@ -40,10 +42,11 @@ type atomLinkNS struct {
 
 type rssItem struct {
 	*feeds.RssItem
-	Description string          `xml:"description,omitempty"`
-	Categories  []string        `xml:"category"`
-	Creators    []string        `xml:"dc:creator"`
-	Thumbnail   *mediaThumbnail `xml:"media:thumbnail"`
+	Description string            `xml:"description,omitempty"`
+	Content     *feeds.RssContent // shadows RssItem.Content, which stays nil
+	Categories  []string          `xml:"category"`
+	Creators    []string          `xml:"dc:creator"`
+	Thumbnail   *mediaThumbnail   `xml:"media:thumbnail"`
 }
 
 type mediaThumbnail struct {

@@ -209,10 +209,12 @@ func (s *Site) host() string {
 	return u.Hostname()
 }
 
-// absURL resolves ref against base, leaving absolute URLs and fragments alone.
+// absURL resolves ref against base, leaving absolute URLs alone. A fragment ("#fn:1", "#") resolves too: in
+// a feed reader or an email it would point into the reader's page, not the post's (and the W3C validator
+// flags it), so it becomes the post's URL with that fragment.
 func absURL(base *url.URL, ref string) string {
 	ref = strings.TrimSpace(ref)
-	if ref == "" || strings.HasPrefix(ref, "#") {
+	if ref == "" {
 		return ref
 	}
 	r, err := url.Parse(ref)
