@@ -28,8 +28,6 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-var hugoConfigNames = []string{"hugo.toml", "hugo.yaml", "hugo.json", "config.toml", "config.yaml", "config.json"}
-
 // hugoContentExts are the content formats Herald reads from a Hugo site; Hugo renders .html pages as they are.
 var hugoContentExts = map[string]bool{".md": true, ".markdown": true, ".html": true}
 
@@ -56,7 +54,7 @@ type hugoConfig struct {
 
 // loadHugo reads a Hugo site: its config, then the regular pages of its main sections, which are its posts.
 func loadHugo(ctx context.Context, opts Options) (*Site, error) {
-	cfg, err := readHugoConfig(opts.files)
+	cfg, tree, err := readHugoConfig(opts.files)
 	if err != nil {
 		return nil, err
 	}
@@ -65,14 +63,13 @@ func loadHugo(ctx context.Context, opts Options) (*Site, error) {
 	if cfg.timeZone != "" {
 		loc, err := time.LoadLocation(cfg.timeZone)
 		if err != nil {
-			return nil, fmt.Errorf("%s: timeZone %q: %w; use an IANA name like Europe/Oslo", cfg.file, cfg.timeZone, err)
+			return nil, fmt.Errorf("%s: timeZone %q: %w; use an IANA name like Europe/Oslo", tree.from["timezone"], cfg.timeZone, err)
 		}
 		s.Location = loc
 	}
 	if err := s.applyOverrides(opts); err != nil {
 		if errors.Is(err, ErrNoURL) {
-			where := firstNonEmpty(cfg.file, "hugo.toml")
-			return nil, fmt.Errorf("%w: set baseURL = \"https://your.site/\" in %s", ErrNoURL, where)
+			return nil, tree.noBaseURL()
 		}
 		return nil, err
 	}
@@ -117,32 +114,16 @@ func loadHugo(ctx context.Context, opts Options) (*Site, error) {
 	return s, nil
 }
 
-// readHugoConfig reads the first config file of hugoConfigNames in dir. A site without one is read with
-// Hugo's defaults.
-func readHugoConfig(files *sitefs.FS) (*hugoConfig, error) {
+// readHugoConfig reads the site's config files as Hugo merges them (see hugoconfig.go). A site without one
+// is read with Hugo's defaults.
+func readHugoConfig(files *sitefs.FS) (*hugoConfig, *hugoConfigTree, error) {
 	cfg := &hugoConfig{publishDir: "public", contentDir: "content", permalinks: map[string]string{}, uglySections: map[string]bool{}}
-	var raw map[string]any
-	for _, name := range hugoConfigNames {
-		src, err := files.ReadFile(name)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if errors.Is(err, sitefs.ErrRefused) {
-			return nil, err
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", name, err)
-		}
-		if raw, err = decodeHugoConfig(name, src); err != nil {
-			return nil, err
-		}
-		cfg.file = name
-		break
+	tree, err := readHugoConfigTree(files)
+	if err != nil {
+		return nil, nil, err
 	}
-	m, _ := lowerKeys(raw).(map[string]any)
-	if m == nil {
-		return cfg, nil
-	}
+	cfg.file = tree.main
+	m := tree.raw
 	get := func(keys ...string) any {
 		var v any = m
 		for _, k := range keys {
@@ -203,15 +184,15 @@ func readHugoConfig(files *sitefs.FS) (*hugoConfig, error) {
 		}
 	case nil:
 	default:
-		cfg.warnings = append(cfg.warnings, Warning{File: cfg.file, Msg: "permalinks: only the section = pattern form is read; posts get Hugo's default permalinks"})
+		cfg.warnings = append(cfg.warnings, Warning{File: tree.from["permalinks"], Msg: "permalinks: only the section = pattern form is read; posts get Hugo's default permalinks"})
 	}
-	return cfg, nil
+	return cfg, tree, nil
 }
 
 // decodeHugoConfig parses a config file by its extension. Errors name the file and line.
 func decodeHugoConfig(name string, src []byte) (map[string]any, error) {
 	var m map[string]any
-	switch path.Ext(name) {
+	switch strings.ToLower(path.Ext(name)) {
 	case ".toml":
 		if err := toml.Unmarshal(src, &m); err != nil {
 			line := 0
@@ -221,7 +202,7 @@ func decodeHugoConfig(name string, src []byte) (map[string]any, error) {
 			}
 			return nil, &Error{File: name, Line: line, Msg: "not valid TOML (" + err.Error() + "); fix the TOML on that line"}
 		}
-	case ".yaml":
+	case ".yaml", ".yml":
 		if err := yaml.Unmarshal(src, &m); err != nil {
 			return nil, yamlError(name, 0, err)
 		}

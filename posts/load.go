@@ -68,7 +68,7 @@ var ErrFrontMatterTooLarge = errors.New("posts: front matter too large")
 // Errors Load returns for a site it cannot read at all; the caller says which of its settings fix them.
 var (
 	ErrNoURL       = errors.New("posts: the site has no url, and every link in a feed must be absolute") // neither the site's config nor Options.URL
-	ErrUnknownKind = errors.New("posts: no _config.yml (Jekyll) or hugo.toml/config.toml (Hugo) found")  // and no Options.Kind
+	ErrUnknownKind = errors.New("posts: no Jekyll or Hugo site found")                                   // and no Options.Kind
 	ErrNoPostsDir  = errors.New("posts: a plain site needs the folder that holds its Markdown files")    // Options.PostsDir
 )
 
@@ -79,12 +79,15 @@ func Detect(dir string) string {
 			return "jekyll"
 		}
 	}
-	for _, name := range hugoConfigNames {
-		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
-			return "hugo"
-		}
+	if hasHugoConfig(dir) {
+		return "hugo"
 	}
 	return ""
+}
+
+// detectLookedFor says what Detect looks for, for messages.
+func detectLookedFor() string {
+	return "_config.yml, _config.yaml or _posts/ (Jekyll), " + hugoLookedFor() + " (Hugo)"
 }
 
 // Load reads the site in opts.Dir and returns it with its posts (front matter read, not yet rendered),
@@ -148,7 +151,7 @@ func load(ctx context.Context, opts Options) (*Site, error) {
 		if opts.PostsDir != "" {
 			kind = "plain"
 		} else if kind = Detect(opts.Dir); kind == "" {
-			return nil, fmt.Errorf("%s: %w", opts.Dir, ErrUnknownKind)
+			return nil, fmt.Errorf("%s: %w: Herald looked for %s", opts.Dir, ErrUnknownKind, detectLookedFor())
 		}
 	}
 	switch kind {
