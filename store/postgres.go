@@ -45,17 +45,6 @@ func IsPostgres(path string) bool {
 	return strings.HasPrefix(p, "postgres://") || strings.HasPrefix(p, "postgresql://")
 }
 
-// ErrNotYet is wrapped by Open's error for a PostgreSQL store: this Herald does not select that backend
-// yet.
-var ErrNotYet = errors.New("store: PostgreSQL stores are not supported yet")
-
-// errNotYet is Open's error for a PostgreSQL URL while the backend is unfinished: it names the host and
-// the database only.
-func errNotYet(raw string) error {
-	return &pathError{path: pgName(raw), kind: ErrNotYet,
-		msg: "is a PostgreSQL store, which this Herald does not support yet; use an SQLite file for `store`"}
-}
-
 // pgName is how errors call the store at raw: scheme, host (and port) and database, without the user, the
 // password or the parameters.
 func pgName(raw string) string {
@@ -135,7 +124,7 @@ func openPostgres(ctx context.Context, raw string, o Options, target int) (*pgSt
 		return nil, fmt.Errorf("store %s: %w", s.name, scrubbed{err, secret})
 	}
 	s.pool = pool
-	if err := s.prepare(ctx, target); err != nil {
+	if err := s.prepare(ctx, target, o.Existing); err != nil {
 		pool.Close()
 		if errors.As(err, new(*pathError)) {
 			return nil, err
@@ -153,8 +142,9 @@ func lockKey(what, schema string) int32 {
 }
 
 // prepare checks that the schema is empty or holds a Herald store this code can read, changing nothing
-// until it is sure, then migrates it to version target.
-func (s *pgStore) prepare(ctx context.Context, target int) error {
+// until it is sure, then migrates it to version target. An empty schema is an error wrapping ErrNoStore
+// when existing is set.
+func (s *pgStore) prepare(ctx context.Context, target int, existing bool) error {
 	var schema *string
 	if err := s.pool.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
 		return s.dbErr("cannot be opened", err)
@@ -166,6 +156,9 @@ func (s *pgStore) prepare(ctx context.Context, target int) error {
 	version, err := s.version(ctx, s.pool)
 	if err != nil {
 		return err
+	}
+	if version == 0 && existing {
+		return &pathError{path: s.name, kind: ErrNoStore, msg: "holds no Herald store yet (its schema " + *schema + " has no tables)"}
 	}
 	if version < target {
 		if err := s.migrate(ctx, target); err != nil {

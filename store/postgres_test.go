@@ -41,18 +41,54 @@ func TestPostgresVersions(t *testing.T) {
 	}
 }
 
-func TestPostgresNotSelectable(t *testing.T) {
-	for _, raw := range []string{"postgres://ann:secret@db.example.com:5432/herald?sslmode=require", "postgresql://db.example.com/herald"} {
-		_, err := Open(t.Context(), raw)
-		if !errors.Is(err, ErrNotYet) {
-			t.Errorf("Open(%s): got %v, want ErrNotYet", pgName(raw), err)
-		}
-		if err != nil && (strings.Contains(err.Error(), "secret") || strings.Contains(err.Error(), "ann")) {
-			t.Errorf("the error shows the user or password: %q", err)
-		}
-		if err != nil && !strings.Contains(err.Error(), "db.example.com") {
-			t.Errorf("got %q, want an error naming the host", err)
-		}
+// TestPostgresExisting: Open with Existing finds no store in an empty database and makes none; after a
+// plain Open has made it, it opens it.
+func TestPostgresExisting(t *testing.T) {
+	raw := pg.DB(t)
+	_, err := OpenWith(t.Context(), raw, Options{Existing: true})
+	if !errors.Is(err, ErrNoStore) {
+		t.Fatalf("OpenWith(Existing) on an empty database: got %v, want ErrNoStore", err)
+	}
+	if strings.Contains(err.Error(), pg.Password()) {
+		t.Errorf("the error shows the password: %q", err)
+	}
+	var tables int
+	probe, err := pgx.Connect(t.Context(), raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer probe.Close(context.Background())
+	if err := probe.QueryRow(t.Context(), "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()").Scan(&tables); err != nil {
+		t.Fatal(err)
+	}
+	if tables != 0 {
+		t.Fatalf("OpenWith(Existing) made %d tables", tables)
+	}
+	s, err := OpenWith(t.Context(), raw, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, err = OpenWith(t.Context(), raw, Options{Existing: true})
+	if err != nil {
+		t.Fatalf("OpenWith(Existing) on a store: %v", err)
+	}
+	s.Close()
+}
+
+// TestPostgresUnreachable: a server that cannot be reached is an error that names the host and database
+// and never shows the password.
+func TestPostgresUnreachable(t *testing.T) {
+	raw := "postgres://ann:sekrit-pw@127.0.0.1:1/herald?connect_timeout=2"
+	_, err := Open(t.Context(), raw)
+	if err == nil {
+		t.Fatal("Open of a server that is not there succeeded")
+	}
+	if strings.Contains(err.Error(), "sekrit-pw") {
+		t.Errorf("the error shows the password: %q", err)
+	}
+	if !strings.Contains(err.Error(), "postgres://127.0.0.1:1/herald") {
+		t.Errorf("got %q, want an error naming the store as postgres://127.0.0.1:1/herald", err)
 	}
 }
 

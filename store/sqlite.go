@@ -49,18 +49,38 @@ func Open(ctx context.Context, path string) (Store, error) {
 // Options are the settings of a store that its path does not hold.
 type Options struct {
 	// Password is the database server's password, for a PostgreSQL store whose URL has none: the caller
-	// reads it from where the user keeps it (PGPASSWORD, a file). Errors never show it.
+	// reads it from where the user keeps it (a file). Errors never show it.
 	Password string
+	// Existing opens only a store that exists: where there is none (no file; a database or schema
+	// without Herald's tables), the error wraps ErrNoStore and nothing is created. For the commands that
+	// only read.
+	Existing bool
 }
 
-// OpenWith is Open with options. A PostgreSQL store (a postgres:// or postgresql:// URL) is an error
-// wrapping ErrNotYet for now: its backend is being written, and is not selectable until it keeps the
-// whole contract. Errors about it name its host and database only.
+// ErrNoStore is wrapped by the error of OpenWith with Existing set when there is no store at the path.
+var ErrNoStore = errors.New("store: there is no store")
+
+// OpenWith is Open with options. A path that is a postgres:// or postgresql:// URL is a PostgreSQL store;
+// errors about it name its host and database only (see Name).
 func OpenWith(ctx context.Context, path string, o Options) (Store, error) {
 	if IsPostgres(path) {
-		return nil, errNotYet(path)
+		return openPostgres(ctx, path, o, len(migrations))
+	}
+	if o.Existing {
+		if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
+			return nil, &pathError{path: path, kind: ErrNoStore, msg: "does not exist"}
+		}
 	}
 	return open(ctx, path, len(migrations))
+}
+
+// Name is how Herald names the store at path to people: the path of a file; the scheme, host and
+// database of a PostgreSQL URL, without its user, password or parameters.
+func Name(path string) string {
+	if IsPostgres(path) {
+		return pgName(path)
+	}
+	return path
 }
 
 // open is Open migrating only up to version target, so that tests can make stores of every version.

@@ -16,8 +16,8 @@ import (
 	"time"
 )
 
-// Store is the state. Open gives the SQLite store (sqlite.go); the PostgreSQL store (postgres.go) keeps
-// the same contract (the contract tests run against both) and is not selectable yet.
+// Store is the state. Open gives the SQLite store (sqlite.go) for a file, the PostgreSQL store
+// (postgres.go) for a postgres:// URL: both keep the same contract, and the contract tests run against both.
 type Store interface {
 	// Items returns every id ever recorded (every alias of every post), removed ones included, ordered by
 	// ID (byte order).

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -1269,4 +1270,26 @@ func TestLedgerSchema(t *testing.T) {
 	if left != 0 {
 		t.Errorf("got %d ledger rows of an erased subscriber, want 0", left)
 	}
+}
+
+// TestOpenExisting: Open with Existing finds no store where there is no file, and makes none.
+func TestOpenExisting(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sub", "state.db")
+	_, err := OpenWith(t.Context(), path, Options{Existing: true})
+	if !errors.Is(err, ErrNoStore) {
+		t.Fatalf("got %v, want ErrNoStore", err)
+	}
+	if _, err := os.Stat(filepath.Dir(path)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("OpenWith(Existing) made the store's folder: %v", err)
+	}
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, err = OpenWith(t.Context(), path, Options{Existing: true})
+	if err != nil {
+		t.Fatalf("OpenWith(Existing) of a store: %v", err)
+	}
+	s.Close()
 }

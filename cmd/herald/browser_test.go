@@ -33,7 +33,12 @@ func TestBrowserSubscribeToUnsubscribe(t *testing.T) {
 			"base_url: %s\nsecret: 0123456789abcdef0123456789abcdef\nsmtp: smtp://127.0.0.1:%d?tls=none\n",
 		base, mp.SMTPPort)), 0o644)
 	// The real clock: the subscriber confirms now, and gets the posts first seen after that.
-	env := func(string) string { return "" }
+	env := func(k string) string {
+		if k == "HERALD_STORE" {
+			return testStore // "" but under HERALD_TEST_STORE=postgres
+		}
+		return ""
+	}
 	if _, _, err := runHerald(t, env, "publish", "-C", site); err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/heraldhq/herald/feed"
 	"github.com/heraldhq/herald/posts"
 	"github.com/heraldhq/herald/publish"
+	"github.com/heraldhq/herald/store"
 )
 
 // buildFlags are the flags every command that builds feeds shares.
@@ -111,15 +112,16 @@ func siteOptions(dir string, cfg config) posts.Options {
 }
 
 // privatePaths are what no site file may read or link to, even inside the site: the state folder (the
-// secret, the store, the outbox), herald.yaml, and wherever they are, the store with every file SQLite
-// and Herald keep beside it, the outbox, the DKIM key and the SMTP password file.
+// secret, the store, the outbox), herald.yaml, and wherever they are, an SQLite store with every file
+// SQLite keeps beside it, the posts cache, the outbox, the DKIM key and the password files.
 func privatePaths(siteDir string, cfg config) []string {
-	sp := storePath(siteDir, cfg)
-	ps := []string{filepath.Join(siteDir, storeDir), filepath.Join(siteDir, configName), outboxPath(siteDir, cfg)}
-	for _, suffix := range []string{"", "-wal", "-shm", "-journal", ".lock", ".posts-cache"} {
-		ps = append(ps, sp+suffix)
+	ps := []string{filepath.Join(siteDir, storeDir), filepath.Join(siteDir, configName), outboxPath(siteDir, cfg), cachePath(siteDir, cfg)}
+	if sp := storePath(siteDir, cfg); !store.IsPostgres(sp) {
+		for _, suffix := range []string{"", "-wal", "-shm", "-journal", ".lock"} {
+			ps = append(ps, sp+suffix)
+		}
 	}
-	for _, p := range []string{cfg.DKIMKeyFile, cfg.smtpPasswordFile} { // read from the working folder
+	for _, p := range []string{cfg.DKIMKeyFile, cfg.smtpPasswordFile, cfg.storePasswordFile} { // read from the working folder
 		if abs, err := filepath.Abs(p); err == nil && p != "" {
 			ps = append(ps, abs)
 		}
@@ -142,8 +144,8 @@ func prepare(ctx context.Context, getenv func(string) string, dir string, cfg co
 	opts.Drafts, opts.Future, opts.Now = bf.drafts, bf.future, now
 	// Beside the state store, once there is one, Herald keeps what it read of each post, so that a run
 	// over thousands of unchanged posts does not parse them all again.
-	if sp := storePath(dir, cfg); !bf.noCache && isDir(filepath.Dir(sp)) {
-		opts.Cache = sp + ".posts-cache"
+	if !bf.noCache && isDir(localDir(dir, cfg)) {
+		opts.Cache = cachePath(dir, cfg)
 	}
 	site, err := posts.Load(ctx, opts)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/store"
 	"github.com/mmcdole/gofeed"
 )
 
@@ -23,12 +24,45 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/go
 const fixtures = "../../testdata/fixtures"
 
 // testEnv is the environment of a test run: a fixed clock, so that "future" means the same every day.
+// Under HERALD_TEST_STORE=postgres it also names the PostgreSQL store of the site the test made (see
+// testStore), unless the test names a store itself.
 func testEnv(extra ...string) func(string) string {
 	env := map[string]string{"SOURCE_DATE_EPOCH": "1795000000"} // 2026-11-18
+	if testStore != "" {
+		env["HERALD_STORE"] = testStore
+	}
 	for i := 0; i+1 < len(extra); i += 2 {
 		env[extra[i]] = extra[i+1]
 	}
 	return func(k string) string { return env[k] }
+}
+
+// testStore is, when HERALD_TEST_STORE=postgres, a new PostgreSQL database for the site the running test
+// made last with copySite, which testEnv gives Herald as HERALD_STORE: so the command tests run against
+// the PostgreSQL store as they do against the SQLite file (.ci/run runs them both ways). It relies on the
+// tests running one at a time, as none of them is parallel. Tests about the SQLite file itself call
+// sqliteOnly.
+var testStore string
+
+// onPostgres says whether the tests run against PostgreSQL stores (HERALD_TEST_STORE=postgres).
+func onPostgres() bool { return os.Getenv("HERALD_TEST_STORE") == "postgres" }
+
+// openTestStore opens the store of the site in dir as Herald finds it: testStore, or the default file.
+func openTestStore(t *testing.T, dir string) (store.Store, error) {
+	t.Helper()
+	if testStore != "" {
+		return store.Open(t.Context(), testStore)
+	}
+	return store.Open(t.Context(), filepath.Join(dir, ".herald", "state.db"))
+}
+
+// sqliteOnly skips a test about the SQLite store's files when the tests run against PostgreSQL: it runs
+// in the SQLite pass of the same suite.
+func sqliteOnly(t *testing.T) {
+	t.Helper()
+	if onPostgres() {
+		t.Skip("about the SQLite store's file: runs in the suite's SQLite pass")
+	}
 }
 
 // copySite copies a fixture site into a temp folder the test may write to.
@@ -52,6 +86,10 @@ func copySite(t *testing.T, name string) string {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if onPostgres() {
+		testStore = pg.DB(t)
+		t.Cleanup(func() { testStore = "" })
 	}
 	return dst
 }

@@ -20,6 +20,7 @@ import (
 	"unicode"
 
 	"github.com/heraldhq/herald/posts"
+	"github.com/heraldhq/herald/store"
 	"gopkg.in/yaml.v3"
 )
 
@@ -54,7 +55,7 @@ type config struct {
 	Stylesheet string   `yaml:"stylesheet"`
 	Hubs       []string `yaml:"hubs"`
 	TagFeeds   bool     `yaml:"tag_feeds"`
-	Store      string   `yaml:"store"`   // the state store: a SQLite file (default .herald/state.db in the site)
+	Store      string   `yaml:"store"`   // the state store: an SQLite file (default .herald/state.db in the site) or a postgres:// URL
 	MaxNew     int      `yaml:"max_new"` // more new posts than this stop a publish (default 5)
 
 	// Mail.
@@ -79,8 +80,9 @@ type config struct {
 	// herald serve.
 	TrustedProxies []string `yaml:"trusted_proxies"` // peers whose X-Forwarded-For herald serve believes (default: loopback)
 
-	secretLine       int    // the line of secret in herald.yaml, 0 when the file does not set it
-	smtpPasswordFile string // HERALD_SMTP_PASSWORD_FILE: a file no site file may read
+	secretLine        int    // the line of secret in herald.yaml, 0 when the file does not set it
+	smtpPasswordFile  string // HERALD_SMTP_PASSWORD_FILE: a file no site file may read
+	storePasswordFile string // HERALD_STORE_PASSWORD_FILE: the same
 }
 
 // deferredMaxAge is how long a deferred message is tried again before it fails.
@@ -192,7 +194,7 @@ func configure(dir string, getenv func(string) string) (string, config, error) {
 
 // loadConfig reads DIR/herald.yaml if there is one, then the HERALD_* environment, and checks the values.
 func loadConfig(dir string, getenv func(string) string) (config, error) {
-	c := config{smtpPasswordFile: getenv("HERALD_SMTP_PASSWORD_FILE")}
+	c := config{smtpPasswordFile: getenv("HERALD_SMTP_PASSWORD_FILE"), storePasswordFile: getenv("HERALD_STORE_PASSWORD_FILE")}
 	setBy := map[string]origin{}
 	src, err := os.ReadFile(filepath.Join(dir, configName))
 	switch {
@@ -426,6 +428,10 @@ func (c *config) check(setBy map[string]origin) error {
 	if s := c.Stylesheet; s != "" && s != "default" && !strings.ContainsAny(s, "/.") {
 		bad("stylesheet", strconv.Quote(s), "want default (Herald's own), or the URL of an XSLT stylesheet such as /assets/feed.xsl")
 	}
+	// herald.yaml lives in the site's repository: a password written there is published with it.
+	if store.IsPostgres(c.Store) && setBy["store"].env == "" && urlHasPassword(c.Store) {
+		bad("store", store.Name(c.Store)+" (with a password, not shown)", "leave the password out of herald.yaml, which is kept with the site; put it in a file HERALD_STORE_PASSWORD_FILE names, or in PGPASSWORD or ~/.pgpass, or give the whole URL in HERALD_STORE")
+	}
 	for _, h := range c.Hubs {
 		if !isHTTPURL(h) {
 			bad("hubs", strconv.Quote(h), "want a hub's http(s) URL, such as https://pubsubhubbub.appspot.com/")
@@ -445,6 +451,18 @@ func (c *config) check(setBy map[string]origin) error {
 		errs[i] = errors.New(p.msg)
 	}
 	return errors.Join(errs...)
+}
+
+// urlHasPassword says whether the database URL s holds a password, in its user part or as a parameter.
+// One that cannot be parsed is left to opening the store, whose error says what is wrong (and shows no
+// password).
+func urlHasPassword(s string) bool {
+	u, err := url.Parse(s)
+	if err != nil {
+		return false
+	}
+	_, ok := u.User.Password()
+	return ok || u.Query().Has("password")
 }
 
 func isHTTPURL(s string) bool {

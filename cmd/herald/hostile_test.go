@@ -15,6 +15,7 @@ import (
 // puts it) stops the build with an error naming the file, and nothing is written: the secret that signs every
 // unsubscribe link never reaches a feed.
 func TestBuildRefusesLinksToPrivateFiles(t *testing.T) {
+	sqliteOnly(t)
 	const secret = "0123456789abcdef0123456789abcdef-not-for-feeds"
 	tests := []struct {
 		name, herald, file, target, want string
@@ -111,6 +112,7 @@ func TestBuildStopsWhenInterrupted(t *testing.T) {
 // TestPublishRefusesEmptyStore: a store file of 0 bytes (truncated, or made by something else) is not
 // taken for a new store: publish stops, says so, and leaves the file as it is.
 func TestPublishRefusesEmptyStore(t *testing.T) {
+	sqliteOnly(t)
 	dir := copySite(t, "seed-jekyll")
 	if _, _, err := runHerald(t, testEnv(), "publish", "-C", dir); err != nil {
 		t.Fatal(err)
@@ -135,6 +137,7 @@ func TestPublishRefusesEmptyStore(t *testing.T) {
 // the output folder holds the feed those runs wrote, nor under CI=true: publish stops, records nothing and
 // mails nobody, until told --init.
 func TestNeverASilentNewBaseline(t *testing.T) {
+	sqliteOnly(t)
 	dir := copySite(t, "seed-jekyll")
 	if _, _, err := runHerald(t, testEnv(), "publish", "-C", dir); err != nil {
 		t.Fatal(err)
@@ -167,6 +170,7 @@ func TestNeverASilentNewBaseline(t *testing.T) {
 // write-ahead log among them, which holds subscribers' addresses), the outbox as send resolves it, and the
 // SMTP password file are private: an include linked to any of them stops the build.
 func TestPrivateFilesBesideTheStore(t *testing.T) {
+	sqliteOnly(t)
 	for _, tc := range []struct{ name, herald, target string }{
 		{"the store's log", "store: state/herald.db\n", "state/herald.db-wal"},
 		{"the posts cache", "store: state/herald.db\n", "state/herald.db.posts-cache"},

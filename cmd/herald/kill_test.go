@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"database/sql"
 	"fmt"
 	"io"
 	"log"
@@ -19,16 +18,20 @@ import (
 
 	"github.com/emersion/go-smtp"
 	"github.com/heraldhq/herald/internal/mailpittest"
+	"github.com/heraldhq/herald/internal/pgtest"
 	"github.com/heraldhq/herald/publish"
 	"github.com/heraldhq/herald/store"
 )
+
+// pg is the throwaway PostgreSQL server of the tests that use a PostgreSQL store.
+var pg pgtest.Cluster
 
 // TestMain lets a test run herald itself as a child process (HERALD_TEST_MAIN=1), to kill it.
 func TestMain(m *testing.M) {
 	if os.Getenv("HERALD_TEST_MAIN") == "1" {
 		main() // exits
 	}
-	os.Exit(m.Run())
+	os.Exit(pg.Run(m))
 }
 
 // countingServer is an SMTP server that records which recipients got which Message-IDs, and calls onStore
@@ -135,7 +138,6 @@ func TestSendSurvivesKill(t *testing.T) {
 	mp := mailpittest.Start(t, "--smtp-auth-allow-insecure")
 	tap := startSMTPTap(t, fmt.Sprintf("127.0.0.1:%d", mp.SMTPPort))
 	dir := killSite(t, tap.addr(), subscribers, conns)
-	db := filepath.Join(dir, ".herald", "state.db")
 
 	// The counts are this run's: each run starts from what the kills before it left.
 	kills := []killPoint{
@@ -152,7 +154,7 @@ func TestSendSurvivesKill(t *testing.T) {
 	for _, k := range kills {
 		var stderr bytes.Buffer
 		cmd := exec.Command(os.Args[0], "send", "-C", dir)
-		cmd.Env = append(os.Environ(), "HERALD_TEST_MAIN=1", "SOURCE_DATE_EPOCH=1795000000")
+		cmd.Env = childEnv()
 		cmd.Stderr = &stderr
 		tap.reset()
 		if err := cmd.Start(); err != nil {
@@ -163,7 +165,7 @@ func TestSendSurvivesKill(t *testing.T) {
 		if !tap.disarm() {
 			t.Fatalf("kill %q: herald send ended before it (%v):\n%s", k.name, err, stderr.String())
 		}
-		counts := deliveryCounts(t, db)
+		counts := deliveryCounts(t, dir)
 		sending := counts[store.Sending]
 		if sending > conns {
 			t.Errorf("kill %q left %d deliveries sending, more than one per connection (%d)", k.name, sending, conns)
@@ -182,7 +184,7 @@ func TestSendSurvivesKill(t *testing.T) {
 	if n := perKill[len(perKill)-1]; n > 0 && !strings.Contains(errOut, publish.Plural(n, "message was", "messages were")+" left by a run that stopped") {
 		t.Errorf("the last run does not say that the kill left %d messages unknown:\n%s", n, errOut)
 	}
-	ledger := readLedger(t, db)
+	ledger := readLedger(t, dir)
 	got := byRecipient(t, mp)
 	unknown, arrived := 0, 0
 	for to, d := range ledger {
@@ -255,7 +257,7 @@ func TestSendSurvivesKill(t *testing.T) {
 			}
 		}
 	}
-	for to, d := range readLedger(t, db) {
+	for to, d := range readLedger(t, dir) {
 		if d.status != store.Sent {
 			t.Errorf("%s: delivery %s after --retry-unknown", to, d.status)
 		}
@@ -266,10 +268,10 @@ func TestSendSurvivesKill(t *testing.T) {
 	t.Logf("after --retry-unknown: %d subscribers have the post twice (their unknown message had arrived)", twice)
 }
 
-// deliveryCounts opens the store and counts its deliveries by status.
-func deliveryCounts(t *testing.T, db string) map[string]int {
+// deliveryCounts opens the site's store and counts its deliveries by status.
+func deliveryCounts(t *testing.T, dir string) map[string]int {
 	t.Helper()
-	st, err := store.Open(t.Context(), db)
+	st, err := openTestStore(t, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,37 +285,42 @@ func deliveryCounts(t *testing.T, db string) map[string]int {
 
 type ledgerEntry struct{ status, messageID string }
 
-// readLedger reads each subscriber's delivery from the store file. The store has no call that lists
-// deliveries, so this reads its tables, with the driver the store registers.
-func readLedger(t *testing.T, db string) map[string]ledgerEntry {
+// readLedger reads each subscriber's delivery from the site's store.
+func readLedger(t *testing.T, dir string) map[string]ledgerEntry {
 	t.Helper()
-	conn, err := sql.Open("sqlite", "file:"+db+"?_pragma=busy_timeout(10000)")
+	st, err := openTestStore(t, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
-	rows, err := conn.QueryContext(t.Context(), `SELECT s.email, d.status, COALESCE(d.message_id, '')
-		FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id`)
+	defer st.Close()
+	subs, err := st.Subscribers(t.Context(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
 	ledger := map[string]ledgerEntry{}
-	for rows.Next() {
-		var to string
-		var e ledgerEntry
-		if err := rows.Scan(&to, &e.status, &e.messageID); err != nil {
+	for _, s := range subs {
+		ds, err := st.SubscriberDeliveries(t.Context(), s.ID)
+		if err != nil {
 			t.Fatal(err)
 		}
-		if _, dup := ledger[to]; dup {
-			t.Errorf("%s has two deliveries of one post", to)
+		if len(ds) > 1 {
+			t.Errorf("%s has %d deliveries of one post", s.Email, len(ds))
 		}
-		ledger[to] = e
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
+		for _, d := range ds {
+			ledger[s.Email] = ledgerEntry{d.Status, d.MessageID}
+		}
 	}
 	return ledger
+}
+
+// childEnv is the environment of herald run as a child process of the test (see TestMain), with the
+// test's PostgreSQL store when there is one.
+func childEnv() []string {
+	env := append(os.Environ(), "HERALD_TEST_MAIN=1", "SOURCE_DATE_EPOCH=1795000000")
+	if testStore != "" {
+		env = append(env, "HERALD_STORE="+testStore)
+	}
+	return env
 }
 
 // byRecipient reads every message mailpit holds and groups them by their one To address.
@@ -480,7 +487,7 @@ func TestSendCtrlC(t *testing.T) {
 	dir := killSite(t, addr, subscribers, conns)
 
 	cmd := exec.Command(os.Args[0], "send", "-C", dir)
-	cmd.Env = append(os.Environ(), "HERALD_TEST_MAIN=1", "SOURCE_DATE_EPOCH=1795000000")
+	cmd.Env = childEnv()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -496,7 +503,7 @@ func TestSendCtrlC(t *testing.T) {
 	if err := cmd.Wait(); err == nil {
 		t.Fatalf("an interrupted send exited 0")
 	}
-	st, err := store.Open(t.Context(), filepath.Join(dir, ".herald", "state.db"))
+	st, err := openTestStore(t, dir)
 	if err != nil {
 		t.Fatal(err)
 	}

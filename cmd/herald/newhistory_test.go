@@ -17,6 +17,7 @@ import (
 // from _site, before herald publish. A store deleted by itself still leaves the outbox's messages beside
 // it: publish stops rather than take every post for a new baseline.
 func TestNewHistoryJekyllStoreDeleted(t *testing.T) {
+	sqliteOnly(t)
 	dir := mailSite(t, "")
 	if _, _, err := runHerald(t, testEnv(), "publish", "-C", dir); err != nil {
 		t.Fatal(err)
@@ -50,6 +51,7 @@ func TestNewHistoryJekyllStoreDeleted(t *testing.T) {
 // TestNewHistoryPublishedFeed: with nothing left beside the store and _site wiped, the feed published at
 // the site's URL shows that the site was published before.
 func TestNewHistoryPublishedFeed(t *testing.T) {
+	sqliteOnly(t)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/atom.xml" {
 			http.NotFound(w, r)

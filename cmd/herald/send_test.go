@@ -303,7 +303,7 @@ func TestRemovedPostDoesNotBlock(t *testing.T) {
 func TestDigestWaitsForItsPost(t *testing.T) {
 	dir, block := blockedMailSite(t)
 	// Bob's weekly digest is due at the next run: he confirmed more than a week ago.
-	st, err := store.Open(t.Context(), filepath.Join(dir, ".herald", "state.db"))
+	st, err := openTestStore(t, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -361,7 +361,7 @@ func TestRetriedUnknownOfRemovedPost(t *testing.T) {
 	if _, _, err := runHerald(t, testEnv(), "build", "-C", dir, "--record"); err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(t.Context(), filepath.Join(dir, ".herald", "state.db"))
+	st, err := openTestStore(t, dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -169,6 +169,7 @@ type leaver struct {
 // delivery was already under way then; the new subscribers get only their confirmation; the ledger adds
 // up with what the sink got; the store passes integrity_check.
 func TestServeWhileSending(t *testing.T) {
+	sqliteOnly(t)
 	const (
 		subscribers = 500
 		conns       = 4
@@ -188,7 +189,7 @@ func TestServeWhileSending(t *testing.T) {
 	db := filepath.Join(dir, ".herald", "state.db")
 	const secret = "0123456789abcdef0123456789" // killSite's
 
-	st, err := store.Open(t.Context(), db)
+	st, err := openTestStore(t, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +247,7 @@ func TestServeWhileSending(t *testing.T) {
 	// herald send, as a child process.
 	var sendOut, sendErr syncBuffer
 	send := exec.CommandContext(t.Context(), os.Args[0], "send", "-C", dir)
-	send.Env = append(os.Environ(), "HERALD_TEST_MAIN=1", "SOURCE_DATE_EPOCH=1795000000")
+	send.Env = childEnv()
 	send.Stdout, send.Stderr = &sendOut, &sendErr
 	start := time.Now()
 	if err := send.Start(); err != nil {
@@ -449,7 +450,7 @@ func TestServeWhileSending(t *testing.T) {
 
 	// Who got what.
 	got := sink.byRecipient()
-	ledger := readLedger(t, db)
+	ledger := readLedger(t, dir)
 	posts := func(to string) []sinkMessage {
 		var ps []sinkMessage
 		for _, m := range got[to] {
@@ -509,7 +510,7 @@ func TestServeWhileSending(t *testing.T) {
 	}
 
 	// The ledger adds up with the sink and with what herald send said.
-	counts := deliveryCounts(t, db)
+	counts := deliveryCounts(t, dir)
 	postsGot := 0
 	for to := range got {
 		postsGot += len(posts(to))

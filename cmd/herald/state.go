@@ -9,7 +9,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -26,47 +25,89 @@ import (
 // out of the published site, with a .gitignore that keeps it out of git.
 const storeDir = ".herald"
 
-// storePath is the state store's path: store in herald.yaml (or HERALD_STORE), else .herald/state.db.
+// storePath is the state store: store in herald.yaml (or HERALD_STORE), an SQLite file (relative to the
+// site) or a postgres:// URL; else .herald/state.db. Show it to people as store.Name(storePath(...)): a
+// URL may hold a password.
 func storePath(siteDir string, cfg config) string {
 	p := cfg.Store
-	if p == "" {
+	switch {
+	case p == "":
 		return filepath.Join(siteDir, storeDir, "state.db")
+	case store.IsPostgres(p) || filepath.IsAbs(p):
+		return p
 	}
-	if !filepath.IsAbs(p) {
-		p = filepath.Join(siteDir, p)
+	return filepath.Join(siteDir, p)
+}
+
+// localDir is the folder of what Herald keeps on this machine beside the state (the default outbox, the
+// posts cache): the folder of an SQLite store; the site's .herald for a PostgreSQL one, which is on
+// another machine.
+func localDir(siteDir string, cfg config) string {
+	if store.IsPostgres(cfg.Store) {
+		return filepath.Join(siteDir, storeDir)
 	}
-	return p
+	return filepath.Dir(storePath(siteDir, cfg))
+}
+
+// cachePath is the posts cache: beside an SQLite store, in the site's .herald for a PostgreSQL one.
+func cachePath(siteDir string, cfg config) string {
+	if store.IsPostgres(cfg.Store) {
+		return filepath.Join(siteDir, storeDir, "posts-cache")
+	}
+	return storePath(siteDir, cfg) + ".posts-cache"
 }
 
 // outboxPath is the Maildir folder mail goes to without smtp: outbox in herald.yaml (relative to the
-// site), else the folder outbox beside the store.
+// site), else the folder outbox in localDir, whatever the store.
 func outboxPath(siteDir string, cfg config) string {
-	p := firstSet(cfg.Outbox, filepath.Join(filepath.Dir(storePath(siteDir, cfg)), "outbox"))
+	p := firstSet(cfg.Outbox, filepath.Join(localDir(siteDir, cfg), "outbox"))
 	if !filepath.IsAbs(p) {
 		p = filepath.Join(siteDir, p)
 	}
 	return p
 }
 
-// openStore opens the store for a command that records. It creates the default folder with its .gitignore.
+// storeOptions are the store's settings beside its path: the PostgreSQL password from the file
+// HERALD_STORE_PASSWORD_FILE names (PGPASSWORD, ~/.pgpass and the URL itself work without Herald).
+func storeOptions(cfg config) (store.Options, error) {
+	var o store.Options
+	if cfg.storePasswordFile != "" && store.IsPostgres(cfg.Store) {
+		b, err := readSecretFile("HERALD_STORE_PASSWORD_FILE", "the store's password", cfg.storePasswordFile)
+		if err != nil {
+			return o, err
+		}
+		o.Password = strings.TrimRight(string(b), "\r\n")
+	}
+	return o, nil
+}
+
+// openStore opens the store for a command that records. It creates the site's .herald folder with its
+// .gitignore when the store is there, or on another machine (then .herald keeps the outbox and cache).
 func openStore(ctx context.Context, siteDir string, cfg config) (store.Store, error) {
-	p := storePath(siteDir, cfg)
-	if cfg.Store == "" {
+	o, err := storeOptions(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Store == "" || store.IsPostgres(cfg.Store) {
 		if err := makeStateDir(siteDir); err != nil {
 			return nil, err
 		}
 	}
-	return store.Open(ctx, p)
+	return store.OpenWith(ctx, storePath(siteDir, cfg), o)
 }
 
 // openStoreToRead opens the store for a command that only reads it; ok is false when there is none yet
 // (nothing was ever recorded), and then nothing is created.
 func openStoreToRead(ctx context.Context, siteDir string, cfg config) (s store.Store, ok bool, err error) {
-	p := storePath(siteDir, cfg)
-	if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
+	o, err := storeOptions(cfg)
+	if err != nil {
+		return nil, false, err
+	}
+	o.Existing = true
+	s, err = store.OpenWith(ctx, storePath(siteDir, cfg), o)
+	if errors.Is(err, store.ErrNoStore) {
 		return nil, false, nil
 	}
-	s, err = store.Open(ctx, p)
 	return s, err == nil, err
 }
 
@@ -219,7 +260,7 @@ Flags:
 		return err
 	}
 	if !ok {
-		fmt.Fprintf(stdout, "no runs recorded yet (%s does not exist); herald publish records the first\n", storePath(siteDir, cfg))
+		fmt.Fprintf(stdout, "no runs recorded yet (there is no store at %s); herald publish records the first\n", store.Name(storePath(siteDir, cfg)))
 		return nil
 	}
 	defer st.Close()
@@ -231,7 +272,7 @@ Flags:
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "store: %s\n", storePath(siteDir, cfg))
+	fmt.Fprintf(stdout, "store: %s\n", store.Name(storePath(siteDir, cfg)))
 	fmt.Fprintf(stdout, "items: %d known (%d removed); runs: %d; subscribers: %d; deliveries: %d\n", c.Items, c.Removed, c.Runs, c.Subscribers, c.Deliveries)
 	if c.Deliveries > 0 {
 		// What waits to be sent, and what went wrong, is what an author checks status for.
@@ -372,6 +413,7 @@ func publishRun(ctx context.Context, getenv func(string) string, siteDir string,
 	if err != nil {
 		return err
 	}
+	topics := websubTopics(b, outs) // WebSub (websub.go): the feeds this run changes, known only before they are written
 	if err := b.writeOutputs(outs, dryRun, stdout); err != nil {
 		return err
 	}
@@ -388,5 +430,6 @@ func publishRun(ctx context.Context, getenv func(string) string, siteDir string,
 	if command != "publish" {
 		return nil
 	}
+	pingHubs(ctx, b, topics, stdout, stderr) // WebSub (websub.go): tell the hubs; failures are warnings
 	return sendDue(ctx, b, r.st, getenv, sendFlags{}, "", stdout, stderr)
 }

@@ -282,7 +282,7 @@ func TestPublishLocked(t *testing.T) {
 	if _, _, err := runHerald(t, testEnv(), "publish", "-C", dir); err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(t.Context(), filepath.Join(dir, ".herald", "state.db"))
+	st, err := openTestStore(t, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -379,7 +379,7 @@ func TestPublishMarksNewPostsSendable(t *testing.T) {
 	if _, _, err := runHerald(t, testEnv(), "publish", "-C", dir); err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(t.Context(), filepath.Join(dir, ".herald", "state.db"))
+	st, err := openTestStore(t, dir)
 	if err != nil {
 		t.Fatal(err)
 	}

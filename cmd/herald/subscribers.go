@@ -57,7 +57,8 @@ func siteStore(ctx context.Context, dir string, getenv func(string) string) (sto
 	if err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(storePath(siteDir, cfg)); errors.Is(err, fs.ErrNotExist) && !isSite(siteDir, cfg) {
+	sp := storePath(siteDir, cfg)
+	if _, err := os.Stat(sp); !store.IsPostgres(sp) && errors.Is(err, fs.ErrNotExist) && !isSite(siteDir, cfg) {
 		return nil, errUsage{fmt.Sprintf("%s is not a site's folder (no %s, _config.yml or Hugo config) and has no store: run Herald in the site's folder, or pass -C DIR", siteDir, configName)}
 	}
 	return openStore(ctx, siteDir, cfg)
