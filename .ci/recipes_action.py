@@ -6,16 +6,18 @@
 
 What it does as the runner does: the inputs' defaults; ${{ inputs.X }}, ${{ github.action_path }},
 ${{ github.action_ref }} and ${{ steps.ID.outputs.X }} in with:, env: and run:; each run: step through
-`bash --noprofile --norc -eo pipefail FILE` in the workspace, with GITHUB_ACTION_PATH, RUNNER_TEMP and fresh
-GITHUB_PATH, GITHUB_ENV and GITHUB_OUTPUT files, whose lines later steps see (PATH entries, variables, the
-outputs of steps.ID); the action's outputs from its steps'; ::add-mask:: and ::stop-commands::. What it
-cannot do: a uses: step. The only one allowed is actions/setup-go, whose go-version-file must be the
-action's go.mod and whose Go version the go on PATH must be; another expression or action is an error, so
-that action.yml cannot grow one that this test does not cover.
+`bash --noprofile --norc -eo pipefail FILE` in the workspace, with GITHUB_ACTIONS and CI true,
+GITHUB_ACTION_PATH, RUNNER_TEMP and fresh GITHUB_PATH, GITHUB_ENV and GITHUB_OUTPUT files, whose lines later
+steps see (PATH entries, variables, the outputs of steps.ID); the action's outputs from its steps';
+::add-mask:: and ::stop-commands::. What it cannot do is a uses: step: the only one allowed is
+actions/setup-go, whose go-version-file must be the action's go.mod, and whose Go version the go on PATH must
+have (or a newer one). Any other expression or action is an error, so that action.yml cannot grow one that
+this test does not cover.
 
-It fails when a step fails, and when a --must-mask value shows in the log other than in its ::add-mask::
-command (or is never masked at all). The log (as the runner would show it, less the masking) goes to
-stdout and to --log; the action's outputs as JSON to --outputs.
+It exits 1 when a step fails; 3 when a --must-mask value shows in the log other than in its ::add-mask::
+command, or is never masked (a failed run's log is checked too); 2 on an error in action.yml or in the
+arguments. The log (as the runner would show it, less the masking) goes to stdout and to --log; the action's
+outputs, the PATH entries and the variables the steps added, as JSON to --outputs.
 """
 
 import argparse
@@ -149,12 +151,13 @@ def run_step(step, ctx, runner, log):
     for line in p.stdout:
         log.write(line.rstrip("\n"))
     if p.wait() != 0:
-        raise SystemExit(f"step {step.get('name')!r} exited with {p.returncode}")
+        return f"step {step.get('name')!r} exited with {p.returncode}"
     if step.get("id"):
         ctx["steps"][step["id"]] = read_kv(files["GITHUB_OUTPUT"])
     runner["env"].update(read_kv(files["GITHUB_ENV"]))
     with open(files["GITHUB_PATH"]) as f:
         runner["path"] = [l for l in f.read().split("\n") if l][::-1] + runner["path"]
+    return None
 
 
 def setup_go(step, ctx, action_dir, log):
@@ -210,20 +213,29 @@ def main():
         "path": [],
     }
     log = Log(a.log)
+    failed = None
     for step in action["runs"]["steps"]:
         if "if" in step:
             raise SystemExit(f"action.yml: step {step.get('name')!r}: if: is not something this test runs")
         if "uses" in step:
             setup_go(step, ctx, a.action_dir, log)
         else:
-            run_step(step, ctx, runner, log)
+            failed = run_step(step, ctx, runner, log)
+            if failed:
+                break
 
+    # A failed run's log must keep the secrets too.
     for v in a.must_mask:
         shown = [l for l in log.lines if v in l]
         if shown:
-            raise SystemExit(f"a secret shows in the log: {shown[0]!r}")
+            print(f"recipes_action: a secret shows in the log: {shown[0]!r}", file=sys.stderr)
+            sys.exit(3)
         if v not in log.masks:
-            raise SystemExit("a secret was never masked")
+            print("recipes_action: a secret was never masked", file=sys.stderr)
+            sys.exit(3)
+    if failed:
+        print(f"recipes_action: {failed}", file=sys.stderr)
+        sys.exit(1)
     outputs = {k: evaluate(v["value"], ctx) for k, v in (action.get("outputs") or {}).items()}
     if a.outputs:
         with open(a.outputs, "w") as f:
@@ -231,4 +243,10 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except SystemExit as e:
+        if isinstance(e.code, str):  # an error in action.yml or in this test's use of it
+            print(f"recipes_action: {e.code}", file=sys.stderr)
+            sys.exit(2)
+        raise
