@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
@@ -30,7 +31,7 @@ func TestSnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	dst := filepath.Join(dir, "copy.db")
-	if err := Snapshot(ctx, src, dst); err != nil {
+	if err := Snapshot(ctx, src, dst, Options{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := tx.Rollback(); err != nil {
@@ -57,10 +58,40 @@ func TestSnapshot(t *testing.T) {
 		t.Errorf("original after the copy changed: got %d subscribers (%v), want 1", len(got), err)
 	}
 
-	if err := Snapshot(ctx, src, dst); err == nil {
+	if err := Snapshot(ctx, src, dst, Options{}); err == nil {
 		t.Error("Snapshot onto an existing file: got no error")
 	}
-	if err := Snapshot(context.Background(), filepath.Join(dir, "none.db"), filepath.Join(dir, "x.db")); err == nil {
-		t.Error("Snapshot of a missing store: got no error")
+	if err := Snapshot(context.Background(), filepath.Join(dir, "none.db"), filepath.Join(dir, "x.db"), Options{}); !errors.Is(err, ErrNoStore) {
+		t.Errorf("Snapshot of a missing store: got %v, want ErrNoStore", err)
+	}
+}
+
+// TestSnapshotPostgres: a PostgreSQL store's snapshot is an SQLite file with what it holds; an empty
+// database has no store to snapshot, and is left without one.
+func TestSnapshotPostgres(t *testing.T) {
+	ctx := t.Context()
+	raw := pg.DB(t)
+	dst := filepath.Join(t.TempDir(), "copy.db")
+	if err := Snapshot(ctx, raw, dst, Options{}); !errors.Is(err, ErrNoStore) {
+		t.Fatalf("Snapshot of an empty database: got %v, want ErrNoStore", err)
+	}
+	s, err := Open(ctx, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.AddSubscriber(ctx, Subscriber{Email: "ann@example.com", Status: Active}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := Snapshot(ctx, raw, dst, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Open(ctx, dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if got, err := c.Subscribers(ctx, Active); err != nil || len(got) != 1 || got[0].Email != "ann@example.com" {
+		t.Errorf("the snapshot holds %v (%v), want ann@example.com", got, err)
 	}
 }

@@ -79,11 +79,9 @@ Flags:
 // changed and the messages are exactly those a real run would send.
 func dryRunSend(ctx context.Context, getenv func(string) string, bf buildFlags, sf sendFlags, siteDir string, cfg config, stdout, stderr io.Writer) error {
 	src := storePath(siteDir, cfg)
-	if store.IsPostgres(src) {
-		return fmt.Errorf("herald send %s works on SQLite stores only for now; %s is a PostgreSQL store", map[bool]string{true: "--dry-run", false: "--test-to"}[sf.dryRun != ""], store.Name(src))
-	}
-	if _, err := os.Stat(src); err != nil {
-		return fmt.Errorf("nothing to send: no runs recorded yet (%s does not exist)", src)
+	o, err := storeOptions(cfg)
+	if err != nil {
+		return err
 	}
 	tmp, err := os.MkdirTemp("", "herald-dry-run-")
 	if err != nil {
@@ -91,7 +89,9 @@ func dryRunSend(ctx context.Context, getenv func(string) string, bf buildFlags, 
 	}
 	defer os.RemoveAll(tmp)
 	copyPath := filepath.Join(tmp, "state.db")
-	if err := store.Snapshot(ctx, src, copyPath); err != nil {
+	if err := store.Snapshot(ctx, src, copyPath, o); errors.Is(err, store.ErrNoStore) {
+		return fmt.Errorf("nothing to send: no runs recorded yet (there is no store at %s)", store.Name(src))
+	} else if err != nil {
 		return err
 	}
 	st, err := store.Open(ctx, copyPath)
