@@ -422,6 +422,7 @@ func publishRun(ctx context.Context, getenv func(string) string, siteDir string,
 		fmt.Fprintln(stdout, "dry run: nothing was written or recorded")
 		return nil
 	}
+	pingHubs(ctx, b, topics, stdout, stderr) // WebSub (websub.go): tell the hubs; failures are warnings
 	run, err := publish.Record(ctx, r.st, b.site, d, store.Run{Started: started, Command: command, ConfigHash: configHash(b.site.Dir), Forced: df.force})
 	if err != nil {
 		return err
@@ -430,6 +431,5 @@ func publishRun(ctx context.Context, getenv func(string) string, siteDir string,
 	if command != "publish" {
 		return nil
 	}
-	pingHubs(ctx, b, topics, stdout, stderr) // WebSub (websub.go): tell the hubs; failures are warnings
 	return sendDue(ctx, b, r.st, getenv, sendFlags{}, "", stdout, stderr)
 }
