@@ -119,6 +119,7 @@ Usage:
   herald status [flags]    show the last runs and what the state store holds
   herald subscribers ...   import, add, list, export and remove subscribers
   herald serve [flags]     run the subscribe, confirm, unsubscribe and preferences pages
+  herald store copy ...    copy the state store into a new one, SQLite or PostgreSQL (FROM TO)
   herald preview [POST]    render a post's email to files, or on a localhost page with --serve
   herald version           print Herald's version
 
@@ -193,6 +194,8 @@ func command(ctx context.Context, args []string, getenv func(string) string, std
 		return runSubscribers(ctx, args[1:], getenv, stdout, stderr)
 	case "serve":
 		return runServe(ctx, args[1:], getenv, stdout, stderr)
+	case "store":
+		return runStore(ctx, args[1:], getenv, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "herald", versionString())
 		return nil
