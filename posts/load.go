@@ -85,8 +85,8 @@ func Detect(dir string) string {
 	return ""
 }
 
-// detectLookedFor says what Detect looks for, for messages.
-func detectLookedFor() string {
+// DetectLookedFor says what Detect looks for, for messages.
+func DetectLookedFor() string {
 	return "_config.yml, _config.yaml or _posts/ (Jekyll), " + hugoLookedFor() + " (Hugo)"
 }
 
@@ -151,7 +151,7 @@ func load(ctx context.Context, opts Options) (*Site, error) {
 		if opts.PostsDir != "" {
 			kind = "plain"
 		} else if kind = Detect(opts.Dir); kind == "" {
-			return nil, fmt.Errorf("%s: %w: Herald looked for %s", opts.Dir, ErrUnknownKind, detectLookedFor())
+			return nil, fmt.Errorf("%s: %w: Herald looked for %s", opts.Dir, ErrUnknownKind, DetectLookedFor())
 		}
 	}
 	switch kind {

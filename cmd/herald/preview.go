@@ -211,7 +211,7 @@ Flags:
 	kind := "plain"
 	if *postsDir == "" {
 		if kind = posts.Detect(siteDir); kind == "" {
-			return fmt.Errorf("%s: no Jekyll or Hugo site found; run herald init in the site's folder (or -C DIR), or for a plain folder of Markdown files give --posts-dir FOLDER", siteDir)
+			return fmt.Errorf("%s: no Jekyll or Hugo site found (Herald looked for %s); run herald init in the site's folder (or -C DIR), or for a plain folder of Markdown files give --posts-dir FOLDER", siteDir, posts.DetectLookedFor())
 		}
 	}
 	opts := posts.Options{Dir: siteDir, Kind: kind, PostsDir: *postsDir, URL: *siteURL, Now: time.Now(), Private: privatePaths(siteDir, config{})}
