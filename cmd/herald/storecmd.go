@@ -74,9 +74,18 @@ Flags:
 	for _, c := range copied {
 		fmt.Fprintf(stdout, "  %-15s %d\n", c.Table, c.Rows)
 	}
-	fmt.Fprintf(stdout, "Now point store in %s (or HERALD_STORE) at %s, and check it with herald status; %s is left as it was.\n",
-		configName, store.Name(toPath), store.Name(copyPath(pos[0])))
+	fmt.Fprintf(stdout, "Now set store in %s (or HERALD_STORE) to %s, and check it with herald status; %s is left as it was.\n",
+		configName, useCopy(toPath), store.Name(copyPath(pos[0])))
 	return nil
+}
+
+// useCopy is what to set store to, to use the copy at p: its path; for a URL, which may hold a password
+// and is not printed whole, where the password goes.
+func useCopy(p string) string {
+	if !store.IsPostgres(p) {
+		return p
+	}
+	return "the URL you copied to (" + store.Name(p) + "), its password in the file HERALD_STORE_PASSWORD_FILE names, PGPASSWORD or ~/.pgpass rather than in " + configName
 }
 
 // copyPath is a store as the command line names it: a URL as it is, a file by its absolute path (a

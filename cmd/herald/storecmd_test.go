@@ -59,13 +59,15 @@ func TestStoreCopy(t *testing.T) {
 
 	out := do("", "store", "copy", "state.db", bare)
 	for _, want := range []string{"copied " + lite + " to " + store.Name(bare) + ":\n", "  subscribers     4\n", "  runs            2\n",
-		"Now point store in herald.yaml (or HERALD_STORE) at " + store.Name(bare)} {
+		"Now set store in herald.yaml (or HERALD_STORE) to the URL you copied to (" + store.Name(bare) + ")"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("herald store copy says:\n%s\nwant it to contain %q", out, want)
 		}
 	}
 	back := filepath.Join(dir, "sub", "back.db") // its folder is made too
-	do("", "store", "copy", bare, "sub/back.db")
+	if out := do("", "store", "copy", bare, "sub/back.db"); !strings.Contains(out, "Now set store in herald.yaml (or HERALD_STORE) to "+back+", ") {
+		t.Errorf("herald store copy to a file says:\n%s\nwant it to name the file", out)
+	}
 
 	// What a user compares: the three stores answer the same. SQLite keeps times to the nanosecond and
 	// PostgreSQL to the microsecond: the source's times are compared at the microsecond.
