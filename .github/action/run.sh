@@ -59,7 +59,7 @@ if [[ ${GITHUB_ACTIONS:-} == true ]]; then
   token=herald-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n') # that no post can guess
   echo "::stop-commands::$token"
 fi
-echo "herald ${command[*]} ${args[*]}"
+echo "herald ${command[*]}${args[*]:+ ${args[*]}}"
 status=0
 "${HERALD_ACTION_BIN:-herald}" "${command[@]}" "${args[@]}" || status=$?
 if [[ -n $token ]]; then echo "::$token::"; fi
