@@ -186,7 +186,7 @@ def main():
     ap.add_argument("action_dir")
     ap.add_argument("workspace")
     ap.add_argument("inputs", nargs="*")
-    a = ap.parse_args()
+    a = ap.parse_intermixed_args()
 
     with open(os.path.join(a.action_dir, "action.yml")) as f:
         action = yaml.safe_load(f)
