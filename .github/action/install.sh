@@ -24,7 +24,7 @@ fi
 bin=$RUNNER_TEMP/herald-bin
 mkdir -p "$bin"
 echo "Building herald ${version:-(dev)} from ${ref:-$GITHUB_ACTION_PATH} with $(go version)"
-"$GITHUB_ACTION_PATH/scripts/build.sh" "$bin/herald" "" "" "$version"
+bash "$GITHUB_ACTION_PATH/scripts/build.sh" "$bin/herald" "" "" "$version"
 
 printed=$("$bin/herald" version)
 echo "$printed"

@@ -59,8 +59,9 @@ if [[ ${GITHUB_ACTIONS:-} == true ]]; then
   token=herald-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n') # that no post can guess
   echo "::stop-commands::$token"
 fi
-echo "herald ${command[*]}${args[*]:+ ${args[*]}}"
+echo "herald ${command[*]-}${args[*]:+ ${args[*]}}"
 status=0
-"${HERALD_ACTION_BIN:-herald}" "${command[@]}" "${args[@]}" || status=$?
+# (${a[@]+"${a[@]}"}: bash 3.2, macOS's, calls an empty array unbound.)
+"${HERALD_ACTION_BIN:-herald}" ${command[@]+"${command[@]}"} ${args[@]+"${args[@]}"} || status=$?
 if [[ -n $token ]]; then echo "::$token::"; fi
 exit "$status"
