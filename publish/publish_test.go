@@ -36,6 +36,9 @@ func newTestSite(t *testing.T) *testSite {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	if _, err := st.LockSend(t.Context(), "publish"); err != nil { // Close releases it
+		t.Fatal(err)
+	}
 	s := &testSite{t: t, dir: dir, st: st, outbox: filepath.Join(dir, ".herald", "outbox")}
 	for _, email := range []string{"ann@example.com", "bob@example.com"} {
 		sub := store.Subscriber{Email: email, Status: store.Active, Frequency: store.Immediate, ConsentSource: store.FromCommand}

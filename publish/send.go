@@ -42,7 +42,7 @@ type Sender interface {
 	FailOld(ctx context.Context, now time.Time, maxAge time.Duration) (int, error)
 	Plan(ctx context.Context, now time.Time) (int, error)
 	Due(ctx context.Context, now time.Time, limit int) ([]store.Delivery, error)
-	DueAfter(ctx context.Context, now time.Time, after int64, limit int) ([]store.Delivery, error)
+	ClaimAfter(ctx context.Context, now time.Time, after int64, limit int) ([]store.Delivery, error)
 	Items(ctx context.Context) ([]store.Item, error)
 	Subscriber(ctx context.Context, id int64) (store.Subscriber, error)
 	Sending(ctx context.Context, atts []store.Attempt, now time.Time) ([]int64, error)
@@ -51,7 +51,7 @@ type Sender interface {
 	DeliveryCounts(ctx context.Context) (map[string]int, error)
 }
 
-// Send plans and sends what is due (the caller holds the run lock): the posts that publish recorded as
+// Send plans and sends what is due (the caller holds the store's LockSend): the posts that publish recorded as
 // new, to the subscribers who should get them, and the messages deferred before. mail is called only when
 // something is due, so that a site with nothing to send needs no mail settings.
 func Send(ctx context.Context, site *posts.Site, st Sender, mail func() (*Mail, error), o SendOptions) error {
@@ -148,7 +148,7 @@ type producer struct {
 func (p *producer) run(ctx context.Context, jobs chan<- mailer.Job) error {
 	var after int64 // page by id: what a run has taken is never taken again, whatever became of it
 	for ctx.Err() == nil {
-		fresh, err := p.st.DueAfter(ctx, p.now, after, 200)
+		fresh, err := p.st.ClaimAfter(ctx, p.now, after, 200) // other senders may share the queue
 		if err != nil {
 			return err
 		}

@@ -49,7 +49,8 @@ type Copied struct {
 // What Copy leaves out, on purpose: write_checks (herald serve's /healthz rewrites its one row on its next
 // check: it says whether the store takes writes, not what it holds); herald_meta, SQLite's user_version
 // and application_id (each store's own: both are at this Herald's version once opened); run_lock (who
-// holds the target's run lock: the copy itself). The id counters (sqlite_sequence, the identity
+// holds the target's run lock: the copy itself); deliveries' claimed_by and PostgreSQL's sender_ids (the
+// claims of senders of the source, which the copy's run lock has stopped). The id counters (sqlite_sequence, the identity
 // sequences) are carried over as counters, not rows.
 var copyTables = []copyTable{
 	{name: "runs", key: "id", ids: idsKept, cols: columns(`id int, started time, finished time, command text,

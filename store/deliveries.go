@@ -207,6 +207,17 @@ func (s *sqliteStore) DueAfter(ctx context.Context, now time.Time, after int64, 
 	return s.deliveries(ctx, "due deliveries", q, args...)
 }
 
+// ClaimAfter is DueAfter for the store's one sender, which holds its run lock.
+func (s *sqliteStore) ClaimAfter(ctx context.Context, now time.Time, after int64, limit int) ([]Delivery, error) {
+	s.mu.Lock()
+	held := len(s.locks) > 0
+	s.mu.Unlock()
+	if !held {
+		return nil, s.checkErr("claim deliveries: not a sender (call LockSend first)")
+	}
+	return s.DueAfter(ctx, now, after, limit)
+}
+
 // deliveries runs q, a SELECT of deliveryCols, and fills in the items of the digests among them, newest
 // first. what names the query in errors.
 func (s *sqliteStore) deliveries(ctx context.Context, what, q string, args ...any) ([]Delivery, error) {

@@ -88,3 +88,20 @@ func (l *fileLock) Unlock() error {
 	})
 	return l.err
 }
+
+// LockSend is the run lock on SQLite: one sender at a time. A store that holds the run lock already (a
+// publish that goes on to send) is a sender as it is.
+func (s *sqliteStore) LockSend(ctx context.Context, command string) (Lock, error) {
+	s.mu.Lock()
+	held := len(s.locks) > 0
+	s.mu.Unlock()
+	if held {
+		return heldLock{}, nil
+	}
+	return s.Lock(ctx, command)
+}
+
+// heldLock is a lock this store holds through another Lock: its Unlock leaves that one be.
+type heldLock struct{}
+
+func (heldLock) Unlock() error { return nil }

@@ -33,10 +33,13 @@ type pgStore struct {
 	name string          // postgres://host:port/database: what errors call the store (never the user or password)
 
 	runKey, writeKey int32 // the advisory locks' second keys, for this store's schema (the first is appID)
+	senderKey        int32 // the first key of its senders' locks (see postgres_send.go)
 
-	mu     sync.Mutex
-	locks  map[*pgLock]struct{}
-	closed bool
+	mu       sync.Mutex
+	locks    map[*pgLock]struct{}
+	sender   int64       // this store's number as a sender (LockSend), 0 when it is none
+	sendLock *pgSendLock // held while sender is set
+	closed   bool
 }
 
 // IsPostgres says whether path names a PostgreSQL store (a postgres:// or postgresql:// URL) rather than a file.
@@ -152,7 +155,7 @@ func (s *pgStore) prepare(ctx context.Context, target int, existing bool) error 
 	if schema == nil {
 		return &pathError{path: s.name, msg: "has no schema to keep the store in (none of search_path's schemas exists); create one, or set search_path in the URL's options"}
 	}
-	s.runKey, s.writeKey = lockKey("run", *schema), lockKey("write", *schema)
+	s.runKey, s.writeKey, s.senderKey = lockKey("run", *schema), lockKey("write", *schema), lockKey("sender", *schema)
 	version, err := s.version(ctx, s.pool)
 	if err != nil {
 		return err
@@ -305,13 +308,16 @@ func (s *pgStore) inTx(ctx context.Context, what string, f func(tx pgx.Tx) error
 
 func (s *pgStore) Close() error {
 	s.mu.Lock()
-	locks := s.locks
+	locks, send := s.locks, s.sendLock
 	s.locks = nil
 	s.closed = true
 	s.mu.Unlock()
 	var errs []error
 	for l := range locks {
 		errs = append(errs, l.Unlock())
+	}
+	if send != nil {
+		errs = append(errs, send.Unlock())
 	}
 	s.pool.Close()
 	return errors.Join(errs...)

@@ -210,7 +210,7 @@ const (
 		message_id = COALESCE(message_id, NULLIF($3::text, ''))
 		WHERE id = $2 AND status IN ('queued', 'deferred') AND (message_id IS NULL OR message_id = $3::text)
 			AND EXISTS (SELECT 1 FROM subscribers s WHERE s.id = deliveries.subscriber_id AND s.status = 'active')`
-	pgRecordOutcome = `UPDATE deliveries SET status = $2, attempts = attempts + 1,
+	pgRecordOutcome = `UPDATE deliveries SET status = $2, attempts = attempts + 1, claimed_by = NULL,
 		last_error = $3, next_attempt_at = $4::timestamptz, sent_at = COALESCE($5::timestamptz, sent_at)
 		WHERE id = $1 AND status = 'sending'`
 )
@@ -300,12 +300,6 @@ func (s *pgStore) exec(ctx context.Context, what, query string, args ...any) (in
 		return err
 	})
 	return int(n), err
-}
-
-func (s *pgStore) Recover(ctx context.Context) (int, error) {
-	return s.exec(ctx, "recover", `UPDATE deliveries SET status = 'unknown', attempts = attempts + 1,
-		last_error = 'the run ended while it was being sent: the server may have it'
-		WHERE status = 'sending'`)
 }
 
 func (s *pgStore) RetryUnknown(ctx context.Context) (int, error) {

@@ -79,6 +79,17 @@ func (s *pgStore) holder(ctx context.Context, conn *pgx.Conn) error {
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return errors.Join(e, s.dbErr("lock: read who holds it", err))
 	}
+	if err == nil {
+		return e
+	}
+	// No run holds it alone: senders share it (LockSend).
+	err = conn.QueryRow(ctx, `SELECT count(*) FROM pg_locks l
+		WHERE l.locktype = 'advisory' AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+			AND l.classid::bigint = $1 AND l.objid::bigint = $2 AND l.objsubid = 2 AND l.granted AND l.mode = 'ShareLock'`,
+		appID, s.runKey).Scan(&e.Senders)
+	if err != nil {
+		return errors.Join(e, s.dbErr("lock: read who holds it", err))
+	}
 	return e
 }
 

@@ -170,6 +170,13 @@ CREATE TABLE write_checks (
 	checked_at TIMESTAMPTZ NOT NULL
 );
 `,
+	// 9: the sender that claimed a delivery (see ClaimAfter), and the numbers senders take: a sender holds
+	// the session lock (senderKey, its number) while it runs, so its claims end with its session.
+	`
+ALTER TABLE deliveries ADD COLUMN claimed_by BIGINT;
+CREATE INDEX deliveries_claimed ON deliveries (claimed_by) WHERE claimed_by IS NOT NULL;
+CREATE SEQUENCE sender_ids MAXVALUE 2147483647 CYCLE;
+`,
 }
 
 // pgTables are the tables each version makes, for the check that a store has all of its version's (a

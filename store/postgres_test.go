@@ -331,7 +331,7 @@ func TestPostgresMigrate(t *testing.T) {
 				t.Fatalf("got version %d, %v, want %d", version, err, len(migrations))
 			}
 			after := pgDump(t, raw)
-			for _, line := range strings.Split(strings.TrimSpace(before), "\n") {
+			for _, line := range strings.Split(strings.TrimSuffix(before, "\n"), "\n") { // an empty table's line ends in a space
 				if !strings.HasPrefix(line, "herald_meta:") && !strings.Contains(after, line+"\n") {
 					t.Errorf("the migration changed or lost %q", line)
 				}

@@ -438,6 +438,11 @@ CREATE TABLE write_checks (
 	checked_at TEXT    NOT NULL
 );
 `,
+	// 9: the sender that claimed a delivery, so that several senders share a PostgreSQL store's queue (see
+	// ClaimAfter). An SQLite store has one sender at a time, its run lock's holder, and leaves it NULL.
+	`
+ALTER TABLE deliveries ADD COLUMN claimed_by INTEGER;
+`,
 }
 
 // migrate brings the store on conn from its version to version to, in one transaction. It reads the

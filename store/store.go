@@ -145,8 +145,15 @@ type Store interface {
 	// Commit is Finish(outcomes) and then Sending(attempts, at) in one transaction: one durable write for
 	// a message's result and the start of the next.
 	Commit(ctx context.Context, outcomes []Outcome, attempts []Attempt, at time.Time) (skipped []int64, err error)
-	// Recover turns the deliveries left sending by a run that died into unknown (the server may have
-	// them) and returns how many. Call it at the start of a send run, holding the run lock.
+	// ClaimAfter is DueAfter for a sender that holds LockSend: it returns up to limit due deliveries with
+	// ids above after that no other running sender has claimed, and claims them for this one. On
+	// PostgreSQL, several senders claim at once without waiting for each other (FOR UPDATE SKIP LOCKED),
+	// and a claim lasts while its sender's session does: when a sender ends, however it ends, what it
+	// claimed and did not send is free for the next. On SQLite, with one sender at a time, it is DueAfter.
+	ClaimAfter(ctx context.Context, now time.Time, after int64, limit int) ([]Delivery, error)
+	// Recover turns the deliveries left sending by a sender that is no longer running into unknown (the
+	// server may have them) and returns how many; what running senders are sending is theirs. Call it at
+	// the start of a send, holding LockSend.
 	Recover(ctx context.Context) (int, error)
 	// RetryUnknown queues the unknown deliveries of active subscribers again, keeping their
 	// Message-IDs, and returns how many.
@@ -161,6 +168,13 @@ type Store interface {
 	// whose holder died does not block. Reads (Items, Runs, Counts) never wait for the lock. command says
 	// what the run is ("publish", "send"), for the message a second run gets.
 	Lock(ctx context.Context, command string) (Lock, error)
+	// LockSend makes this store a sender, for a send run (herald send, or the sending of a publish),
+	// and returns its lock. On SQLite it is the run lock (Lock), which this store may hold already (a
+	// publish that sends): one sender at a time. On PostgreSQL it is a shared hold of the run lock,
+	// which keeps publishing runs and copies out while senders run but lets several senders share the
+	// queue (see ClaimAfter), and a number of this sender's own, held by its database session. A Lock
+	// while senders run fails with a *LockedError that says how many.
+	LockSend(ctx context.Context, command string) (Lock, error)
 	// Close closes the store, releasing any lock still held through it.
 	Close() error
 }
@@ -328,6 +342,7 @@ type Counts struct{ Runs, Items, Removed, Subscribers, Deliveries int }
 // Holder fields are zero when the holder had not written them yet.
 type LockedError struct {
 	Path    string // the store
+	Senders int    // senders that share the lock (PostgreSQL), when they hold it rather than one run
 	PID     int
 	Host    string
 	Command string
@@ -335,6 +350,9 @@ type LockedError struct {
 }
 
 func (e *LockedError) Error() string {
+	if e.Senders > 0 {
+		return fmt.Sprintf("store %s is locked by %d running %s (herald send); try again when they have finished", e.Path, e.Senders, map[bool]string{true: "sender", false: "senders"}[e.Senders == 1])
+	}
 	if e.PID == 0 {
 		return fmt.Sprintf("store %s is locked by another run (which has not said who it is yet); try again when it has finished", e.Path)
 	}

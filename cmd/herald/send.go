@@ -98,7 +98,10 @@ func dryRunSend(ctx context.Context, getenv func(string) string, bf buildFlags, 
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer st.Close() // which releases the lock
+	if _, err := st.LockSend(ctx, "send"); err != nil {
+		return err
+	}
 	bf.noCache = true // a dry run writes nothing beside the real store
 	b, err := prepare(ctx, getenv, siteDir, cfg, bf, stderr)
 	if err != nil {

@@ -312,13 +312,18 @@ type recorder struct {
 	lock store.Lock
 }
 
-// lockStore opens the store and takes the run lock, so that a second run stops at once.
+// lockStore opens the store and takes the run lock, so that a second run stops at once. A send takes
+// the lock of a sender (LockSend): on PostgreSQL, several senders share the queue.
 func lockStore(ctx context.Context, siteDir string, cfg config, command string) (*recorder, error) {
 	st, err := openStore(ctx, siteDir, cfg)
 	if err != nil {
 		return nil, err
 	}
-	l, err := st.Lock(ctx, command)
+	lock := st.Lock
+	if command == "send" {
+		lock = st.LockSend
+	}
+	l, err := lock(ctx, command)
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -431,5 +436,10 @@ func publishRun(ctx context.Context, getenv func(string) string, siteDir string,
 	if command != "publish" {
 		return nil
 	}
+	sl, err := r.st.LockSend(ctx, command)
+	if err != nil {
+		return err
+	}
+	defer sl.Unlock()
 	return sendDue(ctx, b, r.st, getenv, sendFlags{}, "", stdout, stderr)
 }
