@@ -561,14 +561,9 @@ func pgInsertAliases(ctx context.Context, tx pgx.Tx, run int64, started time.Tim
 	}
 	post, fresh := c.newPosts(seen, started)
 	if len(fresh) > 0 {
-		sendable := make([]bool, len(fresh))
-		for j, i := range fresh {
-			sendable[j] = seen[i].Sendable
-		}
-		rows, err := tx.Query(ctx, `INSERT INTO posts (first_run, first_seen, plan_run, sendable)
-			SELECT $1::bigint, $2::timestamptz, $1::bigint, v.sendable
-			FROM unnest($3::boolean[]) WITH ORDINALITY AS v (sendable, n) ORDER BY v.n RETURNING id`,
-			run, pgTime(started), sendable)
+		// The new posts' ids are taken first, in one statement, and given out oldest post first, so that
+		// which row has which id does not rest on the order an INSERT assigns them in.
+		rows, err := tx.Query(ctx, `SELECT nextval(pg_get_serial_sequence('posts', 'id')) FROM generate_series(1, $1::int)`, len(fresh))
 		if err != nil {
 			return err
 		}
@@ -577,13 +572,19 @@ func pgInsertAliases(ctx context.Context, tx pgx.Tx, run int64, started time.Tim
 			return err
 		}
 		if len(made) != len(fresh) {
-			return fmt.Errorf("made %d posts, want %d", len(made), len(fresh))
+			return fmt.Errorf("took %d post ids, want %d", len(made), len(fresh))
 		}
-		// The ids follow the order of the rows (RETURNING need not): the posts are alike but for
-		// sendable, given in that order.
 		slices.Sort(made)
+		sendable := make([]bool, len(fresh))
 		for j, i := range fresh {
-			post[i] = made[j]
+			post[i], sendable[j] = made[j], seen[i].Sendable
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO posts (id, first_run, first_seen, plan_run, sendable) OVERRIDING SYSTEM VALUE
+			SELECT v.id, $1::bigint, $2::timestamptz, $1::bigint, v.sendable
+			FROM unnest($3::bigint[], $4::boolean[]) AS v (id, sendable)`,
+			run, pgTime(started), made, sendable)
+		if err != nil {
+			return err
 		}
 	}
 	var v aliasRows
