@@ -105,6 +105,11 @@ act pgurl 1 site=blog store="postgres://herald:test-url-password@127.0.0.1:1/her
 ln -s "$root" "$tmp/runner/_actions/heraldhq/herald/main"
 act branch 0 command=version --action-path "$tmp/runner/_actions/heraldhq/herald/main"
 grep -q '^herald dev' "$tmp/branch.log" || fail "a branch's build did not say herald dev"
+# A commit pinned with the input version says that version.
+commit=0123456789abcdef0123456789abcdef01234567
+ln -s "$root" "$tmp/runner/_actions/heraldhq/herald/$commit"
+act pinned 0 command=version version=v9.9.9-rc.1 --action-path "$tmp/runner/_actions/heraldhq/herald/$commit"
+grep -qx 'herald v9.9.9-rc.1' "$tmp/pinned.log" || fail "the input version was not stamped"
 echo "ok: action (version, import, publish to the outbox, nothing new, send, lost store refused, masking)"
 
 # The example workflows parse, and give the action only inputs it has.

@@ -3,17 +3,18 @@
 # workflow pinned) with scripts/build.sh, the build of every recipe, into RUNNER_TEMP, puts it on the job's
 # PATH and sets the outputs version and path.
 #
-# The version stamped in is, in order: the input version; the ref the workflow pinned when it is a v-tag
-# (github.action_ref when the runner fills it in, which it does not promise for composite actions, else the
-# last folder of GITHUB_ACTION_PATH, where the runner unpacks owner/repo@ref as _actions/owner/repo/ref).
-# Any other ref (a branch, a commit, a local ./ action) builds an unstamped binary, which says "dev".
+# The version stamped in is the input version, else the ref the workflow pinned when it is a v-tag. The ref
+# is the last folder of GITHUB_ACTION_PATH, where the runner unpacks owner/repo@ref as _actions/owner/repo/ref;
+# not github.action_ref, which runners do not promise to fill in for a composite action's steps (and which,
+# after the setup-go step, might name that action's ref). Any other ref (a branch, a commit, a local ./
+# action) builds an unstamped binary, which says "dev".
 set -euo pipefail
 
 : "${GITHUB_ACTION_PATH:?not set: run this as a step of action.yml}"
 : "${RUNNER_TEMP:?not set}" "${GITHUB_PATH:?not set}" "${GITHUB_OUTPUT:?not set}"
 
-ref=${HERALD_ACTION_REF:-}
-if [[ -z $ref && $GITHUB_ACTION_PATH == */_actions/*/*/* ]]; then
+ref=""
+if [[ $GITHUB_ACTION_PATH == */_actions/*/*/* ]]; then
   ref=${GITHUB_ACTION_PATH##*/}
 fi
 version=${HERALD_ACTION_VERSION:-}
