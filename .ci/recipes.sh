@@ -104,7 +104,7 @@ act pgurl 1 site=blog store="postgres://herald:test-url-password@127.0.0.1:1/her
 # A ref that is not a v-tag builds a dev binary.
 ln -s "$root" "$tmp/runner/_actions/heraldhq/herald/main"
 act branch 0 command=version --action-path "$tmp/runner/_actions/heraldhq/herald/main"
-grep -q '^herald dev' "$tmp/branch.log" || fail "a branch's build did not say herald dev"
+grep -qx 'herald dev' "$tmp/branch.log" || fail "a branch's build did not say herald dev"
 # A commit pinned with the input version says that version.
 commit=0123456789abcdef0123456789abcdef01234567
 ln -s "$root" "$tmp/runner/_actions/heraldhq/herald/$commit"

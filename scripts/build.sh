@@ -3,11 +3,12 @@
 #
 # The one build command of every recipe: the GitHub Action, the Dockerfile's build stage, the release script
 # and .ci/recipes.sh all call it, so that what CI tests is what ships. The binary is static (CGO_ENABLED=0:
-# the SQLite driver is pure Go) and has no local paths in it (-trimpath). VERSION, when given, is stamped in:
-# herald version prints it, and the feeds name it as their generator. Such a build is reproducible: with
-# -buildvcs=false the checkout's state (a modified file, the commit's time) stays out of it, so the same
-# source and Go version give the same bytes. Without VERSION the binary says "dev", with the commit it was
-# built from when the source is a git checkout. An empty GOOS or GOARCH is the host's.
+# the SQLite driver is pure Go) and reproducible: -trimpath leaves no local paths in it, and -buildvcs=false
+# keeps the checkout's state (a modified file, the commit's time) out of it, so the same source and Go
+# version give the same bytes. VERSION, when given, is stamped in: herald version prints it, and the feeds
+# name it as their generator. Without VERSION the binary says "dev". (With VCS stamping, Go 1.24 and later
+# would give a build in a git checkout a pseudo-version, v0.0.0-DATE-COMMIT, which herald would print and
+# write into the feeds as a release's.) An empty GOOS or GOARCH is the host's.
 set -euo pipefail
 
 if [[ $# -lt 1 || $# -gt 4 || -z $1 ]]; then
@@ -30,12 +31,12 @@ case $out in
 esac
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-ldflags="-s -w" vcs=auto
+ldflags="-s -w"
 if [[ -n $version ]]; then
-  ldflags+=" -X main.version=$version" vcs=false
+  ldflags+=" -X main.version=$version"
 fi
 export CGO_ENABLED=0
 if [[ -n $goos ]]; then export GOOS=$goos; fi
 if [[ -n $goarch ]]; then export GOARCH=$goarch; fi
 
-go build -trimpath -buildvcs="$vcs" -ldflags="$ldflags" -o "$out" ./cmd/herald
+go build -trimpath -buildvcs=false -ldflags="$ldflags" -o "$out" ./cmd/herald
