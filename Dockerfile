@@ -18,15 +18,16 @@ ARG VERSION=
 ARG TARGETOS
 ARG TARGETARCH
 RUN scripts/build.sh /out/herald "$TARGETOS" "$TARGETARCH" "$VERSION"
-# What the binary needs from a system, no more: CA certificates (SMTP over TLS, a PostgreSQL store with
-# sslmode=verify-full, the site's published feed) and a /tmp (herald send --dry-run works in a copy there).
-# Time zones are built into the binary (time/tzdata).
-RUN mkdir -p /out/tmp && chmod 1777 /out/tmp
+# The final image's files, gathered in one tree so that COPY keeps each one's mode (a /tmp anyone may
+# write to, as herald send --dry-run works in a copy there), and what the binary needs from a system, no
+# more: CA certificates (SMTP over TLS, a PostgreSQL store with sslmode=verify-full, the site's published
+# feed). Time zones are built into the binary (time/tzdata).
+RUN mkdir -p /image/tmp /image/etc/ssl/certs /image/usr/local/bin && chmod 1777 /image/tmp && \
+    cp /etc/ssl/certs/ca-certificates.crt /image/etc/ssl/certs/ && \
+    cp /out/herald /image/usr/local/bin/herald
 
 FROM scratch
-COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
-COPY --from=build /out/tmp /tmp
-COPY --from=build /out/herald /usr/local/bin/herald
+COPY --from=build /image/ /
 # A numeric user, since the image has no /etc/passwd: 65532, as distroless's nonroot. A site mounted from
 # the host must be writable by it, or run with --user "$(id -u):$(id -g)".
 USER 65532:65532
