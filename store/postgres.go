@@ -35,11 +35,12 @@ type pgStore struct {
 	runKey, writeKey int32 // the advisory locks' second keys, for this store's schema (the first is appID)
 	senderKey        int32 // the first key of its senders' locks (see postgres_send.go)
 
-	mu       sync.Mutex
-	locks    map[*pgLock]struct{}
-	sender   int64       // this store's number as a sender (LockSend), 0 when it is none
-	sendLock *pgSendLock // held while sender is set
-	closed   bool
+	mu        sync.Mutex
+	locks     map[*pgLock]struct{}
+	sender    int64       // this store's number as a sender (LockSend), 0 when it is none
+	senderPID uint32      // the backend pid of the sender's lock connection
+	sendLock  *pgSendLock // held while sender is set
+	closed    bool
 }
 
 // IsPostgres says whether path names a PostgreSQL store (a postgres:// or postgresql:// URL) rather than a file.
@@ -80,11 +81,9 @@ func pgConfig(raw string, o Options) (*pgxpool.Config, error) {
 	name := pgName(raw)
 	u, err := url.Parse(raw)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) { // its text quotes the URL, password and all
-			err = ue.Err
-		}
-		return nil, fmt.Errorf("store %s: the URL cannot be parsed: %w", name, scrubbed{err, o.Password})
+		// The parser's words quote parts of the URL, and a password that could not be parsed out cannot be
+		// scrubbed: none of them is shown.
+		return nil, &pathError{path: name, msg: "cannot be used: its URL cannot be parsed; percent-encode @ : / ? # in the user name and password (%40 %3A %2F %3F %23)"}
 	}
 	secret := o.Password
 	inURL := u.Query().Has("password")

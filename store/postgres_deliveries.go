@@ -216,6 +216,11 @@ const (
 )
 
 func (s *pgStore) sendingTx(ctx context.Context, tx pgx.Tx, attempts []Attempt, at time.Time) ([]int64, error) {
+	if len(attempts) > 0 {
+		if err := s.checkSender(ctx, tx); err != nil {
+			return nil, err
+		}
+	}
 	var skipped []int64
 	for _, a := range attempts {
 		tag, err := tx.Exec(ctx, pgMarkSending, pgTime(at), a.DeliveryID, a.MessageID)

@@ -48,6 +48,9 @@ func (s *pgStore) Lock(ctx context.Context, command string) (Lock, error) {
 }
 
 func (s *pgStore) lock(ctx context.Context, conn *pgx.Conn, command string) (*pgLock, error) {
+	if err := keepSession(ctx, conn); err != nil {
+		return nil, s.dbErr("lock", err)
+	}
 	var got bool
 	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1, $2)", appID, s.runKey).Scan(&got); err != nil {
 		return nil, s.dbErr("lock", err)
@@ -74,7 +77,8 @@ func (s *pgStore) holder(ctx context.Context, conn *pgx.Conn) error {
 	err := conn.QueryRow(ctx, `SELECT h.pid, h.host, h.command, h.since FROM run_lock h
 		WHERE h.lock_key = $2 AND EXISTS (SELECT 1 FROM pg_locks l
 			WHERE l.locktype = 'advisory' AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-				AND l.classid::bigint = $1 AND l.objid::bigint = $2 AND l.objsubid = 2 AND l.granted AND l.pid = h.backend_pid)`,
+				AND l.classid::bigint = $1 AND l.objid::bigint = $2 AND l.objsubid = 2 AND l.granted AND l.pid = h.backend_pid
+				AND l.mode = 'ExclusiveLock')`,
 		appID, s.runKey).Scan(&e.PID, &e.Host, &e.Command, &e.Since)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return errors.Join(e, s.dbErr("lock: read who holds it", err))

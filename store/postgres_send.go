@@ -72,8 +72,51 @@ func (s *pgStore) LockSend(ctx context.Context, command string) (Lock, error) {
 		return nil, fmt.Errorf("store %s: lock: the store is closed", s.name)
 	}
 	l := &pgSendLock{conn: conn, s: s}
-	s.sender, s.sendLock = n, l
+	s.sender, s.senderPID, s.sendLock = n, conn.PgConn().PID(), l
 	return l, nil
+}
+
+// keepSession readies conn, which holds a lock for as long as a run lasts and is idle meanwhile: the
+// server must not end it for being idle (idle_session_timeout, PostgreSQL 14 on, which managed servers
+// set), and must notice soon when its client is gone without a word (a machine switched off, a network
+// cut), rather than after the system's two hours: TCP keepalives every 10 s after 30 s of quiet, and 3
+// unanswered end it, so such a run's locks and claims are free after about a minute. (They apply to TCP
+// connections; over a unix socket the server sees the client go at once.)
+func keepSession(ctx context.Context, conn *pgx.Conn) error {
+	var version int
+	if err := conn.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&version); err != nil {
+		return err
+	}
+	set := "SET tcp_keepalives_idle = 30; SET tcp_keepalives_interval = 10; SET tcp_keepalives_count = 3"
+	if version >= 140000 {
+		set += "; SET idle_session_timeout = 0"
+	}
+	_, err := conn.Exec(ctx, set)
+	return err
+}
+
+// checkSender fails when this store is a sender whose session lock is gone (the server ended the lock's
+// connection): its claims are anyone's then, and another sender may be recovering what it is sending, so
+// it must stop. It runs inside the transactions that claim and that mark deliveries sending.
+func (s *pgStore) checkSender(ctx context.Context, tx pgx.Tx) error {
+	s.mu.Lock()
+	me, pid := s.sender, s.senderPID
+	s.mu.Unlock()
+	if me == 0 {
+		return nil
+	}
+	var held bool
+	err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory'
+		AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+		AND l.classid::bigint = $1 AND l.objid::bigint = $2 AND l.objsubid = 2 AND l.pid = $3 AND l.granted)`,
+		s.senderKey, int32(me), pid).Scan(&held)
+	if err != nil {
+		return err
+	}
+	if !held {
+		return fmt.Errorf("this sender's session lock is gone (the server ended its connection), so other senders may take what it claimed: it stops; the next run recovers what it was sending")
+	}
+	return nil
 }
 
 // lockSend takes a sender's locks on conn (the shared run lock unless held says the store holds the run
@@ -87,6 +130,9 @@ func (s *pgStore) lockSend(ctx context.Context, conn *pgx.Conn, held bool) (int6
 		if !got {
 			return 0, s.holder(ctx, conn)
 		}
+	}
+	if err := keepSession(ctx, conn); err != nil {
+		return 0, s.dbErr("lock", err)
 	}
 	var n int64
 	if err := conn.QueryRow(ctx, "SELECT nextval('sender_ids')").Scan(&n); err != nil {
@@ -107,7 +153,7 @@ func (l *pgSendLock) Unlock() error {
 	l.once.Do(func() {
 		l.s.mu.Lock()
 		if l.s.sendLock == l {
-			l.s.sender, l.s.sendLock = 0, nil
+			l.s.sender, l.s.senderPID, l.s.sendLock = 0, 0, nil
 		}
 		l.s.mu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -155,6 +201,9 @@ func (s *pgStore) ClaimAfter(ctx context.Context, now time.Time, after int64, li
 		map[string]any{"now": pgTime(now), "limit": int64(limit), "after": after, "me": me})
 	var ids []int64
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := s.checkSender(ctx, tx); err != nil {
+			return err
+		}
 		rows, err := tx.Query(ctx, q, args...)
 		if err != nil {
 			return err
