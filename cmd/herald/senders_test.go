@@ -20,8 +20,8 @@ import (
 // TestSeveralSenders runs three herald send processes against one PostgreSQL store whose queue holds one
 // new post for 2,000 subscribers, sending through mailpit, and SIGKILLs a random sender at random moments,
 // starting it again each time, until every sender has run out of work; then one more herald send runs to
-// the end. The kills' moments and victims come from a seed that the test logs (HERALD_TEST_SEED repeats a
-// run). Then mailpit's messages are read back: every subscriber has the post exactly once, except those
+// the end. The gaps between kills and the victims come from a seed that the test logs (HERALD_TEST_SEED
+// gives the same ones again; what a kill interrupts still depends on timing). Then mailpit's messages are read back: every subscriber has the post exactly once, except those
 // whose delivery the store reports unknown (a sender died after its DATA began), who have it once or not
 // at all; nothing is left queued or sending; and the unknowns are at most one per connection per kill.
 func TestSeveralSenders(t *testing.T) {
@@ -34,7 +34,7 @@ func TestSeveralSenders(t *testing.T) {
 		}
 		seed = n
 	}
-	t.Logf("seed %d (HERALD_TEST_SEED=%d repeats the kills' moments and victims)", seed, seed)
+	t.Logf("seed %d (HERALD_TEST_SEED=%d gives the same gaps between kills and the same victims)", seed, seed)
 	rng := rand.New(rand.NewPCG(seed, 0))
 
 	if !onPostgres() { // else copySite gives the site a PostgreSQL store of its own
