@@ -61,7 +61,7 @@ func (c *Composer) Confirm(cf Confirmation, key string, date time.Time) (*Messag
 
 	id, boundary := c.messageID(key)
 	gen := []field{{"Subject", encodeText(d.Subject)}, {"Date", date.Format(time.RFC1123Z)}, {"Message-ID", id},
-		{"Auto-Submitted", "auto-generated"}}
+		{"Auto-Submitted", "auto-generated"}, {"Feedback-ID", feedbackID("signup", c.feedbackHost, "confirm")}}
 	to := (&mail.Address{Address: d.Recipient.Email}).String()
 	raw, err := c.writeMessage(gen, to, boundary, qpSize(text)+qpSize(html), encoded(text), encoded(html), date)
 	if err != nil {

@@ -27,9 +27,12 @@ func TestConfirmHeaders(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := parse(t, messageBytes(t, m))
-	want := []string{"Auto-Submitted", "Content-Type", "Date", "From", "Message-Id", "Mime-Version", "Subject", "To"}
+	want := []string{"Auto-Submitted", "Content-Type", "Date", "Feedback-Id", "From", "Message-Id", "Mime-Version", "Subject", "To"}
 	if got := headerKeys(p.header); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("got headers %v, want %v", got, want)
+	}
+	if got, want := p.header.Get("Feedback-ID"), "signup:blog.example.com:confirm:herald"; got != want {
+		t.Errorf("got Feedback-ID %q, want %q", got, want)
 	}
 	if got := p.header.Get("Auto-Submitted"); got != "auto-generated" {
 		t.Errorf("got Auto-Submitted %q, want auto-generated", got)

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -78,7 +79,7 @@ func TestDKIM(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			key, txt := dkimKeyPair(t, kind)
 			o := testOptions()
-			o.DKIM = &DKIM{Key: key}
+			o.DKIM = []DKIM{{Key: key}}
 			c := newTestComposer(t, o)
 			m, err := c.Post(testRecipient(), testPosts()[0], "post/a/1", sendDate)
 			if err != nil {
@@ -146,5 +147,82 @@ func TestGoldenDKIM(t *testing.T) {
 		if err != nil || len(vs) != 1 || vs[0].Err != nil {
 			t.Errorf("%s does not verify: %v %v", name, err, vs)
 		}
+	}
+}
+
+// TestDKIMDual: with an Ed25519 key and an RSA key, each under its own selector, a message carries two
+// signatures, each of which verifies on its own; a Reply-To or Cc added on the way breaks both.
+func TestDKIMDual(t *testing.T) {
+	records := map[string]string{}
+	o := testOptions()
+	for _, kind := range []string{DKIMEd25519, DKIMRSA} {
+		key, err := GenerateDKIMKey(kind)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec, gotKind, err := DKIMRecord(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if gotKind != kind {
+			t.Errorf("DKIMRecord kind %q, want %q", gotKind, kind)
+		}
+		if want := "v=DKIM1; k=" + kind + "; p="; !strings.HasPrefix(rec, want) {
+			t.Errorf("record %q, want it to start %q", rec, want)
+		}
+		records["herald-"+kind+"._domainkey.blog.example.com"] = rec
+		o.DKIM = append(o.DKIM, DKIM{Key: key, Selector: "herald-" + kind})
+	}
+	c := newTestComposer(t, o)
+	m, err := c.Post(testRecipient(), testPosts()[0], "post/a/1", sendDate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := messageBytes(t, m)
+	verify := func(raw []byte) []*dkim.Verification {
+		t.Helper()
+		vs, err := dkim.VerifyWithOptions(bytes.NewReader(raw), &dkim.VerifyOptions{
+			LookupTXT: func(domain string) ([]string, error) {
+				if r, ok := records[domain]; ok {
+					return []string{r}, nil
+				}
+				return nil, fmt.Errorf("no TXT record at %s", domain)
+			},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return vs
+	}
+	vs := verify(raw)
+	if len(vs) != 2 {
+		t.Fatalf("%d DKIM signatures, want 2", len(vs))
+	}
+	for i, v := range vs {
+		if v.Err != nil {
+			t.Errorf("signature %d does not verify: %v", i, v.Err)
+		}
+		for _, h := range []string{"Reply-To", "Cc", "Feedback-ID"} {
+			if !slices.ContainsFunc(v.HeaderKeys, func(k string) bool { return strings.EqualFold(k, h) }) {
+				t.Errorf("signature %d does not cover %s (h=%s)", i, h, strings.Join(v.HeaderKeys, ":"))
+			}
+		}
+	}
+	for _, added := range []string{"Reply-To: someone@else.example\r\n", "Cc: someone@else.example\r\n"} {
+		for i, v := range verify(append([]byte(added), raw...)) {
+			if v.Err == nil {
+				t.Errorf("signature %d verifies with %q added", i, strings.TrimSpace(added))
+			}
+		}
+	}
+}
+
+func TestDKIMSameSelector(t *testing.T) {
+	a, _ := dkimKeyPair(t, "ed25519")
+	b, _ := dkimKeyPair(t, "rsa")
+	o := testOptions()
+	o.DKIM = []DKIM{{Key: a}, {Key: b}}
+	if _, err := NewComposer(o); err == nil || !strings.Contains(err.Error(), "selector") {
+		t.Errorf("two keys under one selector: got %v, want an error about the selector", err)
 	}
 }

@@ -1,6 +1,8 @@
 package mailer
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/url"
 	"strings"
@@ -189,4 +191,38 @@ func unsubscribeMailto(s string) (string, error) {
 		return "", fmt.Errorf("mailer: unsubscribe mailto %q: %w", s, err)
 	}
 	return "mailto:" + a + "?" + strings.ReplaceAll(q.Encode(), "+", "%20"), nil
+}
+
+// feedbackID builds the Feedback-ID header of Gmail's feedback loop, "campaign:customer:mailtype:sender":
+// Gmail reports complaint rates for each value of each field, so the campaign is the post (or the
+// digest's posts), the customer the site, the mail type post, digest or confirm, and the sender Herald.
+// Every field is letters, digits, dots and hyphens: a colon would shift the fields.
+func feedbackID(campaign, host, mailType string) string {
+	return campaign + ":" + host + ":" + mailType + ":herald"
+}
+
+// feedbackCampaign is a short hash of the ids of a message's posts: the same for every recipient of a
+// post (or of the same digest), and a post's id, which a title or URL would give away, stays out of it.
+func feedbackCampaign(ids ...string) string {
+	sum := sha256.Sum256([]byte(strings.Join(ids, "\n")))
+	return hex.EncodeToString(sum[:8])
+}
+
+// feedbackField is the site URL's host as a Feedback-ID field, or fallback (the From domain) when the
+// URL has none: lower case, with anything but letters, digits, dots and hyphens (an IPv6 address's
+// colons) as hyphens.
+func feedbackField(siteURL, fallback string) string {
+	host := ""
+	if u, err := url.Parse(siteURL); err == nil {
+		host = strings.ToLower(u.Hostname())
+	}
+	if host == "" {
+		host = fallback
+	}
+	return strings.Map(func(r rune) rune {
+		if r < utf8.RuneSelf && (isAlnum(byte(r)) || r == '.' || r == '-') {
+			return r
+		}
+		return '-'
+	}, host)
 }

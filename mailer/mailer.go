@@ -80,13 +80,15 @@ type Options struct {
 	// email.css, content.css). May be nil.
 	Templates fs.FS
 
-	DKIM *DKIM // nil: no DKIM signature
+	// DKIM are the keys that sign every message, each with a DKIM-Signature of its own (none: no
+	// signature). An Ed25519 key and an RSA one, each under its own selector, is what RFC 8463 recommends.
+	DKIM []DKIM
 
 	// MaxDigestPosts caps the posts shown in a digest; the rest are counted and linked. 0: no cap.
 	MaxDigestPosts int
 }
 
-// DKIM configures DKIM signing (RFC 6376) of every message.
+// DKIM is one key that signs every message (RFC 6376).
 type DKIM struct {
 	Selector string // default "herald"
 	Domain   string // default: the From address's domain
@@ -200,7 +202,8 @@ type Composer struct {
 	domain                     string // of From: the Message-ID's right-hand side
 	listID                     string // the List-Id header, encoded
 	mailto                     string // the mailto: URI for List-Unsubscribe, "" when none
-	dkim                       *dkimKey
+	dkim                       []*dkimKey
+	feedbackHost               string // the Feedback-ID's customer: the site's host
 	css, contentCSS            string // email.css, content.css
 	postHTML, digestHTML       *htmltemplate.Template
 	postText, digestText       *texttemplate.Template
@@ -249,11 +252,10 @@ func NewComposer(o Options) (*Composer, error) {
 			return nil, err
 		}
 	}
-	if o.DKIM != nil {
-		if c.dkim, err = parseDKIM(*o.DKIM, c.domain); err != nil {
-			return nil, err
-		}
+	if c.dkim, err = parseDKIMKeys(o.DKIM, c.domain); err != nil {
+		return nil, err
 	}
+	c.feedbackHost = feedbackField(o.SiteURL, c.domain)
 	if err := c.parseTemplates(); err != nil {
 		return nil, err
 	}

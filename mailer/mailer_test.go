@@ -175,7 +175,7 @@ func TestGolden(t *testing.T) {
 				if err != nil {
 					panic(err)
 				}
-				o.DKIM = &DKIM{Key: key, Selector: "s2025"}
+				o.DKIM = []DKIM{{Key: key, Selector: "s2025"}}
 			},
 			r: testRecipient(),
 			compose: func(c *Composer, r Recipient) (*Message, error) {
@@ -223,7 +223,7 @@ func TestGolden(t *testing.T) {
 				if err != nil {
 					panic(err)
 				}
-				o.DKIM = &DKIM{Key: key, Selector: "s2025"}
+				o.DKIM = []DKIM{{Key: key, Selector: "s2025"}}
 			},
 			r: Recipient{
 				Email: "bob@example.net", UnsubscribeURL: "http://localhost:8080/unsubscribe?token=xyz",
@@ -335,7 +335,7 @@ func headerKeys(h mail.Header) []string {
 	return keys
 }
 
-var baseHeaders = []string{"Content-Type", "Date", "From", "List-Id", "List-Unsubscribe", "Message-Id",
+var baseHeaders = []string{"Content-Type", "Date", "Feedback-Id", "From", "List-Id", "List-Unsubscribe", "Message-Id",
 	"Mime-Version", "Precedence", "Subject", "To", "X-Auto-Response-Suppress"}
 
 func withHeaders(extra ...string) []string {
@@ -569,7 +569,7 @@ func TestNewComposerErrors(t *testing.T) {
 			o.Templates = fstest.MapFS{"post.html": {Data: []byte("{{define \"body\"}}{{.Post.Nope}")}}
 		}, wantMsg: "post.html"},
 		{name: "broken subject", options: func(o *Options) { o.SubjectTemplate = "{{.Post.Title" }, wantMsg: "subject template"},
-		{name: "bad DKIM key", options: func(o *Options) { o.DKIM = &DKIM{Key: []byte("not a key")} }, wantMsg: "DKIM"},
+		{name: "bad DKIM key", options: func(o *Options) { o.DKIM = []DKIM{{Key: []byte("not a key")}} }, wantMsg: "DKIM"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -46,7 +46,7 @@ func TestMailpit(t *testing.T) {
 	mp := mailpittest.Start(t, "--smtp-auth-allow-insecure")
 	key, txt := dkimKeyPair(t, "ed25519")
 	o := testOptions()
-	o.DKIM = &DKIM{Key: key}
+	o.DKIM = []DKIM{{Key: key}}
 	c := newTestComposer(t, o)
 	r := testRecipient()
 	post, err := c.Post(r, testPosts()[0], "post/2025-01-14-failover/17", sendDate)

@@ -25,8 +25,8 @@ const (
 )
 
 // writeMessage writes a whole message: its headers, then the two parts, which text and html append
-// encoded to the message's bytes (size is about what they add). With a DKIM key, the signature covers the
-// message as written without it, and goes first among the headers.
+// encoded to the message's bytes (size is about what they add). With DKIM keys, each signature covers the
+// message as written without any of them, and they go first among the headers, in the keys' order.
 func (c *Composer) writeMessage(gen []field, to, boundary string, size int, text, html func([]byte) []byte, date time.Time) ([]byte, error) {
 	gen = append(gen, field{"MIME-Version", "1.0"})
 	var h bytes.Buffer
@@ -39,15 +39,15 @@ func (c *Composer) writeMessage(gen []field, to, boundary string, size int, text
 	b = append(b, "\r\n--"+boundary+"\r\n"+htmlPartHeader...)
 	b = html(b)
 	b = append(b, "\r\n--"+boundary+"--\r\n"...)
-	if c.dkim == nil {
+	if len(c.dkim) == 0 {
 		return b, nil
 	}
-	sig, err := c.dkim.sign(b[:head-2], b[head:], date)
+	sigs, err := signAll(c.dkim, b[:head-2], b[head:], date)
 	if err != nil {
 		return nil, err
 	}
 	h.Reset()
-	c.writeHead(&h, append(gen, field{"DKIM-Signature", sig}), to, boundary)
+	c.writeHead(&h, append(gen, sigs...), to, boundary)
 	return append(h.Bytes(), b[head:]...), nil
 }
 
@@ -61,7 +61,7 @@ func encoded(s string) func([]byte) []byte {
 
 // writeHead writes the header section and the blank line after it.
 func (c *Composer) writeHead(b *bytes.Buffer, gen []field, to, boundary string) {
-	slices.SortFunc(gen, func(a, b field) int { return strings.Compare(a.name, b.name) })
+	slices.SortStableFunc(gen, func(a, b field) int { return strings.Compare(a.name, b.name) })
 	for _, f := range gen {
 		// What go-mail's SetGenHeader did to every value: nothing, to the printable ASCII Herald
 		// writes, but a URL may carry other bytes in its query.

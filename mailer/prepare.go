@@ -36,7 +36,8 @@ type Prepared struct {
 	subject  *texttemplate.Template
 	html     *htmltemplate.Template
 	text     *texttemplate.Template
-	fillable bool // the templates and the stylesheet allow filling in
+	fillable bool   // the templates and the stylesheet allow filling in
+	feedback string // the Feedback-ID header
 
 	mu     sync.Mutex
 	frames [1 << nHoles]*frame // by kind of recipient (see recipient.kind), made at its first email
@@ -49,7 +50,8 @@ func (c *Composer) PreparePost(p *posts.Post) (*Prepared, error) {
 		return nil, err
 	}
 	d.Post = c.post(p, !c.o.FullContent || p.ExcerptOnly)
-	return &Prepared{c: c, data: d, subject: c.postSubject, html: c.postHTML, text: c.postText, fillable: c.postFillable}, nil
+	return &Prepared{c: c, data: d, subject: c.postSubject, html: c.postHTML, text: c.postText, fillable: c.postFillable,
+		feedback: feedbackID(feedbackCampaign(p.ID), c.feedbackHost, "post")}, nil
 }
 
 // PrepareDigest prepares the emails of a digest of several posts (newest first, as given). It shows at
@@ -71,7 +73,12 @@ func (c *Composer) PrepareDigest(ps []*posts.Post) (*Prepared, error) {
 	for _, p := range shown {
 		d.Posts = append(d.Posts, c.post(p, true))
 	}
-	return &Prepared{c: c, data: d, subject: c.digestSubject, html: c.digestHTML, text: c.digestText, fillable: c.digestFillable}, nil
+	ids := make([]string, len(ps))
+	for i, p := range ps {
+		ids[i] = p.ID
+	}
+	return &Prepared{c: c, data: d, subject: c.digestSubject, html: c.digestHTML, text: c.digestText, fillable: c.digestFillable,
+		feedback: feedbackID(feedbackCampaign(ids...), c.feedbackHost, "digest")}, nil
 }
 
 // Message composes the email for one recipient. key names the delivery (for example
@@ -99,11 +106,11 @@ func (p *Prepared) Message(r Recipient, key string, date time.Time) (*Message, e
 			return nil, err
 		}
 		m := &Message{Subject: subject, HTML: htmlPart, Text: text}
-		return p.c.message(m, v, key, date, qpSize(text)+qpSize(htmlPart), encoded(text), encoded(htmlPart))
+		return p.c.message(m, v, key, p.feedback, date, qpSize(text)+qpSize(htmlPart), encoded(text), encoded(htmlPart))
 	}
 	fl := filler{values: v.values}
 	m := &Message{Subject: f.subject}
-	return p.c.message(m, v, key, date, f.text.qp+f.html.qp+1024,
+	return p.c.message(m, v, key, p.feedback, date, f.text.qp+f.html.qp+1024,
 		func(b []byte) []byte { m.Text, b = f.text.fill(&fl, b); return b },
 		func(b []byte) []byte { m.HTML, b = f.html.fill(&fl, b); return b })
 }
@@ -209,15 +216,16 @@ func setRecipient(d *TemplateData, values [nHoles]string, mailto string) {
 
 // message completes m, which holds the subject (and the parts, or they are filled in as they are
 // encoded): its headers and its bytes. size, text and html are writeMessage's.
-func (c *Composer) message(m *Message, v recipient, key string, date time.Time, size int, text, html func([]byte) []byte) (*Message, error) {
+func (c *Composer) message(m *Message, v recipient, key, feedback string, date time.Time, size int, text, html func([]byte) []byte) (*Message, error) {
 	m.To, m.Date, m.from = v.values[holeEmail], date, c.envelopeFrom
 	m.rcpt = (&mail.Address{Address: m.To}).String()
 	var boundary string
 	m.MessageID, boundary = c.messageID(key)
 	unsub, oneClick := listUnsubscribe(v.values[holeUnsubscribe], c.mailto)
-	gen := make([]field, 0, 11)
+	gen := make([]field, 0, 12+len(c.dkim))
 	gen = append(gen, field{"Subject", encodeText(m.Subject)}, field{"Date", date.Format(time.RFC1123Z)},
-		field{"Message-ID", m.MessageID}, field{"List-Id", c.listID}, field{"List-Unsubscribe", unsub})
+		field{"Message-ID", m.MessageID}, field{"List-Id", c.listID}, field{"List-Unsubscribe", unsub},
+		field{"Feedback-ID", feedback})
 	if oneClick {
 		gen = append(gen, field{"List-Unsubscribe-Post", "List-Unsubscribe=One-Click"})
 	}

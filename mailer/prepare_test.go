@@ -57,7 +57,7 @@ func TestFill(t *testing.T) {
 		wantWhole int  // the values (1<<holeName, ...) whose recipients get emails composed whole all the same
 	}{
 		{name: "default templates", fillable: true},
-		{name: "DKIM", options: func(o *Options) { o.DKIM = &DKIM{Key: dkimKey} }, fillable: true},
+		{name: "DKIM", options: func(o *Options) { o.DKIM = []DKIM{{Key: dkimKey}} }, fillable: true},
 		{name: "no mailto", options: func(o *Options) { o.UnsubscribeMailto = "" }, fillable: true},
 		{name: "the name in an attribute", options: func(o *Options) {
 			o.Templates = body(`<p title="{{.Recipient.Name}}">{{.Recipient.Email}}</p>`)
@@ -188,16 +188,26 @@ func goMailBytes(t *testing.T, c *Composer, m *Message, r Recipient, key string)
 	if oneClick {
 		g.SetGenHeader(gomail.HeaderListUnsubscribePost, "List-Unsubscribe=One-Click")
 	}
+	// The Feedback-ID is the post's or the digest's: taken from the message, as the Composer has no
+	// other way to say it.
+	sent, err := mail.ReadMessage(bytes.NewReader(m.raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.SetGenHeader(gomail.Header("Feedback-ID"), sent.Header.Get("Feedback-ID"))
 	g.SetBulk()
 	g.SetBodyString(gomail.TypeTextPlain, m.Text)
 	g.AddAlternativeString(gomail.TypeTextHTML, m.HTML)
 	var b bytes.Buffer
-	if c.dkim != nil {
+	if len(c.dkim) > 1 {
+		t.Fatal("goMailBytes signs with one key only")
+	}
+	if len(c.dkim) == 1 {
 		if _, err := g.WriteTo(&b); err != nil {
 			t.Fatal(err)
 		}
 		i := bytes.Index(b.Bytes(), []byte("\r\n\r\n"))
-		sig, err := c.dkim.sign(b.Bytes()[:i+2], b.Bytes()[i+4:], m.Date)
+		sig, err := c.dkim[0].sign(b.Bytes()[:i+2], b.Bytes()[i+4:], m.Date)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -121,7 +121,8 @@ func privatePaths(siteDir string, cfg config) []string {
 			ps = append(ps, sp+suffix)
 		}
 	}
-	for _, p := range []string{cfg.DKIMKeyFile, cfg.smtpPasswordFile, cfg.storePasswordFile} { // read from the working folder
+	ps = append(ps, dkimKeyPaths(siteDir, cfg)...)
+	for _, p := range []string{cfg.smtpPasswordFile, cfg.storePasswordFile} { // read from the working folder
 		if abs, err := filepath.Abs(p); err == nil && p != "" {
 			ps = append(ps, abs)
 		}

@@ -121,6 +121,8 @@ Usage:
   herald serve [flags]     run the subscribe, confirm, unsubscribe and preferences pages
   herald store copy ...    copy the state store into a new one, SQLite or PostgreSQL (FROM TO)
   herald preview [POST]    render a post's email to files, or on a localhost page with --serve
+  herald dkim init         make DKIM keys and print the DNS records that publish them
+  herald doctor [flags]    check the DNS records (DKIM, SPF, DMARC) and settings receivers look at
   herald version           print Herald's version
 
 Run "herald COMMAND --help" for a command's flags. Every command takes -C DIR, the site's folder.
@@ -196,6 +198,10 @@ func command(ctx context.Context, args []string, getenv func(string) string, std
 		return runServe(ctx, args[1:], getenv, stdout, stderr)
 	case "store":
 		return runStore(ctx, args[1:], getenv, stdout, stderr)
+	case "dkim":
+		return runDKIM(ctx, args[1:], getenv, stdout, stderr)
+	case "doctor":
+		return runDoctor(ctx, args[1:], getenv, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "herald", versionString())
 		return nil
