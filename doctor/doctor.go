@@ -294,6 +294,7 @@ var spfIncludes = []struct{ host, include string }{
 	{"smtp.sendgrid.net", "sendgrid.net"},
 	{"mailgun.org", "mailgun.org"},
 	{"smtp.postmarkapp.com", "spf.mtasv.net"},
+	{"smtp.resend.com", "amazonses.com"},
 	{"smtp.fastmail.com", "spf.messagingengine.com"},
 	{"smtp.zoho.com", "zoho.com"},
 	{"smtp.zoho.eu", "zoho.eu"},
