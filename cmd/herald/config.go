@@ -20,7 +20,6 @@ import (
 	"unicode"
 
 	"github.com/heraldhq/herald/posts"
-	"github.com/heraldhq/herald/store"
 	"gopkg.in/yaml.v3"
 )
 
@@ -429,8 +428,8 @@ func (c *config) check(setBy map[string]origin) error {
 		bad("stylesheet", strconv.Quote(s), "want default (Herald's own), or the URL of an XSLT stylesheet such as /assets/feed.xsl")
 	}
 	// herald.yaml lives in the site's repository: a password written there is published with it.
-	if store.IsPostgres(c.Store) && setBy["store"].env == "" && urlHasPassword(c.Store) {
-		bad("store", store.Name(c.Store)+" (with a password, not shown)", "leave the password out of herald.yaml, which is kept with the site; put it in a file HERALD_STORE_PASSWORD_FILE names, or in PGPASSWORD or ~/.pgpass, or give the whole URL in HERALD_STORE")
+	if shown, want := storeProblem(c.Store, setBy["store"].env == ""); want != "" {
+		bad("store", shown, want)
 	}
 	for _, h := range c.Hubs {
 		if !isHTTPURL(h) {
@@ -451,18 +450,6 @@ func (c *config) check(setBy map[string]origin) error {
 		errs[i] = errors.New(p.msg)
 	}
 	return errors.Join(errs...)
-}
-
-// urlHasPassword says whether the database URL s holds a password, in its user part or as a parameter.
-// One that cannot be parsed is left to opening the store, whose error says what is wrong (and shows no
-// password).
-func urlHasPassword(s string) bool {
-	u, err := url.Parse(s)
-	if err != nil {
-		return false
-	}
-	_, ok := u.User.Password()
-	return ok || u.Query().Has("password")
 }
 
 func isHTTPURL(s string) bool {

@@ -10,8 +10,10 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -37,6 +39,34 @@ func storePath(siteDir string, cfg config) string {
 		return p
 	}
 	return filepath.Join(siteDir, p)
+}
+
+// urlLike matches a value that starts as a URL does, with a scheme of two letters or more (C:\ is a path).
+var urlLike = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]+:`)
+
+// storeProblem says what is wrong with the store setting s, in the words of config.check (shown, what to
+// do), or want "" when nothing is: a URL of another kind (a JDBC URL, postgres:/ with one slash) would be
+// taken for a file's name; a postgres:// URL that cannot be parsed cannot be checked for a password; a
+// password is not to be written into herald.yaml (inYAML), which is kept with the site. Neither ever
+// quotes s, which may hold a password.
+func storeProblem(s string, inYAML bool) (shown, want string) {
+	switch {
+	case s == "":
+		return "", ""
+	case !store.IsPostgres(s):
+		if urlLike.MatchString(s) {
+			return "(a URL, not shown)", "want the path of an SQLite file, or a PostgreSQL URL that starts postgres:// or postgresql://"
+		}
+		return "", ""
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return store.Name(s), "its URL cannot be parsed: percent-encode @ : / ? # in the user name and password (%40 %3A %2F %3F %23)"
+	}
+	if _, ok := u.User.Password(); (ok || u.Query().Has("password")) && inYAML {
+		return store.Name(s) + " (with a password, not shown)", "leave the password out of herald.yaml, which is kept with the site; put it in a file HERALD_STORE_PASSWORD_FILE names, or in PGPASSWORD or ~/.pgpass, or give the whole URL in HERALD_STORE"
+	}
+	return "", ""
 }
 
 // localDir is the folder of what Herald keeps on this machine beside the state (the default outbox, the

@@ -58,8 +58,9 @@ func siteStore(ctx context.Context, dir string, getenv func(string) string) (sto
 		return nil, err
 	}
 	sp := storePath(siteDir, cfg)
-	if _, err := os.Stat(sp); !store.IsPostgres(sp) && errors.Is(err, fs.ErrNotExist) && !isSite(siteDir, cfg) {
-		return nil, errUsage{fmt.Sprintf("%s is not a site's folder (no %s, _config.yml or Hugo config) and has no store: run Herald in the site's folder, or pass -C DIR", siteDir, configName)}
+	// A PostgreSQL store is reached from a site's folder too: the site's .herald keeps what is local.
+	if _, err := os.Stat(sp); (store.IsPostgres(sp) || errors.Is(err, fs.ErrNotExist)) && !isSite(siteDir, cfg) {
+		return nil, errUsage{fmt.Sprintf("%s is not a site's folder (no %s, _config.yml or Hugo config): run Herald in the site's folder, or pass -C DIR", siteDir, configName)}
 	}
 	return openStore(ctx, siteDir, cfg)
 }
