@@ -31,7 +31,10 @@ func release() string {
 	if version != "" {
 		return version
 	}
-	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "(devel)" {
+	// A module's version is a release's when Go fetched the module to build it (go install
+	// module@version), which its checksum shows; a build in a checkout gets a made-up version of its
+	// commit (Go 1.24 on), which is no release.
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Sum != "" && info.Main.Version != "(devel)" {
 		return info.Main.Version
 	}
 	return ""
