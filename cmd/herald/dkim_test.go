@@ -234,6 +234,14 @@ func TestDoctor(t *testing.T) {
 			wantText: []string{"FAIL  settings", "needs https"},
 		},
 		{
+			name: "an API transport and SPF without its include",
+			change: func(t *testing.T, s *dkimSite) {
+				replaceConfig(t, s.dir, `(?m)^smtp: .*$`, "transport: postmark://")
+				s.dns.SetTXT("blog.example.com", "v=spf1 mx ~all")
+			},
+			wantText: []string{"warn  SPF", "include:spf.mtasv.net", "No problems found."},
+		},
+		{
 			name:     "no postal address",
 			change:   func(t *testing.T, s *dkimSite) { replaceConfig(t, s.dir, `(?m)^postal_address:.*\n`, "") },
 			wantErr:  true,
