@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/heraldhq/herald/internal/dnstest"
 )
@@ -233,7 +234,7 @@ func TestLookupTXT(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dead.client.Timeout = 500e6
+	dead.client.Timeout = 500 * time.Millisecond
 	if _, err := dead.LookupTXT(t.Context(), "example.org"); err == nil {
 		t.Error("a server that does not answer: got no error")
 	}

@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"strings"
 
+	"golang.org/x/net/idna"
+
 	"github.com/heraldhq/herald/doctor"
 	"github.com/heraldhq/herald/mailer"
 )
@@ -141,20 +143,25 @@ whole value in one box, without quotes, and splits it itself.
 	return nil
 }
 
-// dkimDomain is the domain the signatures name (d=): dkim_domain, else from's.
+// dkimDomain is the domain the signatures name (d=), in its ASCII form as DNS and the mailer write it:
+// dkim_domain, else from's.
 func dkimDomain(cfg config) (string, error) {
-	if cfg.DKIMDomain != "" {
-		return strings.ToLower(strings.TrimSuffix(cfg.DKIMDomain, ".")), nil
+	domain := cfg.DKIMDomain
+	if domain == "" {
+		if cfg.From == "" {
+			return "", fmt.Errorf("no domain for the DKIM records: set from: \"Your Name <you@example.com>\" in %s (or HERALD_FROM), or dkim_domain", configName)
+		}
+		a, err := mail.ParseAddress(cfg.From)
+		if err != nil {
+			return "", fmt.Errorf("from %q in %s is not an address like \"Your Name <you@example.com>\": %v", cfg.From, configName, err)
+		}
+		_, domain, _ = strings.Cut(a.Address, "@")
 	}
-	if cfg.From == "" {
-		return "", fmt.Errorf("no domain for the DKIM records: set from: \"Your Name <you@example.com>\" in %s (or HERALD_FROM), or dkim_domain", configName)
-	}
-	a, err := mail.ParseAddress(cfg.From)
+	ascii, err := idna.Lookup.ToASCII(strings.TrimSuffix(domain, "."))
 	if err != nil {
-		return "", fmt.Errorf("from %q in %s is not an address like \"Your Name <you@example.com>\": %v", cfg.From, configName, err)
+		return "", fmt.Errorf("the DKIM domain %q is not a domain name: set dkim_domain in %s", domain, configName)
 	}
-	_, domain, _ := strings.Cut(a.Address, "@")
-	return strings.ToLower(domain), nil
+	return strings.ToLower(ascii), nil
 }
 
 // dkimKeyPaths are the files dkim_key_file names, relative to the site's folder.
@@ -185,6 +192,13 @@ func dkimKeys(siteDir string, cfg config) ([]mailer.DKIM, error) {
 	case len(sels) != len(paths):
 		return nil, fmt.Errorf("dkim_key_file names %d keys and dkim_selector %d selectors: each key needs a selector of its own, in the same order (herald dkim init prints both lines)", len(paths), len(sels))
 	}
+	domain := ""
+	if cfg.DKIMDomain != "" {
+		var err error
+		if domain, err = dkimDomain(cfg); err != nil {
+			return nil, err
+		}
+	}
 	keys := make([]mailer.DKIM, len(paths))
 	for i, p := range paths {
 		setting := "dkim_key_file (HERALD_DKIM_KEY_FILE)"
@@ -195,7 +209,7 @@ func dkimKeys(siteDir string, cfg config) ([]mailer.DKIM, error) {
 		if err != nil {
 			return nil, err
 		}
-		keys[i] = mailer.DKIM{Selector: sels[i], Domain: cfg.DKIMDomain, Key: key}
+		keys[i] = mailer.DKIM{Selector: sels[i], Domain: domain, Key: key}
 	}
 	return keys, nil
 }
