@@ -207,7 +207,7 @@ func (s *pgStore) Commit(ctx context.Context, outcomes []Outcome, attempts []Att
 
 const (
 	pgMarkSending = `UPDATE deliveries SET status = 'sending', sending_at = COALESCE(sending_at, $1::timestamptz),
-		message_id = COALESCE(message_id, NULLIF($3::text, ''))
+		message_id = COALESCE(message_id, NULLIF($3::text, '')), claimed_by = COALESCE(NULLIF($4::bigint, 0), claimed_by)
 		WHERE id = $2 AND status IN ('queued', 'deferred') AND (message_id IS NULL OR message_id = $3::text)
 			AND EXISTS (SELECT 1 FROM subscribers s WHERE s.id = deliveries.subscriber_id AND s.status = 'active')`
 	pgRecordOutcome = `UPDATE deliveries SET status = $2, attempts = attempts + 1, claimed_by = NULL,
@@ -221,9 +221,12 @@ func (s *pgStore) sendingTx(ctx context.Context, tx pgx.Tx, attempts []Attempt, 
 			return nil, err
 		}
 	}
+	s.mu.Lock()
+	me := s.sender // a message being sent is its sender's claim, a retry after a deferral too
+	s.mu.Unlock()
 	var skipped []int64
 	for _, a := range attempts {
-		tag, err := tx.Exec(ctx, pgMarkSending, pgTime(at), a.DeliveryID, a.MessageID)
+		tag, err := tx.Exec(ctx, pgMarkSending, pgTime(at), a.DeliveryID, a.MessageID, me)
 		if err != nil {
 			return nil, err
 		}

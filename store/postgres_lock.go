@@ -114,8 +114,11 @@ func (l *pgLock) Unlock() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		_, derr := l.conn.Exec(ctx, "DELETE FROM run_lock WHERE lock_key = $1 AND backend_pid = pg_backend_pid()", l.s.runKey)
-		if err := l.conn.Close(ctx); err != nil || derr != nil {
-			l.err = l.s.dbErr("unlock", errors.Join(derr, err))
+		// Released at once, rather than when the server has ended the session after Close, which it does
+		// in its own time: the next run, started as soon as this one returns, must find the lock free.
+		_, uerr := l.conn.Exec(ctx, "SELECT pg_advisory_unlock_all()")
+		if err := l.conn.Close(ctx); err != nil || derr != nil || uerr != nil {
+			l.err = l.s.dbErr("unlock", errors.Join(derr, uerr, err))
 		}
 	})
 	return l.err
