@@ -95,7 +95,7 @@ func sendHTTP(ctx context.Context, c httpCall) (int, http.Header, []byte, error)
 func lostAnswer(provider string, mayHave bool, err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
-		err = ue.Err // url.Error quotes the URL, which can hold the Mailgun domain or a test's port only, but keep it short
+		err = ue.Err // the method and URL it adds say nothing the provider's name does not
 	}
 	detail := fmt.Errorf("%s: %w", provider, err)
 	if mayHave {
