@@ -238,6 +238,16 @@ Flags:
 	} else {
 		fmt.Fprintf(stdout, "kept the secret in %s\n", secretPath(siteDir))
 	}
+	if kind == "jekyll" {
+		// Jekyll publishes every file it does not exclude; the secret's .herald is a dot-folder, which it
+		// leaves out itself.
+		switch changed, err := excludeFromJekyll(siteDir, configName); {
+		case err != nil:
+			fmt.Fprintf(stderr, "warning: %v\n", err)
+		case changed != "":
+			fmt.Fprintf(stdout, "added %s to exclude in %s, so that Jekyll does not publish it\n", configName, changed)
+		}
+	}
 
 	// What is still missing, with the environment counted: HERALD_FROM in CI is as good as from.
 	cfg, err := loadConfig(siteDir, getenv)
