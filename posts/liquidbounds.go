@@ -280,6 +280,52 @@ func sprint(b *cappedBuffer, v any, depth int) {
 	fmt.Fprint(b, v)
 }
 
+// liquidSize is about how many bytes v makes as a string (its strings' lengths, one more for each item of
+// a list or hash, a number's digits at most 24), counting no further than past limit nor deeper than
+// maxNesting: the bound the list filters check, so that no list holds more than a post may write.
+func liquidSize(v any, limit int) int {
+	n := 0
+	var walk func(v any, depth int)
+	walk = func(v any, depth int) {
+		if n > limit || depth > maxNesting { // deeper, the filters that read a value refuse it themselves
+			return
+		}
+		switch v := v.(type) {
+		case nil:
+		case string:
+			n += len(v)
+		case []byte:
+			n += len(v)
+		case []any:
+			for _, x := range v {
+				n++
+				if walk(x, depth+1); n > limit {
+					return
+				}
+			}
+		case map[string]any:
+			for k, x := range v {
+				n += len(k) + 1
+				if walk(x, depth+1); n > limit {
+					return
+				}
+			}
+		case yaml2.MapSlice:
+			for _, it := range v {
+				n++
+				if walk(it.Key, depth+1); n > limit {
+					return
+				}
+				walk(it.Value, depth+1)
+			}
+		default:
+			n += 24
+		}
+	}
+	walk(v, 0)
+	return n
+}
+
 // renderBounded renders tpl, a post's or an include's, into a writer bounded by what st may still write.
 // A bound reached is kept in st.err; a panic in the engine is an error (a refused write makes it panic).
 func renderBounded(tpl *liquid.Template, b map[string]any, st *renderState) (out []byte, err liquid.SourceError) {
@@ -328,11 +374,28 @@ func (e *liquidEngine) registerBoundedFilters() {
 		}
 		return strings.ReplaceAll(s, old, n)
 	})
+	// A list is capped by what it holds, not by its length alone: a list of many references to one long
+	// string is short to make and huge once a filter that takes a string gets it (upcase, slugify,
+	// truncate, ... all join it first).
 	f("concat", func(a, b []any) []any {
-		if len(a)+len(b) > e.bounds.Bytes {
+		if len(a)+len(b) > e.bounds.Bytes || liquidSize(a, e.bounds.Bytes)+liquidSize(b, e.bounds.Bytes) > e.bounds.Bytes {
 			tooLong("the filter concat")
 		}
 		return append(append(make([]any, 0, len(a)+len(b)), a...), b...)
+	})
+	f("push", func(v, item any) []any {
+		a := asSlice(v)
+		if len(a)+1 > e.bounds.Bytes || liquidSize(a, e.bounds.Bytes)+liquidSize(item, e.bounds.Bytes) > e.bounds.Bytes {
+			tooLong("the filter push")
+		}
+		return append(append(make([]any, 0, len(a)+1), a...), item)
+	})
+	f("unshift", func(v, item any) []any {
+		a := asSlice(v)
+		if len(a)+1 > e.bounds.Bytes || liquidSize(a, e.bounds.Bytes)+liquidSize(item, e.bounds.Bytes) > e.bounds.Bytes {
+			tooLong("the filter unshift")
+		}
+		return append([]any{item}, a...)
 	})
 	f("join", func(a []any, sep func(string) string) string {
 		b := e.capped("join")
