@@ -88,6 +88,15 @@ Flags:
 	if err != nil {
 		return err
 	}
+	// The feeds hold posts no run has recorded maybe: the next publish must not take them for the work of a
+	// run its store does not remember (publish.CheckBehind).
+	ids := make([]string, len(b.site.Posts))
+	for i, p := range b.site.Posts {
+		ids[i] = p.ID
+	}
+	if err := addUnrecorded(b.site.Dir, b.cfg, ids, false); err != nil {
+		return err
+	}
 	return b.writeOutputs(outs, false, stdout)
 }
 
@@ -115,7 +124,7 @@ func siteOptions(dir string, cfg config) posts.Options {
 // secret, the store, the outbox), herald.yaml, and wherever they are, an SQLite store with every file
 // SQLite keeps beside it, the posts cache, the outbox, the DKIM key and the password files.
 func privatePaths(siteDir string, cfg config) []string {
-	ps := []string{filepath.Join(siteDir, storeDir), filepath.Join(siteDir, configName), outboxPath(siteDir, cfg), cachePath(siteDir, cfg)}
+	ps := []string{filepath.Join(siteDir, storeDir), filepath.Join(siteDir, configName), outboxPath(siteDir, cfg), cachePath(siteDir, cfg), unrecordedPath(siteDir, cfg)}
 	if sp := storePath(siteDir, cfg); !store.IsPostgres(sp) {
 		for _, suffix := range []string{"", "-wal", "-shm", "-journal", ".lock"} {
 			ps = append(ps, sp+suffix)

@@ -150,6 +150,8 @@ func explain(err error) error {
 			err = fmt.Errorf("%w, max_new", err)
 		}
 		return fmt.Errorf("%w. If the post ids changed (a new domain, another id scheme), --rebaseline records the posts under their new ids and mails none of them; if they really are all new, --force mails them", err)
+	case errors.Is(err, publish.ErrStoreBehind):
+		return fmt.Errorf("%w. Was the store restored from an older copy? Point store in %s (or HERALD_STORE) at the newest one, and nobody is mailed twice. If these posts were never mailed, herald publish --force mails them; --rebaseline records them and mails nobody", err, configName)
 	case errors.Is(err, publish.ErrStoreLooksNew):
 		return fmt.Errorf("%w. Point store in %s (or HERALD_STORE) at the store earlier runs used; or, to start a new history, run herald publish --init: the posts on the site become the baseline, and nobody is mailed", err, configName)
 	case errors.Is(err, posts.ErrNoURL):

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"net/url"
 	"os"
@@ -85,6 +86,50 @@ func cachePath(siteDir string, cfg config) string {
 		return filepath.Join(siteDir, storeDir, "posts-cache")
 	}
 	return storePath(siteDir, cfg) + ".posts-cache"
+}
+
+// unrecordedPath is the list of the ids that runs of this machine wrote into the feeds without recording
+// them (see publish.CheckBehind): in localDir, beside the posts cache.
+func unrecordedPath(siteDir string, cfg config) string {
+	return filepath.Join(localDir(siteDir, cfg), "unrecorded-feed-ids")
+}
+
+// readUnrecorded reads the ids of unrecordedPath; none when there is no such file.
+func readUnrecorded(siteDir string, cfg config) (map[string]bool, error) {
+	b, err := os.ReadFile(unrecordedPath(siteDir, cfg))
+	if errors.Is(err, fs.ErrNotExist) {
+		return map[string]bool{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	ids := map[string]bool{}
+	for _, id := range strings.Split(string(b), "\n") {
+		if id != "" {
+			ids[id] = true
+		}
+	}
+	return ids, nil
+}
+
+// addUnrecorded adds ids to unrecordedPath, before a run writes them into the feeds unrecorded; with
+// clear, it empties it instead, once a run has recorded everything its feeds hold. Nothing is written
+// where there is no local folder yet (no run has been recorded there).
+func addUnrecorded(siteDir string, cfg config, ids []string, clear bool) error {
+	if !isDir(localDir(siteDir, cfg)) {
+		return nil
+	}
+	all := map[string]bool{}
+	if !clear {
+		var err error
+		if all, err = readUnrecorded(siteDir, cfg); err != nil {
+			return err
+		}
+	}
+	for _, id := range ids {
+		all[id] = true
+	}
+	return replaceFile(unrecordedPath(siteDir, cfg), []byte(strings.Join(slices.Sorted(maps.Keys(all)), "\n")), 0o600)
 }
 
 // outboxPath is the Maildir folder mail goes to without smtp: outbox in herald.yaml (relative to the
@@ -444,9 +489,27 @@ func publishRun(ctx context.Context, getenv func(string) string, siteDir string,
 	if err != nil {
 		return err
 	}
+	if !df.force && !df.rebaseline {
+		unrecorded, err := readUnrecorded(b.site.Dir, b.cfg)
+		if err != nil {
+			return err
+		}
+		if err := publish.CheckBehind(b.feeds, d, unrecorded); err != nil {
+			return err
+		}
+	}
 	outs, err := publish.Build(ctx, b.site, b.feeds, stderr)
 	if err != nil {
 		return err
+	}
+	if !dryRun { // should the run stop before it records, the feeds hold these unrecorded
+		var ids []string
+		for _, e := range d.New {
+			ids = append(ids, e.ID)
+		}
+		if err := addUnrecorded(b.site.Dir, b.cfg, ids, false); err != nil {
+			return err
+		}
 	}
 	topics := websubTopics(b, outs) // WebSub (websub.go): the feeds this run changes, known only before they are written
 	if err := b.writeOutputs(outs, dryRun, stdout); err != nil {
@@ -460,6 +523,9 @@ func publishRun(ctx context.Context, getenv func(string) string, siteDir string,
 	pingHubs(ctx, b, topics, stdout, stderr) // WebSub (websub.go): tell the hubs; failures are warnings
 	run, err := publish.Record(ctx, r.st, b.site, d, store.Run{Started: started, Command: command, ConfigHash: configHash(b.site.Dir), Forced: df.force})
 	if err != nil {
+		return err
+	}
+	if err := addUnrecorded(b.site.Dir, b.cfg, nil, true); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "recorded run #%d\n", run.ID)
