@@ -2,9 +2,11 @@ package feed
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/xml"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gorilla/feeds"
@@ -29,6 +31,8 @@ type rssDoc struct {
 }
 
 type rssChannel struct {
+	Title       rssText `xml:"title"`       // shadows RssFeed's
+	Description rssText `xml:"description"` // shadows RssFeed's; plain text in a channel
 	*feeds.RssFeed
 	AtomLinks []atomLinkNS `xml:"atom:link"`
 	Items     []*rssItem   `xml:"item"`
@@ -41,11 +45,12 @@ type atomLinkNS struct {
 }
 
 type rssItem struct {
+	Title *rssText `xml:"title"` // shadows RssItem's
 	*feeds.RssItem
 	Description string            `xml:"description,omitempty"`
 	Content     *feeds.RssContent // shadows RssItem.Content, which stays nil
-	Categories  []string          `xml:"category"`
-	Creators    []string          `xml:"dc:creator"`
+	Categories  []rssText         `xml:"category"`
+	Creators    []rssText         `xml:"dc:creator"`
 	Thumbnail   *mediaThumbnail   `xml:"media:thumbnail"`
 }
 
@@ -53,21 +58,37 @@ type mediaThumbnail struct {
 	URL string `xml:"url,attr"`
 }
 
+// rssText is an element of plain text written with hexadecimal character references for "&", "<" and ">",
+// rather than the named entities encoding/xml writes: the RSS Best Practices Profile asks for them
+// (https://www.rssboard.org/rss-profile#data-types-characterdata), and the W3C validator warns about
+// named ones ("Encode "&" and "<" in plain text using hexadecimal character references").
+type rssText struct {
+	Text string `xml:",innerxml"`
+}
+
+var rssTextEscaper = strings.NewReplacer("&", "&#x26;", "<", "&#x3C;", ">", "&#x3E;", "\r", "&#xD;")
+
+func plainRSS(s string) rssText { return rssText{Text: rssTextEscaper.Replace(s)} }
+
+func plainRSSList(ss []string) []rssText {
+	out := make([]rssText, len(ss))
+	for i, s := range ss {
+		out[i] = plainRSS(s)
+	}
+	return out
+}
+
 // RSS renders items as an RSS 2.0 document.
 func RSS(o Options, items []*posts.Post) ([]byte, error) {
 	o, items = safe(o, items)
-	ch := &rssChannel{RssFeed: &feeds.RssFeed{
-		Title:         o.Title,
+	// A channel's description is required by the specification: the title stands in for a missing one.
+	ch := &rssChannel{Title: plainRSS(o.Title), Description: plainRSS(cmp.Or(o.Description, o.Title)), RssFeed: &feeds.RssFeed{
 		Link:          o.SiteURL,
-		Description:   o.Description,
 		Language:      o.Lang,
 		LastBuildDate: updated(items).Format(time.RFC1123Z),
 		Generator:     o.Generator,
 		Docs:          "https://www.rssboard.org/rss-specification",
 	}}
-	if ch.Description == "" {
-		ch.Description = o.Title // required by the specification
-	}
 	if o.RSSURL != "" {
 		ch.AtomLinks = append(ch.AtomLinks, atomLinkNS{Href: o.RSSURL, Rel: "self", Type: "application/rss+xml"})
 	}
@@ -75,12 +96,12 @@ func RSS(o Options, items []*posts.Post) ([]byte, error) {
 		ch.AtomLinks = append(ch.AtomLinks, atomLinkNS{Href: h, Rel: "hub"})
 	}
 	for _, p := range items {
-		it := &rssItem{RssItem: &feeds.RssItem{
-			Title:   p.Title,
+		title := plainRSS(p.Title)
+		it := &rssItem{Title: &title, RssItem: &feeds.RssItem{
 			Link:    p.URL,
 			PubDate: p.Date.Format(time.RFC1123Z),
 			Guid:    &feeds.RssGuid{Id: p.ID, IsPermaLink: "false"},
-		}, Description: p.SummaryHTML, Categories: terms(p)}
+		}, Description: p.SummaryHTML, Categories: plainRSSList(terms(p))}
 		if p.ID == p.URL {
 			it.Guid.IsPermaLink = "true"
 		}
@@ -95,7 +116,7 @@ func RSS(o Options, items []*posts.Post) ([]byte, error) {
 					it.Author = fmt.Sprintf("%s (%s)", a.Email, a.Name)
 				}
 			} else if a.Name != "" {
-				it.Creators = append(it.Creators, a.Name)
+				it.Creators = append(it.Creators, plainRSS(a.Name))
 			}
 		}
 		if p.Enclosure != nil {

@@ -36,7 +36,7 @@ type postCache struct {
 }
 
 const (
-	cacheVersion  = "herald posts cache 8\n" // the file's first line; change it when what a loader makes of a file changes
+	cacheVersion  = "herald posts cache 9\n" // the file's first line; change it when what a loader makes of a file changes
 	racyWindow    = 2 * time.Second
 	maxCacheBytes = 256 << 20 // a larger file is not read: no real site's cache comes near it
 )

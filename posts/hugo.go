@@ -392,7 +392,7 @@ func hugoPostPages(pages []hugoPage, mainSections []string) []hugoPage {
 // whose build options keep it out of lists.
 func (s *Site) hugoPost(pg hugoPage, src []byte, cfg *hugoConfig, sep, host string, opts Options) (*Post, []Warning, error) {
 	rel := pg.rel
-	fm, body, err := parseFrontMatter(rel, src, s.maxFM)
+	fm, _, err := parseFrontMatter(rel, src, s.maxFM)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -487,17 +487,6 @@ func (s *Site) hugoPost(pg hugoPage, src []byte, cfg *hugoConfig, sep, host stri
 		// What stays when a post is retitled, moved to another URL or edited: its place under content and
 		// the day it was dated, as written.
 		p.ID = fmt.Sprintf("tag:%s,%s:%s", host, date.Format("2006-01-02"), escapePath(pg.key()))
-	}
-	if sc := findShortcodes(body); len(sc) > 0 {
-		names := make([]string, 0, len(sc))
-		for _, c := range sc {
-			if n := "{{< " + c.name + " >}}"; !slices.Contains(names, n) {
-				names = append(names, n)
-			}
-		}
-		line := fm.bodyLine + bytes.Count(body[:sc[0].off], []byte("\n"))
-		warns = append(warns, Warning{rel, line, fmt.Sprintf("Hugo shortcodes (%s) cannot run outside Hugo; the feed keeps the text inside them "+
-			"and drops the rest (figure becomes an image, highlight a code block, youtube a link, ref and relref the page's URL)", strings.Join(names, ", "))})
 	}
 	return p, warns, nil
 }
@@ -894,60 +883,173 @@ func (m hugoMarkdown) Convert(src []byte, w io.Writer, opts ...parser.ParseOptio
 	return m.Markdown.Convert(src, w, opts...)
 }
 
-// replaceShortcodes drops shortcodes and keeps the text between an opening and a closing one. A few
-// built-in shortcodes get a stand-in: figure an image, highlight a fenced code block, youtube a link,
+// replaceShortcodes drops shortcodes and keeps the text between an opening and a closing one. Hugo's
+// built-in shortcodes (https://gohugo.io/shortcodes/) get a stand-in: highlight the code, escaped, in a
+// block of its own (however it is spaced, even on one line with its text); comment nothing; figure an
+// image; youtube, vimeo, gist, x (twitter, tweet) and instagram a link to what they embed, see embedFor;
 // ref and relref the URL of the page they name. {{</* x */>}} becomes the text {{< x >}}, as in Hugo.
 func (m hugoMarkdown) replaceShortcodes(src []byte) []byte {
-	return shortcodeRe.ReplaceAllFunc(src, func(match []byte) []byte {
-		sm := shortcodeRe.FindSubmatch(match)
-		open, inner := string(sm[1]), string(sm[2])
+	var b bytes.Buffer
+	b.Grow(len(src))
+	ms := shortcodeRe.FindAllSubmatchIndex(src, -1)
+	at := 0
+	for i := 0; i < len(ms); i++ {
+		sm := ms[i]
+		b.Write(src[at:sm[0]])
+		at = sm[1]
+		open, inner := string(src[sm[2]:sm[3]]), string(src[sm[4]:sm[5]])
 		c, ok := parseShortcode(inner)
 		if !ok {
-			i, j := strings.Index(inner, "/*"), strings.LastIndex(inner, "*/")
-			if i >= 0 && j >= i+2 {
+			if i, j := strings.Index(inner, "/*"), strings.LastIndex(inner, "*/"); i >= 0 && j >= i+2 {
 				closeDelim := map[string]string{"<": ">", "%": "%"}[open]
-				return []byte("{{" + open + inner[i+2:j] + closeDelim + "}}")
+				b.WriteString("{{" + open + inner[i+2:j] + closeDelim + "}}")
 			}
-			return nil
+			continue
 		}
-		named, pos := shortcodeArgs(c.args)
-		arg := func(key string, n int) string {
-			if v := named[key]; v != "" {
-				return v
+		name := strings.ToLower(c.name)
+		if (name == "highlight" || name == "comment") && !c.closing {
+			// Their text is not Markdown: it runs to the closing shortcode, taken whole.
+			if k := closingShortcode(src, ms, i+1, name); k >= 0 {
+				if name == "highlight" {
+					named, pos := shortcodeArgs(c.args)
+					b.WriteString(highlightHTML(firstNonEmpty(named["lang"], first(pos)), string(src[sm[1]:ms[k][0]])))
+				}
+				i, at = k, ms[k][1]
+				continue
 			}
-			if n < len(pos) {
-				return pos[n]
-			}
+		}
+		b.WriteString(m.shortcode(c))
+	}
+	b.Write(src[at:])
+	return []byte(placeBlocks(b.String()))
+}
+
+// closingShortcode returns the index in ms, from k on, of the shortcode that closes name, or -1.
+func closingShortcode(src []byte, ms [][]int, k int, name string) int {
+	for ; k < len(ms); k++ {
+		c, ok := parseShortcode(string(src[ms[k][4]:ms[k][5]]))
+		if ok && c.closing && strings.EqualFold(c.name, name) {
+			return k
+		}
+	}
+	return -1
+}
+
+func first(ss []string) string {
+	if len(ss) == 0 {
+		return ""
+	}
+	return ss[0]
+}
+
+// highlightHTML is code in <pre><code>, between the markers that placeBlocks puts on lines of their own,
+// so that Markdown passes it through as one HTML block, blank lines and all.
+func highlightHTML(lang, code string) string {
+	class := ""
+	if highlightLang.MatchString(lang) {
+		class = fmt.Sprintf(` class="language-%s" data-lang="%s"`, strings.ReplaceAll(lang, "+", "-"), lang)
+	}
+	code = strings.Trim(strings.ReplaceAll(code, "\x00", ""), "\r\n")
+	return blockOpen + "<pre><code" + class + ">" + codeEscaper.Replace(code) + "\n</code></pre>" + blockClose
+}
+
+// shortcode is the stand-in of one shortcode other than a highlight or comment block (see replaceShortcodes).
+// The arguments are those Hugo's built-ins document; an id may be named or the first positional argument.
+func (m hugoMarkdown) shortcode(c shortcodeCall) string {
+	if c.closing {
+		return ""
+	}
+	named, pos := shortcodeArgs(c.args)
+	arg := func(key string, n int) string {
+		if v := named[key]; v != "" {
+			return v
+		}
+		if n < len(pos) {
+			return pos[n]
+		}
+		return ""
+	}
+	link := func(e embed, ok bool) string {
+		if !ok {
 			return ""
 		}
-		switch strings.ToLower(c.name) {
-		case "highlight":
-			if c.closing {
-				return []byte("```")
-			}
-			return []byte("```" + arg("lang", 0))
-		case "figure":
-			if c.closing {
-				return nil
-			}
-			img := `<img src="` + html.EscapeString(named["src"]) + `" alt="` +
-				html.EscapeString(firstNonEmpty(named["alt"], named["caption"], named["title"])) + `">`
-			if link := named["link"]; link != "" {
-				img = `<a href="` + html.EscapeString(link) + `">` + img + `</a>`
-			}
-			return []byte(img)
-		case "youtube":
-			if id := arg("id", 0); id != "" && !c.closing {
-				u := html.EscapeString("https://www.youtube.com/watch?v=" + url.QueryEscape(id))
-				return []byte(`<a href="` + u + `">` + u + `</a>`)
-			}
-		case "ref", "relref":
-			if !c.closing {
-				return []byte(m.refs.resolve(arg("path", 0)))
-			}
+		return e.html()
+	}
+	switch strings.ToLower(c.name) {
+	case "figure":
+		img := `<img src="` + html.EscapeString(named["src"]) + `" alt="` +
+			html.EscapeString(firstNonEmpty(named["alt"], named["caption"], named["title"])) + `">`
+		if link := named["link"]; link != "" {
+			img = `<a href="` + html.EscapeString(link) + `">` + img + `</a>`
 		}
+		return img
+	case "youtube":
+		// https://gohugo.io/shortcodes/youtube/: {{< youtube 0RKpf3rK57I >}}, or id=, and title=.
+		if id := arg("id", 0); youtubeID.MatchString(id) {
+			return youtubeEmbed(id, named["title"]).html()
+		}
+	case "vimeo", "vimeo_simple":
+		// https://gohugo.io/shortcodes/vimeo/: {{< vimeo 55073825 >}}, or id=, and title=.
+		if id := arg("id", 0); numericID.MatchString(id) {
+			return link(embedFor("https://player.vimeo.com/video/"+id, named["title"]))
+		}
+	case "gist":
+		// https://gohugo.io/shortcodes/gist/: {{< gist user id [file] >}}, or user=, id=, file=.
+		user, id, file := arg("user", 0), arg("id", 1), arg("file", 2)
+		if user != "" && id != "" {
+			src := "https://gist.github.com/" + url.PathEscape(user) + "/" + url.PathEscape(id) + ".js"
+			if file != "" {
+				src += "?file=" + url.QueryEscape(file)
+			}
+			return link(embedFor(src, ""))
+		}
+	case "x", "x_simple", "twitter", "twitter_simple", "tweet":
+		// https://gohugo.io/shortcodes/x/: {{< x user="SanDiegoZoo" id="1453110110599868418" >}}; Hugo
+		// fetches the post from X's oEmbed API, which a feed cannot, so it becomes a link. Older sites
+		// write {{< tweet 1453110110599868418 >}}, with the id alone.
+		user, id := named["user"], arg("id", 0)
+		if !numericID.MatchString(id) {
+			break
+		}
+		if user == "" {
+			return embed{url: "https://x.com/i/web/status/" + id, name: "Post on X"}.html()
+		}
+		return embed{url: "https://x.com/" + url.PathEscape(user) + "/status/" + id, name: "Post by @" + user + " on X"}.html()
+	case "instagram", "instagram_simple":
+		// https://gohugo.io/shortcodes/instagram/: {{< instagram CxOWiQNP2MO >}}, or id=.
+		if id := arg("id", 0); youtubeID.MatchString(id) {
+			return embed{url: "https://www.instagram.com/p/" + id + "/", name: "Instagram post"}.html()
+		}
+	case "ref", "relref":
+		return m.refs.resolve(arg("path", 0))
+	}
+	return ""
+}
+
+// hugoBuiltins are the shortcodes replaceShortcodes stands in for; any other is warned about.
+var hugoBuiltins = map[string]bool{"highlight": true, "comment": true, "figure": true, "youtube": true, "vimeo": true,
+	"vimeo_simple": true, "gist": true, "x": true, "x_simple": true, "twitter": true, "twitter_simple": true, "tweet": true,
+	"instagram": true, "instagram_simple": true, "ref": true, "relref": true}
+
+// shortcodeWarning says which of a body's shortcodes Herald cannot stand in for, at the line of the first.
+func shortcodeWarning(p *Post, body []byte) []Warning {
+	var names []string
+	line := 0
+	for _, c := range findShortcodes(body) {
+		if hugoBuiltins[strings.ToLower(c.name)] {
+			continue
+		}
+		if line == 0 {
+			line = max(p.bodyLine, 1) + bytes.Count(body[:c.off], []byte("\n"))
+		}
+		if n := "{{< " + c.name + " >}}"; !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	if len(names) == 0 {
 		return nil
-	})
+	}
+	return []Warning{{p.Path, line, fmt.Sprintf("Hugo shortcodes (%s) are the site's own, which only Hugo can run; the feed keeps the text inside them and drops the rest", strings.Join(names, ", "))}}
 }
 
 // hugoRefs finds the URL of the page a ref or relref shortcode names. Herald knows the URLs of the posts

@@ -8,6 +8,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -132,7 +133,7 @@ func loadJekyll(ctx context.Context, opts Options) (*Site, error) {
 			convertExts["."+strings.ToLower(e)] = true
 		}
 	}
-	authors, err := readAuthorsData(s.files)
+	authors, err := readAuthorsData(opts.Dir, s.files, raw)
 	if err != nil {
 		return nil, err
 	}
@@ -160,7 +161,7 @@ func loadJekyll(ctx context.Context, opts Options) (*Site, error) {
 	}
 	s.Warnings = append(s.Warnings, warns...)
 	s.appendPosts(ps)
-	s.render = newRenderer()
+	s.render = renderer{md: newKramdown()}
 	s.config = raw
 	return s, nil
 }
@@ -341,10 +342,79 @@ func excluded(rel string, exclude []string) bool {
 	return false
 }
 
-// readAuthorsData reads _data/authors.yml, where Jekyll sites keep their authors by key.
-func readAuthorsData(files *sitefs.FS) (map[string]Author, error) {
-	for _, name := range []string{"_data/authors.yml", "_data/authors.yaml"} {
-		src, err := files.ReadFile(name)
+// Where a Jekyll site keeps its authors by key, so that a post's "author: jill" names Jill. Jekyll itself
+// has no such file; themes read one, and Herald reads the one the site's theme would, first found of:
+//
+//  1. _data/authors.yml (or .yaml, .json): what minimal-mistakes, Chirpy, So Simple, Jasper2, Hydejack and
+//     jekyll-seo-tag read (site.data.authors[page.author]).
+//  2. The data file that the site's own layouts and includes look authors up in:
+//     site.data.NAME[page.author] (or post.author, include.author, author) names _data/NAME.*.
+//  3. authors: in _config.yml, a map by key, as Mediumish and Type on Strap keep them.
+//  4. _data/members.*, people.*, team.* or contributors.*: the names lab and team sites give their lists.
+//
+// A file may be a map by key, or a list of people each with a key (key, id, username, handle or slug).
+
+// authorDataNames are the data files tried in steps 1 and 4, in order.
+var (
+	authorDataFirst = []string{"authors"}
+	authorDataLast  = []string{"members", "people", "team", "contributors"}
+	dataExts        = []string{".yml", ".yaml", ".json"}
+	authorLookup    = regexp.MustCompile(`site\.data\.([A-Za-z0-9_-]+)\[\s*(?:page\.|post\.|include\.)?author\s*\]`)
+)
+
+// readAuthorsData reads the authors of a Jekyll site by key (see above); config is _config.yml.
+func readAuthorsData(siteDir string, files *sitefs.FS, config map[string]any) (map[string]Author, error) {
+	dataDir := siteFolder(config, "data_dir", "_data")
+	names := append([]string{}, authorDataFirst...)
+	names = append(names, themeAuthorData(siteDir, files, config)...)
+	for _, name := range names {
+		if m, err := readAuthorFile(files, dataDir, name); m != nil || err != nil {
+			return m, err
+		}
+	}
+	if m := authorMap(config["authors"]); m != nil {
+		return m, nil
+	}
+	for _, name := range authorDataLast {
+		if m, err := readAuthorFile(files, dataDir, name); m != nil || err != nil {
+			return m, err
+		}
+	}
+	return nil, nil
+}
+
+// themeAuthorData lists the data files the site's layouts and includes look authors up in, in the order of
+// the files' paths.
+func themeAuthorData(siteDir string, files *sitefs.FS, config map[string]any) []string {
+	var out []string
+	for _, dir := range []string{siteFolder(config, "layouts_dir", "_layouts"), siteFolder(config, "includes_dir", "_includes")} {
+		root := filepath.Join(siteDir, filepath.FromSlash(dir))
+		_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || !d.Type().IsRegular() {
+				return nil
+			}
+			rel, _ := filepath.Rel(siteDir, p)
+			src, err := files.ReadFile(filepath.ToSlash(rel)) // through sitefs, which refuses private files
+			if err != nil {
+				return nil
+			}
+			for _, m := range authorLookup.FindAllSubmatch(src, -1) {
+				if n := string(m[1]); !slices.Contains(out, n) {
+					out = append(out, n)
+				}
+			}
+			return nil
+		})
+	}
+	return out
+}
+
+// readAuthorFile reads dataDir/name.{yml,yaml,json}; a file that is not there, or holds no people by key,
+// gives nil.
+func readAuthorFile(files *sitefs.FS, dataDir, name string) (map[string]Author, error) {
+	for _, ext := range dataExts {
+		file := path.Join(dataDir, name+ext)
+		src, err := files.ReadFile(file)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
@@ -352,23 +422,53 @@ func readAuthorsData(files *sitefs.FS) (map[string]Author, error) {
 			return nil, err
 		}
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", name, err)
+			return nil, fmt.Errorf("read %s: %w", file, err)
 		}
-		var m map[string]any
-		if err := yaml.Unmarshal(src, &m); err != nil {
-			return nil, yamlError(name, 0, err)
+		var v any
+		if err := yaml.Unmarshal(src, &v); err != nil { // JSON is YAML
+			return nil, yamlError(file, 0, err)
 		}
-		out := make(map[string]Author, len(m))
-		for k, v := range m {
-			a := authorFrom(v)
+		return authorMap(v), nil
+	}
+	return nil, nil
+}
+
+// authorMap reads people by key from a map of key → person, or a list of people with keys.
+func authorMap(v any) map[string]Author {
+	out := map[string]Author{}
+	switch v := v.(type) {
+	case map[string]any:
+		for k, e := range v {
+			if _, ok := e.(map[string]any); !ok {
+				if _, ok := e.(string); !ok {
+					continue
+				}
+			}
+			a := authorFrom(e)
 			if a.Name == "" {
 				a.Name = k
 			}
 			out[k] = a
 		}
-		return out, nil
+	case []any:
+		for _, e := range v {
+			m, ok := e.(map[string]any)
+			if !ok {
+				continue
+			}
+			if k := firstString(m, "key", "id", "username", "handle", "slug"); k != "" {
+				a := authorFrom(m)
+				if a.Name == "" {
+					a.Name = k
+				}
+				out[k] = a
+			}
+		}
 	}
-	return nil, nil
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 func atoi(s string) int {

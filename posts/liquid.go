@@ -72,7 +72,7 @@ const (
 var (
 	liquidSimpleTags = map[string]bool{
 		"assign": true, "break": true, "continue": true, "cycle": true,
-		"include": true, "include_relative": true, "post_url": true, "link": true,
+		"include": true, "include_relative": true, "post_url": true, "link": true, "gist": true, "twitter": true,
 	}
 	liquidBlocks = map[string][]string{
 		"if": {"elsif", "else"}, "unless": {"else"}, "case": {"when", "else"}, "for": {"else"},
@@ -150,7 +150,7 @@ func newLiquidEngine(s *Site, config map[string]any) (*liquidEngine, error) {
 	e := &liquidEngine{
 		eng:         liquid.NewEngine(),
 		site0:       s,
-		md:          newMarkdown(),
+		md:          newKramdown(),
 		files:       s.files,
 		bounds:      s.liquidBounds,
 		loc:         s.Location,
@@ -221,6 +221,8 @@ func newLiquidEngine(s *Site, config map[string]any) (*liquidEngine, error) {
 	e.eng.RegisterTag("include_relative", e.includeTag(true))
 	e.eng.RegisterTag("post_url", e.postURLTag)
 	e.eng.RegisterTag("link", e.linkTag)
+	e.eng.RegisterTag("gist", gistTag)
+	e.eng.RegisterTag("twitter", twitterTag)
 	e.eng.RegisterBlock("highlight", highlightBlock)
 	e.registerFilters()
 	e.registerBoundedFilters()
@@ -951,6 +953,57 @@ func (e *liquidEngine) postURLTag(ctx render.Context) (string, error) {
 		return tagText(ctx), nil
 	}
 	return e.urlPath(p.URL), nil
+}
+
+// gistTag is the jekyll-gist plugin's {% gist [USER/]ID [FILE] %} (https://github.com/jekyll/jekyll-gist),
+// which writes the gist's script; in a feed it is a link to the gist (see embedFor).
+func gistTag(ctx render.Context) (string, error) {
+	args, err := ctx.ExpandTagArg()
+	f := strings.Fields(args)
+	if err != nil || len(f) == 0 || len(f) > 2 {
+		stateOf(ctx).warn(ctx, "gist: write {% gist user/id %} or {% gist user/id file %}; left as text")
+		return tagText(ctx), nil
+	}
+	if !gistID.MatchString(f[0]) {
+		stateOf(ctx).warn(ctx, fmt.Sprintf("gist: %q is not a gist's id (user/id); left as text", f[0]))
+		return tagText(ctx), nil
+	}
+	src := "https://gist.github.com/" + f[0] + ".js"
+	if len(f) == 2 {
+		src += "?file=" + url.QueryEscape(f[1])
+	}
+	e, _ := embedFor(src, "")
+	return e.html(), nil
+}
+
+var gistID = regexp.MustCompile(`^([A-Za-z0-9-]+/)?[0-9a-fA-F]+$`)
+
+// twitterTag is jekyll-twitter-plugin's {% twitter [oembed] URL [options] %}
+// (https://github.com/rob-murray/jekyll-twitter-plugin), which fetches the post from Twitter's oEmbed API
+// when the site is built; a feed cannot, so it becomes a link to the post or the profile it names.
+func twitterTag(ctx render.Context) (string, error) {
+	args, err := ctx.ExpandTagArg()
+	f := strings.Fields(args)
+	if len(f) > 0 && f[0] == "oembed" { // the plugin's older form names the API first
+		f = f[1:]
+	}
+	var u *url.URL
+	if err == nil && len(f) > 0 {
+		u, err = url.Parse(f[0])
+	}
+	if err != nil || u == nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		stateOf(ctx).warn(ctx, "twitter: write {% twitter https://twitter.com/user/status/id %}; left as text")
+		return tagText(ctx), nil
+	}
+	segs := strings.Split(strings.Trim(u.Path, "/"), "/")
+	name := "Post on X"
+	switch {
+	case len(segs) >= 3 && segs[1] == "status" && segs[0] != "i":
+		name = "Post by @" + segs[0] + " on X"
+	case len(segs) == 1 && segs[0] != "":
+		name = "@" + segs[0] + " on X"
+	}
+	return embed{url: u.String(), name: name}.html(), nil
 }
 
 // urlPath is the path of an absolute URL of the site, with the base path: what Jekyll's relative_url gives.

@@ -5,6 +5,7 @@ package posts
 import (
 	"fmt"
 	"io/fs"
+	"sync"
 	"time"
 
 	"github.com/heraldhq/herald/internal/sitefs"
@@ -31,6 +32,9 @@ type Site struct {
 	config       map[string]any       // Jekyll's _config.yml, for Liquid's site.*
 	cache        *postCache           // set by the loader, before readPosts
 	defaults     []frontMatterDefault // Jekyll's front matter defaults, least specific first
+
+	warnMu   sync.Mutex
+	reported map[Warning]bool // what Render returned already
 }
 
 // Files is the site's folder dir as an fs.FS (for the site's own templates), read as the posts are: a file

@@ -84,7 +84,27 @@ func (s *Site) Render(ctx context.Context, ps []*Post) ([]Warning, error) {
 			return nil, err
 		}
 	}
-	return slices.Concat(warns...), nil
+	return s.unreported(slices.Concat(warns...)), nil
+}
+
+// unreported returns the warnings of ws that no earlier Render of s returned, and remembers them: a
+// command that renders a post twice (for the feeds, then for the mail) says what is wrong with it once.
+// Warnings about a post's body come from Render, not Load, so that a command says them only for the posts
+// it renders: herald preview of one post does not repeat every other post's.
+func (s *Site) unreported(ws []Warning) []Warning {
+	s.warnMu.Lock()
+	defer s.warnMu.Unlock()
+	if s.reported == nil {
+		s.reported = map[Warning]bool{}
+	}
+	out := ws[:0]
+	for _, w := range ws {
+		if !s.reported[w] {
+			s.reported[w] = true
+			out = append(out, w)
+		}
+	}
+	return out
 }
 
 // frontMatterData reads p's front matter again; a file that no longer parses gives an empty map (Load
@@ -113,10 +133,15 @@ func (s *Site) renderPost(ctx context.Context, p *Post) ([]Warning, error) {
 	_, _, body, _, _ := splitFrontMatter(src)
 	body = bytes.ReplaceAll(body, []byte("\r\n"), []byte("\n"))
 	var warns []Warning
+	if _, ok := s.render.md.(hugoMarkdown); ok {
+		warns = shortcodeWarning(p, body)
+	}
 	if s.render.liquid != nil {
-		if body, warns, err = s.render.liquid.render(ctx, p, body); err != nil {
+		var lw []Warning
+		if body, lw, err = s.render.liquid.render(ctx, p, body); err != nil {
 			return nil, err
 		}
+		warns = append(warns, lw...)
 	}
 	markdown := markdownExts[strings.ToLower(path.Ext(p.Path))]
 	toHTML := func(b []byte) string {
@@ -201,10 +226,11 @@ func firstParagraph(h string) string {
 // urlAttrs are the attributes that hold a URL; srcset holds several.
 var urlAttrs = map[string]bool{"href": true, "src": true, "poster": true, "cite": true, "action": true, "background": true, "longdesc": true, "data": true}
 
-// absolutize rewrites every URL in an HTML fragment to an absolute one, resolved against base. Tags without
-// such attributes are copied byte for byte.
+// absolutize rewrites every URL in an HTML fragment to an absolute one, resolved against base, and
+// replaces each embed (iframe, object, embed, script) with a link to what it shows (see embed.go). Tags
+// without such attributes are copied byte for byte.
 func absolutize(h string, base *url.URL) string {
-	if !strings.Contains(h, "=") {
+	if !strings.Contains(h, "=") && !containsFold(h, "<script") {
 		return h
 	}
 	z := xhtml.NewTokenizer(strings.NewReader(h))
@@ -216,11 +242,18 @@ func absolutize(h string, base *url.URL) string {
 			return b.String()
 		}
 		raw := z.Raw()
+		if tt == xhtml.EndTagToken && len(raw) > 3 && strings.EqualFold(strings.TrimSpace(string(raw[2:len(raw)-1])), "embed") {
+			continue // <embed> is void: its replacement took the start tag, and a stray </embed> goes too
+		}
 		if tt != xhtml.StartTagToken && tt != xhtml.SelfClosingTagToken {
 			b.Write(raw)
 			continue
 		}
 		t := z.Token()
+		if embedElements[t.Data] {
+			b.WriteString(replaceEmbed(z, t, base))
+			continue
+		}
 		changed := false
 		for i, a := range t.Attr {
 			switch {
@@ -240,6 +273,11 @@ func absolutize(h string, base *url.URL) string {
 		}
 		b.WriteString(t.String())
 	}
+}
+
+// containsFold tells whether s holds sub, in any case (sub is lower case).
+func containsFold(s, sub string) bool {
+	return strings.Contains(strings.ToLower(s), sub)
 }
 
 // absSrcset resolves each URL of a srcset list ("a.png 1x, b.png 2x").
