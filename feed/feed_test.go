@@ -395,3 +395,46 @@ func TestAtomEmptyPost(t *testing.T) {
 		t.Errorf("empty post: got summary %+v, content %v; want a text summary \"No summary\" and no content", e.Summary, e.Content)
 	}
 }
+
+// RSS plain text (titles, the channel's description, categories, dc:creator) writes "&", "<" and ">" as
+// hexadecimal character references, which the W3C validator asks for, and reads back as written.
+func TestRSSPlainTextReferences(t *testing.T) {
+	o := testOptions()
+	o.Description = "Cats & <dogs>"
+	items := testItems()
+	items[0].Categories = []string{"R&D"}
+	items[0].Authors = []posts.Author{{Name: "Ann & Bob"}}
+	b, err := RSS(o, items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wellFormed(t, b)
+	s := string(b)
+	for _, want := range []string{
+		"<title>Example &#x26; Co</title>",
+		"<description>Cats &#x26; &#x3C;dogs&#x3E;</description>",
+		"<title>Tom &#x26; Jerry &#x3C;b&#x3E;bold&#x3C;/b&#x3E; </title>",
+		"<category>R&#x26;D</category>",
+		"<dc:creator>Ann &#x26; Bob</dc:creator>",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("RSS lacks %s\n%s", want, s)
+		}
+	}
+	for _, line := range strings.Split(s, "\n") {
+		if strings.Contains(line, "<title>") && (strings.Contains(line, "&amp;") || strings.Contains(line, "&lt;")) {
+			t.Errorf("named entity in plain text: %s", line)
+		}
+	}
+	again, err := RSS(o, items)
+	if err != nil || !bytes.Equal(again, b) {
+		t.Errorf("a second rendering differs (err %v)", err)
+	}
+	f, err := gofeed.NewParser().ParseString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Title != "Example & Co" || f.Description != "Cats & <dogs>" || f.Items[0].Categories[0] != "R&D" {
+		t.Errorf("read back: got title %q, description %q, category %q", f.Title, f.Description, f.Items[0].Categories)
+	}
+}
