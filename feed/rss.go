@@ -31,8 +31,10 @@ type rssDoc struct {
 }
 
 type rssChannel struct {
-	Title       rssText `xml:"title"`       // shadows RssFeed's
-	Description rssText `xml:"description"` // shadows RssFeed's; plain text in a channel
+	// Shadow RssFeed's, in the order the specification lists them: a channel's description is plain text.
+	Title       rssText `xml:"title"`
+	Link        string  `xml:"link"`
+	Description rssText `xml:"description"`
 	*feeds.RssFeed
 	AtomLinks []atomLinkNS `xml:"atom:link"`
 	Items     []*rssItem   `xml:"item"`
@@ -82,8 +84,7 @@ func plainRSSList(ss []string) []rssText {
 func RSS(o Options, items []*posts.Post) ([]byte, error) {
 	o, items = safe(o, items)
 	// A channel's description is required by the specification: the title stands in for a missing one.
-	ch := &rssChannel{Title: plainRSS(o.Title), Description: plainRSS(cmp.Or(o.Description, o.Title)), RssFeed: &feeds.RssFeed{
-		Link:          o.SiteURL,
+	ch := &rssChannel{Title: plainRSS(o.Title), Link: o.SiteURL, Description: plainRSS(cmp.Or(o.Description, o.Title)), RssFeed: &feeds.RssFeed{
 		Language:      o.Lang,
 		LastBuildDate: updated(items).Format(time.RFC1123Z),
 		Generator:     o.Generator,
