@@ -57,8 +57,12 @@ Flags:
 	if err != nil {
 		return err
 	}
-	if _, err := b.site.Render(ctx, ps); err != nil {
+	warns, err := b.site.Render(ctx, ps)
+	if err != nil {
 		return err
+	}
+	for _, w := range warns { // about the posts previewed only
+		fmt.Fprintln(stderr, "warning:", w)
 	}
 	if b.cfg.BaseURL == "" && b.cfg.UnsubscribeMailto == "" {
 		// Right after herald init there is often none yet; the preview is still worth seeing.
