@@ -209,22 +209,31 @@ var kramdownBlockTags = map[string]bool{"address": true, "article": true, "aside
 
 var htmlOpenTag = regexp.MustCompile(`^<([A-Za-z][A-Za-z0-9]*)[\s/>]`)
 
-var htmlEndKey = parser.NewContextKey()
+var (
+	htmlEndKey   = parser.NewContextKey() // the end of the HTML block being read
+	htmlIndexKey = parser.NewContextKey() // the document's htmlIndex
+	blankLine    = regexp.MustCompile(`\n[ \t]*\r?\n`)
+)
 
 func (kramdownHTMLParser) Trigger() []byte { return []byte{'<'} }
 
 func (kramdownHTMLParser) Open(parent ast.Node, reader text.Reader, pc parser.Context) (ast.Node, parser.State) {
 	line, seg := reader.PeekLine()
-	m := htmlOpenTag.FindSubmatch(line)
-	if m == nil || !kramdownBlockTags[strings.ToLower(string(m[1]))] {
+	lt := bytes.IndexByte(line, '<')
+	if lt < 0 || len(bytes.TrimLeft(line[:lt], " \t")) > 0 || !htmlOpenTag.Match(line[lt:]) {
 		return nil, parser.NoChildren
 	}
 	src := reader.Source()
-	end := elementEnd(src[seg.Start:], strings.ToLower(string(m[1])))
-	if end < 0 || !bytes.Contains(src[seg.Start:seg.Start+end], []byte("\n\n")) {
+	idx, ok := pc.Get(htmlIndexKey).(htmlIndex)
+	if !ok {
+		idx = indexElements(src)
+		pc.Set(htmlIndexKey, idx)
+	}
+	end, ok := idx[seg.Start+lt]
+	if !ok || !blankLine.Match(src[seg.Start:end]) {
 		return nil, parser.NoChildren // closed before a blank line, or never: CommonMark's rules do
 	}
-	pc.Set(htmlEndKey, seg.Start+end)
+	pc.Set(htmlEndKey, end)
 	node := ast.NewHTMLBlock(ast.HTMLBlockType6)
 	node.Lines().Append(seg)
 	reader.AdvanceToEOL()
@@ -251,34 +260,52 @@ func (kramdownHTMLParser) Close(node ast.Node, reader text.Reader, pc parser.Con
 func (kramdownHTMLParser) CanInterruptParagraph() bool { return true }
 func (kramdownHTMLParser) CanAcceptIndentedLine() bool { return false }
 
-// elementEnd returns the offset in s of the end of the line that holds the end tag closing the element
-// that s opens with (a tag), counting nested elements of the same name; -1 when it is not closed.
-func elementEnd(s []byte, tag string) int {
-	lower := bytes.ToLower(s)
-	open, close := []byte("<"+tag), []byte("</"+tag)
-	depth := 0
-	for i := 0; i < len(lower); {
-		j := bytes.IndexByte(lower[i:], '<')
+// htmlIndex maps the offset of each start tag of kramdownBlockTags in a document to the end of the line that
+// holds its end tag, for the elements that are closed.
+type htmlIndex map[int]int
+
+// indexElements pairs the start and end tags of the elements in kramdownBlockTags, in one pass over src:
+// a post of many unclosed elements costs no more than one of few.
+func indexElements(src []byte) htmlIndex {
+	idx := htmlIndex{}
+	open := map[string][]int{} // tag → offsets of its unclosed start tags
+	for i := 0; i < len(src); i++ {
+		j := bytes.IndexByte(src[i:], '<')
 		if j < 0 {
-			return -1
+			break
 		}
 		i += j
-		rest := lower[i:]
-		switch {
-		case bytes.HasPrefix(rest, close) && tagEnds(rest[len(close):]):
-			depth--
-			if depth == 0 {
-				if nl := bytes.IndexByte(lower[i:], '\n'); nl >= 0 {
-					return i + nl
-				}
-				return len(s)
-			}
-		case bytes.HasPrefix(rest, open) && tagEnds(rest[len(open):]):
-			depth++
+		closing := i+1 < len(src) && src[i+1] == '/'
+		k := i + 1
+		if closing {
+			k++
 		}
-		i++
+		n := k
+		for n < len(src) && n-k < 12 && isAlnum(src[n]) {
+			n++
+		}
+		tag := strings.ToLower(string(src[k:n]))
+		if !kramdownBlockTags[tag] || !tagEnds(src[n:]) {
+			continue
+		}
+		if !closing {
+			open[tag] = append(open[tag], i)
+			continue
+		}
+		if st := open[tag]; len(st) > 0 {
+			end := len(src)
+			if nl := bytes.IndexByte(src[i:], '\n'); nl >= 0 {
+				end = i + nl
+			}
+			idx[st[len(st)-1]] = end
+			open[tag] = st[:len(st)-1]
+		}
 	}
-	return -1
+	return idx
+}
+
+func isAlnum(c byte) bool {
+	return ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') || ('0' <= c && c <= '9')
 }
 
 // tagEnds tells whether a tag's name ends where rest starts.

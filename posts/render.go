@@ -230,7 +230,7 @@ var urlAttrs = map[string]bool{"href": true, "src": true, "poster": true, "cite"
 // replaces each embed (iframe, object, embed, script) with a link to what it shows (see embed.go). Tags
 // without such attributes are copied byte for byte.
 func absolutize(h string, base *url.URL) string {
-	if !strings.Contains(h, "=") && !containsFold(h, "<script") {
+	if !strings.Contains(h, "=") && !hasEmbed(h) {
 		return h
 	}
 	z := xhtml.NewTokenizer(strings.NewReader(h))
@@ -275,9 +275,10 @@ func absolutize(h string, base *url.URL) string {
 	}
 }
 
-// containsFold tells whether s holds sub, in any case (sub is lower case).
-func containsFold(s, sub string) bool {
-	return strings.Contains(strings.ToLower(s), sub)
+// hasEmbed tells whether h may hold an element that replaceEmbed replaces, in any case.
+func hasEmbed(h string) bool {
+	l := strings.ToLower(h)
+	return strings.Contains(l, "<iframe") || strings.Contains(l, "<object") || strings.Contains(l, "<embed") || strings.Contains(l, "<script")
 }
 
 // absSrcset resolves each URL of a srcset list ("a.png 1x, b.png 2x").
