@@ -45,6 +45,10 @@ func (s *Server) Handler() http.Handler {
 		s.message(w, http.StatusNotFound, "Page not found", "There is no page here.", s.subscribeLink())
 	})
 	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.o.Webhooks != nil && strings.HasPrefix(r.URL.Path, b+"/webhooks/") {
+			s.o.Webhooks.ServeHTTP(w, r)
+			return
+		}
 		cop := s.cop
 		switch r.URL.Path {
 		case b + "/subscribe":

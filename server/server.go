@@ -69,6 +69,10 @@ type Options struct {
 	AddressLimit Limit // sign-ups per address (its +tag ignored); default 3 an hour
 	DomainLimit  Limit // sign-ups per registrable domain of the address; default 50 an hour (see limits.go)
 
+	// Webhooks, when set, serves the mail providers' webhooks under BaseURL's path + "/webhooks/"
+	// (package events): requests of servers, which the cross-origin check and the pages never see.
+	Webhooks http.Handler
+
 	Now func() time.Time // default time.Now
 }
 

@@ -267,6 +267,10 @@ func copyView(t *testing.T, s Store, now time.Time) string {
 	show("due", due, err)
 	qs, err := s.QueuedSignUps(ctx, 100)
 	show("queued sign-ups", qs, err)
+	evs, err := s.Events(ctx, time.Time{})
+	show("events", evs, err)
+	pe, err := s.PostEvents(ctx, time.Time{})
+	show("events by post", pe, err)
 	return nanos.ReplaceAllString(b.String(), "$1 ")
 }
 
@@ -276,7 +280,7 @@ var nanos = regexp.MustCompile(`(:\d\d\.\d{6})\d+ `)
 // fillForCopy fills s, through the API, with every kind of row: a baseline and later runs; posts with
 // several ids, one of them removed, and a post removed; subscribers of every status and frequency (and
 // one deleted, the last added); deliveries of every status, digests among them; queued sign-ups; limit
-// counts; a write check. It returns the time it ends at.
+// counts; a write check; providers' events. It returns the time it ends at.
 func fillForCopy(t *testing.T, s Store) time.Time {
 	t.Helper()
 	c := &cstore{Store: s, t: t}
@@ -391,6 +395,19 @@ func fillForCopy(t *testing.T, s Store) time.Time {
 	}
 	if err := s.CheckWrite(ctx, chours(7*24+2)); err != nil {
 		t.Fatal(err)
+	}
+	// The providers' events: ann's p1 delivered (by its Message-ID), a soft bounce of dan's digest, a
+	// complaint of uma, who has left (by her address), and one about nobody Herald knows.
+	for _, e := range []Event{
+		{Provider: "ses", ProviderEventID: "e1", Kind: EventDelivered, MessageID: fmt.Sprintf("%d@example.com", of(ann, "p1"))},
+		{Provider: "mailgun", ProviderEventID: "e2", Kind: EventSoftBounce, Detail: "452 mailbox full", MessageID: fmt.Sprintf("<%d@example.com>", of(dan, "p1"))},
+		{Provider: "postmark", ProviderEventID: "e3", Kind: EventComplaint, Recipient: "UMA@example.com"},
+		{Provider: "resend", ProviderEventID: "e4", Kind: EventHardBounce, Recipient: "nobody@example.com"},
+	} {
+		e.At, e.ReceivedAt = chours(7*24+2.1), chours(7*24+2.2)
+		if _, err := s.RecordEvent(ctx, e); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	dc, err := s.DeliveryCounts(ctx)

@@ -177,6 +177,26 @@ ALTER TABLE deliveries ADD COLUMN claimed_by BIGINT;
 CREATE INDEX deliveries_claimed ON deliveries (claimed_by) WHERE claimed_by IS NOT NULL;
 CREATE SEQUENCE sender_ids MAXVALUE 2147483647 CYCLE;
 `,
+	// 10: the providers' events, and the complaints of subscribers.
+	`
+CREATE TABLE events (
+	id                BIGINT      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	provider          TEXT        NOT NULL,
+	provider_event_id TEXT        NOT NULL,
+	kind              TEXT        NOT NULL CHECK (kind IN ('delivered', 'soft_bounce', 'hard_bounce', 'complaint')),
+	at                TIMESTAMPTZ NOT NULL,
+	received_at       TIMESTAMPTZ NOT NULL,
+	detail            TEXT        NOT NULL DEFAULT '',
+	delivery_id       BIGINT      REFERENCES deliveries (id) ON DELETE CASCADE,
+	subscriber_id     BIGINT      REFERENCES subscribers (id) ON DELETE CASCADE,
+	UNIQUE (provider, provider_event_id)
+);
+CREATE INDEX events_at ON events (at);
+CREATE INDEX events_delivery ON events (delivery_id) WHERE delivery_id IS NOT NULL;
+CREATE INDEX events_subscriber ON events (subscriber_id) WHERE subscriber_id IS NOT NULL;
+CREATE INDEX deliveries_message_id ON deliveries (message_id) WHERE message_id IS NOT NULL;
+ALTER TABLE subscribers ADD COLUMN complained_at TIMESTAMPTZ;
+`,
 }
 
 // pgTables are the tables each version makes, for the check that a store has all of its version's (a
@@ -184,4 +204,5 @@ CREATE SEQUENCE sender_ids MAXVALUE 2147483647 CYCLE;
 var pgTables = map[int][]string{
 	pgBase: {"aliases", "deliveries", "delivery_items", "herald_meta", "posts", "run_lock", "runs", "subscribers"},
 	8:      {"limit_counts", "signup_queue", "write_checks"},
+	10:     {"events"},
 }

@@ -21,12 +21,13 @@ const pgSubscriberCols = subscriberCols
 
 func pgScanSubscriber(row pgx.Row) (Subscriber, error) {
 	var sub Subscriber
-	var consent, confirmed, unsubscribed, digest *time.Time
+	var consent, confirmed, unsubscribed, digest, complained *time.Time
 	if err := row.Scan(&sub.ID, &sub.Email, &sub.Name, &sub.Status, &sub.Frequency, &sub.CreatedAt, &sub.ConsentSource,
-		&consent, &sub.ConsentIP, &confirmed, &unsubscribed, &digest, &sub.HardBounces); err != nil {
+		&consent, &sub.ConsentIP, &confirmed, &unsubscribed, &digest, &sub.HardBounces, &complained); err != nil {
 		return Subscriber{}, err
 	}
 	sub.ConsentAt, sub.ConfirmedAt, sub.UnsubscribedAt, sub.LastDigestAt = when(consent), when(confirmed), when(unsubscribed), when(digest)
+	sub.ComplainedAt = when(complained)
 	return sub, nil
 }
 

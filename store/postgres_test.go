@@ -332,7 +332,9 @@ func TestPostgresMigrate(t *testing.T) {
 			}
 			after := pgDump(t, raw)
 			for _, line := range strings.Split(strings.TrimSuffix(before, "\n"), "\n") { // an empty table's line ends in a space
-				if !strings.HasPrefix(line, "herald_meta:") && !strings.Contains(after, line+"\n") {
+				// A row may have gained columns at its end (version 10's subscribers.complained_at), NULL.
+				gained := strings.HasSuffix(line, ")") && strings.Contains(after, strings.TrimSuffix(line, ")")+",")
+				if !strings.HasPrefix(line, "herald_meta:") && !strings.Contains(after, line+"\n") && !gained {
 					t.Errorf("the migration changed or lost %q", line)
 				}
 			}

@@ -443,6 +443,34 @@ CREATE TABLE write_checks (
 	`
 ALTER TABLE deliveries ADD COLUMN claimed_by INTEGER;
 `,
+	// 10: what the mail providers report about the messages they took (herald serve's webhooks), and the
+	// complaints of subscribers.
+	`
+-- One row per event, kept (herald status counts them). An event names its message by the Message-ID
+-- Herald sent, which is how it is matched to its delivery (and so to its subscriber), or else by its
+-- recipient's address; neither is kept here, only what it matched. (provider, provider_event_id) is
+-- unique: an event that comes again, retried by the provider or replayed by someone else, is one.
+-- Erasing a subscriber erases their events with their deliveries.
+CREATE TABLE events (
+	id                INTEGER PRIMARY KEY AUTOINCREMENT,
+	provider          TEXT    NOT NULL,
+	provider_event_id TEXT    NOT NULL,
+	kind              TEXT    NOT NULL CHECK (kind IN ('delivered', 'soft_bounce', 'hard_bounce', 'complaint')),
+	at                TEXT    NOT NULL, -- when the provider says it happened
+	received_at       TEXT    NOT NULL,
+	detail            TEXT    NOT NULL DEFAULT '',
+	delivery_id       INTEGER REFERENCES deliveries (id) ON DELETE CASCADE,
+	subscriber_id     INTEGER REFERENCES subscribers (id) ON DELETE CASCADE,
+	UNIQUE (provider, provider_event_id)
+);
+CREATE INDEX events_at ON events (at);
+CREATE INDEX events_delivery ON events (delivery_id) WHERE delivery_id IS NOT NULL;
+CREATE INDEX events_subscriber ON events (subscriber_id) WHERE subscriber_id IS NOT NULL;
+-- Events find their delivery by its Message-ID (version 4 dropped the index when nothing did).
+CREATE INDEX deliveries_message_id ON deliveries (message_id) WHERE message_id IS NOT NULL;
+-- When the subscriber last marked a message as spam: kept when they subscribe again.
+ALTER TABLE subscribers ADD COLUMN complained_at TEXT;
+`,
 }
 
 // migrate brings the store on conn from its version to version to, in one transaction. It reads the

@@ -163,6 +163,23 @@ type Store interface {
 	// DeliveryCounts returns how many deliveries there are by status (statuses without any left out).
 	DeliveryCounts(ctx context.Context) (map[string]int, error)
 
+	// RecordEvent stores what a mail provider reported about a message after taking it, and applies it,
+	// in one transaction. The event is matched to the delivery that was sent with e.MessageID (angle
+	// brackets or not), else to the subscriber with the address e.Recipient; one that matches neither is
+	// stored all the same, matched to nothing. A hard bounce makes an active or pending subscriber
+	// bounced, and cancels what is queued for them; a complaint records the complaint on the subscriber
+	// (ComplainedAt) and unsubscribes an active or pending one, cancelling what is queued; a delivery or
+	// a soft bounce is only recorded, with its delivery. An event whose Provider and ProviderEventID are
+	// stored already (a provider's retry, or a replay) changes nothing, and RecordEvent returns false.
+	RecordEvent(ctx context.Context, e Event) (bool, error)
+	// Events returns the events that happened (At) at or after since, oldest first; all of them for the
+	// zero time.
+	Events(ctx context.Context, since time.Time) ([]Event, error)
+	// PostEvents returns, for each post of which deliveries were sent at or after since, how many were
+	// sent and how many of those drew a hard bounce or a complaint, ordered by post. A digest counts for
+	// each of its posts. The zero time counts every delivery sent.
+	PostEvents(ctx context.Context, since time.Time) ([]PostEvents, error)
+
 	// Lock takes the store's run lock for a publishing run. A second Lock on the same store, from this or
 	// another process, fails at once with a *LockedError (wrapping ErrLocked) that says who holds it. A lock
 	// whose holder died does not block. Reads (Items, Runs, Counts) never wait for the lock. command says
@@ -268,7 +285,8 @@ type Subscriber struct {
 	ConfirmedAt    time.Time
 	UnsubscribedAt time.Time
 	LastDigestAt   time.Time
-	HardBounces    int // 5.1.1 replies since the subscriber was last activated
+	HardBounces    int       // 5.1.1 replies since the subscriber was last activated
+	ComplainedAt   time.Time // when they last marked a message as spam (a provider's complaint; see RecordEvent)
 }
 
 // ImportResult says what ImportSubscribers did with each row: Added+Updated+Unchanged+Skipped is the
@@ -333,6 +351,41 @@ type Outcome struct {
 	EnhancedCode string    // the reply's enhanced status code (RFC 3463), such as "5.1.1"
 	NextAttempt  time.Time // when to try a deferred delivery again
 	At           time.Time // when it ended
+}
+
+// Event kinds: what a mail provider reports about a message after it took it.
+const (
+	EventDelivered  = "delivered"   // the receiving server took it
+	EventSoftBounce = "soft_bounce" // it was refused for now (a full mailbox, a server down)
+	EventHardBounce = "hard_bounce" // it was refused for good: the address does not exist
+	EventComplaint  = "complaint"   // the reader marked it as spam
+)
+
+// Event is a mail provider's report about one message (herald serve's webhooks). MessageID and
+// Recipient are what RecordEvent matches it by, and are not stored: Events returns the delivery and
+// subscriber it matched (0 for none) instead.
+type Event struct {
+	ID              int64
+	Provider        string // "ses", "postmark", "mailgun", "resend"
+	ProviderEventID string // unique for the provider: the same event twice is one
+	Kind            string // EventDelivered, EventSoftBounce, EventHardBounce or EventComplaint
+	At              time.Time
+	ReceivedAt      time.Time
+	Detail          string // the provider's or the receiving server's words, such as a bounce's reason
+	MessageID       string // the Message-ID Herald sent the message with, when the event names it
+	Recipient       string // the address the event is about, when it names one
+	DeliveryID      int64
+	SubscriberID    int64
+}
+
+// PostEvents are the sent deliveries of one post and what came back about them, for herald status.
+type PostEvents struct {
+	PostID      int64
+	ItemID      string // the post's id on the site (its newest, as in Delivery.ItemIDs)
+	Title       string
+	Sent        int
+	HardBounces int
+	Complaints  int
 }
 
 // Counts are the sizes of the store's tables, for herald status.

@@ -234,6 +234,20 @@ var fillers = []func(t *testing.T, s *sqliteStore){
 	},
 	// 9 adds deliveries.claimed_by, which an SQLite store leaves NULL (one sender at a time): nothing to fill.
 	func(t *testing.T, s *sqliteStore) {},
+	func(t *testing.T, s *sqliteStore) {
+		// Version 10 keeps the providers' events, and complaints: eve complains (by her address), an
+		// event about nobody is kept too.
+		at := time.Date(2024, 12, 1, 8, 0, 0, 0, time.UTC)
+		for _, e := range []Event{
+			{Provider: "postmark", ProviderEventID: "v10-1", Kind: EventComplaint, Recipient: "eve@example.com"},
+			{Provider: "ses", ProviderEventID: "v10-2", Kind: EventDelivered, MessageID: "<nobody@example.com>"},
+		} {
+			e.At, e.ReceivedAt = at, at
+			if _, err := s.RecordEvent(t.Context(), e); err != nil {
+				t.Fatal(err)
+			}
+		}
+	},
 }
 
 // onSite is the store's items that are on the site, as a run sees them.

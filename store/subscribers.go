@@ -127,20 +127,20 @@ func checkSubscriber(sub *Subscriber) string {
 }
 
 const subscriberCols = `id, email, name, status, frequency, created_at, consent_source, consent_at,
-	COALESCE(consent_ip, ''), confirmed_at, unsubscribed_at, last_digest_at, hard_bounces`
+	COALESCE(consent_ip, ''), confirmed_at, unsubscribed_at, last_digest_at, hard_bounces, complained_at`
 
 func scanSubscriber(row interface{ Scan(...any) error }) (Subscriber, error) {
 	var sub Subscriber
-	var created, consent, confirmed, unsubscribed, digest sql.NullString
+	var created, consent, confirmed, unsubscribed, digest, complained sql.NullString
 	if err := row.Scan(&sub.ID, &sub.Email, &sub.Name, &sub.Status, &sub.Frequency, &created, &sub.ConsentSource,
-		&consent, &sub.ConsentIP, &confirmed, &unsubscribed, &digest, &sub.HardBounces); err != nil {
+		&consent, &sub.ConsentIP, &confirmed, &unsubscribed, &digest, &sub.HardBounces, &complained); err != nil {
 		return Subscriber{}, err
 	}
 	for _, t := range []struct {
 		dst *time.Time
 		src sql.NullString
 	}{{&sub.CreatedAt, created}, {&sub.ConsentAt, consent}, {&sub.ConfirmedAt, confirmed},
-		{&sub.UnsubscribedAt, unsubscribed}, {&sub.LastDigestAt, digest}} {
+		{&sub.UnsubscribedAt, unsubscribed}, {&sub.LastDigestAt, digest}, {&sub.ComplainedAt, complained}} {
 		var err error
 		if *t.dst, err = parseTime(t.src); err != nil {
 			return Subscriber{}, fmt.Errorf("subscriber %d: %w", sub.ID, err)
@@ -287,10 +287,10 @@ func (s *sqliteStore) ImportSubscribers(ctx context.Context, subs []Subscriber, 
 		for rows.Next() {
 			var e importEntry
 			var key string
-			var created, consent, confirmed, unsubscribed, digest sql.NullString
+			var created, consent, confirmed, unsubscribed, digest, complained sql.NullString
 			sub := &e.sub
 			if err := rows.Scan(&sub.ID, &sub.Email, &sub.Name, &sub.Status, &sub.Frequency, &created, &sub.ConsentSource,
-				&consent, &sub.ConsentIP, &confirmed, &unsubscribed, &digest, &sub.HardBounces, &key); err != nil {
+				&consent, &sub.ConsentIP, &confirmed, &unsubscribed, &digest, &sub.HardBounces, &complained, &key); err != nil {
 				rows.Close()
 				return err
 			}
