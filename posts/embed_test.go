@@ -1,9 +1,13 @@
 package posts
 
 import (
+	"bytes"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
+
+	xhtml "golang.org/x/net/html"
 )
 
 // renderAll loads nothing new: it renders every post of s and returns the warnings.
@@ -208,4 +212,52 @@ func TestEmbedsInHTML(t *testing.T) {
 			}
 		})
 	}
+}
+
+func testHugoMarkdown() hugoMarkdown {
+	refs := &hugoRefs{site: &Site{URL: "https://e.example"}, cfg: &hugoConfig{}, byPath: map[string]string{}, byName: map[string]string{}}
+	return hugoMarkdown{Markdown: newMarkdown(), refs: refs}
+}
+
+// Many highlight shortcodes that never close cost one pass.
+func TestUnclosedHighlights(t *testing.T) {
+	src := []byte(strings.Repeat("{{< highlight go >}}\nx\n", 30000))
+	start := time.Now()
+	out := testHugoMarkdown().replaceShortcodes(src)
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %s", d)
+	}
+	if bytes.Contains(out, []byte("{{<")) {
+		t.Errorf("shortcodes left in the output")
+	}
+}
+
+// FuzzHugoShortcodes: whatever shortcodes a page holds, the rendered HTML has no iframe, object, embed or
+// script element left.
+func FuzzHugoShortcodes(f *testing.F) {
+	for _, s := range []string{"{{< youtube abcdefghijk >}}", "{{<highlight text>}}<iframe>{{</highlight>}}", "{{< gist u 1 f >}}",
+		"{{% comment %}}<script>{{% /comment %}}", "{{< x user=\"a\" id=\"1\" >}}", "{{< figure src=\"x\" link=\"javascript:1\" >}}"} {
+		f.Add(s)
+	}
+	base, _ := url.Parse("https://e.example/p/")
+	md := testHugoMarkdown()
+	f.Fuzz(func(t *testing.T, src string) {
+		var b bytes.Buffer
+		if err := md.Convert([]byte(src), &b); err != nil {
+			t.Fatal(err)
+		}
+		h := absolutize(b.String(), base)
+		z := xhtml.NewTokenizer(strings.NewReader(h))
+		for {
+			tt := z.Next()
+			if tt == xhtml.ErrorToken {
+				return
+			}
+			if tt == xhtml.StartTagToken || tt == xhtml.SelfClosingTagToken {
+				if name, _ := z.TagName(); embedElements[string(name)] {
+					t.Fatalf("<%s> left in %q\nfrom %q", name, h, src)
+				}
+			}
+		}
+	})
 }

@@ -892,6 +892,7 @@ func (m hugoMarkdown) replaceShortcodes(src []byte) []byte {
 	var b bytes.Buffer
 	b.Grow(len(src))
 	ms := shortcodeRe.FindAllSubmatchIndex(src, -1)
+	closers := closingShortcodes(src, ms)
 	at := 0
 	for i := 0; i < len(ms); i++ {
 		sm := ms[i]
@@ -909,7 +910,7 @@ func (m hugoMarkdown) replaceShortcodes(src []byte) []byte {
 		name := strings.ToLower(c.name)
 		if (name == "highlight" || name == "comment") && !c.closing {
 			// Their text is not Markdown: it runs to the closing shortcode, taken whole.
-			if k := closingShortcode(src, ms, i+1, name); k >= 0 {
+			if k := closers[name][i]; k >= 0 {
 				if name == "highlight" {
 					named, pos := shortcodeArgs(c.args)
 					b.WriteString(highlightHTML(firstNonEmpty(named["lang"], first(pos)), string(src[sm[1]:ms[k][0]])))
@@ -924,15 +925,21 @@ func (m hugoMarkdown) replaceShortcodes(src []byte) []byte {
 	return []byte(placeBlocks(b.String()))
 }
 
-// closingShortcode returns the index in ms, from k on, of the shortcode that closes name, or -1.
-func closingShortcode(src []byte, ms [][]int, k int, name string) int {
-	for ; k < len(ms); k++ {
-		c, ok := parseShortcode(string(src[ms[k][4]:ms[k][5]]))
-		if ok && c.closing && strings.EqualFold(c.name, name) {
-			return k
+// closingShortcodes gives, for highlight and comment, the index in ms of the next shortcode that closes
+// each after index i, or -1: one pass backwards, so that many unclosed ones cost no more than a few.
+func closingShortcodes(src []byte, ms [][]int) map[string][]int {
+	out := map[string][]int{"highlight": make([]int, len(ms)), "comment": make([]int, len(ms))}
+	next := map[string]int{"highlight": -1, "comment": -1}
+	for i := len(ms) - 1; i >= 0; i-- {
+		for name, n := range next {
+			out[name][i] = n
+		}
+		c, ok := parseShortcode(string(src[ms[i][4]:ms[i][5]]))
+		if name := strings.ToLower(c.name); ok && c.closing && (name == "highlight" || name == "comment") {
+			next[name] = i
 		}
 	}
-	return -1
+	return out
 }
 
 func first(ss []string) string {
