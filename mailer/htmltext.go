@@ -10,31 +10,129 @@ import (
 )
 
 // htmlToText turns a post's HTML into plain text that reads well on its own: paragraphs separated by a
-// blank line, headings underlined, list items marked ("- " or "1. "), quotes prefixed with "> ",
-// preformatted text kept as it is and indented, and each link's text followed by a numbered reference
-// ("[1]") whose URL is listed at the end, where a long URL does not break the sentence. A link whose text
-// is its URL stays as it is. Lines are not wrapped: mail clients wrap, and a hard wrap breaks on phones.
+// blank line and wrapped at wrapWidth columns, headings underlined, list items marked ("- " or "1. "),
+// quotes prefixed with "> ", preformatted text kept as it is and indented, and each link's text followed
+// by a numbered reference ("[3]") whose URL is listed at the end, where a long URL does not break the
+// sentence. A link whose text is its URL stays as it is.
+//
+// Footnotes (the markup of kramdown, goldmark, Hugo and pandoc: a list in an element of class
+// "footnotes" or role doc-endnotes, each item linked to from its marker in the text) keep the numbers the
+// post gives them: the marker follows its word as "[1]" and the notes are listed after the text, "[1]
+// The note.", without their links back. Link references are numbered after the last footnote, so that
+// no number means two things.
 //
 // (Written here rather than taken from a library: the html2text packages in reach write links as
-// "text ( url )", drop images, number no ordered list and leave empty "> " lines in quotes.)
+// "text ( url )", drop images, number no ordered list, leave empty "> " lines in quotes and know no
+// footnotes.)
 func htmlToText(src string) string {
 	ctx := &html.Node{Type: html.ElementNode, Data: "div", DataAtom: atom.Div}
 	nodes, err := html.ParseFragment(strings.NewReader(src), ctx)
 	if err != nil { // only a failing reader makes ParseFragment fail
 		return ""
 	}
-	w := &textWriter{lineStart: true}
+	w := &textWriter{lineStart: true, notes: map[string]int{}}
+	for _, n := range nodes {
+		w.findNotes(n)
+	}
 	for _, n := range nodes {
 		w.node(n)
 	}
+	w.writeNotes()
 	if len(w.links) > 0 {
 		w.block(2)
 		for i, u := range w.links {
 			w.block(1)
-			w.word("[" + strconv.Itoa(i+1) + "] " + u)
+			w.word("[" + strconv.Itoa(len(w.noteItems)+i+1) + "] " + u)
 		}
 	}
 	return w.b.String()
+}
+
+// wrapWidth is where running text wraps: about 72 characters read well, and leave room for the "> " of
+// a reply.
+const wrapWidth = 72
+
+// findNotes records the footnotes under n: their items by id, numbered in order.
+func (w *textWriter) findNotes(n *html.Node) {
+	if n.Type != html.ElementNode {
+		return
+	}
+	if isNotes(n) {
+		var items func(*html.Node)
+		items = func(n *html.Node) {
+			for c := n.FirstChild; c != nil; c = c.NextSibling {
+				if c.Type != html.ElementNode {
+					continue
+				}
+				if c.DataAtom == atom.Li {
+					w.noteItems = append(w.noteItems, c)
+					if id := attr(c, "id"); id != "" {
+						w.notes[id] = len(w.noteItems)
+					}
+					continue
+				}
+				items(c)
+			}
+		}
+		items(n)
+		return
+	}
+	for c := n.FirstChild; c != nil; c = c.NextSibling {
+		w.findNotes(c)
+	}
+}
+
+// isNotes tells the element that holds a post's footnotes.
+func isNotes(n *html.Node) bool {
+	if attr(n, "role") == "doc-endnotes" {
+		return true
+	}
+	for _, c := range strings.Fields(attr(n, "class")) {
+		if c == "footnotes" {
+			return true
+		}
+	}
+	return false
+}
+
+// noteRef returns the number of the footnote that a link to href marks, or 0.
+func (w *textWriter) noteRef(href string) int {
+	if i := strings.LastIndexByte(href, '#'); i >= 0 && len(w.notes) > 0 {
+		return w.notes[href[i+1:]]
+	}
+	return 0
+}
+
+// isBacklink tells a footnote's link back to its marker.
+func isBacklink(n *html.Node, href string) bool {
+	if attr(n, "role") == "doc-backlink" {
+		return true
+	}
+	for _, c := range strings.Fields(attr(n, "class")) {
+		switch c {
+		case "reversefootnote", "footnote-backref", "footnote-back":
+			return true
+		}
+	}
+	i := strings.LastIndexByte(href, '#')
+	return i >= 0 && strings.HasPrefix(href[i+1:], "fnref")
+}
+
+// writeNotes lists the footnotes after the text.
+func (w *textWriter) writeNotes() {
+	for i, li := range w.noteItems {
+		w.block(2)
+		w.flush()
+		marker := "[" + strconv.Itoa(i+1) + "] "
+		w.prefix = append(w.prefix, strings.Repeat(" ", len(marker)))
+		w.marker = marker
+		w.lineStart = true
+		w.inNote = true
+		w.children(li)
+		w.inNote = false
+		w.marker = ""
+		w.prefix = w.prefix[:len(w.prefix)-1]
+	}
 }
 
 type textWriter struct {
@@ -50,6 +148,10 @@ type textWriter struct {
 	lists      []int // per open list: the next number, or -1 for a bulleted list
 	links      []string
 	linkNum    map[string]int
+	col        int            // the width of the current line so far
+	notes      map[string]int // the footnotes' numbers by their items' ids
+	noteItems  []*html.Node   // the footnotes' items, in order
+	inNote     bool           // writing a footnote, where paragraphs are not blank-line apart
 }
 
 // block asks for at least n line ends before whatever comes next.
@@ -93,18 +195,28 @@ func (w *textWriter) startLine() {
 	w.ends = 0
 	w.lastPrefix = append(w.lastPrefix[:0], w.prefix...)
 	w.space = false
+	w.col = utf8.RuneCountInString(strings.Join(w.prefix, ""))
 }
 
-// word writes s on the current line, after a space if one is due.
+// word writes s on the current line, after a space if one is due, or on the next line when it would pass
+// wrapWidth.
 func (w *textWriter) word(s string) {
 	w.flush()
+	n := utf8.RuneCountInString(s)
 	if w.lineStart {
 		w.startLine()
 	} else if w.space {
-		w.b.WriteByte(' ')
+		if indent := strings.Join(w.prefix, ""); w.col+1+n > wrapWidth && w.col > utf8.RuneCountInString(indent) {
+			w.b.WriteString("\n" + indent)
+			w.col = utf8.RuneCountInString(indent)
+		} else {
+			w.b.WriteByte(' ')
+			w.col++
+		}
 	}
 	w.space = false
 	w.b.WriteString(s)
+	w.col += n
 }
 
 // line writes s as a line of its own, as it is.
@@ -118,6 +230,7 @@ func (w *textWriter) line(s string) {
 	} else {
 		w.startLine()
 		w.b.WriteString(s)
+		w.col += utf8.RuneCountInString(s)
 	}
 	w.block(1)
 }
@@ -157,7 +270,7 @@ func (w *textWriter) ref(u string) string {
 	n, ok := w.linkNum[u]
 	if !ok {
 		w.links = append(w.links, u)
-		n = len(w.links)
+		n = len(w.noteItems) + len(w.links)
 		w.linkNum[u] = n
 	}
 	return "[" + strconv.Itoa(n) + "]"
@@ -166,11 +279,18 @@ func (w *textWriter) ref(u string) string {
 func (w *textWriter) node(n *html.Node) {
 	switch n.Type {
 	case html.TextNode:
-		w.text(n.Data)
+		s := n.Data
+		if next := n.NextSibling; w.inNote && next != nil && next.DataAtom == atom.A && isBacklink(next, attr(next, "href")) {
+			s = strings.TrimRight(s, "\u00a0 ") // the no-break space before the link back
+		}
+		w.text(s)
 		return
 	case html.ElementNode:
 	default:
 		return
+	}
+	if len(w.noteItems) > 0 && !w.inNote && isNotes(n) {
+		return // listed after the text
 	}
 	switch n.DataAtom {
 	case atom.Script, atom.Style, atom.Head, atom.Title, atom.Template, atom.Noscript:
@@ -194,6 +314,12 @@ func (w *textWriter) node(n *html.Node) {
 		w.line(strings.Repeat(mark, utf8.RuneCountInString(t)))
 		w.block(2)
 	case atom.P, atom.Table, atom.Figure, atom.Dl:
+		if w.inNote {
+			w.block(1)
+			w.children(n)
+			w.block(1)
+			return
+		}
 		w.block(2)
 		w.children(n)
 		w.block(2)
@@ -270,6 +396,13 @@ func (w *textWriter) node(n *html.Node) {
 		w.children(n)
 	case atom.A:
 		href := strings.TrimSpace(attr(n, "href"))
+		if isBacklink(n, href) && w.inNote {
+			return
+		}
+		if k := w.noteRef(href); k > 0 && !w.inNote {
+			w.word("[" + strconv.Itoa(k) + "]") // glued to the word before, as the superscript was
+			return
+		}
 		w.children(n)
 		if href == "" || strings.HasPrefix(href, "#") || strings.HasPrefix(strings.ToLower(href), "javascript:") {
 			return

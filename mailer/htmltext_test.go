@@ -1,6 +1,9 @@
 package mailer
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestHTMLToText(t *testing.T) {
 	tests := []struct {
@@ -25,6 +28,42 @@ func TestHTMLToText(t *testing.T) {
 		{"hr", "<p>a</p><hr><p>b</p>", "a\n\n----\n\nb"},
 		{"inline spacing", "<p><em>a</em> <strong>b</strong><code>c</code></p>", "a bc"},
 		{"empty", "", ""},
+		{"wrapped", "<p>" + strings.Repeat("word ", 20) + "</p><ul><li>" + strings.Repeat("item ", 16) + "</li></ul><blockquote><p>" + strings.Repeat("quoted ", 12) + "</p></blockquote>",
+			strings.TrimSpace(strings.Repeat("word ", 14)) + "\n" + strings.TrimSpace(strings.Repeat("word ", 6)) +
+				"\n\n- " + strings.TrimSpace(strings.Repeat("item ", 14)) + "\n  item item" +
+				"\n\n> " + strings.TrimSpace(strings.Repeat("quoted ", 10)) + "\n> quoted quoted"},
+		{"long words are not broken", "<p>See https://example.com/" + strings.Repeat("x", 80) + " now.</p>",
+			"See\nhttps://example.com/" + strings.Repeat("x", 80) + "\nnow."},
+		{"pre is not wrapped", "<pre>" + strings.Repeat("code ", 20) + "</pre>", "    " + strings.Repeat("code ", 20)},
+		{
+			// goldmark's footnotes (Hugo's and Herald's Markdown), with the URLs made absolute as in a feed.
+			"goldmark footnotes",
+			`<p>The difference holds<sup id="fnref:1"><a href="https://b.example/p.html#fn:1" class="footnote-ref" role="doc-noteref">1</a></sup> no <a href="https://x.example/">significance</a>.<sup id="fnref:2"><a href="https://b.example/p.html#fn:2" class="footnote-ref" role="doc-noteref">2</a></sup></p>
+<div class="footnotes" role="doc-endnotes">
+<hr>
+<ol>
+<li id="fn:1">
+<p>A note with <a href="https://y.example/">a link</a>.&#160;<a href="https://b.example/p.html#fnref:1" class="footnote-backref" role="doc-backlink">&#x21a9;&#xfe0e;</a></p>
+</li>
+<li id="fn:2">
+<p>Another.&#160;<a href="https://b.example/p.html#fnref:2" class="footnote-backref" role="doc-backlink">&#x21a9;&#xfe0e;</a></p>
+</li>
+</ol>
+</div>`,
+			"The difference holds[1] no significance [3].[2]\n\n[1] A note with a link [4].\n\n[2] Another.\n\n[3] https://x.example/\n[4] https://y.example/",
+		},
+		{
+			"kramdown footnotes",
+			`<p>It holds.<sup id="fnref:a" role="doc-noteref"><a href="#fn:a" class="footnote" rel="footnote">1</a></sup></p>
+<div class="footnotes" role="doc-endnotes"><ol><li id="fn:a" role="doc-endnote"><p>Said so.&nbsp;<a href="#fnref:a" class="reversefootnote" role="doc-backlink">&#8617;</a></p></li></ol></div>`,
+			"It holds.[1]\n\n[1] Said so.",
+		},
+		{
+			"pandoc footnotes",
+			`<p>It holds.<a href="#fn1" class="footnote-ref" id="fnref1" role="doc-noteref"><sup>1</sup></a></p>
+<section id="footnotes" class="footnotes footnotes-end-of-document" role="doc-endnotes"><hr /><ol><li id="fn1"><p>A long note that goes on and on and on and on and on and on and on and on.<a href="#fnref1" class="footnote-back" role="doc-backlink">↩︎</a></p></li></ol></section>`,
+			"It holds.[1]\n\n[1] A long note that goes on and on and on and on and on and on and on\n    and on.",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -51,7 +51,7 @@ func (in *inliner) block(src string) block {
 	if ok {
 		return b
 	}
-	b = block{html: in.fragment(src), text: htmlToText(src)}
+	b = block{html: in.fragment(fitContent(src)), text: htmlToText(src)}
 	in.mu.Lock()
 	if len(in.blocks) >= maxBlocks {
 		clear(in.blocks)

@@ -45,10 +45,17 @@ var (
 )
 
 // Default subject templates (text/template, with the same data as the bodies: see TemplateData).
+// A digest's subject leads with its first post's title, which tells more in an inbox than a count.
 const (
-	DefaultSubject       = "{{.Post.Title}}"
-	DefaultDigestSubject = "{{.Count}} new post{{if ne .Count 1}}s{{end}} from {{.Site.Title}}"
+	DefaultSubject       = "{{.Title}}"
+	DefaultDigestSubject = "{{.Title}}{{if gt .Count 1}} and {{add .Count -1}} more{{end}}"
 )
+
+// ClipBytes is about where Gmail's clipping starts to threaten: Gmail shows a message whose HTML passes
+// 102 KB cut short, with a "View entire message" link (and the footer with the unsubscribe link hidden).
+// A post whose HTML part, as sent, is larger is reported to Options.LargeHTML, and sent as its excerpt
+// with Options.ClipExcerpt.
+const ClipBytes = 90 * 1024
 
 // Options configure a Composer. cmd/herald fills them from herald.yaml.
 type Options struct {
@@ -86,6 +93,18 @@ type Options struct {
 
 	// MaxDigestPosts caps the posts shown in a digest; the rest are counted and linked. 0: no cap.
 	MaxDigestPosts int
+
+	// Greeting starts each email with "Hi NAME," ("Hello," to a reader without a name). Off, the inbox's
+	// preview line shows the preheader (the post's summary) instead.
+	Greeting bool
+
+	// ClipExcerpt sends a post whose email would pass ClipBytes of HTML as its excerpt with a link to the
+	// post, rather than in full.
+	ClipExcerpt bool
+
+	// LargeHTML, when set, hears of each post whose email passes ClipBytes of HTML (size, as sent) as
+	// PreparePost prepares it; excerpt tells whether ClipExcerpt made it the excerpt.
+	LargeHTML func(p *posts.Post, size int, excerpt bool)
 }
 
 // DKIM is one key that signs every message (RFC 6376).
@@ -126,12 +145,15 @@ type TemplateData struct {
 		Email string
 		Name  string // empty when not known
 	}
-	Subject string           // the rendered subject (empty while the subject is rendered)
-	CSS     htmltemplate.CSS // email.css, for a <style> element that Herald then inlines (content.css is inlined into the posts' HTML before)
-	Post    *TemplatePost    // the post, in a single-post email
-	Posts   []*TemplatePost  // the posts shown, in a digest
-	Count   int              // the number of new posts, in a digest (shown or not)
-	More    int              // the number of posts the digest leaves out (see MaxDigestPosts)
+	Subject   string           // the rendered subject (empty while the subject is rendered)
+	Title     string           // the post's title; a digest's first post's
+	Preheader string           // the inbox's preview line: the post's summary, the digest's other titles
+	Greeting  bool             // Options.Greeting
+	CSS       htmltemplate.CSS // email.css, for a <style> element that Herald then inlines (content.css is inlined into the posts' HTML before)
+	Post      *TemplatePost    // the post, in a single-post email
+	Posts     []*TemplatePost  // the posts shown, in a digest
+	Count     int              // the number of new posts, in a digest (shown or not)
+	More      int              // the number of posts the digest leaves out (see MaxDigestPosts)
 
 	UnsubscribeURL string // the footer's unsubscribe link: the https URL, else the mailto: URI
 	PreferencesURL string // may be empty
@@ -155,7 +177,8 @@ type TemplatePost struct {
 	Image   string   // absolute URL, may be empty
 
 	// HTML is the post's full content or its excerpt, with the stylesheet inlined; Text is the same as
-	// plain text (links as numbered references listed below it). Both may be empty.
+	// plain text (links as numbered references listed below it). Both may be empty. In a digest, and in
+	// an excerpt, a summary that would begin with a greeting alone ("Hello Jekyllers!") begins after it.
 	HTML    htmltemplate.HTML
 	Text    string
 	Excerpt bool // HTML and Text are not the whole post: link to it
@@ -404,7 +427,7 @@ func (c *Composer) data() (TemplateData, error) {
 	if strings.TrimSpace(c.o.PostalAddress) == "" {
 		return TemplateData{}, ErrNoPostalAddress
 	}
-	d := TemplateData{Lang: c.o.Lang, CSS: htmltemplate.CSS(c.css), PostalAddress: strings.TrimSpace(c.o.PostalAddress)}
+	d := TemplateData{Lang: c.o.Lang, CSS: htmltemplate.CSS(c.css), PostalAddress: strings.TrimSpace(c.o.PostalAddress), Greeting: c.o.Greeting}
 	d.Site.Title = sanitize(c.o.SiteTitle)
 	d.Site.URL = c.o.SiteURL
 	return d, nil
@@ -419,10 +442,7 @@ func (c *Composer) post(p *posts.Post, excerpt bool) *TemplatePost {
 	}
 	src := p.ContentHTML
 	if excerpt {
-		src = p.SummaryHTML
-		if src == "" && p.Summary != "" {
-			src = "<p>" + htmltemplate.HTMLEscapeString(p.Summary) + "</p>"
-		}
+		src = summaryHTML(p)
 	}
 	if src != "" {
 		b := c.inliner.block(src)

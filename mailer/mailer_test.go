@@ -192,8 +192,9 @@ func TestGolden(t *testing.T) {
 		{
 			// A name and a title that are not ASCII (and long enough to fold the To and Subject
 			// headers), values that need escaping in HTML and in URLs, long lines and trailing spaces
-			// in the post, and no preferences link.
-			name: "post-unicode.eml",
+			// in the post, and no preferences link; with the greeting, which shows the name.
+			name:    "post-unicode.eml",
+			options: func(o *Options) { o.Greeting = true },
 			r: Recipient{
 				Email: "zoe+news@example.org", Name: "Zoë Ünal-Ørsted & “Friends” <team> O'Hara von Müller-Lüdenscheidt",
 				UnsubscribeURL: "https://blog.example.com/unsubscribe?t=a+b&u='c'",
@@ -236,7 +237,7 @@ func TestGolden(t *testing.T) {
 		{
 			// A digest without base_url to a reader whose name is not ASCII; a retry's Message-ID.
 			name:    "digest-mailto.eml",
-			options: func(o *Options) { o.MaxDigestPosts = 0 },
+			options: func(o *Options) { o.MaxDigestPosts = 0; o.Greeting = true },
 			r:       Recipient{Email: "zoe@example.org", Name: "Zoë"},
 			compose: func(c *Composer, r Recipient) (*Message, error) {
 				return c.Digest(r, ps[1:], "<herald.0123456789abcdef@blog.example.com>", sendDate)
@@ -448,9 +449,14 @@ func TestSubject(t *testing.T) {
 	}{
 		{name: "post default", want: "Failover & recovery: “notes”"},
 		{name: "post template", options: func(o *Options) { o.SubjectTemplate = "[{{.Site.Title}}] {{.Post.Title}}" }, want: "[Example Weblog] Failover & recovery: “notes”"},
-		{name: "digest default", digest: 3, want: "3 new posts from Example Weblog"},
-		{name: "digest of one", digest: 1, want: "1 new post from Example Weblog"},
+		{name: "post template of herald.yaml", options: func(o *Options) { o.SubjectTemplate = "New on {{.Site.Title}}: {{.Title}}" }, want: "New on Example Weblog: Failover & recovery: “notes”"},
+		{name: "digest default", digest: 3, want: "Failover & recovery: “notes” and 2 more"},
+		{name: "digest of two", digest: 2, want: "Failover & recovery: “notes” and 1 more"},
+		{name: "digest of one", digest: 1, want: "Failover & recovery: “notes”"},
 		{name: "digest template", digest: 2, options: func(o *Options) { o.DigestSubjectTemplate = "Weekly: {{.Count}}" }, want: "Weekly: 2"},
+		{name: "digest template of herald.yaml", digest: 3, options: func(o *Options) {
+			o.DigestSubjectTemplate = "{{.Site.Title}} this week: {{.Title}}{{if gt .Count 1}} (+{{add .Count -1}}){{end}}"
+		}, want: "Example Weblog this week: Failover & recovery: “notes” (+2)"},
 		{name: "line breaks in a template", options: func(o *Options) { o.SubjectTemplate = "{{.Post.Title}}\r\nBcc: x@example.com" }, want: "Failover & recovery: “notes” Bcc: x@example.com"},
 	}
 	for _, tt := range tests {
@@ -585,6 +591,7 @@ func TestNewComposerErrors(t *testing.T) {
 
 func TestTemplateOverride(t *testing.T) {
 	o := testOptions()
+	o.Greeting = true
 	o.Templates = fstest.MapFS{
 		"post.txt":  {Data: []byte(`{{define "body"}}CUSTOM {{.Post.Title}}{{end}}`)},
 		"email.css": {Data: []byte(`.greeting { color: #ff0000; }`)},
@@ -625,8 +632,27 @@ func TestInlined(t *testing.T) {
 			t.Errorf("HTML part lacks %s", want)
 		}
 	}
-	if strings.Contains(p.html, ".content p") || !strings.Contains(p.html, "@media only screen") {
-		t.Errorf("want only the @media rules left in <style>:\n%s", p.html)
+	style := p.html[strings.Index(p.html, "<style"):strings.Index(p.html, "</style>")]
+	style = style[strings.IndexByte(style, '>')+1:]
+	depth, start := 0, 0
+	var top []string // the rules outside @media
+	for i, r := range style {
+		switch r {
+		case '{':
+			if depth == 0 {
+				top = append(top, strings.TrimSpace(style[start:i]))
+			}
+			depth++
+		case '}':
+			depth--
+			if depth == 0 {
+				start = i + 1
+			}
+		}
+	}
+	want := []string{":root", "@media only screen and (max-width: 620px)", "@media (prefers-color-scheme: dark)"}
+	if !slices.Equal(top, want) {
+		t.Errorf("<style> holds the rules %q, want only %q (the rest inlined):\n%s", top, want, style)
 	}
 }
 
@@ -637,7 +663,7 @@ func TestPostalAddressLines(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "Example Weblog<br/>1 Main Street<br/>Springfield &lt;IL&gt;</p>"; !strings.Contains(m.HTML, want) {
+	if want := "Example Weblog<br/>1 Main Street<br/>Springfield &lt;IL&gt;</div>"; !strings.Contains(m.HTML, want) {
 		t.Errorf("HTML part lacks %s", want)
 	}
 	if want := "\n\nExample Weblog\n1 Main Street\nSpringfield <IL>\n"; !strings.HasSuffix(m.Text, want) {

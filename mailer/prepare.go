@@ -49,9 +49,37 @@ func (c *Composer) PreparePost(p *posts.Post) (*Prepared, error) {
 	if err != nil {
 		return nil, err
 	}
-	d.Post = c.post(p, !c.o.FullContent || p.ExcerptOnly)
-	return &Prepared{c: c, data: d, subject: c.postSubject, html: c.postHTML, text: c.postText, fillable: c.postFillable,
-		feedback: feedbackID(feedbackCampaign(p.ID), c.feedbackHost, "post")}, nil
+	d.Title, d.Preheader = sanitize(p.Title), preheader(p)
+	excerpt := !c.o.FullContent || p.ExcerptOnly
+	d.Post = c.post(p, excerpt)
+	pp := &Prepared{c: c, data: d, subject: c.postSubject, html: c.postHTML, text: c.postText, fillable: c.postFillable,
+		feedback: feedbackID(feedbackCampaign(p.ID), c.feedbackHost, "post")}
+	if excerpt {
+		return pp, nil
+	}
+	size, err := pp.htmlSize()
+	if err != nil || size <= ClipBytes {
+		return pp, err
+	}
+	if c.o.ClipExcerpt {
+		pp.data.Post = c.post(p, true)
+	}
+	if c.o.LargeHTML != nil {
+		c.o.LargeHTML(p, size, c.o.ClipExcerpt)
+	}
+	return pp, nil
+}
+
+// htmlSize is the length of the HTML part as sent (quoted-printable) to a reader with a name and every
+// link, whose values are about as long as the tokens that stand for them.
+func (p *Prepared) htmlSize() (int, error) {
+	d := p.data
+	setRecipient(&d, recipientTokens, p.c.mailto)
+	_, htmlPart, _, err := p.render(&d)
+	if err != nil {
+		return 0, err
+	}
+	return len(appendQP(nil, htmlPart)), nil
 }
 
 // PrepareDigest prepares the emails of a digest of several posts (newest first, as given). It shows at
@@ -73,6 +101,7 @@ func (c *Composer) PrepareDigest(ps []*posts.Post) (*Prepared, error) {
 	for _, p := range shown {
 		d.Posts = append(d.Posts, c.post(p, true))
 	}
+	d.Title, d.Preheader = d.Posts[0].Title, digestPreheader(ps)
 	ids := make([]string, len(ps))
 	for i, p := range ps {
 		ids[i] = p.ID
