@@ -11,7 +11,9 @@ import (
 // compatibility check (caniemail.com's data on which mail clients support each HTML and CSS feature the
 // message uses). Its score is 100% less the worst feature's share of clients that support it only in part,
 // and the worst one's share that do not support it, each weighted by the share of the message's elements
-// that use it. It must not fall below what the emails scored before the redesign of issue 19.
+// that use it. It must not fall below what the emails scored before the redesign of issue 19: the issue
+// measured post 84.8%, digest 80.6% and confirmation 91.0%, and these emails scored 84.1%, 84.1% and
+// 91.0% with mailpit v1.27.11 before it; the floor is the higher of each.
 func TestHTMLCheckScore(t *testing.T) {
 	mp := mailpittest.Start(t, "--smtp-auth-allow-insecure")
 	c := newTestComposer(t, testOptions())
@@ -34,7 +36,7 @@ func TestHTMLCheckScore(t *testing.T) {
 		floor float64
 	}{
 		{"post", post, 84.8},
-		{"digest", digest, 80.6},
+		{"digest", digest, 84.1},
 		{"confirmation", confirm, 91.0},
 	}
 	for _, tt := range tests {
