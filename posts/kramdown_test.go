@@ -41,6 +41,8 @@ func TestKramdown(t *testing.T) {
 			"<table>\n<tr><td>1</td></tr>\n\n<tr><td>2</td></tr>\n</table>\n<p>After</p>\n"},
 		{"nested divs with blank lines", "<div class=\"a\">\n<div>\n\n    x\n</div>\n\n</div>\nAfter\n",
 			"<div class=\"a\">\n<div>\n\n    x\n</div>\n\n</div>\n<p>After</p>\n"},
+		{"after a list, indented inside (Jekyll's own test site)", "- 7 <span></span>\n\n<ul id='p'>\n  \n    <li>a = b</li>\n  \n</ul>\n",
+			"<ul>\n<li>7 <span></span></li>\n</ul>\n<ul id='p'>\n  \n    <li>a = b</li>\n  \n</ul>\n"},
 		{"upper case tags", "<TABLE>\n\n<tr><td>1</td></tr>\n</Table>\n", "<TABLE>\n\n<tr><td>1</td></tr>\n</Table>\n"},
 		{"unclosed: CommonMark's rules", "<div>\n\nText\n", "<div>\n<p>Text</p>\n"},
 		{"closed before a blank line: CommonMark's rules", "<div>x</div>\n\nText\n", "<div>x</div>\n<p>Text</p>\n"},
