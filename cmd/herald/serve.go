@@ -85,12 +85,17 @@ Flags:
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	hooks, hooksOn, err := webhooks(getenv, baseURL, st, log)
+	if err != nil {
+		return err
+	}
 	srv, err := server.New(server.Options{
 		Store: st, Confirmer: &mailConfirmer{composer: ms.Composer, dial: ms.Dial}, Logger: log,
 		Secret: []byte(cfg.Secret), BaseURL: baseURL,
 		SiteTitle: b.site.Title, SiteURL: b.site.URL, Lang: b.site.Lang,
 		Templates:      b.site.Files("herald-templates"),
 		TrustedProxies: proxies,
+		Webhooks:       hooks,
 	})
 	if err != nil {
 		return err
@@ -101,6 +106,9 @@ Flags:
 		return fmt.Errorf("listen on %s: %w; set listen in herald.yaml or --listen to a free address", addr, err)
 	}
 	fmt.Fprintf(stdout, "herald serve: listening on http://%s (public URL %s, mail to %s)\n", ln.Addr(), baseURL, ms.Where)
+	if len(hooksOn) > 0 {
+		fmt.Fprintf(stdout, "herald serve: webhooks at %s/webhooks/{%s}\n", baseURL, strings.Join(hooksOn, ","))
+	}
 	if err := srv.Serve(ctx, ln); err != nil {
 		return err
 	}

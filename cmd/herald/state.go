@@ -362,6 +362,9 @@ Flags:
 			}
 		}
 		fmt.Fprintf(stdout, "mail: %s\n", strings.Join(parts, ", "))
+		if err := printEvents(ctx, st, time.Now(), stdout, stderr); err != nil {
+			return err
+		}
 	}
 	if len(runs) > 0 {
 		fmt.Fprintln(stdout, "recent runs:")
