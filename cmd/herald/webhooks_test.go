@@ -41,7 +41,9 @@ func TestWebhooks(t *testing.T) {
 	defer cancel()
 	var stdout, stderr syncBuffer
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"serve", "-C", dir, "--listen", "127.0.0.1:0"}, env, &stdout, &stderr) }()
+	go func() {
+		done <- run(ctx, []string{"serve", "-C", dir, "--listen", "127.0.0.1:0"}, env, &stdout, &stderr)
+	}()
 	listening := regexp.MustCompile(`herald serve: listening on (http://127\.0\.0\.1:\d+)`)
 	var base string
 	waitFor(t, "the listening line", func() bool {
