@@ -94,7 +94,7 @@ func TestHugoShortcodeWarningsOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "content/posts/custom.md:5: Hugo shortcodes ({{< notice >}}) are the site's own"
+	want := "content/posts/custom.md:5: Hugo shortcodes ({{< notice >}}) cannot run outside Hugo"
 	if len(ws) != 1 || !strings.HasPrefix(ws[0].String(), want) {
 		t.Errorf("got %v, want one warning starting %q", ws, want)
 	}

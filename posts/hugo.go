@@ -1056,7 +1056,7 @@ func shortcodeWarning(p *Post, body []byte) []Warning {
 	if len(names) == 0 {
 		return nil
 	}
-	return []Warning{{p.Path, line, fmt.Sprintf("Hugo shortcodes (%s) are the site's own, which only Hugo can run; the feed keeps the text inside them and drops the rest", strings.Join(names, ", "))}}
+	return []Warning{{p.Path, line, fmt.Sprintf("Hugo shortcodes (%s) cannot run outside Hugo; the feed keeps the text inside them and drops the rest", strings.Join(names, ", "))}}
 }
 
 // hugoRefs finds the URL of the page a ref or relref shortcode names. Herald knows the URLs of the posts
