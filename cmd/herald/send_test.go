@@ -342,7 +342,7 @@ func TestDigestWaitsForItsPost(t *testing.T) {
 		got = append(got, m.Header.Get("To")+": "+m.Header.Get("Subject"))
 	}
 	slices.Sort(got)
-	want := []string{"\"Ann\" <ann@example.com>: X", "\"Ann\" <ann@example.com>: Y", "\"Bob\" <bob@example.org>: 2 new posts from Example Weblog",
+	want := []string{"\"Ann\" <ann@example.com>: X", "\"Ann\" <ann@example.com>: Y", "\"Bob\" <bob@example.org>: Y and 1 more",
 		"<me@example.com>: [TEST] Y"}
 	if !slices.Equal(got, want) {
 		t.Errorf("outbox:\n%q\nwant\n%q", got, want)
