@@ -247,13 +247,22 @@ func TestPhoneWidth(t *testing.T) {
 			if got := eval[int64](ph, `document.documentElement.scrollWidth`); got != width {
 				t.Errorf("%s at %d px: the document is %d px wide", m.name, width, got)
 			}
+			// The image fits, and keeps its proportions.
 			img := map[string]string{"post": `img[alt="A wide photo"]`, "digest": "img.hero"}[m.name]
-			{
-				// The image fits, and keeps its proportions.
-				w := eval[float64](ph, `document.querySelector('`+img+`').getBoundingClientRect().width`)
-				h := eval[float64](ph, `document.querySelector('`+img+`').getBoundingClientRect().height`)
-				if w > float64(width) || w < 200 || h < w*900/1600-2 || h > w*900/1600+2 {
-					t.Errorf("%s at %d px: the image is %.0f×%.0f px, want at most %d px wide in proportion 16:9", m.name, width, w, h, width)
+			w := eval[float64](ph, `document.querySelector('`+img+`').getBoundingClientRect().width`)
+			h := eval[float64](ph, `document.querySelector('`+img+`').getBoundingClientRect().height`)
+			if w > float64(width) || w < 200 || h < w*900/1600-2 || h > w*900/1600+2 {
+				t.Errorf("%s at %d px: the image is %.0f×%.0f px, want at most %d px wide in proportion 16:9", m.name, width, w, h, width)
+			}
+			if m.name == "post" {
+				// The table and the code keep their shape and scroll: their words are not broken up.
+				for _, sel := range []string{".scroll", "pre"} {
+					if !eval[bool](ph, `(e => e.scrollWidth > e.clientWidth + 100)(document.querySelector('`+sel+`'))`) {
+						t.Errorf("post at %d px: %s does not scroll sideways", width, sel)
+					}
+				}
+				if th := eval[float64](ph, `document.querySelector('th').getBoundingClientRect().height`); th > 60 {
+					t.Errorf("post at %d px: a table header is %.0f px high: its words are broken up", width, th)
 				}
 			}
 		}
