@@ -205,3 +205,35 @@ func TestGmailClip(t *testing.T) {
 		}
 	}
 }
+
+// TestFitContent: tables go into a scrolling container (once, however nested), and images get a width
+// attribute of at most the column's width, with the height in proportion.
+func TestFitContent(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"table", `<p>a</p><table><tr><td>1</td></tr></table>`, `<p>a</p><div class="scroll"><table><tbody><tr><td>1</td></tr></tbody></table></div>`},
+		{"nested table", `<table><tr><td><table><tr><td>1</td></tr></table></td></tr></table>`,
+			`<div class="scroll"><table><tbody><tr><td><table><tbody><tr><td>1</td></tr></tbody></table></td></tr></tbody></table></div>`},
+		{"wide image", `<img src="a.png" width="1600" height="900">`, `<img src="a.png" width="536" height="302"/>`},
+		{"image without a size", `<p><img src="a.png" alt="x" style="border:1px solid red"></p>`, `<p><img src="a.png" alt="x" style="width:auto;border:1px solid red;" width="536"/></p>`},
+		{"small image", `<img src="a.png" width="120" height="40">`, `<img src="a.png" width="120" height="40">`},
+		{"nothing to do", `<p>Just <em>text</em>.</p>`, `<p>Just <em>text</em>.</p>`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := fitContent(tt.in); got != tt.want {
+				t.Errorf("got  %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestShorten(t *testing.T) {
+	long := strings.Repeat("word ", 50)
+	got := shorten(long, 30)
+	if got != "word word word word word word…" {
+		t.Errorf("got %q", got)
+	}
+	if got := shorten("  a\n b  ", 30); got != "a b" {
+		t.Errorf("got %q", got)
+	}
+}

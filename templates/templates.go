@@ -8,8 +8,9 @@ import "embed"
 //
 //   - feed.xsl: the XSLT 1.0 stylesheet that shows the RSS and Atom feeds as a readable page when they are
 //     opened in a browser.
-//   - email.html, email.txt: the frame of every email (greeting, footer with the unsubscribe link and the
-//     postal address); each defines the page and calls the template "body".
+//   - email.html, email.txt: the frame of every email (the hidden preheader, the optional greeting, the
+//     footer with the unsubscribe link and the postal address); each defines the page and calls the
+//     template "body".
 //   - post.html, post.txt: "body" for an email with one post.
 //   - digest.html, digest.txt: "body" for a digest of several posts.
 //   - email.css: the stylesheet of the HTML emails' frame, and content.css: of the post's own HTML in
