@@ -71,6 +71,7 @@ func TestSummaryWithoutGreeting(t *testing.T) {
 		{"greeting only", "<p>Hello Jekyllers!</p>", "<p>Hello Jekyllers!</p>\n<p>Jekyll 4.2.2 has been released.</p>\n<p>More.</p>", "<p>Jekyll 4.2.2 has been released.</p>"},
 		{"greeting then text", "<p>Hi everyone,</p>\n<p>A <em>small</em> release.</p>", "", "<p>A <em>small</em> release.</p>"},
 		{"good morning", "<p>Good morning, friends!</p>", "<p>Good morning, friends!</p><p>News.</p>", "<p>News.</p>"},
+		{"a heading after the greeting", "<p>Hey folks!</p>", "<p>Hey folks!</p><h2>Release</h2><p>News.</p>", "<p>News.</p>"},
 		{"no greeting", "<p>Hello world programs in 40 languages, compared.</p>", "", "<p>Hello world programs in 40 languages, compared.</p>"},
 		{"a question", "<p>Hello, anyone?</p>", "", "<p>Hello, anyone?</p>"},
 	}

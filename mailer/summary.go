@@ -67,21 +67,32 @@ func skipGreetings(src string) (string, bool) {
 	return strings.TrimSpace(b.String()), true
 }
 
-// firstParagraph returns the first element of src (a paragraph, as a rule).
+// firstParagraph returns the first paragraph of src at its top level, else its first element.
 func firstParagraph(src string) string {
 	ctx := &html.Node{Type: html.ElementNode, Data: "div", DataAtom: atom.Div}
 	nodes, err := html.ParseFragment(strings.NewReader(src), ctx)
 	if err != nil {
 		return ""
 	}
+	var first *html.Node
 	for _, n := range nodes {
-		if n.Type == html.ElementNode {
-			var b strings.Builder
-			html.Render(&b, n)
-			return b.String()
+		if n.Type != html.ElementNode {
+			continue
+		}
+		if n.DataAtom == atom.P {
+			first = n
+			break
+		}
+		if first == nil {
+			first = n
 		}
 	}
-	return ""
+	if first == nil {
+		return ""
+	}
+	var b strings.Builder
+	html.Render(&b, first)
+	return b.String()
 }
 
 // greetingWords begin a greeting.

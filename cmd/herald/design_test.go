@@ -168,3 +168,33 @@ func TestEmailDesignConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestFootnotesInTextPart: a Markdown footnote, as Herald renders it, reads in the text part as a marker
+// of its own after its word and the note after the text, apart from the numbered links.
+func TestFootnotesInTextPart(t *testing.T) {
+	dir := mailSite(t, "")
+	if _, _, err := runHerald(t, testEnv(), "publish", "-C", dir); err != nil {
+		t.Fatal(err)
+	}
+	post := "---\ntitle: Notes\n---\nThe difference holds.[^1] See [the docs](https://example.com/docs).\n\n[^1]: A note of its own.\n"
+	if err := os.WriteFile(filepath.Join(dir, "_posts", "2021-01-01-notes.md"), []byte(post), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := runHerald(t, testEnv(), "publish", "-C", dir); err != nil {
+		t.Fatal(err)
+	}
+	msgs := maildir(t, filepath.Join(dir, ".herald", "outbox"))
+	if len(msgs) != 1 {
+		t.Fatalf("%d messages, want 1", len(msgs))
+	}
+	body, err := readBody(msgs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.ReplaceAll(body[:strings.Index(body, "<!DOCTYPE")], "\r\n", "\n")
+	for _, want := range []string{"The difference holds.[1] See the docs [2].", "\n[1] A note of its own.\n", "\n[2] https://example.com/docs\n"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the text part lacks %q:\n%s", want, text)
+		}
+	}
+}
