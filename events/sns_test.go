@@ -35,7 +35,7 @@ type snsCA struct {
 	mu        sync.Mutex
 }
 
-func newSNSCA(t *testing.T) *snsCA {
+func newSNSCA(t testing.TB) *snsCA {
 	t.Helper()
 	mk := func(tmpl, parent *x509.Certificate, pub, priv any) *x509.Certificate {
 		der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, priv)

@@ -27,7 +27,9 @@ Runs the subscription pages: /subscribe (the sign-up form, with a confirmation e
 /unsubscribe (also one-click, from the List-Unsubscribe header), /preferences and /healthz. Emails link
 to them through base_url, so run it where base_url points, usually behind a reverse proxy that adds
 HTTPS. It writes to the same store as herald send, safely while a send runs. Logs each request to
-stderr; stops cleanly on Ctrl-C or SIGTERM.
+stderr; stops cleanly on Ctrl-C or SIGTERM. With a provider's webhook set in the environment
+(HERALD_SES_WEBHOOK_TOPIC, HERALD_POSTMARK_WEBHOOK_KEY, HERALD_MAILGUN_WEBHOOK_KEY,
+HERALD_RESEND_WEBHOOK_KEY), it also takes that provider's bounces and complaints at /webhooks/PROVIDER.
 
 Flags:
 `)
