@@ -8,11 +8,13 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -147,7 +149,14 @@ const (
 )
 
 func TestPostmark(t *testing.T) {
-	s := newSite(t, Options{PostmarkUser: "herald", PostmarkPassword: "s3cret-pass"})
+	var log lockedBuffer
+	s := newSite(t, Options{PostmarkUser: "herald", PostmarkPassword: "s3cret-pass",
+		Logger: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+	defer func() {
+		if l := log.String(); strings.Contains(l, "s3cret-pass") || strings.Contains(strings.ToLower(l), "example.com") || !strings.Contains(l, "webhook: event") {
+			t.Errorf("the log shows a secret or an address, or no event:\n%s", l)
+		}
+	}()
 	auth := func(user, pass string) http.Header {
 		h := http.Header{"Content-Type": {"application/json"}}
 		h.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(user+":"+pass)))
@@ -283,6 +292,24 @@ func TestResendSecret(t *testing.T) {
 			t.Errorf("secret %q: the error shows it: %v", secret, err)
 		}
 	}
+}
+
+// lockedBuffer is a log written by the server's goroutines and read by the test.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 type nopStore struct{}

@@ -18,8 +18,7 @@ import (
 // The payloads (https://postmarkapp.com/developer/webhooks/bounce-webhook,
 // .../delivery-webhook, .../spam-complaint-webhook) name Postmark's own MessageID, not the Message-ID
 // header Herald sent, so an event is matched by its recipient's address; an event carries no time
-// signed, and is replayed under its id: a bounce's or complaint's ID, a delivery's MessageID and
-// recipient.
+// signed, and is replayed under its id: a bounce's or complaint's ID, a delivery's MessageID.
 type postmarkEvent struct {
 	RecordType  string // Bounce, Delivery, SpamComplaint (and others Herald does not take)
 	ID          int64  // a bounce's or complaint's
@@ -46,7 +45,9 @@ func (h *hooks) postmark(r *http.Request, body []byte) ([]store.Event, error) {
 	switch p.RecordType {
 	case "Delivery":
 		e.Kind, e.Recipient, e.At = store.EventDelivered, p.Recipient, p.DeliveredAt
-		e.ProviderEventID = "delivery/" + p.MessageID + "/" + p.Recipient
+		// Postmark's MessageID is its message's, and Herald sends each to one reader: the address, which
+		// the log must not show, need not be part of the id.
+		e.ProviderEventID = "delivery/" + p.MessageID
 	case "SpamComplaint":
 		e.Kind, e.ProviderEventID = store.EventComplaint, "bounce/"+strconv.FormatInt(p.ID, 10)
 	case "Bounce":
@@ -57,7 +58,7 @@ func (h *hooks) postmark(r *http.Request, body []byte) ([]store.Event, error) {
 	default:
 		return nil, nil // opens, clicks, subscription changes: not Herald's business
 	}
-	if p.ID == 0 && e.Kind != store.EventDelivered || e.ProviderEventID == "delivery//" {
+	if p.ID == 0 && e.Kind != store.EventDelivered || e.ProviderEventID == "delivery/" {
 		return nil, fmt.Errorf("%w: Postmark %s without an id", errBadEvent, p.RecordType)
 	}
 	return []store.Event{e}, nil
