@@ -198,3 +198,37 @@ func TestFootnotesInTextPart(t *testing.T) {
 		}
 	}
 }
+
+// TestDigestOfJekyllReleases previews a digest of Jekyll's own three newest posts: the subject leads with
+// the newest one's title, and the post whose first paragraph is "Hello Jekyllers!" is summed up by the
+// paragraph after it.
+func TestDigestOfJekyllReleases(t *testing.T) {
+	dir := copySite(t, "jekyll-docs")
+	cfg := "from: \"Jane Doe <jane@blog.example.com>\"\npostal_address: \"1 Main Street, Springfield\"\nunsubscribe_mailto: leave@blog.example.com\n"
+	if err := os.WriteFile(filepath.Join(dir, "herald.yaml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	if _, stderr, err := runHerald(t, testEnv(), "preview", "--digest", "3", "-C", dir, "--out", out); err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	f, err := os.Open(filepath.Join(out, "herald-preview.eml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m, err := mail.ReadMessage(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Header.Get("Subject"); got != "Jekyll 4.4.1 Released and 2 more" {
+		t.Errorf("subject %q, want the newest post's title and 2 more", got)
+	}
+	body, err := readBody(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(body, "Hello Jekyllers") || !strings.Contains(body, "Jekyll 4.3.4 Released") {
+		t.Errorf("the digest shows the greeting, or not the post:\n%.3000s", body)
+	}
+}
