@@ -54,7 +54,7 @@ func TestPreparedShapes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "2 new posts from Blog"; m.Subject != want {
+	if want := "Post a and 1 more"; m.Subject != want { // the first post's title leads a digest's subject
 		t.Errorf("digest subject %q, want %q", m.Subject, want)
 	}
 	for i := range 3 * maxPrepared {
