@@ -38,6 +38,12 @@ type config struct {
 	ExcerptSeparator string `yaml:"excerpt_separator"`
 	ExcerptOnly      bool   `yaml:"excerpt_only"`
 
+	// The emails' design (see design.go).
+	Greeting      bool   `yaml:"greeting"`       // start each email with "Hi NAME," (default: no greeting)
+	EmailClip     string `yaml:"email_clip"`     // warn (default) or excerpt: what to do with a post too long for Gmail
+	SubjectPost   string `yaml:"subject_post"`   // a post's subject, a template ({{.Title}}, {{.Site.Title}})
+	SubjectDigest string `yaml:"subject_digest"` // a digest's ({{.Title}} of its first post, {{.Count}})
+
 	// Bounds on what a site file may make Herald do (0: the defaults of package posts).
 	MaxFileBytes        int    `yaml:"max_file_bytes"`         // the largest site file read
 	MaxFrontMatterBytes int    `yaml:"max_front_matter_bytes"` // the largest front matter parsed
@@ -58,15 +64,14 @@ type config struct {
 	MaxNew     int      `yaml:"max_new"` // more new posts than this stop a publish (default 5)
 
 	// Mail.
-	SMTP              string  `yaml:"smtp"`   // smtp://user@host:587 (STARTTLS), smtps://user@host:465, smtp://host:1025?tls=none
-	Outbox            string  `yaml:"outbox"` // the Maildir folder used without smtp (default .herald/outbox)
-	From              string  `yaml:"from"`   // "Name <address>"
+	Transport         string  `yaml:"transport"` // where mail goes: smtp://, smtps://, ses://REGION, postmark://, mailgun://DOMAIN, resend:// (see transport.go)
+	SMTP              string  `yaml:"smtp"`      // the old name of transport, for smtp:// and smtps:// URLs
+	Outbox            string  `yaml:"outbox"`    // the Maildir folder used without smtp (default .herald/outbox)
+	From              string  `yaml:"from"`      // "Name <address>"
 	PostalAddress     string  `yaml:"postal_address"`
 	Secret            string  `yaml:"secret"`   // signs the unsubscribe and confirmation links (default: the file .herald/secret)
 	BaseURL           string  `yaml:"base_url"` // where herald serve answers
 	UnsubscribeMailto string  `yaml:"unsubscribe_mailto"`
-	DKIMKeyFile       string  `yaml:"dkim_key_file"`
-	DKIMSelector      string  `yaml:"dkim_selector"`
 	Listen            string  `yaml:"listen"`
 	EmailContent      string  `yaml:"email_content"` // full (default) or excerpt
 	MaxDigestPosts    int     `yaml:"max_digest_posts"`
@@ -75,6 +80,11 @@ type config struct {
 	Rate              float64 `yaml:"rate"`             // messages per second, 0 for no limit
 	DeferredMaxAge    string  `yaml:"deferred_max_age"` // a deferred message first tried longer ago than this fails (default 72h)
 	CategoryFeeds     bool    `yaml:"category_feeds"`
+
+	// DKIM: each key signs every message (see dkimKeys).
+	DKIMKeyFile  []string `yaml:"dkim_key_file"` // PEM private keys, relative to the site's folder
+	DKIMSelector []string `yaml:"dkim_selector"` // one per key (default herald, for a single key)
+	DKIMDomain   string   `yaml:"dkim_domain"`   // the signatures' d= (default: from's domain)
 
 	// herald serve.
 	TrustedProxies []string `yaml:"trusted_proxies"` // peers whose X-Forwarded-For herald serve believes (default: loopback)
@@ -397,6 +407,7 @@ func (c *config) check(setBy map[string]origin) error {
 	if c.EmailContent != "" && c.EmailContent != "full" && c.EmailContent != "excerpt" {
 		bad("email_content", strconv.Quote(c.EmailContent), "want full or excerpt")
 	}
+	checkDesign(c, bad)
 	if c.DeferredMaxAge != "" {
 		if _, err := parseAge(c.DeferredMaxAge); err != nil {
 			bad("deferred_max_age", strconv.Quote(c.DeferredMaxAge), "want a duration in hours or minutes, such as 72h or 90m, or in whole days, such as 7d")
@@ -430,6 +441,9 @@ func (c *config) check(setBy map[string]origin) error {
 	// herald.yaml lives in the site's repository: a password written there is published with it.
 	if shown, want := storeProblem(c.Store, setBy["store"].env == ""); want != "" {
 		bad("store", shown, want)
+	}
+	if c.Transport != "" && c.SMTP != "" {
+		bad("transport", "(set, and so is smtp)", "set one of them: smtp is the old name of transport")
 	}
 	for _, h := range c.Hubs {
 		if !isHTTPURL(h) {

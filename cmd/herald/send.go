@@ -127,7 +127,7 @@ func sendDue(ctx context.Context, b *build, st store.Store, getenv func(string) 
 	mail := func() (*publish.Mail, error) { return b.mail(getenv, outbox, false) }
 	return publish.Send(ctx, b.site, st, mail, publish.SendOptions{
 		Connections: b.cfg.Connections, PerConnection: b.cfg.PerConnection, Rate: b.cfg.Rate,
-		DeferredMaxAge: b.cfg.deferredMaxAge(), RetryUnknown: sf.retryUnknown, Ledger: sf.ledger,
+		DeferredMaxAge: b.cfg.deferredMaxAge(), RetryUnknown: sf.retryUnknown || idempotentTransport(b.cfg.transport()), Ledger: sf.ledger,
 		Out: stdout, Log: stderr,
 	})
 }
@@ -162,16 +162,9 @@ func (b *build) mail(getenv func(string) string, outbox string, test bool) (*pub
 		UnsubscribeMailto: c.UnsubscribeMailto, FullContent: c.EmailContent != "excerpt", MaxDigestPosts: c.MaxDigestPosts,
 		Templates: b.site.Files("herald-templates"),
 	}
-	if test {
-		opts.SubjectTemplate = "[TEST] " + mailer.DefaultSubject
-		opts.DigestSubjectTemplate = "[TEST] " + mailer.DefaultDigestSubject
-	}
-	if c.DKIMKeyFile != "" {
-		key, err := readSecretFile("dkim_key_file (HERALD_DKIM_KEY_FILE)", "the private key", c.DKIMKeyFile)
-		if err != nil {
-			return nil, err
-		}
-		opts.DKIM = &mailer.DKIM{Selector: firstSet(c.DKIMSelector, "herald"), Key: key}
+	designOptions(&opts, c, b.stderr, test)
+	if opts.DKIM, err = dkimKeys(b.site.Dir, c); err != nil {
+		return nil, err
 	}
 	if ms.Composer, err = mailer.NewComposer(opts); err != nil {
 		return nil, err
@@ -179,10 +172,15 @@ func (b *build) mail(getenv func(string) string, outbox string, test bool) (*pub
 	switch {
 	case outbox != "":
 		ms.Where = outbox
-	case c.SMTP == "":
+	case c.transport() == "":
 		ms.Where = outboxPath(b.site.Dir, c)
+	case isAPITransport(c.transport()):
+		if err := apiTransport(ms, c.transport(), getenv); err != nil {
+			return nil, err
+		}
+		return ms, nil
 	default:
-		sc, err := mailer.ParseSMTPURL(c.SMTP)
+		sc, err := mailer.ParseSMTPURL(c.transport())
 		if err != nil {
 			return nil, err
 		}
