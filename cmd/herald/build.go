@@ -131,7 +131,7 @@ func privatePaths(siteDir string, cfg config) []string {
 		}
 	}
 	ps = append(ps, dkimKeyPaths(siteDir, cfg)...)
-	for _, p := range []string{cfg.smtpPasswordFile, cfg.storePasswordFile} { // read from the working folder
+	for _, p := range cfg.keyFiles { // read from the working folder
 		if abs, err := filepath.Abs(p); err == nil && p != "" {
 			ps = append(ps, abs)
 		}

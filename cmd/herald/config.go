@@ -89,9 +89,10 @@ type config struct {
 	// herald serve.
 	TrustedProxies []string `yaml:"trusted_proxies"` // peers whose X-Forwarded-For herald serve believes (default: loopback)
 
-	secretLine        int    // the line of secret in herald.yaml, 0 when the file does not set it
-	smtpPasswordFile  string // HERALD_SMTP_PASSWORD_FILE: a file no site file may read
-	storePasswordFile string // HERALD_STORE_PASSWORD_FILE: the same
+	secretLine        int      // the line of secret in herald.yaml, 0 when the file does not set it
+	smtpPasswordFile  string   // HERALD_SMTP_PASSWORD_FILE: a file no site file may read
+	storePasswordFile string   // HERALD_STORE_PASSWORD_FILE: the same
+	keyFiles          []string // the files of secretFileVars that are set: no site file may read them
 }
 
 // deferredMaxAge is how long a deferred message is tried again before it fails.
@@ -201,9 +202,20 @@ func configure(dir string, getenv func(string) string) (string, config, error) {
 	return abs, cfg, err
 }
 
+// secretFileVars are the variables that name a file holding a secret (a password, an API key, a webhook's
+// signing key): privatePaths keeps every site file from reading them, wherever they are.
+var secretFileVars = []string{"HERALD_SMTP_PASSWORD_FILE", "HERALD_STORE_PASSWORD_FILE",
+	"HERALD_POSTMARK_TOKEN_FILE", "HERALD_MAILGUN_KEY_FILE", "HERALD_RESEND_KEY_FILE",
+	"HERALD_POSTMARK_WEBHOOK_KEY_FILE", "HERALD_MAILGUN_WEBHOOK_KEY_FILE", "HERALD_RESEND_WEBHOOK_KEY_FILE"}
+
 // loadConfig reads DIR/herald.yaml if there is one, then the HERALD_* environment, and checks the values.
 func loadConfig(dir string, getenv func(string) string) (config, error) {
 	c := config{smtpPasswordFile: getenv("HERALD_SMTP_PASSWORD_FILE"), storePasswordFile: getenv("HERALD_STORE_PASSWORD_FILE")}
+	for _, v := range secretFileVars {
+		if f := getenv(v); f != "" {
+			c.keyFiles = append(c.keyFiles, f)
+		}
+	}
 	setBy := map[string]origin{}
 	src, err := os.ReadFile(filepath.Join(dir, configName))
 	switch {

@@ -19,10 +19,13 @@ func TestBuildRefusesLinksToPrivateFiles(t *testing.T) {
 	const secret = "0123456789abcdef0123456789abcdef-not-for-feeds"
 	tests := []struct {
 		name, herald, file, target, want string
+		keyVar                           string // a variable naming the target as a secret's file
 	}{
-		{"include to the secret", "", "_includes/footer.html", ".herald/secret", "_includes/footer.html: it is, or links to, Herald's private .herald"},
-		{"post to the secret", "", "_posts/2021-02-02-leak.md", ".herald/secret", "_posts/2021-02-02-leak.md: it is, or links to, Herald's private .herald"},
-		{"post to a store set in herald.yaml", "store: state/herald.db\n", "_posts/2021-02-02-leak.md", "state/herald.db", "_posts/2021-02-02-leak.md: it is, or links to, Herald's private state/herald.db"},
+		{"include to the secret", "", "_includes/footer.html", ".herald/secret", "_includes/footer.html: it is, or links to, Herald's private .herald", ""},
+		{"post to the secret", "", "_posts/2021-02-02-leak.md", ".herald/secret", "_posts/2021-02-02-leak.md: it is, or links to, Herald's private .herald", ""},
+		{"post to a store set in herald.yaml", "store: state/herald.db\n", "_posts/2021-02-02-leak.md", "state/herald.db", "_posts/2021-02-02-leak.md: it is, or links to, Herald's private state/herald.db", ""},
+		{"post to an API key's file", "", "_posts/2021-02-02-leak.md", "state/herald.db", "_posts/2021-02-02-leak.md: it is, or links to, Herald's private", "HERALD_POSTMARK_TOKEN_FILE"},
+		{"post to a webhook key's file", "", "_posts/2021-02-02-leak.md", "state/herald.db", "_posts/2021-02-02-leak.md: it is, or links to, Herald's private", "HERALD_RESEND_WEBHOOK_KEY_FILE"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -48,7 +51,11 @@ func TestBuildRefusesLinksToPrivateFiles(t *testing.T) {
 			if err := os.Symlink(filepath.Join(dir, filepath.FromSlash(tt.target)), link); err != nil {
 				t.Fatal(err)
 			}
-			out, errOut, err := runHerald(t, testEnv(), "build", "-C", dir)
+			env := testEnv()
+			if tt.keyVar != "" {
+				env = testEnv(tt.keyVar, filepath.Join(dir, filepath.FromSlash(tt.target)))
+			}
+			out, errOut, err := runHerald(t, env, "build", "-C", dir)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("build: %v, want an error containing %q", err, tt.want)
 			}
