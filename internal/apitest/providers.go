@@ -3,6 +3,7 @@ package apitest
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -34,7 +35,10 @@ func (s *Server) postmark(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 10<<20+1))
-	if err != nil || len(body) > 10<<20 {
+	if err != nil {
+		return // the client went away part-way (a sender killed while it wrote): no request to judge
+	}
+	if len(body) > 10<<20 {
 		s.violation("a request of more than 10 MB")
 		writeJSON(w, http.StatusRequestEntityTooLarge, `{"ErrorCode":413,"Message":"Payload Too Large"}`)
 		return
@@ -251,6 +255,9 @@ func (s *Server) mailgun(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 26<<20)
 	if err := r.ParseMultipartForm(32 << 20); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			return // the client went away part-way (a sender killed while it wrote): no request to judge
+		}
 		s.violation("form: %v", err)
 		writeJSON(w, http.StatusRequestEntityTooLarge, `{"message":"request entity too large"}`)
 		return
