@@ -30,6 +30,7 @@ type SendOptions struct {
 	Rate                       float64 // messages per second, 0 for no limit
 	DeferredMaxAge             time.Duration
 	RetryUnknown               bool          // send again what a stopped run may have handed over
+	RetryUnknownSince          time.Time     // with RetryUnknown, only what was first tried at or after it; zero: all
 	Ledger                     mailer.Ledger // nil: the store; a benchmark passes one that records nothing
 	Out                        io.Writer     // the summary
 	Log                        io.Writer     // warnings and the progress bar
@@ -38,7 +39,7 @@ type SendOptions struct {
 // Sender is what sending needs of the store.
 type Sender interface {
 	Recover(ctx context.Context) (int, error)
-	RetryUnknown(ctx context.Context) (int, error)
+	RetryUnknown(ctx context.Context, since time.Time) (int, error)
 	FailOld(ctx context.Context, now time.Time, maxAge time.Duration) (int, error)
 	Plan(ctx context.Context, now time.Time) (int, error)
 	Due(ctx context.Context, now time.Time, limit int) ([]store.Delivery, error)
@@ -62,7 +63,7 @@ func Send(ctx context.Context, site *posts.Site, st Sender, mail func() (*Mail, 
 		fmt.Fprintf(o.Log, "herald: %s left by a run that stopped: their fate is unknown (see --retry-unknown)\n", Plural(n, "message was", "messages were"))
 	}
 	if o.RetryUnknown {
-		if _, err := st.RetryUnknown(ctx); err != nil {
+		if _, err := st.RetryUnknown(ctx, o.RetryUnknownSince); err != nil {
 			return err
 		}
 	}

@@ -402,7 +402,7 @@ func TestContractKeepsWhatServersMayHave(t *testing.T) {
 			}
 		}
 		finish(Outcome{DeliveryID: ds[2].ID, Status: Unknown, At: at}, Outcome{DeliveryID: ds[3].ID, Status: Deferred, Error: "451 later", NextAttempt: h(25), At: at})
-		if n, err := st.RetryUnknown(t.Context()); err != nil || n != 1 {
+		if n, err := st.RetryUnknown(t.Context(), time.Time{}); err != nil || n != 1 {
 			t.Fatalf("retry unknown: %d, %v", n, err)
 		}
 		finish(Outcome{DeliveryID: ds[1].ID, Status: Unknown, At: at})

@@ -671,7 +671,11 @@ func TestContractRecover(t *testing.T) {
 		if got, _ := c.due(chours(3), 10); len(got) != 1 {
 			t.Errorf("an unknown delivery is due: %v", got)
 		}
-		if n, err := c.RetryUnknown(ctx); err != nil || n != 1 {
+		// Only what was first tried at since or later, when since is set (its first attempt was at 2).
+		if n, err := c.RetryUnknown(ctx, chours(2.5)); err != nil || n != 0 {
+			t.Fatalf("RetryUnknown since after its first attempt: got %d, %v, want 0", n, err)
+		}
+		if n, err := c.RetryUnknown(ctx, chours(2)); err != nil || n != 1 {
 			t.Fatalf("RetryUnknown: got %d, %v, want 1", n, err)
 		}
 		_, ds2 := c.due(chours(3), 10)

@@ -348,7 +348,7 @@ func fillForCopy(t *testing.T, s Store) time.Time {
 	// ivy's p1 is unknown, then queued again (maybe_sent); ann's p4 stays unknown.
 	send(ivy, "p1", 2.1, Outcome{})
 	mustN(s.Recover(ctx))
-	mustN(s.RetryUnknown(ctx))
+	mustN(s.RetryUnknown(ctx, time.Time{}))
 	send(ann, "p4", 2.2, Outcome{})
 	mustN(s.Recover(ctx))
 	send(ann, "p1", 2.3, Outcome{Status: Sent})

@@ -477,10 +477,14 @@ func (s *sqliteStore) Recover(ctx context.Context) (int, error) {
 		WHERE status = 'sending'`)
 }
 
-func (s *sqliteStore) RetryUnknown(ctx context.Context) (int, error) {
-	return s.exec(ctx, "retry unknown deliveries", `UPDATE deliveries SET status = 'queued', next_attempt_at = NULL, maybe_sent = 1
+func (s *sqliteStore) RetryUnknown(ctx context.Context, since time.Time) (int, error) {
+	q := `UPDATE deliveries SET status = 'queued', next_attempt_at = NULL, maybe_sent = 1
 		WHERE status = 'unknown'
-			AND EXISTS (SELECT 1 FROM subscribers s WHERE s.id = deliveries.subscriber_id AND s.status = 'active')`)
+			AND EXISTS (SELECT 1 FROM subscribers s WHERE s.id = deliveries.subscriber_id AND s.status = 'active')`
+	if since.IsZero() {
+		return s.exec(ctx, "retry unknown deliveries", q)
+	}
+	return s.exec(ctx, "retry unknown deliveries", q+` AND sending_at >= ?`, formatTime(since))
 }
 
 func (s *sqliteStore) FailOld(ctx context.Context, now time.Time, maxAge time.Duration) (int, error) {

@@ -356,7 +356,7 @@ func TestRecordKeepsWhatServersMayHave(t *testing.T) {
 		}
 	}
 	finish(Outcome{DeliveryID: 3, Status: Unknown, At: at}, Outcome{DeliveryID: 4, Status: Deferred, Error: "451 later", NextAttempt: hours(25), At: at})
-	if n, err := st.s.RetryUnknown(t.Context()); err != nil || n != 1 { // 3 is queued again
+	if n, err := st.s.RetryUnknown(t.Context(), time.Time{}); err != nil || n != 1 { // 3 is queued again
 		t.Fatalf("retry unknown: %d, %v", n, err)
 	}
 	finish(Outcome{DeliveryID: 2, Status: Unknown, At: at})
@@ -635,7 +635,7 @@ func TestRecordKeepsDeferredAfterUnknown(t *testing.T) {
 	if n, err := st.s.Recover(t.Context()); err != nil || n != 1 { // killed while it went out
 		t.Fatalf("recover: %d, %v", n, err)
 	}
-	if n, err := st.s.RetryUnknown(t.Context()); err != nil || n != 1 {
+	if n, err := st.s.RetryUnknown(t.Context(), time.Time{}); err != nil || n != 1 {
 		t.Fatalf("retry unknown: %d, %v", n, err)
 	}
 	sending()
@@ -1200,7 +1200,7 @@ func TestRecoverAndRetry(t *testing.T) {
 	}
 
 	st.update(3, hours(2), func(s *Subscriber) { s.Status = Unsubscribed }) // not retried
-	n, err = st.s.RetryUnknown(t.Context())
+	n, err = st.s.RetryUnknown(t.Context(), time.Time{})
 	if err != nil || n != 1 {
 		t.Fatalf("RetryUnknown: got %d, %v, want 1", n, err)
 	}

@@ -310,10 +310,14 @@ func (s *pgStore) exec(ctx context.Context, what, query string, args ...any) (in
 	return int(n), err
 }
 
-func (s *pgStore) RetryUnknown(ctx context.Context) (int, error) {
-	return s.exec(ctx, "retry unknown deliveries", `UPDATE deliveries SET status = 'queued', next_attempt_at = NULL, maybe_sent = TRUE
+func (s *pgStore) RetryUnknown(ctx context.Context, since time.Time) (int, error) {
+	q := `UPDATE deliveries SET status = 'queued', next_attempt_at = NULL, maybe_sent = TRUE
 		WHERE status = 'unknown'
-			AND EXISTS (SELECT 1 FROM subscribers s WHERE s.id = deliveries.subscriber_id AND s.status = 'active')`)
+			AND EXISTS (SELECT 1 FROM subscribers s WHERE s.id = deliveries.subscriber_id AND s.status = 'active')`
+	if since.IsZero() {
+		return s.exec(ctx, "retry unknown deliveries", q)
+	}
+	return s.exec(ctx, "retry unknown deliveries", q+` AND sending_at >= $1::timestamptz`, pgTime(since))
 }
 
 func (s *pgStore) FailOld(ctx context.Context, now time.Time, maxAge time.Duration) (int, error) {

@@ -156,8 +156,9 @@ type Store interface {
 	// the start of a send, holding LockSend.
 	Recover(ctx context.Context) (int, error)
 	// RetryUnknown queues the unknown deliveries of active subscribers again, keeping their
-	// Message-IDs, and returns how many.
-	RetryUnknown(ctx context.Context) (int, error)
+	// Message-IDs, and returns how many: those whose first attempt began at since or later, or all of
+	// them when since is zero.
+	RetryUnknown(ctx context.Context, since time.Time) (int, error)
 	// FailOld marks deferred deliveries first tried before now-maxAge as failed and returns how many.
 	FailOld(ctx context.Context, now time.Time, maxAge time.Duration) (int, error)
 	// DeliveryCounts returns how many deliveries there are by status (statuses without any left out).

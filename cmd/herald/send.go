@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/heraldhq/herald/mailer"
 	"github.com/heraldhq/herald/publish"
@@ -125,11 +126,17 @@ func dryRunSend(ctx context.Context, getenv func(string) string, bf buildFlags, 
 // there whatever the configuration says.
 func sendDue(ctx context.Context, b *build, st store.Store, getenv func(string) string, sf sendFlags, outbox string, stdout, stderr io.Writer) error {
 	mail := func() (*publish.Mail, error) { return b.mail(getenv, outbox, false) }
-	return publish.Send(ctx, b.site, st, mail, publish.SendOptions{
+	o := publish.SendOptions{
 		Connections: b.cfg.Connections, PerConnection: b.cfg.PerConnection, Rate: b.cfg.Rate,
-		DeferredMaxAge: b.cfg.deferredMaxAge(), RetryUnknown: sf.retryUnknown || idempotentTransport(b.cfg.transport()), Ledger: sf.ledger,
+		DeferredMaxAge: b.cfg.deferredMaxAge(), RetryUnknown: sf.retryUnknown, Ledger: sf.ledger,
 		Out: stdout, Log: stderr,
-	})
+	}
+	if !sf.retryUnknown && idempotentTransport(b.cfg.transport()) {
+		// Sent again with the same key, an unknown message is not sent twice, for as long as the provider
+		// keeps the key: Resend keeps it 24 hours. An older one waits for --retry-unknown, as on SMTP.
+		o.RetryUnknown, o.RetryUnknownSince = true, time.Now().Add(-idempotencyWindow)
+	}
+	return publish.Send(ctx, b.site, st, mail, o)
 }
 
 // mail checks the mail configuration and makes the composer and the transport.

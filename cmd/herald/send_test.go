@@ -380,7 +380,7 @@ func TestRetriedUnknownOfRemovedPost(t *testing.T) {
 	if _, err := st.Recover(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := st.RetryUnknown(t.Context()); err != nil || n != 1 {
+	if n, err := st.RetryUnknown(t.Context(), time.Time{}); err != nil || n != 1 {
 		t.Fatalf("retry unknown: %d, %v", n, err)
 	}
 	os.Remove(filepath.Join(dir, "_posts", "2021-01-01-a.md"))

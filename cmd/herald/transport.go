@@ -43,6 +43,10 @@ func isAPITransport(s string) bool {
 // idempotentTransport says whether sending a message again through s cannot make a second copy (Resend
 // takes an idempotency key): then a message whose fate a stopped run left unknown is sent again at once
 // with the same key, as if --retry-unknown were given, and Resend answers with the first send's id.
+// idempotencyWindow is how long after its first attempt an unknown message is retried by itself through an
+// idempotent transport: Resend keeps a key 24 hours, and the hour's margin covers a run's length.
+const idempotencyWindow = 23 * time.Hour
+
 func idempotentTransport(s string) bool {
 	scheme, _, _ := strings.Cut(strings.TrimSpace(s), "://")
 	return strings.EqualFold(scheme, "resend")
