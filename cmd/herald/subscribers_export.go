@@ -43,6 +43,7 @@ type subscriberJSON struct {
 	UnsubscribedAt *time.Time      `json:"unsubscribed_at"`
 	HardBounces    int             `json:"hard_bounces"`
 	LastDigestAt   *time.Time      `json:"last_digest_at"`
+	ComplainedAt   *time.Time      `json:"complained_at"` // when they last marked a message as spam
 	Deliveries     *[]deliveryJSON `json:"deliveries,omitempty"` // one subscriber's export only, [] when none
 }
 
@@ -50,7 +51,7 @@ func toJSON(s store.Subscriber) subscriberJSON {
 	return subscriberJSON{ID: s.ID, Email: s.Email, Name: s.Name, Status: s.Status, Frequency: s.Frequency,
 		CreatedAt: timePtr(s.CreatedAt), ConsentSource: s.ConsentSource, ConsentAt: timePtr(s.ConsentAt),
 		ConsentIP: s.ConsentIP, ConfirmedAt: timePtr(s.ConfirmedAt), UnsubscribedAt: timePtr(s.UnsubscribedAt),
-		HardBounces: s.HardBounces, LastDigestAt: timePtr(s.LastDigestAt)}
+		HardBounces: s.HardBounces, LastDigestAt: timePtr(s.LastDigestAt), ComplainedAt: timePtr(s.ComplainedAt)}
 }
 
 // deliveryJSON is one message Herald sent (or meant to send) to a subscriber.
@@ -78,7 +79,7 @@ type postJSON struct {
 // exportColumns are the CSV export's header: the columns `subscribers import` reads back (email, name,
 // status, frequency, consent_at, consent_ip, confirmed_at, unsubscribed_at) and the rest of the record.
 var exportColumns = []string{"id", "email", "name", "status", "frequency", "created_at", "consent_source", "consent_at",
-	"consent_ip", "confirmed_at", "unsubscribed_at", "hard_bounces", "last_digest_at"}
+	"consent_ip", "confirmed_at", "unsubscribed_at", "hard_bounces", "last_digest_at", "complained_at"}
 
 func csvTime(t time.Time) string {
 	if t.IsZero() {
@@ -90,7 +91,7 @@ func csvTime(t time.Time) string {
 func csvRecord(s store.Subscriber) []string {
 	return []string{strconv.FormatInt(s.ID, 10), subscribers.CSVText(s.Email), subscribers.CSVText(s.Name), s.Status, s.Frequency, csvTime(s.CreatedAt),
 		s.ConsentSource, csvTime(s.ConsentAt), s.ConsentIP, csvTime(s.ConfirmedAt), csvTime(s.UnsubscribedAt),
-		strconv.Itoa(s.HardBounces), csvTime(s.LastDigestAt)}
+		strconv.Itoa(s.HardBounces), csvTime(s.LastDigestAt), csvTime(s.ComplainedAt)}
 }
 
 func subscribersExport(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -98,7 +99,7 @@ func subscribersExport(ctx context.Context, args []string, getenv func(string) s
 
 Writes everything Herald holds about the subscribers to standard output, ordered by id: address, name,
 status, frequency, the consent record (created, how, when, from which IP, confirmed, unsubscribed), hard
-bounces and last digest. Times are RFC 3339 in UTC. With EMAIL, only that subscriber, with every message
+bounces, last digest and the last complaint (a message marked as spam, as the provider reported it). Times are RFC 3339 in UTC. With EMAIL, only that subscriber, with every message
 Herald sent or meant to send them (a subscriber's request for their data): a JSON object rather than an
 array. The CSV export imports again with herald subscribers import. Addresses are personal data: mind
 where the output goes.

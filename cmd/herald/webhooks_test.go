@@ -142,6 +142,13 @@ func TestWebhooks(t *testing.T) {
 			t.Errorf("subscribers %s: %v\n%s", status, err, out)
 		}
 	}
+	// A subscriber's data says when they complained; one who never did has none.
+	for _, s := range listJSON(t, dir) {
+		complained, _ := s["complained_at"].(string)
+		if (s["email"] == "ann@example.com") != (complained != "") {
+			t.Errorf("%s: complained_at %q", s["email"], complained)
+		}
+	}
 }
 
 // TestWebhooksSettings: a Postmark key that is not USER:PASSWORD, an empty key file, a topic that is no
