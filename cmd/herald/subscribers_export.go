@@ -43,7 +43,7 @@ type subscriberJSON struct {
 	UnsubscribedAt *time.Time      `json:"unsubscribed_at"`
 	HardBounces    int             `json:"hard_bounces"`
 	LastDigestAt   *time.Time      `json:"last_digest_at"`
-	ComplainedAt   *time.Time      `json:"complained_at"` // when they last marked a message as spam
+	ComplainedAt   *time.Time      `json:"complained_at"`        // when they last marked a message as spam
 	Deliveries     *[]deliveryJSON `json:"deliveries,omitempty"` // one subscriber's export only, [] when none
 }
 
