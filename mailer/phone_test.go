@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -20,6 +19,7 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
+	"github.com/heraldhq/herald/internal/chromiumtest"
 	"github.com/heraldhq/herald/posts"
 )
 
@@ -106,22 +106,6 @@ func (s *htmlServer) add(path, page string) string {
 	return s.URL + path
 }
 
-// chromium finds Debian's chromium; without it the test is skipped, except under CI=true, where .ci/run
-// installs it.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("chromium is not installed; .ci/run installs it (apt-get install chromium)")
-	}
-	t.Skip("chromium is not installed (apt-get install chromium)")
-	return ""
-}
-
 // phone is a headless chromium tab as wide as a phone.
 type phone struct {
 	t     *testing.T
@@ -132,7 +116,7 @@ type phone struct {
 func newPhone(t *testing.T, width int64) *phone {
 	t.Helper()
 	// The flags keep chromium off the network it would otherwise call home to.
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium(t)), chromedp.NoSandbox,
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromiumtest.Path(t)), chromedp.NoSandbox,
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true))

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/heraldhq/herald/internal/chromiumtest"
 	"github.com/heraldhq/herald/internal/mailpittest"
 )
 
@@ -24,7 +24,7 @@ import (
 // page, confirms from the email, gets the next post, switches to a weekly digest and leaves with the
 // unsubscribe button. Each page is screenshotted (at a phone's size) into the test's temp folder.
 func TestBrowserSubscribeToUnsubscribe(t *testing.T) {
-	browser := chromiumPath(t)
+	browser := chromiumtest.Path(t)
 	mp := mailpittest.Start(t, "--smtp-auth-allow-insecure")
 	base := "http://" + freeAddr(t)
 	site := copySite(t, "seed-jekyll")
@@ -125,22 +125,6 @@ func TestBrowserSubscribeToUnsubscribe(t *testing.T) {
 
 	serve.stop(t)
 	t.Logf("screenshots in %s", shots)
-}
-
-// chromiumPath finds Debian's chromium; without it the test is skipped, except under CI=true, where
-// .ci/run installs it.
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("chromium is not installed; .ci/run installs it (apt-get install chromium)")
-	}
-	t.Skip("chromium is not installed (apt-get install chromium)")
-	return ""
 }
 
 // freeAddr returns a loopback address with a port free a moment ago: base_url must name the port before
