@@ -184,37 +184,8 @@ func TestSendSurvivesKill(t *testing.T) {
 	if n := perKill[len(perKill)-1]; n > 0 && !strings.Contains(errOut, publish.Plural(n, "message was", "messages were")+" left by a run that stopped") {
 		t.Errorf("the last run does not say that the kill left %d messages unknown:\n%s", n, errOut)
 	}
-	ledger := readLedger(t, dir)
-	got := byRecipient(t, mp)
-	unknown, arrived := 0, 0
-	for to, d := range ledger {
-		copies := got[to]
-		switch {
-		case d.status == store.Unknown:
-			unknown++
-			arrived += len(copies)
-			if len(copies) > 1 {
-				t.Errorf("%s (unknown) got the post %d times", to, len(copies))
-			}
-		case d.status != store.Sent:
-			t.Errorf("%s: delivery %s after a run to the end", to, d.status)
-		case len(copies) != 1:
-			t.Errorf("%s (sent) got the post %d times, want once", to, len(copies))
-		}
-		for _, c := range copies {
-			if "<"+c.MessageID+">" != d.messageID {
-				t.Errorf("%s got Message-ID <%s>, the ledger says %s", to, c.MessageID, d.messageID)
-			}
-		}
-	}
-	if len(ledger) != subscribers {
-		t.Errorf("the ledger has deliveries for %d subscribers, want %d", len(ledger), subscribers)
-	}
-	for to := range got {
-		if _, ok := ledger[to]; !ok {
-			t.Errorf("mailpit has mail for %s, who has no delivery", to)
-		}
-	}
+	ledger, got := readLedger(t, dir), byRecipient(t, mp)
+	unknown, arrived, _ := checkOnce(t, ledger, got, subscribers)
 	if unknown != left {
 		t.Errorf("%d deliveries unknown, but the kills left %d sending", unknown, left)
 	}
@@ -321,6 +292,44 @@ func childEnv() []string {
 		env = append(env, "HERALD_STORE="+testStore)
 	}
 	return env
+}
+
+// checkOnce checks, after a last run to the end, that each of the subscribers has one delivery in the
+// ledger, sent and arrived (got: mailpit's messages by recipient) once with the Message-ID the ledger
+// holds, or unknown and arrived once at most, and that no mail went to anyone else; it returns how many
+// are unknown, how many of those arrived, and how many copies beyond the first arrived.
+func checkOnce(t *testing.T, ledger map[string]ledgerEntry, got map[string][]mailpittest.Summary, subscribers int) (unknown, arrived, duplicates int) {
+	t.Helper()
+	for to := range got {
+		if _, ok := ledger[to]; !ok {
+			t.Errorf("mailpit has mail for %s, who has no delivery", to)
+		}
+	}
+	for to, d := range ledger {
+		copies := got[to]
+		duplicates += max(len(copies)-1, 0)
+		switch {
+		case d.status == store.Unknown:
+			unknown++
+			arrived += len(copies)
+			if len(copies) > 1 {
+				t.Errorf("%s (unknown) got the post %d times", to, len(copies))
+			}
+		case d.status != store.Sent:
+			t.Errorf("%s: delivery %s after a run to the end", to, d.status)
+		case len(copies) != 1:
+			t.Errorf("%s (sent) got the post %d times, want once", to, len(copies))
+		}
+		for _, c := range copies {
+			if "<"+c.MessageID+">" != d.messageID {
+				t.Errorf("%s got Message-ID <%s>, the ledger says %s", to, c.MessageID, d.messageID)
+			}
+		}
+	}
+	if len(ledger) != subscribers {
+		t.Errorf("the ledger has deliveries for %d subscribers, want %d", len(ledger), subscribers)
+	}
+	return unknown, arrived, duplicates
 }
 
 // byRecipient reads every message mailpit holds and groups them by their one To address.
