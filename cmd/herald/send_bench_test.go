@@ -72,31 +72,8 @@ func benchmarkSend(b *testing.B, ledger string) {
 	var written int64
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		dir := b.TempDir()
-		site := filepath.Join(dir, "site")
-		os.MkdirAll(filepath.Join(site, "_posts"), 0o755)
-		os.WriteFile(filepath.Join(site, "_config.yml"), []byte("title: Bench\nurl: https://blog.example.com\n"), 0o644)
-		os.WriteFile(filepath.Join(site, "herald.yaml"), []byte(fmt.Sprintf(
-			"from: \"Jane <jane@blog.example.com>\"\npostal_address: 1 Main St\nbase_url: https://n.example.com\n"+
-				"secret: 0123456789abcdef0123456789\nsmtp: smtp://%s?tls=none\n", addr)), 0o644)
-		addPostB(b, site, "2020-01-01-old.md", "Old")
-		var csv strings.Builder
-		csv.WriteString("email\n")
-		for k := 0; k < subscribers; k++ {
-			fmt.Fprintf(&csv, "reader%05d@example.com\n", k)
-		}
-		list := filepath.Join(dir, "list.csv")
-		os.WriteFile(list, []byte(csv.String()), 0o644)
 		env := testEnv()
-		for _, args := range [][]string{{"subscribers", "import", "-C", site, list}, {"publish", "-C", site}} {
-			if err := run(b.Context(), args, env, io.Discard, io.Discard); err != nil {
-				b.Fatal(err)
-			}
-		}
-		addPostB(b, site, "2021-01-01-new.md", "New")
-		if err := run(b.Context(), []string{"build", "-C", site, "--record"}, env, io.Discard, io.Discard); err != nil {
-			b.Fatal(err)
-		}
+		site := benchSite(b, addr, subscribers, env)
 		var fsync *fsyncLedger
 		if ledger == "fsync" {
 			fsync = newFsyncLedger(b)

@@ -79,9 +79,9 @@ func BenchmarkSenders(b *testing.B) {
 // sentRE reads how many messages a herald send sent from its summary.
 var sentRE = regexp.MustCompile(`: sent (\d+),`)
 
-// queueSite makes a site whose mail goes to the SMTP server at addr, with one new post queued to n
-// subscribers in the store that getenv names (the site's SQLite file without HERALD_STORE).
-func queueSite(b *testing.B, addr string, n int, getenv func(string) string) string {
+// benchSite makes a site whose mail goes to the SMTP server at addr, with n subscribers and one new post
+// recorded to be mailed them, in the store that getenv names (the site's SQLite file without HERALD_STORE).
+func benchSite(b *testing.B, addr string, n int, getenv func(string) string) string {
 	b.Helper()
 	dir := b.TempDir()
 	site := filepath.Join(dir, "site")
@@ -107,6 +107,13 @@ func queueSite(b *testing.B, addr string, n int, getenv func(string) string) str
 	if err := run(b.Context(), []string{"build", "-C", site, "--record"}, getenv, io.Discard, io.Discard); err != nil {
 		b.Fatal(err)
 	}
+	return site
+}
+
+// queueSite is benchSite with the post's messages queued (planned), so that a send only sends.
+func queueSite(b *testing.B, addr string, n int, getenv func(string) string) string {
+	b.Helper()
+	site := benchSite(b, addr, n, getenv)
 	path := getenv("HERALD_STORE")
 	if path == "" {
 		path = filepath.Join(site, ".herald", "state.db")
