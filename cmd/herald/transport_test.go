@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -228,6 +229,13 @@ func TestTransportKill(t *testing.T) {
 				}()
 			}
 			err = cmd.Wait()
+			// Killed by the test's SIGKILL, the process may be reaped before kill has said so.
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
+					<-killed
+				}
+			}
 			select {
 			case <-killed:
 			default:
