@@ -180,6 +180,10 @@ type Store interface {
 	// sent and how many of those drew a hard bounce or a complaint, ordered by post. A digest counts for
 	// each of its posts. The zero time counts every delivery sent.
 	PostEvents(ctx context.Context, since time.Time) ([]PostEvents, error)
+	// FindDelivery returns the delivery a returned message is about (herald inbox): by its id when id > 0
+	// (a VERP return path's token names it), else by the Message-ID it was sent with, with or without its
+	// angle brackets. None is an error wrapping ErrNotFound.
+	FindDelivery(ctx context.Context, id int64, messageID string) (Delivery, error)
 
 	// Lock takes the store's run lock for a publishing run. A second Lock on the same store, from this or
 	// another process, fails at once with a *LockedError (wrapping ErrLocked) that says who holds it. A lock
