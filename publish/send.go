@@ -46,6 +46,7 @@ type Sender interface {
 	ClaimAfter(ctx context.Context, now time.Time, after int64, limit int) ([]store.Delivery, error)
 	Items(ctx context.Context) ([]store.Item, error)
 	Subscriber(ctx context.Context, id int64) (store.Subscriber, error)
+	SubscribersByID(ctx context.Context, ids []int64) (map[int64]store.Subscriber, error)
 	Sending(ctx context.Context, atts []store.Attempt, now time.Time) ([]int64, error)
 	Finish(ctx context.Context, outs []store.Outcome) error
 	Commit(ctx context.Context, outs []store.Outcome, atts []store.Attempt, now time.Time) ([]int64, error)
@@ -162,8 +163,12 @@ func (p *producer) run(ctx context.Context, jobs chan<- mailer.Job) error {
 		if err := p.render(ctx, fresh); err != nil {
 			return err
 		}
+		page, err := p.page(ctx, fresh)
+		if err != nil {
+			return err
+		}
 		for _, d := range fresh {
-			job, ok, err := p.job(ctx, d)
+			job, ok, err := p.job(ctx, page, d)
 			if err != nil {
 				return err
 			}
@@ -204,8 +209,33 @@ func (p *producer) render(ctx context.Context, ds []store.Delivery) error {
 	return nil
 }
 
-// job makes the message of d; ok is false when d waits or can never be sent (and was closed).
-func (p *producer) job(ctx context.Context, d store.Delivery) (job mailer.Job, ok bool, err error) {
+// page loads the subscribers of a page of deliveries in one query, rather than one query a message.
+func (p *producer) page(ctx context.Context, ds []store.Delivery) (pageSubscribers, error) {
+	ids := make([]int64, 0, len(ds))
+	for _, d := range ds {
+		ids = append(ids, d.SubscriberID)
+	}
+	subs, err := p.st.SubscribersByID(ctx, ids)
+	return pageSubscribers{Sender: p.st, subs: subs}, err
+}
+
+// pageSubscribers is the store with the subscribers of a page of deliveries at hand: compose asks it for
+// each delivery's subscriber. One missing from the page (none is, short of a bug) is asked of the store.
+type pageSubscribers struct {
+	Sender
+	subs map[int64]store.Subscriber
+}
+
+func (ps pageSubscribers) Subscriber(ctx context.Context, id int64) (store.Subscriber, error) {
+	if sub, ok := ps.subs[id]; ok {
+		return sub, nil
+	}
+	return ps.Sender.Subscriber(ctx, id)
+}
+
+// job makes the message of d, its subscriber from page; ok is false when d waits or can never be sent
+// (and was closed).
+func (p *producer) job(ctx context.Context, page pageSubscribers, d store.Delivery) (job mailer.Job, ok bool, err error) {
 	if waits(d, p.posts, p.removed) {
 		// A post of it left the site since herald publish recorded it: the delivery waits. The next
 		// publish records the post gone and takes it out of the queue (a digest goes without it), or
@@ -214,7 +244,7 @@ func (p *producer) job(ctx context.Context, d store.Delivery) (job mailer.Job, o
 		fmt.Fprintf(p.log, "herald: delivery %d waits: a post of it is not on the site now (herald publish records that)\n", d.ID)
 		return job, false, nil
 	}
-	m, err := compose(ctx, p.st, p.mail, p.prepared, d, p.posts, p.now, "")
+	m, err := compose(ctx, page, p.mail, p.prepared, d, p.posts, p.now, "")
 	if errors.Is(err, errPostGone) {
 		// Every post of it recorded gone (a delivery publish kept, as a server may have it): it can
 		// never be sent, so close it.

@@ -524,3 +524,35 @@ func (s *sqliteStore) SubscriberDeliveries(ctx context.Context, id int64) ([]Del
 	return s.deliveries(ctx, fmt.Sprintf("deliveries of subscriber %d", id),
 		`SELECT `+deliveryCols+` FROM deliveries d WHERE d.subscriber_id = ? ORDER BY d.id`, id)
 }
+
+// maxIDsPerQuery bounds the ids of one SubscribersByID query, under SQLite's limit on a statement's
+// parameters.
+const maxIDsPerQuery = 500
+
+func (s *sqliteStore) SubscribersByID(ctx context.Context, ids []int64) (map[int64]Subscriber, error) {
+	subs := make(map[int64]Subscriber, len(ids))
+	for chunk := range slices.Chunk(ids, maxIDsPerQuery) {
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		rows, err := s.db.QueryContext(ctx, `SELECT `+subscriberCols+` FROM subscribers WHERE id IN (`+placeholders(len(chunk), 1)+`)`, args...)
+		if err != nil {
+			return nil, s.fileErr("subscribers by id", err)
+		}
+		for rows.Next() {
+			sub, err := scanSubscriber(rows)
+			if err != nil {
+				rows.Close()
+				return nil, s.fileErr("subscribers by id", err)
+			}
+			subs[sub.ID] = sub
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, s.fileErr("subscribers by id", err)
+		}
+	}
+	return subs, nil
+}

@@ -352,3 +352,19 @@ func (s *pgStore) SubscriberDeliveries(ctx context.Context, id int64) ([]Deliver
 	return s.deliveries(ctx, fmt.Sprintf("deliveries of subscriber %d", id),
 		`SELECT `+deliveryCols+` FROM deliveries d WHERE d.subscriber_id = $1 ORDER BY d.id`, id)
 }
+
+func (s *pgStore) SubscribersByID(ctx context.Context, ids []int64) (map[int64]Subscriber, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+pgSubscriberCols+` FROM subscribers WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return nil, s.dbErr("subscribers by id", err)
+	}
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Subscriber, error) { return pgScanSubscriber(row) })
+	if err != nil {
+		return nil, s.dbErr("subscribers by id", err)
+	}
+	subs := make(map[int64]Subscriber, len(list))
+	for _, sub := range list {
+		subs[sub.ID] = sub
+	}
+	return subs, nil
+}

@@ -64,6 +64,9 @@ type Store interface {
 	Subscribers(ctx context.Context, status string) ([]Subscriber, error)
 	// Subscriber returns one subscriber, or an error wrapping ErrNotFound.
 	Subscriber(ctx context.Context, id int64) (Subscriber, error)
+	// SubscribersByID returns the subscribers with the given ids, by id, in one query (a sender loads
+	// those of a page of deliveries at once); an id with no subscriber is left out.
+	SubscribersByID(ctx context.Context, ids []int64) (map[int64]Subscriber, error)
 	// SubscriberByEmail returns the subscriber with the address email (domain case-insensitive), or an
 	// error wrapping ErrNotFound. Its errors do not hold the address.
 	SubscriberByEmail(ctx context.Context, email string) (Subscriber, error)
