@@ -69,9 +69,7 @@ func Atom(o Options, items []*posts.Post) ([]byte, error) {
 		NSMedia: "http://search.yahoo.com/mrss/",
 		Lang:    o.Lang,
 	}
-	if o.Generator != "" {
-		f.Generator = &atomGenerator{Name: o.Generator}
-	}
+	f.Generator = &atomGenerator{Name: generatorName(o)}
 	if o.AtomURL != "" {
 		f.Links = append(f.Links, feeds.AtomLink{Href: o.AtomURL, Rel: "self", Type: "application/atom+xml"})
 	}

@@ -250,7 +250,7 @@ func TestWriteFiles(t *testing.T) {
 		a, b string
 		want string // which were written
 	}{{"one", "x", "ab"}, {"one", "x", ""}, {"two", "x", "a"}} {
-		changed, err := WriteFiles([]File{{a, []byte(tt.a)}, {b, []byte(tt.b)}})
+		changed, err := WriteFiles([]File{{Path: a, Data: []byte(tt.a)}, {Path: b, Data: []byte(tt.b)}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -278,12 +278,12 @@ func TestWriteFiles(t *testing.T) {
 func TestWriteFilesAllOrNothing(t *testing.T) {
 	dir := t.TempDir()
 	a, b, c := filepath.Join(dir, "a.xml"), filepath.Join(dir, "b.xml"), filepath.Join(dir, "c.json")
-	if _, err := WriteFiles([]File{{a, []byte("old a")}, {b, []byte("old b")}, {c, []byte("old c")}}); err != nil {
+	if _, err := WriteFiles([]File{{Path: a, Data: []byte("old a")}, {Path: b, Data: []byte("old b")}, {Path: c, Data: []byte("old c")}}); err != nil {
 		t.Fatal(err)
 	}
 	os.Remove(b)
 	os.Mkdir(b, 0o755) // b cannot be read or replaced now
-	_, err := WriteFiles([]File{{a, []byte("new a")}, {b, []byte("new b")}, {c, []byte("new c")}})
+	_, err := WriteFiles([]File{{Path: a, Data: []byte("new a")}, {Path: b, Data: []byte("new b")}, {Path: c, Data: []byte("new c")}})
 	if err == nil {
 		t.Fatal("got no error writing over a folder")
 	}

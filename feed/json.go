@@ -65,15 +65,22 @@ func JSON(o Options, ps []*posts.Post) ([]byte, error) {
 		}
 		items = append(items, jsonItem{JSONItem: it, Language: p.Lang})
 	}
-	return encodeJSON(f, items, sizeHint(ps)*11/10)
+	return encodeJSON(jsonHead{f, jsonMark{About: jsonAbout, Generator: generatorName(o)}}, items, sizeHint(ps)*11/10)
+}
+
+// jsonHead is the feed's top-level object with Herald's mark after gorilla's fields, before the items.
+type jsonHead struct {
+	*feeds.JSONFeed
+	Herald jsonMark `json:"_herald"`
 }
 
 // encodeJSON writes f indented, without escaping <, > and & (HTML content reads better, and JSON does not
 // need it). encoding/json would build the whole document in a buffer of its own and then indent it into a
 // second one; for a full-archive feed that is hundreds of megabytes, so the items are encoded one by one.
-func encodeJSON(f *feeds.JSONFeed, items []jsonItem, size int) ([]byte, error) {
-	head := *f
-	head.Items = nil
+func encodeJSON(f jsonHead, items []jsonItem, size int) ([]byte, error) {
+	feed := *f.JSONFeed
+	feed.Items = nil
+	head := jsonHead{&feed, f.Herald}
 	var b bytes.Buffer
 	b.Grow(size)
 	enc := json.NewEncoder(&b)

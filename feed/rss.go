@@ -87,7 +87,7 @@ func RSS(o Options, items []*posts.Post) ([]byte, error) {
 	ch := &rssChannel{Title: plainRSS(o.Title), Link: o.SiteURL, Description: plainRSS(cmp.Or(o.Description, o.Title)), RssFeed: &feeds.RssFeed{
 		Language:      o.Lang,
 		LastBuildDate: updated(items).Format(time.RFC1123Z),
-		Generator:     o.Generator,
+		Generator:     generatorName(o),
 		Docs:          "https://www.rssboard.org/rss-specification",
 	}}
 	if o.RSSURL != "" {

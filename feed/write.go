@@ -47,6 +47,9 @@ func Fit(budget int, items []*posts.Post, render func([]*posts.Post) ([]byte, er
 type File struct {
 	Path string
 	Data []byte
+	// Guard: a file already at Path is replaced only when it carries Herald's mark (Marked); else the
+	// write fails with a *ForeignError and changes nothing.
+	Guard bool
 }
 
 // WriteFiles writes files as one change, as near as a file system allows: each changed file goes to a temp
@@ -72,6 +75,11 @@ func WriteFiles(files []File) (changed []bool, err error) {
 		if same {
 			continue
 		}
+		if f.Guard {
+			if err := checkOwned(f.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return nil, err
+			}
+		}
 		if temps[i], err = writeTemp(f); err != nil {
 			return nil, err
 		}
@@ -95,6 +103,26 @@ func WriteFiles(files []File) (changed []bool, err error) {
 		}
 	}
 	return changed, nil
+}
+
+// CheckGuards returns the error WriteFiles would return for the first guarded file that is not Herald's,
+// without writing anything.
+func CheckGuards(files []File) error {
+	for _, f := range files {
+		if !f.Guard {
+			continue
+		}
+		same, err := sameBytes(f)
+		if err != nil {
+			return err
+		}
+		if !same {
+			if err := checkOwned(f.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // sameBytes tells whether the file at f.Path holds f.Data already. Only a regular file is read: a FIFO

@@ -52,7 +52,7 @@ func TestWriteFilesNotRegular(t *testing.T) {
 			if err := c.make(p); err != nil {
 				t.Skip(err)
 			}
-			_, err := writeFilesSoon(t, []File{{good, []byte("<feed/>")}, {p, []byte("<rss/>")}})
+			_, err := writeFilesSoon(t, []File{{Path: good, Data: []byte("<feed/>")}, {Path: p, Data: []byte("<rss/>")}})
 			if err == nil || !strings.Contains(err.Error(), p+" "+c.want) {
 				t.Errorf("got %v, want an error saying %s %s", err, p, c.want)
 			}
@@ -69,7 +69,7 @@ func TestWriteFilesNotRegular(t *testing.T) {
 	}
 	dev := filepath.Join(dir, "null.xml")
 	if err := syscall.Mknod(dev, syscall.S_IFCHR|0o644, 0x103); err == nil { // /dev/null's numbers, where we may
-		if _, err := writeFilesSoon(t, []File{{dev, []byte("<rss/>")}}); err == nil || !strings.Contains(err.Error(), "is a device") {
+		if _, err := writeFilesSoon(t, []File{{Path: dev, Data: []byte("<rss/>")}}); err == nil || !strings.Contains(err.Error(), "is a device") {
 			t.Errorf("a device: %v", err)
 		}
 	}
@@ -83,7 +83,7 @@ func TestWriteFilesSameSize(t *testing.T) {
 		data    string
 		changed bool
 	}{{"abc", true}, {"abc", false}, {"abd", true}, {"abcd", true}, {"abcd", false}} {
-		changed, err := writeFilesSoon(t, []File{{p, []byte(c.data)}})
+		changed, err := writeFilesSoon(t, []File{{Path: p, Data: []byte(c.data)}})
 		if err != nil || changed[0] != c.changed {
 			t.Errorf("write %d (%q): changed %v, %v; want %v", i, c.data, changed, err, c.changed)
 		}

@@ -1,0 +1,117 @@
+package feed
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/heraldhq/herald/posts"
+)
+
+// A jekyll-feed feed's head, as its feed.xml template writes it (jekyll-feed 0.17).
+const jekyllFeedHead = `<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom" ><generator uri="https://jekyllrb.com/" version="4.3.3">Jekyll</generator><link href="https://gosein.de/feed.xml" rel="self" type="application/atom+xml" /><id>https://gosein.de/feed.xml</id><entry><id>https://gosein.de/37c3</id></entry></feed>`
+
+// Hugo's built-in RSS template's head.
+const hugoRSSHead = `<?xml version="1.0" encoding="utf-8" standalone="yes"?>
+<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom">
+  <channel>
+    <title>Blog</title>
+    <link>https://h.example/</link>
+    <description>Recent content on Blog</description>
+    <generator>Hugo -- gohugo.io</generator>
+    <item><guid>https://h.example/posts/a/</guid></item>
+  </channel>
+</rss>`
+
+// TestMarked: Herald knows its own feeds of every format and its stylesheet, and names the generator of
+// another's.
+func TestMarked(t *testing.T) {
+	items := testItems()
+	var docs []struct {
+		name string
+		data []byte
+	}
+	for _, f := range []struct {
+		name   string
+		render func(Options, []*posts.Post) ([]byte, error)
+	}{{"rss", RSS}, {"atom", Atom}, {"json", JSON}} {
+		for _, gen := range []string{"", "Herald v1.2.3"} {
+			b, err := f.render(Options{Title: "T", SiteURL: "https://x.example/", Generator: gen}, items)
+			if err != nil {
+				t.Fatal(err)
+			}
+			docs = append(docs, struct {
+				name string
+				data []byte
+			}{f.name + " " + gen, b})
+		}
+	}
+	xsl, err := os.ReadFile(filepath.Join("..", "templates", "feed.xsl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs = append(docs, struct {
+		name string
+		data []byte
+	}{"feed.xsl", xsl})
+	for _, d := range docs {
+		if ok, gen := Marked(d.data); !ok {
+			t.Errorf("%s: Herald's own file not recognised (generator %q):\n%.300s", d.name, gen, d.data)
+		}
+	}
+	for _, tc := range []struct{ name, doc, gen string }{
+		{"jekyll-feed", jekyllFeedHead, "Jekyll"},
+		{"Hugo's RSS", hugoRSSHead, "Hugo -- gohugo.io"},
+		{"an Atom template without a generator", `<feed xmlns="http://www.w3.org/2005/Atom"><title>x</title><entry><generator>Herald</generator></entry></feed>`, ""},
+		{"a JSON feed without the mark", `{"version": "https://jsonfeed.org/version/1.1", "title": "x", "items": [{"_herald": {"about": "` + jsonAbout + `"}}]}`, ""},
+		{"a JSON feed with another extension's about", `{"version": "https://jsonfeed.org/version/1.1", "_herald": {"about": "https://other.example/"}}`, ""},
+		{"a generator that only starts with the name", `<rss><channel><generator>Heraldry 2</generator></channel></rss>`, "Heraldry 2"},
+		{"not a feed", "hello", ""},
+	} {
+		if ok, gen := Marked([]byte(tc.doc)); ok || gen != tc.gen {
+			t.Errorf("%s: got %v, %q; want false, %q", tc.name, ok, gen, tc.gen)
+		}
+	}
+}
+
+// TestWriteFilesGuard: a guarded write replaces Herald's own files and writes new ones, but leaves every
+// file as it was when one of them is another's, and says whose; unguarded, it replaces that one too.
+func TestWriteFilesGuard(t *testing.T) {
+	dir := t.TempDir()
+	ours, theirs, fresh := filepath.Join(dir, "atom.xml"), filepath.Join(dir, "feed.xml"), filepath.Join(dir, "feed.json")
+	herald, err := RSS(Options{Title: "old"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(ours, herald, 0o644)
+	os.WriteFile(theirs, []byte(jekyllFeedHead), 0o644)
+	files := []File{{Path: ours, Data: []byte("<new/>"), Guard: true}, {Path: theirs, Data: []byte("<new/>"), Guard: true}, {Path: fresh, Data: []byte("{}"), Guard: true}}
+
+	for _, check := range []func() error{func() error { return CheckGuards(files) }, func() error { _, err := WriteFiles(files); return err }} {
+		err := check()
+		var fe *ForeignError
+		if !errors.As(err, &fe) || fe.Path != theirs || fe.Generator != "Jekyll" || !strings.Contains(err.Error(), "jekyll-feed") {
+			t.Fatalf("got %v, want a *ForeignError for %s naming jekyll-feed", err, theirs)
+		}
+		if b, _ := os.ReadFile(ours); string(b) != string(herald) {
+			t.Errorf("%s changed: %q", ours, b)
+		}
+		if b, _ := os.ReadFile(theirs); string(b) != jekyllFeedHead {
+			t.Errorf("%s changed: %q", theirs, b)
+		}
+		if _, err := os.Stat(fresh); err == nil {
+			t.Errorf("%s was written", fresh)
+		}
+	}
+
+	files[1].Data = []byte(jekyllFeedHead) // the same bytes: nothing to replace, no error
+	if changed, err := WriteFiles(files); err != nil || !changed[0] || changed[1] || !changed[2] {
+		t.Fatalf("got %v, %v; want atom.xml and feed.json written", changed, err)
+	}
+	files[1].Data, files[1].Guard = []byte("<new/>"), false
+	if changed, err := WriteFiles(files); err != nil || !changed[1] {
+		t.Fatalf("unguarded: got %v, %v; want feed.xml replaced", changed, err)
+	}
+}
