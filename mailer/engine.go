@@ -14,6 +14,10 @@ import (
 type Job struct {
 	ID      int64
 	Message *Message
+	// Compose, when Message is nil, makes it. The connection that sends the job calls it, before the
+	// job is recorded as started: composing and DKIM signing (an RSA signature takes a millisecond) run
+	// on every core, not in the one goroutine that feeds the connections. An error stops the run.
+	Compose func() (*Message, error)
 }
 
 // Result is what became of a Job.
@@ -164,6 +168,17 @@ func (w *worker) run(ctx context.Context, jobs <-chan Job) error {
 		}
 		if !ok {
 			return w.flush(ctx)
+		}
+		if job.Message == nil && job.Compose != nil {
+			m, err := job.Compose()
+			if err != nil {
+				// Nothing of the job was recorded: it stays queued. What this connection did before is.
+				if ferr := w.flush(ctx); ferr != nil {
+					return ferr
+				}
+				return fmt.Errorf("mailer: compose the message of delivery %d: %w", job.ID, err)
+			}
+			job.Message = m
 		}
 		if err := w.deliver(ctx, job); err != nil {
 			if errors.Is(err, errLeft) {

@@ -64,6 +64,17 @@ func (p *prepared) get(ps []*posts.Post, digest bool) (*mailer.Prepared, error) 
 
 // compose makes the message of one delivery; with testTo, a test copy of it for that address.
 func compose(ctx context.Context, st Sender, m *Mail, prep *prepared, d store.Delivery, onSite map[string]*posts.Post, now time.Time, testTo string) (*mailer.Message, error) {
+	msg, err := composer(ctx, st, m, prep, d, onSite, now, testTo)
+	if err != nil {
+		return nil, err
+	}
+	return msg()
+}
+
+// composer is compose up to the message itself, which the function it returns makes: the engine's
+// connections call it, each for the message it sends, so that filling in and DKIM signing run on every
+// core. What it needs of the store and of the run's prepared emails is read before it returns.
+func composer(ctx context.Context, st Sender, m *Mail, prep *prepared, d store.Delivery, onSite map[string]*posts.Post, now time.Time, testTo string) (func() (*mailer.Message, error), error) {
 	sub, err := st.Subscriber(ctx, d.SubscriberID)
 	if err != nil {
 		return nil, err
@@ -109,7 +120,7 @@ func compose(ctx context.Context, st Sender, m *Mail, prep *prepared, d store.De
 	if err != nil {
 		return nil, err
 	}
-	return pp.Message(r, key, now)
+	return func() (*mailer.Message, error) { return pp.Message(r, key, now) }, nil
 }
 
 // closeDelivery records a delivery that can never be sent as failed.

@@ -244,7 +244,7 @@ func (p *producer) job(ctx context.Context, page pageSubscribers, d store.Delive
 		fmt.Fprintf(p.log, "herald: delivery %d waits: a post of it is not on the site now (herald publish records that)\n", d.ID)
 		return job, false, nil
 	}
-	m, err := compose(ctx, page, p.mail, p.prepared, d, p.posts, p.now, "")
+	msg, err := composer(ctx, page, p.mail, p.prepared, d, p.posts, p.now, "")
 	if errors.Is(err, errPostGone) {
 		// Every post of it recorded gone (a delivery publish kept, as a server may have it): it can
 		// never be sent, so close it.
@@ -258,7 +258,7 @@ func (p *producer) job(ctx context.Context, page pageSubscribers, d store.Delive
 	if err != nil {
 		return job, false, err
 	}
-	return mailer.Job{ID: d.ID, Message: m}, true, nil
+	return mailer.Job{ID: d.ID, Compose: msg}, true, nil
 }
 
 // waits tells whether a post of d is neither on the site nor recorded gone: publish has yet to see it leave.
