@@ -47,8 +47,10 @@ type hugoConfig struct {
 	publishDir   string
 	contentDir   string
 	mainSections []string
-	keepCase     bool // disablePathToLower
-	dateFromName bool // frontmatter.date lists ":filename": the date and slug come from 2024-01-02-slug.md
+	keepCase     bool       // disablePathToLower
+	dateFromName bool       // frontmatter.date lists ":filename": the date and slug come from 2024-01-02-slug.md
+	languages    []hugoLang // a multilingual site's, in Hugo's order (see hugolang.go); none for one language
+	offLanguages []string   // the keys of the languages it disables, sorted
 	warnings     []Warning
 }
 
@@ -73,11 +75,12 @@ func loadHugo(ctx context.Context, opts Options) (*Site, error) {
 		}
 		return nil, err
 	}
+	s.Languages = cfg.siteLanguages(s)
 	if opts.siteOnly {
 		return s, nil
 	}
 
-	pages, err := findHugoPages(opts.Dir, cfg.contentDir)
+	pages, err := cfg.findPages(opts.Dir)
 	if err != nil {
 		return nil, err
 	}
@@ -154,6 +157,12 @@ func readHugoConfig(files *sitefs.FS) (*hugoConfig, *hugoConfigTree, error) {
 		cfg.mainSections = list(get("mainsections"))
 	}
 	cfg.keepCase, _ = boolean(get("disablepathtolower"))
+	if cfg.languages, cfg.offLanguages, err = hugoLanguages(m, firstNonEmpty(tree.from["languages"], cfg.file), cfg.title, cfg.description, cfg.contentDir); err != nil {
+		return nil, nil, err
+	}
+	if l := cfg.defaultLanguage(); l != nil {
+		cfg.title, cfg.description, cfg.lang = l.Title, l.Description, l.Lang
+	}
 	for _, k := range list(get("frontmatter", "date")) {
 		if strings.EqualFold(k, ":filename") {
 			cfg.dateFromName = true
@@ -261,6 +270,7 @@ type hugoPage struct {
 	bundle  bool     // a leaf bundle's index file
 	section string   // the top-level section, "" for pages at the top
 	current []string // the path of the page's nearest section (Hugo's .CurrentSection), for :sections
+	lang    string   // the key of its language on a multilingual site (see hugolang.go), else ""
 }
 
 // key is the page's path under content without extension or index file: "posts/my-post".
@@ -273,8 +283,9 @@ func (pg hugoPage) key() string {
 
 // findHugoPages lists the regular pages under the content folder, sorted by path. List pages (_index.md)
 // are left out, and so is every file inside a leaf bundle other than its index file: Hugo treats those as
-// the bundle's resources, not pages.
-func findHugoPages(dir, contentDir string) ([]hugoPage, error) {
+// the bundle's resources, not pages. A file name that ends in one of langs (post.fr.md, index.fr.md) is a
+// page in that language; the folders skip (relative to contentDir) are left out.
+func findHugoPages(dir, contentDir string, langs map[string]bool, skip []string) ([]hugoPage, error) {
 	root := filepath.Join(dir, filepath.FromSlash(contentDir))
 	if info, err := os.Stat(root); err != nil || !info.IsDir() {
 		return nil, fmt.Errorf("%s: no such folder; a Hugo site keeps its pages there (set contentDir in the site's config if they are elsewhere)", contentDir)
@@ -286,7 +297,7 @@ func findHugoPages(dir, contentDir string) ([]hugoPage, error) {
 		}
 		name := d.Name()
 		if d.IsDir() {
-			if p != root && strings.HasPrefix(name, ".") {
+			if rel, _ := filepath.Rel(root, p); p != root && (strings.HasPrefix(name, ".") || slices.Contains(skip, filepath.ToSlash(rel))) {
 				return filepath.SkipDir
 			}
 			return nil
@@ -302,7 +313,11 @@ func findHugoPages(dir, contentDir string) ([]hugoPage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("find pages in %s: %w", contentDir, err)
 	}
-	base := func(f string) string { b := path.Base(f); return strings.TrimSuffix(b, path.Ext(b)) }
+	base := func(f string) string {
+		b := path.Base(f)
+		b, _ = hugoLangSuffix(strings.TrimSuffix(b, path.Ext(b)), langs)
+		return b
+	}
 	leaf, branch := map[string]bool{}, map[string]bool{}
 	for _, f := range files {
 		switch d := path.Dir(f); base(f) {
@@ -327,6 +342,7 @@ func findHugoPages(dir, contentDir string) ([]hugoPage, error) {
 	for _, f := range files {
 		d, b := path.Dir(f), base(f)
 		pg := hugoPage{rel: path.Join(contentDir, f), crel: f, dir: d, name: b}
+		_, pg.lang = hugoLangSuffix(strings.TrimSuffix(path.Base(f), path.Ext(f)), langs)
 		switch {
 		case b == "_index":
 			continue
@@ -469,10 +485,19 @@ func (s *Site) hugoPost(pg hugoPage, src []byte, cfg *hugoConfig, sep, host stri
 		}
 		return nil, nil, &Error{File: rel, Msg: err.Error() + "; fix " + where}
 	}
+	p.URL, p.Lang = s.URL+urlPath, firstNonEmpty(p.Lang, s.Lang)
+	if l := cfg.language(pg.lang); l != nil {
+		// Front matter url is the path on the language's host, as written; any other gets the prefix.
+		if strings.TrimSpace(str(d["url"])) == "" {
+			urlPath = l.prefix + urlPath
+		}
+		p.URL, p.Lang = firstNonEmpty(l.host, s.URL)+urlPath, l.Lang
+		if l.Default {
+			p.Lang = s.Lang // herald.yaml's lang may have set it
+		}
+	}
 	if strings.Contains(urlPath, "://") {
 		p.URL = urlPath
-	} else {
-		p.URL = s.URL + urlPath
 	}
 	// Images in a bundle sit beside the page, so a relative path is relative to the page, not the site.
 	if img := hugoImage(d); img != "" && pg.bundle && !strings.HasPrefix(img, "/") && !strings.Contains(img, "://") {
@@ -486,7 +511,7 @@ func (s *Site) hugoPost(pg hugoPage, src []byte, cfg *hugoConfig, sep, host stri
 	if !p.hasID {
 		// What stays when a post is retitled, moved to another URL or edited: its place under content and
 		// the day it was dated, as written.
-		p.ID = fmt.Sprintf("tag:%s,%s:%s", host, date.Format("2006-01-02"), escapePath(pg.key()))
+		p.ID = fmt.Sprintf("tag:%s,%s:%s", host, date.Format("2006-01-02"), escapePath(cfg.idKey(pg)))
 	}
 	return p, warns, nil
 }

@@ -23,6 +23,7 @@ type Site struct {
 	Location    *time.Location // the site's time zone, for dates written without one
 	OutputDir   string         // where the site generator writes the site (absolute)
 	Posts       []*Post
+	Languages   []Language // a multilingual Hugo site's, in Hugo's order (see hugolang.go); else none
 	Warnings    []Warning
 
 	files        *sitefs.FS           // the site's files, read only through it

@@ -77,6 +77,8 @@ type feedSet struct {
 	dir   string // below the output folder, slash-separated; "" for the site's own feeds
 	title string
 	posts []*posts.Post // newest first
+	opt   *feed.Options // a language's set (see languageSets): its options and file names, used as they are
+	names []string
 }
 
 // Build renders every file the build writes, in memory: writing is the caller's (feed.WriteFiles), so that
@@ -88,6 +90,9 @@ func Build(ctx context.Context, site *posts.Site, f Feeds, log io.Writer) ([]Out
 	}
 	if f.CategoryFeeds {
 		sets = append(sets, termSets(site, "categories", func(p *posts.Post) []string { return p.Categories })...)
+	}
+	if len(site.Languages) > 0 {
+		sets = languageSets(site, f)
 	}
 	// Render each post that some feed carries, once.
 	var todo []*posts.Post
@@ -141,6 +146,9 @@ func renderSets(ctx context.Context, site *posts.Site, f Feeds, sets []feedSet) 
 				names[k] = set.dir + "/" + path.Base(filepath.ToSlash(n))
 			}
 			opt.RSSURL, opt.AtomURL, opt.JSONURL = fileURL(site, names[0]), fileURL(site, names[1]), fileURL(site, names[2])
+		}
+		if set.opt != nil {
+			opt, names = *set.opt, set.names
 		}
 		for k, render := range formats {
 			g.Go(func() error {

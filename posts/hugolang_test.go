@@ -1,0 +1,161 @@
+package posts
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestHugoLanguages: the URL, language and id of each post of a multilingual site, in each form Hugo
+// reads: translation by file name and by content folder, translated bundles, the default language at the
+// root or in its folder, a language's own host, disabled languages, front matter url and slug. The URLs
+// are those Hugo 0.111 gives (checked against hugo in cmd/herald's TestHugoLanguagesAgainstHugo for the
+// testdata site; the forms here follow the same rules).
+func TestHugoLanguages(t *testing.T) {
+	post := func(title string, extra ...string) string {
+		return "---\ntitle: " + title + "\ndate: 2024-03-04\n" + strings.Join(extra, "\n") + "\n---\nBody.\n"
+	}
+	type want struct{ path, url, lang, id string }
+	tests := []struct {
+		name   string
+		config string
+		files  map[string]string
+		want   []want
+		langs  string // Key:Lang:Path:URL of each language, space-separated
+	}{{
+		name: "file names and content folders",
+		config: `baseURL: https://m.example/
+title: Root title
+languageCode: en-GB
+languages:
+  fr: {weight: 2, languageCode: fr-FR, title: Titre}
+  en: {weight: 1}
+  fa: {weight: 3, contentDir: content/fa}
+`,
+		files: map[string]string{
+			"content/posts/a.md":            post("A"),
+			"content/posts/a.fr.md":         post("A fr", "slug: a-fr"),
+			"content/posts/b.fr.md":         post("B fr", "url: /b-partout/"),
+			"content/posts/c.xx.md":         post("C"),
+			"content/posts/bun/index.md":    post("Bundle"),
+			"content/posts/bun/index.fr.md": post("Bundle fr"),
+			"content/fa/posts/a.md":         post("A fa"),
+		},
+		want: []want{
+			{"content/posts/a.md", "https://m.example/posts/a/", "en-GB", "posts/a"},
+			{"content/posts/a.fr.md", "https://m.example/fr/posts/a-fr/", "fr-FR", "posts/a.fr"},
+			{"content/posts/b.fr.md", "https://m.example/b-partout/", "fr-FR", "posts/b.fr"},
+			{"content/posts/c.xx.md", "https://m.example/posts/c.xx/", "en-GB", "posts/c.xx"},
+			{"content/posts/bun/index.md", "https://m.example/posts/bun/", "en-GB", "posts/bun"},
+			{"content/posts/bun/index.fr.md", "https://m.example/fr/posts/bun/", "fr-FR", "posts/bun.fr"},
+			{"content/fa/posts/a.md", "https://m.example/fa/posts/a/", "fa", "posts/a.fa"},
+		},
+		langs: "en:en-GB::https://m.example fr:fr-FR:fr:https://m.example/fr fa:fa:fa:https://m.example/fa",
+	}, {
+		name: "default language in its folder, a language of its own host, one disabled",
+		config: `baseURL = "https://m.example/"
+defaultContentLanguage = "de"
+defaultContentLanguageInSubdir = true
+disableLanguages = ["it"]
+[permalinks]
+posts = "/:year/:slug/"
+[languages.de]
+weight = 1
+[languages.nl]
+weight = 2
+baseURL = "https://nl.m.example/"
+[languages.es]
+weight = 3
+disabled = true
+[languages.it]
+weight = 4
+`,
+		files: map[string]string{
+			"content/posts/a.md":    post("A"),
+			"content/posts/a.nl.md": post("A nl"),
+			"content/posts/a.es.md": post("A es"),
+			"content/posts/a.it.md": post("A it"),
+		},
+		want: []want{
+			{"content/posts/a.md", "https://m.example/de/2024/a/", "de", "posts/a"},
+			{"content/posts/a.nl.md", "https://nl.m.example/2024/a-nl/", "nl", "posts/a.nl"},
+		},
+		langs: "de:de:de:https://m.example/de nl:nl:nl:https://nl.m.example",
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			files := map[string]string{"hugo.yaml": tt.config}
+			if strings.Contains(tt.config, "[languages") {
+				files = map[string]string{"hugo.toml": tt.config}
+			}
+			for k, v := range tt.files {
+				files[k] = v
+			}
+			s := loadHugoSite(t, writeSite(t, files), Options{})
+			if len(s.Posts) != len(tt.want) {
+				var got []string
+				for _, p := range s.Posts {
+					got = append(got, p.Path)
+				}
+				t.Fatalf("got posts %v, want %d", got, len(tt.want))
+			}
+			for _, w := range tt.want {
+				p := postByPath(s, w.path)
+				if p == nil {
+					t.Errorf("%s: no post", w.path)
+					continue
+				}
+				if p.URL != w.url || p.Lang != w.lang || !strings.HasSuffix(p.ID, ":"+w.id) {
+					t.Errorf("%s: got URL %s, lang %q, id %s; want %s, %q, …:%s", w.path, p.URL, p.Lang, p.ID, w.url, w.lang, w.id)
+				}
+			}
+			var langs []string
+			for _, l := range s.Languages {
+				langs = append(langs, l.Key+":"+l.Lang+":"+l.Path+":"+l.URL)
+			}
+			if got := strings.Join(langs, " "); got != tt.langs {
+				t.Errorf("languages: got %s, want %s", got, tt.langs)
+			}
+		})
+	}
+}
+
+// TestHugoLanguageSettings: a language's title and description come from its own settings, else the
+// site's; the site's are the default language's; herald.yaml's lang and title are the default language's.
+func TestHugoLanguageSettings(t *testing.T) {
+	dir := writeSite(t, map[string]string{
+		"config.yml": `baseURL: https://m.example/
+title: Site
+params: {description: Site description}
+defaultContentLanguage: fr
+languages:
+  en: {weight: 2, languageName: English}
+  fr: {weight: 1, title: Titre, languageName: Français, params: {description: Description}}
+`,
+		"content/posts/a.md":    hugoConfigPost,
+		"content/posts/a.en.md": hugoConfigPost,
+	})
+	s := loadHugoSite(t, dir, Options{})
+	if s.Title != "Titre" || s.Description != "Description" || s.Lang != "fr" {
+		t.Errorf("site: got %q, %q, %q; want the default language's Titre, Description, fr", s.Title, s.Description, s.Lang)
+	}
+	if len(s.Languages) != 2 || s.Languages[0].Name != "Français" || !s.Languages[0].Default ||
+		s.Languages[1].Title != "Site" || s.Languages[1].Description != "Site description" || s.Languages[1].Name != "English" {
+		t.Errorf("languages: got %+v", s.Languages)
+	}
+	s = loadHugoSite(t, dir, Options{Lang: "fr-CA", Title: "Mon titre"})
+	if s.Languages[0].Lang != "fr-CA" || s.Languages[0].Title != "Mon titre" || postByPath(s, "content/posts/a.md").Lang != "fr-CA" {
+		t.Errorf("with herald.yaml's lang and title: got %+v, post lang %q", s.Languages[0], postByPath(s, "content/posts/a.md").Lang)
+	}
+
+	// A site of one language: every post has the site's language, and there is no list of languages.
+	s = loadHugoSite(t, writeSite(t, map[string]string{"hugo.toml": "baseURL = \"https://o.example/\"\nlanguageCode = \"de-AT\"\n", "content/posts/a.md": hugoConfigPost}), Options{})
+	if p := s.Posts[0]; p.Lang != "de-AT" || s.Languages != nil {
+		t.Errorf("one language: got post lang %q, languages %v; want de-AT and none", p.Lang, s.Languages)
+	}
+
+	// A default language the site does not enable is an error naming the file.
+	dir = writeSite(t, map[string]string{"hugo.toml": "baseURL = \"https://o.example/\"\ndefaultContentLanguage = \"de\"\n[languages.en]\n", "content/posts/a.md": hugoConfigPost})
+	if _, err := Load(t.Context(), Options{Dir: dir, Now: hugoNow}); err == nil || !strings.Contains(err.Error(), `hugo.toml: defaultContentLanguage is "de"`) {
+		t.Errorf("got %v, want the file and the setting", err)
+	}
+}

@@ -1,0 +1,65 @@
+package publish
+
+import (
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/heraldhq/herald/feed"
+	"github.com/heraldhq/herald/posts"
+)
+
+// languageSets are the feed sets of a multilingual site (posts.Site.Languages): for each language, the
+// three feeds of its posts, in its folder (the default language's at the root, as Hugo puts its
+// index.xml), with its title, description and language, and its tag and category feeds below that folder.
+func languageSets(site *posts.Site, f Feeds) []feedSet {
+	base := f.Options(site)
+	var sets []feedSet
+	for _, l := range site.Languages {
+		var ps []*posts.Post
+		for _, p := range site.Posts {
+			if p.Lang == l.Lang {
+				ps = append(ps, p)
+			}
+		}
+		opt := base
+		opt.Title, opt.Description, opt.SiteURL, opt.Lang = l.Title, l.Description, l.URL+"/", l.Lang
+		sets = append(sets, languageSet(l, f, opt, feedSet{posts: ps}))
+		lsite := &posts.Site{Posts: ps}
+		var terms []feedSet
+		if f.TagFeeds {
+			terms = append(terms, termSets(lsite, "tags", func(p *posts.Post) []string { return p.Tags })...)
+		}
+		if f.CategoryFeeds {
+			terms = append(terms, termSets(lsite, "categories", func(p *posts.Post) []string { return p.Categories })...)
+		}
+		for _, t := range terms {
+			topt := opt
+			topt.Title = l.Title + ": " + t.title
+			sets = append(sets, languageSet(l, f, topt, t))
+		}
+	}
+	return sets
+}
+
+// languageSet places set in language l's folder: its files under l.Path, their URLs under l.URL.
+func languageSet(l posts.Language, f Feeds, opt feed.Options, set feedSet) feedSet {
+	names := []string{f.RSS, f.Atom, f.JSON}
+	for k, n := range names {
+		n = strings.TrimLeft(filepath.ToSlash(n), "/")
+		if set.dir != "" {
+			n = set.dir + "/" + path.Base(n)
+		}
+		names[k] = n
+	}
+	urls := make([]string, len(names))
+	for k, n := range names {
+		urls[k] = l.URL + "/" + n
+		if l.Path != "" {
+			names[k] = l.Path + "/" + n
+		}
+	}
+	opt.RSSURL, opt.AtomURL, opt.JSONURL = urls[0], urls[1], urls[2]
+	set.opt, set.names = &opt, names
+	return set
+}
