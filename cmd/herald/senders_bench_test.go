@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+	"github.com/heraldhq/herald/mailer"
 	"github.com/heraldhq/herald/store"
 )
 
@@ -86,10 +87,12 @@ func benchSite(b *testing.B, addr string, n int, getenv func(string) string) str
 	dir := b.TempDir()
 	site := filepath.Join(dir, "site")
 	os.MkdirAll(filepath.Join(site, "_posts"), 0o755)
+	os.MkdirAll(filepath.Join(site, ".herald"), 0o700)
 	os.WriteFile(filepath.Join(site, "_config.yml"), []byte("title: Bench\nurl: https://blog.example.com\n"), 0o644)
 	os.WriteFile(filepath.Join(site, "herald.yaml"), []byte(fmt.Sprintf(
 		"from: \"Jane <jane@blog.example.com>\"\npostal_address: 1 Main St\nbase_url: https://n.example.com\n"+
 			"secret: 0123456789abcdef0123456789\nsmtp: smtp://%s?tls=none\n", addr)), 0o644)
+	benchDKIM(b, site)
 	addPostB(b, site, "2020-01-01-old.md", "Old")
 	var csv strings.Builder
 	csv.WriteString("email\n")
@@ -108,6 +111,33 @@ func benchSite(b *testing.B, addr string, n int, getenv func(string) string) str
 		b.Fatal(err)
 	}
 	return site
+}
+
+// benchDKIM gives the site the DKIM keys HERALD_BENCH_DKIM names ("rsa", "ed25519" or "rsa,ed25519"),
+// new ones: each signs every message.
+func benchDKIM(b *testing.B, site string) {
+	kinds := os.Getenv("HERALD_BENCH_DKIM")
+	if kinds == "" {
+		return
+	}
+	var files, selectors []string
+	for _, kind := range strings.Split(kinds, ",") {
+		key, err := mailer.GenerateDKIMKey(kind)
+		if err != nil {
+			b.Fatalf("HERALD_BENCH_DKIM=%s: %v", kinds, err)
+		}
+		name := "dkim-" + kind + ".pem"
+		if err := os.WriteFile(filepath.Join(site, ".herald", name), key, 0o600); err != nil {
+			b.Fatal(err)
+		}
+		files, selectors = append(files, ".herald/"+name), append(selectors, "s"+kind)
+	}
+	f, err := os.OpenFile(filepath.Join(site, "herald.yaml"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	fmt.Fprintf(f, "dkim_key_file: [%s]\ndkim_selector: [%s]\n", strings.Join(files, ", "), strings.Join(selectors, ", "))
 }
 
 // queueSite is benchSite with the post's messages queued (planned), so that a send only sends.
