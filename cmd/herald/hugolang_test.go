@@ -1,0 +1,96 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+// TestHugoLanguagesAgainstHugo: Hugo builds the three-language site of posts/testdata/hugo-multilingual
+// (English at the root, French translations by file name with a translated slug and a front matter url,
+// Persian from its own content folder), as it is and with the default language in its folder and a
+// permalink pattern; Herald's feeds of each language are where Hugo puts that language's index.xml, and
+// carry the same links, the language's title and its language.
+func TestHugoLanguagesAgainstHugo(t *testing.T) {
+	hugo := needTool(t, "hugo", "apt-get install hugo")
+	type lang struct{ dir, title, code string }
+	for _, tt := range []struct {
+		name  string
+		extra string // appended to config.yml
+		langs []lang
+	}{
+		{"as it is", "", []lang{{"", "Polyglot", "en-US"}, {"fr", "Polyglotte", "fr-FR"}, {"fa", "چندزبانه", "fa-IR"}}},
+		{"default language in its folder", "defaultContentLanguageInSubdir: true\npermalinks:\n  posts: /:year/:slug/\n",
+			[]lang{{"en", "Polyglot", "en-US"}, {"fr", "Polyglotte", "fr-FR"}, {"fa", "چندزبانه", "fa-IR"}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := copyDir(t, filepath.Join("..", "..", "posts", "testdata", "hugo-multilingual"))
+			if tt.extra != "" {
+				f, err := os.OpenFile(filepath.Join(dir, "config.yml"), os.O_APPEND|os.O_WRONLY, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := f.WriteString(tt.extra); err != nil {
+					t.Fatal(err)
+				}
+				if err := f.Close(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			out := t.TempDir()
+			cmd := exec.CommandContext(t.Context(), hugo, "--quiet", "--source", dir, "--destination", out)
+			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+			if b, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("hugo: %v\n%s", err, b)
+			}
+			if _, _, err := runHerald(t, testEnv(), "build", "-C", dir, "--limit", "0"); err != nil {
+				t.Fatalf("herald build: %v", err)
+			}
+			links := func(path string) []string {
+				var l []string
+				for _, it := range parseFeed(t, path).Items {
+					l = append(l, it.Link)
+				}
+				slices.Sort(l)
+				return l
+			}
+			for _, l := range tt.langs {
+				want := links(filepath.Join(out, l.dir, "index.xml"))
+				if len(want) == 0 {
+					t.Fatalf("Hugo's %s has no items", filepath.Join(l.dir, "index.xml"))
+				}
+				for _, name := range []string{"feed.xml", "atom.xml", "feed.json"} {
+					path := filepath.Join(dir, "public", l.dir, name)
+					if got := links(path); !slices.Equal(got, want) {
+						t.Errorf("%s: links %v, Hugo's %v", filepath.Join(l.dir, name), got, want)
+					}
+					if f := parseFeed(t, path); f.Title != l.title || f.Language != l.code {
+						t.Errorf("%s: title %q, language %q; want %q, %q", filepath.Join(l.dir, name), f.Title, f.Language, l.title, l.code)
+					}
+				}
+				// Each item carries its post's language (JSON Feed's per-item language).
+				var jf struct{ Items []struct{ Language string } }
+				b, err := os.ReadFile(filepath.Join(dir, "public", l.dir, "feed.json"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := json.Unmarshal(b, &jf); err != nil {
+					t.Fatal(err)
+				}
+				for _, it := range jf.Items {
+					if it.Language != l.code {
+						t.Errorf("%s: an item's language is %q, want %q", filepath.Join(l.dir, "feed.json"), it.Language, l.code)
+					}
+				}
+			}
+			if tt.langs[0].dir != "" {
+				if _, err := os.Stat(filepath.Join(dir, "public", "feed.xml")); err == nil {
+					t.Errorf("public/feed.xml written, but Hugo puts the default language in %s/", tt.langs[0].dir)
+				}
+			}
+		})
+	}
+}
