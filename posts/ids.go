@@ -72,15 +72,36 @@ func jekyllSlug(p *Post, data map[string]any) string {
 // URL: Document#id, File.join(File.dirname(url), slug), which keeps the URL's folders (categories,
 // collections) and drops its extension or trailing slash; then absolute_url's normalization (Addressable's
 // normalize: each segment decoded, NFC, and encoded again as RFC 3986 allows in a path, hex upper case).
+// A "?" or "#" in the slug starts a query or a fragment there, as it does for Addressable.
 func jekyllDocID(urlPath, slug string) string {
 	dir := path.Dir(strings.TrimRight(urlPath, "/"))
 	id := strings.TrimRight(dir, "/") + "/" + strings.TrimLeft(slug, "/")
+	var query, frag string
+	if i := strings.IndexByte(id, '#'); i >= 0 {
+		id, frag = id[:i], "#"+normalizeComponent(id[i+1:], "/?")
+	}
+	if i := strings.IndexByte(id, '?'); i >= 0 {
+		id, query = id[:i], "?"+normalizeComponent(id[i+1:], "/?")
+	}
 	segs := strings.Split(id, "/")
 	for i, seg := range segs {
-		if dec, err := url.PathUnescape(seg); err == nil {
-			seg = dec
-		}
-		segs[i] = strings.ReplaceAll(escapePath(norm.NFC.String(seg)), "/", "%2F")
+		segs[i] = normalizeComponent(seg, "")
 	}
-	return path.Clean(strings.Join(segs, "/"))
+	return path.Clean(strings.Join(segs, "/")) + query + frag
+}
+
+// normalizeComponent is Addressable's normalize_component: s decoded, NFC, encoded again keeping what a
+// path segment may hold and the characters in keep.
+func normalizeComponent(s, keep string) string {
+	if dec, err := url.PathUnescape(s); err == nil {
+		s = dec
+	}
+	s = escapePath(norm.NFC.String(s))
+	if !strings.Contains(keep, "/") {
+		s = strings.ReplaceAll(s, "/", "%2F")
+	}
+	if strings.Contains(keep, "?") {
+		s = strings.ReplaceAll(s, "%3F", "?")
+	}
+	return s
 }

@@ -19,6 +19,8 @@ func TestJekyllDocID(t *testing.T) {
 		{"decomposed é composed (NFC)", "/x.html", "cafe\u0301", "/caf%C3%A9"},
 		{"sub-delimiters stay", "/x.html", "c++(1)", "/c++(1)"},
 		{"a slash in the slug's segment is encoded", "/x.html", "a%2Fb", "/a%2Fb"},
+		{"a # starts a fragment, as jekyll-feed writes it", "/2009/03/12/hash-1.html", "hash-#1", "/2009/03/12/hash-#1"},
+		{"a ? starts a query", "/x.html", "what? now", "/what?%20now"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -20,13 +20,14 @@ import (
 
 // buildFlags are the flags every command that builds feeds shares.
 type buildFlags struct {
-	dir      string
-	drafts   bool
-	future   bool
-	limit    int
-	output   string
-	printLnk bool
-	noCache  bool // do not read or write the posts cache
+	dir       string
+	drafts    bool
+	future    bool
+	limit     int
+	output    string
+	printLnk  bool
+	noCache   bool // do not read or write the posts cache
+	overwrite bool // replace files at the feeds' paths that Herald did not write
 }
 
 func (f *buildFlags) register(fs *flag.FlagSet) {
@@ -40,6 +41,7 @@ func (f *buildFlags) register(fs *flag.FlagSet) {
 		return nil
 	})
 	fs.StringVar(&f.output, "output", "", "the `folder` to write feeds to (default: the site's output folder, _site or public)")
+	fs.BoolVar(&f.overwrite, "overwrite", false, "replace a file at a feed's path that Herald did not write (jekyll-feed's feed.xml, a site's own template)")
 }
 
 // registerPosts registers the flags that say which posts the site has, for the commands that write no feed.
@@ -161,6 +163,9 @@ func prepare(ctx context.Context, getenv func(string) string, dir string, cfg co
 	if err != nil {
 		return nil, err
 	}
+	if err := useIDs(site, cfg); err != nil {
+		return nil, err
+	}
 	for _, w := range site.Warnings {
 		fmt.Fprintln(stderr, "warning:", w)
 	}
@@ -168,8 +173,13 @@ func prepare(ctx context.Context, getenv func(string) string, dir string, cfg co
 		fmt.Fprintf(stderr, "warning: %s:%d: secret: Jekyll publishes %s with the site (as %s), so anyone can read the secret and forge unsubscribe and preferences links; move the secret into .herald/secret (or HERALD_SECRET) and delete this line, or add %s to exclude in _config.yml. If the site went out with it, change the secret (links in mail already sent then stop working)\n",
 			configName, cfg.secretLine, configName, relTo(dir, filepath.Join(site.OutputDir, configName)), configName)
 	}
+	cfg.Overwrite = cfg.Overwrite || bf.overwrite
+	out, err := feedsDir(site, cfg, bf.output)
+	if err != nil {
+		return nil, err
+	}
 	f := publish.Feeds{
-		Dir: firstSet(bf.output, firstSet(cfg.Output, site.OutputDir)), Limit: 20,
+		Dir: out, Limit: 20,
 		RSS: firstSet(cfg.RSS, "feed.xml"), Atom: firstSet(cfg.Atom, "atom.xml"), JSON: firstSet(cfg.JSON, "feed.json"),
 		MaxBytes: cfg.MaxBytes, TagFeeds: cfg.TagFeeds, CategoryFeeds: cfg.CategoryFeeds,
 		Stylesheet: cfg.Stylesheet, Hubs: cfg.Hubs, Generator: generator(),
@@ -200,14 +210,19 @@ func (b *build) writeOutputs(outs []publish.Output, dryRun bool, stdout io.Write
 			old, err := os.ReadFile(o.Path)
 			changed[i] = err != nil || !bytes.Equal(old, o.Data)
 		}
-	} else {
-		files := make([]feed.File, len(outs))
-		for i, o := range outs {
-			files[i] = feed.File{Path: o.Path, Data: o.Data}
+	}
+	files := make([]feed.File, len(outs))
+	for i, o := range outs {
+		files[i] = feed.File{Path: o.Path, Data: o.Data, Guard: !b.cfg.Overwrite}
+	}
+	if dryRun {
+		if err := feed.CheckGuards(files); err != nil {
+			return b.foreign(err)
 		}
+	} else {
 		var err error
 		if changed, err = feed.WriteFiles(files); err != nil {
-			return err
+			return b.foreign(err)
 		}
 	}
 	for i, o := range outs {

@@ -52,6 +52,9 @@ type config struct {
 	LiquidMaxIncludes   int    `yaml:"liquid_max_includes"`    // includes rendered per post (default 1000)
 
 	Output     string   `yaml:"output"`    // the folder feeds are written to (default: the site's output folder)
+	FeedsIn    string   `yaml:"feeds_in"`  // output (default) or source: the site's source, for its generator to publish (see feedsDir)
+	Overwrite  bool     `yaml:"overwrite"` // replace a file at a feed's path that Herald did not write
+	IDs        string   `yaml:"ids"`       // the posts' public ids: tag (default), jekyll or url (posts.UseIDs)
 	RSS        string   `yaml:"rss"`       // file names inside output
 	Atom       string   `yaml:"atom"`      //
 	JSON       string   `yaml:"json"`      //
@@ -415,6 +418,19 @@ func (c *config) check(setBy map[string]origin) error {
 		if _, err := time.LoadLocation(c.Timezone); err != nil {
 			bad("timezone", strconv.Quote(c.Timezone), "want an IANA time zone name, such as America/Chicago, Europe/Paris or UTC")
 		}
+	}
+	switch c.IDs {
+	case "", posts.IDsTag, posts.IDsJekyll, posts.IDsURL:
+	default:
+		bad("ids", strconv.Quote(c.IDs), "want tag (tag: URIs, the default), jekyll (the ids jekyll-feed writes) or url (each post's URL, as Hugo's RSS writes)")
+	}
+	switch c.FeedsIn {
+	case "", "output", "source":
+		if c.FeedsIn == "source" && c.Output != "" {
+			bad("feeds_in", "source", "output names the folder already; leave out one of the two")
+		}
+	default:
+		bad("feeds_in", strconv.Quote(c.FeedsIn), "want output (the site generator's output folder, the default) or source (the site's source, for the generator to publish)")
 	}
 	if c.EmailContent != "" && c.EmailContent != "full" && c.EmailContent != "excerpt" {
 		bad("email_content", strconv.Quote(c.EmailContent), "want full or excerpt")

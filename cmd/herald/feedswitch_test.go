@@ -1,0 +1,228 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestIDsJekyllAreJekyllFeeds: with ids: jekyll, every item of every feed Herald writes for the fixture
+// sites has the id jekyll-feed gave the same post (fixtures/reference, Jekyll 4.3 and jekyll-feed 0.17):
+// a reader switched from jekyll-feed sees no post twice. jekyll-edge has categories from folders, odd file
+// names and unusual extensions.
+func TestIDsJekyllAreJekyllFeeds(t *testing.T) {
+	for _, name := range []string{"seed-jekyll", "jekyll-docs", "jekyll-edge"} {
+		t.Run(name, func(t *testing.T) {
+			dir := copySite(t, name)
+			if _, _, err := runHerald(t, testEnv("HERALD_IDS", "jekyll"), "build", "-C", dir, "--limit", "0"); err != nil {
+				t.Fatalf("herald build: %v", err)
+			}
+			want := map[string]string{} // link → id
+			for _, it := range parseFeed(t, filepath.Join(fixtures, "reference", name+".jekyll-feed.xml")).Items {
+				want[it.Link] = it.GUID
+			}
+			for _, f := range []string{"feed.xml", "atom.xml", "feed.json"} {
+				got := parseFeed(t, filepath.Join(dir, "_site", f))
+				if len(got.Items) != len(want) {
+					t.Errorf("%s: %d items, jekyll-feed has %d", f, len(got.Items), len(want))
+				}
+				for _, it := range got.Items {
+					if w, ok := want[it.Link]; !ok || it.GUID != w {
+						t.Errorf("%s: %s: id %q, jekyll-feed's %q", f, it.Link, it.GUID, w)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestIDsSwitch: a site with history switches its ids scheme, and back: herald diff shows each post
+// continuing its old id, nothing is new or removed, and nobody is mailed; a post added afterwards is new.
+func TestIDsSwitch(t *testing.T) {
+	for _, tc := range []struct{ from, to, id string }{
+		{"tag", "jekyll", "https://blog.example.com/2021/01/01/p1"},
+		{"jekyll", "tag", "tag:blog.example.com,2021-01-01:p1"},
+		{"tag", "url", "https://blog.example.com/2021/01/01/p1.html"},
+		{"url", "jekyll", "https://blog.example.com/2021/01/01/p1"},
+	} {
+		t.Run(tc.from+" to "+tc.to, func(t *testing.T) {
+			dir := mailSite(t, "")
+			base, _ := os.ReadFile(filepath.Join(dir, configName))
+			setIDs := func(scheme string) {
+				os.WriteFile(filepath.Join(dir, configName), []byte(string(base)+"ids: "+scheme+"\n"), 0o644)
+			}
+			for i := 1; i <= 4; i++ {
+				addPost(t, dir, fmt.Sprintf("2021-01-0%d-p%d.md", i, i), fmt.Sprintf("P%d", i))
+			}
+			setIDs(tc.from)
+			publish := func() string {
+				t.Helper()
+				out, _, err := runHerald(t, testEnv(), "publish", "-C", dir)
+				if err != nil {
+					t.Fatalf("publish: %v\n%s", err, out)
+				}
+				return out
+			}
+			publish()
+
+			setIDs(tc.to)
+			d := diffJSON(t, dir)
+			if len(d.New) != 0 || len(d.Continues) != 5 || !allContinued(d) {
+				t.Fatalf("after the switch: got %+v, want the 5 posts continuing their ids", d)
+			}
+			out, _, err := runHerald(t, testEnv(), "diff", "-C", dir)
+			if err != nil || !strings.Contains(out, "id changed (updated, not new): 5") || !strings.Contains(out, "  "+tc.id+"  was  ") {
+				t.Errorf("herald diff: %v\n%s", err, out)
+			}
+			if out := publish(); !strings.Contains(out, "new: 0\n") {
+				t.Errorf("publish after the switch:\n%s", out)
+			}
+			for _, f := range []string{"feed.xml", "atom.xml", "feed.json"} {
+				if b, _ := os.ReadFile(filepath.Join(dir, "_site", f)); !strings.Contains(string(b), tc.id) {
+					t.Errorf("_site/%s does not carry the id %s", f, tc.id)
+				}
+			}
+
+			setIDs(tc.from)
+			if d := diffJSON(t, dir); len(d.New) != 0 || !allContinued(d) {
+				t.Fatalf("switched back: got %+v, want nothing new or removed", d)
+			}
+			publish()
+			if box, _ := os.ReadDir(filepath.Join(dir, ".herald", "outbox", "new")); len(box) != 0 {
+				t.Fatalf("mailed %d messages, want none", len(box))
+			}
+
+			addPost(t, dir, "2021-02-01-fresh.md", "Fresh")
+			if out := publish(); !strings.Contains(out, "new: 1\n") {
+				t.Errorf("a new post after the switches:\n%s", out)
+			}
+			if box, _ := os.ReadDir(filepath.Join(dir, ".herald", "outbox", "new")); len(box) != 1 {
+				t.Errorf("mailed %d messages for the new post, want 1 (to the one subscriber who gets each post)", len(box))
+			}
+		})
+	}
+}
+
+// allContinued tells whether each post that left the site continues under a new id.
+func allContinued(d jsonDiff) bool {
+	old := map[string]bool{}
+	for _, id := range d.Continues {
+		old[id] = true
+	}
+	for _, r := range d.Removed {
+		if !old[r.ID] {
+			return false
+		}
+	}
+	return true
+}
+
+// TestIDsRefused: an unknown scheme, and jekyll on a site that is not Jekyll's, are errors that say what
+// to set.
+func TestIDsRefused(t *testing.T) {
+	dir := copySite(t, "seed-jekyll")
+	if _, _, err := runHerald(t, testEnv("HERALD_IDS", "guid"), "build", "-C", dir); err == nil || !strings.Contains(err.Error(), `HERALD_IDS="guid": want tag`) {
+		t.Errorf("ids guid: got %v", err)
+	}
+	plain := t.TempDir()
+	os.MkdirAll(filepath.Join(plain, "posts"), 0o755)
+	os.WriteFile(filepath.Join(plain, "posts", "a.md"), []byte("---\ntitle: A\ndate: 2020-01-01\n---\nA\n"), 0o644)
+	os.WriteFile(filepath.Join(plain, configName), []byte("kind: plain\nposts_dir: posts\nurl: https://p.example\nids: jekyll\n"), 0o644)
+	if _, _, err := runHerald(t, testEnv(), "build", "-C", plain); err == nil || !strings.Contains(err.Error(), "for Jekyll sites") || !strings.Contains(err.Error(), "ids in herald.yaml") {
+		t.Errorf("ids jekyll on a plain site: got %v", err)
+	}
+}
+
+// TestBuildKeepsForeignFeeds: build and publish leave a feed Herald did not write as it is, write nothing,
+// and say who wrote it and what to do; --overwrite (or overwrite: true) replaces it, after which it is
+// Herald's own.
+func TestBuildKeepsForeignFeeds(t *testing.T) {
+	jekyllFeed := `<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom"><generator uri="https://jekyllrb.com/" version="4.3.1">Jekyll</generator><id>https://blog.example.com/feed.xml</id></feed>`
+	for _, tc := range []struct {
+		name, file, data string
+		want             []string
+	}{
+		{"jekyll-feed", "feed.xml", jekyllFeed, []string{"_site/feed.xml was not written by Herald", `generator is "Jekyll": jekyll-feed`, "remove jekyll-feed from plugins", "--overwrite"}},
+		{"a template of the site", "atom.xml", `<feed xmlns="http://www.w3.org/2005/Atom"><title>Mine</title></feed>`, []string{"_site/atom.xml", "names no generator", "remove the template"}},
+		{"a JSON feed", "feed.json", `{"version": "https://jsonfeed.org/version/1.1", "title": "x", "items": []}`, []string{"_site/feed.json", "older than this one", "run once with --overwrite"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := copySite(t, "seed-jekyll")
+			foreign := filepath.Join(dir, "_site", tc.file)
+			os.MkdirAll(filepath.Dir(foreign), 0o755)
+			os.WriteFile(foreign, []byte(tc.data), 0o644)
+			for _, cmd := range []string{"build", "publish", "publish --dry-run"} {
+				out, _, err := runHerald(t, testEnv(), append(strings.Fields(cmd), "-C", dir)...)
+				if err == nil {
+					t.Fatalf("%s: no error\n%s", cmd, out)
+				}
+				for _, w := range tc.want {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("%s: the error lacks %q: %v", cmd, w, err)
+					}
+				}
+				if b, _ := os.ReadFile(foreign); string(b) != tc.data {
+					t.Fatalf("%s replaced %s", cmd, tc.file)
+				}
+				if entries, _ := os.ReadDir(filepath.Join(dir, "_site")); len(entries) != 1 {
+					t.Errorf("%s wrote files beside the refused one: %v", cmd, entries)
+				}
+			}
+			if out, _, err := runHerald(t, testEnv(), "status", "-C", dir); err == nil && !strings.Contains(out, "runs: 0") && strings.Contains(out, "#1") {
+				t.Errorf("a refused publish recorded a run:\n%s", out)
+			}
+			env := testEnv()
+			args := []string{"build", "-C", dir, "--overwrite"}
+			if tc.file == "atom.xml" {
+				env, args = testEnv("HERALD_OVERWRITE", "true"), args[:3]
+			}
+			if out, _, err := runHerald(t, env, args...); err != nil || !strings.Contains(out, "wrote _site/"+tc.file) {
+				t.Fatalf("with overwrite: %v\n%s", err, out)
+			}
+			os.WriteFile(filepath.Join(dir, "_posts", "2021-01-01-a.md"), []byte("---\ntitle: A\n---\nA\n"), 0o644)
+			if out, _, err := runHerald(t, testEnv(), "build", "-C", dir); err != nil || !strings.Contains(out, "wrote _site/"+tc.file) {
+				t.Errorf("Herald's own file, next build: %v\n%s", err, out)
+			}
+		})
+	}
+}
+
+// TestFeedsInSource: feeds_in: source writes the feeds where the site generator publishes them from:
+// a Jekyll site's root, a Hugo site's static/. A plain folder has no generator, and output with it is
+// one setting too many.
+func TestFeedsInSource(t *testing.T) {
+	dir := copySite(t, "seed-jekyll")
+	out, _, err := runHerald(t, testEnv("HERALD_FEEDS_IN", "source"), "build", "-C", dir)
+	if err != nil || !strings.Contains(out, "wrote feed.xml") || !strings.Contains(out, "wrote atom.xml") || !strings.Contains(out, "wrote feed.json") {
+		t.Fatalf("jekyll: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "_site")); err == nil {
+		t.Errorf("jekyll: wrote into _site too")
+	}
+
+	hugo := t.TempDir()
+	os.WriteFile(filepath.Join(hugo, "hugo.toml"), []byte("baseURL = 'https://h.example/'\ntitle = 'H'\n"), 0o644)
+	os.MkdirAll(filepath.Join(hugo, "content", "posts"), 0o755)
+	os.WriteFile(filepath.Join(hugo, "content", "posts", "a.md"), []byte("---\ntitle: A\ndate: 2020-01-01\n---\nA\n"), 0o644)
+	os.WriteFile(filepath.Join(hugo, configName), []byte("feeds_in: source\nids: url\nrss: index.xml\n"), 0o644)
+	out, _, err = runHerald(t, testEnv(), "build", "-C", hugo)
+	if err != nil || !strings.Contains(out, "wrote static/index.xml") {
+		t.Fatalf("hugo: %v\n%s", err, out)
+	}
+	if b, _ := os.ReadFile(filepath.Join(hugo, "static", "index.xml")); !strings.Contains(string(b), `<guid isPermaLink="true">https://h.example/posts/a/</guid>`) && !strings.Contains(string(b), `<guid>https://h.example/posts/a/</guid>`) {
+		t.Errorf("hugo: index.xml's guid is not the post's URL:\n%s", b)
+	}
+
+	plain := t.TempDir()
+	os.MkdirAll(filepath.Join(plain, "posts"), 0o755)
+	os.WriteFile(filepath.Join(plain, "posts", "a.md"), []byte("---\ntitle: A\ndate: 2020-01-01\n---\nA\n"), 0o644)
+	os.WriteFile(filepath.Join(plain, configName), []byte("kind: plain\nposts_dir: posts\nurl: https://p.example\nfeeds_in: source\n"), 0o644)
+	if _, _, err := runHerald(t, testEnv(), "build", "-C", plain); err == nil || !strings.Contains(err.Error(), "no site generator") {
+		t.Errorf("plain: got %v", err)
+	}
+	if _, _, err := runHerald(t, testEnv("HERALD_FEEDS_IN", "source", "HERALD_OUTPUT", "public"), "build", "-C", dir); err == nil || !strings.Contains(err.Error(), "leave out one of the two") {
+		t.Errorf("feeds_in with output: got %v", err)
+	}
+}
