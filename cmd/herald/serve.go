@@ -82,7 +82,7 @@ Flags:
 	}
 	defer st.Close()
 
-	level := logLevel(ctx) // --verbose is debug, as --debug
+	level := slog.LevelInfo
 	if *debug {
 		level = slog.LevelDebug
 	}
