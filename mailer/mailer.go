@@ -140,7 +140,8 @@ type TemplateData struct {
 		Title string
 		URL   string
 	}
-	Lang      string
+	Lang      string // the language of the message's posts (their posts.Post.Lang), else Options.Lang
+	Dir       string // the direction of Lang's script, for the dir attribute: "rtl" or "ltr"
 	Recipient struct {
 		Email string
 		Name  string // empty when not known
@@ -175,6 +176,8 @@ type TemplatePost struct {
 	Date    time.Time
 	Authors []string // names
 	Image   string   // absolute URL, may be empty
+	Lang    string   // the post's language, else Options.Lang; and its script's direction, "rtl" or "ltr"
+	Dir     string
 
 	// HTML is the post's full content or its excerpt, with the stylesheet inlined; Text is the same as
 	// plain text (links as numbered references listed below it). Both may be empty. In a digest, and in
@@ -427,14 +430,18 @@ func (c *Composer) data() (TemplateData, error) {
 	if strings.TrimSpace(c.o.PostalAddress) == "" {
 		return TemplateData{}, ErrNoPostalAddress
 	}
-	d := TemplateData{Lang: c.o.Lang, CSS: htmltemplate.CSS(c.css), PostalAddress: strings.TrimSpace(c.o.PostalAddress), Greeting: c.o.Greeting}
+	d := TemplateData{Lang: c.o.Lang, Dir: textDir(c.o.Lang), CSS: htmltemplate.CSS(c.css), PostalAddress: strings.TrimSpace(c.o.PostalAddress), Greeting: c.o.Greeting}
 	d.Site.Title = sanitize(c.o.SiteTitle)
 	d.Site.URL = c.o.SiteURL
 	return d, nil
 }
 
 func (c *Composer) post(p *posts.Post, excerpt bool) *TemplatePost {
-	tp := &TemplatePost{Title: sanitize(p.Title), URL: p.URL, Date: p.Date, Image: p.Image, Excerpt: excerpt}
+	tp := &TemplatePost{Title: sanitize(p.Title), URL: p.URL, Date: p.Date, Image: p.Image, Excerpt: excerpt, Lang: c.o.Lang}
+	if l := strings.TrimSpace(p.Lang); l != "" {
+		tp.Lang = l
+	}
+	tp.Dir = textDir(tp.Lang)
 	for _, a := range p.Authors {
 		if n := sanitize(a.Name); n != "" {
 			tp.Authors = append(tp.Authors, n)

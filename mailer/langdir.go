@@ -1,0 +1,31 @@
+package mailer
+
+import (
+	"strings"
+
+	"golang.org/x/text/language"
+)
+
+// rtlScripts are the ISO 15924 codes of the scripts written right to left that language tags name or
+// imply (Unicode's bidi class R or AL for their letters).
+var rtlScripts = map[string]bool{
+	"Adlm": true, "Arab": true, "Aran": true, "Armi": true, "Avst": true, "Chrs": true, "Cprt": true, "Elym": true,
+	"Hatr": true, "Hebr": true, "Hung": true, "Khar": true, "Lydi": true, "Mand": true, "Mani": true, "Mend": true,
+	"Nbat": true, "Narb": true, "Nkoo": true, "Orkh": true, "Ougr": true, "Palm": true, "Phli": true, "Phlp": true,
+	"Phnx": true, "Prti": true, "Rohg": true, "Samr": true, "Sarb": true, "Sogd": true, "Sogo": true, "Syrc": true,
+	"Thaa": true, "Yezi": true,
+}
+
+// textDir is the direction of the text of a language tag, for an HTML dir attribute: "rtl" when the tag's
+// script, as written ("az-Arab") or as likely for the language ("fa-IR" is Arabic script, "yi" Hebrew), is
+// written right to left; else "ltr", also for an empty or malformed tag.
+func textDir(tag string) string {
+	t, err := language.Parse(strings.TrimSpace(tag))
+	if err != nil {
+		return "ltr"
+	}
+	if s, conf := t.Script(); conf != language.No && rtlScripts[s.String()] {
+		return "rtl"
+	}
+	return "ltr"
+}
