@@ -217,7 +217,7 @@ func (s *Site) host() string {
 // flags it), so it becomes the post's URL with that fragment.
 func absURL(base *url.URL, ref string) string {
 	ref = strings.TrimSpace(ref)
-	if ref == "" {
+	if ref == "" || hasScheme(ref) {
 		return ref
 	}
 	r, err := url.Parse(ref)
@@ -228,6 +228,25 @@ func absURL(base *url.URL, ref string) string {
 		return ref
 	}
 	return base.ResolveReference(r).String()
+}
+
+// hasScheme tells whether ref starts with a URL scheme and a colon ("https:", "mailto:"): such a ref is
+// left as it is, whether url.Parse takes it (it has a scheme) or not (it is no URL Herald can resolve).
+func hasScheme[T string | []byte](ref T) bool {
+	for i := 0; i < len(ref); i++ {
+		switch c := ref[i]; {
+		case 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z':
+		case '0' <= c && c <= '9' || c == '+' || c == '-' || c == '.':
+			if i == 0 {
+				return false
+			}
+		case c == ':':
+			return i > 0
+		default:
+			return false
+		}
+	}
+	return false
 }
 
 // siteRef resolves a site-relative path (like an image in front matter) against the site URL: "/img/a.png"
@@ -278,6 +297,15 @@ func (s *Site) readPosts(ctx context.Context, files []string, parse func(rel str
 	warns := make([][]Warning, len(files))
 	errs := make([]error, len(files))
 	forEach(ctx, len(files), func(k int) {
+		// A file the cache holds is checked (sitefs.Stat) but not opened: that is what makes a run over an
+		// unchanged site cheaper than reading it.
+		info, err := s.files.Stat(files[k])
+		if err == nil {
+			var ok bool
+			if out[k], warns[k], ok = s.cache.lookup(files[k], info, s.Location); ok {
+				return
+			}
+		}
 		f, info, err := s.files.Open(files[k])
 		if errors.Is(err, sitefs.ErrRefused) {
 			errs[k] = err
@@ -288,10 +316,6 @@ func (s *Site) readPosts(ctx context.Context, files []string, parse func(rel str
 			return
 		}
 		defer f.Close()
-		var ok bool
-		if out[k], warns[k], ok = s.cache.lookup(files[k], info, s.Location); ok {
-			return
-		}
 		src, err := s.files.ReadAll(files[k], f, info)
 		if errors.Is(err, sitefs.ErrRefused) {
 			errs[k] = err

@@ -20,6 +20,7 @@ import (
 	gmhtml "github.com/yuin/goldmark/renderer/html"
 	"github.com/yuin/goldmark/util"
 	xhtml "golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
 )
 
 // renderer turns a post's body into HTML. It is safe for concurrent use.
@@ -249,23 +250,10 @@ func absolutize(h string, base *url.URL) string {
 			b.Write(raw)
 			continue
 		}
-		t := z.Token()
+		t, changed := startTag(z, tt, base)
 		if embedElements[t.Data] {
 			b.WriteString(replaceEmbed(z, t, base))
 			continue
-		}
-		changed := false
-		for i, a := range t.Attr {
-			switch {
-			case urlAttrs[a.Key]:
-				if v := absURL(base, a.Val); v != a.Val {
-					t.Attr[i].Val, changed = v, true
-				}
-			case a.Key == "srcset":
-				if v := absSrcset(base, a.Val); v != a.Val {
-					t.Attr[i].Val, changed = v, true
-				}
-			}
 		}
 		if !changed {
 			b.Write(raw)
@@ -273,6 +261,54 @@ func absolutize(h string, base *url.URL) string {
 		}
 		b.WriteString(t.String())
 	}
+}
+
+// startTag is z.Token() for the start tag z is at, with every URL attribute resolved against base, and
+// whether that changed one. It makes no string of an attribute that holds an absolute URL or none, which is
+// most of them: a tag that changes nothing costs no allocation.
+func startTag(z *xhtml.Tokenizer, tt xhtml.TokenType, base *url.URL) (xhtml.Token, bool) {
+	t := xhtml.Token{Type: tt}
+	name, more := z.TagName()
+	if a := atom.Lookup(name); a != 0 {
+		t.DataAtom, t.Data = a, a.String()
+	} else {
+		t.Data = string(name)
+	}
+	changed := false
+	var attrs [8][2][]byte
+	raw := attrs[:0]
+	for more {
+		var k, v []byte
+		k, v, more = z.TagAttr()
+		raw = append(raw, [2][]byte{k, v})
+		key := atom.String(k)
+		switch {
+		case urlAttrs[key]:
+			// absURL leaves alone what is empty or has a scheme, once trimmed; a value it would trim changes.
+			if ref := bytes.TrimSpace(v); len(ref) != len(v) || len(ref) > 0 && !hasScheme(ref) {
+				changed = changed || absURL(base, string(v)) != string(v)
+			}
+		case key == "srcset":
+			changed = changed || absSrcset(base, string(v)) != string(v)
+		}
+	}
+	embed := embedElements[t.Data]
+	if !changed && !embed {
+		return t, false
+	}
+	t.Attr = make([]xhtml.Attribute, len(raw))
+	for i, kv := range raw {
+		key, val := atom.String(kv[0]), string(kv[1])
+		switch {
+		case embed: // replaceEmbed reads the attributes as written
+		case urlAttrs[key]:
+			val = absURL(base, val)
+		case key == "srcset":
+			val = absSrcset(base, val)
+		}
+		t.Attr[i] = xhtml.Attribute{Key: key, Val: val}
+	}
+	return t, changed && !embed
 }
 
 // hasEmbed tells whether h may hold an element that replaceEmbed replaces, in any case.
@@ -347,14 +383,7 @@ func XMLSafe(s string) string { return cleanText(s) }
 // cleanText removes what XML 1.0 forbids (control characters other than tab, CR and LF; U+FFFE and U+FFFF;
 // invalid UTF-8), so that no feed format gets a byte its readers reject.
 func cleanText(s string) string {
-	ok := true
-	for _, r := range s {
-		if !xmlChar(r) {
-			ok = false
-			break
-		}
-	}
-	if ok && utf8.ValidString(s) {
+	if xmlClean(s) {
 		return s
 	}
 	return strings.Map(func(r rune) rune {
@@ -363,6 +392,26 @@ func cleanText(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// xmlClean tells whether cleanText would leave s as it is: valid UTF-8 of XML characters only. Most text is
+// ASCII, checked a byte at a time without decoding.
+func xmlClean(s string) bool {
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c < 0x20 && c != 0x09 && c != 0x0A && c != 0x0D {
+				return false
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 || !xmlChar(r) {
+			return false
+		}
+		i += n
+	}
+	return true
 }
 
 func xmlChar(r rune) bool {
