@@ -11,6 +11,7 @@
 #   -s SUBSCRIBERS  subscribers of the send row (default 20000)
 #   --small         200 posts and 500 subscribers: a quick run that shows the script works (CI)
 #   --only ROWS     only the build rows, or only the send row
+#   HERALD_BIN      a herald binary to measure instead of building the tree's (an older one, for before and after)
 #   HERALD_BENCH_DIR  where generated sites and Postfix's unpacked package are cached (default ${TMPDIR:-/tmp}/herald-bench)
 #
 # The rows: `herald build` (20-item feeds), `herald build --limit 0` and a no-op `herald publish` on a site from
@@ -26,7 +27,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${HERALD_BENCH_DIR:-${TMPDIR:-/tmp}/herald-bench}"
 PAIRS=5 POSTS=10000 SUBS=20000 ONLY=""
-usage() { sed -n "2,23p" "$0"; }
+usage() { sed -n "2,24p" "$0"; }
 while (($#)); do
   case $1 in
     -n) PAIRS=$2; shift ;;
@@ -48,8 +49,13 @@ WORK="$(mktemp -d)"
 SINK=""
 trap '[[ -z $SINK ]] || kill "$SINK" 2>/dev/null; rm -rf "$WORK"' EXIT
 HERALD="$WORK/herald"
-echo "building herald..." >&2
-(cd "$ROOT" && go build -trimpath -o "$HERALD" ./cmd/herald)
+if [[ -n ${HERALD_BIN:-} ]]; then
+  [[ -x $HERALD_BIN ]] || die "HERALD_BIN=$HERALD_BIN is not an executable"
+  cp "$HERALD_BIN" "$HERALD"
+else
+  echo "building herald..." >&2
+  (cd "$ROOT" && go build -trimpath -o "$HERALD" ./cmd/herald)
+fi
 
 # corpus N: the folder of bench/gen-corpus's site of N posts (its jekyll/ tree), generated on first use and cached
 # under a hash of the generator, as bench/build.sh caches it.
