@@ -112,6 +112,11 @@ func Load(ctx context.Context, opts Options) (*Site, error) {
 		return nil, err
 	}
 	sortPosts(s.Posts)
+	for _, p := range s.Posts {
+		if p.Lang == "" {
+			p.Lang = s.Lang // a post that does not say its language is in the site's
+		}
+	}
 	if s.Kind == "jekyll" {
 		// Made from the visible posts only: a scheduled post must not show through site.posts, site.time
 		// or post_url in the posts that are published.
