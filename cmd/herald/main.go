@@ -111,26 +111,6 @@ func exitCode(err error, stderr io.Writer) int {
 	return 1
 }
 
-const usage = `Herald publishes a blog's feeds (RSS, Atom, JSON Feed) and emails new posts to its subscribers.
-
-Usage:
-  herald init [flags]      write a commented herald.yaml for the site
-  herald publish [flags]   build the feeds, find the new posts, record the run (after each publish)
-  herald send [flags]      send the new posts and the digests that are due to the subscribers
-  herald build [flags]     write feed.xml, atom.xml and feed.json for the site
-  herald diff [flags]      show which posts are new, updated or removed since the last run
-  herald status [flags]    show the last runs and what the state store holds
-  herald subscribers ...   import, add, list, export and remove subscribers
-  herald serve [flags]     run the subscribe, confirm, unsubscribe and preferences pages
-  herald store copy ...    copy the state store into a new one, SQLite or PostgreSQL (FROM TO)
-  herald preview [POST]    render a post's email to files, or on a localhost page with --serve
-  herald dkim init         make DKIM keys and print the DNS records that publish them
-  herald doctor [flags]    check the DNS records (DKIM, SPF, DMARC) and settings receivers look at
-  herald version           print Herald's version
-
-Run "herald COMMAND --help" for a command's flags. Every command takes -C DIR, the site's folder.
-`
-
 // run is the whole command line: main only adds the process around it, so tests call run directly.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	return explain(command(ctx, args, getenv, stdout, stderr))
@@ -174,46 +154,4 @@ func explain(err error) error {
 		return fmt.Errorf("%w: set HERALD_SMTP_PASSWORD, or HERALD_SMTP_PASSWORD_FILE to a file holding it", err)
 	}
 	return err
-}
-
-// command runs the command args name.
-func command(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return errUsage{"no command given; try herald build"}
-	}
-	switch args[0] {
-	case "build":
-		return runBuild(ctx, args[1:], getenv, stdout, stderr)
-	case "publish":
-		return runPublish(ctx, args[1:], getenv, stdout, stderr)
-	case "diff":
-		return runDiff(ctx, args[1:], getenv, stdout, stderr)
-	case "status":
-		return runStatus(ctx, args[1:], getenv, stdout, stderr)
-	case "preview":
-		return runPreview(ctx, args[1:], getenv, stdout, stderr)
-	case "init":
-		return runInit(ctx, args[1:], getenv, stdout, stderr)
-	case "send":
-		return runSend(ctx, args[1:], getenv, stdout, stderr)
-	case "subscribers":
-		return runSubscribers(ctx, args[1:], getenv, stdout, stderr)
-	case "serve":
-		return runServe(ctx, args[1:], getenv, stdout, stderr)
-	case "store":
-		return runStore(ctx, args[1:], getenv, stdout, stderr)
-	case "dkim":
-		return runDKIM(ctx, args[1:], getenv, stdout, stderr)
-	case "doctor":
-		return runDoctor(ctx, args[1:], getenv, stdout, stderr)
-	case "version", "--version", "-version":
-		fmt.Fprintln(stdout, "herald", versionString())
-		return nil
-	case "help", "-h", "--help", "-help":
-		fmt.Fprint(stdout, usage)
-		return nil
-	}
-	fmt.Fprint(stderr, usage)
-	return errUsage{fmt.Sprintf("unknown command %q; see the list above", args[0])}
 }

@@ -82,7 +82,7 @@ Flags:
 	}
 	defer st.Close()
 
-	level := slog.LevelInfo
+	level := logLevel(ctx) // --verbose is debug, as --debug
 	if *debug {
 		level = slog.LevelDebug
 	}

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestHelp: herald --help and herald help CMD print on stdout and exit 0; a command's own --help still
+// prints its usage on stderr, as before.
+func TestHelp(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"-h"}, {"help"}} {
+		out, errOut, err := runHerald(t, testEnv(), args...)
+		if err != nil || errOut != "" || !strings.Contains(out, "herald completion SHELL") || !strings.Contains(out, "herald publish [flags]") {
+			t.Errorf("herald %s: %v, stdout:\n%s\nstderr:\n%s", args, err, out, errOut)
+		}
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"help", "build"}, "Usage: herald build [flags]"},
+		{[]string{"help", "subscribers", "import"}, "Usage: herald subscribers import FILE"},
+		{[]string{"help", "subscribers"}, "herald subscribers export"},
+		{[]string{"help", "store", "copy"}, "Usage: herald store copy FROM TO"},
+	} {
+		out, errOut, err := runHerald(t, testEnv(), tc.args...)
+		if err != nil || errOut != "" || !strings.Contains(out, tc.want) {
+			t.Errorf("herald %s: %v, stdout:\n%s\nstderr:\n%s", tc.args, err, out, errOut)
+		}
+	}
+	_, errOut, err := runHerald(t, testEnv(), "build", "--help")
+	if !errors.Is(err, errHelp) || !strings.Contains(errOut, "Usage: herald build") {
+		t.Errorf("herald build --help: %v\n%s", err, errOut)
+	}
+}
+
+// TestCommandUsageErrors: a mistyped or missing command is a usage error (exit 2) that says what to type.
+func TestCommandUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "no command given; try herald build"},
+		{[]string{"bild"}, `unknown command "bild"; did you mean build?`},
+		{[]string{"frobnicate"}, `unknown command "frobnicate"; see the list above`},
+		{[]string{"-C"}, `unknown command "-C"`},
+		{[]string{"build", "--nope"}, "flag provided but not defined: -nope; see herald build --help"},
+		{[]string{"subscribers", "nope"}, `unknown subcommand "nope"`},
+	} {
+		_, errOut, err := runHerald(t, testEnv(), tc.args...)
+		var u errUsage
+		if !errors.As(err, &u) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("herald %q: got %v, want a usage error with %q", tc.args, err, tc.want)
+		}
+		if exitCode(err, &strings.Builder{}) != 2 {
+			t.Errorf("herald %q exits %d, want 2", tc.args, exitCode(err, &strings.Builder{}))
+		}
+		if len(tc.args) < 2 && !strings.Contains(errOut, "Usage:") {
+			t.Errorf("herald %q does not print the list of commands on stderr:\n%s", tc.args, errOut)
+		}
+	}
+}
+
+// TestGlobalFlags: -C DIR works before the command as git -C does, flags keep one dash or two and stand
+// before or after the arguments, and --quiet leaves only the command's output.
+func TestGlobalFlags(t *testing.T) {
+	dir := copySite(t, "seed-jekyll")
+	if _, _, err := runHerald(t, testEnv(), "-C", dir, "init", "-from", "Jane <jane@blog.example.com>", "--postal-address", "1 Main St"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "herald.yaml")); err != nil {
+		t.Fatalf("herald -C DIR init wrote no herald.yaml in DIR: %v", err)
+	}
+	out := t.TempDir()
+	_, errOut, err := runHerald(t, testEnv(), "-C", dir, "preview", "--out", out)
+	if err != nil || !strings.Contains(errOut, "warning: no way to unsubscribe is set") {
+		t.Fatalf("herald -C DIR preview: %v, want a warning:\n%s", err, errOut)
+	}
+	for _, args := range [][]string{
+		{"--quiet", "-C", dir, "preview", "--out", out},
+		{"-C", dir, "preview", "-quiet", "-out", out},
+		{"preview", "--out", out, "-C=" + dir, "-q"},
+	} {
+		stdout, errOut, err := runHerald(t, testEnv(), args...)
+		if err != nil || errOut != "" || !strings.Contains(stdout, "herald-preview.html") {
+			t.Errorf("herald %q: %v, stdout:\n%s\nstderr (want none):\n%s", args, err, stdout, errOut)
+		}
+	}
+	// After "--" a --quiet is an argument, not a flag.
+	if _, _, err := runHerald(t, testEnv(), "preview", "-C", dir, "--out", out, "--", "--quiet"); err == nil || !strings.Contains(err.Error(), "--quiet") {
+		t.Errorf("herald preview -- --quiet: %v, want an error about a post named --quiet", err)
+	}
+}
+
+// TestCompletion: herald completion prints a script for each shell that names herald's commands.
+func TestCompletion(t *testing.T) {
+	for _, shell := range []string{"bash", "zsh", "fish"} {
+		out, errOut, err := runHerald(t, testEnv(), "completion", shell)
+		if err != nil || !strings.Contains(out, "herald") || len(out) < 1000 {
+			t.Errorf("herald completion %s: %v (%d bytes)\n%s", shell, err, len(out), errOut)
+		}
+	}
+	// What the scripts ask: the commands that start with "su", and subscribers' subcommands.
+	out, _, err := runHerald(t, testEnv(), "__complete", "su")
+	if err != nil || !strings.Contains(out, "subscribers\t") {
+		t.Errorf("herald __complete su: %v\n%s", err, out)
+	}
+	out, _, err = runHerald(t, testEnv(), "__complete", "subscribers", "")
+	if err != nil || !strings.Contains(out, "import") || !strings.Contains(out, "export") {
+		t.Errorf("herald __complete subscribers '': %v\n%s", err, out)
+	}
+}
