@@ -1,0 +1,70 @@
+package publish
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/posts"
+)
+
+// TestBuildLanguages: a multilingual site's feeds, one set per language in its folder (the default
+// language's at the root), each with that language's posts, title and language, its own tag feeds below it,
+// and self links at the language's URL.
+func TestBuildLanguages(t *testing.T) {
+	site, err := posts.Load(t.Context(), posts.Options{Dir: filepath.Join("..", "posts", "testdata", "hugo-multilingual"), Now: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	f := Feeds{Dir: out, RSS: "feed.xml", Atom: "atom.xml", JSON: "feed.json", TagFeeds: true}
+	outs, err := Build(t.Context(), site, f, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	feeds := map[string][]byte{}
+	for _, o := range outs {
+		rel, _ := filepath.Rel(out, o.Path)
+		rel = filepath.ToSlash(rel)
+		got = append(got, fmt.Sprintf("%s %d", rel, o.Items))
+		feeds[rel] = o.Data
+	}
+	want := []string{"feed.xml 3", "atom.xml 3", "feed.json 3", "tags/markdown/feed.xml 1", "tags/markdown/atom.xml 1", "tags/markdown/feed.json 1",
+		"fr/feed.xml 2", "fr/atom.xml 2", "fr/feed.json 2", "fr/tags/markdown/feed.xml 1", "fr/tags/markdown/atom.xml 1", "fr/tags/markdown/feed.json 1",
+		"fa/feed.xml 2", "fa/atom.xml 2", "fa/feed.json 2"}
+	if strings.Join(got, ", ") != strings.Join(want, ", ") {
+		t.Errorf("got %v,\nwant %v", got, want)
+	}
+	for _, tt := range []struct{ file, title, lang, home, self string }{
+		{"feed.json", "Polyglot", "en-US", "https://polyglot.example.org/", "https://polyglot.example.org/feed.json"},
+		{"fr/feed.json", "Polyglotte", "fr-FR", "https://polyglot.example.org/fr/", "https://polyglot.example.org/fr/feed.json"},
+		{"fr/tags/markdown/feed.json", "Polyglotte: markdown", "fr-FR", "https://polyglot.example.org/fr/", "https://polyglot.example.org/fr/tags/markdown/feed.json"},
+		{"fa/feed.json", "چندزبانه", "fa-IR", "https://polyglot.example.org/fa/", "https://polyglot.example.org/fa/feed.json"},
+	} {
+		var jf struct {
+			Title, Language, Description string
+			Home                         string `json:"home_page_url"`
+			Self                         string `json:"feed_url"`
+			Items                        []struct{ URL, Language string }
+		}
+		if err := json.Unmarshal(feeds[tt.file], &jf); err != nil {
+			t.Fatalf("%s: %v", tt.file, err)
+		}
+		if jf.Title != tt.title || jf.Language != tt.lang || jf.Home != tt.home || jf.Self != tt.self {
+			t.Errorf("%s: got %q, %q, %s, %s; want %q, %q, %s, %s", tt.file, jf.Title, jf.Language, jf.Home, jf.Self, tt.title, tt.lang, tt.home, tt.self)
+		}
+		for _, it := range jf.Items {
+			if it.Language != tt.lang || !strings.HasPrefix(it.URL, tt.home) {
+				t.Errorf("%s: item %s in %q", tt.file, it.URL, it.Language)
+			}
+		}
+	}
+	if !strings.Contains(string(feeds["fa/feed.xml"]), "<description>یادداشت‌هایی به سه زبان</description>") {
+		t.Errorf("fa/feed.xml lacks the Persian description:\n%s", feeds["fa/feed.xml"])
+	}
+}
