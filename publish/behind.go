@@ -22,7 +22,8 @@ var ErrStoreBehind = errors.New("publish: the store is behind the published feed
 // CheckBehind refuses a diff whose new posts are in the output folder's feeds already, unless unrecorded
 // holds their ids: the ids that runs of this machine wrote into feeds without recording them (herald build,
 // or a publish stopped between writing its feeds and recording its run). A first run is
-// CheckNewHistory's to judge. Only Herald's own feed files are read, and only when they are regular files.
+// CheckNewHistory's to judge. Only Herald's own feed files are read (feed.Marked), and only when they are
+// regular files.
 func CheckBehind(f Feeds, d history.Diff, unrecorded map[string]bool) error {
 	if d.Baseline || len(d.New) == 0 {
 		return nil
@@ -33,7 +34,7 @@ func CheckBehind(f Feeds, d history.Diff, unrecorded map[string]bool) error {
 		}
 		p := filepath.Join(f.Dir, filepath.FromSlash(name))
 		b, err := readRegular(p, maxFeedBytes)
-		if err != nil {
+		if err != nil || !heraldFeed(b) {
 			continue
 		}
 		published := feedIDs(b)

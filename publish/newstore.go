@@ -7,6 +7,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"github.com/heraldhq/herald/feed"
 	"io"
 	"net/http"
 	"net/url"
@@ -70,7 +71,7 @@ func CheckNewHistory(ctx context.Context, st Recorder, f Feeds, e Earlier, ci, f
 			continue
 		}
 		p := filepath.Join(f.Dir, filepath.FromSlash(name))
-		if b, err := readRegular(p, maxFeedBytes); err == nil && feedItems(b) > 0 {
+		if b, err := readRegular(p, maxFeedBytes); err == nil && heraldFeed(b) && feedItems(b) > 0 {
 			return fmt.Errorf("%w: %s holds posts", ErrStoreLooksNew, p)
 		}
 	}
@@ -139,11 +140,18 @@ func publishedFeed(ctx context.Context, client *http.Client, site string, names 
 		}
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, maxFeedBytes))
 		resp.Body.Close()
-		if resp.StatusCode == http.StatusOK && feedItems(b) > 0 {
+		if resp.StatusCode == http.StatusOK && heraldFeed(b) && feedItems(b) > 0 {
 			return u
 		}
 	}
 	return ""
+}
+
+// heraldFeed tells whether Herald wrote the feed b (feed.Marked): another's, at the same path (jekyll-feed's
+// feed.xml, which Herald takes over), is no sign of an earlier history.
+func heraldFeed(b []byte) bool {
+	ok, _ := feed.Marked(b)
+	return ok
 }
 
 // readRegular reads at most limit bytes of the file at path if it is a regular file, never a link, a

@@ -43,7 +43,11 @@ func TestFeedItems(t *testing.T) {
 	}
 }
 
-const rssWithItem = `<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item><title>a</title></item></channel></rss>`
+// rssWithItem is a feed of Herald's (its generator says so) with an item; jekyllFeedWithItem is jekyll-feed's.
+const (
+	rssWithItem        = `<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><generator>Herald v1.0.0</generator><item><title>a</title></item></channel></rss>`
+	jekyllFeedWithItem = `<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><generator uri="https://jekyllrb.com/" version="4.3.1">Jekyll</generator><entry><id>https://x.example/a</id></entry></feed>`
+)
 
 func testFeeds(t *testing.T) Feeds {
 	return Feeds{Dir: filepath.Join(t.TempDir(), "_site"), RSS: "feed.xml", Atom: "atom.xml", JSON: "feed.json"}
@@ -59,7 +63,9 @@ func TestCheckNewHistoryPublishedFeed(t *testing.T) {
 		case "/blog/atom.xml":
 			w.Write([]byte(`<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title></feed>`)) // no entries
 		case "/blog/feed.json":
-			w.Write([]byte(`{"version":"https://jsonfeed.org/version/1.1","items":[{"id":"x"}]}`))
+			w.Write([]byte(`{"version":"https://jsonfeed.org/version/1.1","_herald":{"about":"https://github.com/heraldhq/herald#what-the-feeds-hold"},"items":[{"id":"x"}]}`))
+		case "/jekyll-feed/feed.xml":
+			w.Write([]byte(jekyllFeedWithItem))
 		case "/empty/feed.xml":
 			w.Write([]byte(`<rss><channel><description><![CDATA[an <item>]]></description></channel></rss>`))
 		case "/gone/feed.xml":
@@ -78,7 +84,8 @@ func TestCheckNewHistoryPublishedFeed(t *testing.T) {
 	if strings.Join(asked, " ") != "/blog/feed.xml /blog/atom.xml /blog/feed.json" {
 		t.Errorf("asked for %q", asked)
 	}
-	for _, site := range []string{srv.URL + "/empty", srv.URL + "/gone/", srv.URL + "/nothing"} {
+	// jekyll-feed's feed.xml, which a site switching to Herald publishes still, is no earlier history's.
+	for _, site := range []string{srv.URL + "/empty", srv.URL + "/gone/", srv.URL + "/nothing", srv.URL + "/jekyll-feed"} {
 		if err := CheckNewHistory(t.Context(), nil, f, Earlier{SiteURL: site}, false, false); err != nil {
 			t.Errorf("%s: %v, want no evidence", site, err)
 		}
@@ -182,5 +189,9 @@ func TestCheckNewHistoryLocalFeed(t *testing.T) {
 	os.WriteFile(filepath.Join(f.Dir, "feed.xml"), []byte(big), 0o644)
 	if err := CheckNewHistory(t.Context(), nil, f, Earlier{}, false, false); !errors.Is(err, ErrStoreLooksNew) {
 		t.Errorf("a feed with an item: %v", err)
+	}
+	os.WriteFile(filepath.Join(f.Dir, "feed.xml"), []byte(jekyllFeedWithItem), 0o644)
+	if err := CheckNewHistory(t.Context(), nil, f, Earlier{}, false, false); err != nil {
+		t.Errorf("jekyll-feed's feed with an item: %v, want no evidence of an earlier history", err)
 	}
 }

@@ -1,13 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/heraldhq/herald/feed"
 	"github.com/heraldhq/herald/posts"
+	"gopkg.in/yaml.v3"
 )
 
 // useIDs gives the site's posts the public ids of herald.yaml's ids.
@@ -61,4 +66,248 @@ func (b *build) foreign(err error) error {
 		msg += ". A Herald older than this one wrote no mark into JSON feeds: if Herald wrote this one, run once with --overwrite"
 	}
 	return fmt.Errorf("%w\n%s", err, msg)
+}
+
+// siteFeed is a feed the site publishes itself, at a path where Herald would write one of its own.
+type siteFeed struct {
+	by     string // what writes it: "jekyll-feed", "the template atom.xml", "Hugo's RSS"
+	path   string // in the output folder, slash-separated
+	format string // rss, atom or json
+	ids    string // the ids scheme that keeps its ids; "" when Herald cannot tell
+	stop   string // what the author does so that only Herald writes it
+}
+
+// siteFeeds finds the feeds the site in dir (of kind) publishes itself: jekyll-feed (in _config.yml's
+// plugins or the Gemfile's jekyll_plugins group), a feed template in a Jekyll site's source, Hugo's RSS of
+// the home page. What it cannot read, it does not report.
+func siteFeeds(dir, kind string) []siteFeed {
+	var out []siteFeed
+	switch kind {
+	case "jekyll":
+		if path, ok := jekyllFeedPlugin(dir); ok {
+			out = append(out, siteFeed{by: "jekyll-feed", path: path, format: "atom", ids: "jekyll",
+				stop: "remove jekyll-feed from plugins in _config.yml (and from the Gemfile)"})
+		}
+		out = append(out, jekyllFeedTemplates(dir)...)
+	case "hugo":
+		if f, ok := hugoRSS(dir); ok {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// jekyllFeedPlugin tells whether the Jekyll site in dir uses jekyll-feed, and the path it writes.
+func jekyllFeedPlugin(dir string) (string, bool) {
+	var cfg struct {
+		Plugins []string `yaml:"plugins"`
+		Gems    []string `yaml:"gems"` // the old name of plugins
+		Feed    struct {
+			Path string `yaml:"path"`
+		} `yaml:"feed"`
+	}
+	for _, name := range []string{"_config.yml", "_config.yaml"} {
+		if src, err := os.ReadFile(filepath.Join(dir, name)); err == nil {
+			yaml.Unmarshal(src, &cfg) // a _config.yml Herald cannot read names no plugin
+			break
+		}
+	}
+	path := strings.TrimPrefix(firstSet(cfg.Feed.Path, "feed.xml"), "/")
+	if slices.Contains(cfg.Plugins, "jekyll-feed") || slices.Contains(cfg.Gems, "jekyll-feed") {
+		return path, true
+	}
+	gemfile, err := os.ReadFile(filepath.Join(dir, "Gemfile"))
+	if err != nil {
+		return "", false
+	}
+	// Bundler requires the gems of the jekyll_plugins group, and Jekyll loads them all.
+	gem := regexp.MustCompile(`^\s*gem\s+["']jekyll-feed["']`)
+	inGroup := false
+	for _, line := range strings.Split(string(gemfile), "\n") {
+		line = strings.TrimSpace(strings.SplitN(line, "#", 2)[0])
+		switch {
+		case strings.HasPrefix(line, "group") && strings.Contains(line, "jekyll_plugins"):
+			inGroup = true
+		case inGroup && line == "end":
+			inGroup = false
+		case gem.MatchString(line) && (inGroup || strings.Contains(line, "jekyll_plugins")):
+			return path, true
+		}
+	}
+	return "", false
+}
+
+// feedTemplateNames are the files that hold a site's own feed template, in the folders Jekyll publishes.
+var feedTemplateNames = []string{"feed.xml", "atom.xml", "rss.xml", "index.xml", "feed.json", "feed/index.xml", "feed/atom.xml"}
+
+// jekyllFeedTemplates finds feed templates in a Jekyll site's source: a file of feedTemplateNames with front
+// matter (which makes Jekyll render it), its format and ids read from what it writes.
+func jekyllFeedTemplates(dir string) []siteFeed {
+	var out []siteFeed
+	for _, name := range feedTemplateNames {
+		src, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(name)))
+		if err != nil || !bytes.HasPrefix(src, []byte("---")) {
+			continue
+		}
+		f := siteFeed{by: "the template " + name, path: name, stop: "delete " + name + " (Herald writes it in its place)"}
+		text := string(src)
+		var idTag string
+		switch {
+		case strings.Contains(text, "<feed"):
+			f.format, idTag = "atom", "id"
+		case strings.Contains(text, "<rss"):
+			f.format, idTag = "rss", "guid"
+		case strings.Contains(text, "jsonfeed.org"):
+			f.format, idTag = "json", `"id"`
+		default:
+			continue
+		}
+		if m := regexp.MustCompile(`permalink:\s*["']?/?([^"'\s]+)`).FindStringSubmatch(text); m != nil {
+			f.path = strings.TrimSuffix(m[1], "/")
+			if strings.HasSuffix(m[1], "/") {
+				f.path += "/index.xml"
+			}
+		}
+		f.ids = templateIDs(text, idTag)
+		out = append(out, f)
+	}
+	return out
+}
+
+// templateIDs reads which ids a feed template writes for its items: what follows the item's id element
+// (Atom's <id>, RSS's <guid>, JSON Feed's "id") after the first item's start. "" when it is neither
+// Jekyll's document id nor the URL.
+func templateIDs(text, idTag string) string {
+	start := strings.Index(text, "{% for")
+	if start < 0 {
+		return ""
+	}
+	rest := text[start:]
+	var expr string
+	if idTag == `"id"` {
+		i := strings.Index(rest, `"id"`)
+		if i < 0 {
+			return ""
+		}
+		expr = rest[i:min(len(rest), i+120)]
+		if j := strings.IndexByte(expr, '\n'); j > 0 {
+			expr = expr[:j]
+		}
+	} else {
+		i := strings.Index(rest, "<"+idTag)
+		j := strings.Index(rest, "</"+idTag+">")
+		if i < 0 || j < i {
+			return ""
+		}
+		expr = rest[i:j]
+	}
+	switch {
+	case regexp.MustCompile(`\b(post|item|entry)\.id\b`).MatchString(expr):
+		return "jekyll"
+	case regexp.MustCompile(`\b(post|item|entry)\.url\b`).MatchString(expr):
+		return "url"
+	}
+	return ""
+}
+
+// hugoRSS is Hugo's own RSS of the home page, unless the site's config turns it off: index.xml (or the
+// RSS output format's baseName), with the page's URL as guid in Hugo's built-in template.
+func hugoRSS(dir string) (siteFeed, bool) {
+	cfg, err := posts.HugoConfig(dir)
+	if err != nil {
+		return siteFeed{}, false
+	}
+	lower := func(v any) []string {
+		var out []string
+		if l, ok := v.([]any); ok {
+			for _, s := range l {
+				out = append(out, strings.ToLower(fmt.Sprint(s)))
+			}
+		}
+		return out
+	}
+	if d := lower(cfg["disablekinds"]); slices.Contains(d, "rss") || slices.Contains(d, "home") {
+		return siteFeed{}, false
+	}
+	if outputs, ok := cfg["outputs"].(map[string]any); ok {
+		if home, set := outputs["home"]; set && !slices.Contains(lower(home), "rss") {
+			return siteFeed{}, false
+		}
+	}
+	name := "index"
+	if formats, ok := cfg["outputformats"].(map[string]any); ok {
+		if rss, ok := formats["rss"].(map[string]any); ok {
+			if b, ok := rss["basename"].(string); ok && b != "" {
+				name = b
+			}
+		}
+	}
+	f := siteFeed{by: "Hugo's RSS", path: name + ".xml", format: "rss", ids: "url",
+		stop: "turn Hugo's own RSS of the home page off (in the Hugo config, outputs: home: [HTML]; sections keep theirs)"}
+	for _, t := range []string{"layouts/index.rss.xml", "layouts/home.rss.xml", "layouts/_default/rss.xml"} {
+		if src, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(t))); err == nil {
+			f.by = "Hugo's RSS (the template " + t + ")"
+			i, j := strings.Index(string(src), "<guid"), strings.Index(string(src), "</guid>")
+			if i < 0 || j < i || !strings.Contains(string(src)[i:j], ".Permalink") {
+				f.ids = ""
+			}
+			break
+		}
+	}
+	return f, true
+}
+
+// feedSwitch is what init writes into herald.yaml for the feeds the site publishes itself: Herald's feeds
+// at their paths and in their formats, with their ids, and the other formats at names that do not collide.
+// It returns the herald.yaml lines and what to tell the author.
+func feedSwitch(found []siteFeed) (settings string, notes []string) {
+	if len(found) == 0 {
+		return "", nil
+	}
+	paths := map[string]string{} // format → path
+	used := map[string]bool{}
+	ids := ""
+	var b strings.Builder
+	b.WriteString("\n# The site publishes a feed of its own already. Herald writes it in its place, at the same path, in the\n" +
+		"# same format and with the same ids, so that no reader sees a post twice:\n")
+	for _, f := range found {
+		if _, dup := paths[f.format]; dup || used[f.path] {
+			notes = append(notes, fmt.Sprintf("%s writes %s, which Herald leaves alone: Herald writes one %s feed, at %s", f.by, f.path, formatName(f.format), paths[f.format]))
+			continue
+		}
+		paths[f.format], used[f.path] = f.path, true
+		fmt.Fprintf(&b, "# %s writes %s (%s): %s, or the two both write it.\n", f.by, f.path, formatName(f.format), f.stop)
+		notes = append(notes, fmt.Sprintf("%s writes %s (%s): herald.yaml has Herald write it instead, with the same ids; %s, or the two both write it (Herald refuses to replace a file it did not write)", f.by, f.path, formatName(f.format), f.stop))
+		if ids == "" {
+			ids = f.ids
+		}
+		if f.ids == "" {
+			notes = append(notes, fmt.Sprintf("Herald cannot tell which ids %s writes: set ids in herald.yaml to jekyll (the document's id, as jekyll-feed) or url (the page's URL) to match them, or readers see its posts again", f.by))
+		}
+	}
+	defaults := map[string][]string{"rss": {"feed.xml", "rss.xml", "index.xml"}, "atom": {"atom.xml", "feed.atom"}, "json": {"feed.json", "index.json"}}
+	for _, format := range []string{"rss", "atom", "json"} {
+		if _, ok := paths[format]; ok {
+			continue
+		}
+		for _, name := range defaults[format] {
+			if !used[name] {
+				paths[format], used[name] = name, true
+				break
+			}
+		}
+	}
+	for _, format := range []string{"rss", "atom", "json"} {
+		fmt.Fprintf(&b, "%s: %q\n", format, paths[format])
+	}
+	if ids != "" {
+		fmt.Fprintf(&b, "ids: %s\n", ids)
+	} else {
+		b.WriteString("# ids: jekyll   # or url: whichever the feed's own ids are\n")
+	}
+	return b.String(), notes
+}
+
+func formatName(format string) string {
+	return map[string]string{"rss": "RSS", "atom": "Atom", "json": "JSON Feed"}[format]
 }

@@ -226,3 +226,120 @@ func TestFeedsInSource(t *testing.T) {
 		t.Errorf("feeds_in with output: got %v", err)
 	}
 }
+
+// TestInitSiteFeeds: herald init finds the feed a site publishes itself, says so, and writes the settings
+// that keep its path, format and ids into herald.yaml, with Herald's other feeds at names that do not
+// collide.
+func TestInitSiteFeeds(t *testing.T) {
+	const atomTemplate = "---\nlayout: null\n---\n<?xml version=\"1.0\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">\n{% for post in site.posts %}\n<entry><id>{{ site.url }}{{ post.id }}</id></entry>\n{% endfor %}\n</feed>\n"
+	const rssTemplate = "---\n---\n<rss version=\"2.0\"><channel>{% for post in site.posts limit:10 %}<item><guid isPermaLink=\"true\">{{ post.url | absolute_url }}</guid></item>{% endfor %}</channel></rss>\n"
+	tests := []struct {
+		name            string
+		kind            string            // jekyll (seed-jekyll) or hugo
+		files           map[string]string // added to the site; _config.yml's are appended
+		rss, atom, json string
+		ids             string
+		says            []string
+	}{
+		{name: "jekyll-feed in plugins", kind: "jekyll", files: map[string]string{"_config.yml": "plugins:\n  - jekyll-feed\n"},
+			rss: "rss.xml", atom: "feed.xml", json: "feed.json", ids: "jekyll",
+			says: []string{"jekyll-feed writes feed.xml (Atom)", "remove jekyll-feed from plugins"}},
+		{name: "jekyll-feed in the Gemfile, at its own path", kind: "jekyll",
+			files: map[string]string{"Gemfile": "source \"https://example.invalid\"\ngroup :jekyll_plugins do\n  gem \"jekyll-feed\", \"~> 0.12\"\nend\n", "_config.yml": "feed:\n  path: /atom.xml\n"},
+			rss:   "feed.xml", atom: "atom.xml", json: "feed.json", ids: "jekyll", says: []string{"jekyll-feed writes atom.xml (Atom)"}},
+		{name: "an Atom template", kind: "jekyll", files: map[string]string{"atom.xml": atomTemplate},
+			rss: "feed.xml", atom: "atom.xml", json: "feed.json", ids: "jekyll", says: []string{"the template atom.xml writes atom.xml (Atom)", "delete atom.xml"}},
+		{name: "an RSS template with URL guids", kind: "jekyll", files: map[string]string{"feed.xml": rssTemplate},
+			rss: "feed.xml", atom: "atom.xml", json: "feed.json", ids: "url", says: []string{"the template feed.xml writes feed.xml (RSS)"}},
+		{name: "a template whose ids Herald cannot tell", kind: "jekyll", files: map[string]string{"rss.xml": strings.Replace(rssTemplate, "post.url | absolute_url", "post.title", 1)},
+			rss: "rss.xml", atom: "atom.xml", json: "feed.json", ids: "", says: []string{"cannot tell which ids the template rss.xml writes"}},
+		{name: "a Jekyll site without a feed", kind: "jekyll", files: map[string]string{"feed.xml": "<rss>static, no front matter</rss>"},
+			rss: "", atom: "", json: "", ids: ""},
+		{name: "Hugo's RSS", kind: "hugo", rss: "index.xml", atom: "atom.xml", json: "feed.json", ids: "url",
+			says: []string{"Hugo's RSS writes index.xml (RSS)", "outputs: home: [HTML]"}},
+		{name: "Hugo's RSS off", kind: "hugo", files: map[string]string{"config/_default/outputs.toml": "home = ['HTML']\n"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var dir string
+			if tc.kind == "jekyll" {
+				dir = copySite(t, "seed-jekyll")
+			} else {
+				dir = t.TempDir()
+				os.WriteFile(filepath.Join(dir, "hugo.toml"), []byte("baseURL = 'https://h.example/'\ntitle = 'H'\n"), 0o644)
+				os.MkdirAll(filepath.Join(dir, "content", "posts"), 0o755)
+				os.WriteFile(filepath.Join(dir, "content", "posts", "a.md"), []byte("---\ntitle: A\ndate: 2020-01-01\n---\nA\n"), 0o644)
+			}
+			for name, body := range tc.files {
+				p := filepath.Join(dir, filepath.FromSlash(name))
+				os.MkdirAll(filepath.Dir(p), 0o755)
+				if name == "_config.yml" {
+					old, _ := os.ReadFile(p)
+					body = string(old) + body
+				}
+				os.WriteFile(p, []byte(body), 0o644)
+			}
+			out, _, err := runHerald(t, testEnv(), "init", "-C", dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tc.says {
+				if !strings.Contains(out, w) {
+					t.Errorf("init does not say %q:\n%s", w, out)
+				}
+			}
+			if len(tc.says) == 0 && strings.Contains(out, "the site's own feed") {
+				t.Errorf("init reports a feed the site does not publish:\n%s", out)
+			}
+			cfg, err := loadConfig(dir, testEnv())
+			if err != nil {
+				t.Fatalf("the herald.yaml init wrote: %v", err)
+			}
+			if cfg.RSS != tc.rss || cfg.Atom != tc.atom || cfg.JSON != tc.json || cfg.IDs != tc.ids {
+				yml, _ := os.ReadFile(filepath.Join(dir, configName))
+				t.Errorf("got rss %q, atom %q, json %q, ids %q; want %q, %q, %q, %q\n%s", cfg.RSS, cfg.Atom, cfg.JSON, cfg.IDs, tc.rss, tc.atom, tc.json, tc.ids, yml)
+			}
+		})
+	}
+}
+
+// TestSwitchFromJekyllFeed: the whole switch on a site that used jekyll-feed: init writes the settings;
+// while jekyll-feed's feed.xml is in _site, publish refuses to replace it and says to remove the plugin;
+// once the site is built without it, Herald's feed.xml is Atom with jekyll-feed's ids, for every post.
+func TestSwitchFromJekyllFeed(t *testing.T) {
+	dir := copySite(t, "jekyll-docs")
+	cfgFile := filepath.Join(dir, "_config.yml")
+	old, _ := os.ReadFile(cfgFile)
+	os.WriteFile(cfgFile, append(old, "plugins: [jekyll-feed]\n"...), 0o644)
+	if _, _, err := runHerald(t, testEnv(), "init", "-C", dir); err != nil {
+		t.Fatal(err)
+	}
+	ref := filepath.Join(fixtures, "reference", "jekyll-docs.jekyll-feed.xml")
+	jekyllFeed, _ := os.ReadFile(ref)
+	os.MkdirAll(filepath.Join(dir, "_site"), 0o755)
+	os.WriteFile(filepath.Join(dir, "_site", "feed.xml"), jekyllFeed, 0o644)
+	_, _, err := runHerald(t, testEnv(), "publish", "-C", dir, "--limit", "0")
+	if err == nil || !strings.Contains(err.Error(), "_site/feed.xml was not written by Herald") || !strings.Contains(err.Error(), "remove jekyll-feed") {
+		t.Fatalf("publish over jekyll-feed's feed: got %v", err)
+	}
+	os.Remove(filepath.Join(dir, "_site", "feed.xml")) // the site built again without jekyll-feed
+	if out, _, err := runHerald(t, testEnv(), "publish", "-C", dir, "--limit", "0"); err != nil || !strings.Contains(out, "wrote _site/feed.xml") {
+		t.Fatalf("publish: %v\n%s", err, out)
+	}
+	got := parseFeed(t, filepath.Join(dir, "_site", "feed.xml"))
+	if got.FeedType != "atom" {
+		t.Errorf("feed.xml is %s, want Atom as jekyll-feed wrote it", got.FeedType)
+	}
+	want := map[string]string{}
+	for _, it := range parseFeed(t, ref).Items {
+		want[it.Link] = it.GUID
+	}
+	if len(got.Items) != len(want) {
+		t.Errorf("%d items, jekyll-feed had %d", len(got.Items), len(want))
+	}
+	for _, it := range got.Items {
+		if it.GUID != want[it.Link] {
+			t.Errorf("%s: id %q, jekyll-feed's %q", it.Link, it.GUID, want[it.Link])
+		}
+	}
+}

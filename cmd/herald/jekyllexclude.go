@@ -16,12 +16,28 @@ import (
 // it, so that adding herald.yaml publishes nothing that was left out before.
 var jekyllDefaultExcludes = []string{"Gemfile", "Gemfile.lock", "node_modules", "vendor/bundle/", "vendor/cache/", "vendor/gems/", "vendor/ruby/"}
 
-// excludeFromJekyll adds name to the exclude list of the Jekyll site's _config.yml in dir, so that Jekyll
+// excludeFromJekyll adds each of names to the exclude list of the Jekyll site's _config.yml in dir (see
+// excludeOne). It returns the file it changed, "" when it changed none.
+func excludeFromJekyll(dir string, names ...string) (string, error) {
+	var changed string
+	for _, name := range names {
+		file, err := excludeOne(dir, name)
+		if err != nil {
+			return changed, err
+		}
+		if file != "" {
+			changed = file
+		}
+	}
+	return changed, nil
+}
+
+// excludeOne adds name to the exclude list of the Jekyll site's _config.yml in dir, so that Jekyll
 // does not publish it, changing nothing else in the file: a line after the list's last item, an item at
 // the end of a one-line [list], or a new list at the end of the file. It returns the file it changed ("" when
 // name was excluded already, or the site has no _config.yml). A list it cannot extend safely (an exclude
 // that is not a list, or a list spread over lines in flow style) is an error that says what to add.
-func excludeFromJekyll(dir, name string) (string, error) {
+func excludeOne(dir, name string) (string, error) {
 	var file string
 	var src []byte
 	for _, n := range []string{"_config.yml", "_config.yaml"} {
@@ -37,7 +53,7 @@ func excludeFromJekyll(dir, name string) (string, error) {
 	if file == "" || jekyllExcludes(dir, name) {
 		return "", nil
 	}
-	manual := fmt.Errorf("%s: add %s to its exclude list by hand (Jekyll publishes every file it does not exclude, and %s is Herald's settings, not a page)", file, name, name)
+	manual := fmt.Errorf("%s: add %s to its exclude list by hand (Jekyll publishes every file it does not exclude, and %s is Herald's, not a page)", file, name, name)
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
 		return "", manual
@@ -62,7 +78,7 @@ func excludeFromJekyll(dir, name string) (string, error) {
 		if len(src) > 0 && !bytes.HasSuffix(src, []byte("\n")) {
 			b.WriteString("\n")
 		}
-		fmt.Fprintf(&b, "\n# Herald's settings are not for the published site. Jekyll 3 (GitHub Pages) takes this list in place of\n# its own, which is repeated here.\nexclude:\n  - %s\n", name)
+		fmt.Fprintf(&b, "\n# Herald's settings and state are not for the published site. Jekyll 3 (GitHub Pages) takes this list in place of\n# its own, which is repeated here.\nexclude:\n  - %s\n", name)
 		for _, e := range jekyllDefaultExcludes {
 			fmt.Fprintf(&b, "  - %s\n", e)
 		}

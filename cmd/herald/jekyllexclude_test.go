@@ -17,7 +17,7 @@ func TestExcludeFromJekyll(t *testing.T) {
 		name, src, want string // want "" means: unchanged, with an error
 	}{
 		{"no list", "title: Blog # the name\nurl: https://x.example\n",
-			"title: Blog # the name\nurl: https://x.example\n\n# Herald's settings are not for the published site. Jekyll 3 (GitHub Pages) takes this list in place of\n# its own, which is repeated here.\nexclude:\n  - herald.yaml\n  - Gemfile\n  - Gemfile.lock\n  - node_modules\n  - vendor/bundle/\n  - vendor/cache/\n  - vendor/gems/\n  - vendor/ruby/\n"},
+			"title: Blog # the name\nurl: https://x.example\n\n# Herald's settings and state are not for the published site. Jekyll 3 (GitHub Pages) takes this list in place of\n# its own, which is repeated here.\nexclude:\n  - herald.yaml\n  - Gemfile\n  - Gemfile.lock\n  - node_modules\n  - vendor/bundle/\n  - vendor/cache/\n  - vendor/gems/\n  - vendor/ruby/\n"},
 		{"block list", "exclude:\n  - README.md   # docs\n  - Gemfile\ntitle: Blog\n",
 			"exclude:\n  - README.md   # docs\n  - Gemfile\n  - herald.yaml\ntitle: Blog\n"},
 		{"block list unindented, at the end without a newline", "title: Blog\nexclude:\n- Gemfile",
@@ -61,7 +61,7 @@ func TestExcludeFromJekyll(t *testing.T) {
 	}
 }
 
-// TestInitExcludesHeraldYAML: herald init on a Jekyll site adds herald.yaml to _config.yml's exclude, and
+// TestInitExcludesHeraldYAML: herald init on a Jekyll site adds herald.yaml and .herald/ to _config.yml's exclude, and
 // says so; the build then gives no warning about herald.yaml being published.
 func TestInitExcludesHeraldYAML(t *testing.T) {
 	dir := copySite(t, "seed-jekyll")
@@ -69,10 +69,10 @@ func TestInitExcludesHeraldYAML(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out, "added herald.yaml to exclude in") {
-		t.Errorf("init does not say it excluded herald.yaml:\n%s", out)
+	if !strings.Contains(out, "added herald.yaml and .herald/ to exclude in") {
+		t.Errorf("init does not say it excluded herald.yaml and .herald/:\n%s", out)
 	}
-	if !jekyllExcludes(dir, "herald.yaml") {
-		t.Error("after init, _config.yml does not exclude herald.yaml")
+	if !jekyllExcludes(dir, "herald.yaml") || !jekyllExcludes(dir, ".herald") {
+		t.Error("after init, _config.yml does not exclude herald.yaml and .herald")
 	}
 }

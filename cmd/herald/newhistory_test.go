@@ -48,8 +48,8 @@ func TestNewHistoryJekyllStoreDeleted(t *testing.T) {
 	}
 }
 
-// TestNewHistoryPublishedFeed: with nothing left beside the store and _site wiped, the feed published at
-// the site's URL shows that the site was published before.
+// TestNewHistoryPublishedFeed: with nothing left beside the store and _site wiped, the feed Herald published
+// at the site's URL shows that the site was published before.
 func TestNewHistoryPublishedFeed(t *testing.T) {
 	sqliteOnly(t)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -57,7 +57,7 @@ func TestNewHistoryPublishedFeed(t *testing.T) {
 			http.NotFound(w, r)
 			return
 		}
-		w.Write([]byte(`<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom"><entry><id>x</id></entry></feed>`))
+		w.Write([]byte(`<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom"><generator>Herald v1.0.0</generator><entry><id>x</id></entry></feed>`))
 	}))
 	defer srv.Close()
 	dir := copySite(t, "seed-jekyll")

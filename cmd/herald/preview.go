@@ -233,23 +233,28 @@ Flags:
 	if err != nil {
 		return err
 	}
-	if err := createFile(path, []byte(initConfig(site, noURL, *siteURL, *postsDir, *from, *postal, *baseURL, *mailto)), 0o644); err != nil {
+	// A feed the site publishes itself: Herald takes its place, with its path, format and ids.
+	switchCfg, notes := feedSwitch(siteFeeds(siteDir, kind))
+	if err := createFile(path, []byte(initConfig(site, noURL, *siteURL, *postsDir, *from, *postal, *baseURL, *mailto)+switchCfg), 0o644); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s (a %s site, %s)\n", path, kind, postCount(len(site.Posts)))
+	for _, n := range notes {
+		fmt.Fprintln(stdout, "the site's own feed:", n)
+	}
 	if newSecret {
 		fmt.Fprintf(stdout, "wrote %s: the secret that signs the links in emails; keep it private\n", secretPath(siteDir))
 	} else {
 		fmt.Fprintf(stdout, "kept the secret in %s\n", secretPath(siteDir))
 	}
 	if kind == "jekyll" {
-		// Jekyll publishes every file it does not exclude; the secret's .herald is a dot-folder, which it
-		// leaves out itself.
-		switch changed, err := excludeFromJekyll(siteDir, configName); {
+		// Jekyll publishes every file it does not exclude. The secret's .herald is a dot-folder, which it
+		// leaves out itself unless the site's include names it: excluded all the same.
+		switch changed, err := excludeFromJekyll(siteDir, configName, storeDir); {
 		case err != nil:
 			fmt.Fprintf(stderr, "warning: %v\n", err)
 		case changed != "":
-			fmt.Fprintf(stdout, "added %s to exclude in %s, so that Jekyll does not publish it\n", configName, changed)
+			fmt.Fprintf(stdout, "added %s and %s/ to exclude in %s, so that Jekyll does not publish them\n", configName, storeDir, changed)
 		}
 	}
 
