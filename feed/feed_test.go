@@ -136,10 +136,11 @@ func TestRSSDetails(t *testing.T) {
 			t.Errorf("RSS lacks %s", want)
 		}
 	}
-	// The second item has no summary: no blank description.
+	// The second item has no summary: its content is its description, and it has no content:encoded,
+	// which the W3C validator wants after a description.
 	second := s[strings.LastIndex(s, "<item>"):]
-	if strings.Contains(second, "<description>") {
-		t.Errorf("an item without a summary has a description:\n%s", second)
+	if !strings.Contains(second, "<description><![CDATA[<p>Body only.</p>]]></description>") || strings.Contains(second, "<content:encoded>") {
+		t.Errorf("an item without a summary: want its content as its description alone:\n%s", second)
 	}
 }
 

@@ -49,11 +49,17 @@ type atomLinkNS struct {
 type rssItem struct {
 	Title *rssText `xml:"title"` // shadows RssItem's
 	*feeds.RssItem
-	Description string            `xml:"description,omitempty"`
+	Description *rssHTML          `xml:"description"`
 	Content     *feeds.RssContent // shadows RssItem.Content, which stays nil
 	Categories  []rssText         `xml:"category"`
 	Creators    []rssText         `xml:"dc:creator"`
 	Thumbnail   *mediaThumbnail   `xml:"media:thumbnail"`
+}
+
+// rssHTML is an item's description, HTML in a CDATA section as content:encoded is: a third smaller than
+// escaped text.
+type rssHTML struct {
+	Body string `xml:",cdata"`
 }
 
 type mediaThumbnail struct {
@@ -102,12 +108,20 @@ func RSS(o Options, items []*posts.Post) ([]byte, error) {
 			Link:    p.URL,
 			PubDate: p.Date.Format(time.RFC1123Z),
 			Guid:    &feeds.RssGuid{Id: p.ID, IsPermaLink: "false"},
-		}, Description: p.SummaryHTML, Categories: plainRSSList(terms(p))}
+		}, Categories: plainRSSList(terms(p))}
 		if p.ID == p.URL {
 			it.Guid.IsPermaLink = "true"
 		}
-		if c := p.ContentHTML; c != "" {
-			it.Content = &feeds.RssContent{Content: c}
+		// The W3C validator wants a description before content:encoded in every item (its
+		// NeedDescriptionBeforeContent): a post without a summary has its content as its description alone.
+		switch s, c := p.SummaryHTML, p.ContentHTML; {
+		case s == "" && c != "":
+			it.Description = &rssHTML{Body: c}
+		case s != "":
+			it.Description = &rssHTML{Body: s}
+			if c != "" {
+				it.Content = &feeds.RssContent{Content: c}
+			}
 		}
 		for _, a := range p.Authors {
 			// <author> is an email address by the specification; without one the name goes to dc:creator.
