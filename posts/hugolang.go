@@ -24,7 +24,9 @@ import (
 //     baseURL when it has one. A URL set in front matter (url) is taken as written, without the prefix.
 //     slug, permalinks and translationKey work as on any page; translationKey only ties translations
 //     together in Hugo's templates, so it changes no URL.
-//   - Each language has its own feeds, in its own folder (Language.Path), as Hugo has its own index.xml.
+//   - Each language has its own feeds, in its own folder (Language.Path), as Hugo has its own index.xml:
+//     the default language's at the root, unless it is in its folder, or languages have hosts of their own
+//     (then Hugo writes each language into its folder).
 //
 // Every post's Lang is its language's tag (languageCode, else the key); a site of one language gives every
 // post the site's.
@@ -104,6 +106,12 @@ func hugoLanguages(m map[string]any, file, title, description, contentDir string
 		out = append(out, l)
 	}
 	sort.Strings(off)
+	// With a host of its own for a language, Hugo builds each language into its folder, the default one too.
+	if slices.ContainsFunc(out, func(l hugoLang) bool { return l.host != "" }) {
+		for i := range out {
+			out[i].Path = out[i].Key
+		}
+	}
 	// Hugo's order: by weight (a language without one last), then by key.
 	sort.Slice(out, func(i, j int) bool {
 		wi, wj := out[i].weight, out[j].weight

@@ -19,12 +19,18 @@ func TestHugoLanguagesAgainstHugo(t *testing.T) {
 	type lang struct{ dir, title, code string }
 	for _, tt := range []struct {
 		name  string
-		extra string // appended to config.yml
+		extra string            // appended to config.yml
+		files map[string]string // more files of the site
 		langs []lang
 	}{
-		{"as it is", "", []lang{{"", "Polyglot", "en-US"}, {"fr", "Polyglotte", "fr-FR"}, {"fa", "چندزبانه", "fa-IR"}}},
-		{"default language in its folder", "defaultContentLanguageInSubdir: true\npermalinks:\n  posts: /:year/:slug/\n",
+		{"as it is", "", nil, []lang{{"", "Polyglot", "en-US"}, {"fr", "Polyglotte", "fr-FR"}, {"fa", "چندزبانه", "fa-IR"}}},
+		{"default language in its folder", "defaultContentLanguageInSubdir: true\npermalinks:\n  posts: /:year/:slug/\n", nil,
 			[]lang{{"en", "Polyglot", "en-US"}, {"fr", "Polyglotte", "fr-FR"}, {"fa", "چندزبانه", "fa-IR"}}},
+		// Each language at a host of its own, set in a file of the config folder merged over config.yml.
+		{"a host for each language", "", map[string]string{"config/_default/languages.yaml": `en: {baseURL: "https://en.polyglot.example.org/"}
+fr: {baseURL: "https://fr.polyglot.example.org/"}
+fa: {baseURL: "https://fa.polyglot.example.org/blog/"}
+`}, []lang{{"en", "Polyglot", "en-US"}, {"fr", "Polyglotte", "fr-FR"}, {"fa", "چندزبانه", "fa-IR"}}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := copyDir(t, filepath.Join("..", "..", "posts", "testdata", "hugo-multilingual"))
@@ -37,6 +43,14 @@ func TestHugoLanguagesAgainstHugo(t *testing.T) {
 					t.Fatal(err)
 				}
 				if err := f.Close(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for name, body := range tt.files {
+				if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
 					t.Fatal(err)
 				}
 			}
