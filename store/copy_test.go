@@ -290,7 +290,7 @@ func fillForCopy(t *testing.T, s Store) time.Time {
 	ann := c.add(Subscriber{Email: "ann@example.com", Name: "Ann", Status: Active}, chours(1))
 	dan := c.add(Subscriber{Email: "dan@example.com", Status: Active, Frequency: Daily}, chours(1))
 	c.add(Subscriber{Email: "wes@example.com", Status: Active, Frequency: Weekly}, chours(1))
-	c.add(Subscriber{Email: "pat@example.com"}, chours(1))
+	c.add(Subscriber{Email: "pat@example.com", Tags: MakeTags("go"), Lang: "fr"}, chours(1))
 	c.add(Subscriber{Email: "Web@Example.COM", ConsentSource: FromWeb, ConsentIP: "192.0.2.1", ConsentAt: chours(0.5)}, chours(1))
 	uma := c.add(Subscriber{Email: "uma@example.com", Status: Active}, chours(1))
 	bob := c.add(Subscriber{Email: "bob@example.com", Status: Active}, chours(1))
@@ -308,7 +308,8 @@ func fillForCopy(t *testing.T, s Store) time.Time {
 
 	c.record(&Run{Started: chours(2), Finished: chours(2.01), Command: "publish", ConfigHash: "c2", Items: 6, New: 4},
 		post("old-1", chours(-48), false), post("old-2", time.Time{}, false),
-		post("p1", chours(1.5), true), post("p2", chours(1.6), true), post("p3", chours(1.7), true), post("p4", chours(1.8), true))
+		post("p1", chours(1.5), true), post("p2", chours(1.6), true), post("p3", chours(1.7), true),
+		Item{ID: "p4", URL: "https://x/p4", Title: "p4", Date: chours(1.8), Hash: "p4", Sendable: true, Tags: MakeTags("go", "news"), Lang: "en"})
 	c.plan(chours(2), 16) // ann, uma, bob, ivy: p1 to p4 each
 
 	of := func(sub Subscriber, item string) int64 {

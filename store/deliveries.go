@@ -46,32 +46,38 @@ func bind(query string, args map[string]any) (string, []any) {
 	return b.String(), out
 }
 
-// digestPeriods are the boundaries and keys of the digest periods that now falls in: its UTC day, and
-// its ISO week (from Monday 00:00 UTC).
-func digestPeriods(now time.Time) (dayStart, weekStart time.Time, dayKey, weekKey string) {
-	u := now.UTC()
-	y, m, d := u.Date()
-	dayStart = time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
-	weekStart = dayStart.AddDate(0, 0, -((int(u.Weekday()) + 6) % 7))
-	isoYear, isoWeek := u.ISOWeek()
-	return dayStart, weekStart, "daily " + dayStart.Format("2006-01-02"), fmt.Sprintf("weekly %04d-W%02d", isoYear, isoWeek)
-}
-
 // The SQL of Plan. :mine is the condition that post p is for subscriber s and still to be planned
-// (Store.Plan), under whichever of its ids they may have had it; :due that subscriber s's digest is due,
+// (Store.PlanWith), under whichever of its ids they may have had it, and of their choosing (a tag of
+// theirs, or none chosen; their language, or the site's when they chose none); :due that subscriber s's digest is due,
 // and not blocked by a digest of the same period that was there before this Plan (a LastDigestAt set
 // back by hand could otherwise make one: its posts wait for the next period rather than the cursor
 // passing them).
 const (
 	planMine = `p.sendable = TRUE AND p.removed = FALSE
 		AND p.plan_run > s.planned_run AND p.plan_run <= :cursor AND p.first_run > s.start_run
-		AND p.first_seen > s.confirmed_at
+		AND p.first_seen > s.confirmed_at AND p.wait_until IS NULL
+		AND (s.tags = '' OR EXISTS (SELECT 1 FROM post_tags pt WHERE pt.post_id = p.id AND instr(s.tags, '|' || pt.tag || '|') > 0))
+		AND (s.lang = p.lang OR s.lang = '' AND (:lang = '' OR p.lang IN ('', :lang)))
 		AND NOT EXISTS (SELECT 1 FROM delivery_items di WHERE di.subscriber_id = s.id AND di.post_id = p.id)`
-	planDue = `s.status = 'active' AND s.frequency IN ('daily', 'weekly') AND s.confirmed_at IS NOT NULL
-		AND COALESCE(s.last_digest_at, s.confirmed_at) < CASE s.frequency WHEN 'daily' THEN :day_start ELSE :week_start END
+	planKey = `CASE s.frequency WHEN 'daily' THEN :daily_key WHEN 'weekly' THEN :weekly_key ELSE :monthly_key END`
+	planDue = `s.status = 'active' AND s.frequency IN ('daily', 'weekly', 'monthly') AND s.confirmed_at IS NOT NULL
+		AND COALESCE(s.last_digest_at, s.confirmed_at) <
+			CASE s.frequency WHEN 'daily' THEN :daily_start WHEN 'weekly' THEN :weekly_start ELSE :monthly_start END
 		AND NOT EXISTS (SELECT 1 FROM deliveries od WHERE od.subscriber_id = s.id AND od.id <= :max_id
-			AND od.digest_key = CASE s.frequency WHEN 'daily' THEN :day_key ELSE :week_key END)`
+			AND od.digest_key = ` + planKey + `)`
 )
+
+// planRelease are the statements that release the posts whose wait is over (Item.Delay, Item.Held), before
+// Plan reads its cursor: each is planned as a post of the latest run, and every subscriber's cursor goes
+// back before that run, so that the next statements look at it (and again at that run's other posts,
+// which delivery_items keeps from going twice).
+var planRelease = []string{
+	`UPDATE subscribers SET planned_run = (SELECT MAX(id) FROM runs) - 1
+		WHERE planned_run >= (SELECT MAX(id) FROM runs)
+			AND EXISTS (SELECT 1 FROM posts WHERE wait_until <= :now AND held = FALSE)`,
+	`UPDATE posts SET wait_until = NULL, plan_run = (SELECT MAX(id) FROM runs)
+		WHERE wait_until <= :now AND held = FALSE`,
+}
 
 // shownAlias is the alias that post %[1]s goes under in the mail: one on the site (the newest of them),
 // else the one last seen there.
@@ -98,7 +104,7 @@ var planSteps = []struct {
 		WHERE s.status = 'active' AND s.frequency = 'immediate' AND s.planned_run < :cursor
 		ORDER BY p.id, s.id`},
 	{"queue digests", true, `INSERT INTO deliveries (subscriber_id, digest_key, status, queued_at)
-		SELECT s.id, CASE s.frequency WHEN 'daily' THEN :day_key ELSE :week_key END, 'queued', :now
+		SELECT s.id, ` + planKey + `, 'queued', :now
 		FROM subscribers s
 		WHERE ` + planDue + ` AND EXISTS (SELECT 1 FROM posts p WHERE ` + planMine + `)
 		ORDER BY s.id`},
@@ -115,13 +121,32 @@ var planSteps = []struct {
 }
 
 func (s *sqliteStore) Plan(ctx context.Context, now time.Time) (int, error) {
+	return s.PlanWith(ctx, now, defaultPlan)
+}
+
+func (s *sqliteStore) PlanWith(ctx context.Context, now time.Time, o PlanOptions) (int, error) {
 	if now.IsZero() {
 		return 0, s.checkErr("plan: no time given")
 	}
-	dayStart, weekStart, dayKey, weekKey := digestPeriods(now)
+	if err := o.Check(); err != nil {
+		return 0, s.checkErr("plan: %v", err)
+	}
+	args := planPeriods(now, o)
+	for k, v := range args {
+		if t, ok := v.(time.Time); ok {
+			args[k] = formatTime(t)
+		}
+	}
+	args["now"], args["lang"] = formatTime(now), normLang(o.Lang)
 	queued := 0
 	err := s.inTx(ctx, "plan", func(tx *sql.Tx) error {
 		queued = 0
+		for _, q := range planRelease {
+			q, a := bind(q, args)
+			if _, err := tx.ExecContext(ctx, q, a...); err != nil {
+				return fmt.Errorf("release the posts that waited: %w", err)
+			}
+		}
 		var maxID int64
 		if err := tx.QueryRowContext(ctx, "SELECT COALESCE(MAX(id), 0) FROM deliveries").Scan(&maxID); err != nil {
 			return fmt.Errorf("read the last delivery: %w", err)
@@ -130,8 +155,7 @@ func (s *sqliteStore) Plan(ctx context.Context, now time.Time) (int, error) {
 		if err != nil {
 			return fmt.Errorf("read the last sendable post: %w", err)
 		}
-		args := map[string]any{"now": formatTime(now), "cursor": cursor, "max_id": maxID,
-			"day_start": formatTime(dayStart), "week_start": formatTime(weekStart), "day_key": dayKey, "week_key": weekKey}
+		args["cursor"], args["max_id"] = cursor, maxID
 		for _, step := range planSteps {
 			q, a := bind(step.sql, args)
 			res, err := tx.ExecContext(ctx, q, a...)

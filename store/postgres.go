@@ -356,17 +356,17 @@ func (s *pgStore) Items(ctx context.Context) ([]Item, error) {
 	rows, err := s.pool.Query(ctx, `SELECT a.public_id, a.url, a.title, a.date, a.hash, a.first_run, a.first_seen,
 		COALESCE(a.last_run, (SELECT MAX(id) FROM runs)),
 		COALESCE(a.last_seen, (SELECT started FROM runs ORDER BY id DESC LIMIT 1)),
-		a.removed, p.sendable, a.post_id
+		a.removed, p.sendable, a.post_id, p.lang, p.no_email, p.held, p.wait_until
 		FROM aliases a JOIN posts p ON p.id = a.post_id ORDER BY a.public_id`) // public_id is COLLATE "C": byte order
 	if err != nil {
 		return nil, s.dbErr("items", err)
 	}
 	items := []Item{}
-	var date *time.Time
+	var date, wait *time.Time
 	var it Item
 	_, err = pgx.ForEachRow(rows, []any{&it.ID, &it.URL, &it.Title, &date, &it.Hash, &it.FirstRun, &it.FirstSeen,
-		&it.LastRun, &it.LastSeen, &it.Removed, &it.Sendable, &it.Post}, func() error {
-		it.Date = when(date)
+		&it.LastRun, &it.LastSeen, &it.Removed, &it.Sendable, &it.Post, &it.Lang, &it.NoEmail, &it.Held, &wait}, func() error {
+		it.Date, it.WaitUntil = when(date), when(wait)
 		items = append(items, it)
 		return nil
 	})
@@ -574,16 +574,32 @@ func pgInsertAliases(ctx context.Context, tx pgx.Tx, run int64, started time.Tim
 			return fmt.Errorf("took %d post ids, want %d", len(made), len(fresh))
 		}
 		slices.Sort(made)
-		sendable := make([]bool, len(fresh))
+		sendable, held, noEmail := make([]bool, len(fresh)), make([]bool, len(fresh)), make([]bool, len(fresh))
+		langs, waits := make([]string, len(fresh)), make([]time.Time, len(fresh))
 		for j, i := range fresh {
-			post[i], sendable[j] = made[j], seen[i].Sendable
+			post[i] = made[j]
+			sendable[j], held[j], waits[j] = postMail(&seen[i], started)
+			langs[j], noEmail[j] = normLang(seen[i].Lang), seen[i].NoEmail
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO posts (id, first_run, first_seen, plan_run, sendable) OVERRIDING SYSTEM VALUE
-			SELECT v.id, $1::bigint, $2::timestamptz, $1::bigint, v.sendable
-			FROM unnest($3::bigint[], $4::boolean[]) AS v (id, sendable)`,
-			run, pgTime(started), made, sendable)
+		_, err = tx.Exec(ctx, `INSERT INTO posts (id, first_run, first_seen, plan_run, sendable, lang, no_email, held, wait_until)
+			OVERRIDING SYSTEM VALUE
+			SELECT v.id, $1::bigint, $2::timestamptz, $1::bigint, v.sendable, v.lang, v.no_email, v.held, v.wait_until
+			FROM unnest($3::bigint[], $4::boolean[], $5::text[], $6::boolean[], $7::boolean[], $8::timestamptz[])
+				AS v (id, sendable, lang, no_email, held, wait_until)`,
+			run, pgTime(started), made, sendable, langs, noEmail, held, pgTimes(waits))
 		if err != nil {
 			return err
+		}
+		var tagPosts []int64
+		var tags []string
+		for _, t := range newPostTags(seen, post, fresh) {
+			tagPosts, tags = append(tagPosts, t.post), append(tags, t.tag)
+		}
+		if len(tags) > 0 {
+			if _, err := tx.Exec(ctx, `INSERT INTO post_tags (post_id, tag) SELECT * FROM unnest($1::bigint[], $2::text[])`,
+				tagPosts, tags); err != nil {
+				return err
+			}
 		}
 	}
 	var v aliasRows

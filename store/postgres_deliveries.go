@@ -24,15 +24,28 @@ func pgBind(query string, args map[string]any) (string, []any) {
 const (
 	pgPlanMine = `p.sendable AND NOT p.removed
 		AND p.plan_run > s.planned_run AND p.plan_run <= :cursor AND p.first_run > s.start_run
-		AND p.first_seen > s.confirmed_at
+		AND p.first_seen > s.confirmed_at AND p.wait_until IS NULL
+		AND (s.tags = '' OR EXISTS (SELECT 1 FROM post_tags pt WHERE pt.post_id = p.id AND strpos(s.tags, '|' || pt.tag || '|') > 0))
+		AND (s.lang = p.lang OR s.lang = '' AND (CAST(:lang AS TEXT) = '' OR p.lang IN ('', CAST(:lang AS TEXT))))
 		AND NOT EXISTS (SELECT 1 FROM delivery_items di WHERE di.subscriber_id = s.id AND di.post_id = p.id)`
-	pgDigestKey = `CASE s.frequency WHEN 'daily' THEN CAST(:day_key AS TEXT) ELSE CAST(:week_key AS TEXT) END`
-	pgPlanDue   = `s.status = 'active' AND s.frequency IN ('daily', 'weekly') AND s.confirmed_at IS NOT NULL
+	pgDigestKey = `CASE s.frequency WHEN 'daily' THEN CAST(:daily_key AS TEXT) WHEN 'weekly' THEN CAST(:weekly_key AS TEXT)
+		ELSE CAST(:monthly_key AS TEXT) END`
+	pgPlanDue = `s.status = 'active' AND s.frequency IN ('daily', 'weekly', 'monthly') AND s.confirmed_at IS NOT NULL
 		AND COALESCE(s.last_digest_at, s.confirmed_at) <
-			CASE s.frequency WHEN 'daily' THEN CAST(:day_start AS TIMESTAMPTZ) ELSE CAST(:week_start AS TIMESTAMPTZ) END
+			CASE s.frequency WHEN 'daily' THEN CAST(:daily_start AS TIMESTAMPTZ) WHEN 'weekly' THEN CAST(:weekly_start AS TIMESTAMPTZ)
+				ELSE CAST(:monthly_start AS TIMESTAMPTZ) END
 		AND NOT EXISTS (SELECT 1 FROM deliveries od WHERE od.subscriber_id = s.id AND od.id <= :max_id
 			AND od.digest_key = ` + pgDigestKey + `)`
 )
+
+// pgPlanRelease are planRelease.
+var pgPlanRelease = []string{
+	`UPDATE subscribers SET planned_run = (SELECT MAX(id) FROM runs) - 1
+		WHERE planned_run >= (SELECT MAX(id) FROM runs)
+			AND EXISTS (SELECT 1 FROM posts WHERE wait_until <= CAST(:now AS TIMESTAMPTZ) AND NOT held)`,
+	`UPDATE posts SET wait_until = NULL, plan_run = (SELECT MAX(id) FROM runs)
+		WHERE wait_until <= CAST(:now AS TIMESTAMPTZ) AND NOT held`,
+}
 
 // pgPlanSteps are planSteps.
 var pgPlanSteps = []struct {
@@ -63,13 +76,32 @@ var pgPlanSteps = []struct {
 }
 
 func (s *pgStore) Plan(ctx context.Context, now time.Time) (int, error) {
+	return s.PlanWith(ctx, now, defaultPlan)
+}
+
+func (s *pgStore) PlanWith(ctx context.Context, now time.Time, o PlanOptions) (int, error) {
 	if now.IsZero() {
 		return 0, s.checkErr("plan: no time given")
 	}
-	dayStart, weekStart, dayKey, weekKey := digestPeriods(now)
+	if err := o.Check(); err != nil {
+		return 0, s.checkErr("plan: %v", err)
+	}
+	args := planPeriods(now, o)
+	for k, v := range args {
+		if t, ok := v.(time.Time); ok {
+			args[k] = pgTime(t)
+		}
+	}
+	args["now"], args["lang"] = pgTime(now), normLang(o.Lang)
 	queued := 0
 	err := s.inTx(ctx, "plan", func(tx pgx.Tx) error {
 		queued = 0
+		for _, q := range pgPlanRelease {
+			q, a := pgBind(q, args)
+			if _, err := tx.Exec(ctx, q, a...); err != nil {
+				return fmt.Errorf("release the posts that waited: %w", err)
+			}
+		}
 		var maxID int64
 		if err := tx.QueryRow(ctx, "SELECT COALESCE(MAX(id), 0) FROM deliveries").Scan(&maxID); err != nil {
 			return fmt.Errorf("read the last delivery: %w", err)
@@ -78,8 +110,7 @@ func (s *pgStore) Plan(ctx context.Context, now time.Time) (int, error) {
 		if err != nil {
 			return fmt.Errorf("read the last sendable post: %w", err)
 		}
-		args := map[string]any{"now": pgTime(now), "cursor": cursor, "max_id": maxID,
-			"day_start": pgTime(dayStart), "week_start": pgTime(weekStart), "day_key": dayKey, "week_key": weekKey}
+		args["cursor"], args["max_id"] = cursor, maxID
 		for _, step := range pgPlanSteps {
 			q, a := pgBind(step.sql, args)
 			tag, err := tx.Exec(ctx, q, a...)

@@ -197,6 +197,27 @@ CREATE INDEX events_subscriber ON events (subscriber_id) WHERE subscriber_id IS 
 CREATE INDEX deliveries_message_id ON deliveries (message_id) WHERE message_id IS NOT NULL;
 ALTER TABLE subscribers ADD COLUMN complained_at TIMESTAMPTZ;
 `,
+	// 11: a reader's choices (monthly digests, tags, a language) and the author's hold on a post's mail.
+	`
+ALTER TABLE subscribers DROP CONSTRAINT subscribers_frequency_check;
+ALTER TABLE subscribers ADD CONSTRAINT subscribers_frequency_check
+	CHECK (frequency IN ('immediate', 'daily', 'weekly', 'monthly'));
+ALTER TABLE subscribers ADD COLUMN tags TEXT NOT NULL DEFAULT '';
+ALTER TABLE subscribers ADD COLUMN lang TEXT NOT NULL DEFAULT '';
+ALTER TABLE posts ADD COLUMN lang TEXT NOT NULL DEFAULT '';
+ALTER TABLE posts ADD COLUMN no_email BOOLEAN NOT NULL DEFAULT FALSE;
+ALTER TABLE posts ADD COLUMN held BOOLEAN NOT NULL DEFAULT FALSE;
+ALTER TABLE posts ADD COLUMN wait_until TIMESTAMPTZ;
+CREATE INDEX posts_waiting ON posts (wait_until) WHERE wait_until IS NOT NULL;
+CREATE TABLE post_tags (
+	post_id BIGINT NOT NULL REFERENCES posts (id),
+	tag     TEXT COLLATE "C" NOT NULL,
+	PRIMARY KEY (post_id, tag)
+);
+CREATE INDEX post_tags_tag ON post_tags (tag);
+ALTER TABLE signup_queue ADD COLUMN tags TEXT NOT NULL DEFAULT '';
+ALTER TABLE signup_queue ADD COLUMN lang TEXT NOT NULL DEFAULT '';
+`,
 }
 
 // pgTables are the tables each version makes, for the check that a store has all of its version's (a
@@ -205,4 +226,5 @@ var pgTables = map[int][]string{
 	pgBase: {"aliases", "deliveries", "delivery_items", "herald_meta", "posts", "run_lock", "runs", "subscribers"},
 	8:      {"limit_counts", "signup_queue", "write_checks"},
 	10:     {"events"},
+	11:     {"post_tags"},
 }

@@ -14,8 +14,8 @@ import (
 // the write lock.
 
 func (s *pgStore) QueueSignUp(ctx context.Context, q QueuedSignUp) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO signup_queue (email, name, frequency, ip, at) VALUES ($1, $2, $3, $4, $5)`,
-		q.Email, q.Name, q.Frequency, q.IP, pgTime(q.At))
+	_, err := s.pool.Exec(ctx, `INSERT INTO signup_queue (email, name, frequency, ip, at, tags, lang) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		q.Email, q.Name, q.Frequency, q.IP, pgTime(q.At), string(q.Tags.norm()), normLang(q.Lang))
 	if err != nil {
 		return s.dbErr("queue a sign-up", err) // the server's messages do not quote the values bound
 	}
@@ -23,13 +23,13 @@ func (s *pgStore) QueueSignUp(ctx context.Context, q QueuedSignUp) error {
 }
 
 func (s *pgStore) QueuedSignUps(ctx context.Context, n int) ([]QueuedSignUp, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, email, name, frequency, ip, at FROM signup_queue ORDER BY id LIMIT $1`, n)
+	rows, err := s.pool.Query(ctx, `SELECT id, email, name, frequency, ip, at, tags, lang FROM signup_queue ORDER BY id LIMIT $1`, n)
 	if err != nil {
 		return nil, s.dbErr("queued sign-ups", err)
 	}
 	var qs []QueuedSignUp
 	var q QueuedSignUp
-	_, err = pgx.ForEachRow(rows, []any{&q.ID, &q.Email, &q.Name, &q.Frequency, &q.IP, &q.At}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&q.ID, &q.Email, &q.Name, &q.Frequency, &q.IP, &q.At, &q.Tags, &q.Lang}, func() error {
 		qs = append(qs, q)
 		return nil
 	})

@@ -23,7 +23,7 @@ func pgScanSubscriber(row pgx.Row) (Subscriber, error) {
 	var sub Subscriber
 	var consent, confirmed, unsubscribed, digest, complained *time.Time
 	if err := row.Scan(&sub.ID, &sub.Email, &sub.Name, &sub.Status, &sub.Frequency, &sub.CreatedAt, &sub.ConsentSource,
-		&consent, &sub.ConsentIP, &confirmed, &unsubscribed, &digest, &sub.HardBounces, &complained); err != nil {
+		&consent, &sub.ConsentIP, &confirmed, &unsubscribed, &digest, &sub.HardBounces, &complained, &sub.Tags, &sub.Lang); err != nil {
 		return Subscriber{}, err
 	}
 	sub.ConsentAt, sub.ConfirmedAt, sub.UnsubscribedAt, sub.LastDigestAt = when(consent), when(confirmed), when(unsubscribed), when(digest)
@@ -86,7 +86,7 @@ func pgPlanStart(ctx context.Context, tx pgx.Tx) (int64, error) {
 }
 
 var pgSubscriberColumns = []string{"email", "email_key", "name", "status", "frequency", "created_at", "consent_source", "consent_at",
-	"consent_ip", "confirmed_at", "unsubscribed_at", "last_digest_at", "hard_bounces", "planned_run", "start_run"}
+	"consent_ip", "confirmed_at", "unsubscribed_at", "last_digest_at", "hard_bounces", "planned_run", "start_run", "tags", "lang"}
 
 func pgSubscriberArgs(sub *Subscriber, planned int64) []any {
 	key, _ := emailKey(sub.Email)
@@ -96,7 +96,7 @@ func pgSubscriberArgs(sub *Subscriber, planned int64) []any {
 	}
 	return []any{sub.Email, key, sub.Name, sub.Status, sub.Frequency, pgTime(sub.CreatedAt), sub.ConsentSource,
 		pgTime(sub.ConsentAt), ip, pgTime(sub.ConfirmedAt), pgTime(sub.UnsubscribedAt),
-		pgTime(sub.LastDigestAt), sub.HardBounces, planned, planned}
+		pgTime(sub.LastDigestAt), sub.HardBounces, planned, planned, string(sub.Tags.norm()), normLang(sub.Lang)}
 }
 
 // pgRound cuts sub's times to the microsecond, as the store keeps them, so that what AddSubscriber and
@@ -130,7 +130,7 @@ func (s *pgStore) AddSubscriber(ctx context.Context, sub Subscriber, now time.Ti
 			return err
 		}
 		return tx.QueryRow(ctx, "INSERT INTO subscribers ("+strings.Join(pgSubscriberColumns, ", ")+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING id`,
 			pgSubscriberArgs(&sub, planned)...).Scan(&sub.ID)
 	})
 	if err != nil {
@@ -222,7 +222,7 @@ func (s *pgStore) ImportSubscribers(ctx context.Context, subs []Subscriber, now 
 // version 5, in latestFirst's order), with the fields an import may change.
 func pgImportEntries(ctx context.Context, tx pgx.Tx) (map[string]*importEntry, error) {
 	byKey := map[string]*importEntry{}
-	rows, err := tx.Query(ctx, `SELECT id, email, name, status, frequency, confirmed_at, unsubscribed_at,
+	rows, err := tx.Query(ctx, `SELECT id, email, name, status, frequency, confirmed_at, unsubscribed_at, tags, lang,
 		herald_ascii_lower(email_key) FROM subscribers ORDER BY `+latestFirst)
 	if err != nil {
 		return nil, err
@@ -230,7 +230,7 @@ func pgImportEntries(ctx context.Context, tx pgx.Tx) (map[string]*importEntry, e
 	var sub Subscriber
 	var confirmed, unsubscribed *time.Time
 	var key string
-	_, err = pgx.ForEachRow(rows, []any{&sub.ID, &sub.Email, &sub.Name, &sub.Status, &sub.Frequency, &confirmed, &unsubscribed, &key}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&sub.ID, &sub.Email, &sub.Name, &sub.Status, &sub.Frequency, &confirmed, &unsubscribed, &sub.Tags, &sub.Lang, &key}, func() error {
 		if byKey[key] == nil {
 			sub.ConfirmedAt, sub.UnsubscribedAt = when(confirmed), when(unsubscribed)
 			byKey[key] = &importEntry{sub: sub, known: true, wasActive: sub.Status == Active}
@@ -247,9 +247,10 @@ func (s *pgStore) importChange(ctx context.Context, tx pgx.Tx, e *importEntry, n
 	// as it was).
 	if _, err := tx.Exec(ctx, `UPDATE subscribers SET name = $1, status = $2, frequency = $3,
 		confirmed_at = $4, unsubscribed_at = $5,
-		last_digest_at = CASE WHEN frequency <> $3 AND $3 <> 'immediate' THEN $7::timestamptz ELSE last_digest_at END
+		last_digest_at = CASE WHEN frequency <> $3 AND $3 <> 'immediate' THEN $7::timestamptz ELSE last_digest_at END,
+		tags = $8, lang = $9
 		WHERE id = $6`, sub.Name, sub.Status, sub.Frequency,
-		pgTime(sub.ConfirmedAt), pgTime(sub.UnsubscribedAt), sub.ID, pgTime(now)); err != nil {
+		pgTime(sub.ConfirmedAt), pgTime(sub.UnsubscribedAt), sub.ID, pgTime(now), string(sub.Tags.norm()), normLang(sub.Lang)); err != nil {
 		return fmt.Errorf("update subscriber %d: %w", sub.ID, err)
 	}
 	if e.wasActive && sub.Status != Active {
@@ -286,6 +287,7 @@ func (s *pgStore) UpdateSubscriber(ctx context.Context, id int64, at time.Time, 
 		}
 		sub := old
 		change(&sub)
+		sub.Tags, sub.Lang = sub.Tags.norm(), normLang(sub.Lang)
 		if sub.ID != id {
 			return s.checkErr("%s: the change set its id to %d; ids never change", what, sub.ID)
 		}
@@ -312,10 +314,11 @@ func (s *pgStore) UpdateSubscriber(ctx context.Context, id int64, at time.Time, 
 		if _, err := tx.Exec(ctx, `UPDATE subscribers SET email = $1,
 			email_key = CASE herald_ascii_lower(email_key) WHEN $2 THEN email_key ELSE $2 END,
 			name = $3, status = $4, frequency = $5, created_at = $6, consent_source = $7, consent_at = $8, consent_ip = $9,
-			confirmed_at = $10, unsubscribed_at = $11, last_digest_at = $12, hard_bounces = $13 WHERE id = $14`,
+			confirmed_at = $10, unsubscribed_at = $11, last_digest_at = $12, hard_bounces = $13, tags = $15, lang = $16
+			WHERE id = $14`,
 			sub.Email, key, sub.Name, sub.Status, sub.Frequency, pgTime(sub.CreatedAt), sub.ConsentSource,
 			pgTime(sub.ConsentAt), ip, pgTime(sub.ConfirmedAt), pgTime(sub.UnsubscribedAt),
-			pgTime(sub.LastDigestAt), sub.HardBounces, id); err != nil {
+			pgTime(sub.LastDigestAt), sub.HardBounces, id, string(sub.Tags.norm()), normLang(sub.Lang)); err != nil {
 			if isUnique(err) {
 				return s.checkErr("%s: %q: %w", what, sub.Email, ErrExists)
 			}

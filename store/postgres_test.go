@@ -315,12 +315,19 @@ func TestPostgresMigrate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r := &Run{Started: chours(0), Command: "publish"}
-			if err := old.Record(t.Context(), r, []Item{post("p", chours(0), true)}); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := old.AddSubscriber(t.Context(), Subscriber{Email: "ann@example.com", Status: Active}, chours(-1)); err != nil {
-				t.Fatal(err)
+			// Rows of version 7's tables, written as SQL: today's Record and AddSubscriber write today's columns.
+			for _, q := range []string{
+				`INSERT INTO runs (started, command, config_hash, items_count, new_count, updated_count, removed_count, baseline, forced)
+					VALUES ($1, 'publish', '', 1, 1, 0, 0, FALSE, FALSE)`,
+				`INSERT INTO posts (first_run, first_seen, plan_run, sendable) SELECT id, started, id, TRUE FROM runs WHERE started = $1`,
+				`INSERT INTO aliases (public_id, post_id, url, title, date, hash, first_run, first_seen)
+					SELECT 'p', id, 'https://x/p', 'p', $1, 'p', first_run, first_seen FROM posts`,
+				`INSERT INTO subscribers (email, email_key, status, created_at, consent_source, consent_at, confirmed_at)
+					VALUES ('ann@example.com', 'ann@example.com', 'active', $1, 'command', $1, $1)`,
+			} {
+				if _, err := old.pool.Exec(t.Context(), q, chours(0)); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
 			}
 			before := pgDump(t, raw)
 			old.Close()

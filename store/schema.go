@@ -471,11 +471,93 @@ CREATE INDEX deliveries_message_id ON deliveries (message_id) WHERE message_id I
 -- When the subscriber last marked a message as spam: kept when they subscribe again.
 ALTER TABLE subscribers ADD COLUMN complained_at TEXT;
 `,
+	// 11: what a reader chooses and what the author holds back (issue 19). A subscriber may take a monthly
+	// digest, and only the posts of some tags or categories, or of one language; a post records its tags
+	// and language as first seen, and whether and when it may be mailed. SQLite cannot change the CHECK of
+	// subscribers.frequency, so subscribers is made anew (https://www.sqlite.org/lang_altertable.html#otheralter,
+	// the twelve steps: migrate turns foreign keys off around this migration, so that dropping the old
+	// table cascades to nothing), with its AUTOINCREMENT counter.
+	`
+CREATE TABLE subscribers_v11 (
+	id              INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused: tokens are HMACs of it
+	email           TEXT    NOT NULL,
+	email_key       TEXT    NOT NULL UNIQUE,
+	name            TEXT    NOT NULL DEFAULT '',
+	status          TEXT    NOT NULL DEFAULT 'pending'
+		CHECK (status IN ('pending', 'active', 'unsubscribed', 'bounced')),
+	frequency       TEXT    NOT NULL DEFAULT 'immediate'
+		CHECK (frequency IN ('immediate', 'daily', 'weekly', 'monthly')),
+	created_at      TEXT    NOT NULL,
+	consent_source  TEXT    NOT NULL CHECK (consent_source IN ('import', 'web', 'command')),
+	consent_at      TEXT,
+	consent_ip      TEXT,
+	confirmed_at    TEXT,
+	unsubscribed_at TEXT,
+	hard_bounces    INTEGER NOT NULL DEFAULT 0,
+	last_digest_at  TEXT,
+	planned_run     INTEGER NOT NULL DEFAULT 0,
+	start_run       INTEGER NOT NULL DEFAULT 0,
+	complained_at   TEXT,
+	-- The tags and categories whose posts they want, as "|go|news|" (normTags), or '' for every post.
+	tags            TEXT    NOT NULL DEFAULT '',
+	-- The language whose posts they want, or '' for the site's default (Plan's PlanOptions.Lang).
+	lang            TEXT    NOT NULL DEFAULT ''
+);
+INSERT INTO subscribers_v11 (id, email, email_key, name, status, frequency, created_at, consent_source, consent_at,
+		consent_ip, confirmed_at, unsubscribed_at, hard_bounces, last_digest_at, planned_run, start_run, complained_at)
+	SELECT id, email, email_key, name, status, frequency, created_at, consent_source, consent_at,
+		consent_ip, confirmed_at, unsubscribed_at, hard_bounces, last_digest_at, planned_run, start_run, complained_at
+	FROM subscribers;
+DELETE FROM sqlite_sequence WHERE name = 'subscribers_v11';
+UPDATE sqlite_sequence SET name = 'subscribers_v11' WHERE name = 'subscribers';
+DROP TABLE subscribers;
+ALTER TABLE subscribers_v11 RENAME TO subscribers;
+CREATE INDEX subscribers_plan ON subscribers (status, frequency, planned_run);
+CREATE INDEX subscribers_email_fold ON subscribers (lower(email_key));
+
+-- The post's language ('' when it has none), as first seen.
+ALTER TABLE posts ADD COLUMN lang TEXT NOT NULL DEFAULT '';
+-- email: false in its front matter: in the feeds, mailed to nobody (never sendable).
+ALTER TABLE posts ADD COLUMN no_email INTEGER NOT NULL DEFAULT 0 CHECK (no_email IN (0, 1));
+-- Held for herald send --approve (hold: true in herald.yaml).
+ALTER TABLE posts ADD COLUMN held INTEGER NOT NULL DEFAULT 0 CHECK (held IN (0, 1));
+-- A post that waits (email_after, or held) is not planned before this time, nor while held; Plan releases
+-- it then (NULL) and plans it from the latest run.
+ALTER TABLE posts ADD COLUMN wait_until TEXT;
+CREATE INDEX posts_waiting ON posts (wait_until) WHERE wait_until IS NOT NULL;
+
+-- Each post's tags and categories, as first seen (normTags' words).
+CREATE TABLE post_tags (
+	post_id INTEGER NOT NULL REFERENCES posts (id),
+	tag     TEXT    NOT NULL,
+	PRIMARY KEY (post_id, tag)
+) WITHOUT ROWID;
+CREATE INDEX post_tags_tag ON post_tags (tag);
+
+-- A sign-up's choices, until it is handled.
+ALTER TABLE signup_queue ADD COLUMN tags TEXT NOT NULL DEFAULT '';
+ALTER TABLE signup_queue ADD COLUMN lang TEXT NOT NULL DEFAULT '';
+`,
 }
 
 // migrate brings the store on conn from its version to version to, in one transaction. It reads the
 // version again inside the transaction: another process may have migrated it meanwhile.
+//
+// Foreign keys are off while it runs: version 11 makes subscribers anew, and dropping the old table must
+// not cascade to their deliveries. The pragma cannot change inside a transaction; a foreign key check
+// before the commit finds anything the migrations broke.
 func migrate(ctx context.Context, conn *sql.Conn, to int) error {
+	if _, err := conn.ExecContext(ctx, "PRAGMA foreign_keys = OFF"); err != nil {
+		return err
+	}
+	err := migrateTx(ctx, conn, to)
+	if _, onErr := conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA foreign_keys = ON"); onErr != nil && err == nil {
+		err = onErr
+	}
+	return err
+}
+
+func migrateTx(ctx context.Context, conn *sql.Conn, to int) error {
 	tx, err := conn.BeginTx(ctx, nil) // BEGIN IMMEDIATE (see dsn): no other writer in between
 	if err != nil {
 		return err
@@ -497,6 +579,13 @@ func migrate(ctx context.Context, conn *sql.Conn, to int) error {
 		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
 			return fmt.Errorf("migrate to version %d: %w", v+1, err)
 		}
+	}
+	var broken int
+	if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM pragma_foreign_key_check").Scan(&broken); err != nil {
+		return err
+	}
+	if broken > 0 {
+		return fmt.Errorf("migrate to version %d: %d rows break foreign keys", to, broken)
 	}
 	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", to)); err != nil {
 		return err

@@ -13,8 +13,8 @@ import (
 // for its window), and each operation is one statement.
 
 func (s *sqliteStore) QueueSignUp(ctx context.Context, q QueuedSignUp) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO signup_queue (email, name, frequency, ip, at) VALUES (?, ?, ?, ?, ?)`,
-		q.Email, q.Name, q.Frequency, q.IP, formatTime(q.At))
+	_, err := s.db.ExecContext(ctx, `INSERT INTO signup_queue (email, name, frequency, ip, at, tags, lang) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		q.Email, q.Name, q.Frequency, q.IP, formatTime(q.At), string(q.Tags.norm()), normLang(q.Lang))
 	if err != nil {
 		return s.fileErr("queue a sign-up", err) // SQLite's messages do not quote the values bound
 	}
@@ -22,7 +22,7 @@ func (s *sqliteStore) QueueSignUp(ctx context.Context, q QueuedSignUp) error {
 }
 
 func (s *sqliteStore) QueuedSignUps(ctx context.Context, n int) ([]QueuedSignUp, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, email, name, frequency, ip, at FROM signup_queue ORDER BY id LIMIT ?`, n)
+	rows, err := s.db.QueryContext(ctx, `SELECT id, email, name, frequency, ip, at, tags, lang FROM signup_queue ORDER BY id LIMIT ?`, n)
 	if err != nil {
 		return nil, s.fileErr("queued sign-ups", err)
 	}
@@ -31,7 +31,7 @@ func (s *sqliteStore) QueuedSignUps(ctx context.Context, n int) ([]QueuedSignUp,
 	for rows.Next() {
 		var q QueuedSignUp
 		var at sql.NullString
-		if err := rows.Scan(&q.ID, &q.Email, &q.Name, &q.Frequency, &q.IP, &at); err != nil {
+		if err := rows.Scan(&q.ID, &q.Email, &q.Name, &q.Frequency, &q.IP, &at, &q.Tags, &q.Lang); err != nil {
 			return nil, s.fileErr("queued sign-ups", err)
 		}
 		if q.At, err = parseTime(at); err != nil {

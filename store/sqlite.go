@@ -405,7 +405,7 @@ func (s *sqliteStore) Items(ctx context.Context) ([]Item, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT a.public_id, a.url, a.title, a.date, a.hash, a.first_run, a.first_seen,
 		COALESCE(a.last_run, (SELECT MAX(id) FROM runs)),
 		COALESCE(a.last_seen, (SELECT started FROM runs ORDER BY id DESC LIMIT 1)),
-		a.removed, p.sendable, a.post_id
+		a.removed, p.sendable, a.post_id, p.lang, p.no_email, p.held, p.wait_until
 		FROM aliases a JOIN posts p ON p.id = a.post_id ORDER BY a.public_id`) // PostgreSQL: COLLATE "C", for byte order
 	if err != nil {
 		return nil, s.fileErr("items", err)
@@ -414,14 +414,16 @@ func (s *sqliteStore) Items(ctx context.Context) ([]Item, error) {
 	items := make([]Item, 0, n)
 	for rows.Next() {
 		var it Item
-		var date, first, last sql.NullString
+		var date, first, last, wait sql.NullString
 		if err := rows.Scan(&it.ID, &it.URL, &it.Title, &date, &it.Hash, &it.FirstRun, &first, &it.LastRun, &last,
-			&it.Removed, &it.Sendable, &it.Post); err != nil {
+			&it.Removed, &it.Sendable, &it.Post, &it.Lang, &it.NoEmail, &it.Held, &wait); err != nil {
 			return nil, s.fileErr("items", err)
 		}
 		if it.Date, err = parseTime(date); err == nil {
 			if it.FirstSeen, err = parseTime(first); err == nil {
-				it.LastSeen, err = parseTime(last)
+				if it.LastSeen, err = parseTime(last); err == nil {
+					it.WaitUntil, err = parseTime(wait)
+				}
 			}
 		}
 		if err != nil {
@@ -733,12 +735,13 @@ func insertAliases(ctx context.Context, tx *sql.Tx, run int64, started time.Time
 	post, fresh := c.newPosts(seen, started)
 	for start := 0; start < len(fresh); start += batch {
 		part := fresh[start:min(start+batch, len(fresh))]
-		args := make([]any, 0, 4*len(part))
+		args := make([]any, 0, 8*len(part))
 		for _, i := range part {
-			args = append(args, run, now, run, seen[i].Sendable)
+			sendable, held, wait := postMail(&seen[i], started)
+			args = append(args, run, now, run, sendable, normLang(seen[i].Lang), seen[i].NoEmail, held, formatTime(wait))
 		}
-		rows, err := tx.QueryContext(ctx, `INSERT INTO posts (first_run, first_seen, plan_run, sendable) VALUES `+
-			placeholders(len(part), 4)+` RETURNING id`, args...)
+		rows, err := tx.QueryContext(ctx, `INSERT INTO posts (first_run, first_seen, plan_run, sendable, lang, no_email, held, wait_until) VALUES `+
+			placeholders(len(part), 8)+` RETURNING id`, args...)
 		if err != nil {
 			return err
 		}
@@ -758,12 +761,16 @@ func insertAliases(ctx context.Context, tx *sql.Tx, run int64, started time.Time
 		if len(made) != len(part) {
 			return fmt.Errorf("made %d posts, want %d", len(made), len(part))
 		}
-		// The ids follow the order of the rows (RETURNING need not): the posts are alike but for
-		// sendable, given in that order.
+		// The ids follow the order of the rows (RETURNING need not), as SQLite assigns them.
 		slices.Sort(made)
 		for j, i := range part {
 			post[i] = made[j]
 		}
+	}
+	if err := execBatches(ctx, tx, newPostTags(seen, post, fresh), 2, func(n int) string {
+		return `INSERT INTO post_tags (post_id, tag) VALUES ` + placeholders(n, 2)
+	}, nil, func(t postTag) []any { return []any{t.post, t.tag} }); err != nil {
+		return err
 	}
 	return execBatches(ctx, tx, c.added, 8, func(n int) string {
 		return `INSERT INTO aliases (public_id, post_id, url, title, date, hash, first_run, first_seen) VALUES ` + placeholders(n, 8)

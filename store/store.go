@@ -118,18 +118,30 @@ type Store interface {
 	// store takes writes now: the error is the write's.
 	CheckWrite(ctx context.Context, now time.Time) error
 
-	// Plan queues, in one transaction, the deliveries due at now and returns how many it queued:
+	// Plan is PlanWith the digests due at midnight UTC, weekly ones on Mondays, and every post for every
+	// subscriber whatever its language.
+	Plan(ctx context.Context, now time.Time) (int, error)
+	// PlanWith queues, in one transaction, the deliveries due at now and returns how many it queued:
 	//   - to each active subscriber with frequency immediate, every sendable post they have not had, one
 	//     delivery each;
-	//   - to each active daily or weekly subscriber whose digest is due (their last digest, or their
-	//     confirmation, was before the start of now's UTC day, or ISO week), one digest delivery with
-	//     every sendable post they have not had, none when there is nothing; their next digest is due in
-	//     the next period either way.
+	//   - to each active daily, weekly or monthly subscriber whose digest is due (their last digest, or
+	//     their confirmation, was before the start of now's period: see PlanOptions), one digest delivery
+	//     with every sendable post they have not had, none when there is nothing; their next digest is
+	//     due in the next period either way.
 	// A post is a subscriber's when it is sendable (see Record), not removed, first seen after the
-	// subscriber confirmed, and recorded after the subscriber was added to the store. Nobody gets a post
+	// subscriber confirmed, recorded after the subscriber was added to the store, and what they chose:
+	// one of their tags (any post when they chose none), and their language (the site's, o.Lang, when
+	// they chose none). A post that waits (Item.Delay, Item.Held) is released first when its time has
+	// come and it is not held, and is then planned like a post of the latest run. Nobody gets a post
 	// twice, alone or in a digest, under any of its ids, whatever their frequency was. Planning again
 	// queues nothing new.
-	Plan(ctx context.Context, now time.Time) (int, error)
+	PlanWith(ctx context.Context, now time.Time, o PlanOptions) (int, error)
+	// Approve lets the mail of the post that id is an alias of go (see Item.Held): the next Plan plans it.
+	// It says whether the post was held; an id the store does not know is an error wrapping ErrNotFound.
+	Approve(ctx context.Context, id string) (bool, error)
+	// Choices are the tags and the languages of the posts on the site (not removed), sorted: what a
+	// reader may choose from.
+	Choices(ctx context.Context) (Choices, error)
 	// Due returns up to limit deliveries to attempt at now, oldest first: queued ones and deferred ones
 	// whose next attempt is due, of active subscribers only.
 	Due(ctx context.Context, now time.Time, limit int) ([]Delivery, error)
@@ -243,6 +255,16 @@ type Item struct {
 	// Record makes a new id that carries on an id gone in the same run another alias of that id's post.
 	Continues string
 	Post      int64 // the post this id is an alias of (set by Items; Record ignores it)
+
+	// What Record stores of a new post, and Items gives back (but Tags and Lang): who may want it, and
+	// whether and when it may be mailed (see Plan).
+	Tags    Tags          // its tags and categories
+	Lang    string        // its language, "" for none
+	NoEmail bool          // email: false in its front matter: never mailed (a sendable one is recorded as not)
+	Held    bool          // its mail waits for Approve
+	Delay   time.Duration // its mail waits this long from when it is first recorded (Record only)
+	// WaitUntil is when its mail may go (Items only): zero once Plan has released it, or when it never waited.
+	WaitUntil time.Time
 }
 
 // Run is one recorded run.
@@ -268,8 +290,9 @@ const (
 // Subscriber frequencies.
 const (
 	Immediate = "immediate" // one message per post
-	Daily     = "daily"     // a digest on the first run of each UTC day
-	Weekly    = "weekly"    // a digest on the first run of each ISO week (from Monday, UTC)
+	Daily     = "daily"     // a digest on the first run of each day (from PlanOptions' hour)
+	Weekly    = "weekly"    // a digest on the first run of each week (from PlanOptions' weekday and hour)
+	Monthly   = "monthly"   // a digest on the first run of each month (from the first, at PlanOptions' hour)
 )
 
 // Consent sources.
@@ -285,7 +308,7 @@ type Subscriber struct {
 	Email          string // as written; the domain is compared case-insensitively
 	Name           string
 	Status         string // Pending, Active, Unsubscribed or Bounced
-	Frequency      string // Immediate, Daily or Weekly
+	Frequency      string // Immediate, Daily, Weekly or Monthly
 	CreatedAt      time.Time
 	ConsentSource  string // FromImport, FromWeb or FromCommand
 	ConsentAt      time.Time
@@ -295,6 +318,14 @@ type Subscriber struct {
 	LastDigestAt   time.Time
 	HardBounces    int       // 5.1.1 replies since the subscriber was last activated
 	ComplainedAt   time.Time // when they last marked a message as spam (a provider's complaint; see RecordEvent)
+	Tags           Tags      // the tags and categories whose posts they want; none: every post
+	Lang           string    // the language whose posts they want; "": the site's (see PlanWith)
+}
+
+// Choices are what a reader may choose from: the tags and languages of the site's posts.
+type Choices struct {
+	Tags  []string
+	Langs []string
 }
 
 // ImportResult says what ImportSubscribers did with each row: Added+Updated+Unchanged+Skipped is the
@@ -312,6 +343,8 @@ type QueuedSignUp struct {
 	Email     string // as typed
 	Name      string
 	Frequency string // "" keeps a known subscriber's
+	Tags      Tags   // "" keeps a known subscriber's
+	Lang      string // "" keeps a known subscriber's
 	IP        string // the client's address
 	At        time.Time
 }

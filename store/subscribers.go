@@ -75,13 +75,14 @@ const latestFirst = `CASE status WHEN 'bounced' THEN 0 ELSE 1 END,
 
 var (
 	statuses       = []string{Pending, Active, Unsubscribed, Bounced}
-	frequencies    = []string{Immediate, Daily, Weekly}
+	frequencies    = []string{Immediate, Daily, Weekly, Monthly}
 	consentSources = []string{FromImport, FromWeb, FromCommand}
 )
 
 // newSubscriber fills in what a subscriber about to be added leaves out.
 func newSubscriber(sub Subscriber, now time.Time, status, source string) Subscriber {
 	sub.ID = 0
+	sub.Tags, sub.Lang = sub.Tags.norm(), normLang(sub.Lang)
 	if sub.Status == "" {
 		sub.Status = status
 	}
@@ -127,13 +128,13 @@ func checkSubscriber(sub *Subscriber) string {
 }
 
 const subscriberCols = `id, email, name, status, frequency, created_at, consent_source, consent_at,
-	COALESCE(consent_ip, ''), confirmed_at, unsubscribed_at, last_digest_at, hard_bounces, complained_at`
+	COALESCE(consent_ip, ''), confirmed_at, unsubscribed_at, last_digest_at, hard_bounces, complained_at, tags, lang`
 
 func scanSubscriber(row interface{ Scan(...any) error }) (Subscriber, error) {
 	var sub Subscriber
 	var created, consent, confirmed, unsubscribed, digest, complained sql.NullString
 	if err := row.Scan(&sub.ID, &sub.Email, &sub.Name, &sub.Status, &sub.Frequency, &created, &sub.ConsentSource,
-		&consent, &sub.ConsentIP, &confirmed, &unsubscribed, &digest, &sub.HardBounces, &complained); err != nil {
+		&consent, &sub.ConsentIP, &confirmed, &unsubscribed, &digest, &sub.HardBounces, &complained, &sub.Tags, &sub.Lang); err != nil {
 		return Subscriber{}, err
 	}
 	for _, t := range []struct {
@@ -210,7 +211,10 @@ func planStart(ctx context.Context, tx *sql.Tx) (int64, error) {
 }
 
 const insertSubscriberCols = `(email, email_key, name, status, frequency, created_at, consent_source, consent_at,
-	consent_ip, confirmed_at, unsubscribed_at, last_digest_at, hard_bounces, planned_run, start_run)`
+	consent_ip, confirmed_at, unsubscribed_at, last_digest_at, hard_bounces, planned_run, start_run, tags, lang)`
+
+// subscriberArgs is how many values insertSubscriberArgs gives.
+const subscriberArgs = 17
 
 func insertSubscriberArgs(sub *Subscriber, planned int64) []any {
 	key, _ := emailKey(sub.Email)
@@ -220,7 +224,7 @@ func insertSubscriberArgs(sub *Subscriber, planned int64) []any {
 	}
 	return []any{sub.Email, key, sub.Name, sub.Status, sub.Frequency, formatTime(sub.CreatedAt), sub.ConsentSource,
 		formatTime(sub.ConsentAt), ip, formatTime(sub.ConfirmedAt), formatTime(sub.UnsubscribedAt),
-		formatTime(sub.LastDigestAt), sub.HardBounces, planned, planned}
+		formatTime(sub.LastDigestAt), sub.HardBounces, planned, planned, string(sub.Tags.norm()), normLang(sub.Lang)}
 }
 
 func (s *sqliteStore) AddSubscriber(ctx context.Context, sub Subscriber, now time.Time) (Subscriber, error) {
@@ -242,7 +246,7 @@ func (s *sqliteStore) AddSubscriber(ctx context.Context, sub Subscriber, now tim
 		if err != nil {
 			return err
 		}
-		return tx.QueryRowContext(ctx, "INSERT INTO subscribers "+insertSubscriberCols+" VALUES "+placeholders(1, 15)+" RETURNING id",
+		return tx.QueryRowContext(ctx, "INSERT INTO subscribers "+insertSubscriberCols+" VALUES "+placeholders(1, subscriberArgs)+" RETURNING id",
 			insertSubscriberArgs(&sub, planned)...).Scan(&sub.ID)
 	})
 	if err != nil {
@@ -290,7 +294,7 @@ func (s *sqliteStore) ImportSubscribers(ctx context.Context, subs []Subscriber, 
 			var created, consent, confirmed, unsubscribed, digest, complained sql.NullString
 			sub := &e.sub
 			if err := rows.Scan(&sub.ID, &sub.Email, &sub.Name, &sub.Status, &sub.Frequency, &created, &sub.ConsentSource,
-				&consent, &sub.ConsentIP, &confirmed, &unsubscribed, &digest, &sub.HardBounces, &complained, &key); err != nil {
+				&consent, &sub.ConsentIP, &confirmed, &unsubscribed, &digest, &sub.HardBounces, &complained, &sub.Tags, &sub.Lang, &key); err != nil {
 				rows.Close()
 				return err
 			}
@@ -339,8 +343,8 @@ func (s *sqliteStore) ImportSubscribers(ctx context.Context, subs []Subscriber, 
 		if err != nil {
 			return err
 		}
-		if err := execBatches(ctx, tx, added, 15, func(n int) string {
-			return "INSERT INTO subscribers " + insertSubscriberCols + " VALUES " + placeholders(n, 15)
+		if err := execBatches(ctx, tx, added, subscriberArgs, func(n int) string {
+			return "INSERT INTO subscribers " + insertSubscriberCols + " VALUES " + placeholders(n, subscriberArgs)
 		}, nil, func(e *importEntry) []any { return insertSubscriberArgs(&e.sub, planned) }); err != nil {
 			return err
 		}
@@ -357,9 +361,11 @@ func (s *sqliteStore) ImportSubscribers(ctx context.Context, subs []Subscriber, 
 			// the row as it was).
 			if _, err := tx.ExecContext(ctx, `UPDATE subscribers SET name = ?1, status = ?2, frequency = ?3,
 				confirmed_at = ?4, unsubscribed_at = ?5,
-				last_digest_at = CASE WHEN frequency <> ?3 AND ?3 <> 'immediate' THEN ?7 ELSE last_digest_at END
+				last_digest_at = CASE WHEN frequency <> ?3 AND ?3 <> 'immediate' THEN ?7 ELSE last_digest_at END,
+				tags = ?8, lang = ?9
 				WHERE id = ?6`, sub.Name, sub.Status, sub.Frequency,
-				formatTime(sub.ConfirmedAt), formatTime(sub.UnsubscribedAt), sub.ID, formatTime(now)); err != nil {
+				formatTime(sub.ConfirmedAt), formatTime(sub.UnsubscribedAt), sub.ID, formatTime(now),
+				string(sub.Tags.norm()), normLang(sub.Lang)); err != nil {
 				return fmt.Errorf("update subscriber %d: %w", sub.ID, err)
 			}
 			if e.wasActive && sub.Status != Active {
@@ -396,6 +402,12 @@ func merge(sub *Subscriber, in Subscriber, now time.Time) bool {
 	if in.Frequency != "" {
 		sub.Frequency = in.Frequency
 	}
+	if in.Tags != "" {
+		sub.Tags = in.Tags.norm()
+	}
+	if in.Lang != "" {
+		sub.Lang = normLang(in.Lang)
+	}
 	switch {
 	case (in.Status == "" || in.Status == Active) && sub.Status == Pending:
 		sub.Status = Active
@@ -412,7 +424,8 @@ func merge(sub *Subscriber, in Subscriber, now time.Time) bool {
 	case in.Status == Bounced:
 		sub.Status = Bounced
 	}
-	return sub.Name != old.Name || sub.Frequency != old.Frequency || sub.Status != old.Status
+	return sub.Name != old.Name || sub.Frequency != old.Frequency || sub.Status != old.Status ||
+		sub.Tags != old.Tags || sub.Lang != old.Lang
 }
 
 // cancelDeliveries cancels what is queued or deferred for a subscriber who is no longer active (status
@@ -438,6 +451,7 @@ func (s *sqliteStore) UpdateSubscriber(ctx context.Context, id int64, at time.Ti
 		}
 		sub := old
 		change(&sub)
+		sub.Tags, sub.Lang = sub.Tags.norm(), normLang(sub.Lang)
 		if sub.ID != id {
 			return s.checkErr("%s: the change set its id to %d; ids never change", what, sub.ID)
 		}
@@ -464,10 +478,10 @@ func (s *sqliteStore) UpdateSubscriber(ctx context.Context, id int64, at time.Ti
 		// address may hold the lower-case one.
 		if _, err := tx.ExecContext(ctx, `UPDATE subscribers SET email = ?, email_key = CASE lower(email_key) WHEN ?2 THEN email_key ELSE ?2 END,
 			name = ?, status = ?, frequency = ?, created_at = ?, consent_source = ?, consent_at = ?, consent_ip = ?,
-			confirmed_at = ?, unsubscribed_at = ?, last_digest_at = ?, hard_bounces = ? WHERE id = ?`,
+			confirmed_at = ?, unsubscribed_at = ?, last_digest_at = ?, hard_bounces = ?, tags = ?, lang = ? WHERE id = ?`,
 			sub.Email, key, sub.Name, sub.Status, sub.Frequency, formatTime(sub.CreatedAt), sub.ConsentSource,
 			formatTime(sub.ConsentAt), ip, formatTime(sub.ConfirmedAt), formatTime(sub.UnsubscribedAt),
-			formatTime(sub.LastDigestAt), sub.HardBounces, id); err != nil {
+			formatTime(sub.LastDigestAt), sub.HardBounces, string(sub.Tags.norm()), normLang(sub.Lang), id); err != nil {
 			return err
 		}
 		if old.Status == Active && sub.Status != Active {

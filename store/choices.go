@@ -1,0 +1,240 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// PlanOptions are the site's settings that PlanWith follows.
+//
+// A digest period starts at Hour (0-23) local time in Location (UTC when nil): every day for a daily
+// digest, on Weekday for a weekly one, on the first of the month for a monthly one. The periods are
+// counted on the local calendar, so a daylight saving change moves them with the clock: a digest at 8
+// stays at 8, and a day of 23 or 25 hours is one period. An hour the clock skips that day (02:30 on the
+// night it goes forward) starts the period when the clock has gone on (03:30); an hour it passes twice
+// starts it the first time.
+type PlanOptions struct {
+	Hour     int
+	Weekday  time.Weekday
+	Location *time.Location
+	// Lang is the site's default language on a multilingual site: a subscriber who chose no language gets
+	// only the posts in it (and those with none). "" gives them every post.
+	Lang string
+}
+
+// defaultPlan is what Plan plans with: digests at midnight UTC, weekly ones on Mondays.
+var defaultPlan = PlanOptions{Weekday: time.Monday, Location: time.UTC}
+
+// Check says what is wrong with o, or nil.
+func (o PlanOptions) Check() error {
+	if o.Hour < 0 || o.Hour > 23 {
+		return fmt.Errorf("store: digest hour %d is not between 0 and 23", o.Hour)
+	}
+	if o.Weekday < time.Sunday || o.Weekday > time.Saturday {
+		return fmt.Errorf("store: digest weekday %d is not a day of the week", o.Weekday)
+	}
+	return nil
+}
+
+func (o PlanOptions) loc() *time.Location {
+	if o.Location == nil {
+		return time.UTC
+	}
+	return o.Location
+}
+
+// PeriodStart is when the digest period of frequency (Daily, Weekly or Monthly) that now falls in began,
+// and its key, which names it in the ledger ("daily 2025-01-03", "weekly 2025-W01", "monthly 2025-01",
+// the dates local). A digest subscriber whose last digest was before it is due one.
+func (o PlanOptions) PeriodStart(frequency string, now time.Time) (time.Time, string) {
+	local := now.In(o.loc())
+	y, m, d := local.Date()
+	at := func(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, o.Hour, 0, 0, 0, o.loc()) }
+	var start time.Time
+	switch frequency {
+	case Daily:
+		if start = at(y, m, d); start.After(now) {
+			start = at(y, m, d-1)
+		}
+	case Weekly:
+		back := (int(local.Weekday()) - int(o.Weekday) + 7) % 7
+		if start = at(y, m, d-back); start.After(now) {
+			start = at(y, m, d-back-7)
+		}
+	case Monthly:
+		if start = at(y, m, 1); start.After(now) {
+			start = at(y, m-1, 1)
+		}
+	default:
+		return time.Time{}, ""
+	}
+	// The key is made from the day the period started on, at noon: a skipped hour may have moved the
+	// start past midnight, never past the day.
+	y, m, d = start.Date()
+	day := time.Date(y, m, d, 12, 0, 0, 0, time.UTC)
+	switch frequency {
+	case Daily:
+		return start, "daily " + day.Format("2006-01-02")
+	case Weekly:
+		wy, w := day.ISOWeek()
+		return start, fmt.Sprintf("weekly %04d-W%02d", wy, w)
+	}
+	return start, "monthly " + day.Format("2006-01")
+}
+
+// NextDigest is when the next digest period of frequency starts after now: when a digest subscriber's
+// next digest falls due (planned by the first send from then on).
+func (o PlanOptions) NextDigest(frequency string, now time.Time) time.Time {
+	start, _ := o.PeriodStart(frequency, now)
+	if start.IsZero() {
+		return time.Time{}
+	}
+	y, m, d := start.In(o.loc()).Date()
+	switch frequency {
+	case Daily:
+		d++
+	case Weekly:
+		d += 7
+	case Monthly:
+		m, d = m+1, 1
+	}
+	return time.Date(y, m, d, o.Hour, 0, 0, 0, o.loc())
+}
+
+// planPeriods are the arguments of Plan's statements that say which digests are due: each period's start
+// and key.
+func planPeriods(now time.Time, o PlanOptions) map[string]any {
+	args := map[string]any{}
+	for _, f := range []string{Daily, Weekly, Monthly} {
+		start, key := o.PeriodStart(f, now)
+		args[f+"_start"], args[f+"_key"] = start, key
+	}
+	return args
+}
+
+// NormTags folds tags as the store keeps and compares them: trimmed, in lower case, "|" (the store's
+// separator) made a space, without empty ones and duplicates, sorted.
+func NormTags(tags []string) []string {
+	out := make([]string, 0, len(tags))
+	for _, t := range tags {
+		t = strings.ToLower(strings.TrimSpace(strings.ReplaceAll(t, "|", " ")))
+		if t != "" {
+			out = append(out, t)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// Tags is a set of tags as the store keeps them: folded (NormTags), sorted, each between "|" ("|go|news|"),
+// "" for none; so that a post's tag t is a subscriber's when their Tags hold "|t|". Two sets compare with ==.
+type Tags string
+
+// MakeTags is the set of tags.
+func MakeTags(tags ...string) Tags {
+	tags = NormTags(tags)
+	if len(tags) == 0 {
+		return ""
+	}
+	return Tags("|" + strings.Join(tags, "|") + "|")
+}
+
+// List is the tags of the set, sorted; nil for none.
+func (t Tags) List() []string {
+	s := strings.Trim(string(t), "|")
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "|")
+}
+
+// norm is t folded again: a Tags made by hand may not be.
+func (t Tags) norm() Tags { return MakeTags(t.List()...) }
+
+// normLang folds a language as the store keeps it: trimmed, lower case ("en-GB" is "en-gb").
+func normLang(lang string) string { return strings.ToLower(strings.TrimSpace(lang)) }
+
+// approveSQL lets a held post's mail go; the id is one of its aliases.
+const approveSQL = `UPDATE posts SET held = FALSE WHERE held = TRUE AND id = (SELECT post_id FROM aliases WHERE public_id = :id)`
+
+// The choices' queries: the tags and languages of the posts on the site.
+const (
+	choiceTags  = `SELECT DISTINCT pt.tag FROM post_tags pt JOIN posts p ON p.id = pt.post_id WHERE p.removed = FALSE`
+	choiceLangs = `SELECT DISTINCT lang FROM posts WHERE removed = FALSE AND lang <> ''`
+)
+
+func (s *sqliteStore) Approve(ctx context.Context, id string) (bool, error) {
+	q, a := bind(approveSQL, map[string]any{"id": id})
+	n, err := s.exec(ctx, "approve "+id, q, a...)
+	if err != nil || n > 0 {
+		return n > 0, err
+	}
+	var known int
+	if err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM aliases WHERE public_id = ?", id).Scan(&known); err != nil {
+		return false, s.fileErr("approve "+id, err)
+	}
+	if known == 0 {
+		return false, s.checkErr("approve %q: no post has this id: %w", id, ErrNotFound)
+	}
+	return false, nil
+}
+
+func (s *sqliteStore) Choices(ctx context.Context) (Choices, error) {
+	var c Choices
+	for _, q := range []struct {
+		sql string
+		dst *[]string
+	}{{choiceTags, &c.Tags}, {choiceLangs, &c.Langs}} {
+		rows, err := s.db.QueryContext(ctx, q.sql)
+		if err != nil {
+			return Choices{}, s.fileErr("choices", err)
+		}
+		for rows.Next() {
+			var v string
+			if err := rows.Scan(&v); err != nil {
+				rows.Close()
+				return Choices{}, s.fileErr("choices", err)
+			}
+			*q.dst = append(*q.dst, v)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return Choices{}, s.fileErr("choices", err)
+		}
+		slices.Sort(*q.dst)
+	}
+	return c, nil
+}
+
+// postMail is what Record stores of a new post's mail: whether it is sendable (Item.Sendable, unless
+// NoEmail), held, and until when it waits (zero: it does not).
+func postMail(it *Item, started time.Time) (sendable, held bool, waitUntil time.Time) {
+	sendable = it.Sendable && !it.NoEmail
+	if sendable && (it.Held || it.Delay > 0) {
+		waitUntil = started.Add(max(it.Delay, 0))
+	}
+	return sendable, sendable && it.Held, waitUntil
+}
+
+// postTag is one row of post_tags.
+type postTag struct {
+	post int64
+	tag  string
+}
+
+// newPostTags are the post_tags rows of the new posts (post: seen's index to post id; fresh: the indexes).
+func newPostTags(seen []Item, post map[int]int64, fresh []int) []postTag {
+	var rows []postTag
+	for _, i := range fresh {
+		for _, t := range seen[i].Tags.norm().List() {
+			rows = append(rows, postTag{post[i], t})
+		}
+	}
+	return rows
+}
