@@ -41,6 +41,7 @@ var commands = []cliCommand{
 	{name: "dkim", use: "init", short: "make DKIM keys and print the DNS records that publish them", run: runDKIM,
 		subs: []string{"init"}},
 	{name: "doctor", use: "[flags]", short: "check the DNS records (DKIM, SPF, DMARC) and settings receivers look at", run: runDoctor},
+	{name: "inbox", use: "[flags]", short: "read bounces, complaints and unsubscribe requests from a Maildir or IMAP mailbox", run: runInbox},
 	{name: "version", use: "", short: "print Herald's version", run: runVersion},
 }
 

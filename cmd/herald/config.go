@@ -75,6 +75,8 @@ type config struct {
 	Secret            string  `yaml:"secret"`   // signs the unsubscribe and confirmation links (default: the file .herald/secret)
 	BaseURL           string  `yaml:"base_url"` // where herald serve answers
 	UnsubscribeMailto string  `yaml:"unsubscribe_mailto"`
+	ReturnPath        string  `yaml:"return_path"` // the envelope sender, bounces+{token}@DOMAIN: a bounce names its delivery (see herald inbox)
+	Inbox             string  `yaml:"inbox"`       // the mailbox herald inbox reads: a Maildir folder, or imap(s)://USER@HOST/MAILBOX
 	Listen            string  `yaml:"listen"`
 	EmailContent      string  `yaml:"email_content"` // full (default) or excerpt
 	MaxDigestPosts    int     `yaml:"max_digest_posts"`
@@ -209,7 +211,8 @@ func configure(dir string, getenv func(string) string) (string, config, error) {
 // signing key): privatePaths keeps every site file from reading them, wherever they are.
 var secretFileVars = []string{"HERALD_SMTP_PASSWORD_FILE", "HERALD_STORE_PASSWORD_FILE",
 	"HERALD_POSTMARK_TOKEN_FILE", "HERALD_MAILGUN_KEY_FILE", "HERALD_RESEND_KEY_FILE",
-	"HERALD_POSTMARK_WEBHOOK_KEY_FILE", "HERALD_MAILGUN_WEBHOOK_KEY_FILE", "HERALD_RESEND_WEBHOOK_KEY_FILE"}
+	"HERALD_POSTMARK_WEBHOOK_KEY_FILE", "HERALD_MAILGUN_WEBHOOK_KEY_FILE", "HERALD_RESEND_WEBHOOK_KEY_FILE",
+	"HERALD_INBOX_PASSWORD_FILE"}
 
 // loadConfig reads DIR/herald.yaml if there is one, then the HERALD_* environment, and checks the values.
 func loadConfig(dir string, getenv func(string) string) (config, error) {
@@ -473,6 +476,7 @@ func (c *config) check(setBy map[string]origin) error {
 	if c.Transport != "" && c.SMTP != "" {
 		bad("transport", "(set, and so is smtp)", "set one of them: smtp is the old name of transport")
 	}
+	c.checkInbox(bad)
 	for _, h := range c.Hubs {
 		if !isHTTPURL(h) {
 			bad("hubs", strconv.Quote(h), "want a hub's http(s) URL, such as https://pubsubhubbub.appspot.com/")

@@ -1,0 +1,271 @@
+package main
+
+import (
+	"fmt"
+	"net/mail"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/heraldhq/herald/internal/imaptest"
+)
+
+// inboxSite is mailSite with a new post sent to ann, cy, dee and eve (bob is weekly: nothing yet); it
+// returns the site and the Message-ID each was sent.
+func inboxSite(t *testing.T, extra string) (string, map[string]string) {
+	t.Helper()
+	dir := mailSite(t, "unsubscribe_mailto: mailto:unsubscribe@blog.example.com?subject=unsubscribe\n"+extra)
+	list := filepath.Join(t.TempDir(), "more.csv")
+	os.WriteFile(list, []byte("email,name,frequency\ncy@example.org,Cy,immediate\ndee@example.org,Dee,immediate\neve@example.org,Eve,immediate\n"), 0o644)
+	if _, _, err := runHerald(t, testEnv(), "subscribers", "import", "-C", dir, list); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := runHerald(t, testEnv(), "publish", "-C", dir); err != nil {
+		t.Fatal(err)
+	}
+	addPost(t, dir, "2021-01-01-hello.md", "Hello")
+	if _, _, err := runHerald(t, testEnv(), "build", "-C", dir, "--record"); err != nil {
+		t.Fatal(err)
+	}
+	if out, _, err := runHerald(t, testEnv(), "send", "-C", dir); err != nil || !strings.Contains(out, "sent 4,") {
+		t.Fatalf("send: %v\n%s", err, out)
+	}
+	ids := map[string]string{}
+	for _, m := range maildir(t, filepath.Join(dir, ".herald", "outbox")) {
+		to, err := mail.ParseAddress(m.Header.Get("To"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[to.Address] = m.Header.Get("Message-Id")
+	}
+	if len(ids) != 4 {
+		t.Fatalf("sent to %v, want ann, cy, dee and eve", ids)
+	}
+	return dir, ids
+}
+
+// dsn is a delivery status notification about the message msgID to rcpt, with status (5.1.1, 4.2.2).
+func dsn(id, rcpt, msgID, status string) string {
+	action := "failed"
+	if status[0] == '4' {
+		action = "delayed"
+	}
+	return fmt.Sprintf(`From: MAILER-DAEMON@mx.example.org (Mail Delivery System)
+To: jane@blog.example.com
+Subject: Undelivered Mail Returned to Sender
+Date: Mon, 7 Dec 2026 10:12:01 +0000
+Message-Id: %s
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="b1"
+
+--b1
+Content-Type: text/plain
+
+Your message could not be delivered.
+
+--b1
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.org
+
+Final-Recipient: rfc822; %s
+Action: %s
+Status: %s
+Diagnostic-Code: smtp; 550 %s mailbox problem
+
+--b1
+Content-Type: text/rfc822-headers
+
+From: Jane Doe <jane@blog.example.com>
+To: %s
+Message-ID: %s
+
+--b1--
+`, id, rcpt, action, status, status, rcpt, msgID)
+}
+
+// arf is a complaint (RFC 5965) about the message msgID.
+func arf(id, msgID string) string {
+	return fmt.Sprintf(`From: feedback@fbl.example.org
+To: jane@blog.example.com
+Subject: complaint
+Date: Mon, 7 Dec 2026 11:00:00 +0000
+Message-ID: %s
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=feedback-report; boundary="b2"
+
+--b2
+Content-Type: text/plain
+
+A complaint.
+
+--b2
+Content-Type: message/feedback-report
+
+Feedback-Type: abuse
+User-Agent: fbl/1.0
+Version: 1
+
+--b2
+Content-Type: message/rfc822
+
+From: Jane Doe <jane@blog.example.com>
+Message-ID: %s
+Subject: Hello
+
+The post.
+--b2--
+`, id, msgID)
+}
+
+func crlf(s string) string { return strings.ReplaceAll(s, "\n", "\r\n") }
+
+// TestInboxIMAP runs herald inbox against a real IMAP server (Dovecot): a hard bounce of ann's message,
+// a soft one of cy's, a complaint about dee's, eve's mail to the unsubscribe address, a bounce of a
+// message Herald never sent and someone's reply. A dry run changes and moves nothing; the run marks ann
+// bounced, dee unsubscribed with her complaint recorded, eve unsubscribed, and leaves cy; it moves those
+// four into Herald/Processed (made for it) and leaves the other two, naming the unmatched one. A second
+// run changes nothing.
+func TestInboxIMAP(t *testing.T) {
+	srv := imaptest.Start(t)
+	dir, ids := inboxSite(t, "")
+	msgs := []string{
+		dsn("<dsn.ann@mx.example.org>", "ann@example.com", ids["ann@example.com"], "5.1.1"),
+		dsn("<dsn.cy@mx.example.org>", "cy@example.org", ids["cy@example.org"], "4.2.2"),
+		arf("<arf.dee@fbl.example.org>", ids["dee@example.org"]),
+		"From: Eve <eve@example.org>\nTo: unsubscribe@blog.example.com\nSubject: unsubscribe\nMessage-ID: <unsub.eve@example.org>\n\nunsubscribe\n",
+		dsn("<dsn.unknown@mx.example.org>", "zed@example.org", "<never.sent@blog.example.com>", "5.1.1"),
+		"From: Zed <zed@example.org>\nTo: jane@blog.example.com\nSubject: Re: Hello\nMessage-ID: <reply.zed@example.org>\n\nNice post.\n",
+	}
+	c, err := imapclient.DialInsecure(srv.Addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login(imaptest.User, imaptest.Password).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range msgs {
+		m = crlf(m)
+		w := c.Append("INBOX", int64(len(m)), nil)
+		w.Write([]byte(m))
+		w.Close()
+		if _, err := w.Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Logout().Wait()
+
+	env := testEnv("HERALD_INBOX", "imap://"+imaptest.User+"@"+srv.Addr+"/INBOX", "HERALD_INBOX_PASSWORD", imaptest.Password)
+	count := func(folder string) int {
+		t.Helper()
+		n := 0
+		for _, sub := range []string{"new", "cur"} {
+			e, _ := os.ReadDir(filepath.Join(srv.Folder(folder), sub))
+			n += len(e)
+		}
+		return n
+	}
+	statuses := func() string {
+		t.Helper()
+		st, err := openTestStore(t, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		var b strings.Builder
+		for _, e := range []string{"ann@example.com", "cy@example.org", "dee@example.org", "eve@example.org"} {
+			s, err := st.SubscriberByEmail(t.Context(), e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(&b, "%s %s complained=%v; ", e, s.Status, !s.ComplainedAt.IsZero())
+		}
+		return b.String()
+	}
+	before := statuses()
+
+	out, _, err := runHerald(t, env, "inbox", "-C", dir, "--dry-run")
+	if err != nil {
+		t.Fatalf("inbox --dry-run: %v\n%s", err, out)
+	}
+	if got := statuses(); got != before || count("INBOX") != 6 {
+		t.Errorf("a dry run changed %s to %s, or moved messages (%d left)", before, got, count("INBOX"))
+	}
+	for _, want := range []string{"would record hard bounce of delivery", "would unsubscribe subscriber", "hard bounces to record:   1\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the dry run's output lacks %q:\n%s", want, out)
+		}
+	}
+
+	out, stderr, err := runHerald(t, env, "inbox", "-C", dir)
+	if err != nil {
+		t.Fatalf("inbox: %v\n%s\n%s", err, out, stderr)
+	}
+	want := "ann@example.com bounced complained=false; cy@example.org active complained=false; " +
+		"dee@example.org unsubscribed complained=true; eve@example.org unsubscribed complained=false; "
+	if got := statuses(); got != want {
+		t.Errorf("after herald inbox:\n got %s\nwant %s", got, want)
+	}
+	for _, line := range []string{"6 messages read\n", "hard bounces recorded:   1\n", "soft bounces recorded:   1\n",
+		"complaints recorded:     1\n", "unsubscribe requests:  1 (1 unsubscribed)\n", "moved to processed:    4\n",
+		"not Herald's, left:    1\n", "unmatched, left:       1\n    <dsn.unknown@mx.example.org>\n"} {
+		if !strings.Contains(out, line) {
+			t.Errorf("output lacks %q:\n%s", line, out)
+		}
+	}
+	if strings.Contains(out+stderr, imaptest.Password) {
+		t.Errorf("the output shows the password")
+	}
+	if in, done := count("INBOX"), count("Herald/Processed"); in != 2 || done != 4 {
+		t.Errorf("INBOX holds %d, Herald/Processed %d; want 2 and 4", in, done)
+	}
+	st, err := openTestStore(t, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, err := st.Events(t.Context(), time.Time{})
+	st.Close()
+	if err != nil || len(evs) != 3 {
+		t.Fatalf("events: %v, %+v; want 3", err, evs)
+	}
+	for _, e := range evs {
+		if e.Provider != "inbox" || e.DeliveryID == 0 || e.SubscriberID == 0 {
+			t.Errorf("event %+v: want provider inbox, matched to its delivery and subscriber", e)
+		}
+	}
+
+	// Again: nothing changes, nothing moves, the unmatched message is reported again.
+	out, _, err = runHerald(t, env, "inbox", "-C", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := statuses(); got != want || !strings.Contains(out, "2 messages read\n") || !strings.Contains(out, "moved to processed:    0\n") ||
+		!strings.Contains(out, "<dsn.unknown@mx.example.org>") {
+		t.Errorf("a second run: %s\n%s", got, out)
+	}
+}
+
+// TestInboxSettings: the password never comes from the URL, and without one herald inbox says where it goes.
+func TestInboxSettings(t *testing.T) {
+	dir := mailSite(t, "")
+	_, _, err := runHerald(t, testEnv("HERALD_INBOX", "imap://herald:s3cret@127.0.0.1:1/INBOX"), "inbox", "-C", dir)
+	if err == nil || !strings.Contains(err.Error(), "HERALD_INBOX_PASSWORD") || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("a password in the URL: %v", err)
+	}
+	_, _, err = runHerald(t, testEnv("HERALD_INBOX", "imap://herald@127.0.0.1:1/INBOX"), "inbox", "-C", dir)
+	if err == nil || !strings.Contains(err.Error(), "HERALD_INBOX_PASSWORD_FILE") {
+		t.Errorf("no password: %v", err)
+	}
+	_, _, err = runHerald(t, testEnv("HERALD_RETURN_PATH", "bounces@blog.example.com"), "inbox", "-C", dir)
+	if err == nil || !strings.Contains(err.Error(), "{token}") {
+		t.Errorf("a return path without {token}: %v", err)
+	}
+	_, _, err = runHerald(t, testEnv(), "inbox", "-C", dir)
+	if err == nil || !strings.Contains(err.Error(), "set inbox") {
+		t.Errorf("no inbox: %v", err)
+	}
+}
