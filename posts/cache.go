@@ -36,7 +36,7 @@ type postCache struct {
 }
 
 const (
-	cacheVersion  = "herald posts cache 9\n" // the file's first line; change it when what a loader makes of a file changes
+	cacheVersion  = "herald posts cache 10\n" // the file's first line; change it when what a loader makes of a file changes
 	racyWindow    = 2 * time.Second
 	maxCacheBytes = 256 << 20 // a larger file is not read: no real site's cache comes near it
 )
@@ -70,6 +70,8 @@ type cachedPost struct {
 	Enclosure            *Enclosure
 	Lang                 string
 	ExcerptOnly, Draft   bool
+	NoEmail, Hold        bool
+	EmailAfter           time.Duration
 	Hash                 string
 	VisibleFrom, Expires time.Time
 	BodyLine             int
@@ -184,6 +186,7 @@ func (c *postCache) lookup(rel string, info fs.FileInfo, loc *time.Location) (p 
 		Path: cp.Path, ID: cp.ID, URL: cp.URL, Title: cp.Title, Date: cp.Date.In(loc), Updated: cp.Updated.In(loc),
 		Authors: cp.Authors, Categories: cp.Categories, Tags: cp.Tags, Image: cp.Image, Enclosure: cp.Enclosure,
 		Lang: cp.Lang, ExcerptOnly: cp.ExcerptOnly, Draft: cp.Draft, Hash: cp.Hash,
+		NoEmail: cp.NoEmail, Hold: cp.Hold, EmailAfter: cp.EmailAfter,
 		visibleFrom: cp.VisibleFrom, expires: cp.Expires, bodyLine: cp.BodyLine, excerpt: cp.Excerpt, sep: cp.Sep, hasID: cp.HasID,
 	}, e.Warnings, true
 }
@@ -199,6 +202,7 @@ func (c *postCache) store(rel string, info fs.FileInfo, p *Post, warns []Warning
 			Path: p.Path, ID: p.ID, URL: p.URL, Title: p.Title, Date: p.Date, Updated: p.Updated,
 			Authors: p.Authors, Categories: p.Categories, Tags: p.Tags, Image: p.Image, Enclosure: p.Enclosure,
 			Lang: p.Lang, ExcerptOnly: p.ExcerptOnly, Draft: p.Draft, Hash: p.Hash,
+			NoEmail: p.NoEmail, Hold: p.Hold, EmailAfter: p.EmailAfter,
 			VisibleFrom: p.visibleFrom, Expires: p.expires, BodyLine: p.bodyLine, Excerpt: p.excerpt, Sep: p.sep, HasID: p.hasID,
 		}
 	}

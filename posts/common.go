@@ -80,6 +80,7 @@ func (s *Site) fillCommon(p *Post, fm *frontMatter, authors map[string]Author) [
 	if b, ok := boolean(d["excerpt_only"]); ok {
 		p.ExcerptOnly = b
 	}
+	warns = append(warns, fillMail(p, fm)...)
 	p.excerpt = firstString(d, "description", "excerpt", "summary")
 	if sep, ok := d["excerpt_separator"].(string); ok && sep != "" {
 		p.sep = sep
@@ -188,4 +189,29 @@ func (s *Site) frontMatterDate(fm *frontMatter, rel string, warns *[]Warning, ke
 		return t, nil
 	}
 	return time.Time{}, nil
+}
+
+// fillMail reads what the post's front matter says of its mail: email: false (in the feeds, mailed to
+// nobody), email_after: a duration (the mail waits that long after the post is first published), hold:
+// true (the mail waits for herald send --approve). An email_after that is not a duration holds the mail,
+// rather than send it at once.
+func fillMail(p *Post, fm *frontMatter) []Warning {
+	d := fm.data
+	if b, ok := boolean(d["email"]); ok && !b {
+		p.NoEmail = true
+	}
+	if b, ok := boolean(d["hold"]); ok && b {
+		p.Hold = true
+	}
+	v, ok := d["email_after"]
+	if !ok || v == nil {
+		return nil
+	}
+	after, err := time.ParseDuration(strings.TrimSpace(fmt.Sprint(v)))
+	if err != nil || after < 0 {
+		p.Hold = true
+		return []Warning{{p.Path, fm.line("email_after"), fmt.Sprintf("email_after %q is not a duration like 2h or 90m; the post's mail is held for herald send --approve", fmt.Sprint(v))}}
+	}
+	p.EmailAfter = after
+	return nil
 }

@@ -73,7 +73,10 @@ type Post struct {
 	Lang        string
 	ExcerptOnly bool
 	Draft       bool
-	Hash        string // SHA-256 of the post's file: an edit changes it
+	NoEmail     bool          // email: false: in the feeds, mailed to nobody
+	EmailAfter  time.Duration // email_after: the mail waits this long after the post is first published
+	Hold        bool          // hold: true (or an unreadable email_after): the mail waits for herald send --approve
+	Hash        string        // SHA-256 of the post's file: an edit changes it
 
 	// Front matter as read, for Liquid's page.* variables.
 	Data map[string]any
