@@ -73,7 +73,7 @@ func (s *testSite) publish(o history.Options) (history.Diff, string) {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	if _, err := Record(ctx, s.st, site, d, store.Run{Started: time.Now(), Command: "publish"}); err != nil {
+	if _, err := Record(ctx, s.st, site, d, store.Run{Started: time.Now(), Command: "publish"}, RecordOptions{}); err != nil {
 		s.t.Fatal(err)
 	}
 	var out bytes.Buffer

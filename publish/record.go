@@ -2,6 +2,7 @@ package publish
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/heraldhq/herald/history"
@@ -28,10 +29,18 @@ func Compare(ctx context.Context, st Recorder, site *posts.Site, o history.Optio
 	return history.Compare(known, entries(site.Posts), o)
 }
 
+// RecordOptions are the site's settings that Record follows.
+type RecordOptions struct {
+	Hold bool // every new post's mail waits for Approve (herald send --approve)
+}
+
 // Record records the run that found d: every post on the site, the new ones (and on a first run the
 // backfilled ones) to be mailed, and each post whose id changed as the one it continues. run gives the
 // command, its start, the config's hash and whether it was forced; Record fills in the rest.
-func Record(ctx context.Context, st Recorder, site *posts.Site, d history.Diff, run store.Run) (*store.Run, error) {
+//
+// A new post is recorded with what decides who gets its mail and when (see store.Item): its tags and
+// categories, its language, and its front matter's email: false, email_after and hold (or o.Hold).
+func Record(ctx context.Context, st Recorder, site *posts.Site, d history.Diff, run store.Run, o RecordOptions) (*store.Run, error) {
 	run.Finished = time.Now()
 	run.Items, run.New, run.Updated, run.Removed = len(site.Posts), len(d.New), len(d.Updated), len(d.Removed)
 	run.Baseline = d.Baseline
@@ -42,7 +51,8 @@ func Record(ctx context.Context, st Recorder, site *posts.Site, d history.Diff, 
 	seen := make([]store.Item, len(site.Posts))
 	for i, p := range site.Posts {
 		seen[i] = store.Item{ID: p.ID, URL: p.URL, Title: p.Title, Date: p.Date, Hash: p.Hash, Sendable: isNew[p.ID],
-			Continues: d.Continues[p.ID]}
+			Continues: d.Continues[p.ID], Tags: store.MakeTags(append(slices.Clone(p.Tags), p.Categories...)...),
+			Lang: p.Lang, NoEmail: p.NoEmail, Delay: p.EmailAfter, Held: p.Hold || o.Hold}
 	}
 	if err := st.Record(ctx, &run, seen); err != nil {
 		return nil, err

@@ -29,11 +29,12 @@ type SendOptions struct {
 	Connections, PerConnection int     // SMTP connections at once, messages per connection
 	Rate                       float64 // messages per second, 0 for no limit
 	DeferredMaxAge             time.Duration
-	RetryUnknown               bool          // send again what a stopped run may have handed over
-	RetryUnknownSince          time.Time     // with RetryUnknown, only what was first tried at or after it; zero: all
-	Ledger                     mailer.Ledger // nil: the store; a benchmark passes one that records nothing
-	Out                        io.Writer     // the summary
-	Log                        io.Writer     // warnings and the progress bar
+	RetryUnknown               bool              // send again what a stopped run may have handed over
+	RetryUnknownSince          time.Time         // with RetryUnknown, only what was first tried at or after it; zero: all
+	Ledger                     mailer.Ledger     // nil: the store; a benchmark passes one that records nothing
+	Plan                       store.PlanOptions // when digests fall due, and the site's default language (PlanOptions)
+	Out                        io.Writer         // the summary
+	Log                        io.Writer         // warnings and the progress bar
 }
 
 // Sender is what sending needs of the store.
@@ -42,6 +43,7 @@ type Sender interface {
 	RetryUnknown(ctx context.Context, since time.Time) (int, error)
 	FailOld(ctx context.Context, now time.Time, maxAge time.Duration) (int, error)
 	Plan(ctx context.Context, now time.Time) (int, error)
+	PlanWith(ctx context.Context, now time.Time, o store.PlanOptions) (int, error)
 	Due(ctx context.Context, now time.Time, limit int) ([]store.Delivery, error)
 	ClaimAfter(ctx context.Context, now time.Time, after int64, limit int) ([]store.Delivery, error)
 	Items(ctx context.Context) ([]store.Item, error)
@@ -71,7 +73,7 @@ func Send(ctx context.Context, site *posts.Site, st Sender, mail func() (*Mail, 
 	if _, err := st.FailOld(ctx, now, o.DeferredMaxAge); err != nil {
 		return err
 	}
-	if _, err := st.Plan(ctx, now); err != nil {
+	if _, err := st.PlanWith(ctx, now, o.Plan); err != nil {
 		return err
 	}
 	due, err := st.Due(ctx, now, 1)

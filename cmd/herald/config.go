@@ -80,6 +80,9 @@ type config struct {
 	Listen            string  `yaml:"listen"`
 	EmailContent      string  `yaml:"email_content"` // full (default) or excerpt
 	MaxDigestPosts    int     `yaml:"max_digest_posts"`
+	DigestHour        *int    `yaml:"digest_hour"`      // digests fall due at this hour (0-23) in the site's time zone (default 8)
+	DigestWeekday     string  `yaml:"digest_weekday"`   // weekly digests' day (default monday)
+	Hold              bool    `yaml:"hold"`             // every new post's mail waits for herald send --approve
 	Connections       int     `yaml:"connections"`      // SMTP connections at once (default 4)
 	PerConnection     int     `yaml:"per_connection"`   // messages per connection (default 50)
 	Rate              float64 `yaml:"rate"`             // messages per second, 0 for no limit
@@ -477,6 +480,7 @@ func (c *config) check(setBy map[string]origin) error {
 		bad("transport", "(set, and so is smtp)", "set one of them: smtp is the old name of transport")
 	}
 	c.checkInbox(bad)
+	c.checkDigests(bad)
 	for _, h := range c.Hubs {
 		if !isHTTPURL(h) {
 			bad("hubs", strconv.Quote(h), "want a hub's http(s) URL, such as https://pubsubhubbub.appspot.com/")

@@ -24,6 +24,7 @@ type sendFlags struct {
 	dryRun       string // a folder to write the messages to instead of sending them
 	testTo       string // an address to send one copy of each message to instead
 	retryUnknown bool
+	approve      string        // a held post whose mail may go (see choices.go)
 	ledger       mailer.Ledger // nil: the store; a benchmark passes one that records nothing
 }
 
@@ -47,6 +48,7 @@ Flags:
 	sf.register(fs)
 	fs.StringVar(&sf.dryRun, "dry-run", "", "write the messages that would be sent into this `folder` (a Maildir) and change nothing")
 	fs.StringVar(&sf.testTo, "test-to", "", "send one copy of each message that is due to this `address`, with [TEST] in the subject, and change nothing")
+	fs.StringVar(&sf.approve, "approve", "", "let the held mail of `POST` go (its file, id or slug; hold: true holds every new post's), then send what is due")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -72,6 +74,11 @@ Flags:
 	b, err := prepare(ctx, getenv, siteDir, cfg, bf, stderr)
 	if err != nil {
 		return err
+	}
+	if sf.approve != "" {
+		if err := approve(ctx, r.st, b.site, sf.approve, stdout); err != nil {
+			return err
+		}
 	}
 	return sendDue(ctx, b, r.st, getenv, sf, "", stdout, stderr)
 }
@@ -129,7 +136,7 @@ func sendDue(ctx context.Context, b *build, st store.Store, getenv func(string) 
 	o := publish.SendOptions{
 		Connections: b.cfg.Connections, PerConnection: b.cfg.PerConnection, Rate: b.cfg.Rate,
 		DeferredMaxAge: b.cfg.deferredMaxAge(), RetryUnknown: sf.retryUnknown, Ledger: sf.ledger,
-		Out: stdout, Log: stderr,
+		Out: stdout, Log: stderr, Plan: b.cfg.planOptions(b.site),
 	}
 	if !sf.retryUnknown && idempotentTransport(b.cfg.transport()) {
 		// Sent again with the same key, an unknown message is not sent twice, for as long as the provider

@@ -258,6 +258,7 @@ Flags:
 		}
 	} else {
 		printDiff(stdout, d, len(b.site.Posts))
+		printMailHolds(stdout, d, b.site, b.cfg.Hold)
 	}
 	if flood != nil {
 		fmt.Fprintln(stderr, "herald: publish would stop:", explain(flood))
@@ -519,12 +520,14 @@ func publishRun(ctx context.Context, getenv func(string) string, siteDir string,
 		return err
 	}
 	printDiff(stdout, d, len(b.site.Posts))
+	printMailHolds(stdout, d, b.site, b.cfg.Hold)
 	if dryRun {
 		fmt.Fprintln(stdout, "dry run: nothing was written or recorded")
 		return nil
 	}
 	pingHubs(ctx, b, topics, stdout, stderr) // WebSub (websub.go): tell the hubs; failures are warnings
-	run, err := publish.Record(ctx, r.st, b.site, d, store.Run{Started: started, Command: command, ConfigHash: configHash(b.site.Dir), Forced: df.force})
+	run, err := publish.Record(ctx, r.st, b.site, d, store.Run{Started: started, Command: command, ConfigHash: configHash(b.site.Dir), Forced: df.force},
+		publish.RecordOptions{Hold: b.cfg.Hold})
 	if err != nil {
 		return err
 	}
