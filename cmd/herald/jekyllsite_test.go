@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -118,4 +119,42 @@ func classes(h string) []string {
 		}
 	}
 	return out
+}
+
+// TestJekyllFeedIDs: with ids: jekyll, the id of each entry of Herald's Atom feed (and each guid of its
+// RSS feed) is the <id> jekyll-feed wrote for the same post, read from Jekyll's own build of
+// testdata/sites/jekyll-feed: posts with the default permalink, a post with categories, a post from a
+// category folder, and a post whose permalink ends in .html (/37c3.html), whose id is the URL's folder and
+// the file's slug (/chaos-congress), not its URL. A reader switched from jekyll-feed to Herald sees no
+// post twice.
+func TestJekyllFeedIDs(t *testing.T) {
+	dir := copyTestSite(t, "jekyll-feed")
+	out := jekyllBuild(t, dir)
+	if err := os.WriteFile(filepath.Join(dir, "herald.yaml"), []byte("ids: jekyll\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, err := runHerald(t, testEnv(), "build", "-C", dir, "--limit", "0"); err != nil {
+		t.Fatalf("herald build: %v\n%s", err, errOut)
+	}
+	want := map[string]string{} // link -> jekyll-feed's id
+	for _, it := range parseFeed(t, filepath.Join(out, "feed.xml")).Items {
+		want[it.Link] = it.GUID
+	}
+	if len(want) != 6 || want["https://notes.example.org/37c3.html"] != "https://notes.example.org/chaos-congress" {
+		t.Fatalf("jekyll-feed's ids: got %v, want 6 with the .html post's id its slug", want)
+	}
+	for _, f := range []string{"atom.xml", "feed.xml", "feed.json"} {
+		got := map[string]string{}
+		for _, it := range parseFeed(t, filepath.Join(dir, "_site", f)).Items {
+			got[it.Link] = it.GUID
+		}
+		for _, link := range sortedKeys(want) {
+			if got[link] != want[link] {
+				t.Errorf("%s: %s: got id %q, jekyll-feed's is %q", f, link, got[link], want[link])
+			}
+		}
+		if len(got) != len(want) {
+			t.Errorf("%s: got %d items, jekyll-feed has %d", f, len(got), len(want))
+		}
+	}
 }
