@@ -157,12 +157,6 @@ func readHugoConfig(files *sitefs.FS) (*hugoConfig, *hugoConfigTree, error) {
 		cfg.mainSections = list(get("mainsections"))
 	}
 	cfg.keepCase, _ = boolean(get("disablepathtolower"))
-	if cfg.languages, cfg.offLanguages, err = hugoLanguages(m, firstNonEmpty(tree.from["languages"], cfg.file), cfg.title, cfg.description, cfg.contentDir); err != nil {
-		return nil, nil, err
-	}
-	if l := cfg.defaultLanguage(); l != nil {
-		cfg.title, cfg.description, cfg.lang = l.Title, l.Description, l.Lang
-	}
 	for _, k := range list(get("frontmatter", "date")) {
 		if strings.EqualFold(k, ":filename") {
 			cfg.dateFromName = true
@@ -176,26 +170,38 @@ func readHugoConfig(files *sitefs.FS) (*hugoConfig, *hugoConfigTree, error) {
 			cfg.uglySections[strings.Trim(sec, " /")], _ = boolean(v)
 		}
 	}
-	// permalinks maps a section to a pattern, either directly (the older form) or under "page".
-	switch pl := get("permalinks").(type) {
-	case map[string]any:
-		for sec, v := range pl {
-			if pat, ok := v.(string); ok {
-				cfg.permalinks[strings.Trim(sec, " /")] = pat
-			}
-		}
-		if page, ok := pl["page"].(map[string]any); ok {
-			for sec, v := range page {
-				if pat, ok := v.(string); ok {
-					cfg.permalinks[strings.Trim(sec, " /")] = pat
-				}
-			}
-		}
-	case nil:
-	default:
+	if !readHugoPermalinks(get("permalinks"), cfg.permalinks) {
 		cfg.warnings = append(cfg.warnings, Warning{File: tree.from["permalinks"], Msg: "permalinks: only the section = pattern form is read; posts get Hugo's default permalinks"})
 	}
+	if cfg.languages, cfg.offLanguages, err = hugoLanguages(m, firstNonEmpty(tree.from["languages"], cfg.file), cfg); err != nil {
+		return nil, nil, err
+	}
+	if l := cfg.defaultLanguage(); l != nil {
+		cfg.title, cfg.description, cfg.lang = l.Title, l.Description, l.Lang
+	}
 	return cfg, tree, nil
+}
+
+// readHugoPermalinks reads a permalinks setting into into: a section mapped to a pattern, either directly
+// (the older form) or under "page". It is false for a setting of another form.
+func readHugoPermalinks(v any, into map[string]string) bool {
+	pl, ok := v.(map[string]any)
+	if !ok {
+		return v == nil
+	}
+	for sec, v := range pl {
+		if pat, ok := v.(string); ok {
+			into[strings.Trim(sec, " /")] = pat
+		}
+	}
+	if page, ok := pl["page"].(map[string]any); ok {
+		for sec, v := range page {
+			if pat, ok := v.(string); ok {
+				into[strings.Trim(sec, " /")] = pat
+			}
+		}
+	}
+	return true
 }
 
 // decodeHugoConfig parses a config file by its extension. Errors name the file and line.
@@ -587,7 +593,7 @@ func (s *Site) hugoURLPath(pg hugoPage, d map[string]any, cfg *hugoConfig, overr
 	ugly := cfg.ugly || cfg.uglySections[pg.section]
 	pattern := override
 	if pattern == "" {
-		pattern = cfg.permalinkFor(pg.dir)
+		pattern = cfg.permalinkFor(pg.dir, pg.lang)
 	}
 	if pattern != "" {
 		v := hugoPermaVars{date: date, title: title, slug: slug, filename: name, section: pg.section, sections: pg.current, urlize: cfg.urlize}
@@ -631,12 +637,17 @@ func escapeHugoPath(p string) string {
 	return escapePath(p)
 }
 
-// permalinkFor returns the pattern of the section that holds dir: the longest configured section path
-// that is dir or above it; "" stands for pages at the top.
-func (cfg *hugoConfig) permalinkFor(dir string) string {
+// permalinkFor returns the pattern of the section that holds dir in language lang: the longest configured
+// section path that is dir or above it; "" stands for pages at the top. A language with permalinks of its
+// own has only those.
+func (cfg *hugoConfig) permalinkFor(dir, lang string) string {
 	dir = strings.ToLower(dir)
 	best, pattern := -1, ""
-	for sec, pat := range cfg.permalinks {
+	permalinks := cfg.permalinks
+	if l := cfg.language(lang); l != nil && l.permalinks != nil {
+		permalinks = l.permalinks
+	}
+	for sec, pat := range permalinks {
 		sec = strings.ToLower(sec)
 		match := (sec == "" && dir == ".") || (sec != "" && (dir == sec || strings.HasPrefix(dir, sec+"/")))
 		if match && (len(sec) > best || (len(sec) == best && pat < pattern)) {

@@ -47,15 +47,16 @@ type Language struct {
 type hugoLang struct {
 	Language
 	weight     int
-	contentDir string // relative to the site, slash-separated
-	host       string // the language's own baseURL, without a trailing slash; "" for the site's
-	prefix     string // the URL path before its pages' paths: "/fr", or ""
+	contentDir string            // relative to the site, slash-separated
+	host       string            // the language's own baseURL, without a trailing slash; "" for the site's
+	prefix     string            // the URL path before its pages' paths: "/fr", or ""
+	permalinks map[string]string // its own, which replace the site's; nil for none
 }
 
-// hugoLanguages reads the languages of a site's config (m, keys lower-cased); none for a site without a
-// languages table. file names the config for errors.
-// off lists the languages the site disables, whose pages are left out.
-func hugoLanguages(m map[string]any, file, title, description, contentDir string) (langs []hugoLang, off []string, err error) {
+// hugoLanguages reads the languages of a site's config (m, keys lower-cased), whose root settings cfg
+// has read; none for a site without a languages table. off lists the languages the site disables, whose
+// pages are left out. file names the config for errors.
+func hugoLanguages(m map[string]any, file string, cfg *hugoConfig) (langs []hugoLang, off []string, err error) {
 	table, _ := m["languages"].(map[string]any)
 	if len(table) == 0 {
 		return nil, nil, nil
@@ -83,10 +84,16 @@ func hugoLanguages(m map[string]any, file, title, description, contentDir string
 			Language: Language{Key: key, Default: key == def,
 				Lang:        firstNonEmpty(code, key),
 				Name:        strings.TrimSpace(str(lm["languagename"])),
-				Title:       firstNonEmpty(strings.TrimSpace(str(lm["title"])), title),
-				Description: firstNonEmpty(strings.TrimSpace(str(params["description"])), strings.TrimSpace(str(lm["description"])), description)},
-			contentDir: contentDir,
+				Title:       firstNonEmpty(strings.TrimSpace(str(lm["title"])), cfg.title),
+				Description: firstNonEmpty(strings.TrimSpace(str(params["description"])), strings.TrimSpace(str(lm["description"])), cfg.description)},
+			contentDir: cfg.contentDir,
 			host:       strings.TrimRight(strings.TrimSpace(str(lm["baseurl"])), "/"),
+		}
+		if pl := lm["permalinks"]; pl != nil {
+			l.permalinks = map[string]string{}
+			if !readHugoPermalinks(pl, l.permalinks) {
+				cfg.warnings = append(cfg.warnings, Warning{File: file, Msg: "languages." + key + ".permalinks: only the section = pattern form is read; its posts get Hugo's default permalinks"})
+			}
 		}
 		l.weight, _ = strconv.Atoi(strings.TrimSpace(str(lm["weight"])))
 		if d := strings.TrimSpace(str(lm["contentdir"])); d != "" {
