@@ -67,9 +67,13 @@ func (f Feeds) Links(site *posts.Site) string {
 `, t, esc(o.RSSURL), t, esc(o.AtomURL), t, esc(o.JSONURL))
 }
 
-// fileURL is the public URL of a file in the output folder.
+// fileURL is the public URL of a file in the output folder (in a language's folder, at that language's URL).
 func fileURL(site *posts.Site, name string) string {
-	return site.URL + "/" + strings.TrimLeft(filepath.ToSlash(name), "/")
+	name = strings.TrimLeft(filepath.ToSlash(name), "/")
+	if u, ok := languageFileURL(site, name); ok {
+		return u
+	}
+	return site.URL + "/" + name
 }
 
 // feedSet is a group of the three feeds: the site's own, or one tag's or category's.

@@ -42,6 +42,18 @@ func languageSets(site *posts.Site, f Feeds) []feedSet {
 	return sets
 }
 
+// languageFileURL is the public URL of the file name (slash-separated, under the output folder) when it is
+// in a language's folder: under that language's URL, which on a site with a host for each language is not
+// the site's URL and that folder.
+func languageFileURL(site *posts.Site, name string) (string, bool) {
+	for _, l := range site.Languages {
+		if rest, ok := strings.CutPrefix(name, l.Path+"/"); ok && l.Path != "" {
+			return l.URL + "/" + rest, true
+		}
+	}
+	return "", false
+}
+
 // languageSet places set in language l's folder: its files under l.Path, their URLs under l.URL.
 func languageSet(l posts.Language, f Feeds, opt feed.Options, set feedSet) feedSet {
 	names := []string{f.RSS, f.Atom, f.JSON}

@@ -68,3 +68,24 @@ func TestBuildLanguages(t *testing.T) {
 		t.Errorf("fa/feed.xml lacks the Persian description:\n%s", feeds["fa/feed.xml"])
 	}
 }
+
+// TestChangedFeedsLanguages: the topics WebSub hubs hear of are the feeds' URLs, each at its language's
+// URL, also when a language has a host of its own.
+func TestChangedFeedsLanguages(t *testing.T) {
+	site := &posts.Site{URL: "https://en.example.org", Languages: []posts.Language{
+		{Key: "en", Path: "en", URL: "https://en.example.org", Default: true},
+		{Key: "fr", Path: "fr", URL: "https://fr.example.org"},
+		{Key: "de", Path: "de", URL: "https://en.example.org/de"},
+	}}
+	dir := t.TempDir()
+	f := Feeds{Dir: dir}
+	var outs []Output
+	for _, name := range []string{"en/feed.xml", "fr/atom.xml", "fr/tags/go/feed.json", "de/feed.xml", "french/feed.xml"} {
+		outs = append(outs, Output{Path: filepath.Join(dir, filepath.FromSlash(name)), Data: []byte("x")})
+	}
+	got := strings.Join(ChangedFeeds(site, f, outs), " ")
+	want := "https://en.example.org/feed.xml https://fr.example.org/atom.xml https://fr.example.org/tags/go/feed.json https://en.example.org/de/feed.xml https://en.example.org/french/feed.xml"
+	if got != want {
+		t.Errorf("got %s,\nwant %s", got, want)
+	}
+}
