@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -176,13 +177,17 @@ func addressKey(addr string) string {
 	return local + "@" + domain
 }
 
-var validFrequencies = []string{store.Immediate, store.Daily, store.Weekly}
+var validFrequencies = []string{store.Immediate, store.Daily, store.Weekly, store.Monthly}
 
 func (s *Server) subscribeForm(w http.ResponseWriter, r *http.Request) {
 	p := s.newPage("Subscribe to " + s.o.SiteTitle)
 	q := r.URL.Query()
 	p.Email, _ = checkAddress(q.Get("email")) // a site can link to the form with the address filled in
 	p.Frequencies = frequencies(q.Get("frequency"))
+	if err := s.fillChoices(r.Context(), p, store.MakeTags(q["tag"]...), q.Get("lang")); err != nil {
+		s.serverError(w, err)
+		return
+	}
 	s.render(w, http.StatusOK, "subscribe", p)
 }
 
@@ -201,12 +206,23 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	addr, ok := checkAddress(email)
-	if !ok || (freq != "" && !slices.Contains(validFrequencies, freq)) {
+	tags, lang, chosen, err := s.readChoices(r)
+	if err != nil {
+		s.log.Error("sign-up", "err", err)
+		s.unavailable(w)
+		return
+	}
+	if !ok || (freq != "" && !slices.Contains(validFrequencies, freq)) || !chosen {
 		p := s.newPage("Subscribe to " + s.o.SiteTitle)
 		p.Email, p.Name, p.Frequencies = strings.TrimSpace(email), name, frequencies(freq)
 		p.Error = "That is not an email address. Check it and try again: it should look like name@example.com."
-		if ok {
+		if ok && !chosen {
+			p.Error = "Choose among the topics and languages offered."
+		} else if ok {
 			p.Error = "Choose how often you want to get emails."
+		}
+		if err := s.fillChoices(r.Context(), p, tags, lang); err != nil {
+			s.log.Error("sign-up", "err", err)
 		}
 		s.render(w, http.StatusUnprocessableEntity, "subscribe", p)
 		return
@@ -238,7 +254,8 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) {
 		s.subscribed(w, addr)
 		return
 	}
-	err = s.o.Store.QueueSignUp(ctx, store.QueuedSignUp{Email: addr, Name: name, Frequency: freq, IP: ip.String(), At: now})
+	err = s.o.Store.QueueSignUp(ctx, store.QueuedSignUp{Email: addr, Name: name, Frequency: freq, Tags: tags, Lang: lang,
+		IP: ip.String(), At: now})
 	s.wrote(err)
 	if err != nil {
 		s.log.Error("sign-up", "err", err) // the store's errors do not quote the address
@@ -500,14 +517,18 @@ func (s *Server) preferencesPage(w http.ResponseWriter, r *http.Request) {
 		s.tokenError(w, err)
 		return
 	}
-	s.renderPreferences(w, http.StatusOK, tok, sub, "")
+	s.renderPreferences(r.Context(), w, http.StatusOK, tok, sub, "")
 }
 
-func (s *Server) renderPreferences(w http.ResponseWriter, status int, tok string, sub store.Subscriber, notice string) {
+func (s *Server) renderPreferences(ctx context.Context, w http.ResponseWriter, status int, tok string, sub store.Subscriber, notice string) {
 	p := s.newPage("Your email preferences")
-	p.Token, p.Name, p.Frequencies, p.Notice = tok, sub.Name, frequencies(sub.Frequency), notice
+	p.Token, p.Email, p.Name, p.Frequencies, p.Notice = tok, sub.Email, sub.Name, frequencies(sub.Frequency), notice
 	if notice == "" && sub.Status != store.Active && sub.Status != store.Pending {
 		p.Notice = "You are unsubscribed: you get no emails. What you choose here applies if you subscribe again."
+	}
+	if err := s.fillChoices(ctx, p, sub.Tags, sub.Lang); err != nil {
+		s.serverError(w, err)
+		return
 	}
 	s.render(w, status, "preferences", p)
 }
@@ -532,17 +553,29 @@ func (s *Server) preferences(w http.ResponseWriter, r *http.Request) {
 	}
 	freq := r.PostForm.Get("frequency")
 	if !slices.Contains(validFrequencies, freq) {
-		s.renderPreferences(w, http.StatusUnprocessableEntity, tok, sub, "Choose how often you want to get emails.")
+		s.renderPreferences(r.Context(), w, http.StatusUnprocessableEntity, tok, sub, "Choose how often you want to get emails.")
+		return
+	}
+	tags, lang, chosen, err := s.readChoices(r)
+	if err != nil {
+		s.serverError(w, err)
+		return
+	}
+	if !chosen {
+		s.renderPreferences(r.Context(), w, http.StatusUnprocessableEntity, tok, sub, "Choose among the topics and languages offered.")
 		return
 	}
 	name := cleanName(r.PostForm.Get("name"))
 	if err := s.o.Store.UpdateSubscriber(r.Context(), sub.ID, s.o.Now(), func(u *store.Subscriber) {
-		u.Name, u.Frequency = name, freq
+		u.Name, u.Frequency, u.Tags, u.Lang = name, freq, tags, lang
 	}); err != nil {
 		s.serverError(w, err)
 		return
 	}
 	how := frequencyLabel(freq)
+	if tags != "" {
+		how += " about " + strings.Join(tags.List(), ", ")
+	}
 	msg := "Saved: you will get " + how + "."
 	if sub.Status != store.Active && sub.Status != store.Pending {
 		msg = "Saved. You are unsubscribed, so you get nothing for now; if you subscribe again, you will get " + how + "."

@@ -73,7 +73,9 @@ type page struct {
 	Token          string
 	Email, Name    string
 	Frequencies    []option
-	PreferencesURL string // unsubscribe.html: a gentler way out
+	Topics         []option // the site's tags and categories: none checked is every post
+	Langs          []option // the site's languages, on a multilingual site; "" is its default
+	PreferencesURL string   // unsubscribe.html: a gentler way out
 }
 
 type link struct{ URL, ID, Text string }
@@ -105,6 +107,7 @@ var frequencyLabels = []option{
 	{Value: store.Immediate, Label: "Each new post, as it is published"},
 	{Value: store.Daily, Label: "A daily digest of the new posts"},
 	{Value: store.Weekly, Label: "A weekly digest of the new posts"},
+	{Value: store.Monthly, Label: "A monthly digest of the new posts"},
 }
 
 // frequencyLabel is the label of frequency f, starting in lower case for the middle of a sentence.

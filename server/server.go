@@ -94,6 +94,8 @@ type Store interface {
 	TakeLimit(ctx context.Context, key string, n int, window time.Duration, now time.Time) (int, error)
 	PruneLimits(ctx context.Context, now time.Time) (int, error)
 	CheckWrite(ctx context.Context, now time.Time) error
+	// Choices are the tags and languages of the site's posts: what a reader may pick on the forms.
+	Choices(ctx context.Context) (store.Choices, error)
 }
 
 // Server serves the pages. Make one with New; it runs a worker that handles the sign-ups queued in the

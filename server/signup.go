@@ -154,7 +154,7 @@ func (s *Server) handleSignup(ctx context.Context, j store.QueuedSignUp) error {
 			}
 			err = s.retry(ctx, func() (err error) {
 				sub, err = st.AddSubscriber(ctx, store.Subscriber{Email: j.Email, Name: j.Name, Frequency: freq,
-					Status: store.Pending, ConsentSource: store.FromWeb, ConsentAt: j.At, ConsentIP: j.IP}, j.At)
+					Tags: j.Tags, Lang: j.Lang, Status: store.Pending, ConsentSource: store.FromWeb, ConsentAt: j.At, ConsentIP: j.IP}, j.At)
 				return err
 			})
 			if errors.Is(err, store.ErrExists) {
