@@ -108,7 +108,10 @@ func loadHugo(ctx context.Context, opts Options) (*Site, error) {
 	s.appendPosts(ps)
 	refs := &hugoRefs{site: s, cfg: cfg, byPath: map[string]string{}, byName: map[string]string{}}
 	for i, p := range ps {
-		if p != nil {
+		// A ref names a page by its path, which its translations share: it is the default language's.
+		// (Hugo takes the translation in the language of the page that refers; Herald renders a page
+		// without knowing its language.)
+		if l := cfg.language(pages[i].lang); p != nil && (l == nil || l.Default) {
 			refs.add(pages[i].key(), p.URL)
 		}
 	}

@@ -159,3 +159,23 @@ languages:
 		t.Errorf("got %v, want the file and the setting", err)
 	}
 }
+
+// TestHugoLanguageRefs: a ref to a page that has translations in content folders of their own gives the
+// default language's page, never a translation's (which come after it here, in the order pages are read).
+func TestHugoLanguageRefs(t *testing.T) {
+	dir := writeSite(t, map[string]string{
+		"hugo.yaml":                  "baseURL: https://m.example/\nlanguages:\n  en: {weight: 1}\n  fa: {weight: 2, contentDir: translations/fa}\n  de: {weight: 3, contentDir: translations/de}\n",
+		"content/posts/a.md":         hugoConfigPost,
+		"content/posts/b.md":         "---\ntitle: B\ndate: 2024-03-03\n---\nSee [a]({{< relref \"posts/a\" >}}).\n",
+		"translations/fa/posts/a.md": hugoConfigPost,
+		"translations/de/posts/a.md": hugoConfigPost,
+	})
+	s := loadHugoSite(t, dir, Options{})
+	b := postByPath(s, "content/posts/b.md")
+	if _, err := s.Render(t.Context(), []*Post{b}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.ContentHTML, `href="https://m.example/posts/a/"`) {
+		t.Errorf("got %s, want a link to https://m.example/posts/a/", b.ContentHTML)
+	}
+}
