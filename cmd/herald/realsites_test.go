@@ -296,3 +296,33 @@ func parseFeedLink(t *testing.T, data []byte) string {
 	}
 	return strings.TrimSuffix(f.Link, "/") + "/"
 }
+
+// TestHugoURLIDs: with ids: url, the ids of Herald's feeds are the guids of Hugo's own RSS feed of the
+// posts (each post's permalink), read from Hugo's build of testdata/sites/hugo-shortcodes.
+func TestHugoURLIDs(t *testing.T) {
+	dir := copyTestSite(t, "hugo-shortcodes")
+	out := hugoBuild(t, dir)
+	if err := os.WriteFile(filepath.Join(dir, "herald.yaml"), []byte("ids: url\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, err := runHerald(t, testEnv(), "build", "-C", dir, "--limit", "0"); err != nil {
+		t.Fatalf("herald build: %v\n%s", err, errOut)
+	}
+	ids := func(path string) []string {
+		var l []string
+		for _, it := range parseFeed(t, path).Items {
+			l = append(l, it.GUID)
+		}
+		slices.Sort(l)
+		return l
+	}
+	want := ids(filepath.Join(out, "posts", "index.xml"))
+	if len(want) != 4 {
+		t.Fatalf("Hugo's guids: got %v, want the site's 4 posts", want)
+	}
+	for _, f := range []string{"feed.xml", "atom.xml", "feed.json"} {
+		if got := ids(filepath.Join(dir, "public", f)); !slices.Equal(got, want) {
+			t.Errorf("%s: Herald's ids %v, Hugo's guids %v", f, got, want)
+		}
+	}
+}
