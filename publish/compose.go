@@ -120,7 +120,17 @@ func composer(ctx context.Context, st Sender, m *Mail, prep *prepared, d store.D
 	if err != nil {
 		return nil, err
 	}
-	return func() (*mailer.Message, error) { return pp.Message(r, key, now) }, nil
+	var returnPath string
+	if testTo == "" && m.ReturnPath != nil {
+		returnPath = m.ReturnPath(d.ID)
+	}
+	return func() (*mailer.Message, error) {
+		msg, err := pp.Message(r, key, now)
+		if err == nil && returnPath != "" {
+			err = msg.SetReturnPath(returnPath)
+		}
+		return msg, err
+	}, nil
 }
 
 // closeDelivery records a delivery that can never be sent as failed.

@@ -22,6 +22,9 @@ type Mail struct {
 	Dial     func(ctx context.Context) (mailer.Sender, error)
 	Where    string      // "smtp.example.com:587" or the outbox folder, for messages
 	Links    token.Links // the signed links of herald serve's pages; zero without base_url
+	// ReturnPath, when set, gives each delivery's message its own envelope sender (a VERP address that
+	// names the delivery: see package inbox); nil: the From address.
+	ReturnPath func(deliveryID int64) string
 }
 
 // SendOptions tune Send.

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/heraldhq/herald/inbox"
+	"github.com/heraldhq/herald/token"
 )
 
 // envInboxPassword is the IMAP mailbox's password; envInboxPassword+"_FILE" names a file holding it.
@@ -154,4 +155,18 @@ func (c *config) checkInbox(bad func(key, value, want string)) {
 	if _, err := inbox.ParseIMAPURL(c.Inbox); err != nil {
 		bad("inbox", strconv.Quote(c.Inbox), "want a Maildir folder, or imap://USER@HOST[:PORT]/MAILBOX or imaps://...")
 	}
+}
+
+// returnPath makes each delivery's envelope sender from return_path (nil when it is not set): a VERP
+// address whose token, signed with the secret, names the delivery, so that herald inbox matches a bounce
+// sent back to it.
+func returnPath(c config) (func(int64) string, error) {
+	if c.ReturnPath == "" {
+		return nil, nil
+	}
+	if len(c.Secret) < token.MinSecret {
+		return nil, fmt.Errorf("return_path is set but secret is missing or shorter than %d characters: its tokens are signed with it; herald init writes one to .herald/secret (or set HERALD_SECRET to a long random string)", token.MinSecret)
+	}
+	pattern, secret := c.ReturnPath, []byte(c.Secret)
+	return func(id int64) string { return inbox.ReturnPath(pattern, secret, id) }, nil
 }

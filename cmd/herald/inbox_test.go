@@ -11,10 +11,12 @@ import (
 
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/heraldhq/herald/internal/imaptest"
+	"github.com/heraldhq/herald/internal/mailpittest"
+	"github.com/heraldhq/herald/store"
 )
 
 // inboxSite is mailSite with a new post sent to ann, cy, dee and eve (bob is weekly: nothing yet); it
-// returns the site and the Message-ID each was sent.
+// returns the site and, for mail sent to the outbox, the Message-ID each was sent.
 func inboxSite(t *testing.T, extra string) (string, map[string]string) {
 	t.Helper()
 	dir := mailSite(t, "unsubscribe_mailto: mailto:unsubscribe@blog.example.com?subject=unsubscribe\n"+extra)
@@ -34,6 +36,9 @@ func inboxSite(t *testing.T, extra string) (string, map[string]string) {
 		t.Fatalf("send: %v\n%s", err, out)
 	}
 	ids := map[string]string{}
+	if strings.Contains(extra, "transport:") {
+		return dir, nil // sent over SMTP: the test reads its server
+	}
 	for _, m := range maildir(t, filepath.Join(dir, ".herald", "outbox")) {
 		to, err := mail.ParseAddress(m.Header.Get("To"))
 		if err != nil {
@@ -267,5 +272,75 @@ func TestInboxSettings(t *testing.T) {
 	_, _, err = runHerald(t, testEnv(), "inbox", "-C", dir)
 	if err == nil || !strings.Contains(err.Error(), "set inbox") {
 		t.Errorf("no inbox: %v", err)
+	}
+}
+
+// TestInboxReturnPath: with return_path set, each message goes out over SMTP (mailpit) from its own VERP
+// address; a bounce sent back to that address, which quotes nothing of the message (no Message-ID, no
+// headers), is matched by the address alone in a Maildir inbox and marks ann bounced; a bounce to a
+// forged token stays unmatched.
+func TestInboxReturnPath(t *testing.T) {
+	mp := mailpittest.Start(t, "--smtp-auth-allow-insecure")
+	box := filepath.Join(t.TempDir(), "Maildir")
+	dir, _ := inboxSite(t, fmt.Sprintf("transport: smtp://127.0.0.1:%d?tls=none\nreturn_path: bounces+{token}@blog.example.com\ninbox: %s\n", mp.SMTPPort, box))
+	paths := map[string]string{}
+	for _, m := range mp.Messages(t) {
+		rp := mp.Headers(t, m.ID)["Return-Path"]
+		if len(rp) != 1 || len(m.To) != 1 {
+			t.Fatalf("message to %v: Return-Path %q", m.To, rp)
+		}
+		paths[m.To[0].Address] = strings.Trim(rp[0], "<>")
+	}
+	ann := paths["ann@example.com"]
+	if !strings.HasPrefix(ann, "bounces+") || !strings.HasSuffix(ann, "@blog.example.com") || ann == paths["cy@example.org"] || len(paths) != 4 {
+		t.Fatalf("return paths %q: want one bounces+TOKEN@blog.example.com each", paths)
+	}
+	bounce := func(id, to string) string {
+		return crlf(fmt.Sprintf(`From: MAILER-DAEMON@mx.example.com
+To: %s
+Subject: failure notice
+Message-ID: %s
+Content-Type: multipart/report; report-type=delivery-status; boundary="b"
+
+--b
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.com
+
+Final-Recipient: rfc822; ann@example.com
+Action: failed
+Status: 5.1.1
+
+--b--
+`, to, id))
+	}
+	for _, sub := range []string{"tmp", "new", "cur"} {
+		os.MkdirAll(filepath.Join(box, sub), 0o700)
+	}
+	forged := strings.Replace(ann, "bounces+", "bounces+x", 1)
+	os.WriteFile(filepath.Join(box, "new", "1.dsn"), []byte(bounce("<b1@mx.example.com>", ann)), 0o600)
+	os.WriteFile(filepath.Join(box, "new", "2.dsn"), []byte(bounce("<b2@mx.example.com>", forged)), 0o600)
+	out, _, err := runHerald(t, testEnv(), "inbox", "-C", dir)
+	if err != nil {
+		t.Fatalf("inbox: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "hard bounces recorded:   1\n") || !strings.Contains(out, "unmatched, left:       1\n    <b2@mx.example.com>\n") {
+		t.Errorf("output:\n%s", out)
+	}
+	st, err := openTestStore(t, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for email, want := range map[string]string{"ann@example.com": store.Bounced, "cy@example.org": store.Active} {
+		if s, err := st.SubscriberByEmail(t.Context(), email); err != nil || s.Status != want {
+			t.Errorf("%s: %s, %v; want %s", email, s.Status, err, want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(box, ".Processed", "cur", "1.dsn:2,S")); err != nil {
+		t.Errorf("the handled bounce was not moved: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(box, "new", "2.dsn")); err != nil {
+		t.Errorf("the unmatched bounce was not left: %v", err)
 	}
 }

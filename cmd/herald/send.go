@@ -171,6 +171,9 @@ func (b *build) mail(getenv func(string) string, outbox string, test bool) (*pub
 	} else if c.UnsubscribeMailto == "" {
 		return nil, mailer.ErrNoUnsubscribe
 	}
+	if ms.ReturnPath, err = returnPath(c); err != nil {
+		return nil, err
+	}
 	opts := mailer.Options{
 		From: *from, SiteTitle: b.site.Title, SiteURL: b.site.URL, Lang: b.site.Lang, PostalAddress: c.PostalAddress,
 		UnsubscribeMailto: c.UnsubscribeMailto, FullContent: c.EmailContent != "excerpt", MaxDigestPosts: c.MaxDigestPosts,
