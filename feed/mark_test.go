@@ -115,3 +115,25 @@ func TestWriteFilesGuard(t *testing.T) {
 		t.Fatalf("unguarded: got %v, %v; want feed.xml replaced", changed, err)
 	}
 }
+
+// FuzzMarked: whatever a site's title, description and posts hold, Herald's own feeds carry its mark, and
+// no document makes Marked panic.
+func FuzzMarked(f *testing.F) {
+	f.Add("Blog", "<generator>Jekyll</generator>", `{"_herald": 1}`)
+	f.Add("]]>\x00", "<item>", "\"items\": [")
+	f.Fuzz(func(t *testing.T, title, desc, content string) {
+		Marked([]byte(title + desc + content))
+		items := testItems()
+		items[0].Title, items[0].ContentHTML, items[0].Summary = title, content, desc
+		o := Options{Title: title, Description: desc, SiteURL: "https://x.example/"}
+		for _, render := range []func(Options, []*posts.Post) ([]byte, error){RSS, Atom, JSON} {
+			b, err := render(o, items)
+			if err != nil {
+				continue
+			}
+			if ok, gen := Marked(b); !ok {
+				t.Fatalf("Herald's own feed not recognised (generator %q):\n%.400s", gen, b)
+			}
+		}
+	})
+}
