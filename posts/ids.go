@@ -1,6 +1,7 @@
 package posts
 
 import (
+	"bytes"
 	"fmt"
 	"net/url"
 	"path"
@@ -35,6 +36,11 @@ func (s *Site) UseIDs(scheme string) error {
 	if scheme == IDsJekyll && s.Kind != "jekyll" {
 		return fmt.Errorf("posts: ids %s is for Jekyll sites, and this is a %s site; use url (the post's URL) or tag", scheme, s.Kind)
 	}
+	defaultSlug := false // a front matter default sets slug
+	for _, d := range s.defaults {
+		_, ok := d.values["slug"]
+		defaultSlug = defaultSlug || ok
+	}
 	for _, p := range s.Posts {
 		if p.hasID {
 			continue
@@ -43,13 +49,24 @@ func (s *Site) UseIDs(scheme string) error {
 			p.ID = p.URL
 			continue
 		}
-		data := p.Data
-		if data == nil { // a post from the cache: its front matter may set the slug
-			data = s.frontMatterData(p)
-		}
-		p.ID = s.URL + jekyllDocID(strings.TrimPrefix(p.URL, s.URL), jekyllSlug(p, data))
+		p.ID = s.URL + jekyllDocID(strings.TrimPrefix(p.URL, s.URL), jekyllSlug(p, s.slugData(p, defaultSlug)))
 	}
 	return checkIDs(s.Posts)
+}
+
+// slugData is the front matter that may hold p's slug. A post from the cache has none in memory: its file
+// is parsed again only when it (or a default) may set one, which spares a large site parsing every post.
+func (s *Site) slugData(p *Post, defaultSlug bool) map[string]any {
+	if p.Data != nil {
+		return p.Data
+	}
+	if !defaultSlug {
+		src, err := s.files.ReadFile(p.Path)
+		if err != nil || !bytes.Contains(src, []byte("slug")) {
+			return nil
+		}
+	}
+	return s.frontMatterData(p)
 }
 
 // jekyllSlug is Jekyll's data["slug"] for a post: the front matter's (or its defaults'), else the file
