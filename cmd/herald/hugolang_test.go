@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"golang.org/x/net/html"
 )
 
 // TestHugoLanguagesAgainstHugo: Hugo builds the three-language site of posts/testdata/hugo-multilingual
@@ -106,5 +109,43 @@ fa: {baseURL: "https://fa.polyglot.example.org/blog/"}
 				}
 			}
 		})
+	}
+}
+
+// TestHugoLanguagesEmail: the email of a post of the three-language site is in the post's language, with
+// dir="rtl" for Persian, through the whole command (the site loaded, the post rendered and composed).
+func TestHugoLanguagesEmail(t *testing.T) {
+	dir := copyDir(t, filepath.Join("..", "..", "posts", "testdata", "hugo-multilingual"))
+	if out, _, err := runHerald(t, testEnv(), "init", "-C", dir, "--from", "Ann <ann@example.com>", "--postal-address", "Ann, 1 Main Street, Springfield"); err != nil {
+		t.Fatalf("herald init: %v\n%s", err, out)
+	}
+	for _, tt := range []struct{ post, lang, dir string }{
+		{"content-fa/posts/rich-content.md", "fa-IR", "rtl"},
+		{"content/posts/markdown-syntax.fr.md", "fr-FR", ""},
+		{"content/posts/markdown-syntax.md", "en-US", ""},
+	} {
+		out := t.TempDir()
+		if _, stderr, err := runHerald(t, testEnv(), "preview", tt.post, "-C", dir, "--out", out); err != nil {
+			t.Fatalf("herald preview %s: %v\n%s", tt.post, err, stderr)
+		}
+		b, err := os.ReadFile(filepath.Join(out, "herald-preview.html"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc, err := html.Parse(bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		root := map[string]string{}
+		for n := doc.FirstChild; n != nil; n = n.NextSibling {
+			if n.Type == html.ElementNode && n.Data == "html" {
+				for _, a := range n.Attr {
+					root[a.Key] = a.Val
+				}
+			}
+		}
+		if root["lang"] != tt.lang || root["dir"] != tt.dir {
+			t.Errorf("%s: <html lang=%q dir=%q>, want lang=%q dir=%q", tt.post, root["lang"], root["dir"], tt.lang, tt.dir)
+		}
 	}
 }
