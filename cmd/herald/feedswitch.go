@@ -276,7 +276,7 @@ func feedSwitch(found []siteFeed) (settings string, notes []string) {
 			continue
 		}
 		paths[f.format], used[f.path] = f.path, true
-		fmt.Fprintf(&b, "# %s writes %s (%s): %s, or the two both write it.\n", f.by, f.path, formatName(f.format), f.stop)
+		fmt.Fprintf(&b, "# %s writes %s (%s). So that only Herald writes it:\n#   %s.\n", f.by, f.path, formatName(f.format), f.stop)
 		notes = append(notes, fmt.Sprintf("%s writes %s (%s): herald.yaml has Herald write it instead, with the same ids; %s, or the two both write it (Herald refuses to replace a file it did not write)", f.by, f.path, formatName(f.format), f.stop))
 		if ids == "" {
 			ids = f.ids
