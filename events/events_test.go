@@ -190,6 +190,15 @@ func TestPostmark(t *testing.T) {
 	s.expect("delivery", s.post("/postmark", delivery, good), 200, after)
 	s.expect("the delivery again", s.post("/postmark", delivery, good), 200, after)
 	s.expect("an open", s.post("/postmark", []byte(`{"RecordType":"Open","MessageID":"x","Recipient":"ann@example.com"}`), good), 200, after)
+
+	// The Metadata Herald sent comes back in the event: it names the delivery.
+	meta := []byte(fmt.Sprintf(`{"RecordType":"Bounce","ID":4323372099,"Type":"SoftBounce","TypeCode":4096,"MessageID":"9a1b",
+		"Details":"452 4.2.2 mailbox full","Email":"ann@example.com","BouncedAt":"2026-03-02T10:00:00Z",
+		"Metadata":{"herald_message_id":%q}}`, strings.Trim(s.mid[s.ann.ID], "<>")))
+	after = annActive + "bob@example.com unsubscribed complained=true; " +
+		fmt.Sprintf("postmark delivered s%d dfalse; postmark hard_bounce s%d dfalse; postmark complaint s%d dfalse; postmark soft_bounce s%d dtrue; ",
+			s.ann.ID, s.ann.ID, s.bob.ID, s.ann.ID)
+	s.expect("a bounce with Herald's Message-ID in its Metadata", s.post("/postmark", meta, good), 200, after)
 	s.expect("another provider's path", s.post("/mailgun", delivery, good), 404, after)
 }
 

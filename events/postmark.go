@@ -17,8 +17,10 @@ import (
 //
 // The payloads (https://postmarkapp.com/developer/webhooks/bounce-webhook,
 // .../delivery-webhook, .../spam-complaint-webhook) name Postmark's own MessageID, not the Message-ID
-// header Herald sent, so an event is matched by its recipient's address; an event carries no time
-// signed, and is replayed under its id: a bounce's or complaint's ID, a delivery's MessageID.
+// header Herald sent; but they echo the message's Metadata, where Herald's sender puts its Message-ID
+// (mailer.PostmarkMessageIDKey), so an event is matched to its delivery by it, and by its recipient's
+// address when a message had none. An event carries no time signed, and is replayed under its id: a
+// bounce's or complaint's ID, a delivery's MessageID.
 type postmarkEvent struct {
 	RecordType  string // Bounce, Delivery, SpamComplaint (and others Herald does not take)
 	ID          int64  // a bounce's or complaint's
@@ -30,7 +32,11 @@ type postmarkEvent struct {
 	Description string
 	BouncedAt   time.Time
 	DeliveredAt time.Time
+	Metadata    map[string]string // as sent: Herald's Message-ID under postmarkMessageIDKey
 }
+
+// postmarkMessageIDKey is mailer.PostmarkMessageIDKey: the Metadata field of Herald's Message-ID.
+const postmarkMessageIDKey = "herald_message_id"
 
 func (h *hooks) postmark(r *http.Request, body []byte) ([]store.Event, error) {
 	user, pass, ok := r.BasicAuth()
@@ -41,7 +47,7 @@ func (h *hooks) postmark(r *http.Request, body []byte) ([]store.Event, error) {
 	if err := json.Unmarshal(body, &p); err != nil {
 		return nil, fmt.Errorf("%w: Postmark event: %v", errBadEvent, err)
 	}
-	e := store.Event{Recipient: p.Email, Detail: p.Details, At: p.BouncedAt}
+	e := store.Event{Recipient: p.Email, Detail: p.Details, At: p.BouncedAt, MessageID: p.Metadata[postmarkMessageIDKey]}
 	switch p.RecordType {
 	case "Delivery":
 		e.Kind, e.Recipient, e.At = store.EventDelivered, p.Recipient, p.DeliveredAt

@@ -16,7 +16,8 @@ import (
 //
 //   - POST https://api.postmarkapp.com/email, JSON, with the server token in X-Postmark-Server-Token and
 //     Accept: application/json; the body holds From, To (at most 50 recipients), Subject, TextBody and/or
-//     HtmlBody, Headers as a list of {Name, Value}, TrackOpens, TrackLinks and MessageStream.
+//     HtmlBody, Headers as a list of {Name, Value}, TrackOpens, TrackLinks, MessageStream and Metadata (at
+//     most 10 fields, names of up to 20 characters, values of up to 80, echoed in the webhooks).
 //   - 200 answers {To, SubmittedAt, MessageID, ErrorCode: 0, Message: "OK"}. 401: a missing or wrong token.
 //     413: the request is over 10 MB. 422: the body is {ErrorCode, Message}, with the API error codes: 10 bad
 //     or missing token, 100 maintenance, 300 invalid email request, 400 sender signature not found, 401 sender
@@ -82,6 +83,23 @@ type postmarkEmail struct {
 	TrackOpens    bool
 	TrackLinks    string
 	MessageStream string
+	// Metadata is echoed back in Postmark's webhooks, which name only Postmark's own MessageID: Herald's
+	// Message-ID goes there, for the events to find their delivery.
+	Metadata map[string]string `json:",omitempty"`
+}
+
+// PostmarkMessageIDKey is the Metadata field that carries Herald's Message-ID, without its angle
+// brackets. Postmark takes field names of up to 20 characters and values of up to 80: a longer Message-ID
+// is left out, and the events are matched by address.
+const PostmarkMessageIDKey = "herald_message_id"
+
+// postmarkMetadata is a message's Metadata.
+func postmarkMetadata(messageID string) map[string]string {
+	id := strings.TrimSuffix(strings.TrimPrefix(messageID, "<"), ">")
+	if id == "" || len(id) > 80 {
+		return nil
+	}
+	return map[string]string{PostmarkMessageIDKey: id}
 }
 
 type postmarkHeader struct{ Name, Value string }
@@ -100,7 +118,7 @@ func (s *PostmarkSender) Send(ctx context.Context, m *Message) error {
 		return err
 	}
 	e := postmarkEmail{From: f.From, To: f.To, Subject: f.Subject, TextBody: f.Text, HtmlBody: f.HTML,
-		TrackLinks: "None", MessageStream: s.c.Stream}
+		TrackLinks: "None", MessageStream: s.c.Stream, Metadata: postmarkMetadata(m.MessageID)}
 	for _, h := range f.Headers {
 		e.Headers = append(e.Headers, postmarkHeader{h.Name, h.Value})
 	}

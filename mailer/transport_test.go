@@ -95,6 +95,9 @@ func TestAPITransportsSend(t *testing.T) {
 			if _, ok := g.Headers["Date"]; ok {
 				t.Errorf("Date went as a custom header: it is the provider's, and would change a retry's body")
 			}
+			if id := g.Metadata[PostmarkMessageIDKey]; kind == apitest.Postmark && "<"+id+">" != m.MessageID {
+				t.Errorf("Postmark Metadata %v: want %s = the Message-ID", g.Metadata, PostmarkMessageIDKey)
+			}
 			if kind == apitest.Resend && g.Key != idempotencyKey(m.MessageID) {
 				t.Errorf("Idempotency-Key %q, want %q", g.Key, idempotencyKey(m.MessageID))
 			}

@@ -37,6 +37,7 @@ type Message struct {
 	HTML      string            // Postmark, Resend: the HTML part
 	Raw       []byte            // Mailgun: the MIME as posted
 	Key       string            // Resend: the Idempotency-Key
+	Metadata  map[string]string // Postmark: the Metadata, which its webhooks echo
 	ID        string            // the id the server gave it
 }
 

@@ -15,8 +15,9 @@ import (
 // postmark answers POST /email as Postmark's Email API reference documents it (postmarkapp.com/developer/
 // api/email-api, /developer/api/overview): the server token in X-Postmark-Server-Token (else 401), JSON in
 // and out (Accept and Content-Type application/json), at most 10 MB (else 413), From and To required, at
-// most 50 recipients, TextBody or HtmlBody; a bad request is 422 with {ErrorCode, Message}; success is 200
-// with {To, SubmittedAt, MessageID, ErrorCode: 0, Message: "OK"}.
+// most 50 recipients, TextBody or HtmlBody, Metadata of at most 10 fields (names of up to 20 characters,
+// values of up to 80); a bad request is 422 with {ErrorCode, Message}; success is 200 with {To, SubmittedAt,
+// MessageID, ErrorCode: 0, Message: "OK"}.
 func (s *Server) postmark(w http.ResponseWriter, r *http.Request) {
 	n := s.count()
 	if r.Method != http.MethodPost || r.URL.Path != "/email" {
@@ -85,6 +86,16 @@ func (s *Server) postmark(w http.ResponseWriter, r *http.Request) {
 		bad(fmt.Sprintf("Invalid 'From' address: '%s'.", e.From))
 		return
 	}
+	if len(e.Metadata) > 10 {
+		bad("Metadata: at most 10 fields")
+		return
+	}
+	for k, v := range e.Metadata {
+		if k == "" || len(k) > 20 || len(v) > 80 {
+			bad(fmt.Sprintf("Metadata field %q: names of 1 to 20 characters, values of at most 80", k))
+			return
+		}
+	}
 	headers := map[string]string{}
 	for _, h := range e.Headers {
 		if h.Name == "" || strings.ContainsAny(h.Name+h.Value, "\r\n") {
@@ -96,7 +107,7 @@ func (s *Server) postmark(w http.ResponseWriter, r *http.Request) {
 	if s.refused(w, to[0].Address, n) {
 		return
 	}
-	id := s.store(Message{To: to[0].Address, MessageID: headers["Message-ID"], Subject: e.Subject, Headers: headers, Text: e.TextBody, HTML: e.HtmlBody})
+	id := s.store(Message{To: to[0].Address, MessageID: headers["Message-ID"], Subject: e.Subject, Headers: headers, Text: e.TextBody, HTML: e.HtmlBody, Metadata: e.Metadata})
 	writeJSON(w, http.StatusOK, fmt.Sprintf(`{"To":%q,"SubmittedAt":"2026-12-07T10:00:00.0000000-05:00","MessageID":%q,"ErrorCode":0,"Message":"OK"}`, e.To, id))
 }
 
