@@ -7,13 +7,13 @@ import (
 	"io"
 	"os"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/heraldhq/herald/mailer"
 	"github.com/heraldhq/herald/posts"
 	"github.com/heraldhq/herald/store"
 	"github.com/heraldhq/herald/token"
+	"github.com/schollz/progressbar/v3"
 )
 
 // Mail is how messages are made and where they go, built from the configuration by the caller.
@@ -35,10 +35,22 @@ type SendOptions struct {
 	RetryUnknown               bool              // send again what a stopped run may have handed over
 	RetryUnknownSince          time.Time         // with RetryUnknown, only what was first tried at or after it; zero: all
 	Ledger                     mailer.Ledger     // nil: the store; a benchmark passes one that records nothing
+	RetryNow                   bool              // deferred messages are due at once, whatever their next attempt
+	Result                     *SendResult       // filled in with what the run did, when not nil
 	Plan                       store.PlanOptions // when digests fall due, and the site's default language (PlanOptions)
 	Out                        io.Writer         // the summary
 	Log                        io.Writer         // warnings and the progress bar
 }
+
+// SendResult is what a Send did: its messages by outcome, and the deliveries it skipped (they wait, or
+// were closed). Where is where the messages went ("" when nothing was due).
+type SendResult struct {
+	Where                                    string
+	Sent, Deferred, Failed, Unknown, Skipped int
+}
+
+// endOfTime is when every deferred message is due: with RetryNow, Send claims them at once.
+var endOfTime = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // Sender is what sending needs of the store.
 type Sender interface {
@@ -79,7 +91,11 @@ func Send(ctx context.Context, site *posts.Site, st Sender, mail func() (*Mail, 
 	if _, err := st.PlanWith(ctx, now, o.Plan); err != nil {
 		return err
 	}
-	due, err := st.Due(ctx, now, 1)
+	dueAt := now
+	if o.RetryNow {
+		dueAt = endOfTime
+	}
+	due, err := st.Due(ctx, dueAt, 1)
 	if err != nil {
 		return err
 	}
@@ -103,7 +119,7 @@ func Send(ctx context.Context, site *posts.Site, st Sender, mail func() (*Mail, 
 		Dial: m.Dial, Ledger: ledger,
 		Connections: o.Connections, PerConnection: o.PerConnection, Rate: o.Rate,
 	}
-	p := &producer{site: site, st: st, mail: m, prepared: newPrepared(m.Composer), now: now, log: o.Log, posts: byID(site), rendered: map[string]bool{},
+	p := &producer{site: site, st: st, mail: m, prepared: newPrepared(m.Composer), now: now, dueAt: dueAt, log: o.Log, posts: byID(site), rendered: map[string]bool{},
 		recordedHash: make(map[string]string, len(recorded)), removed: map[string]bool{}}
 	for _, it := range recorded {
 		p.recordedHash[it.ID] = it.Hash
@@ -118,11 +134,12 @@ func Send(ctx context.Context, site *posts.Site, st Sender, mail func() (*Mail, 
 		defer close(jobs)
 		prodErr = p.run(pctx, jobs)
 	}()
-	if bar := progressBar(ctx, st, o.Log); bar != nil {
+	bar := progressBar(ctx, st, o.Log)
+	if bar != nil {
 		eng.Progress = bar.add
-		defer bar.done()
 	}
 	counts, err := eng.Run(ctx, jobs)
+	bar.done() // its line ends before the summary
 	stopProducer()
 	for range jobs { // let the producer see it
 	}
@@ -131,6 +148,10 @@ func Send(ctx context.Context, site *posts.Site, st Sender, mail func() (*Mail, 
 	}
 	fmt.Fprintf(o.Out, "mail (%s): sent %d, deferred %d, failed %d, unknown %d, skipped %d\n", m.Where,
 		counts[mailer.Sent], counts[mailer.Deferred], counts[mailer.Failed], counts[mailer.Unknown], p.skipped)
+	if o.Result != nil {
+		*o.Result = SendResult{Where: m.Where, Sent: counts[mailer.Sent], Deferred: counts[mailer.Deferred],
+			Failed: counts[mailer.Failed], Unknown: counts[mailer.Unknown], Skipped: p.skipped}
+	}
 	if err == nil && ctx.Err() != nil {
 		err = errors.New("interrupted: what was not sent stays queued for the next run")
 	}
@@ -144,6 +165,7 @@ type producer struct {
 	mail         *Mail
 	prepared     *prepared
 	now          time.Time
+	dueAt        time.Time // what is due at it is claimed: now, or the end of time with RetryNow
 	log          io.Writer
 	posts        map[string]*posts.Post // the site's posts by id
 	recordedHash map[string]string      // what publish recorded of each id
@@ -155,7 +177,7 @@ type producer struct {
 func (p *producer) run(ctx context.Context, jobs chan<- mailer.Job) error {
 	var after int64 // page by id: what a run has taken is never taken again, whatever became of it
 	for ctx.Err() == nil {
-		fresh, err := p.st.ClaimAfter(ctx, p.now, after, 200) // other senders may share the queue
+		fresh, err := p.st.ClaimAfter(ctx, p.dueAt, after, 200) // other senders may share the queue
 		if err != nil {
 			return err
 		}
@@ -279,11 +301,13 @@ func byID(site *posts.Site) map[string]*posts.Post {
 	return m
 }
 
-// progress draws a one-line progress bar on a terminal.
+// progress is the progress bar of a send on a terminal: messages sent of those due, the rate, and the
+// time left (github.com/schollz/progressbar, which draws it well).
 type progress struct {
-	w           io.Writer
-	total, seen int
-	last        time.Time
+	w    io.Writer
+	bar  *progressbar.ProgressBar
+	seen int
+	last time.Time
 }
 
 // progressBar returns a bar when w is a terminal and more than a few messages are to go; else nil.
@@ -299,20 +323,39 @@ func progressBar(ctx context.Context, st Sender, w io.Writer) *progress {
 	if err != nil || c[store.Queued]+c[store.Deferred] <= 10 {
 		return nil
 	}
-	return &progress{w: w, total: c[store.Queued] + c[store.Deferred]}
+	return newProgress(w, c[store.Queued]+c[store.Deferred])
 }
 
+func newProgress(w io.Writer, total int) *progress {
+	return &progress{w: w, bar: progressbar.NewOptions(total,
+		progressbar.OptionSetWriter(w),
+		progressbar.OptionSetDescription("sending"),
+		progressbar.OptionSetWidth(30),
+		progressbar.OptionShowCount(),
+		progressbar.OptionShowIts(),
+		progressbar.OptionSetItsString("msg"),
+		progressbar.OptionSetPredictTime(true),
+	)}
+}
+
+// add counts a message, and draws the bar at most every 100 ms.
 func (p *progress) add(mailer.Result) {
 	p.seen++
-	if now := time.Now(); now.Sub(p.last) > 100*time.Millisecond || p.seen == p.total {
+	if now := time.Now(); now.Sub(p.last) >= 100*time.Millisecond {
 		p.last = now
-		const width = 30
-		n := min(width*p.seen/max(p.total, 1), width)
-		fmt.Fprintf(p.w, "\rsending [%s%s] %d/%d", strings.Repeat("#", n), strings.Repeat(" ", width-n), p.seen, p.total)
+		p.bar.Set(p.seen) //nolint:errcheck // a bar that cannot draw is no reason to stop sending
 	}
 }
 
-func (p *progress) done() { fmt.Fprintln(p.w) }
+// done draws the bar as it stands and ends its line; nil does nothing.
+func (p *progress) done() {
+	if p == nil {
+		return
+	}
+	p.bar.Set(p.seen) //nolint:errcheck // as in add
+	p.bar.Exit()      //nolint:errcheck // as in add
+	fmt.Fprintln(p.w)
+}
 
 // Plural says "1 post is" or "3 posts are".
 func Plural(n int, one, many string) string {

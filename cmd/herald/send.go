@@ -24,8 +24,10 @@ type sendFlags struct {
 	dryRun       string // a folder to write the messages to instead of sending them
 	testTo       string // an address to send one copy of each message to instead
 	retryUnknown bool
-	approve      string        // a held post whose mail may go (see choices.go)
-	ledger       mailer.Ledger // nil: the store; a benchmark passes one that records nothing
+	retryNow     bool                // deferred messages go at once
+	result       *publish.SendResult // filled in by the send, for --json
+	approve      string              // a held post whose mail may go (see choices.go)
+	ledger       mailer.Ledger       // nil: the store; a benchmark passes one that records nothing
 }
 
 func (f *sendFlags) register(fs *flag.FlagSet) {
@@ -47,6 +49,7 @@ Flags:
 	bf.register(fs)
 	sf.register(fs)
 	fs.StringVar(&sf.dryRun, "dry-run", "", "write the messages that would be sent into this `folder` (a Maildir) and change nothing")
+	fs.BoolVar(&sf.retryNow, "retry-now", false, "send the deferred messages now, without waiting for their next try (herald status shows them)")
 	fs.StringVar(&sf.testTo, "test-to", "", "send one copy of each message that is due to this `address`, with [TEST] in the subject, and change nothing")
 	fs.StringVar(&sf.approve, "approve", "", "let the held mail of `POST` go (its file, id or slug; hold: true holds every new post's), then send what is due")
 	if err := parseFlags(fs, args); err != nil {
@@ -138,6 +141,7 @@ func sendDue(ctx context.Context, b *build, st store.Store, getenv func(string) 
 		DeferredMaxAge: b.cfg.deferredMaxAge(), RetryUnknown: sf.retryUnknown, Ledger: sf.ledger,
 		Out: stdout, Log: stderr, Plan: b.cfg.planOptions(b.site),
 	}
+	o.RetryNow, o.Result = sf.retryNow, sf.result
 	if !sf.retryUnknown && idempotentTransport(b.cfg.transport()) {
 		// Sent again with the same key, an unknown message is not sent twice, for as long as the provider
 		// keeps the key: Resend keeps it 24 hours. An older one waits for --retry-unknown, as on SMTP.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"html/template"
 	"io"
 	"log/slog"
 	"net"
@@ -37,6 +38,7 @@ Flags:
 	siteFlag(fs, &bf.dir)
 	listen := fs.String("listen", "", "the `address` to listen on (default: listen in herald.yaml, else 127.0.0.1:8080)")
 	debug := fs.Bool("debug", false, "log more, subscribers' addresses included")
+	printForm := fs.Bool("print-form", false, "print an HTML sign-up form to paste into the site's layout, and exit")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -55,6 +57,9 @@ Flags:
 		return fmt.Errorf("herald serve needs secret, at least %d characters: herald init writes one to .herald/secret (or set HERALD_SECRET to a long random string); it signs the links in emails", token.MinSecret)
 	case err != nil:
 		return err
+	}
+	if *printForm {
+		return signUpForm.Execute(stdout, baseURL)
 	}
 	proxies, err := trustedProxies(cfg.TrustedProxies)
 	if err != nil {
@@ -168,3 +173,15 @@ func (c *mailConfirmer) SendConfirmation(ctx context.Context, sub store.Subscrib
 	s.Close() //nolint:errcheck
 	return nil
 }
+
+// signUpForm is what serve --print-form prints: a sign-up form for the site's own pages, which posts to
+// herald serve's /subscribe (whose cross-origin check trusts the site's origin). The answer is herald
+// serve's page saying that a confirmation is on its way. The hidden field is the honeypot the page has:
+// a bot fills it in, and the sign-up is dropped.
+var signUpForm = template.Must(template.New("form").Parse(`<form class="herald-subscribe" method="post" action="{{.}}/subscribe">
+  <label for="herald-email">Get new posts by email</label>
+  <input type="email" id="herald-email" name="email" placeholder="you@example.com" required autocomplete="email" maxlength="254">
+  <div style="position:absolute;left:-10000px" aria-hidden="true"><input type="text" name="website" tabindex="-1" autocomplete="off"></div>
+  <button type="submit">Subscribe</button>
+</form>
+`))

@@ -314,76 +314,6 @@ func printDiff(w io.Writer, d history.Diff, total int) {
 	}
 }
 
-func runStatus(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("status", stderr, `Usage: herald status [flags]
-
-Shows the last recorded runs and what the state store holds. Changes nothing.
-
-Flags:
-`)
-	var dir string
-	siteFlag(fs, &dir)
-	n := fs.Int("runs", 10, "how many recent runs to show")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	siteDir, cfg, err := configure(dir, getenv)
-	if err != nil {
-		return err
-	}
-	st, ok, err := openStoreToRead(ctx, siteDir, cfg)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		fmt.Fprintf(stdout, "no runs recorded yet (there is no store at %s); herald publish records the first\n", store.Name(storePath(siteDir, cfg)))
-		return nil
-	}
-	defer st.Close()
-	c, err := st.Counts(ctx)
-	if err != nil {
-		return err
-	}
-	runs, err := st.Runs(ctx, *n)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "store: %s\n", store.Name(storePath(siteDir, cfg)))
-	fmt.Fprintf(stdout, "items: %d known (%d removed); runs: %d; subscribers: %d; deliveries: %d\n", c.Items, c.Removed, c.Runs, c.Subscribers, c.Deliveries)
-	if c.Deliveries > 0 {
-		// What waits to be sent, and what went wrong, is what an author checks status for.
-		dc, err := st.DeliveryCounts(ctx)
-		if err != nil {
-			return err
-		}
-		var parts []string
-		for _, s := range []string{store.Queued, store.Sending, store.Deferred, store.Sent, store.Failed, store.Unknown, store.Cancelled} {
-			if dc[s] > 0 || s == store.Queued || s == store.Sent {
-				parts = append(parts, fmt.Sprintf("%s %d", s, dc[s]))
-			}
-		}
-		fmt.Fprintf(stdout, "mail: %s\n", strings.Join(parts, ", "))
-		if err := printEvents(ctx, st, time.Now(), stdout, stderr); err != nil {
-			return err
-		}
-	}
-	if len(runs) > 0 {
-		fmt.Fprintln(stdout, "recent runs:")
-	}
-	for _, r := range runs {
-		note := ""
-		if r.Baseline {
-			note = " (baseline)"
-		}
-		if r.Forced {
-			note += " (forced)"
-		}
-		fmt.Fprintf(stdout, "  #%d  %s  %-16s items %d, new %d, updated %d, removed %d%s\n", r.ID,
-			r.Started.Local().Format("2006-01-02 15:04:05"), r.Command, r.Items, r.New, r.Updated, r.Removed, note)
-	}
-	return nil
-}
-
 // recorder is a store held for a publishing run: open, and locked unless the run is a dry run (then st
 // may be nil, when nothing was ever recorded).
 type recorder struct {
@@ -443,6 +373,7 @@ Flags:
 	bf.register(fs)
 	df.register(fs)
 	dryRun := fs.Bool("dry-run", false, "show what would happen and change nothing")
+	asJSON := fs.Bool("json", false, "print what the run did as one JSON object (its fields are in README.md) instead of lines")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -450,11 +381,23 @@ Flags:
 	if err != nil {
 		return err
 	}
-	return publishRun(ctx, getenv, siteDir, cfg, bf, df, *dryRun, "publish", stdout, stderr)
+	if !*asJSON {
+		return publishReported(ctx, getenv, siteDir, cfg, bf, df, *dryRun, "publish", nil, stdout, stderr)
+	}
+	rep := &publishReport{DryRun: *dryRun}
+	if err := publishReported(ctx, getenv, siteDir, cfg, bf, df, *dryRun, "publish", rep, io.Discard, stderr); err != nil {
+		return err
+	}
+	return rep.print(stdout)
 }
 
 // publishRun is herald publish, and herald build --record: lock, load, diff, write the feeds, record.
 func publishRun(ctx context.Context, getenv func(string) string, siteDir string, cfg config, bf buildFlags, df diffFlags, dryRun bool, command string, stdout, stderr io.Writer) error {
+	return publishReported(ctx, getenv, siteDir, cfg, bf, df, dryRun, command, nil, stdout, stderr)
+}
+
+// publishReported is publishRun, which also fills in rep, when not nil, for publish --json.
+func publishReported(ctx context.Context, getenv func(string) string, siteDir string, cfg config, bf buildFlags, df diffFlags, dryRun bool, command string, rep *publishReport, stdout, stderr io.Writer) error {
 	if err := df.check(); err != nil {
 		return err
 	}
@@ -520,6 +463,7 @@ func publishRun(ctx context.Context, getenv func(string) string, siteDir string,
 		return err
 	}
 	printDiff(stdout, d, len(b.site.Posts))
+	rep.setDiff(d)
 	printMailHolds(stdout, d, b.site, b.cfg.Hold)
 	if dryRun {
 		fmt.Fprintln(stdout, "dry run: nothing was written or recorded")
@@ -535,6 +479,7 @@ func publishRun(ctx context.Context, getenv func(string) string, siteDir string,
 		return err
 	}
 	fmt.Fprintf(stdout, "recorded run #%d\n", run.ID)
+	rep.setRun(run.ID)
 	if command != "publish" {
 		return nil
 	}
@@ -543,5 +488,5 @@ func publishRun(ctx context.Context, getenv func(string) string, siteDir string,
 		return err
 	}
 	defer sl.Unlock()
-	return sendDue(ctx, b, r.st, getenv, sendFlags{}, "", stdout, stderr)
+	return sendDue(ctx, b, r.st, getenv, sendFlags{result: rep.mail()}, "", stdout, stderr)
 }

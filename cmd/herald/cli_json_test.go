@@ -1,0 +1,167 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+)
+
+// greylister is an SMTP server that answers 451 to every recipient while grey is set, as a greylisting
+// server does to a sender it has not seen, and takes the mail otherwise.
+type greylister struct {
+	grey     atomic.Bool
+	accepted atomic.Int32
+}
+
+func (g *greylister) start(t *testing.T) string {
+	t.Helper()
+	s := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &greySession{g}, nil }))
+	s.Domain, s.ErrorLog = "localhost", log.New(io.Discard, "", 0)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(l)
+	t.Cleanup(func() { s.Close() })
+	return l.Addr().String()
+}
+
+type greySession struct{ g *greylister }
+
+func (s *greySession) Mail(string, *smtp.MailOptions) error { return nil }
+func (s *greySession) Rcpt(string, *smtp.RcptOptions) error {
+	if s.g.grey.Load() {
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: "greylisted, try again later"}
+	}
+	return nil
+}
+func (s *greySession) Data(r io.Reader) error {
+	_, err := io.Copy(io.Discard, r)
+	s.g.accepted.Add(1)
+	return err
+}
+func (s *greySession) Reset()        {}
+func (s *greySession) Logout() error { return nil }
+
+// TestStatusWaitingAndRetryNow: a message a server deferred shows in herald status (text and --json) with
+// its subscriber and its next try; herald send leaves it until then, and send --retry-now sends it at
+// once; publish --json says what the run recorded and sent.
+func TestStatusWaitingAndRetryNow(t *testing.T) {
+	var g greylister
+	g.grey.Store(true)
+	dir := mailSite(t, fmt.Sprintf("smtp: smtp://%s?tls=none\n", g.start(t)))
+	out, _, err := runHerald(t, testEnv(), "publish", "-C", dir, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pub struct {
+		DryRun bool  `json:"dry_run"`
+		Run    int64 `json:"run"`
+		Diff   struct {
+			New      []struct{ ID, Title string } `json:"new"`
+			Baseline bool                         `json:"baseline"`
+		} `json:"diff"`
+		Mail struct {
+			Where                                    string
+			Sent, Deferred, Failed, Unknown, Skipped int
+		} `json:"mail"`
+	}
+	if err := json.Unmarshal([]byte(out), &pub); err != nil {
+		t.Fatalf("publish --json: %v\n%s", err, out)
+	}
+	if pub.Run != 1 || !pub.Diff.Baseline || len(pub.Diff.New) != 0 || pub.Mail.Where != "" {
+		t.Errorf("the baseline's publish --json: %+v\n%s", pub, out)
+	}
+
+	addPost(t, dir, "2021-01-01-hello.md", "Hello")
+	before := time.Now()
+	out, _, err = runHerald(t, testEnv(), "publish", "-C", dir, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub.Diff.New = nil
+	if err := json.Unmarshal([]byte(out), &pub); err != nil {
+		t.Fatalf("publish --json: %v\n%s", err, out)
+	}
+	if pub.Run != 2 || pub.Diff.Baseline || len(pub.Diff.New) != 1 || pub.Diff.New[0].Title != "Hello" ||
+		pub.Mail.Deferred != 1 || pub.Mail.Sent != 0 || !strings.HasPrefix(pub.Mail.Where, "127.0.0.1:") {
+		t.Errorf("publish --json with a new post, greylisted: %+v\n%s", pub, out)
+	}
+
+	out, _, err = runHerald(t, testEnv(), "status", "-C", dir, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Recorded bool           `json:"recorded"`
+		Runs     int            `json:"runs"`
+		Mail     map[string]int `json:"mail"`
+		Waiting  []struct {
+			Email            string
+			Queued, Deferred int
+			NextTry          *time.Time `json:"next_try"`
+		} `json:"waiting"`
+		RecentRuns []struct {
+			ID      int64
+			Command string
+		} `json:"recent_runs"`
+	}
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatalf("status --json: %v\n%s", err, out)
+	}
+	if !st.Recorded || st.Runs != 2 || st.Mail["deferred"] != 1 || st.Mail["failed"] != 0 || len(st.RecentRuns) != 2 || st.RecentRuns[0].ID != 2 {
+		t.Errorf("status --json: %+v\n%s", st, out)
+	}
+	if len(st.Waiting) != 1 || st.Waiting[0].Email != "ann@example.com" || st.Waiting[0].Deferred != 1 || st.Waiting[0].NextTry == nil ||
+		st.Waiting[0].NextTry.Before(before.Add(10*time.Minute)) {
+		t.Fatalf("status --json waiting: %+v, want ann's one deferred message, tried again in about 15 minutes", st.Waiting)
+	}
+	out, _, err = runHerald(t, testEnv(), "status", "-C", dir)
+	if want := "  ann@example.com: 1 deferred, next try " + st.Waiting[0].NextTry.Local().Format("2006-01-02 15:04"); err != nil || !strings.Contains(out, want) {
+		t.Errorf("status: %v, want %q in:\n%s", err, want, out)
+	}
+
+	g.grey.Store(false)
+	out, _, err = runHerald(t, testEnv(), "send", "-C", dir)
+	if err != nil || !strings.Contains(out, "nothing to send") || g.accepted.Load() != 0 {
+		t.Fatalf("send before the next try: %v, %d accepted\n%s", err, g.accepted.Load(), out)
+	}
+	out, _, err = runHerald(t, testEnv(), "send", "-C", dir, "--retry-now")
+	if err != nil || !strings.Contains(out, "sent 1, deferred 0") || g.accepted.Load() != 1 {
+		t.Fatalf("send --retry-now: %v, %d accepted\n%s", err, g.accepted.Load(), out)
+	}
+	out, _, _ = runHerald(t, testEnv(), "status", "-C", dir, "--json")
+	st.Waiting = nil
+	if err := json.Unmarshal([]byte(out), &st); err != nil || len(st.Waiting) != 0 || st.Mail["sent"] != 1 {
+		t.Errorf("status --json after the retry: %v %+v\n%s", err, st, out)
+	}
+}
+
+// TestStatusNoStore: status --json of a site with no store yet has the same shape, with recorded false.
+func TestStatusNoStore(t *testing.T) {
+	dir := siteDir(t)
+	out, _, err := runHerald(t, testEnv(), "status", "-C", dir, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st map[string]any
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"store", "recorded", "items", "runs", "subscribers", "deliveries", "mail", "waiting", "events", "complaints_by_post", "recent_runs"} {
+		if _, ok := st[k]; !ok {
+			t.Errorf("status --json has no %q:\n%s", k, out)
+		}
+	}
+	if st["recorded"] != false || len(st["waiting"].([]any)) != 0 {
+		t.Errorf("status --json without a store:\n%s", out)
+	}
+}
