@@ -39,9 +39,31 @@ func feedsDir(site *posts.Site, cfg config, flagOutput string) (string, error) {
 	case "jekyll":
 		return site.Dir, nil
 	case "hugo":
-		return filepath.Join(site.Dir, "static"), nil
+		return filepath.Join(site.Dir, hugoStaticDir(site.Dir)), nil
 	}
 	return "", fmt.Errorf("feeds_in: source in %s: a plain folder of Markdown files has no site generator to publish its source; set output to the folder your site is served from", configName)
+}
+
+// hugoStaticDir is the folder whose files Hugo publishes as they are: the config's staticDir (the first,
+// when it lists several), else static.
+func hugoStaticDir(dir string) string {
+	cfg, err := posts.HugoConfig(dir)
+	if err != nil {
+		return "static"
+	}
+	switch v := cfg["staticdir"].(type) {
+	case string:
+		if v != "" {
+			return filepath.FromSlash(v)
+		}
+	case []any:
+		if len(v) > 0 {
+			if s, ok := v[0].(string); ok && s != "" {
+				return filepath.FromSlash(s)
+			}
+		}
+	}
+	return "static"
 }
 
 // foreign adds to a refusal to replace another's file what the author can do about it.

@@ -190,7 +190,7 @@ func TestBuildKeepsForeignFeeds(t *testing.T) {
 }
 
 // TestFeedsInSource: feeds_in: source writes the feeds where the site generator publishes them from:
-// a Jekyll site's root, a Hugo site's static/. A plain folder has no generator, and output with it is
+// a Jekyll site's root, a Hugo site's static/ (or its staticDir). A plain folder has no generator, and output with it is
 // one setting too many.
 func TestFeedsInSource(t *testing.T) {
 	dir := copySite(t, "seed-jekyll")
@@ -210,6 +210,10 @@ func TestFeedsInSource(t *testing.T) {
 	out, _, err = runHerald(t, testEnv(), "build", "-C", hugo)
 	if err != nil || !strings.Contains(out, "wrote static/index.xml") {
 		t.Fatalf("hugo: %v\n%s", err, out)
+	}
+	os.WriteFile(filepath.Join(hugo, "hugo.toml"), []byte("baseURL = 'https://h.example/'\ntitle = 'H'\nstaticDir = ['assets/files', 'static']\n"), 0o644)
+	if out, _, err := runHerald(t, testEnv(), "build", "-C", hugo); err != nil || !strings.Contains(out, "wrote assets/files/index.xml") {
+		t.Errorf("hugo with staticDir: %v\n%s", err, out)
 	}
 	if b, _ := os.ReadFile(filepath.Join(hugo, "static", "index.xml")); !strings.Contains(string(b), `<guid isPermaLink="true">https://h.example/posts/a/</guid>`) && !strings.Contains(string(b), `<guid>https://h.example/posts/a/</guid>`) {
 		t.Errorf("hugo: index.xml's guid is not the post's URL:\n%s", b)
