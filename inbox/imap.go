@@ -72,6 +72,7 @@ type IMAP struct {
 	processed string
 	made      bool // the processed folder exists
 	stop      func() bool
+	closed    bool
 }
 
 // DialIMAP connects, logs in and selects the mailbox. Plain text is allowed to a loopback address only:
@@ -191,8 +192,12 @@ func (m *IMAP) folder() error {
 	return nil
 }
 
-// Close logs out and closes the connection.
+// Close logs out and closes the connection; again, it does nothing.
 func (m *IMAP) Close() error {
+	if m.closed {
+		return nil
+	}
+	m.closed = true
 	m.stop()
 	err := m.c.Logout().Wait()
 	if cerr := m.c.Close(); err == nil && cerr != nil && !errors.Is(cerr, net.ErrClosed) {

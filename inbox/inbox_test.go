@@ -129,6 +129,10 @@ func TestProcessMaildir(t *testing.T) {
 		sample(t, "reply.eml", "", ""),
 	}
 	dir := writeMaildir(t, msgs...)
+	// A message a mail client marked deleted is not read, though it is a bounce of gone@'s.
+	if err := os.WriteFile(filepath.Join(dir, "cur", "999.trashed:2,ST"), msgs[0], 0o600); err != nil {
+		t.Fatal(err)
+	}
 	src, err := OpenMaildir(dir)
 	if err != nil {
 		t.Fatal(err)

@@ -41,7 +41,7 @@ func (m *Maildir) Messages(ctx context.Context) ([]Message, error) {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
-			if !e.Type().IsRegular() || strings.HasPrefix(e.Name(), ".") {
+			if !e.Type().IsRegular() || strings.HasPrefix(e.Name(), ".") || trashed(e.Name()) {
 				continue
 			}
 			raw, err := readMax(filepath.Join(m.dir, sub, e.Name()))
@@ -98,3 +98,9 @@ func seen(name string) string {
 }
 
 func (m *Maildir) Close() error { return nil }
+
+// trashed tells a message a mail client marked deleted (the T flag) and has yet to remove.
+func trashed(name string) bool {
+	_, flags, ok := strings.Cut(name, ":2,")
+	return ok && strings.Contains(flags, "T")
+}
