@@ -44,6 +44,8 @@ type subscriberJSON struct {
 	HardBounces    int             `json:"hard_bounces"`
 	LastDigestAt   *time.Time      `json:"last_digest_at"`
 	ComplainedAt   *time.Time      `json:"complained_at"`        // when they last marked a message as spam
+	Tags           []string        `json:"tags"`                 // the topics they chose; [] for every post
+	Lang           string          `json:"lang"`                 // the language they chose; "" for the site's
 	Deliveries     *[]deliveryJSON `json:"deliveries,omitempty"` // one subscriber's export only, [] when none
 }
 
@@ -51,7 +53,8 @@ func toJSON(s store.Subscriber) subscriberJSON {
 	return subscriberJSON{ID: s.ID, Email: s.Email, Name: s.Name, Status: s.Status, Frequency: s.Frequency,
 		CreatedAt: timePtr(s.CreatedAt), ConsentSource: s.ConsentSource, ConsentAt: timePtr(s.ConsentAt),
 		ConsentIP: s.ConsentIP, ConfirmedAt: timePtr(s.ConfirmedAt), UnsubscribedAt: timePtr(s.UnsubscribedAt),
-		HardBounces: s.HardBounces, LastDigestAt: timePtr(s.LastDigestAt), ComplainedAt: timePtr(s.ComplainedAt)}
+		HardBounces: s.HardBounces, LastDigestAt: timePtr(s.LastDigestAt), ComplainedAt: timePtr(s.ComplainedAt),
+		Tags: append([]string{}, s.Tags.List()...), Lang: s.Lang}
 }
 
 // deliveryJSON is one message Herald sent (or meant to send) to a subscriber.
@@ -79,7 +82,7 @@ type postJSON struct {
 // exportColumns are the CSV export's header: the columns `subscribers import` reads back (email, name,
 // status, frequency, consent_at, consent_ip, confirmed_at, unsubscribed_at) and the rest of the record.
 var exportColumns = []string{"id", "email", "name", "status", "frequency", "created_at", "consent_source", "consent_at",
-	"consent_ip", "confirmed_at", "unsubscribed_at", "hard_bounces", "last_digest_at", "complained_at"}
+	"consent_ip", "confirmed_at", "unsubscribed_at", "hard_bounces", "last_digest_at", "complained_at", "tags", "lang"}
 
 func csvTime(t time.Time) string {
 	if t.IsZero() {
@@ -91,7 +94,8 @@ func csvTime(t time.Time) string {
 func csvRecord(s store.Subscriber) []string {
 	return []string{strconv.FormatInt(s.ID, 10), subscribers.CSVText(s.Email), subscribers.CSVText(s.Name), s.Status, s.Frequency, csvTime(s.CreatedAt),
 		s.ConsentSource, csvTime(s.ConsentAt), s.ConsentIP, csvTime(s.ConfirmedAt), csvTime(s.UnsubscribedAt),
-		strconv.Itoa(s.HardBounces), csvTime(s.LastDigestAt), csvTime(s.ComplainedAt)}
+		strconv.Itoa(s.HardBounces), csvTime(s.LastDigestAt), csvTime(s.ComplainedAt),
+		subscribers.CSVText(strings.Join(s.Tags.List(), "|")), s.Lang}
 }
 
 func subscribersExport(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -99,7 +103,8 @@ func subscribersExport(ctx context.Context, args []string, getenv func(string) s
 
 Writes everything Herald holds about the subscribers to standard output, ordered by id: address, name,
 status, frequency, the consent record (created, how, when, from which IP, confirmed, unsubscribed), hard
-bounces, last digest and the last complaint (a message marked as spam, as the provider reported it). Times are RFC 3339 in UTC. With EMAIL, only that subscriber, with every message
+bounces, last digest, the last complaint (a message marked as spam, as the provider reported it), and
+the topics (tags, "|" between them in CSV) and language they chose. Times are RFC 3339 in UTC. With EMAIL, only that subscriber, with every message
 Herald sent or meant to send them (a subscriber's request for their data): a JSON object rather than an
 array. The CSV export imports again with herald subscribers import. Addresses are personal data: mind
 where the output goes.
