@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/url"
 	"path"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -69,6 +71,10 @@ func hugoLanguages(m map[string]any, file string, cfg *hugoConfig) (langs []hugo
 	}
 	var out []hugoLang
 	for key, v := range table {
+		if !hugoLangKey.MatchString(key) {
+			// The key names a folder of the output and a URL path: it must be one plain segment.
+			return nil, nil, fmt.Errorf("%s: languages: %q is not a language key; use letters, digits and hyphens, as en or pt-br", file, key)
+		}
 		lm, _ := v.(map[string]any)
 		if b, _ := boolean(lm["disabled"]); b || disabled[key] {
 			off = append(off, key)
@@ -98,6 +104,9 @@ func hugoLanguages(m map[string]any, file string, cfg *hugoConfig) (langs []hugo
 		l.weight, _ = strconv.Atoi(strings.TrimSpace(str(lm["weight"])))
 		if d := strings.TrimSpace(str(lm["contentdir"])); d != "" {
 			l.contentDir = path.Clean(strings.ReplaceAll(d, `\`, "/"))
+			if !filepath.IsLocal(filepath.FromSlash(l.contentDir)) {
+				return nil, nil, fmt.Errorf("%s: languages.%s.contentDir %q is not a folder inside the site; name one relative to the site's folder, as content/%s", file, key, d, key)
+			}
 		}
 		if l.host != "" {
 			if u, err := url.Parse(l.host); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -132,6 +141,8 @@ func hugoLanguages(m map[string]any, file string, cfg *hugoConfig) (langs []hugo
 	}
 	return out, off, nil
 }
+
+var hugoLangKey = regexp.MustCompile(`^[a-z0-9]+(?:[_-][a-z0-9]+)*$`)
 
 // language is the language of key, or nil on a site without languages.
 func (cfg *hugoConfig) language(key string) *hugoLang {

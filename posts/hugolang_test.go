@@ -1,6 +1,9 @@
 package posts
 
 import (
+	"encoding/json"
+	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -178,4 +181,50 @@ func TestHugoLanguageRefs(t *testing.T) {
 	if !strings.Contains(b.ContentHTML, `href="https://m.example/posts/a/"`) {
 		t.Errorf("got %s, want a link to https://m.example/posts/a/", b.ContentHTML)
 	}
+}
+
+// FuzzHugoLanguages: whatever a site's languages table says, every language's feeds stay in one plain
+// folder of the output, every post is in one of the languages, at an absolute http(s) URL, with a unique id.
+func FuzzHugoLanguages(f *testing.F) {
+	f.Add("fr", "fr-FR", "", "", "Titre", false)
+	f.Add("../x", "", "", "", "", false)
+	f.Add("fa", "fa-IR", "content-fa", "", "", true)
+	f.Add("nl", "", "../outside", "https://nl.example/", "", false)
+	f.Add("en", "", "", "javascript:alert(1)", "", true)
+	f.Fuzz(func(t *testing.T, key, code, contentDir, baseURL, title string, inSubdir bool) {
+		q := func(s string) string { return jsonString(s) }
+		config := `{"baseURL": "https://m.example/", "defaultContentLanguageInSubdir": ` + map[bool]string{true: "true", false: "false"}[inSubdir] +
+			`, "languages": {"en": {"weight": 1}, ` + q(key) + `: {"weight": 2, "languageCode": ` + q(code) + `, "contentDir": ` + q(contentDir) +
+			`, "baseURL": ` + q(baseURL) + `, "title": ` + q(title) + `}}}`
+		dir := writeSite(t, map[string]string{"hugo.json": config, "content/posts/a.md": hugoConfigPost,
+			"content/posts/a." + strings.ToLower(strings.NewReplacer("/", "", "\\", "", "\x00", "").Replace(key)) + ".md": hugoConfigPost})
+		s, err := Load(t.Context(), Options{Dir: dir, Now: hugoNow})
+		if err != nil {
+			return
+		}
+		langs := map[string]bool{}
+		for _, l := range s.Languages {
+			if l.Path != "" && (strings.ContainsAny(l.Path, `/\`) || !filepath.IsLocal(l.Path)) {
+				t.Fatalf("language %q: feeds in %q, want one plain folder", l.Key, l.Path)
+			}
+			langs[l.Lang] = true
+		}
+		ids := map[string]bool{}
+		for _, p := range s.Posts {
+			u, err := url.Parse(p.URL)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				t.Fatalf("%s: URL %q, want an absolute http(s) URL", p.Path, p.URL)
+			}
+			if !langs[p.Lang] || ids[p.ID] {
+				t.Fatalf("%s: lang %q (languages %v), id %s (a second time: %v)", p.Path, p.Lang, langs, p.ID, ids[p.ID])
+			}
+			ids[p.ID] = true
+		}
+	})
+}
+
+// jsonString is s as a JSON string.
+func jsonString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
 }
