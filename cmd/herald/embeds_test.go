@@ -23,7 +23,8 @@ func TestEmbedsAndWarnings(t *testing.T) {
 	if n := strings.Count(errOut, warning); n != 1 {
 		t.Errorf("herald build: got the warning %d times, want once:\n%s", n, errOut)
 	}
-	for _, f := range []string{"feed.xml", "atom.xml", "feed.json"} {
+	// init gave Herald's RSS the path of Hugo's own, index.xml, as it does for every Hugo site that has it.
+	for _, f := range []string{"index.xml", "atom.xml", "feed.json"} {
 		b, err := os.ReadFile(filepath.Join(dir, "public", f))
 		if err != nil {
 			t.Fatal(err)
@@ -38,7 +39,7 @@ func TestEmbedsAndWarnings(t *testing.T) {
 			t.Errorf("%s lacks the video's thumbnail or the gist's link", f)
 		}
 	}
-	f := parseFeed(t, filepath.Join(dir, "public", "feed.xml"))
+	f := parseFeed(t, filepath.Join(dir, "public", "index.xml"))
 	if len(f.Items) != 2 {
 		t.Fatalf("got %d items, want 2", len(f.Items))
 	}
