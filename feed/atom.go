@@ -1,7 +1,9 @@
 package feed
 
 import (
+	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gorilla/feeds"
@@ -54,10 +56,7 @@ type atomCategory struct {
 // Atom renders items as an Atom 1.0 document.
 func Atom(o Options, items []*posts.Post) ([]byte, error) {
 	o, items = safe(o, items)
-	id := o.AtomURL
-	if id == "" {
-		id = o.SiteURL
-	}
+	id := asURI(firstNonEmpty(o.AtomURL, o.SiteURL))
 	f := &atomFeed{
 		AtomFeed: &feeds.AtomFeed{
 			Xmlns:    "http://www.w3.org/2005/Atom",
@@ -143,4 +142,19 @@ func firstNonEmpty(s ...string) string {
 		}
 	}
 	return ""
+}
+
+// asURI percent-encodes what a URI cannot hold as it is (non-ASCII bytes, spaces, quotes): a tag feed's
+// https://blog.example.com/tags/café/atom.xml is a fine link (an IRI), but the W3C validator wants a feed's
+// id to be a URI in its canonical form (NonCanonicalURI: .../tags/caf%C3%A9/atom.xml).
+func asURI(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c >= 0x7f || strings.IndexByte("\"<>\\^`{|}", c) >= 0 {
+			fmt.Fprintf(&b, "%%%02X", c)
+		} else {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }

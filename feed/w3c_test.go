@@ -1,6 +1,7 @@
 package feed
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -9,7 +10,8 @@ import (
 )
 
 // TestW3CChecks runs the W3C feed validator's checks (internal/feedcheck) on the RSS and Atom feeds of
-// posts with and without a summary, and of an empty post: no problem, at level AA. cmd/herald runs the
+// posts with and without a summary, and of an empty post, at the site's URL and at a tag's whose URL is not
+// ASCII: no problem, at level AA. cmd/herald runs the
 // same checks on every feed of every test site (TestFeedsPassW3CChecks).
 func TestW3CChecks(t *testing.T) {
 	d := time.Date(2024, 3, 9, 18, 30, 0, 0, time.UTC)
@@ -24,15 +26,20 @@ func TestW3CChecks(t *testing.T) {
 	}
 	o := Options{Title: "Blog & co", SiteURL: "https://blog.example.com/", Lang: "en", Author: posts.Author{Name: "Ann"},
 		RSSURL: "https://blog.example.com/feed.xml", AtomURL: "https://blog.example.com/atom.xml"}
+	// A tag feed's URL is an IRI: its self link may be one, its id must be a URI.
+	tag := o
+	tag.RSSURL, tag.AtomURL = "https://blog.example.com/tags/café/feed.xml", "https://blog.example.com/tags/café/atom.xml"
 	for _, tt := range []struct {
 		name     string
 		render   func(Options, []*posts.Post) ([]byte, error)
+		o        Options
 		location string
 	}{
-		{"rss", RSS, o.RSSURL}, {"atom", Atom, o.AtomURL},
+		{"rss", RSS, o, o.RSSURL}, {"atom", Atom, o, o.AtomURL},
+		{"rss of a tag", RSS, tag, tag.RSSURL}, {"atom of a tag", Atom, tag, tag.AtomURL},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			b, err := tt.render(o, items)
+			b, err := tt.render(tt.o, items)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -42,6 +49,9 @@ func TestW3CChecks(t *testing.T) {
 			}
 			for _, p := range problems {
 				t.Errorf("%s\n%s", p, b)
+			}
+			if tt.name == "atom of a tag" && !strings.Contains(string(b), "<id>https://blog.example.com/tags/caf%C3%A9/atom.xml</id>") {
+				t.Errorf("the feed's id is not its URL percent-encoded:\n%s", b)
 			}
 		})
 	}
