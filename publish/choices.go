@@ -38,12 +38,3 @@ func multilingual(site *posts.Site) bool {
 	}
 	return false
 }
-
-// Choices are what a reader of site may choose from (herald serve's pages): the tags, categories and
-// languages of the posts recorded, the languages only on a multilingual site.
-func Choices(site *posts.Site, recorded store.Choices) store.Choices {
-	if !multilingual(site) {
-		recorded.Langs = nil
-	}
-	return recorded
-}
