@@ -48,8 +48,8 @@ func TestJekyllSiteAgainstJekyll(t *testing.T) {
 
 	pages := builtPages(t, out, "https://notes.example.org/")
 	want := sortedKeys(pages)
-	if len(want) != 6 {
-		t.Fatalf("Jekyll wrote %d posts, want the site's 6: %v", len(want), want)
+	if len(want) != 7 {
+		t.Fatalf("Jekyll wrote %d posts, want the site's 7: %v", len(want), want)
 	}
 	if got := feedLinks(t, filepath.Join(out, "feed.xml")); !slices.Equal(got, want) {
 		t.Fatalf("jekyll-feed's entries %v, Jekyll's posts %v", got, want)
@@ -124,8 +124,9 @@ func classes(h string) []string {
 // TestJekyllFeedIDs: with ids: jekyll, the id of each entry of Herald's Atom feed (and each guid of its
 // RSS feed) is the <id> jekyll-feed wrote for the same post, read from Jekyll's own build of
 // testdata/sites/jekyll-feed: posts with the default permalink, a post with categories, a post from a
-// category folder, and a post whose permalink ends in .html (/37c3.html), whose id is the URL's folder and
-// the file's slug (/chaos-congress), not its URL. A reader switched from jekyll-feed to Herald sees no
+// category folder, a post whose file name is not ASCII (its id percent-encoded), and a post whose
+// permalink ends in .html (/37c3.html), whose id is the URL's folder and the file's slug (/chaos-congress),
+// not its URL. A reader switched from jekyll-feed to Herald sees no
 // post twice.
 func TestJekyllFeedIDs(t *testing.T) {
 	dir := copyTestSite(t, "jekyll-feed")
@@ -140,8 +141,8 @@ func TestJekyllFeedIDs(t *testing.T) {
 	for _, it := range parseFeed(t, filepath.Join(out, "feed.xml")).Items {
 		want[it.Link] = it.GUID
 	}
-	if len(want) != 6 || want["https://notes.example.org/37c3.html"] != "https://notes.example.org/chaos-congress" {
-		t.Fatalf("jekyll-feed's ids: got %v, want 6 with the .html post's id its slug", want)
+	if len(want) != 7 || want["https://notes.example.org/37c3.html"] != "https://notes.example.org/chaos-congress" {
+		t.Fatalf("jekyll-feed's ids: got %v, want 7 with the .html post's id its slug", want)
 	}
 	for _, f := range []string{"atom.xml", "feed.xml", "feed.json"} {
 		got := map[string]string{}

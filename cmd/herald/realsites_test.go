@@ -82,7 +82,8 @@ func builtPages(t *testing.T, out, base string) map[string]string {
 		}
 		rel, _ := filepath.Rel(out, p)
 		rel = strings.TrimSuffix(filepath.ToSlash(rel), "index.html")
-		pages[strings.TrimSuffix(base, "/")+"/"+rel] = string(m[1])
+		// A page's URL is its path percent-encoded, as Jekyll and Hugo write links to it.
+		pages[strings.TrimSuffix(base, "/")+(&url.URL{Path: "/" + rel}).EscapedPath()] = string(m[1])
 		return nil
 	})
 	if err != nil {
@@ -200,24 +201,32 @@ var (
 // (internal/feedcheck, level AA: errors and warnings) on every RSS and Atom feed Herald wrote: none may
 // fail one. The self link must be the feed's own URL under the site's.
 func TestFeedsPassW3CChecks(t *testing.T) {
-	sites := []struct{ name, dir string }{
-		{"seed-jekyll", filepath.Join(fixtures, "seed-jekyll")},
-		{"jekyll-docs", filepath.Join(fixtures, "jekyll-docs")},
-		{"jekyll-edge", filepath.Join(fixtures, "jekyll-edge")},
-		{"jekyll-feed", filepath.Join(sitesDir, "jekyll-feed")},
-		{"hugo-shortcodes", filepath.Join(sitesDir, "hugo-shortcodes")},
+	type site struct{ name, dir, config string }
+	// Every feed Herald can write: the term feeds, with a stylesheet and hubs, on the sites written for it.
+	const all = "tag_feeds: true\ncategory_feeds: true\nstylesheet: default\nhubs: [\"https://hub.example.net/\"]\n"
+	sites := []site{
+		{"seed-jekyll", filepath.Join(fixtures, "seed-jekyll"), ""},
+		{"jekyll-docs", filepath.Join(fixtures, "jekyll-docs"), ""},
+		{"jekyll-edge", filepath.Join(fixtures, "jekyll-edge"), ""},
+		{"jekyll-feed", filepath.Join(sitesDir, "jekyll-feed"), all},
+		{"hugo-shortcodes", filepath.Join(sitesDir, "hugo-shortcodes"), all},
 	}
 	renderer, err := filepath.Glob(filepath.Join("..", "..", "posts", "testdata", "*-*"))
 	if err != nil || len(renderer) == 0 {
 		t.Fatalf("no test site in posts/testdata: %v", err)
 	}
 	for _, dir := range renderer {
-		sites = append(sites, struct{ name, dir string }{filepath.Base(dir), dir})
+		sites = append(sites, site{filepath.Base(dir), dir, ""})
 	}
 	known := map[*w3cFinding]bool{}
 	for _, s := range sites {
 		t.Run(s.name, func(t *testing.T) {
 			dir := copyDir(t, s.dir)
+			if s.config != "" {
+				if err := os.WriteFile(filepath.Join(dir, "herald.yaml"), []byte(s.config), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
 			if onPostgres() {
 				testStore = pg.DB(t)
 				t.Cleanup(func() { testStore = "" })

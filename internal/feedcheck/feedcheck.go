@@ -77,7 +77,7 @@ func (c *checker) selfLink(where string, links []*node, missing string) {
 		href, _ := l.attr("href")
 		if c.o.Location != "" && href != c.o.Location {
 			c.add(where, "SelfDoesntMatchLocation", "self link %q, document at %q", href, c.o.Location)
-		} else if !fullURI.MatchString(href) {
+		} else if !fullURI.MatchString(idna(href)) {
 			c.add(where, "InvalidFullLink", "self link %q is not a full URL", href)
 		}
 		return
