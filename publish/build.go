@@ -58,6 +58,9 @@ func (f Feeds) Options(site *posts.Site) feed.Options {
 
 // Links are the <link rel="alternate"> tags that let browsers and readers find the feeds.
 func (f Feeds) Links(site *posts.Site) string {
+	if len(site.Languages) > 0 {
+		return languageLinks(site, f)
+	}
 	o := f.Options(site)
 	esc := func(s string) string { return strings.NewReplacer(`&`, "&amp;", `"`, "&quot;", `<`, "&lt;").Replace(s) }
 	t := esc(site.Title)

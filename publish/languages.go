@@ -1,6 +1,7 @@
 package publish
 
 import (
+	"fmt"
 	"path"
 	"path/filepath"
 	"strings"
@@ -40,6 +41,23 @@ func languageSets(site *posts.Site, f Feeds) []feedSet {
 		}
 	}
 	return sets
+}
+
+// languageLinks are the <link rel="alternate"> tags of every language's feeds, each with its hreflang, in
+// the languages' order: a page links those of its own language (or all of them).
+func languageLinks(site *posts.Site, f Feeds) string {
+	esc := strings.NewReplacer(`&`, "&amp;", `"`, "&quot;", `<`, "&lt;").Replace
+	var b strings.Builder
+	for _, set := range languageSets(site, f) {
+		if set.dir != "" {
+			continue // a tag's or a category's
+		}
+		o := set.opt
+		for _, l := range []struct{ typ, href string }{{"application/rss+xml", o.RSSURL}, {"application/atom+xml", o.AtomURL}, {"application/feed+json", o.JSONURL}} {
+			fmt.Fprintf(&b, "<link rel=\"alternate\" type=\"%s\" hreflang=\"%s\" title=\"%s\" href=\"%s\">\n", l.typ, esc(o.Lang), esc(o.Title), esc(l.href))
+		}
+	}
+	return b.String()
 }
 
 // languageFileURL is the public URL of the file name (slash-separated, under the output folder) when it is

@@ -89,3 +89,25 @@ func TestChangedFeedsLanguages(t *testing.T) {
 		t.Errorf("got %s,\nwant %s", got, want)
 	}
 }
+
+// TestLinksLanguages: herald build --print-links gives each language's feeds, with its hreflang and title.
+func TestLinksLanguages(t *testing.T) {
+	site, err := posts.Load(t.Context(), posts.Options{Dir: filepath.Join("..", "posts", "testdata", "hugo-multilingual"), Now: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := Feeds{RSS: "feed.xml", Atom: "atom.xml", JSON: "feed.json", TagFeeds: true}.Links(site)
+	want := `<link rel="alternate" type="application/rss+xml" hreflang="en-US" title="Polyglot" href="https://polyglot.example.org/feed.xml">
+<link rel="alternate" type="application/atom+xml" hreflang="en-US" title="Polyglot" href="https://polyglot.example.org/atom.xml">
+<link rel="alternate" type="application/feed+json" hreflang="en-US" title="Polyglot" href="https://polyglot.example.org/feed.json">
+<link rel="alternate" type="application/rss+xml" hreflang="fr-FR" title="Polyglotte" href="https://polyglot.example.org/fr/feed.xml">
+<link rel="alternate" type="application/atom+xml" hreflang="fr-FR" title="Polyglotte" href="https://polyglot.example.org/fr/atom.xml">
+<link rel="alternate" type="application/feed+json" hreflang="fr-FR" title="Polyglotte" href="https://polyglot.example.org/fr/feed.json">
+<link rel="alternate" type="application/rss+xml" hreflang="fa-IR" title="چندزبانه" href="https://polyglot.example.org/fa/feed.xml">
+<link rel="alternate" type="application/atom+xml" hreflang="fa-IR" title="چندزبانه" href="https://polyglot.example.org/fa/atom.xml">
+<link rel="alternate" type="application/feed+json" hreflang="fa-IR" title="چندزبانه" href="https://polyglot.example.org/fa/feed.json">
+`
+	if got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
