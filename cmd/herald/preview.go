@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/mail"
 	"os"
 	"path"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"github.com/heraldhq/herald/feed"
 	"github.com/heraldhq/herald/mailer"
 	"github.com/heraldhq/herald/posts"
+	"github.com/heraldhq/herald/publish"
 	"github.com/heraldhq/herald/token"
 )
 
@@ -27,7 +29,8 @@ Renders the email for one post as a subscriber would get it: POST is the post's 
 _posts/2020-05-10-slug.md), its id, or its slug; without it, the newest post. Writes the message (.eml)
 and its HTML part (.html) to --out (by default .herald/preview in the site's folder, which the site
 generator does not publish), or with --serve shows them on a page at a localhost address until Ctrl-C.
---digest renders a digest of the newest posts instead.
+--digest renders a digest of the newest posts instead. --send-to mails it, [TEST] in its subject, to one
+address through the configured transport, whether or not the post was ever due: nothing is recorded.
 
 Flags:
 `)
@@ -37,6 +40,8 @@ Flags:
 	digest := fs.Int("digest", 0, "render a digest of the `N` newest posts instead")
 	out := fs.String("out", "", "the `folder` to write herald-preview.eml and herald-preview.html to (default: .herald/preview in the site's folder)")
 	serve := fs.Bool("serve", false, "show the preview on a localhost page instead of writing files")
+	listen := fs.String("listen", "127.0.0.1:0", "with --serve, the `address` the page listens on")
+	sendTo := fs.String("send-to", "", "mail the preview to this `address` instead, with [TEST] in the subject, through smtp or the transport set")
 	pos, err := parseArgs(fs, args, 0, 1, "")
 	if err != nil {
 		return err
@@ -44,6 +49,14 @@ Flags:
 	var which string
 	if len(pos) > 0 {
 		which = pos[0]
+	}
+	if *sendTo != "" {
+		if a, err := mail.ParseAddress(*sendTo); err != nil || a.Address != *sendTo {
+			return errUsage{fmt.Sprintf("--send-to %q is not an email address", *sendTo)}
+		}
+		if *serve || *out != "" {
+			return errUsage{"--send-to mails the preview: it goes without --serve and --out"}
+		}
 	}
 	siteDir, cfg, err := configure(bf.dir, getenv)
 	if err != nil {
@@ -69,11 +82,18 @@ Flags:
 		b.cfg.UnsubscribeMailto = "unsubscribe@example.invalid"
 		fmt.Fprintf(stderr, "warning: no way to unsubscribe is set (base_url or unsubscribe_mailto in %s): the preview shows %s in its place, and herald send will refuse to send\n", configName, b.cfg.UnsubscribeMailto)
 	}
-	ms, err := b.mail(getenv, os.TempDir(), false)
+	outbox := os.TempDir() // a preview sends nothing
+	if *sendTo != "" {
+		outbox = ""
+	}
+	ms, err := b.mail(getenv, outbox, *sendTo != "")
 	if err != nil {
 		return err
 	}
 	r := mailer.Recipient{Email: "reader@example.com", Name: "Reader"}
+	if *sendTo != "" {
+		r = mailer.Recipient{Email: *sendTo}
+	}
 	if ms.Links.Base != "" {
 		r.UnsubscribeURL = ms.Links.URL(token.Unsubscribe, 0)
 		r.PreferencesURL = ms.Links.URL(token.Preferences, 0)
@@ -91,8 +111,11 @@ Flags:
 	if err != nil {
 		return err
 	}
+	if *sendTo != "" {
+		return sendPreview(ctx, ms, m, stdout)
+	}
 	if *serve {
-		return servePreview(ctx, m, eml, stdout)
+		return servePreview(ctx, m, eml, *listen, stdout)
 	}
 	dir := *out
 	if dir == "" {
@@ -145,8 +168,26 @@ func fileSlug(p string) string {
 	return datePrefix.ReplaceAllString(strings.TrimSuffix(base, path.Ext(base)), "")
 }
 
+// sendPreview mails m, a test copy, through the configured transport.
+func sendPreview(ctx context.Context, ms *publish.Mail, m *mailer.Message, stdout io.Writer) error {
+	s, err := ms.Dial(ctx)
+	if err != nil {
+		return errors.Join(mailer.ErrConnect, err)
+	}
+	if err := s.Send(ctx, m); err != nil {
+		s.Close()
+		_, reason := mailer.Classify(err)
+		return fmt.Errorf("test message %q to %s: %s", m.Subject, m.To, reason)
+	}
+	if err := s.Close(); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "mail (%s): sent %q to %s; nothing was recorded\n", ms.Where, m.Subject, m.To)
+	return nil
+}
+
 // servePreview shows the message on a localhost page until ctx is done.
-func servePreview(ctx context.Context, m *mailer.Message, eml []byte, stdout io.Writer) error {
+func servePreview(ctx context.Context, m *mailer.Message, eml []byte, addr string, stdout io.Writer) error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -160,9 +201,9 @@ func servePreview(ctx context.Context, m *mailer.Message, eml []byte, stdout io.
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write(eml)
 	})
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
 	if err != nil {
-		return err
+		return fmt.Errorf("listen on %s: %w; pass --listen a free address, such as 127.0.0.1:8081", addr, err)
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(stdout, "preview of %q at http://%s/ (the text part at /text, the message at /eml); Ctrl-C to stop\n", m.Subject, l.Addr())
