@@ -132,6 +132,7 @@ func Load(ctx context.Context, opts Options) (*Site, error) {
 	if err := s.cache.save(); err != nil {
 		s.Warnings = append(s.Warnings, Warning{File: opts.Cache, Msg: "cannot save the posts cache (" + err.Error() + "); the next run reads every post again"})
 	}
+	s.cache = nil // its entries, twice the posts' size, are garbage from here on
 	return s, nil
 }
 

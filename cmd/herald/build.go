@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"flag"
 	"fmt"
 	"io"
@@ -156,8 +158,13 @@ func prepare(ctx context.Context, getenv func(string) string, dir string, cfg co
 	opts.Drafts, opts.Future, opts.Now = bf.drafts, bf.future, now
 	// Beside the state store, once there is one, Herald keeps what it read of each post, so that a run
 	// over thousands of unchanged posts does not parse them all again.
-	if !bf.noCache && isDir(localDir(dir, cfg)) {
-		opts.Cache = cachePath(dir, cfg)
+	// A site without one yet keeps it in the user's cache folder, as Hugo keeps its own.
+	if !bf.noCache {
+		if isDir(localDir(dir, cfg)) {
+			opts.Cache = cachePath(dir, cfg)
+		} else {
+			opts.Cache = userCachePath(dir, getenv)
+		}
 	}
 	site, err := posts.Load(ctx, opts)
 	if err != nil {
@@ -197,6 +204,28 @@ func prepare(ctx context.Context, getenv func(string) string, dir string, cfg co
 		return nil, fmt.Errorf("limit %d: want 0 (every post) or more", f.Limit)
 	}
 	return &build{cfg: cfg, site: site, feeds: f, stderr: stderr}, nil
+}
+
+// userCachePath is the posts cache of the site in dir when it has no state folder: in
+// $XDG_CACHE_HOME/herald (else ~/.cache/herald), named by a hash of the site's path; "" when neither
+// variable is set.
+func userCachePath(dir string, getenv func(string) string) string {
+	base := getenv("XDG_CACHE_HOME")
+	if base == "" {
+		if home := getenv("HOME"); home != "" {
+			base = filepath.Join(home, ".cache")
+		}
+	}
+	abs, err := filepath.Abs(dir)
+	if base == "" || err != nil {
+		return ""
+	}
+	base = filepath.Join(base, "herald")
+	if os.MkdirAll(base, 0o700) != nil {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(abs))
+	return filepath.Join(base, "posts-"+hex.EncodeToString(sum[:8]))
 }
 
 // writeOutputs writes the files whose bytes changed and prints a line for each. With dryRun it only says

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestBuildCacheWithoutStateFolder: a site without a state folder keeps its posts cache in
+// XDG_CACHE_HOME/herald, and a build that reads it writes the same feeds as one that read every post.
+func TestBuildCacheWithoutStateFolder(t *testing.T) {
+	dir := copySite(t, "seed-jekyll")
+	// Files modified within the last seconds are not cached (a later edit in the same clock tick could go
+	// unseen): these are made older.
+	old := time.Now().Add(-time.Hour)
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil {
+			err = os.Chtimes(p, old, old)
+		}
+		return err
+	})
+	xdg := t.TempDir()
+	env := testEnv("XDG_CACHE_HOME", xdg)
+	feeds := func(out string) map[string]string {
+		t.Helper()
+		if _, stderr, err := runHerald(t, env, "build", "-C", dir, "--output", out, "--limit", "0"); err != nil {
+			t.Fatalf("herald build: %v\n%s", err, stderr)
+		}
+		got := map[string]string{}
+		for _, f := range []string{"feed.xml", "atom.xml", "feed.json"} {
+			b, err := os.ReadFile(filepath.Join(out, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got[f] = string(b)
+		}
+		return got
+	}
+	first := feeds(filepath.Join(t.TempDir(), "a"))
+	caches, _ := filepath.Glob(filepath.Join(xdg, "herald", "posts-*"))
+	if len(caches) != 1 {
+		t.Fatalf("got caches %q in XDG_CACHE_HOME, want one", caches)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".herald")); err == nil {
+		t.Errorf("the build made a state folder in the site")
+	}
+	info, err := os.Stat(caches[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := feeds(filepath.Join(t.TempDir(), "b"))
+	for f, want := range first {
+		if second[f] != want {
+			t.Errorf("%s built from the cache differs from the first build", f)
+		}
+	}
+	if again, err := os.Stat(caches[0]); err != nil || !again.ModTime().Equal(info.ModTime()) {
+		t.Errorf("the cache was written again by a build of an unchanged site")
+	}
+	// Without XDG_CACHE_HOME or HOME there is no cache at all.
+	if _, stderr, err := runHerald(t, testEnv(), "build", "-C", dir, "--output", filepath.Join(t.TempDir(), "c")); err != nil || strings.Contains(stderr, "cache") {
+		t.Errorf("herald build without a cache folder: %v\n%s", err, stderr)
+	}
+}
