@@ -100,3 +100,52 @@ func printMailHolds(w io.Writer, d history.Diff, site *posts.Site, hold bool) {
 		}
 	}
 }
+
+// heldPost is a post whose mail waits, for herald status: for herald send --approve, or until a time
+// (email_after).
+type heldPost struct {
+	ID    string     `json:"id"`
+	Title string     `json:"title"`
+	Held  bool       `json:"held"`            // waits for herald send --approve
+	Until *time.Time `json:"until,omitempty"` // not before this time (email_after)
+}
+
+// heldPosts reads the posts on the site whose mail waits, by id.
+func heldPosts(ctx context.Context, st store.Store, now time.Time) ([]heldPost, error) {
+	its, err := st.Items(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := []heldPost{}
+	seen := map[int64]bool{} // a post is listed once, under the alias Items gives first
+	for _, it := range its {
+		if it.Removed || seen[it.Post] || (!it.Held && it.WaitUntil.IsZero()) {
+			continue
+		}
+		seen[it.Post] = true
+		h := heldPost{ID: it.ID, Title: it.Title, Held: it.Held}
+		if until := it.WaitUntil.UTC(); !it.WaitUntil.IsZero() && until.After(now) {
+			h.Until = &until
+		}
+		out = append(out, h)
+	}
+	return out, nil
+}
+
+// printHeld writes the posts whose mail waits, in herald status's text.
+func printHeld(w io.Writer, held []heldPost) {
+	if len(held) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "mail that waits for a post:")
+	for _, h := range held {
+		switch {
+		case h.Held:
+			fmt.Fprintf(w, "  %s  %s: held (herald send --approve %s)\n", h.ID, h.Title, h.ID)
+		case h.Until != nil:
+			fmt.Fprintf(w, "  %s  %s: until %s (email_after)\n", h.ID, h.Title, h.Until.Local().Format("2006-01-02 15:04"))
+		default:
+			fmt.Fprintf(w, "  %s  %s: goes with the next herald send\n", h.ID, h.Title)
+		}
+	}
+}

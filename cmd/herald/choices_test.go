@@ -94,6 +94,12 @@ func TestHoldAndApprove(t *testing.T) {
 	if out := mustRun(t, "send", "-C", dir); !strings.Contains(out, "nothing to send") {
 		t.Errorf("send before the approval:\n%s", out)
 	}
+	if out := mustRun(t, "status", "-C", dir); !strings.Contains(out, "mail that waits for a post:") || !strings.Contains(out, "Held: held (herald send --approve") {
+		t.Errorf("status does not show the held post:\n%s", out)
+	}
+	if out := mustRun(t, "status", "-C", dir, "--json"); !strings.Contains(out, `"held": true`) {
+		t.Errorf("status --json does not show the held post:\n%s", out)
+	}
 	if _, _, err := runHerald(t, testEnv(), "send", "-C", dir, "--approve", "no-such-post"); err == nil {
 		t.Error("--approve of a post that does not exist: got no error")
 	}
@@ -103,6 +109,9 @@ func TestHoldAndApprove(t *testing.T) {
 	}
 	if out := mustRun(t, "send", "-C", dir, "--approve", "held"); !strings.Contains(out, "was not held") || !strings.Contains(out, "nothing to send") {
 		t.Errorf("send --approve again:\n%s", out)
+	}
+	if out := mustRun(t, "status", "-C", dir); strings.Contains(out, "mail that waits for a post:") {
+		t.Errorf("status shows a held post after its approval:\n%s", out)
 	}
 	if got := subjects(t, dir); !slices.Equal(got, []string{"Held"}) {
 		t.Errorf("got messages %q, want the held post's, once", got)

@@ -23,6 +23,7 @@ type statusReport struct {
 	Deliveries  int              `json:"deliveries"`
 	Mail        map[string]int   `json:"mail"`    // deliveries by state, every state named
 	Waiting     []waitingFor     `json:"waiting"` // by address
+	Held        []heldPost       `json:"held"`    // posts whose mail waits (choices.go)
 	Events      eventsReport     `json:"events"`
 	Complaints  []postComplaints `json:"complaints_by_post"`
 	RecentRuns  []runReport      `json:"recent_runs"` // newest first
@@ -73,6 +74,9 @@ Flags:
 	if err != nil {
 		return err
 	}
+	if !ok && !isSite(siteDir, cfg) {
+		return notASite(siteDir)
+	}
 	if ok {
 		defer st.Close()
 		if err := r.read(ctx, st, *n, time.Now(), stderr); err != nil {
@@ -84,6 +88,9 @@ Flags:
 	}
 	if r.Waiting == nil {
 		r.Waiting = []waitingFor{}
+	}
+	if r.Held == nil {
+		r.Held = []heldPost{}
 	}
 	if r.Complaints == nil {
 		r.Complaints = []postComplaints{}
@@ -115,6 +122,9 @@ func (r *statusReport) read(ctx context.Context, st store.Store, runs int, now t
 	for _, x := range rs {
 		r.RecentRuns = append(r.RecentRuns, runReport{ID: x.ID, Started: x.Started.UTC(), Command: x.Command, Items: x.Items,
 			New: x.New, Updated: x.Updated, Removed: x.Removed, Baseline: x.Baseline, Forced: x.Forced})
+	}
+	if r.Held, err = heldPosts(ctx, st, now); err != nil {
+		return err
 	}
 	if c.Deliveries == 0 {
 		return nil
@@ -195,6 +205,7 @@ func (r *statusReport) print(w io.Writer) {
 		r.printWaiting(w)
 		printEvents(w, r.Events, r.Complaints)
 	}
+	printHeld(w, r.Held)
 	if len(r.RecentRuns) > 0 {
 		fmt.Fprintln(w, "recent runs:")
 	}
