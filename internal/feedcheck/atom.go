@@ -16,8 +16,9 @@ func (c *checker) atom(f *node) {
 	}
 	c.noDuplicatesNS("feed", f, "id", "title", "updated", "subtitle", "generator", "rights", "icon", "logo")
 	if id := f.first(nsAtom, "id"); id != nil {
-		c.atomID("feed id", id.trimmed())
+		c.atomID("feed id", id)
 	}
+	c.xmlLang("feed", f)
 	if u := f.first(nsAtom, "updated"); u != nil {
 		c.rfc3339("feed updated", u.trimmed())
 	}
@@ -55,9 +56,10 @@ func (c *checker) entry(where string, e *node, feedAuthor bool, ids map[string]b
 	}
 	c.noDuplicatesNS(where, e, "id", "title", "updated", "published", "content", "summary", "rights", "source")
 	if id := e.first(nsAtom, "id"); id != nil {
-		c.atomID(where+" id", id.trimmed())
+		c.atomID(where+" id", id)
 		c.unique(ids, where+" id", "DuplicateEntries", id.trimmed())
 	}
+	c.xmlLang(where, e)
 	for _, name := range []string{"updated", "published"} {
 		if d := e.first(nsAtom, name); d != nil {
 			c.rfc3339(where+" "+name, d.trimmed())
@@ -146,10 +148,23 @@ func (c *checker) rfc3339(where, v string) {
 	c.plausible(where, v, t)
 }
 
-// atomID is entry.py's id: a full URI (or a valid tag:), in its canonical form (NonCanonicalURI).
-func (c *checker) atomID(where, v string) {
+// atomID is entry.py's id: a full URI (or a valid tag:), in its canonical form (NonCanonicalURI),
+// without white space around it (UnexpectedWhitespace).
+func (c *checker) atomID(where string, n *node) {
+	v := n.trimmed()
+	if v != n.text {
+		c.add(where, "UnexpectedWhitespace", "%q", n.text)
+	}
 	c.id(where, v)
 	if canon, ok := canonical(v); !ok || canon != v {
 		c.add(where, "NonCanonicalURI", "%q is not in canonical form (%q)", v, canon)
+	}
+}
+
+func (c *checker) xmlLang(where string, n *node) {
+	for _, a := range n.attrs {
+		if a.Name.Space == "http://www.w3.org/XML/1998/namespace" && a.Name.Local == "lang" {
+			c.language(where+" xml:lang", a.Value)
+		}
 	}
 }

@@ -47,6 +47,7 @@ func Check(data []byte, o Options) ([]Problem, error) {
 		return nil, err
 	}
 	c := &checker{o: o}
+	c.badCharacters(root, "")
 	switch {
 	case root.name.Space == "" && root.name.Local == "rss":
 		c.rss(root)
@@ -141,4 +142,35 @@ func (c *checker) unique(seen map[string]bool, where, message, v string) {
 		c.add(where, message, "%q appears twice in the feed", v)
 	}
 	seen[v] = true
+}
+
+// badCharacters is the validator's BadCharacters: text or an attribute with a C1 control character
+// (U+0080 to U+009F, what windows-1252 text read as Latin-1 leaves) or U+FFFD (what invalid UTF-8 became).
+func (c *checker) badCharacters(n *node, where string) {
+	where = strings.TrimSpace(where + " " + n.name.Local)
+	bad := func(s string) bool {
+		return strings.ContainsFunc(s, func(r rune) bool { return r >= 0x80 && r <= 0x9f || r == 0xfffd })
+	}
+	if bad(n.text) {
+		c.add(where, "BadCharacters", "%q holds a C1 control character or U+FFFD", n.text)
+	}
+	for _, a := range n.attrs {
+		if bad(a.Value) {
+			c.add(where, "BadCharacters", "attribute %s=%q holds a C1 control character or U+FFFD", a.Name.Local, a.Value)
+		}
+	}
+	for _, k := range n.children {
+		c.badCharacters(k, where)
+	}
+}
+
+// language is the validator's InvalidLanguage for RSS's language and xml:lang, as the form of a language
+// tag (RFC 5646: a two- or three-letter code, then subtags); the validator also looks the code up in ISO
+// 639, which this does not.
+var languageTag = regexp.MustCompile(`^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{1,8})*$`)
+
+func (c *checker) language(where, v string) {
+	if !languageTag.MatchString(v) {
+		c.add(where, "InvalidLanguage", "%q must be an ISO-639 language code", v)
+	}
 }

@@ -12,6 +12,7 @@ const cleanRSS = `<?xml version="1.0" encoding="UTF-8"?>
     <title>Notes &#x26; more</title>
     <link>https://example.org/</link>
     <description>A blog</description>
+    <language>en</language>
     <lastBuildDate>Wed, 01 May 2024 00:00:00 +0000</lastBuildDate>
     <atom:link href="https://example.org/feed.xml" rel="self" type="application/rss+xml"></atom:link>
     <item>
@@ -30,7 +31,7 @@ const cleanRSS = `<?xml version="1.0" encoding="UTF-8"?>
 `
 
 const cleanAtom = `<?xml version="1.0" encoding="UTF-8"?>
-<feed xmlns="http://www.w3.org/2005/Atom">
+<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="en-GB">
   <title>Notes</title>
   <id>https://example.org/atom.xml</id>
   <updated>2024-05-01T00:00:00Z</updated>
@@ -116,6 +117,11 @@ func TestEachCheck(t *testing.T) {
 		{"two titles", cleanRSS, "<title>AT&#x26;T &#x3C;3</title>", "<title>a</title><title>b</title>", "DuplicateElement"},
 		{"enclosure", cleanRSS, "</item>", `<enclosure url="/a.mp3" length="-2" type="audio"></enclosure></item>`, "InvalidURLAttribute"},
 
+		{"C1 control character", cleanRSS, "<category>Go</category>", "<category>Caf\u0082</category>", "BadCharacters"},
+		{"replacement character", cleanAtom, "<title>A &amp; B</title>", "<title>A \ufffd B</title>", "BadCharacters"},
+		{"bad language", cleanRSS, "<description>A blog</description>", "<description>A blog</description><language>english</language>", "InvalidLanguage"},
+		{"atom: bad xml:lang", cleanAtom, "<entry>", `<entry xml:lang="en_US">`, "InvalidLanguage"},
+		{"atom: id with white space", cleanAtom, "<id>tag:example.org,2024-05-01:a%2541</id>", "<id> tag:example.org,2024-05-01:a </id>", "UnexpectedWhitespace"},
 		{"atom: no content or summary", cleanAtom, `<summary type="html"><![CDATA[<p>Hi</p>]]></summary>
     <content type="html"><![CDATA[<p>Hi <a href="https://example.org/">home</a></p>]]></content>`, "", "MissingTextualContent"},
 		{"atom: no self link", cleanAtom, `<link href="https://example.org/atom.xml" rel="self" type="application/atom+xml"></link>`, "", "MissingSelf"},

@@ -33,6 +33,9 @@ func (c *checker) rss(root *node) {
 	if l := ch.first("", "link"); l != nil {
 		c.fullLink("channel link", l.trimmed())
 	}
+	if l := ch.first("", "language"); l != nil {
+		c.language("channel language", l.trimmed())
+	}
 	for _, e := range []string{"lastBuildDate", "pubDate"} {
 		if d := ch.first("", e); d != nil {
 			c.rfc822("channel "+e, d.trimmed())
