@@ -243,6 +243,12 @@ func TestInboxIMAP(t *testing.T) {
 		}
 	}
 
+	// herald status counts them with the providers' reports.
+	if out, _, err := runHerald(t, testEnv(), "status", "-C", dir); err != nil ||
+		!strings.Contains(out, "providers' reports, last 30 days: 1 hard bounce, 1 soft bounce, 1 complaint, 0 deliveries\n") {
+		t.Errorf("status: %v\n%s", err, out)
+	}
+
 	// Again: nothing changes, nothing moves, the unmatched message is reported again.
 	out, _, err = runHerald(t, env, "inbox", "-C", dir)
 	if err != nil {
