@@ -60,9 +60,21 @@ func siteStore(ctx context.Context, dir string, getenv func(string) string) (sto
 	sp := storePath(siteDir, cfg)
 	// A PostgreSQL store is reached from a site's folder too: the site's .herald keeps what is local.
 	if _, err := os.Stat(sp); (store.IsPostgres(sp) || errors.Is(err, fs.ErrNotExist)) && !isSite(siteDir, cfg) {
-		return nil, errUsage{fmt.Sprintf("%s is not a site's folder (no %s, _config.yml or Hugo config): run Herald in the site's folder, or pass -C DIR", siteDir, configName)}
+		return nil, notASite(siteDir)
 	}
 	return openStore(ctx, siteDir, cfg)
+}
+
+// notASite is the usage error of a command that needs a site, run in a folder that is not one. When a
+// folder above it is a site (herald status run in _posts/), it names that folder.
+func notASite(dir string) error {
+	msg := fmt.Sprintf("%s is not a site's folder (no %s, _config.yml or Hugo config): run Herald in the site's folder, or pass -C DIR", dir, configName)
+	for d := filepath.Dir(dir); d != dir; dir, d = d, filepath.Dir(d) {
+		if isSite(d, config{}) {
+			return errUsage{fmt.Sprintf("%s; the site's folder looks to be %s, so: -C %s", msg, d, d)}
+		}
+	}
+	return errUsage{msg}
 }
 
 // isSite tells whether dir is a site's folder: one Herald is configured in, or a Jekyll or Hugo site.
@@ -131,7 +143,7 @@ Flags:
 	var dir string
 	siteFlag(fs, &dir)
 	name := fs.String("name", "", "the subscriber's `name`")
-	freq := fs.String("frequency", store.Immediate, "immediate, daily or weekly")
+	freq := fs.String("frequency", store.Immediate, "immediate, daily, weekly or monthly")
 	confirmed := fs.Bool("confirmed", false, "they have already confirmed (consented elsewhere): active at once")
 	pos, err := parseArgs(fs, args, 1, 1, "EMAIL: the address to add")
 	if err != nil {
@@ -142,9 +154,9 @@ Flags:
 		return errUsage{err.Error()}
 	}
 	switch *freq {
-	case store.Immediate, store.Daily, store.Weekly:
+	case store.Immediate, store.Daily, store.Weekly, store.Monthly:
 	default:
-		return errUsage{fmt.Sprintf("--frequency %q: want immediate, daily or weekly", *freq)}
+		return errUsage{fmt.Sprintf("--frequency %q: want immediate, daily, weekly or monthly", *freq)}
 	}
 	status := store.Pending
 	if *confirmed {
