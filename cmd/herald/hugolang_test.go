@@ -10,13 +10,16 @@ import (
 	"testing"
 
 	"golang.org/x/net/html"
+
+	"github.com/heraldhq/herald/internal/feedcheck"
 )
 
 // TestHugoLanguagesAgainstHugo: Hugo builds the three-language site of posts/testdata/hugo-multilingual
 // (English at the root, French translations by file name with a translated slug and a front matter url,
 // Persian from its own content folder), as it is and with the default language in its folder and a
 // permalink pattern; Herald's feeds of each language are where Hugo puts that language's index.xml, and
-// carry the same links, the language's title and its language.
+// carry the same links, home page, the language's title and its language, and pass the W3C validator's
+// checks (internal/feedcheck) at the URL Hugo serves that language from.
 func TestHugoLanguagesAgainstHugo(t *testing.T) {
 	hugo := needTool(t, "hugo", "apt-get install hugo")
 	type lang struct{ dir, title, code string }
@@ -79,13 +82,25 @@ fa: {baseURL: "https://fa.polyglot.example.org/blog/"}
 				if len(want) == 0 {
 					t.Fatalf("Hugo's %s has no items", filepath.Join(l.dir, "index.xml"))
 				}
+				home := parseFeed(t, filepath.Join(out, l.dir, "index.xml")).Link
 				for _, name := range []string{"feed.xml", "atom.xml", "feed.json"} {
 					path := filepath.Join(dir, "public", l.dir, name)
 					if got := links(path); !slices.Equal(got, want) {
 						t.Errorf("%s: links %v, Hugo's %v", filepath.Join(l.dir, name), got, want)
 					}
-					if f := parseFeed(t, path); f.Title != l.title || f.Language != l.code {
-						t.Errorf("%s: title %q, language %q; want %q, %q", filepath.Join(l.dir, name), f.Title, f.Language, l.title, l.code)
+					if f := parseFeed(t, path); f.Title != l.title || f.Language != l.code || f.Link != home {
+						t.Errorf("%s: title %q, language %q, home %s; want %q, %q, %s", filepath.Join(l.dir, name), f.Title, f.Language, f.Link, l.title, l.code, home)
+					}
+					if name == "feed.json" {
+						continue
+					}
+					b, err := os.ReadFile(path)
+					if err != nil {
+						t.Fatal(err)
+					}
+					problems, err := feedcheck.Check(b, feedcheck.Options{Location: home + name})
+					if err != nil || len(problems) > 0 {
+						t.Errorf("%s at %s: %v %v", filepath.Join(l.dir, name), home+name, err, problems)
 					}
 				}
 				// Each item carries its post's language (JSON Feed's per-item language).
