@@ -69,7 +69,7 @@ func FuzzParse(f *testing.F) {
 			if rank[r.Status] == 0 && r.Status != active {
 				t.Errorf("%q: got status %q", r.Email, r.Status)
 			}
-			if r.Frequency != immediate && r.Frequency != daily && r.Frequency != weekly {
+			if r.Frequency != immediate && r.Frequency != daily && r.Frequency != weekly && r.Frequency != monthly {
 				t.Errorf("%q: got frequency %q", r.Email, r.Frequency)
 			}
 			if !utf8.ValidString(r.Name) || strings.IndexFunc(r.Name, func(c rune) bool {

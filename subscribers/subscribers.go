@@ -25,6 +25,7 @@ const (
 	immediate = "immediate"
 	daily     = "daily"
 	weekly    = "weekly"
+	monthly   = "monthly"
 )
 
 // Record is one subscriber read from a list.
@@ -32,7 +33,7 @@ type Record struct {
 	Email     string    // as written, trimmed; a bare address (no display name) that net/mail accepts
 	Name      string    // whitespace runs (line breaks included) made one space
 	Status    string    // "active" (the default: they consented where the list comes from), "pending", "unsubscribed", "bounced"
-	Frequency string    // "immediate" (the default), "daily", "weekly"
+	Frequency string    // "immediate" (the default), "daily", "weekly", "monthly"
 	ConsentAt time.Time // when they subscribed, if the file says; zero otherwise
 	ConsentIP string    // the address they subscribed or confirmed from, if the file says
 	// When they confirmed (kept only when the status is not pending) and when they unsubscribed (kept
@@ -310,8 +311,10 @@ func parseFrequency(v string) (freq string, set bool, err error) {
 		return daily, true, nil
 	case weekly:
 		return weekly, true, nil
+	case monthly:
+		return monthly, true, nil
 	}
-	return "", false, fmt.Errorf("unknown frequency %q (want immediate, daily or weekly)", v)
+	return "", false, fmt.Errorf("unknown frequency %q (want immediate, daily, weekly or monthly)", v)
 }
 
 // timeLayouts are the date forms of the supported exports, tried in order. A time without a zone is

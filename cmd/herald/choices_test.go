@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -168,5 +169,16 @@ func TestDigestSettings(t *testing.T) {
 	dir := mailSite(t, "digest_hour: 0\ndigest_weekday: Fri\ntimezone: Europe/Berlin\n")
 	if _, _, err := runHerald(t, testEnv(), "send", "-C", dir); err != nil {
 		t.Errorf("digest_hour 0, digest_weekday Fri: %v", err)
+	}
+	// A monthly digest, by add and by import.
+	mustRun(t, "subscribers", "add", "-C", dir, "cy@example.com", "--frequency", "monthly", "--confirmed")
+	list := filepath.Join(t.TempDir(), "monthly.csv")
+	os.WriteFile(list, []byte("email,frequency\ndee@example.com,Monthly\n"), 0o644)
+	mustRun(t, "subscribers", "import", "-C", dir, list)
+	out := mustRun(t, "subscribers", "list", "-C", dir, "--json")
+	for _, who := range []string{"cy@example.com", "dee@example.com"} {
+		if !regexp.MustCompile(`"email": "` + regexp.QuoteMeta(who) + `",[^}]*"frequency": "monthly"`).MatchString(out) {
+			t.Errorf("%s is not monthly in the list:\n%s", who, out)
+		}
 	}
 }
