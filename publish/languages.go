@@ -10,6 +10,12 @@ import (
 	"github.com/heraldhq/herald/posts"
 )
 
+// languageFeeds tells whether the site's feeds are a set per language: it has languages, more than one or
+// one whose feeds are not at the root (a site of one language in its folder: Hugo's /en/).
+func languageFeeds(site *posts.Site) bool {
+	return len(site.Languages) > 1 || (len(site.Languages) == 1 && site.Languages[0].Path != "")
+}
+
 // languageSets are the feed sets of a multilingual site (posts.Site.Languages): for each language, the
 // three feeds of its posts, in its folder (the default language's at the root, as Hugo puts its
 // index.xml), with its title, description and language, and its tag and category feeds below that folder.

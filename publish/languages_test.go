@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -109,5 +110,51 @@ func TestLinksLanguages(t *testing.T) {
 `
 	if got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestOneLanguage: a site whose config lists one language at the root has the feeds and links of a site of
+// one language; in its folder (Hugo's defaultContentLanguageInSubdir), its feeds go there.
+func TestOneLanguage(t *testing.T) {
+	for _, tt := range []struct {
+		config, files string
+		hreflang      bool
+	}{
+		{"", "feed.xml atom.xml feed.json", false},
+		{"defaultContentLanguageInSubdir = true\n", "en/feed.xml en/atom.xml en/feed.json", true},
+	} {
+		dir := t.TempDir()
+		for name, body := range map[string]string{
+			"hugo.toml":          "baseURL = \"https://o.example/\"\n" + tt.config + "[languages.en]\ntitle = \"O\"\n",
+			"content/posts/a.md": "---\ntitle: A\ndate: 2024-01-02\n---\nA.\n",
+		} {
+			if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		site, err := posts.Load(t.Context(), posts.Options{Dir: dir, Now: time.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := t.TempDir()
+		f := Feeds{Dir: out, RSS: "feed.xml", Atom: "atom.xml", JSON: "feed.json"}
+		outs, err := Build(t.Context(), site, f, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, o := range outs {
+			rel, _ := filepath.Rel(out, o.Path)
+			got = append(got, filepath.ToSlash(rel))
+		}
+		if strings.Join(got, " ") != tt.files {
+			t.Errorf("%q: got %v, want %s", tt.config, got, tt.files)
+		}
+		if l := f.Links(site); strings.Contains(l, "hreflang") != tt.hreflang {
+			t.Errorf("%q: links %s", tt.config, l)
+		}
 	}
 }
