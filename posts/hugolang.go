@@ -24,8 +24,11 @@ import (
 //   - Its URL is what it would be on a site of one language, under /KEY/ for every language but the
 //     default (and for that one too with defaultContentLanguageInSubdir), or at the language's own
 //     baseURL when it has one. A URL set in front matter (url) is taken as written, without the prefix.
-//     slug, permalinks and translationKey work as on any page; translationKey only ties translations
-//     together in Hugo's templates, so it changes no URL.
+//     slug and permalinks work as on any page (a language's own permalinks replace the site's);
+//     translationKey only ties translations together in Hugo's templates, so it changes no URL.
+//   - A translation is a post of its own. Its tag: id ends in ".KEY" (posts/a.fr) whether the suffix is in
+//     its file name or it lies in its language's content folder, so moving it from one to the other keeps
+//     its id; the default language's pages keep the ids of a site of one language.
 //   - Each language has its own feeds, in its own folder (Language.Path), as Hugo has its own index.xml:
 //     the default language's at the root, unless it is in its folder, or languages have hosts of their own
 //     (then Hugo writes each language into its folder).
