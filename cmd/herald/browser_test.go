@@ -97,6 +97,17 @@ func TestBrowserSubscribeToUnsubscribe(t *testing.T) {
 	prefsURL := findURL(t, mp.Text(t, post.ID), base+"/preferences?token=")
 	b.do("preferences", chromedp.Navigate(prefsURL), chromedp.WaitVisible("#frequency"))
 	b.shot("5-preferences")
+	// The page says whose preferences these are, and offers the site's topics (the seed site's one tagged
+	// post's), none checked, without widening the phone's page.
+	if got := evaluate[string](b, `document.querySelector("#address").textContent`); got != "For "+email {
+		t.Errorf("the preferences page's address: got %q, want %q", got, "For "+email)
+	}
+	if got := evaluate[string](b, `[...document.querySelectorAll("#topics input")].map(e => e.value + (e.checked ? "*" : "")).join(",")`); got != "chaos engineering,sre" {
+		t.Errorf("the preferences page's topics: got %q, want chaos engineering,sre, none checked", got)
+	}
+	if w := evaluate[float64](b, `document.documentElement.scrollWidth`); w != 390 {
+		t.Errorf("the preferences page is %v px wide on a 390 px phone, want 390", w)
+	}
 	b.do("weekly", chromedp.SetValue("#frequency", "weekly"), chromedp.Click("#save"), chromedp.WaitVisible("#message"))
 	b.shot("6-weekly")
 	if got := subscriberField(t, site, email, "frequency"); got != "weekly" {
@@ -319,4 +330,16 @@ func subscriberField(t *testing.T, site, email, field string) string {
 		}
 	}
 	return ""
+}
+
+// evaluate runs the JavaScript expression expr on the page and returns its value.
+func evaluate[T any](b *browser, expr string) T {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		b.t.Fatalf("browser: evaluate %s: %v", expr, err)
+	}
+	return v
 }
