@@ -113,3 +113,28 @@ func TestCompletion(t *testing.T) {
 		t.Errorf("herald __complete subscribers '': %v\n%s", err, out)
 	}
 }
+
+// TestNotASite: status and the subscriber commands, run in a folder that is no site, make no store there
+// and say how to reach the site: from _posts/, they name the site's folder above.
+func TestNotASite(t *testing.T) {
+	site := copySite(t, "seed-jekyll")
+	postsDir := filepath.Join(site, "_posts")
+	empty := t.TempDir()
+	for _, tc := range []struct {
+		dir, want string
+	}{
+		{empty, empty + " is not a site's folder"},
+		{postsDir, "the site's folder looks to be " + site + ", so: -C " + site},
+	} {
+		for _, args := range [][]string{{"status"}, {"status", "--json"}, {"subscribers", "list"}, {"subscribers", "add", "ann@example.com"}} {
+			_, _, err := runHerald(t, testEnv(), append(args, "-C", tc.dir)...)
+			var u errUsage
+			if !errors.As(err, &u) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("herald %q in %s: got %v, want a usage error with %q", args, tc.dir, err, tc.want)
+			}
+		}
+		if _, err := os.Stat(filepath.Join(tc.dir, ".herald")); err == nil {
+			t.Errorf("a command made %s/.herald", tc.dir)
+		}
+	}
+}

@@ -70,12 +70,12 @@ Flags:
 		return err
 	}
 	r := statusReport{Store: store.Name(storePath(siteDir, cfg)), Mail: map[string]int{}}
+	if !isSite(siteDir, cfg) { // a PostgreSQL store is reached from a site's folder too
+		return notASite(siteDir)
+	}
 	st, ok, err := openStoreToRead(ctx, siteDir, cfg)
 	if err != nil {
 		return err
-	}
-	if !ok && !isSite(siteDir, cfg) {
-		return notASite(siteDir)
 	}
 	if ok {
 		defer st.Close()
