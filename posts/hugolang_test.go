@@ -228,3 +228,21 @@ func jsonString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
 }
+
+// TestHugoTranslationMoved: a translation moved from a file name suffix (post.fr.md) to its language's
+// content folder keeps its id and its URL.
+func TestHugoTranslationMoved(t *testing.T) {
+	config := "baseURL: https://m.example/\nlanguages:\n  en: {weight: 1}\n  fr: {weight: 2, contentDir: content-fr}\n"
+	var got []string
+	for _, file := range []string{"content/posts/a.fr.md", "content-fr/posts/a.md"} {
+		s := loadHugoSite(t, writeSite(t, map[string]string{"hugo.yaml": config, "content/posts/a.md": hugoConfigPost, file: hugoConfigPost}), Options{})
+		p := postByPath(s, file)
+		if p == nil {
+			t.Fatalf("%s: no post", file)
+		}
+		got = append(got, p.ID+" "+p.URL)
+	}
+	if want := "tag:m.example,2024-03-04:posts/a.fr https://m.example/fr/posts/a/"; got[0] != want || got[1] != want {
+		t.Errorf("got %q, want both %q", got, want)
+	}
+}
