@@ -27,7 +27,14 @@ type Result struct {
 	Reason   string // Classify's reason; "" when sent
 	Enhanced string // the reply's enhanced status code of a refusal at RCPT TO or end of DATA ("5.1.1")
 	At       time.Time
+	// NotBefore is, for a deferral whose server said when to try again (an API's Retry-After), that
+	// time: no attempt, in this run or a later one, comes before it. Zero otherwise.
+	NotBefore time.Time
 }
+
+// maxRetryWait is the longest a run waits to retry a deferred message in the same run: a message whose
+// server asks for more is left to a later run.
+const maxRetryWait = time.Minute
 
 // Ledger records durably what the engine does, before it matters: a job is marked sending before its
 // DATA begins, and its result right after. Commit must do both lists in as few transactions as it can
@@ -215,6 +222,9 @@ func (w *worker) deliver(ctx context.Context, job Job) error {
 		w.sent++
 		r := Result{ID: job.ID, At: time.Now()}
 		r.Outcome, r.Reason = Classify(err)
+		if r.Outcome == Deferred {
+			r.NotBefore = RetryAfter(err)
+		}
 		if r.Outcome == Failed && (strings.HasPrefix(r.Reason, "RCPT TO") || strings.HasPrefix(r.Reason, "end of DATA")) {
 			_, r.Enhanced = SMTPStatus(err)
 		}
@@ -231,7 +241,7 @@ func (w *worker) deliver(ctx context.Context, job Job) error {
 			}
 			return fmt.Errorf("%w: %s", ErrRejected, r.Reason)
 		}
-		if r.Outcome != Deferred || attempt >= retries || retries < 0 || ctx.Err() != nil {
+		if r.Outcome != Deferred || attempt >= retries || retries < 0 || ctx.Err() != nil || r.NotBefore.Sub(r.At) > maxRetryWait {
 			w.pending = append(w.pending, r)
 			return nil
 		}
@@ -248,6 +258,7 @@ func (w *worker) deliver(ctx context.Context, job Job) error {
 		}
 		d := backoff << attempt
 		d += time.Duration(rand.Int64N(int64(d)/2 + 1))
+		d = max(d, time.Until(r.NotBefore))
 		select {
 		case <-time.After(d):
 		case <-ctx.Done():

@@ -100,7 +100,7 @@ func (s *MailgunSender) Send(ctx context.Context, m *Message) error {
 	req.Header.Set("Content-Type", w.FormDataContentType())
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", userAgent)
-	status, _, reply, err := sendHTTP(ctx, httpCall{provider: "Mailgun", client: s.c.Client, req: req, timeout: s.c.Timeout})
+	status, header, reply, err := sendHTTP(ctx, httpCall{provider: "Mailgun", client: s.c.Client, req: req, timeout: s.c.Timeout})
 	if err != nil {
 		return err
 	}
@@ -118,7 +118,7 @@ func (s *MailgunSender) Send(ctx context.Context, m *Message) error {
 	if status == http.StatusNotFound || status == http.StatusPaymentRequired {
 		v = refusedSender // an unknown domain or a wrong endpoint; an account that may not send
 	}
-	return apiRefusal("Mailgun", v, status, detail)
+	return withRetryAfter(apiRefusal("Mailgun", v, status, detail), status, header, time.Now())
 }
 
 // Close does nothing.

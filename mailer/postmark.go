@@ -137,7 +137,7 @@ func (s *PostmarkSender) Send(ctx context.Context, m *Message) error {
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Postmark-Server-Token", s.c.Token)
 	req.Header.Set("User-Agent", userAgent)
-	status, _, reply, err := sendHTTP(ctx, httpCall{provider: "Postmark", client: s.c.Client, req: req, timeout: s.c.Timeout})
+	status, header, reply, err := sendHTTP(ctx, httpCall{provider: "Postmark", client: s.c.Client, req: req, timeout: s.c.Timeout})
 	if err != nil {
 		return err
 	}
@@ -148,9 +148,9 @@ func (s *PostmarkSender) Send(ctx context.Context, m *Message) error {
 		return nil
 	}
 	if jerr != nil {
-		return apiRefusal("Postmark", byStatus(status), status, snippet(reply))
+		return withRetryAfter(apiRefusal("Postmark", byStatus(status), status, snippet(reply)), status, header, time.Now())
 	}
-	return apiRefusal("Postmark", postmarkVerdict(status, r.ErrorCode), status, fmt.Sprintf("ErrorCode %d: %s", r.ErrorCode, r.Message))
+	return withRetryAfter(apiRefusal("Postmark", postmarkVerdict(status, r.ErrorCode), status, fmt.Sprintf("ErrorCode %d: %s", r.ErrorCode, r.Message)), status, header, time.Now())
 }
 
 // postmarkVerdict reads Postmark's API error code (see the top of this file).

@@ -104,7 +104,7 @@ func (s *ResendSender) Send(ctx context.Context, m *Message) error {
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", userAgent)
 	req.Header.Set("Idempotency-Key", idempotencyKey(m.MessageID))
-	status, _, reply, err := sendHTTP(ctx, httpCall{provider: "Resend", client: s.c.Client, req: req, timeout: s.c.Timeout, idempotent: true})
+	status, header, reply, err := sendHTTP(ctx, httpCall{provider: "Resend", client: s.c.Client, req: req, timeout: s.c.Timeout, idempotent: true})
 	if err != nil {
 		return err
 	}
@@ -115,9 +115,9 @@ func (s *ResendSender) Send(ctx context.Context, m *Message) error {
 		return nil
 	}
 	if jerr != nil || r.Name == "" {
-		return apiRefusal("Resend", byStatus(status), status, snippet(reply))
+		return withRetryAfter(apiRefusal("Resend", byStatus(status), status, snippet(reply)), status, header, time.Now())
 	}
-	return apiRefusal("Resend", resendVerdict(status, r.Name), status, r.Name+": "+r.Message)
+	return withRetryAfter(apiRefusal("Resend", resendVerdict(status, r.Name), status, r.Name+": "+r.Message), status, header, time.Now())
 }
 
 // resendVerdict reads Resend's error name (see the top of this file).

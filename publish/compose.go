@@ -165,6 +165,9 @@ func (l *storeLedger) Commit(ctx context.Context, started []mailer.Job, done []m
 			o.Status, o.Error = store.Sent, ""
 		case mailer.Deferred:
 			o.Status, o.NextAttempt = store.Deferred, r.At.Add(l.backoff)
+			if r.NotBefore.After(o.NextAttempt) {
+				o.NextAttempt = r.NotBefore // the provider's Retry-After
+			}
 		case mailer.Failed:
 			o.Status = store.Failed
 		default:
