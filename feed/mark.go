@@ -7,7 +7,9 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"syscall"
 )
@@ -124,20 +126,116 @@ func (e *ForeignError) Error() string {
 	return fmt.Sprintf("feed: %s was not written by Herald (%s), and Herald replaces only its own files", e.Path, by)
 }
 
-// checkOwned returns a *ForeignError for a regular file at path that does not carry Herald's mark.
-func checkOwned(path string) error {
+// checkOwned returns a *ForeignError for a regular file at f.Path that does not carry Herald's mark and is
+// not a JSON feed that a Herald older than the mark wrote for the site of f.Data (legacyJSON).
+func checkOwned(f File) error {
 	// Only after sameBytes found a regular file here; O_NONBLOCK should a FIFO take its place since.
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	file, err := os.OpenFile(f.Path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	head, err := io.ReadAll(io.LimitReader(bufio.NewReader(f), markHead))
-	if err != nil {
+	defer file.Close()
+	r := bufio.NewReaderSize(file, markHead)
+	head, err := r.Peek(markHead)
+	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
 		return err
 	}
-	if ok, gen := Marked(head); !ok {
-		return &ForeignError{Path: path, Generator: gen}
+	ok, gen := Marked(head)
+	if !ok && gen == "" && legacyJSON(r, f.Data) {
+		ok = true
+	}
+	if !ok {
+		return &ForeignError{Path: f.Path, Generator: gen}
 	}
 	return nil
+}
+
+// legacyJSON tells whether old is a JSON feed that a Herald older than its mark wrote for the site whose
+// JSON feed (Herald's, marked) is now: it names a JSON Feed version and has items, and every item's id is
+// a tag: id of that site's host as Herald's loaders make them (tag:HOST,DATE:PATH; drafts' DATE is 1970).
+// Another generator's JSON feed has the page URLs for ids (Hugo's and Jekyll's templates), or tag ids of
+// another form; a post whose front matter set an id of its own makes the feed count as another's, and
+// --overwrite is the way out then. The items are read one at a time: an old full-archive feed is large.
+func legacyJSON(old io.Reader, now []byte) bool {
+	host := markedJSONHost(now)
+	if host == "" {
+		return false
+	}
+	tagID := regexp.MustCompile(`^tag:` + regexp.QuoteMeta(host) + `,(1970|[0-9]{4}-[0-9]{2}-[0-9]{2}):[^\s]+$`)
+	d := json.NewDecoder(old)
+	if t, err := d.Token(); err != nil || t != json.Delim('{') {
+		return false
+	}
+	version, items := false, 0
+	for d.More() {
+		t, err := d.Token()
+		key, ok := t.(string)
+		if err != nil || !ok {
+			return false
+		}
+		switch key {
+		case "version":
+			var v string
+			if d.Decode(&v) != nil || !strings.HasPrefix(v, "https://jsonfeed.org/version/") {
+				return false
+			}
+			version = true
+		case "items":
+			if t, err := d.Token(); err != nil || t != json.Delim('[') {
+				return false
+			}
+			for d.More() {
+				var it struct {
+					ID string `json:"id"`
+				}
+				if d.Decode(&it) != nil || !tagID.MatchString(it.ID) {
+					return false
+				}
+				items++
+			}
+			if t, err := d.Token(); err != nil || t != json.Delim(']') {
+				return false
+			}
+		default:
+			var v json.RawMessage
+			if d.Decode(&v) != nil {
+				return false
+			}
+		}
+	}
+	return version && items > 0
+}
+
+// markedJSONHost is the host of the home page of b, a JSON feed with Herald's mark; "" for anything else.
+func markedJSONHost(b []byte) string {
+	if ok, _ := Marked(b); !ok {
+		return ""
+	}
+	d := json.NewDecoder(bytes.NewReader(b))
+	if t, err := d.Token(); err != nil || t != json.Delim('{') {
+		return ""
+	}
+	for d.More() {
+		t, err := d.Token()
+		key, ok := t.(string)
+		if err != nil || !ok || key == "items" {
+			return ""
+		}
+		var v json.RawMessage
+		if d.Decode(&v) != nil {
+			return ""
+		}
+		if key == "home_page_url" {
+			var s string
+			if json.Unmarshal(v, &s) != nil {
+				return ""
+			}
+			u, err := url.Parse(s)
+			if err != nil {
+				return ""
+			}
+			return u.Hostname()
+		}
+	}
+	return ""
 }

@@ -137,3 +137,62 @@ func FuzzMarked(f *testing.F) {
 		}
 	})
 }
+
+// TestLegacyJSON: a JSON feed as the release before the mark wrote it (feed/testdata/legacy, the golden
+// feed.json of jekyll-edge at 354739d) is Herald's for a write of that site's JSON feed, so the first
+// publish after an upgrade is not refused; a JSON feed that only looks like it is not.
+func TestLegacyJSON(t *testing.T) {
+	legacy, err := os.ReadFile(filepath.Join("testdata", "legacy", "jekyll-edge-feed.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := Marked(legacy); ok {
+		t.Fatal("the legacy feed carries the mark: it is not what the old release wrote")
+	}
+	site := func(u string) []byte {
+		b, err := JSON(Options{Title: "Edge", SiteURL: u}, testItems())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	edge := site("https://edge.example.org/")
+	replace := func(old, new string, n int) []byte {
+		return []byte(strings.Replace(string(legacy), old, new, n))
+	}
+	for _, tc := range []struct {
+		name     string
+		old, now []byte
+		herald   bool
+	}{
+		{"the old release's feed", legacy, edge, true},
+		{"the old release's feed, in a language folder", legacy, site("https://edge.example.org/fr/"), true},
+		{"another site's", legacy, site("https://blog.example.com/"), false},
+		{"a new file that is no Herald feed", legacy, []byte(`{"home_page_url": "https://edge.example.org/"}`), false},
+		{"an item with the page URL for id", replace(`"id": "tag:edge.example.org,2018-11-15:excerpt-liquid-block"`, `"id": "https://edge.example.org/2018/11/15/excerpt-liquid-block.html"`, 1), edge, false},
+		{"a tag id of another form", replace(`tag:edge.example.org,2018-11-15:`, `tag:edge.example.org,2018:`, 1), edge, false},
+		{"a tag id of another host", replace(`tag:edge.example.org,2018-11-15:`, `tag:edge.example.org.evil,2018-11-15:`, 1), edge, false},
+		{"no version", replace(`"version": "https://jsonfeed.org/version/1.1",`, ``, 1), edge, false},
+		{"no items", []byte(`{"version": "https://jsonfeed.org/version/1.1", "title": "x", "home_page_url": "https://edge.example.org/", "items": []}`), edge, false},
+		{"an id that is a number", []byte(`{"version": "https://jsonfeed.org/version/1.1", "items": [{"id": "tag:edge.example.org,2018-01-01:a"}, {"id": 7}]}`), edge, false},
+		{"cut short", legacy[:len(legacy)/2], edge, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "feed.json")
+			if err := os.WriteFile(path, tc.old, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			files := []File{{Path: path, Data: tc.now, Guard: true}}
+			check := CheckGuards(files)
+			_, err := WriteFiles(files)
+			got, _ := os.ReadFile(path)
+			var fe *ForeignError
+			switch {
+			case tc.herald && (check != nil || err != nil || string(got) != string(tc.now)):
+				t.Errorf("got %v, %v and the file unchanged=%v; want it replaced", check, err, string(got) == string(tc.old))
+			case !tc.herald && (!errors.As(check, &fe) || !errors.As(err, &fe) || string(got) != string(tc.old)):
+				t.Errorf("got %v, %v and the file replaced=%v; want a *ForeignError and the file left", check, err, string(got) != string(tc.old))
+			}
+		})
+	}
+}

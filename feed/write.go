@@ -47,8 +47,9 @@ func Fit(budget int, items []*posts.Post, render func([]*posts.Post) ([]byte, er
 type File struct {
 	Path string
 	Data []byte
-	// Guard: a file already at Path is replaced only when it carries Herald's mark (Marked); else the
-	// write fails with a *ForeignError and changes nothing.
+	// Guard: a file already at Path is replaced only when it carries Herald's mark (Marked), or is a JSON
+	// feed an older Herald wrote before it had one for the site of Data (legacyJSON); else the write fails
+	// with a *ForeignError and changes nothing.
 	Guard bool
 }
 
@@ -76,7 +77,7 @@ func WriteFiles(files []File) (changed []bool, err error) {
 			continue
 		}
 		if f.Guard {
-			if err := checkOwned(f.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			if err := checkOwned(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return nil, err
 			}
 		}
@@ -117,7 +118,7 @@ func CheckGuards(files []File) error {
 			return err
 		}
 		if !same {
-			if err := checkOwned(f.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			if err := checkOwned(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return err
 			}
 		}

@@ -347,3 +347,34 @@ func TestSwitchFromJekyllFeed(t *testing.T) {
 		}
 	}
 }
+
+// TestUpgradeKeepsOldJSONFeed: the JSON feed a Herald older than the mark published (its golden at
+// 354739d, unmarked) is Herald's own to the next publish after an upgrade, which replaces it without
+// --overwrite; the same file on a site of another host is refused.
+func TestUpgradeKeepsOldJSONFeed(t *testing.T) {
+	old, err := os.ReadFile(filepath.Join("..", "..", "feed", "testdata", "legacy", "seed-jekyll-feed.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := copySite(t, "seed-jekyll")
+	if out, _, err := runHerald(t, testEnv(), "publish", "-C", dir); err != nil {
+		t.Fatalf("first publish: %v\n%s", err, out)
+	}
+	path := filepath.Join(dir, "_site", "feed.json")
+	os.WriteFile(path, old, 0o644)
+	out, _, err := runHerald(t, testEnv(), "publish", "-C", dir)
+	if err != nil || !strings.Contains(out, "wrote _site/feed.json") {
+		t.Fatalf("publish over the old release's feed.json: %v\n%s", err, out)
+	}
+	if b, _ := os.ReadFile(path); !strings.Contains(string(b), `"_herald"`) {
+		t.Errorf("feed.json is not Herald's new one:\n%.400s", b)
+	}
+
+	moved := copySite(t, "seed-jekyll")
+	os.WriteFile(filepath.Join(moved, configName), []byte("url: https://moved.example\n"), 0o644)
+	os.MkdirAll(filepath.Join(moved, "_site"), 0o755)
+	os.WriteFile(filepath.Join(moved, "_site", "feed.json"), old, 0o644)
+	if _, _, err := runHerald(t, testEnv(), "build", "-C", moved); err == nil || !strings.Contains(err.Error(), "was not written by Herald") {
+		t.Errorf("another host's old feed: got %v, want it refused", err)
+	}
+}
