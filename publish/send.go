@@ -57,7 +57,6 @@ type Sender interface {
 	Recover(ctx context.Context) (int, error)
 	RetryUnknown(ctx context.Context, since time.Time) (int, error)
 	FailOld(ctx context.Context, now time.Time, maxAge time.Duration) (int, error)
-	Plan(ctx context.Context, now time.Time) (int, error)
 	PlanWith(ctx context.Context, now time.Time, o store.PlanOptions) (int, error)
 	Due(ctx context.Context, now time.Time, limit int) ([]store.Delivery, error)
 	ClaimAfter(ctx context.Context, now time.Time, after int64, limit int) ([]store.Delivery, error)

@@ -16,10 +16,10 @@ import (
 
 // SendTest sends one copy of each distinct message that is due (one per post, one per kind of digest) to
 // addr, with the test subject the caller's Mail composes, through Mail's transport. st must be a copy of
-// the store: Plan changes it.
-func SendTest(ctx context.Context, site *posts.Site, st Sender, mail func() (*Mail, error), addr string, out io.Writer) error {
+// the store: Plan changes it. plan is what Send would plan with (SendOptions.Plan).
+func SendTest(ctx context.Context, site *posts.Site, st Sender, mail func() (*Mail, error), addr string, plan store.PlanOptions, out io.Writer) error {
 	now := time.Now()
-	if _, err := st.Plan(ctx, now); err != nil {
+	if _, err := st.PlanWith(ctx, now, plan); err != nil {
 		return err
 	}
 	due, err := st.Due(ctx, now, 1<<30)

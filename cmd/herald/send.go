@@ -123,7 +123,7 @@ func dryRunSend(ctx context.Context, getenv func(string) string, bf buildFlags, 
 			return errUsage{fmt.Sprintf("--test-to %q is not an email address", sf.testTo)}
 		}
 		test := func() (*publish.Mail, error) { return b.mail(getenv, "", true) }
-		return publish.SendTest(ctx, b.site, st, test, sf.testTo, stdout)
+		return publish.SendTest(ctx, b.site, st, test, sf.testTo, b.cfg.planOptions(b.site), stdout)
 	}
 	if err := sendDue(ctx, b, st, getenv, sf, sf.dryRun, stdout, stderr); err != nil {
 		return err
@@ -180,6 +180,7 @@ func (b *build) mail(getenv func(string) string, outbox string, test bool) (*pub
 	}
 	opts := mailer.Options{
 		From: *from, SiteTitle: b.site.Title, SiteURL: b.site.URL, Lang: b.site.Lang, PostalAddress: c.PostalAddress,
+		Languages:         b.site.Languages,
 		UnsubscribeMailto: c.UnsubscribeMailto, FullContent: c.EmailContent != "excerpt", MaxDigestPosts: c.MaxDigestPosts,
 		Templates: b.site.Files("herald-templates"),
 	}
