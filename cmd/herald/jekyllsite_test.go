@@ -48,8 +48,8 @@ func TestJekyllSiteAgainstJekyll(t *testing.T) {
 
 	pages := builtPages(t, out, "https://notes.example.org/")
 	want := sortedKeys(pages)
-	if len(want) != 7 {
-		t.Fatalf("Jekyll wrote %d posts, want the site's 7: %v", len(want), want)
+	if len(want) != 8 {
+		t.Fatalf("Jekyll wrote %d posts, want the site's 8: %v", len(want), want)
 	}
 	if got := feedLinks(t, filepath.Join(out, "feed.xml")); !slices.Equal(got, want) {
 		t.Fatalf("jekyll-feed's entries %v, Jekyll's posts %v", got, want)
@@ -141,8 +141,8 @@ func TestJekyllFeedIDs(t *testing.T) {
 	for _, it := range parseFeed(t, filepath.Join(out, "feed.xml")).Items {
 		want[it.Link] = it.GUID
 	}
-	if len(want) != 7 || want["https://notes.example.org/37c3.html"] != "https://notes.example.org/chaos-congress" {
-		t.Fatalf("jekyll-feed's ids: got %v, want 7 with the .html post's id its slug", want)
+	if len(want) != 8 || want["https://notes.example.org/37c3.html"] != "https://notes.example.org/chaos-congress" {
+		t.Fatalf("jekyll-feed's ids: got %v, want 8 with the .html post's id its slug", want)
 	}
 	for _, f := range []string{"atom.xml", "feed.xml", "feed.json"} {
 		got := map[string]string{}
