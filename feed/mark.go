@@ -22,6 +22,7 @@ const (
 	jsonExtension = "_herald"
 	jsonAbout     = "https://github.com/heraldhq/herald#what-the-feeds-hold"
 	markXSL       = "Herald's default feed stylesheet"
+	xslNamespace  = "http://www.w3.org/1999/XSL/Transform"
 	markHead      = 256 << 10 // the mark sits in a feed's head: this much of a file is read for it
 )
 
@@ -45,9 +46,6 @@ func Marked(b []byte) (herald bool, generator string) {
 	b = bytes.TrimLeft(bytes.TrimPrefix(b, []byte("\xef\xbb\xbf")), " \t\r\n")
 	if len(b) > 0 && b[0] == '{' {
 		return jsonMarked(b)
-	}
-	if bytes.Contains(b, []byte(markXSL)) && bytes.Contains(b, []byte("XSL/Transform")) {
-		return true, ""
 	}
 	return xmlMarked(b)
 }
@@ -78,33 +76,52 @@ func jsonMarked(b []byte) (bool, string) {
 	return false, ""
 }
 
-// xmlMarked reads an RSS or Atom document up to its first item for its generator.
+// xmlMarked reads an RSS or Atom document up to its first item for its generator: the element <generator>
+// of the channel or the feed, not one elsewhere, nor text that names Herald. A stylesheet is Herald's when
+// it is an XSLT document (its root element) with markXSL in a comment before that root.
 func xmlMarked(b []byte) (bool, string) {
 	d := xml.NewDecoder(bytes.NewReader(b))
 	d.Strict = false
 	d.CharsetReader = func(_ string, r io.Reader) (io.Reader, error) { return r, nil }
+	var parents []string // the local names of the open elements
+	xslComment := false
 	for {
 		t, err := d.Token()
 		if err != nil {
 			return false, ""
 		}
-		se, ok := t.(xml.StartElement)
-		if !ok {
-			continue
-		}
-		switch se.Name.Local {
-		case "item", "entry":
-			return false, ""
-		case "generator":
-			var g string
-			if d.DecodeElement(&g, &se) != nil {
+		switch t := t.(type) {
+		case xml.Comment:
+			if len(parents) == 0 && bytes.Contains(t, []byte(markXSL)) {
+				xslComment = true
+			}
+		case xml.EndElement:
+			if len(parents) > 0 {
+				parents = parents[:len(parents)-1]
+			}
+		case xml.StartElement:
+			if len(parents) == 0 && t.Name.Space == xslNamespace && (t.Name.Local == "stylesheet" || t.Name.Local == "transform") {
+				return xslComment, ""
+			}
+			parent := ""
+			if len(parents) > 0 {
+				parent = parents[len(parents)-1]
+			}
+			switch {
+			case t.Name.Local == "item" || t.Name.Local == "entry":
 				return false, ""
+			case t.Name.Local == "generator" && (parent == "channel" || parent == "feed"):
+				var g string
+				if d.DecodeElement(&g, &t) != nil {
+					return false, ""
+				}
+				g = strings.TrimSpace(g)
+				if g == "Herald" || strings.HasPrefix(g, "Herald ") {
+					return true, ""
+				}
+				return false, g
 			}
-			g = strings.TrimSpace(g)
-			if g == "Herald" || strings.HasPrefix(g, "Herald ") {
-				return true, ""
-			}
-			return false, g
+			parents = append(parents, t.Name.Local)
 		}
 	}
 }

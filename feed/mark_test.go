@@ -1,6 +1,7 @@
 package feed
 
 import (
+	"encoding/xml"
 	"errors"
 	"os"
 	"path/filepath"
@@ -69,6 +70,11 @@ func TestMarked(t *testing.T) {
 		{"a JSON feed with another extension's about", `{"version": "https://jsonfeed.org/version/1.1", "_herald": {"about": "https://other.example/"}}`, ""},
 		{"a generator that only starts with the name", `<rss><channel><generator>Heraldry 2</generator></channel></rss>`, "Heraldry 2"},
 		{"not a feed", "hello", ""},
+		{"a feed that quotes Herald's stylesheet", `<?xml version="1.0"?><rss version="2.0"><channel><title>x</title><description>Herald's default feed stylesheet, an XSLT (xmlns:xsl="http://www.w3.org/1999/XSL/Transform")</description><generator>WordPress</generator><item><title>x</title></item></channel></rss>`, "WordPress"},
+		{"a feed with the stylesheet's comment", `<?xml version="1.0"?><!-- Herald's default feed stylesheet --><rss version="2.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform"><channel><title>x</title></channel></rss>`, ""},
+		{"a stylesheet without the comment", `<?xml version="1.0"?><xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform"><!-- Herald's default feed stylesheet --></xsl:stylesheet>`, ""},
+		{"Herald named in an element of the channel", `<rss version="2.0"><channel><title>x</title><image><generator>Herald</generator></image><generator>Ghost 5.0</generator></channel></rss>`, "Ghost 5.0"},
+		{"Herald named in another extension", `<feed xmlns="http://www.w3.org/2005/Atom" xmlns:x="urn:x"><x:meta><x:generator>Herald</x:generator></x:meta><title>x</title></feed>`, ""},
 	} {
 		if ok, gen := Marked([]byte(tc.doc)); ok || gen != tc.gen {
 			t.Errorf("%s: got %v, %q; want false, %q", tc.name, ok, gen, tc.gen)
@@ -123,6 +129,15 @@ func FuzzMarked(f *testing.F) {
 	f.Add("]]>\x00", "<item>", "\"items\": [")
 	f.Fuzz(func(t *testing.T, title, desc, content string) {
 		Marked([]byte(title + desc + content))
+		var esc strings.Builder
+		for _, s := range []string{title, desc, content} {
+			xml.EscapeText(&esc, []byte(s))
+			esc.WriteString(" ")
+		}
+		foreign := "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>" + esc.String() + "</title><description>" + esc.String() + "</description><generator>Jekyll</generator><item><description>" + esc.String() + "</description></item></channel></rss>"
+		if ok, _ := Marked([]byte(foreign)); ok {
+			t.Fatalf("a foreign feed whose text says what Herald's marks say is taken for Herald's:\n%.400s", foreign)
+		}
 		items := testItems()
 		items[0].Title, items[0].ContentHTML, items[0].Summary = title, content, desc
 		o := Options{Title: title, Description: desc, SiteURL: "https://x.example/"}
