@@ -2,6 +2,7 @@ package feed
 
 import (
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -55,6 +56,11 @@ type atomCategory struct {
 
 // Atom renders items as an Atom 1.0 document.
 func Atom(o Options, items []*posts.Post) ([]byte, error) {
+	return inMemory(WriteAtom, o, items)
+}
+
+// WriteAtom writes what Atom returns to w, without holding the document in memory.
+func WriteAtom(w io.Writer, o Options, items []*posts.Post) error {
 	o, items = safe(o, items)
 	id := asURI(firstNonEmpty(o.AtomURL, o.SiteURL))
 	f := &atomFeed{
@@ -123,7 +129,7 @@ func Atom(o Options, items []*posts.Post) ([]byte, error) {
 		}
 		f.Entries = append(f.Entries, e)
 	}
-	return marshalXML(o.Stylesheet, sizeHint(items), f)
+	return writeXML(w, o.Stylesheet, f)
 }
 
 // person is an Atom person construct, which must have a name: the email stands in for a missing one.

@@ -1,9 +1,11 @@
 package feed
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 
 	"github.com/gorilla/feeds"
 	"github.com/heraldhq/herald/posts"
@@ -21,6 +23,16 @@ type jsonItem struct {
 
 // JSON renders items as a JSON Feed 1.1 document.
 func JSON(o Options, ps []*posts.Post) ([]byte, error) {
+	var b bytes.Buffer
+	b.Grow(sizeHint(ps) * 11 / 10)
+	if err := WriteJSON(&b, o, ps); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// WriteJSON writes what JSON returns to w, without holding the document in memory.
+func WriteJSON(w io.Writer, o Options, ps []*posts.Post) error {
 	o, ps = safe(o, ps)
 	f := &feeds.JSONFeed{
 		Version:     "https://jsonfeed.org/version/1.1",
@@ -65,7 +77,7 @@ func JSON(o Options, ps []*posts.Post) ([]byte, error) {
 		}
 		items = append(items, jsonItem{JSONItem: it, Language: p.Lang})
 	}
-	return encodeJSON(jsonHead{f, jsonMark{About: jsonAbout, Generator: generatorName(o)}}, items, sizeHint(ps)*11/10)
+	return encodeJSON(w, jsonHead{f, jsonMark{About: jsonAbout, Generator: generatorName(o)}}, items)
 }
 
 // jsonHead is the feed's top-level object with Herald's mark after gorilla's fields, before the items.
@@ -77,38 +89,63 @@ type jsonHead struct {
 // encodeJSON writes f indented, without escaping <, > and & (HTML content reads better, and JSON does not
 // need it). encoding/json would build the whole document in a buffer of its own and then indent it into a
 // second one; for a full-archive feed that is hundreds of megabytes, so the items are encoded one by one.
-func encodeJSON(f jsonHead, items []jsonItem, size int) ([]byte, error) {
+func encodeJSON(w io.Writer, f jsonHead, items []jsonItem) error {
 	feed := *f.JSONFeed
 	feed.Items = nil
 	head := jsonHead{&feed, f.Herald}
-	var b bytes.Buffer
-	b.Grow(size)
-	enc := json.NewEncoder(&b)
+	var hb bytes.Buffer
+	enc := json.NewEncoder(&hb)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(&head); err != nil {
-		return nil, fmt.Errorf("feed: encode JSON: %w", err)
+		return fmt.Errorf("feed: encode JSON: %w", err)
 	}
-	b.Truncate(b.Len() - len("\n}\n"))
+	b := bufio.NewWriterSize(w, 64<<10)
+	b.Write(hb.Bytes()[:hb.Len()-len("\n}\n")])
 	b.WriteString(",\n  \"items\": [")
-	var item bytes.Buffer
+	var item, content bytes.Buffer
 	ienc := json.NewEncoder(&item)
 	ienc.SetEscapeHTML(false)
 	ienc.SetIndent("    ", "  ")
+	cenc := json.NewEncoder(&content)
+	cenc.SetEscapeHTML(false)
 	for i, it := range items {
 		item.Reset()
-		if err := ienc.Encode(it); err != nil {
-			return nil, fmt.Errorf("feed: encode JSON item %q: %w", it.Id, err)
+		// The content, most of an item, is encoded on its own and put in the place of a NUL (which safe
+		// removed from every string), so that the indenting pass of the item's encoder does not copy it
+		// again: a string's bytes are the same indented or not.
+		html := it.ContentHTML
+		if len(html) > 1024 {
+			it.ContentHTML = "\x00"
+		}
+		err := ienc.Encode(it)
+		it.ContentHTML = html
+		if err != nil {
+			return fmt.Errorf("feed: encode JSON item %q: %w", it.Id, err)
 		}
 		if i > 0 {
 			b.WriteByte(',')
 		}
 		b.WriteString("\n    ")
-		b.Write(bytes.TrimSuffix(item.Bytes(), []byte("\n")))
+		out := bytes.TrimSuffix(item.Bytes(), []byte("\n"))
+		if len(html) > 1024 {
+			content.Reset()
+			if err := cenc.Encode(html); err != nil {
+				return fmt.Errorf("feed: encode JSON item %q: %w", it.Id, err)
+			}
+			before, after, ok := bytes.Cut(out, []byte(`"\u0000"`))
+			if !ok {
+				return fmt.Errorf("feed: encode JSON item %q: its content went missing", it.Id)
+			}
+			b.Write(before)
+			b.Write(bytes.TrimSuffix(content.Bytes(), []byte("\n")))
+			out = after
+		}
+		b.Write(out)
 	}
 	if len(items) > 0 {
 		b.WriteString("\n  ")
 	}
 	b.WriteString("]\n}\n")
-	return b.Bytes(), nil
+	return b.Flush()
 }

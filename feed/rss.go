@@ -1,10 +1,12 @@
 package feed
 
 import (
+	"bufio"
 	"bytes"
 	"cmp"
 	"encoding/xml"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -88,6 +90,11 @@ func plainRSSList(ss []string) []rssText {
 
 // RSS renders items as an RSS 2.0 document.
 func RSS(o Options, items []*posts.Post) ([]byte, error) {
+	return inMemory(WriteRSS, o, items)
+}
+
+// WriteRSS writes what RSS returns to w, without holding the document in memory.
+func WriteRSS(w io.Writer, o Options, items []*posts.Post) error {
 	o, items = safe(o, items)
 	// A channel's description is required by the specification: the title stands in for a missing one.
 	ch := &rssChannel{Title: plainRSS(o.Title), Link: o.SiteURL, Description: plainRSS(cmp.Or(o.Description, o.Title)), RssFeed: &feeds.RssFeed{
@@ -142,7 +149,7 @@ func RSS(o Options, items []*posts.Post) ([]byte, error) {
 		}
 		ch.Items = append(ch.Items, it)
 	}
-	return marshalXML(o.Stylesheet, sizeHint(items), &rssDoc{
+	return writeXML(w, o.Stylesheet, &rssDoc{
 		Version:   "2.0",
 		NSContent: "http://purl.org/rss/1.0/modules/content/",
 		NSAtom:    "http://www.w3.org/2005/Atom",
@@ -152,23 +159,32 @@ func RSS(o Options, items []*posts.Post) ([]byte, error) {
 	})
 }
 
-// marshalXML writes the XML declaration, an optional stylesheet instruction and v, indented.
-func marshalXML(stylesheet string, size int, v any) ([]byte, error) {
-	var b bytes.Buffer
-	b.Grow(size)
+// writeXML writes the XML declaration, an optional stylesheet instruction and v, indented.
+func writeXML(w io.Writer, stylesheet string, v any) error {
+	b := bufio.NewWriterSize(w, 64<<10)
 	b.WriteString(xml.Header)
 	if stylesheet != "" {
 		b.WriteString(`<?xml-stylesheet type="text/xsl" href="`)
-		if err := xml.EscapeText(&b, []byte(stylesheet)); err != nil {
-			return nil, err
+		if err := xml.EscapeText(b, []byte(stylesheet)); err != nil {
+			return err
 		}
 		b.WriteString("\"?>\n")
 	}
-	enc := xml.NewEncoder(&b)
+	enc := xml.NewEncoder(b)
 	enc.Indent("", "  ")
 	if err := enc.Encode(v); err != nil {
-		return nil, fmt.Errorf("feed: encode XML: %w", err)
+		return fmt.Errorf("feed: encode XML: %w", err)
 	}
 	b.WriteByte('\n')
+	return b.Flush()
+}
+
+// inMemory runs a feed's writer into a buffer sized for items.
+func inMemory(write func(io.Writer, Options, []*posts.Post) error, o Options, items []*posts.Post) ([]byte, error) {
+	var b bytes.Buffer
+	b.Grow(sizeHint(items))
+	if err := write(&b, o, items); err != nil {
+		return nil, err
+	}
 	return b.Bytes(), nil
 }

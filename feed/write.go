@@ -43,6 +43,34 @@ func Fit(budget int, items []*posts.Post, render func([]*posts.Post) ([]byte, er
 	return best, bestN, nil
 }
 
+// sameFile tells whether old reads the same bytes as the file at name, comparing them a block at a time.
+func sameFile(old io.Reader, name string) (bool, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	a, b := make([]byte, 256<<10), make([]byte, 256<<10)
+	for {
+		n, errA := io.ReadFull(old, a)
+		m, errB := io.ReadFull(f, b)
+		if n != m || !bytes.Equal(a[:n], b[:m]) {
+			return false, nil
+		}
+		doneA := errA == io.EOF || errA == io.ErrUnexpectedEOF
+		doneB := errB == io.EOF || errB == io.ErrUnexpectedEOF
+		if errA != nil && !doneA {
+			return false, errA
+		}
+		if errB != nil && !doneB {
+			return false, errB
+		}
+		if doneA || doneB {
+			return doneA && doneB, nil
+		}
+	}
+}
+
 // File is one file to write.
 type File struct {
 	Path string
@@ -51,7 +79,46 @@ type File struct {
 	// feed an older Herald wrote before it had one for the site of Data (legacyJSON); else the write fails
 	// with a *ForeignError and changes nothing.
 	Guard bool
+	// Temp, when set, holds the file's bytes in place of Data: a temp file beside Path that Spill wrote and
+	// synced (a full-archive feed of a hundred megabytes is not held in memory). WriteFiles renames it into
+	// place or removes it.
+	Temp string
 }
+
+// Spill writes a file to go at path with write, into a temp file beside it (made with its folder), synced
+// and ready for File.Temp; it returns the temp file's name and size, and on error leaves nothing.
+func Spill(path string, write func(io.Writer) error) (string, int64, error) {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", 0, err
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return "", 0, err
+	}
+	err = write(tmp)
+	if err == nil {
+		err = tmp.Chmod(0o644)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	info, serr := tmp.Stat()
+	if err == nil {
+		err = serr
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return "", 0, fmt.Errorf("write %s: %w", path, err)
+	}
+	return tmp.Name(), info.Size(), nil
+}
+
+// Unchanged tells whether the file at f.Path holds f's bytes already (see WriteFiles).
+func Unchanged(f File) (bool, error) { return sameBytes(f) }
 
 // WriteFiles writes files as one change, as near as a file system allows: each changed file goes to a temp
 // file beside it and is synced; only when all of them are written are they renamed into place. An error
@@ -61,6 +128,9 @@ type File struct {
 func WriteFiles(files []File) (changed []bool, err error) {
 	changed = make([]bool, len(files))
 	temps := make([]string, len(files))
+	for i, f := range files {
+		temps[i] = f.Temp // removed below unless renamed
+	}
 	defer func() {
 		for _, t := range temps {
 			if t != "" {
@@ -81,8 +151,10 @@ func WriteFiles(files []File) (changed []bool, err error) {
 				return nil, err
 			}
 		}
-		if temps[i], err = writeTemp(f); err != nil {
-			return nil, err
+		if f.Temp == "" {
+			if temps[i], err = writeTemp(f); err != nil {
+				return nil, err
+			}
 		}
 		changed[i] = true
 	}
@@ -153,7 +225,15 @@ func sameBytes(f File) (bool, error) {
 		}
 		return false, fmt.Errorf("feed: %s is %s; Herald writes its files only in place of regular files: remove it, or set another output folder", f.Path, what)
 	}
-	if before.Size() != int64(len(f.Data)) {
+	size := int64(len(f.Data))
+	if f.Temp != "" {
+		info, err := os.Stat(f.Temp)
+		if err != nil {
+			return false, err
+		}
+		size = info.Size()
+	}
+	if before.Size() != size {
 		return false, nil // no need to read it: its bytes differ
 	}
 	// O_NONBLOCK: should a FIFO take the file's place since, opening it does not wait for a writer.
@@ -168,6 +248,9 @@ func sameBytes(f File) (bool, error) {
 	}
 	if !now.Mode().IsRegular() || !os.SameFile(before, now) {
 		return false, fmt.Errorf("feed: %s changed while Herald read it", f.Path)
+	}
+	if f.Temp != "" {
+		return sameFile(file, f.Temp)
 	}
 	old, err := io.ReadAll(io.LimitReader(file, int64(len(f.Data))+1))
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path"
 	"path/filepath"
 	"runtime"
@@ -30,13 +31,18 @@ type Feeds struct {
 	Stylesheet      string // "": none; "default": Herald's feed.xsl, written beside the feeds; else its URL
 	Hubs            []string
 	Generator       string // "Herald v1.2.3", or "Herald"
+	// A feed larger than this (as its posts' HTML estimates it) is written straight into a temp file beside
+	// its path rather than held in memory (Output.Temp), unless MaxBytes is set; 0 takes 8 MB.
+	SpillBytes int
 }
 
 // Output is one file a build writes.
 type Output struct {
 	Path  string
 	Data  []byte
-	Items int // 0 for a file that is not a feed
+	Temp  string // when set, the bytes are in this temp file beside Path instead of Data (feed.File.Temp)
+	Size  int64  // how many bytes
+	Items int    // 0 for a file that is not a feed
 }
 
 // Options are the feed package's options for the site's own feeds.
@@ -131,16 +137,31 @@ func Build(ctx context.Context, site *posts.Site, f Feeds, log io.Writer) ([]Out
 		if err != nil {
 			return nil, err
 		}
-		outs = append(outs, Output{Path: filepath.Join(f.Dir, "feed.xsl"), Data: xsl})
+		outs = append(outs, Output{Path: filepath.Join(f.Dir, "feed.xsl"), Data: xsl, Size: int64(len(xsl))})
 	}
 	return outs, nil
 }
 
 // renderSets renders the three feeds of each set, several at once: a full-archive feed of thousands of
-// posts takes seconds to encode.
-func renderSets(ctx context.Context, site *posts.Site, f Feeds, sets []feedSet) ([]Output, error) {
+// posts takes seconds to encode. A large feed goes straight into a temp file (Feeds.SpillBytes): three
+// feeds of 10,000 posts are 300 MB. On error no temp file is left.
+func renderSets(ctx context.Context, site *posts.Site, f Feeds, sets []feedSet) (outs []Output, err error) {
 	formats := []func(feed.Options, []*posts.Post) ([]byte, error){feed.RSS, feed.Atom, feed.JSON}
-	outs := make([]Output, len(sets)*len(formats))
+	writers := []func(io.Writer, feed.Options, []*posts.Post) error{feed.WriteRSS, feed.WriteAtom, feed.WriteJSON}
+	spill := f.SpillBytes
+	if spill <= 0 {
+		spill = 8 << 20
+	}
+	outs = make([]Output, len(sets)*len(formats))
+	defer func() {
+		if err != nil {
+			for _, o := range outs {
+				if o.Temp != "" {
+					os.Remove(o.Temp)
+				}
+			}
+		}
+	}()
 	g, _ := errgroup.WithContext(ctx)
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	base := f.Options(site)
@@ -157,18 +178,47 @@ func renderSets(ctx context.Context, site *posts.Site, f Feeds, sets []feedSet) 
 		if set.opt != nil {
 			opt, names = *set.opt, set.names
 		}
+		big := f.MaxBytes <= 0 && htmlSize(set.posts) > spill
 		for k, render := range formats {
 			g.Go(func() error {
+				path := filepath.Join(f.Dir, filepath.FromSlash(names[k]))
+				if big {
+					tmp, size, err := feed.Spill(path, func(w io.Writer) error { return writers[k](w, opt, set.posts) })
+					if err != nil {
+						return fmt.Errorf("%s: %w", names[k], err)
+					}
+					outs[i*len(formats)+k] = Output{Path: path, Temp: tmp, Size: size, Items: len(set.posts)}
+					return nil
+				}
 				data, n, err := feed.Fit(f.MaxBytes, set.posts, func(ps []*posts.Post) ([]byte, error) { return render(opt, ps) })
 				if err != nil {
 					return fmt.Errorf("%s: %w", names[k], err)
 				}
-				outs[i*len(formats)+k] = Output{filepath.Join(f.Dir, filepath.FromSlash(names[k])), data, n}
+				outs[i*len(formats)+k] = Output{Path: path, Data: data, Size: int64(len(data)), Items: n}
 				return nil
 			})
 		}
 	}
 	return outs, g.Wait()
+}
+
+// Discard removes the temp files of outs that were not written into place (feed.WriteFiles renames those
+// it writes and removes those it leaves): a run that stops between Build and the write leaves none.
+func Discard(outs []Output) {
+	for _, o := range outs {
+		if o.Temp != "" {
+			os.Remove(o.Temp) // a no-op once renamed or removed
+		}
+	}
+}
+
+// htmlSize is about how many bytes of HTML the posts bring to a feed.
+func htmlSize(ps []*posts.Post) int {
+	n := 0
+	for _, p := range ps {
+		n += 1024 + len(p.ContentHTML) + len(p.SummaryHTML)
+	}
+	return n
 }
 
 // termSets groups the posts by tag (or category) for per-term feeds in KIND/SLUG/. The slug keeps letters

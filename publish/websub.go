@@ -15,6 +15,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/heraldhq/herald/feed"
 	"github.com/heraldhq/herald/posts"
 )
 
@@ -173,8 +174,12 @@ func ChangedFeeds(site *posts.Site, f Feeds, outs []Output) []string {
 	return out
 }
 
-// sameFile tells whether the regular file at o.Path holds o.Data already.
+// sameFile tells whether the regular file at o.Path holds o's bytes already.
 func sameFile(o Output) bool {
+	if o.Temp != "" {
+		same, err := feed.Unchanged(feed.File{Path: o.Path, Temp: o.Temp})
+		return err == nil && same
+	}
 	info, err := os.Lstat(o.Path)
 	if err != nil || !info.Mode().IsRegular() || info.Size() != int64(len(o.Data)) {
 		return false

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -92,6 +91,7 @@ Flags:
 	if err != nil {
 		return err
 	}
+	defer publish.Discard(outs)
 	// The feeds hold posts no run has recorded maybe: the next publish must not take them for the work of a
 	// run its store does not remember (publish.CheckBehind).
 	ids := make([]string, len(b.site.Posts))
@@ -233,16 +233,16 @@ func userCachePath(dir string, getenv func(string) string) string {
 func (b *build) writeOutputs(outs []publish.Output, dryRun bool, stdout io.Writer) error {
 	verb := "wrote"
 	changed := make([]bool, len(outs))
-	if dryRun {
-		verb = "would write"
-		for i, o := range outs {
-			old, err := os.ReadFile(o.Path)
-			changed[i] = err != nil || !bytes.Equal(old, o.Data)
-		}
-	}
 	files := make([]feed.File, len(outs))
 	for i, o := range outs {
-		files[i] = feed.File{Path: o.Path, Data: o.Data, Guard: !b.cfg.Overwrite}
+		files[i] = feed.File{Path: o.Path, Data: o.Data, Temp: o.Temp, Guard: !b.cfg.Overwrite}
+	}
+	if dryRun {
+		verb = "would write"
+		for i, f := range files {
+			same, err := feed.Unchanged(f)
+			changed[i] = err != nil || !same
+		}
 	}
 	if dryRun {
 		if err := feed.CheckGuards(files); err != nil {
@@ -260,9 +260,9 @@ func (b *build) writeOutputs(outs []publish.Output, dryRun bool, stdout io.Write
 		}
 		rel := relTo(b.site.Dir, o.Path)
 		if strings.HasSuffix(o.Path, ".xsl") {
-			fmt.Fprintf(stdout, "%s %s (%d bytes)\n", verb, rel, len(o.Data))
+			fmt.Fprintf(stdout, "%s %s (%d bytes)\n", verb, rel, o.Size)
 		} else {
-			fmt.Fprintf(stdout, "%s %s (%d items, %d bytes)\n", verb, rel, o.Items, len(o.Data))
+			fmt.Fprintf(stdout, "%s %s (%d items, %d bytes)\n", verb, rel, o.Items, o.Size)
 		}
 	}
 	return nil

@@ -449,6 +449,7 @@ func publishReported(ctx context.Context, getenv func(string) string, siteDir st
 	if err != nil {
 		return err
 	}
+	defer publish.Discard(outs)
 	if !dryRun { // should the run stop before it records, the feeds hold these unrecorded
 		var ids []string
 		for _, e := range d.New {
