@@ -65,6 +65,39 @@ func siteStore(ctx context.Context, dir string, getenv func(string) string) (sto
 	return openStore(ctx, siteDir, cfg)
 }
 
+// readList reads a list to import: a CSV, YAML or JSON file, or Mailchimp's export zip.
+func readList(file string) ([]subscribers.Record, int, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer f.Close()
+	if !strings.EqualFold(filepath.Ext(file), ".zip") {
+		return subscribers.Parse(file, f)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, 0, err
+	}
+	return subscribers.ParseZip(file, f, fi.Size())
+}
+
+// newOff counts the records of an import, by status, that are new to the store (not among known) and
+// will not be mailed: unsubscribed and bounced.
+func newOff(known []store.Subscriber, recs []subscribers.Record) map[string]int {
+	have := make(map[string]bool, len(known))
+	for _, s := range known {
+		have[subscribers.Key(s.Email)] = true
+	}
+	n := map[string]int{}
+	for _, r := range recs {
+		if !have[subscribers.Key(r.Email)] && (r.Status == store.Unsubscribed || r.Status == store.Bounced) {
+			n[r.Status]++
+		}
+	}
+	return n
+}
+
 // notASite is the usage error of a command that needs a site, run in a folder that is not one. When a
 // folder above it is a site (herald status run in _posts/), it names that folder.
 func notASite(dir string) error {
@@ -88,7 +121,7 @@ func subscribersImport(ctx context.Context, args []string, getenv func(string) s
 
 Adds the subscribers in FILE: a CSV with a header row (Herald's columns email, name, status, frequency,
 consent_at, as herald subscribers export --format csv writes them with the rest of the consent record,
-or an export of Mailchimp, Substack or Buttondown as it is) or a YAML list. Every address is
+or an export of Mailchimp, Substack or Buttondown as it is, Mailchimp's zip too) or a YAML list. Every address is
 checked; a bad row is an error naming its line, and then nothing is imported. Imported subscribers are
 active (they consented where the list comes from) unless the file says otherwise. Someone who unsubscribed
 is never brought back.
@@ -102,12 +135,7 @@ Flags:
 		return err
 	}
 	file := pos[0]
-	f, err := os.Open(file)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	recs, merged, err := subscribers.Parse(file, f)
+	recs, merged, err := readList(file)
 	if err != nil {
 		return err
 	}
@@ -121,11 +149,18 @@ Flags:
 		return err
 	}
 	defer st.Close()
+	known, err := st.Subscribers(ctx, "")
+	if err != nil {
+		return err
+	}
 	res, err := st.ImportSubscribers(ctx, subs, time.Now())
 	if err != nil {
 		return fmt.Errorf("import %s: %w", file, err)
 	}
-	fmt.Fprintf(stdout, "imported %s: %d added, %d updated, %d unchanged, %d skipped (unsubscribed or bounced)", file, res.Added, res.Updated, res.Unchanged, res.Skipped)
+	// What was added as unsubscribed or bounced is kept only so that nobody mails them: it is not a reader gained.
+	off := newOff(known, recs)
+	fmt.Fprintf(stdout, "imported %s: %d added, %d stored as unsubscribed, %d as bounced (kept so as never to mail them), %d updated, %d unchanged, %d skipped (unsubscribed or bounced)",
+		file, res.Added-off[store.Unsubscribed]-off[store.Bounced], off[store.Unsubscribed], off[store.Bounced], res.Updated, res.Unchanged, res.Skipped)
 	if merged > 0 {
 		fmt.Fprintf(stdout, "; %d duplicate rows merged", merged)
 	}
