@@ -16,6 +16,18 @@ var rtlScripts = map[string]bool{
 	"Thaa": true, "Yezi": true,
 }
 
+// inLanguage makes d an email in the language lang (a post's posts.Post.Lang): its lang and dir, and on a
+// multilingual site that language's title and home page.
+func (c *Composer) inLanguage(d *TemplateData, lang string) {
+	d.Lang, d.Dir = lang, textDir(lang)
+	for _, l := range c.o.Languages {
+		if l.Lang == lang && l.Title != "" && l.URL != "" {
+			d.Site.Title, d.Site.URL = sanitize(l.Title), l.URL
+			return
+		}
+	}
+}
+
 // textDir is the direction of the text of a language tag, for an HTML dir attribute: "rtl" when the tag's
 // script, as written ("az-Arab") or as likely for the language ("fa-IR" is Arabic script, "yi" Hebrew), is
 // written right to left; else "ltr", also for an empty or malformed tag.

@@ -23,11 +23,25 @@ func TestTextDir(t *testing.T) {
 }
 
 // TestLangDir: the HTML part's lang and dir come from the post's language: a Persian post's email is
-// lang="fa-IR" dir="rtl", whatever the site's language; a digest takes its posts' language when they
-// share one, and otherwise keeps the site's and marks each post of another language on its own element.
+// lang="fa-IR" dir="rtl", whatever the site's language, and shows the Persian site's title and home page;
+// a digest takes its posts' language when they share one, and otherwise keeps the site's and marks each
+// post of another language on its own element.
 func TestLangDir(t *testing.T) {
 	o := testOptions()
 	o.Lang = "en-US"
+	o.Languages = []posts.Language{
+		{Key: "en", Lang: "en-US", Title: o.SiteTitle, URL: o.SiteURL, Default: true},
+		{Key: "fa", Lang: "fa-IR", Title: "وبلاگ نمونه", URL: o.SiteURL + "/fa", Path: "fa"},
+	}
+	masthead := func(name string, m *Message, title, url string) {
+		t.Helper()
+		if want := `<a href="` + url + `"`; !strings.Contains(m.HTML, want) || !strings.Contains(m.HTML, ">"+title+"</a>") {
+			t.Errorf("%s: no link to %s named %s in\n%s", name, url, title, m.HTML)
+		}
+		if want := "subscribed to " + title + "\n(" + url + ")"; !strings.Contains(m.Text, want) {
+			t.Errorf("%s: text part without %q:\n%s", name, want, m.Text)
+		}
+	}
 	c := newTestComposer(t, o)
 	ps := testPosts()
 	ps[0].Lang, ps[1].Lang, ps[2].Lang = "fa-IR", "fa-IR", "en-US"
@@ -71,6 +85,7 @@ func TestLangDir(t *testing.T) {
 	}
 	root, _ := attrs(m)
 	check("Persian post", root, "fa-IR", "rtl")
+	masthead("Persian post", m, "وبلاگ نمونه", "https://blog.example.com/fa")
 
 	m, err = c.Post(testRecipient(), ps[2], "post/c/1", sendDate)
 	if err != nil {
@@ -78,6 +93,7 @@ func TestLangDir(t *testing.T) {
 	}
 	root, _ = attrs(m)
 	check("English post", root, "en-US", "") // ltr is HTML's default, and is left out
+	masthead("English post", m, "Example Weblog", "https://blog.example.com")
 
 	m, err = c.Digest(testRecipient(), ps[:2], "digest/1", sendDate)
 	if err != nil {
@@ -95,6 +111,7 @@ func TestLangDir(t *testing.T) {
 	}
 	root, items = attrs(m)
 	check("mixed digest", root, "en-US", "")
+	masthead("mixed digest", m, "Example Weblog", "https://blog.example.com")
 	if len(items) != 2 {
 		t.Fatalf("mixed digest: %d items, want 2", len(items))
 	}

@@ -64,6 +64,10 @@ type Options struct {
 	SiteURL   string // absolute
 	Lang      string // the HTML part's lang attribute; default "en"
 
+	// Languages are a multilingual site's (posts.Site.Languages): an email whose posts are in one of them
+	// shows that language's title and home page as the site's.
+	Languages []posts.Language
+
 	// PostalAddress is printed in every footer. Required: Post and Digest refuse without it.
 	PostalAddress string
 

@@ -53,7 +53,7 @@ func (c *Composer) PreparePost(p *posts.Post) (*Prepared, error) {
 	d.Title, d.Preheader = sanitize(p.Title), preheader(p)
 	excerpt := !c.o.FullContent || p.ExcerptOnly
 	d.Post = c.post(p, excerpt)
-	d.Lang, d.Dir = d.Post.Lang, d.Post.Dir
+	c.inLanguage(&d, d.Post.Lang)
 	pp := &Prepared{c: c, data: d, subject: c.postSubject, html: c.postHTML, text: c.postText, fillable: c.postFillable,
 		feedback: feedbackID(feedbackCampaign(p.ID), c.feedbackHost, "post")}
 	if excerpt {
@@ -106,7 +106,7 @@ func (c *Composer) PrepareDigest(ps []*posts.Post) (*Prepared, error) {
 	d.Title, d.Preheader = d.Posts[0].Title, digestPreheader(ps)
 	// A digest is in its posts' language when they share one; each post says its own otherwise.
 	if l := d.Posts[0].Lang; !slices.ContainsFunc(d.Posts, func(tp *TemplatePost) bool { return tp.Lang != l }) {
-		d.Lang, d.Dir = l, d.Posts[0].Dir
+		c.inLanguage(&d, l)
 	}
 	ids := make([]string, len(ps))
 	for i, p := range ps {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"testing"
 
@@ -128,16 +129,17 @@ fa: {baseURL: "https://fa.polyglot.example.org/blog/"}
 }
 
 // TestHugoLanguagesEmail: the email of a post of the three-language site is in the post's language, with
-// dir="rtl" for Persian, through the whole command (the site loaded, the post rendered and composed).
+// dir="rtl" for Persian, and shows that language's title and home page, through the whole command (the
+// site loaded, the post rendered and composed).
 func TestHugoLanguagesEmail(t *testing.T) {
 	dir := copyDir(t, filepath.Join("..", "..", "posts", "testdata", "hugo-multilingual"))
 	if out, _, err := runHerald(t, testEnv(), "init", "-C", dir, "--from", "Ann <ann@example.com>", "--postal-address", "Ann, 1 Main Street, Springfield"); err != nil {
 		t.Fatalf("herald init: %v\n%s", err, out)
 	}
-	for _, tt := range []struct{ post, lang, dir string }{
-		{"content-fa/posts/rich-content.md", "fa-IR", "rtl"},
-		{"content/posts/markdown-syntax.fr.md", "fr-FR", ""},
-		{"content/posts/markdown-syntax.md", "en-US", ""},
+	for _, tt := range []struct{ post, lang, dir, home string }{ // home: the masthead's link, a pattern
+		{"content-fa/posts/rich-content.md", "fa-IR", "rtl", `<a href="https://polyglot.example.org/fa"[^>]*>چندزبانه</a>`},
+		{"content/posts/markdown-syntax.fr.md", "fr-FR", "", `<a href="https://polyglot.example.org/fr"[^>]*>Polyglotte</a>`},
+		{"content/posts/markdown-syntax.md", "en-US", "", `<a href="https://polyglot.example.org"[^>]*>Polyglot</a>`},
 	} {
 		out := t.TempDir()
 		if _, stderr, err := runHerald(t, testEnv(), "preview", tt.post, "-C", dir, "--out", out); err != nil {
@@ -161,6 +163,9 @@ func TestHugoLanguagesEmail(t *testing.T) {
 		}
 		if root["lang"] != tt.lang || root["dir"] != tt.dir {
 			t.Errorf("%s: <html lang=%q dir=%q>, want lang=%q dir=%q", tt.post, root["lang"], root["dir"], tt.lang, tt.dir)
+		}
+		if !regexp.MustCompile(tt.home).Match(b) {
+			t.Errorf("%s: no %s in\n%s", tt.post, tt.home, b)
 		}
 	}
 }

@@ -180,6 +180,7 @@ func (b *build) mail(getenv func(string) string, outbox string, test bool) (*pub
 	}
 	opts := mailer.Options{
 		From: *from, SiteTitle: b.site.Title, SiteURL: b.site.URL, Lang: b.site.Lang, PostalAddress: c.PostalAddress,
+		Languages:         b.site.Languages,
 		UnsubscribeMailto: c.UnsubscribeMailto, FullContent: c.EmailContent != "excerpt", MaxDigestPosts: c.MaxDigestPosts,
 		Templates: b.site.Files("herald-templates"),
 	}
