@@ -45,6 +45,7 @@ type Source interface {
 // Store is what the inbox needs of the store.
 type Store interface {
 	FindDelivery(ctx context.Context, id int64, messageID string) (store.Delivery, error)
+	Subscriber(ctx context.Context, id int64) (store.Subscriber, error)
 	RecordEvent(ctx context.Context, e store.Event) (bool, error)
 	SubscriberByEmail(ctx context.Context, email string) (store.Subscriber, error)
 	UpdateSubscriber(ctx context.Context, id int64, at time.Time, change func(*store.Subscriber)) error
@@ -136,11 +137,22 @@ func report(ctx context.Context, r Report, o Options, s *Summary) (bool, error) 
 	if err != nil {
 		return false, err
 	}
+	sub, err := o.Store.Subscriber(ctx, d.SubscriberID)
+	if err != nil {
+		return false, fmt.Errorf("subscriber of delivery %d: %w", d.ID, err)
+	}
+	about := aboutSubscriber(r.Recipients, sub.Email)
+	if len(about) == 0 {
+		s.Unmatched = append(s.Unmatched, r.ID)
+		fmt.Fprintf(o.Out, "%s: %s of delivery %d names other recipients than its subscriber's: left\n", r.ID, r.Kind, d.ID)
+		return false, nil
+	}
 	at := r.Date
 	if at.IsZero() {
 		at = o.Now().UTC()
 	}
-	for i, rc := range r.Recipients {
+	for _, i := range about {
+		rc := r.Recipients[i]
 		e := store.Event{Provider: Provider, ProviderEventID: r.ID, Kind: rc.Kind, At: at, ReceivedAt: o.Now().UTC(),
 			Detail: rc.Detail, MessageID: d.MessageID, Recipient: rc.Address}
 		if i > 0 {
@@ -173,6 +185,31 @@ func report(ctx context.Context, r Report, o Options, s *Summary) (bool, error) 
 		}
 	}
 	return true, nil
+}
+
+// aboutSubscriber returns the indexes of the recipients of a report that are about the subscriber whose
+// address is email. Herald sends each message to one reader, so a report that names several recipients
+// (an alias expanded, a copy forwarded) speaks of the reader's address only in the blocks that name it: a
+// failed copy to another address does not bounce the reader. A report of one recipient is about the
+// reader whatever its address (a forward's final recipient), as is a block with no address.
+func aboutSubscriber(rs []Recipient, email string) []int {
+	if len(rs) == 1 {
+		return []int{0}
+	}
+	var out []int
+	for i, rc := range rs {
+		if rc.Address == "" || sameAddress(rc.Address, email) {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// sameAddress compares two addresses as the store does: the local part as written, the domain in any case.
+func sameAddress(a, b string) bool {
+	la, da, _ := strings.Cut(a, "@")
+	lb, db, _ := strings.Cut(b, "@")
+	return la == lb && strings.EqualFold(da, db)
 }
 
 // match finds the delivery a report is about: by the VERP token of an address it went to, else by the

@@ -1,0 +1,66 @@
+package inbox
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/store"
+)
+
+// dsn is a delivery status notification with one block per recipient ("address action status"), about
+// the message whose Message-ID is msgID.
+func dsn(id, msgID string, blocks ...string) []byte {
+	var b strings.Builder
+	fmt.Fprintf(&b, "From: Mail Delivery System <MAILER-DAEMON@mx.example.org>\r\nTo: jane@blog.example.com\r\n"+
+		"Message-ID: %s\r\nDate: Mon, 07 Dec 2026 10:00:00 +0000\r\nSubject: Undelivered Mail\r\nMIME-Version: 1.0\r\n"+
+		"Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\r\n"+
+		"--B\r\nContent-Type: text/plain\r\n\r\nSee below.\r\n\r\n"+
+		"--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.org\r\n", id)
+	for _, bl := range blocks {
+		f := strings.Fields(bl)
+		fmt.Fprintf(&b, "\r\nFinal-Recipient: rfc822; %s\r\nAction: %s\r\nStatus: %s\r\n", f[0], f[1], f[2])
+	}
+	fmt.Fprintf(&b, "\r\n--B\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: %s\r\nFrom: jane@blog.example.com\r\n\r\n--B--\r\n", msgID)
+	return []byte(b.String())
+}
+
+// TestBounceOfAnotherRecipient: a report whose blocks name several recipients changes the delivery's
+// subscriber only by the block that names them. Herald sends each message to one reader, so a block
+// about another address (their alias expanded, a copy forwarded) says nothing of the reader's own
+// address: ann, delivered, stays active though a copy to another address failed; bob, whose delivery
+// the report is not about, is untouched. A report of one block is taken whatever its address (a
+// forward's final recipient).
+func TestBounceOfAnotherRecipient(t *testing.T) {
+	ctx := t.Context()
+	st, ds := sentSite(t, "ann@example.org", "bob@example.org", "cat@example.org")
+	dir := writeMaildir(t,
+		dsn("<r1@mx.example.org>", ds["ann@example.org"].MessageID, "bob@example.org failed 5.1.1", "ann@example.org delivered 2.0.0"),
+		dsn("<r2@mx.example.org>", ds["ann@example.org"].MessageID, "ann.work@example.net failed 5.1.1", "ann.home@example.net delivered 2.0.0"),
+		dsn("<r3@mx.example.org>", ds["cat@example.org"].MessageID, "cat.forward@example.net failed 5.1.1"),
+	)
+	src, err := OpenMaildir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	s, err := Process(ctx, src, Options{Store: st, Out: &out, Now: func() time.Time { return t0.Add(3 * time.Hour) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for email, want := range map[string]string{"ann@example.org": store.Active, "bob@example.org": store.Active,
+		"cat@example.org": store.Bounced} {
+		if got := status(t, st, email).Status; got != want {
+			t.Errorf("%s: got %s, want %s\n%s", email, got, want, out.String())
+		}
+	}
+	if s.HardBounces != 1 || s.Delivered != 1 {
+		t.Errorf("got %+v, want 1 hard bounce (cat's) and 1 delivery (ann's)\n%s", s, out.String())
+	}
+	// The report that names none of ann's addresses stays, unmatched.
+	if len(s.Unmatched) != 1 || s.Unmatched[0] != "<r2@mx.example.org>" || s.Moved != 2 {
+		t.Errorf("got unmatched %q and %d moved, want <r2@mx.example.org> and 2\n%s", s.Unmatched, s.Moved, out.String())
+	}
+}
