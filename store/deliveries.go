@@ -67,17 +67,16 @@ const (
 			AND od.digest_key = ` + planKey + `)`
 )
 
-// planRelease are the statements that release the posts whose wait is over (Item.Delay, Item.Held), before
-// Plan reads its cursor: each is planned as a post of the latest run, and every subscriber's cursor goes
-// back before that run, so that the next statements look at it (and again at that run's other posts,
-// which delivery_items keeps from going twice).
-var planRelease = []string{
-	`UPDATE subscribers SET planned_run = (SELECT MAX(id) FROM runs) - 1
-		WHERE planned_run >= (SELECT MAX(id) FROM runs)
-			AND EXISTS (SELECT 1 FROM posts WHERE wait_until <= :now AND held = FALSE)`,
-	`UPDATE posts SET wait_until = NULL, plan_run = (SELECT MAX(id) FROM runs)
-		WHERE wait_until <= :now AND held = FALSE`,
-}
+// planRelease releases the posts whose wait is over (Item.Delay, Item.Held), before Plan reads its cursor:
+// each is planned as a post of the latest run. When it released any, planRewind takes every subscriber's
+// cursor back before that run, so that the next statements look at them (and again at that run's other
+// posts, which delivery_items keeps from going twice). A Plan that releases nothing touches no subscriber.
+const (
+	planRelease = `UPDATE posts SET wait_until = NULL, plan_run = (SELECT MAX(id) FROM runs)
+		WHERE wait_until <= :now AND held = FALSE`
+	planRewind = `UPDATE subscribers SET planned_run = (SELECT MAX(id) FROM runs) - 1
+		WHERE planned_run >= (SELECT MAX(id) FROM runs)`
+)
 
 // shownAlias is the alias that post %[1]s goes under in the mail: one on the site (the newest of them),
 // else the one last seen there.
@@ -141,9 +140,16 @@ func (s *sqliteStore) PlanWith(ctx context.Context, now time.Time, o PlanOptions
 	queued := 0
 	err := s.inTx(ctx, "plan", func(tx *sql.Tx) error {
 		queued = 0
-		for _, q := range planRelease {
-			q, a := bind(q, args)
-			if _, err := tx.ExecContext(ctx, q, a...); err != nil {
+		q, a := bind(planRelease, args)
+		res, err := tx.ExecContext(ctx, q, a...)
+		if err != nil {
+			return fmt.Errorf("release the posts that waited: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n > 0 {
+			if err == nil {
+				_, err = tx.ExecContext(ctx, planRewind)
+			}
+			if err != nil {
 				return fmt.Errorf("release the posts that waited: %w", err)
 			}
 		}

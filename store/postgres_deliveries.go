@@ -38,14 +38,9 @@ const (
 			AND od.digest_key = ` + pgDigestKey + `)`
 )
 
-// pgPlanRelease are planRelease.
-var pgPlanRelease = []string{
-	`UPDATE subscribers SET planned_run = (SELECT MAX(id) FROM runs) - 1
-		WHERE planned_run >= (SELECT MAX(id) FROM runs)
-			AND EXISTS (SELECT 1 FROM posts WHERE wait_until <= CAST(:now AS TIMESTAMPTZ) AND NOT held)`,
-	`UPDATE posts SET wait_until = NULL, plan_run = (SELECT MAX(id) FROM runs)
-		WHERE wait_until <= CAST(:now AS TIMESTAMPTZ) AND NOT held`,
-}
+// pgPlanRelease is planRelease (planRewind runs as it is).
+const pgPlanRelease = `UPDATE posts SET wait_until = NULL, plan_run = (SELECT MAX(id) FROM runs)
+	WHERE wait_until <= CAST(:now AS TIMESTAMPTZ) AND NOT held`
 
 // pgPlanSteps are planSteps.
 var pgPlanSteps = []struct {
@@ -96,11 +91,13 @@ func (s *pgStore) PlanWith(ctx context.Context, now time.Time, o PlanOptions) (i
 	queued := 0
 	err := s.inTx(ctx, "plan", func(tx pgx.Tx) error {
 		queued = 0
-		for _, q := range pgPlanRelease {
-			q, a := pgBind(q, args)
-			if _, err := tx.Exec(ctx, q, a...); err != nil {
-				return fmt.Errorf("release the posts that waited: %w", err)
-			}
+		q, a := pgBind(pgPlanRelease, args)
+		tag, err := tx.Exec(ctx, q, a...)
+		if err == nil && tag.RowsAffected() > 0 {
+			_, err = tx.Exec(ctx, planRewind)
+		}
+		if err != nil {
+			return fmt.Errorf("release the posts that waited: %w", err)
 		}
 		var maxID int64
 		if err := tx.QueryRow(ctx, "SELECT COALESCE(MAX(id), 0) FROM deliveries").Scan(&maxID); err != nil {
