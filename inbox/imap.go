@@ -34,12 +34,14 @@ type IMAPConfig struct {
 // ParseIMAPURL reads imap://USER@HOST[:PORT]/MAILBOX or imaps://... (the port defaults to 143 and 993,
 // the mailbox to INBOX). A password in the URL is refused: it comes from elsewhere.
 func ParseIMAPURL(s string) (IMAPConfig, error) {
+	// A password is looked for before the URL is parsed: one that keeps it from parsing (a space, a "/")
+	// must not reach an error either.
+	if userinfo, _, ok := cutUserinfo(s); ok && strings.Contains(userinfo, ":") {
+		return IMAPConfig{}, ErrURLPassword
+	}
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "imap" && u.Scheme != "imaps") || u.Host == "" || u.User == nil || u.User.Username() == "" {
-		return IMAPConfig{}, fmt.Errorf("inbox: %q is not imap://USER@HOST[:PORT]/MAILBOX or imaps://...", redact(s))
-	}
-	if _, ok := u.User.Password(); ok {
-		return IMAPConfig{}, errors.New("inbox: the IMAP URL holds a password: take it out; the password is given apart")
+		return IMAPConfig{}, fmt.Errorf("inbox: %q is not imap://USER@HOST[:PORT]/MAILBOX or imaps://...", RedactURL(s))
 	}
 	c := IMAPConfig{TLS: u.Scheme == "imaps", User: u.User.Username(), Mailbox: strings.TrimPrefix(u.Path, "/")}
 	port := u.Port()
@@ -47,7 +49,7 @@ func ParseIMAPURL(s string) (IMAPConfig, error) {
 		port = map[bool]string{true: "993", false: "143"}[c.TLS]
 	}
 	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
-		return IMAPConfig{}, fmt.Errorf("inbox: %q: port %q is not a number", redact(s), port)
+		return IMAPConfig{}, fmt.Errorf("inbox: %q: port %q is not a number", RedactURL(s), port)
 	}
 	c.Addr = net.JoinHostPort(u.Hostname(), port)
 	if c.Mailbox == "" {
@@ -56,13 +58,35 @@ func ParseIMAPURL(s string) (IMAPConfig, error) {
 	return c, nil
 }
 
-// redact drops what a URL holds between its scheme and its host.
-func redact(s string) string {
+// ErrURLPassword is ParseIMAPURL's error for a URL that holds a password.
+var ErrURLPassword = errors.New("inbox: the IMAP URL holds a password: take it out; the password is given apart")
+
+// RedactURL is a mailbox URL fit to show: the user alone where it parses, and no user information at all
+// where it does not (what looks like the host may then be part of the password).
+func RedactURL(s string) string {
 	if u, err := url.Parse(s); err == nil && u.User != nil {
 		u.User = url.User(u.User.Username())
 		return u.Redacted()
 	}
+	if _, rest, ok := cutUserinfo(s); ok {
+		scheme, _, _ := strings.Cut(s, "://")
+		return scheme + "://(hidden)@" + rest
+	}
 	return s
+}
+
+// cutUserinfo splits a URL's user information (up to the last "@" after "://") from the rest, with no
+// parsing: false when it has none.
+func cutUserinfo(s string) (userinfo, rest string, ok bool) {
+	_, after, ok := strings.Cut(s, "://")
+	if !ok {
+		return "", "", false
+	}
+	i := strings.LastIndexByte(after, '@')
+	if i < 0 {
+		return "", "", false
+	}
+	return after[:i], after[i+1:], true
 }
 
 // IMAP is an IMAP mailbox as a Source. Messages are read with BODY.PEEK (they stay unseen) and moved

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -146,14 +147,11 @@ func (c *config) checkInbox(bad func(key, value, want string)) {
 	if !strings.Contains(c.Inbox, "://") {
 		return
 	}
-	if u, err := url.Parse(c.Inbox); err == nil && u.User != nil {
-		if _, ok := u.User.Password(); ok {
-			bad("inbox", "(a URL with a password)", "take the password out: set "+envInboxPassword+", or "+envInboxPassword+"_FILE to a file that holds it")
-			return
-		}
-	}
-	if _, err := inbox.ParseIMAPURL(c.Inbox); err != nil {
-		bad("inbox", strconv.Quote(c.Inbox), "want a Maildir folder, or imap://USER@HOST[:PORT]/MAILBOX or imaps://...")
+	switch _, err := inbox.ParseIMAPURL(c.Inbox); {
+	case errors.Is(err, inbox.ErrURLPassword):
+		bad("inbox", "(a URL with a password)", "take the password out: set "+envInboxPassword+", or "+envInboxPassword+"_FILE to a file that holds it")
+	case err != nil:
+		bad("inbox", strconv.Quote(inbox.RedactURL(c.Inbox)), "want a Maildir folder, or imap://USER@HOST[:PORT]/MAILBOX or imaps://...")
 	}
 }
 
