@@ -45,8 +45,12 @@ func withRetryAfter(err error, status int, h http.Header, now time.Time) error {
 	}
 	v := strings.TrimSpace(h.Get("Retry-After"))
 	var d time.Duration
-	if n, perr := strconv.ParseUint(v, 10, 32); perr == nil {
-		d = time.Duration(n) * time.Second
+	if digits(v) {
+		// Any number of digits: one too large to parse asks for longer than a day all the same.
+		d = maxRetryAfter
+		if n, perr := strconv.ParseUint(v, 10, 32); perr == nil {
+			d = min(time.Duration(n)*time.Second, maxRetryAfter)
+		}
 	} else if t, perr := http.ParseTime(v); perr == nil {
 		d = t.Sub(now)
 	} else {
@@ -56,4 +60,14 @@ func withRetryAfter(err error, status int, h http.Header, now time.Time) error {
 		return err
 	}
 	return &retryAfterError{err: err, at: now.Add(min(d, maxRetryAfter))}
+}
+
+// digits tells Retry-After's delay-seconds: one or more ASCII digits, no sign.
+func digits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
