@@ -176,6 +176,9 @@ func always(Entry, Entry) bool    { return true }
 // same slug and title is taken for the old one with its date corrected. It moves the new ones from fresh to
 // updated, and says which old id each continues.
 func continuations(fresh, back, updated, gone, cur []Entry, known []Known) (stillNew, nowUpdated []Entry, was map[string]string) {
+	if len(gone) == 0 || len(fresh)+len(back) == 0 {
+		return append([]Entry(nil), fresh...), updated, nil // nothing to tie: a run that found nothing new, say
+	}
 	coming := append(slices.Clone(fresh), back...)
 	was = map[string]string{}
 	taken := map[string]bool{} // gone ids already continued

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -33,7 +34,7 @@ func summary(t *testing.T, s *Site) []string {
 func TestPostCache(t *testing.T) {
 	dir := makeSite(t, map[string]string{
 		"_config.yml":            "url: https://ex.org\ntimezone: America/Chicago\n",
-		"_posts/2020-01-01-a.md": "---\ntitle: A\ntags: [x]\n---\nHello {{ page.title }}.\n",
+		"_posts/2020-01-01-a.md": "---\ntitle: A\nslug: s-a\ntags: [x]\n---\nHello {{ page.title }} {{ page.slug }}.\n",
 		"_posts/2020-01-02-b.md": "---\ntitle: B\npublished: false\n---\nno\n",
 		"_posts/2020-01-03-c.md": "---\ntitle: C\ndate: 2030-01-01\n---\nlater\n",
 		"_posts/2020-01-04-d.md": "---\ntitle: D\n---\nd\n",
@@ -70,6 +71,9 @@ func TestPostCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range second.Posts {
+		if p := second.Posts[i]; p.Path == "_posts/2020-01-01-a.md" && !strings.Contains(p.ContentHTML, "Hello A s-a.") {
+			t.Errorf("%s: rendered from the cache %q, want its page.title and page.slug", p.Path, p.ContentHTML)
+		}
 		if second.Posts[i].ContentHTML != first.Posts[i].ContentHTML {
 			t.Errorf("%s: rendered from the cache %q, want %q", second.Posts[i].Path, second.Posts[i].ContentHTML, first.Posts[i].ContentHTML)
 		}

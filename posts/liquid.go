@@ -284,11 +284,11 @@ func (e *liquidEngine) postVars(p *Post) liquidMap {
 	if mm := postName.FindStringSubmatch(base); mm != nil && !p.Draft {
 		slug = mm[4]
 	}
-	if s := str(p.Data["slug"]); s != "" {
+	if s := str(data["slug"]); s != "" {
 		slug = s
 	}
 	title := p.Title
-	if t, ok := p.Data["title"].(string); ok && t != "" {
+	if t, ok := data["title"].(string); ok && t != "" {
 		title = t // as written, like Jekyll; p.Title is plain text
 	}
 	maps.Copy(m, liquidMap{

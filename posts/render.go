@@ -67,13 +67,9 @@ var titleMarkdown = goldmark.New(
 // Render renders ps (posts of s): Liquid, then Markdown, then every URL made absolute; it fills
 // ContentHTML, SummaryHTML and Summary. It works on all cores and returns what it had to warn about.
 func (s *Site) Render(ctx context.Context, ps []*Post) ([]Warning, error) {
-	// Posts from the cache come without their front matter; Liquid's page.* needs it. This pass comes
-	// first so that no post's Data changes while another post's Liquid may read it (site.posts).
-	forEach(ctx, len(ps), func(k int) {
-		if ps[k].Data == nil {
-			ps[k].Data = s.frontMatterData(ps[k])
-		}
-	})
+	// Posts from the cache come without their front matter (Data): Liquid's page.* reads it again, only for
+	// a post whose Liquid asks (liquidEngine.postVars), and never writes it into the post, which another
+	// post's Liquid may be reading (site.posts).
 	warns := make([][]Warning, len(ps))
 	errs := make([]error, len(ps))
 	forEach(ctx, len(ps), func(k int) { warns[k], errs[k] = s.renderPost(ctx, ps[k]) })

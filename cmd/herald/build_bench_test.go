@@ -57,6 +57,24 @@ func BenchmarkBuildInProcess(b *testing.B) {
 	}
 }
 
+// BenchmarkNoopPublishInProcess is BenchmarkNoopPublish through run(), for profiles.
+func BenchmarkNoopPublishInProcess(b *testing.B) {
+	site := benchCorpus(b)
+	state := b.TempDir()
+	env := testEnv("HERALD_STORE", filepath.Join(state, "state.db"))
+	out := filepath.Join(state, "out")
+	publish := func() {
+		if err := run(b.Context(), []string{"publish", "-C", site, "--output", out}, env, io.Discard, io.Discard); err != nil {
+			b.Fatal(err)
+		}
+	}
+	publish() // the baseline: every post recorded, the posts cache written
+	b.ResetTimer()
+	for b.Loop() {
+		publish()
+	}
+}
+
 func cmpOr(a, b string) string {
 	if a != "" {
 		return a
