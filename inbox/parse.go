@@ -345,9 +345,9 @@ func printable(s string) bool {
 
 // isUnsubscribe tells an unsubscribe request: a message to the unsubscribe address (what a mail client
 // sends for a List-Unsubscribe mailto: link), or one whose subject, past any "Re:", or whose first line
-// of text begins with the word "unsubscribe". An automatic reply (RFC 3834) is none.
+// of text begins with the word "unsubscribe". An automatic reply is none.
 func isUnsubscribe(msg *mail.Message, media string, params map[string]string, addrs []string, unsubscribeAddr string) bool {
-	if a := strings.ToLower(strings.TrimSpace(msg.Header.Get("Auto-Submitted"))); a != "" && a != "no" {
+	if automatic(msg.Header) {
 		return false
 	}
 	if unsubscribeAddr != "" {
@@ -419,4 +419,22 @@ func firstText(encoding, media string, params map[string]string, body io.Reader,
 			return firstText(p.Header.Get("Content-Transfer-Encoding"), m, ps, p, depth+1)
 		}
 	}
+}
+
+// automatic tells a message no person wrote: Auto-Submitted other than "no" (RFC 3834), or the marks that
+// vacation programs, Exchange's out-of-office replies and other responders older than it still use.
+func automatic(h mail.Header) bool {
+	if a := strings.ToLower(strings.TrimSpace(h.Get("Auto-Submitted"))); a != "" && a != "no" {
+		return true
+	}
+	switch strings.ToLower(strings.TrimSpace(h.Get("Precedence"))) {
+	case "auto_reply", "bulk", "junk", "list":
+		return true
+	}
+	for _, k := range []string{"X-Autoreply", "X-Autorespond", "X-Autoresponder", "X-MS-Exchange-Inbox-Rules-Loop"} {
+		if h.Get(k) != "" {
+			return true
+		}
+	}
+	return false
 }

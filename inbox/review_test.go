@@ -64,3 +64,38 @@ func TestBounceOfAnotherRecipient(t *testing.T) {
 		t.Errorf("got unmatched %q and %d moved, want <r2@mx.example.org> and 2\n%s", s.Unmatched, s.Moved, out.String())
 	}
 }
+
+// TestAutoReplyIsNoUnsubscribe: an automatic reply that reaches the unsubscribe address (the address a
+// newsletter goes from, when an author uses one for both) unsubscribes no one, by whichever header its
+// responder marks it: Auto-Submitted (RFC 3834), or the older Precedence, X-Autoreply, X-Autorespond
+// that vacation programs and Exchange's out-of-office replies use. A request a person sent does.
+func TestAutoReplyIsNoUnsubscribe(t *testing.T) {
+	const to = "unsubscribe@blog.example.com"
+	msg := func(header string) []byte {
+		return []byte("From: Ann Reader <ann@example.org>\r\nTo: " + to + "\r\nSubject: Out of office: Re: A new post\r\n" +
+			"Message-ID: <ooo.1@mail.example.org>\r\n" + header + "MIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\n" +
+			"I am away until Monday, with no access to my mail.\r\n")
+	}
+	for _, tc := range []struct {
+		name, header, want string
+	}{
+		{"a person's request", "", KindUnsubscribe},
+		{"Auto-Submitted", "Auto-Submitted: auto-replied\r\n", KindOther},
+		{"Precedence: auto_reply", "Precedence: auto_reply\r\n", KindOther},
+		{"Precedence: junk", "Precedence: junk\r\n", KindOther},
+		{"Precedence: bulk", "Precedence: bulk\r\n", KindOther},
+		{"X-Autoreply", "X-Autoreply: yes\r\n", KindOther},
+		{"X-Autorespond", "X-Autorespond: Out of office\r\n", KindOther},
+		{"Exchange's inbox rule loop", "X-MS-Exchange-Inbox-Rules-Loop: ann@example.org\r\n", KindOther},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := Parse(msg(tc.header), to)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Kind != tc.want {
+				t.Errorf("got %s, want %s", r.Kind, tc.want)
+			}
+		})
+	}
+}
