@@ -27,6 +27,15 @@ func useIDs(site *posts.Site, cfg config) error {
 // the site's source, where its generator picks them up as static files (Jekyll copies the files at its
 // root, Hugo those in static/), else the generator's output folder.
 func feedsDir(site *posts.Site, cfg config, flagOutput string) (string, error) {
+	dir, err := feedsFolder(site, cfg, flagOutput)
+	if err != nil {
+		return "", err
+	}
+	return dir, checkFeedPaths(site, cfg, dir)
+}
+
+// feedsFolder is feedsDir before its check.
+func feedsFolder(site *posts.Site, cfg config, flagOutput string) (string, error) {
 	switch {
 	case flagOutput != "":
 		return flagOutput, nil
@@ -42,6 +51,42 @@ func feedsDir(site *posts.Site, cfg config, flagOutput string) (string, error) {
 		return filepath.Join(site.Dir, hugoStaticDir(site.Dir)), nil
 	}
 	return "", fmt.Errorf("feeds_in: source in %s: a plain folder of Markdown files has no site generator to publish its source; set output to the folder your site is served from", configName)
+}
+
+// checkFeedPaths refuses a feed name that leaves the feeds' folder, and a folder or name that puts a
+// feed among Herald's own files (the state folder, herald.yaml) or, with feeds_in: source, outside the site,
+// where no generator publishes it. Tag, category and language feeds go in folders whose names are made
+// safe where they are made.
+func checkFeedPaths(site *posts.Site, cfg config, dir string) error {
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join(site.Dir, dir)
+	}
+	if cfg.FeedsIn == "source" && !inside(site.Dir, dir) {
+		return fmt.Errorf("feeds_in: source in %s: the folder the site generator publishes as it is, %s, is outside the site %s; make it a folder inside the site, or set output to where the feeds go", configName, dir, site.Dir)
+	}
+	state := filepath.Join(site.Dir, storeDir)
+	if inside(state, dir) {
+		return fmt.Errorf("the feeds' folder %s is inside Herald's state folder %s; set output to the folder the site is served from", dir, state)
+	}
+	for _, n := range []struct{ key, name string }{{"rss", cfg.RSS}, {"atom", cfg.Atom}, {"json", cfg.JSON}} {
+		if n.name == "" {
+			continue
+		}
+		name := filepath.FromSlash(strings.TrimLeft(n.name, "/")) // /feed.xml: at the root of the folder
+		if !filepath.IsLocal(name) {
+			return fmt.Errorf("%s %q in %s: a feed's name is a path inside the feeds' folder, such as feed.xml or feeds/atom.xml, without ..", n.key, n.name, configName)
+		}
+		if p := filepath.Join(dir, name); p == filepath.Join(site.Dir, configName) || inside(state, p) {
+			return fmt.Errorf("%s %q in %s would go to %s, among Herald's own files; give the feed another name", n.key, n.name, configName, relTo(site.Dir, p))
+		}
+	}
+	return nil
+}
+
+// inside tells whether path is dir or below it.
+func inside(dir, path string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && (rel == "." || filepath.IsLocal(rel))
 }
 
 // hugoStaticDir is the folder whose files Hugo publishes as they are: the config's staticDir (the first,

@@ -378,3 +378,49 @@ func TestUpgradeKeepsOldJSONFeed(t *testing.T) {
 		t.Errorf("another host's old feed: got %v, want it refused", err)
 	}
 }
+
+// TestFeedPathsRefused: a feed name or folder that would put a feed outside its folder, among Herald's own
+// files (the state folder, herald.yaml), or with feeds_in: source outside the site, is an error naming
+// the setting, and nothing is written there.
+func TestFeedPathsRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name, config, file, want string // file: where the feed must not go, in the site
+	}{
+		{"a feed in the state folder", "feeds_in: source\nrss: .herald/feed.xml\n", ".herald/feed.xml", `rss ".herald/feed.xml" in herald.yaml would go to .herald/feed.xml, among Herald's own files`},
+		{"a feed in place of herald.yaml", "feeds_in: source\noverwrite: true\njson: herald.yaml\n", "", `json "herald.yaml" in herald.yaml would go to herald.yaml`},
+		{"a feed out of the output folder", "atom: ../../outside.xml\n", "../outside.xml", `atom "../../outside.xml" in herald.yaml: a feed's name is a path inside the feeds' folder`},
+		{"a feed out of the output folder, from its root", "atom: /../../outside.xml\n", "../outside.xml", `atom "/../../outside.xml" in herald.yaml`},
+		{"the output in the state folder", "output: .herald/site\n", ".herald/site/feed.xml", "inside Herald's state folder"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := copySite(t, "seed-jekyll")
+			config := filepath.Join(dir, configName)
+			os.WriteFile(config, []byte(tc.config), 0o644)
+			for _, cmd := range []string{"build", "publish"} {
+				if _, _, err := runHerald(t, testEnv(), cmd, "-C", dir); err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Errorf("%s: got %v, want an error with %q", cmd, err, tc.want)
+				}
+			}
+			if b, _ := os.ReadFile(config); string(b) != tc.config {
+				t.Errorf("herald.yaml was replaced: %.200q", b)
+			}
+			if tc.file != "" {
+				if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(tc.file))); err == nil {
+					t.Errorf("wrote %s", tc.file)
+				}
+			}
+		})
+	}
+
+	hugo := t.TempDir()
+	os.WriteFile(filepath.Join(hugo, "hugo.toml"), []byte("baseURL = 'https://h.example/'\ntitle = 'H'\nstaticDir = '../elsewhere'\n"), 0o644)
+	os.MkdirAll(filepath.Join(hugo, "content", "posts"), 0o755)
+	os.WriteFile(filepath.Join(hugo, "content", "posts", "a.md"), []byte("---\ntitle: A\ndate: 2020-01-01\n---\nA\n"), 0o644)
+	os.WriteFile(filepath.Join(hugo, configName), []byte("feeds_in: source\n"), 0o644)
+	if _, _, err := runHerald(t, testEnv(), "build", "-C", hugo); err == nil || !strings.Contains(err.Error(), "is outside the site") {
+		t.Errorf("hugo, staticDir outside the site: got %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(hugo), "elsewhere")); err == nil {
+		t.Errorf("hugo: wrote the feeds outside the site")
+	}
+}
