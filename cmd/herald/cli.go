@@ -149,7 +149,7 @@ func newRoot(ctx context.Context, getenv func(string) string, stdout, stderr io.
 				return nil
 			}
 			// A command's usage goes where it is asked for: herald help CMD prints it on stdout.
-			err := command(ctx, append(slices.Clip(args), "--help"), getenv, stdout, stdout)
+			err := command(withEnviron(ctx, nil), append(slices.Clip(args), "--help"), getenv, stdout, stdout)
 			if errors.Is(err, errHelp) {
 				return nil
 			}
@@ -181,6 +181,7 @@ func (c cliCommand) cobra(ctx context.Context, run runFunc, getenv func(string) 
 			if level > slog.LevelInfo {
 				errOut = io.Discard // --quiet: errors (which main prints) and the command's own output alone
 			}
+			warnUnknownEnv(environ(ctx), errOut)
 			return run(withLogLevel(ctx, level), args, getenv, stdout, errOut)
 		},
 	}

@@ -288,7 +288,11 @@ func decodeConfig(src []byte, c *config, setBy map[string]origin) error {
 		k, val := root.Content[i], deref(root.Content[i+1])
 		f, ok := fields[k.Value]
 		if !ok {
-			errs = append(errs, &valueError{k.Line, fmt.Sprintf("unknown setting %q; see the configuration reference in README.md", k.Value)})
+			msg := fmt.Sprintf("unknown setting %q", k.Value)
+			if s := suggest(k.Value, settingKeys()); s != "" {
+				msg += fmt.Sprintf("; did you mean %s?", s)
+			}
+			errs = append(errs, &valueError{k.Line, msg + "; see the configuration reference in README.md"})
 			continue
 		}
 		if first, dup := seen[k.Value]; dup {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/textproto"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -86,7 +87,7 @@ func main() {
 		<-ctx.Done()
 		stop() // the first Ctrl-C stops cleanly; a second one ends the process at once
 	}()
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	err := run(withEnviron(ctx, os.Environ()), os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(exitCode(err, os.Stderr))
 }
@@ -150,8 +151,17 @@ func explain(err error) error {
 		return fmt.Errorf("%w; if it is meant to be that large, raise max_front_matter_bytes in %s", err, configName)
 	case errors.Is(err, posts.ErrLiquidBound):
 		return fmt.Errorf("%w; if the site needs more, raise liquid_timeout, liquid_max_bytes or liquid_max_includes in %s", err, configName)
+	case authRefused(err):
+		return fmt.Errorf("%w. The SMTP server refused the login (535): check the user in smtp in %s and the password in HERALD_SMTP_PASSWORD (or in the file HERALD_SMTP_PASSWORD_FILE names)", err, configName)
 	case errors.Is(err, mailer.ErrPasswordInURL):
 		return fmt.Errorf("%w: set HERALD_SMTP_PASSWORD, or HERALD_SMTP_PASSWORD_FILE to a file holding it", err)
 	}
 	return err
+}
+
+// authRefused tells an SMTP server's 535 (RFC 4954: authentication credentials invalid).
+func authRefused(err error) bool {
+	var te *textproto.Error
+	code, _ := mailer.SMTPStatus(err)
+	return code == 535 || errors.As(err, &te) && te.Code == 535
 }

@@ -38,11 +38,9 @@ func runSend(ctx context.Context, args []string, getenv func(string) string, std
 	fs := newFlagSet("send", stderr, `Usage: herald send [flags]
 
 Sends what is due without rebuilding the feeds: the posts that publish recorded as new, to the
-subscribers who should get them (at once, or in their daily, weekly or monthly digest when it falls due,
-at digest_hour in the site's time zone), and the messages deferred by an earlier run. Run it from cron
-(hourly is enough for digests). With no smtp configured, the messages go to the outbox folder (a Maildir).
-Prints a summary. --approve POST lets the mail of a held post go first (hold: true in herald.yaml, or in
-the post's front matter).
+subscribers who should get them (at once, or in their daily or weekly digest when it falls due), and the
+messages deferred by an earlier run. Run it from cron (hourly is enough for digests). With no smtp
+configured, the messages go to the outbox folder (a Maildir). Prints a summary.
 
 Flags:
 `)
@@ -174,6 +172,9 @@ func (b *build) mail(getenv func(string) string, outbox string, test bool) (*pub
 			return nil, fmt.Errorf("base_url is set but secret is missing or shorter than %d characters: the unsubscribe links are signed with it; herald init writes one to .herald/secret (or set HERALD_SECRET to a long random string)", token.MinSecret)
 		}
 		ms.Links.Secret = []byte(c.Secret)
+		if u, _ := url.Parse(ms.Links.Base); u.Scheme == "http" && b.stderr != nil {
+			fmt.Fprintf(b.stderr, "warning: base_url %s is http: one-click unsubscribe (RFC 8058, which Gmail and Yahoo ask of bulk senders) needs https, so the messages go without it; serve herald serve behind HTTPS and set base_url to its https:// address\n", c.BaseURL)
+		}
 	} else if c.UnsubscribeMailto == "" {
 		return nil, mailer.ErrNoUnsubscribe
 	}
