@@ -3,6 +3,8 @@ package mailer
 import (
 	"bufio"
 	"bytes"
+	"io"
+	"net"
 	"net/textproto"
 	"testing"
 )
@@ -46,6 +48,53 @@ func FuzzDotStuffed(f *testing.F) {
 		}
 		if !bytes.Equal(got.Bytes(), want.Bytes()) {
 			t.Errorf("for %q: got %q, want %q", raw, got.Bytes(), want.Bytes())
+		}
+	})
+}
+
+// BenchmarkDotStuffed writes a message of 25 kB after DATA to a loopback TCP connection, through
+// textproto's DotWriter and as writeStuffed does: go test ./mailer -run '^$' -bench DotStuffed
+func BenchmarkDotStuffed(b *testing.B) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		c, err := l.Accept()
+		if err == nil {
+			io.Copy(io.Discard, c)
+		}
+	}()
+	conn, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	var raw []byte
+	for len(raw) < 25<<10 {
+		raw = append(raw, "Some text of the post, as quoted-printable lines of at most 76 characters=\r\n"...)
+	}
+	tw := textproto.NewWriter(bufio.NewWriter(conn))
+	b.Run("DotWriter", func(b *testing.B) {
+		for b.Loop() {
+			dw := tw.DotWriter()
+			dw.Write(raw)
+			if err := dw.Close(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("writeStuffed", func(b *testing.B) {
+		var buf []byte
+		for b.Loop() {
+			dw := tw.DotWriter()
+			if buf, err = writeStuffed(tw.W, dw, raw, buf[:0]); err != nil {
+				b.Fatal(err)
+			}
+			if err := dw.Close(); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 }
