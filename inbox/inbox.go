@@ -257,6 +257,9 @@ func unsubscribe(ctx context.Context, r Report, o Options, s *Summary) (bool, er
 	case !leaves:
 		fmt.Fprintf(o.Out, "%s: unsubscribe request of subscriber %d, who is %s already\n", r.ID, sub.ID, sub.Status)
 		return true, nil
+	case stale(r, sub):
+		fmt.Fprintf(o.Out, "%s: unsubscribe request of subscriber %d, older than their last consent: done with\n", r.ID, sub.ID)
+		return true, nil
 	case o.DryRun:
 		fmt.Fprintf(o.Out, "%s: would unsubscribe subscriber %d\n", r.ID, sub.ID)
 		s.Unsubscribed++
@@ -267,7 +270,7 @@ func unsubscribe(ctx context.Context, r Report, o Options, s *Summary) (bool, er
 		at = o.Now().UTC()
 	}
 	err = o.Store.UpdateSubscriber(ctx, sub.ID, at, func(sub *store.Subscriber) {
-		if sub.Status == store.Active || sub.Status == store.Pending {
+		if (sub.Status == store.Active || sub.Status == store.Pending) && !stale(r, *sub) {
 			sub.Status = store.Unsubscribed
 		}
 	})
@@ -278,6 +281,17 @@ func unsubscribe(ctx context.Context, r Report, o Options, s *Summary) (bool, er
 	fmt.Fprintf(o.Out, "%s: unsubscribed subscriber %d\n", r.ID, sub.ID)
 	return true, nil
 }
+
+// stale tells an unsubscribe request written before its sender's last consent (they subscribed again
+// since): read again, it must not undo that. The Date is the sender's clock, so one that is off by
+// minutes never makes a fresh request stale; an undated request is never stale.
+func stale(r Report, sub store.Subscriber) bool {
+	at := r.Date.Add(clockSkew)
+	return !r.Date.IsZero() && (at.Before(sub.ConsentAt) || at.Before(sub.ConfirmedAt))
+}
+
+// clockSkew is how far a sender's clock may be behind without making their request stale.
+const clockSkew = 15 * time.Minute
 
 // tokenPurpose is what a return path's token is signed for: short, as an address's local part is at most
 // 64 characters (RFC 5321) and the token takes 47 of them.

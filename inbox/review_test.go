@@ -3,6 +3,8 @@ package inbox
 import (
 	"bytes"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -97,5 +99,58 @@ func TestAutoReplyIsNoUnsubscribe(t *testing.T) {
 				t.Errorf("got %s, want %s", r.Kind, tc.want)
 			}
 		})
+	}
+}
+
+// TestUnsubscribeReplayAfterResubscribe: an unsubscribe request read again (a run stopped between the
+// change and the move, a restored backup of the mailbox) after its sender subscribed again leaves them
+// subscribed: the request is older than their consent.
+func TestUnsubscribeReplayAfterResubscribe(t *testing.T) {
+	ctx := t.Context()
+	st, _ := sentSite(t, "ann@example.org")
+	req := sample(t, "unsubscribe-mailto.eml", "", "") // dated 7 Dec 2026 12:00
+	dir := writeMaildir(t, req)
+	src, err := OpenMaildir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := Options{Store: st, UnsubscribeAddress: "unsubscribe@blog.example.com", Now: func() time.Time { return t0.Add(4 * time.Hour) }}
+	if s, err := Process(ctx, src, o); err != nil || s.Unsubscribed != 1 {
+		t.Fatalf("got %+v, %v; want ann unsubscribed", s, err)
+	}
+	ann := status(t, st, "ann@example.org")
+	// She subscribes again at 13:00, and the request comes back.
+	if err := st.UpdateSubscriber(ctx, ann.ID, t0.Add(4*time.Hour), func(s *store.Subscriber) { s.Status = store.Active }); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "new", "000.herald-test"), req, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	o.Out = &out
+	s, err := Process(ctx, src, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := status(t, st, "ann@example.org").Status; got != store.Active || s.Unsubscribed != 0 {
+		t.Errorf("got ann %s and %+v, want her active\n%s", got, s, out.String())
+	}
+	if s.Moved != 1 {
+		t.Errorf("got %d moved, want the stale request moved: it is done with\n%s", s.Moved, out.String())
+	}
+
+	// A request whose sender's clock is a few minutes slow, sent right after they subscribed again, is
+	// no replay: it unsubscribes.
+	if err := st.UpdateSubscriber(ctx, ann.ID, t0.Add(3*time.Hour+2*time.Minute), func(s *store.Subscriber) { s.Status = store.Unsubscribed }); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.UpdateSubscriber(ctx, ann.ID, t0.Add(3*time.Hour+5*time.Minute), func(s *store.Subscriber) { s.Status = store.Active }); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "new", "001.herald-test"), bytes.ReplaceAll(req, []byte("unsub.1@"), []byte("unsub.2@")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := Process(ctx, src, o); err != nil || s.Unsubscribed != 1 || status(t, st, "ann@example.org").Status != store.Unsubscribed {
+		t.Errorf("a request 5 minutes behind her consent: got %+v, %v; want her unsubscribed", s, err)
 	}
 }
