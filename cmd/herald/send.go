@@ -38,9 +38,11 @@ func runSend(ctx context.Context, args []string, getenv func(string) string, std
 	fs := newFlagSet("send", stderr, `Usage: herald send [flags]
 
 Sends what is due without rebuilding the feeds: the posts that publish recorded as new, to the
-subscribers who should get them (at once, or in their daily or weekly digest when it falls due), and the
-messages deferred by an earlier run. Run it from cron (hourly is enough for digests). With no smtp
-configured, the messages go to the outbox folder (a Maildir). Prints a summary.
+subscribers who should get them (at once, or in their daily, weekly or monthly digest when it falls due,
+at digest_hour in the site's time zone), and the messages deferred by an earlier run. Run it from cron
+(hourly is enough for digests). With no smtp configured, the messages go to the outbox folder (a Maildir).
+Prints a summary. --approve POST lets the mail of a held post go first (hold: true in herald.yaml, or in
+the post's front matter).
 
 Flags:
 `)
