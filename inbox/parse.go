@@ -156,7 +156,15 @@ func deliveryStatus(b []byte) []Recipient {
 	return out
 }
 
-var statusCode = regexp.MustCompile(`^([245])\.\d{1,3}\.\d{1,3}`)
+var statusCode = regexp.MustCompile(`^([245])\.(\d{1,3}\.\d{1,3})`)
+
+// addressGone are the subjects and details of a permanent status (RFC 3463, after the "5.") that say the
+// address itself is no more: a mailbox or a domain that does not exist, a disabled mailbox, a destination
+// that cannot be routed to, and the bare 5.0.0 of older servers. Any other permanent refusal is about the
+// message or its sender (a DMARC or DKIM failure, a spam block, a full mailbox, a size limit), which
+// another message may pass: it is a soft bounce, and the subscriber stays.
+var addressGone = map[string]bool{"0.0": true, "1.0": true, "1.1": true, "1.2": true, "1.3": true, "1.6": true,
+	"1.10": true, "2.1": true, "4.4": true}
 
 // statusRecipient reads one per-recipient block; false for the per-message one, or a block without a
 // recipient or a status.
@@ -170,16 +178,18 @@ func statusRecipient(h textproto.MIMEHeader) (Recipient, bool) {
 	if addr == "" && h.Get("Final-Recipient") == "" || action == "" && status == "" {
 		return Recipient{}, false
 	}
-	class := ""
+	class, rest := "", ""
 	if m := statusCode.FindStringSubmatch(status); m != nil {
-		class = m[1]
+		class, rest = m[1], m[2]
 	}
 	rc := Recipient{Address: addr}
 	switch {
 	case action == "delayed" || class == "4":
 		rc.Kind = store.EventSoftBounce
-	case class == "5" || action == "failed":
+	case class == "5" && addressGone[rest] || class == "" && action == "failed":
 		rc.Kind = store.EventHardBounce
+	case class == "5":
+		rc.Kind = store.EventSoftBounce
 	case class == "2" || action == "delivered" || action == "relayed" || action == "expanded":
 		rc.Kind = store.EventDelivered
 	default:

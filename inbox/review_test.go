@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -152,5 +153,52 @@ func TestUnsubscribeReplayAfterResubscribe(t *testing.T) {
 	}
 	if s, err := Process(ctx, src, o); err != nil || s.Unsubscribed != 1 || status(t, st, "ann@example.org").Status != store.Unsubscribed {
 		t.Errorf("a request 5 minutes behind her consent: got %+v, %v; want her unsubscribed", s, err)
+	}
+}
+
+// TestPolicyRefusalIsNoHardBounce: a permanent refusal that is about the message or its sender, not the
+// reader's address (a DMARC or DKIM failure, 5.7.26; a spam block, 5.7.1; a full mailbox, 5.2.2; a
+// message too large, 5.3.4; the sender's address, 5.1.8) is recorded as a soft bounce and leaves its
+// subscriber active: a site whose DNS went wrong would otherwise lose every reader at that provider in
+// one send. An address that does not exist (5.1.1), a dead domain (5.1.2, 5.4.4), a disabled mailbox
+// (5.2.1) or an old server's bare 5.0.0 bounce.
+func TestPolicyRefusalIsNoHardBounce(t *testing.T) {
+	ctx := t.Context()
+	codes := map[string]string{ // address: status
+		"dmarc@gmail.com": "5.7.26", "spam@example.net": "5.7.1", "full@example.net": "5.2.2", "big@example.net": "5.3.4",
+		"sender@example.net": "5.1.8",
+		"gone@example.net":   "5.1.1", "nodomain@example.net": "5.1.2", "noroute@example.net": "5.4.4",
+		"disabled@example.net": "5.2.1", "old@example.net": "5.0.0",
+	}
+	var emails []string
+	for e := range codes {
+		emails = append(emails, e)
+	}
+	slices.Sort(emails)
+	st, ds := sentSite(t, emails...)
+	var msgs [][]byte
+	for _, e := range emails {
+		msgs = append(msgs, dsn("<r."+e+">", ds[e].MessageID, e+" failed "+codes[e]))
+	}
+	src, err := OpenMaildir(writeMaildir(t, msgs...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	s, err := Process(ctx, src, Options{Store: st, Out: &out, Now: func() time.Time { return t0.Add(3 * time.Hour) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for e, code := range codes {
+		want := store.Active
+		if !strings.HasPrefix(code, "5.7") && code != "5.2.2" && code != "5.3.4" && code != "5.1.8" {
+			want = store.Bounced
+		}
+		if got := status(t, st, e).Status; got != want {
+			t.Errorf("%s (%s): got %s, want %s", e, code, got, want)
+		}
+	}
+	if s.HardBounces != 5 || s.SoftBounces != 5 {
+		t.Errorf("got %+v, want 5 hard bounces and 5 soft\n%s", s, out.String())
 	}
 }

@@ -23,10 +23,11 @@ func runInbox(ctx context.Context, args []string, getenv func(string) string, st
 Reads the mailbox that the inbox setting names (a Maildir folder, or imap://USER@HOST[:PORT]/MAILBOX or
 imaps://..., its password in HERALD_INBOX_PASSWORD or the file HERALD_INBOX_PASSWORD_FILE names) and
 handles what the mail servers and the readers sent back: a bounce (a delivery status notification)
-marks its subscriber bounced when it is permanent (5.x.x) and is recorded when it is not (4.x.x); a
+marks its subscriber bounced when it says the address is gone for good (5.1.1, 5.1.2, 5.2.1, ...) and
+is recorded when it does not (4.x.x; a refusal of the message, such as 5.7.x for DMARC or spam); a
 complaint (an ARF report) unsubscribes its subscriber and records the complaint; a mail to
 unsubscribe_mailto, or a reply whose subject or first line says "unsubscribe", unsubscribes its sender
-when the sender is a subscriber. A bounce or a complaint is matched to the message it is about by the
+when the sender is a subscriber (an automatic reply never does). A bounce or a complaint is matched to the message it is about by the
 return_path token of the address it came back to, or by the Message-ID it quotes. What was handled moves
 to the folder Herald/Processed (a Maildir: its .Processed folder); what matched nothing stays, and its
 Message-ID is printed. Running it again does nothing twice.
