@@ -167,3 +167,54 @@ func TestStatusNoStore(t *testing.T) {
 		t.Errorf("status --json without a store:\n%s", out)
 	}
 }
+
+// TestStatusDigests: status shows, for each kind of digest with subscribers, how many and when the next
+// falls due: at digest_hour (here 7) in the site's time zone, on digest_weekday for a weekly one.
+func TestStatusDigests(t *testing.T) {
+	dir := mailSite(t, "digest_hour: 7\ndigest_weekday: wednesday\n")
+	if _, _, err := runHerald(t, testEnv(), "subscribers", "add", "-C", dir, "--confirmed", "--frequency", "daily", "dan@example.net"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := runHerald(t, testEnv(), "publish", "-C", dir); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := runHerald(t, testEnv(), "status", "-C", dir, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Digests []struct {
+			Frequency   string
+			Subscribers int
+			Next        time.Time
+		} `json:"digests"`
+	}
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if len(st.Digests) != 2 || st.Digests[0].Frequency != "daily" || st.Digests[1].Frequency != "weekly" ||
+		st.Digests[0].Subscribers != 1 || st.Digests[1].Subscribers != 1 {
+		t.Fatalf("status --json digests: %+v\n%s", st.Digests, out)
+	}
+	loc, err := time.LoadLocation("America/Chicago") // the fixture site's timezone in _config.yml
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range st.Digests {
+		limit := 24 * time.Hour
+		if d.Frequency == "weekly" {
+			limit = 7 * 24 * time.Hour
+			if d.Next.In(loc).Weekday() != time.Wednesday {
+				t.Errorf("the weekly digest falls due on %s, want a Wednesday", d.Next.In(loc).Weekday())
+			}
+		}
+		if !d.Next.After(now) || d.Next.Sub(now) > limit || d.Next.In(loc).Hour() != 7 || d.Next.Minute() != 0 {
+			t.Errorf("%s digest next at %s, want 07:00 within %s of %s", d.Frequency, d.Next, limit, now)
+		}
+	}
+	out, _, _ = runHerald(t, testEnv(), "status", "-C", dir)
+	if !strings.Contains(out, "weekly digests: 1 subscriber, next period from ") || !strings.Contains(out, "daily digests: 1 subscriber") {
+		t.Errorf("status:\n%s", out)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/heraldhq/herald/posts"
 	"github.com/heraldhq/herald/store"
 )
 
@@ -23,6 +24,7 @@ type statusReport struct {
 	Deliveries  int              `json:"deliveries"`
 	Mail        map[string]int   `json:"mail"`    // deliveries by state, every state named
 	Waiting     []waitingFor     `json:"waiting"` // by address
+	Digests     []digestReport   `json:"digests"` // daily, weekly, monthly: those with subscribers
 	Held        []heldPost       `json:"held"`    // posts whose mail waits (choices.go)
 	Events      eventsReport     `json:"events"`
 	Complaints  []postComplaints `json:"complaints_by_post"`
@@ -36,6 +38,14 @@ type waitingFor struct {
 	Queued   int        `json:"queued"`
 	Deferred int        `json:"deferred"`
 	NextTry  *time.Time `json:"next_try,omitempty"` // the first deferred message's next attempt
+}
+
+// digestReport is when one kind of digest falls due, and for how many active subscribers.
+type digestReport struct {
+	Frequency   string    `json:"frequency"`
+	Subscribers int       `json:"subscribers"`
+	DueNow      int       `json:"due_now"` // whose digest the next herald send plans, when a post waits for them
+	Next        time.Time `json:"next"`    // when the next period starts: the digest due then
 }
 
 type runReport struct {
@@ -79,7 +89,16 @@ Flags:
 	}
 	if ok {
 		defer st.Close()
-		if err := r.read(ctx, st, *n, time.Now(), stderr); err != nil {
+		now := time.Now()
+		if err := r.read(ctx, st, *n, now, stderr); err != nil {
+			return err
+		}
+		// Only the site's settings (its time zone): its posts are no business of status.
+		site, err := posts.LoadSite(ctx, siteOptions(siteDir, cfg))
+		if err != nil {
+			return err
+		}
+		if r.Digests, err = digests(ctx, st, cfg.planOptions(site), now); err != nil {
 			return err
 		}
 	}
@@ -88,6 +107,9 @@ Flags:
 	}
 	if r.Waiting == nil {
 		r.Waiting = []waitingFor{}
+	}
+	if r.Digests == nil {
+		r.Digests = []digestReport{}
 	}
 	if r.Held == nil {
 		r.Held = []heldPost{}
@@ -183,6 +205,36 @@ func waiting(ctx context.Context, st store.Store) ([]waitingFor, error) {
 	return out, nil
 }
 
+// digests reads when each kind of digest falls due, for its active subscribers.
+func digests(ctx context.Context, st store.Store, o store.PlanOptions, now time.Time) ([]digestReport, error) {
+	subs, err := st.Subscribers(ctx, store.Active)
+	if err != nil {
+		return nil, err
+	}
+	var out []digestReport
+	for _, f := range []string{store.Daily, store.Weekly, store.Monthly} {
+		d := digestReport{Frequency: f, Next: o.NextDigest(f, now).UTC()}
+		start, _ := o.PeriodStart(f, now)
+		for _, s := range subs {
+			if s.Frequency != f {
+				continue
+			}
+			d.Subscribers++
+			last := s.LastDigestAt
+			if last.IsZero() {
+				last = s.ConfirmedAt
+			}
+			if last.Before(start) {
+				d.DueNow++
+			}
+		}
+		if d.Subscribers > 0 {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
 // maxWaitingLines is how many subscribers the text of herald status lists; --json lists them all.
 const maxWaitingLines = 20
 
@@ -205,6 +257,7 @@ func (r *statusReport) print(w io.Writer) {
 		r.printWaiting(w)
 		printEvents(w, r.Events, r.Complaints)
 	}
+	printDigests(w, r.Digests)
 	printHeld(w, r.Held)
 	if len(r.RecentRuns) > 0 {
 		fmt.Fprintln(w, "recent runs:")
@@ -240,5 +293,15 @@ func (r *statusReport) printWaiting(w io.Writer) {
 			parts = append(parts, fmt.Sprintf("%d deferred, next try %s", x.Deferred, x.NextTry.Local().Format("2006-01-02 15:04")))
 		}
 		fmt.Fprintf(w, "  %s: %s\n", x.Email, strings.Join(parts, "; "))
+	}
+}
+
+func printDigests(w io.Writer, ds []digestReport) {
+	for _, d := range ds {
+		fmt.Fprintf(w, "%s digests: %s, next period from %s", d.Frequency, count(d.Subscribers, "subscriber", "subscribers"), d.Next.Local().Format("2006-01-02 15:04 MST"))
+		if d.DueNow > 0 {
+			fmt.Fprintf(w, "; %d due at the next herald send, if a post waits for them", d.DueNow)
+		}
+		fmt.Fprintln(w)
 	}
 }
