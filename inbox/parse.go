@@ -378,7 +378,7 @@ func isUnsubscribe(msg *mail.Message, media string, params map[string]string, ad
 		}
 		subject = t[3:]
 	}
-	if firstWordIsUnsubscribe(subject) {
+	if subjectIsUnsubscribe(subject) {
 		return true
 	}
 	text := firstText(msg.Header.Get("Content-Transfer-Encoding"), media, params, msg.Body, 0)
@@ -388,6 +388,24 @@ func isUnsubscribe(msg *mail.Message, media string, params map[string]string, ad
 		}
 	}
 	return false
+}
+
+// subjectIsUnsubscribe tells a subject that is the request itself: the word, with at most words of
+// politeness after it. A subject that goes on ("Re: Unsubscribe from the algorithm") is a post's title,
+// which a reply keeps.
+func subjectIsUnsubscribe(s string) bool {
+	f := strings.FieldsFunc(s, func(r rune) bool { return !unicode.IsLetter(r) && r != '-' })
+	if len(f) == 0 || !strings.EqualFold(f[0], "unsubscribe") {
+		return false
+	}
+	for _, w := range f[1:] {
+		switch strings.ToLower(w) {
+		case "me", "please", "now", "thanks", "thank", "you":
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func firstWordIsUnsubscribe(s string) bool {

@@ -202,3 +202,27 @@ func TestPolicyRefusalIsNoHardBounce(t *testing.T) {
 		t.Errorf("got %+v, want 5 hard bounces and 5 soft\n%s", s, out.String())
 	}
 }
+
+// TestReplyToAPostTitledUnsubscribe: a reader's reply to a post whose title begins with the word ("Re:
+// Unsubscribe from the algorithm") is no unsubscribe request; a subject that is the request, with a
+// word of politeness, still is.
+func TestReplyToAPostTitledUnsubscribe(t *testing.T) {
+	for _, tc := range []struct{ subject, want string }{
+		{"Re: Unsubscribe from the algorithm", KindOther},
+		{"Unsubscribe from the algorithm", KindOther},
+		{"Re: Unsubscribe: why I left social media", KindOther},
+		{"Unsubscribe", KindUnsubscribe},
+		{"Re: unsubscribe me, please!", KindUnsubscribe},
+		{"UNSUBSCRIBE NOW", KindUnsubscribe},
+	} {
+		raw := "From: ann@example.org\r\nTo: jane@blog.example.com\r\nSubject: " + tc.subject +
+			"\r\nMessage-ID: <x@example.org>\r\n\r\nWhat a good read, thank you.\r\n"
+		r, err := Parse([]byte(raw), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Kind != tc.want {
+			t.Errorf("subject %q: got %s, want %s", tc.subject, r.Kind, tc.want)
+		}
+	}
+}
