@@ -105,6 +105,9 @@ func DialIMAP(ctx context.Context, cfg IMAPConfig) (*IMAP, error) {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 30 * time.Second
 	}
+	if cfg.Mailbox == "" {
+		cfg.Mailbox = "INBOX"
+	}
 	o := &imapclient.Options{TLSConfig: cfg.TLSConfig, Dialer: &net.Dialer{Timeout: cfg.Timeout}}
 	var c *imapclient.Client
 	var err error
