@@ -23,7 +23,11 @@ func (s *Server) fillChoices(ctx context.Context, p *page, tags store.Tags, lang
 	if len(c.Langs) > 1 {
 		p.Langs = append(p.Langs, option{Value: "", Label: "The site's main language", Selected: lang == ""})
 		for _, l := range c.Langs {
-			p.Langs = append(p.Langs, option{Value: l, Label: l, Selected: l == lang})
+			label := s.o.LangNames[l]
+			if label == "" {
+				label = l
+			}
+			p.Langs = append(p.Langs, option{Value: l, Label: label, Selected: l == lang})
 		}
 	}
 	return nil

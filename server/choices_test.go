@@ -79,11 +79,11 @@ func TestPreferencesChoices(t *testing.T) {
 }
 
 func TestSignUpChoices(t *testing.T) {
-	e := newEnv(t, nil)
+	e := newEnv(t, func(o *Options) { o.LangNames = map[string]string{"de": "Deutsch"} })
 	e.publishPosts(store.Item{ID: "a", Tags: store.MakeTags("go"), Lang: "en"}, store.Item{ID: "b", Tags: store.MakeTags("news"), Lang: "de"})
 	w := e.do("GET", "/subscribe?tag=news", nil, nil)
 	wantStatus(t, w, http.StatusOK, `<input type="checkbox" name="tag" value="news" checked>`)
-	wantIn(t, w.Body.String(), `<input type="checkbox" name="tag" value="go">`, `<option value="de">de</option>`,
+	wantIn(t, w.Body.String(), `<input type="checkbox" name="tag" value="go">`, `<option value="de">Deutsch</option>`, `<option value="en">en</option>`,
 		`<option value="monthly">A monthly digest of the new posts</option>`)
 
 	wantStatus(t, e.signUp("bob@example.com", url.Values{"tag": {"nope"}}), http.StatusUnprocessableEntity, "Choose among the topics")

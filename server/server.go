@@ -55,6 +55,9 @@ type Options struct {
 	SiteTitle string // default "Newsletter"
 	SiteURL   string // the blog; its origin may post the sign-up form from its own pages. Default: BaseURL
 	Lang      string // the pages' lang attribute; default "en"
+	// LangNames are the names of the site's languages by tag (lower case: "fr" → "Français"), as the
+	// forms show them; a language without one shows its tag.
+	LangNames map[string]string
 
 	// Templates holds the site's own templates (herald-templates/); pages/NAME.html found there replaces
 	// the default. May be nil.

@@ -149,3 +149,15 @@ func printHeld(w io.Writer, held []heldPost) {
 		}
 	}
 }
+
+// langNames are the names of a multilingual Hugo site's languages, by tag in lower case, for herald serve's
+// forms.
+func langNames(site *posts.Site) map[string]string {
+	names := map[string]string{}
+	for _, l := range site.Languages {
+		if l.Name != "" {
+			names[strings.ToLower(l.Lang)] = l.Name
+		}
+	}
+	return names
+}

@@ -99,7 +99,7 @@ Flags:
 	srv, err := server.New(server.Options{
 		Store: st, Confirmer: &mailConfirmer{composer: ms.Composer, dial: ms.Dial}, Logger: log,
 		Secret: []byte(cfg.Secret), BaseURL: baseURL,
-		SiteTitle: b.site.Title, SiteURL: b.site.URL, Lang: b.site.Lang,
+		SiteTitle: b.site.Title, SiteURL: b.site.URL, Lang: b.site.Lang, LangNames: langNames(b.site),
 		Templates:      b.site.Files("herald-templates"),
 		TrustedProxies: proxies,
 		Webhooks:       hooks,
