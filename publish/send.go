@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"slices"
 	"time"
@@ -37,6 +38,7 @@ type SendOptions struct {
 	Ledger                     mailer.Ledger     // nil: the store; a benchmark passes one that records nothing
 	RetryNow                   bool              // deferred messages are due at once, whatever their next attempt
 	Result                     *SendResult       // filled in with what the run did, when not nil
+	Debug                      *slog.Logger      // each message's outcome, at debug level (herald --verbose); nil: none
 	Plan                       store.PlanOptions // when digests fall due, and the site's default language (PlanOptions)
 	Out                        io.Writer         // the summary
 	Log                        io.Writer         // warnings and the progress bar
@@ -134,9 +136,7 @@ func Send(ctx context.Context, site *posts.Site, st Sender, mail func() (*Mail, 
 		prodErr = p.run(pctx, jobs)
 	}()
 	bar := progressBar(ctx, st, o.Log)
-	if bar != nil {
-		eng.Progress = bar.add
-	}
+	eng.Progress = progressFunc(bar, o.Debug)
 	counts, err := eng.Run(ctx, jobs)
 	bar.done() // its line ends before the summary
 	stopProducer()
@@ -307,6 +307,21 @@ type progress struct {
 	bar  *progressbar.ProgressBar
 	seen int
 	last time.Time
+}
+
+// progressFunc is what the engine calls with each result: the bar's add, and the debug log; nil for neither.
+func progressFunc(bar *progress, debug *slog.Logger) func(mailer.Result) {
+	if bar == nil && debug == nil {
+		return nil
+	}
+	return func(r mailer.Result) {
+		if bar != nil {
+			bar.add(r)
+		}
+		if debug != nil {
+			debug.Debug("message", "delivery", r.ID, "outcome", r.Outcome.String(), "reason", r.Reason)
+		}
+	}
 }
 
 // progressBar returns a bar when w is a terminal and more than a few messages are to go; else nil.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log"
 	"net"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -216,5 +217,28 @@ func TestStatusDigests(t *testing.T) {
 	out, _, _ = runHerald(t, testEnv(), "status", "-C", dir)
 	if !strings.Contains(out, "weekly digests: 1 subscriber, next period from ") || !strings.Contains(out, "daily digests: 1 subscriber") {
 		t.Errorf("status:\n%s", out)
+	}
+}
+
+// TestVerboseSend: --verbose logs each message's outcome at debug level; without it there is no such line.
+func TestVerboseSend(t *testing.T) {
+	var g greylister
+	g.grey.Store(true)
+	dir := mailSite(t, fmt.Sprintf("smtp: smtp://%s?tls=none\n", g.start(t)))
+	if _, _, err := runHerald(t, testEnv(), "publish", "-C", dir); err != nil {
+		t.Fatal(err)
+	}
+	addPost(t, dir, "2021-01-01-hello.md", "Hello")
+	_, errOut, err := runHerald(t, testEnv(), "publish", "-C", dir, "--verbose")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`level=DEBUG msg=message delivery=\d+ outcome=deferred reason=`).MatchString(errOut) {
+		t.Errorf("publish --verbose logs no outcome:\n%s", errOut)
+	}
+	g.grey.Store(false)
+	_, errOut, err = runHerald(t, testEnv(), "send", "-C", dir, "--retry-now")
+	if err != nil || strings.Contains(errOut, "DEBUG") {
+		t.Errorf("send without --verbose: %v\n%s", err, errOut)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/mail"
 	"net/url"
 	"os"
@@ -144,6 +145,9 @@ func sendDue(ctx context.Context, b *build, st store.Store, getenv func(string) 
 		Out: stdout, Log: stderr, Plan: b.cfg.planOptions(b.site),
 	}
 	o.RetryNow, o.Result = sf.retryNow, sf.result
+	if logLevel(ctx) <= slog.LevelDebug {
+		o.Debug = newLogger(ctx, stderr)
+	}
 	if !sf.retryUnknown && idempotentTransport(b.cfg.transport()) {
 		// Sent again with the same key, an unknown message is not sent twice, for as long as the provider
 		// keeps the key: Resend keeps it 24 hours. An older one waits for --retry-unknown, as on SMTP.
