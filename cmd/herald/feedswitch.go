@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/heraldhq/herald/feed"
 	"github.com/heraldhq/herald/posts"
@@ -161,7 +163,17 @@ func siteFeeds(dir, kind string) []siteFeed {
 			out = append(out, f)
 		}
 	}
-	return out
+	return slices.DeleteFunc(out, func(f siteFeed) bool { return !plainPath(f.path) })
+}
+
+// plainPath tells whether p, a path read from a site's config or template, is one Herald can take over and
+// name in herald.yaml's comments: inside the output folder, valid UTF-8 without control characters or line
+// separators (which would end a comment and start a setting).
+func plainPath(p string) bool {
+	if !utf8.ValidString(p) || !filepath.IsLocal(filepath.FromSlash(p)) {
+		return false
+	}
+	return !strings.ContainsFunc(p, func(r rune) bool { return unicode.IsControl(r) || r == '\u2028' || r == '\u2029' })
 }
 
 // jekyllFeedPlugin tells whether the Jekyll site in dir uses jekyll-feed, and the path it writes.

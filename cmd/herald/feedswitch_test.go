@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 // TestIDsJekyllAreJekyllFeeds: with ids: jekyll, every item of every feed Herald writes for the fixture
@@ -423,4 +425,44 @@ func TestFeedPathsRefused(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(filepath.Dir(hugo), "elsewhere")); err == nil {
 		t.Errorf("hugo: wrote the feeds outside the site")
 	}
+}
+
+// FuzzSiteFeeds: whatever a Jekyll site's _config.yml, Gemfile and feed template, or a Hugo site's config,
+// hold, what herald init writes for the site's own feeds is YAML that sets only rss, atom, json and ids,
+// each feed at a path inside the output folder, and the notes are lines of their own.
+func FuzzSiteFeeds(f *testing.F) {
+	f.Add("plugins: [jekyll-feed]\nfeed:\n  path: /news/feed.xml\n", "source 'x'\ngroup :jekyll_plugins do\n  gem \"jekyll-feed\"\nend\n", "---\npermalink: /atom.xml\n---\n<feed>{% for post in site.posts %}<entry><id>{{ post.id }}</id></entry>{% endfor %}</feed>", "baseURL = 'https://h.example/'\n[outputFormats.RSS]\nbaseName = 'rss'\n")
+	f.Add("feed: {path: \"x.xml\\nurl: https://evil.example #\"}\nplugins: [jekyll-feed]\n", "", "", "[outputFormats.RSS]\nbaseName = \"a\\nsmtp: x #\"\n")
+	f.Add("plugins: [jekyll-feed]\nfeed: {path: \"../../etc/x\"}\n", "gem 'jekyll-feed', group: :jekyll_plugins", "---\npermalink: /a\u2028b: c/\n---\n<rss>", "")
+	f.Fuzz(func(t *testing.T, config, gemfile, template, hugo string) {
+		jekyll, hugoDir := t.TempDir(), t.TempDir()
+		os.WriteFile(filepath.Join(jekyll, "_config.yml"), []byte(config), 0o644)
+		os.WriteFile(filepath.Join(jekyll, "Gemfile"), []byte(gemfile), 0o644)
+		os.WriteFile(filepath.Join(jekyll, "atom.xml"), []byte(template), 0o644)
+		os.WriteFile(filepath.Join(hugoDir, "hugo.toml"), []byte(hugo), 0o644)
+		for _, found := range [][]siteFeed{siteFeeds(jekyll, "jekyll"), siteFeeds(hugoDir, "hugo")} {
+			settings, notes := feedSwitch(found)
+			var got map[string]any
+			if err := yaml.Unmarshal([]byte(settings), &got); err != nil {
+				t.Fatalf("herald.yaml's lines are not YAML: %v\n%s", err, settings)
+			}
+			for k, v := range got {
+				switch k {
+				case "rss", "atom", "json":
+					s, ok := v.(string)
+					if !ok || !filepath.IsLocal(filepath.FromSlash(s)) {
+						t.Fatalf("%s: %#v is not a path inside the output folder\n%s", k, v, settings)
+					}
+				case "ids":
+				default:
+					t.Fatalf("herald.yaml's lines set %s:\n%s", k, settings)
+				}
+			}
+			for _, n := range notes {
+				if strings.ContainsAny(n, "\r\n\u2028\u2029\u0085") {
+					t.Fatalf("a note is more than one line: %q", n)
+				}
+			}
+		}
+	})
 }
