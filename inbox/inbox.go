@@ -297,6 +297,9 @@ const clockSkew = 15 * time.Minute
 // 64 characters (RFC 5321) and the token takes 47 of them.
 const tokenPurpose = "rp"
 
+// ErrReturnPathLong is CheckReturnPath's error for a pattern whose addresses would be too long for SMTP.
+var ErrReturnPathLong = errors.New("inbox: return path over SMTP's 64 characters before @")
+
 // CheckReturnPath says what is wrong with a return path pattern, nil when nothing is: it is an address
 // whose local part holds "{token}" once.
 func CheckReturnPath(pattern string) error {
@@ -304,6 +307,10 @@ func CheckReturnPath(pattern string) error {
 	if !ok || domain == "" || strings.Contains(domain, "@") || strings.Count(local, "{token}") != 1 ||
 		!printable(pattern) || strings.ContainsAny(pattern, `<>"(),;:\[]`) {
 		return fmt.Errorf("return path %q: want an address with {token} in its local part, as bounces+{token}@example.com", pattern)
+	}
+	if n := len(local) - len("{token}") + len(token.Sign(nil, tokenPurpose, 1, time.Time{})); n > 64 {
+		return fmt.Errorf("return path %q: %w: its local part with a token is %d characters; shorten what goes before @ to %d and {token}",
+			pattern, ErrReturnPathLong, n, 64-n+len(local)-len("{token}"))
 	}
 	return nil
 }

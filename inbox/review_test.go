@@ -226,3 +226,26 @@ func TestReplyToAPostTitledUnsubscribe(t *testing.T) {
 		}
 	}
 }
+
+// TestReturnPathLength: a return path pattern whose local part, with its token, would be longer than
+// SMTP's 64 characters (RFC 5321 section 4.5.3.1.1) is refused: receivers may refuse such a sender.
+func TestReturnPathLength(t *testing.T) {
+	for _, tc := range []struct {
+		pattern string
+		ok      bool
+	}{
+		{"bounces+{token}@blog.example.com", true},
+		{"b-{token}@example.com", true},
+		{"newsletter-bounces-of-my-blog+{token}@blog.example.com", false},
+	} {
+		err := CheckReturnPath(tc.pattern)
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: got %v, want ok %v", tc.pattern, err, tc.ok)
+		}
+		if err == nil {
+			if local, _, _ := strings.Cut(ReturnPath(tc.pattern, secret, 1<<62), "@"); len(local) > 64 {
+				t.Errorf("%s: took it, and its local part is %d characters", tc.pattern, len(local))
+			}
+		}
+	}
+}

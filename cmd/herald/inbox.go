@@ -139,7 +139,9 @@ func printInboxSummary(w io.Writer, s inbox.Summary, dry bool) {
 // checkInbox checks the settings of herald inbox: bad is config.check's.
 func (c *config) checkInbox(bad func(key, value, want string)) {
 	if c.ReturnPath != "" {
-		if inbox.CheckReturnPath(c.ReturnPath) != nil {
+		if err := inbox.CheckReturnPath(c.ReturnPath); errors.Is(err, inbox.ErrReturnPathLong) {
+			bad("return_path", strconv.Quote(c.ReturnPath), "with its token the part before @ would be over SMTP's 64 characters: shorten it, such as bounces+{token}@example.com")
+		} else if err != nil {
 			bad("return_path", strconv.Quote(c.ReturnPath), "want an address with {token} in its local part, such as bounces+{token}@example.com, whose mail herald inbox reads")
 		} else if t := c.Transport + c.SMTP; t != "" && !strings.HasPrefix(t, "smtp") {
 			bad("return_path", strconv.Quote(c.ReturnPath), "only SMTP sends from it: the providers' APIs set their own return path; leave it out and use their webhooks")

@@ -120,3 +120,13 @@ func TestInboxKill(t *testing.T) {
 		t.Errorf("ann: %+v, %v; want bounced", s.Status, err)
 	}
 }
+
+// TestInboxReturnPathTooLong: a return_path whose addresses would be over SMTP's 64 characters before @
+// is a config error that says to shorten it.
+func TestInboxReturnPathTooLong(t *testing.T) {
+	dir := mailSite(t, "")
+	_, _, err := runHerald(t, testEnv("HERALD_RETURN_PATH", "newsletter-bounces-of-my-blog+{token}@blog.example.com"), "inbox", "-C", dir)
+	if err == nil || !strings.Contains(err.Error(), "64 characters") {
+		t.Errorf("got %v, want return_path refused as too long", err)
+	}
+}
