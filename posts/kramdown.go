@@ -19,8 +19,11 @@ import (
 //
 // Attribute lists (https://kramdown.gettalong.org/syntax.html#inline-attribute-lists):
 //   - A block IAL, "{: .class #id key="value"}" (or "{:.class}") on a line of its own, applies to the block
-//     directly before it, or else to the block directly after it; with blank lines on both sides it is
-//     ignored (https://kramdown.gettalong.org/syntax.html#block-ials).
+//     directly before it, or else to the next block (https://kramdown.gettalong.org/syntax.html#block-ials).
+//     The syntax page says one with blank lines on both sides is ignored, but kramdown (2.4, Jekyll's) keeps
+//     it for the next block, past the blank lines: its parser holds the IAL until it makes a block, and
+//     blank lines after a blank line make none. Blank lines that follow the IAL without one before it (at
+//     the start of the document) do make one, which takes the IAL and drops it.
 //   - A span IAL, directly after a span element ("*text*{: .red}", "[a](b){:target="_blank"}"), applies to
 //     it (https://kramdown.gettalong.org/syntax.html#span-ials).
 //   - An attribute list definition, "{:name: .class}", and an extension such as "{::options ... /}" define
@@ -168,8 +171,13 @@ func (ialTransformer) Transform(doc *ast.Document, reader text.Reader, pc parser
 			}
 		case prev != nil && !ial.HasBlankPreviousLines():
 			target = prev
-		case next != nil && !next.HasBlankPreviousLines():
-			if _, isIAL := next.(*ialNode); !isIAL {
+		case next == nil || next.HasBlankPreviousLines() && prev == nil:
+			// nothing after it, or it starts its document (or container) and the blank lines after it
+			// took it (see the package comment)
+		default:
+			if n, isIAL := next.(*ialNode); isIAL {
+				n.attrs = append(ial.attrs, n.attrs...) // the next one adds to what this one holds
+			} else {
 				target = next
 			}
 		}

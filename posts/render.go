@@ -152,7 +152,7 @@ func (s *Site) renderPost(ctx context.Context, p *Post) ([]Warning, error) {
 		return buf.String()
 	}
 	base, _ := url.Parse(p.URL)
-	full := cleanText(absolutize(toHTML(body), base))
+	full := cleanText(sanitize(absolutize(toHTML(body), base), base))
 
 	// The summary: front matter description or excerpt, else what stands before the excerpt separator
 	// or <!--more-->, else the first paragraph.
@@ -162,7 +162,7 @@ func (s *Site) renderPost(ctx context.Context, p *Post) ([]Warning, error) {
 		summaryHTML = "<p>" + html.EscapeString(p.excerpt) + "</p>"
 	default:
 		if before, ok := cutExcerpt(body, p.sep); ok {
-			summaryHTML = cleanText(absolutize(toHTML(withLinkDefinitions(before, body)), base))
+			summaryHTML = cleanText(sanitize(absolutize(toHTML(withLinkDefinitions(before, body)), base), base))
 		} else {
 			summaryHTML = firstParagraph(full)
 		}
@@ -207,9 +207,9 @@ func withLinkDefinitions(excerpt, body []byte) []byte {
 	return append(out, bytes.Join(defs, []byte("\n"))...)
 }
 
-// firstParagraph returns the first <p> element of rendered HTML, or "".
+// firstParagraph returns the first <p> element of rendered HTML, with its attributes ("{: .notice}"), or "".
 func firstParagraph(h string) string {
-	i := strings.Index(h, "<p>")
+	i := paragraphStart(h)
 	if i < 0 {
 		return ""
 	}

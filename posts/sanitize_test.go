@@ -1,0 +1,113 @@
+package posts
+
+import (
+	"html"
+	"net/url"
+	"testing"
+
+	"github.com/heraldhq/herald/internal/feedcheck"
+)
+
+var sanitizePage, _ = url.Parse("https://example.org/2024/01/post.html")
+
+func TestSanitize(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"nothing to do", `<p class="x">A <a href="https://example.org/">link</a>.</p>`, `<p class="x">A <a href="https://example.org/">link</a>.</p>`},
+		{"safe style kept as written", `<p style="text-align:center; margin: 0 6px">x</p>`, `<p style="text-align:center; margin: 0 6px">x</p>`},
+		{"risky declaration dropped, safe ones kept (jekyll-docs' 4.2.1 post)",
+			`<div style="padding:8px 0 2px;text-align:center;background:rgba(240,0,0,0.1)">x</div>`,
+			`<div style="padding:8px 0 2px;text-align:center">x</div>`},
+		{"unsafe property dropped", `<span style="position:fixed;color:red">x</span>`, `<span style="color:red">x</span>`},
+		{"nothing safe: the attribute goes", `<span title="t" style="background:url(https://evil.example/x)">x</span>`, `<span title="t">x</span>`},
+		{"upper case attribute", `<P STYLE="position:absolute">x</P>`, `<p>x</P>`},
+		{"unknown element: tags dropped, text kept (jekyll-edge)", `<p>I can use the excerpt: <quote>I can set a custom excerpt</quote></p>`,
+			`<p>I can use the excerpt: I can set a custom excerpt</p>`},
+		{"Word's namespaced element", `<p>a<o:p></o:p> b</p>`, `<p>a b</p>`},
+		{"custom element", `<my-card class="x"><b>bold</b></my-card>`, `<b>bold</b>`},
+		{"empty href is the page (jekyll-docs' 2.5.3 post)", `<a href="">let us know</a>`, `<a href="https://example.org/2024/01/post.html">let us know</a>`},
+		{"blank href in single quotes", `<a href=' '>x</a>`, `<a href="https://example.org/2024/01/post.html">x</a>`},
+		{"href without a value", `<a href>x</a>`, `<a href="https://example.org/2024/01/post.html">x</a>`},
+		{"the word href in text alone", `<p>href and style</p>`, `<p>href and style</p>`},
+		{"risky elements are embed.go's, left here", `<style>p{}</style>`, `<style>p{}</style>`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := sanitize(tt.in, sanitizePage); got != tt.want {
+				t.Errorf("got  %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestSanitizeUntouched: content that needs nothing is returned as it is, without a parse.
+func TestSanitizeUntouched(t *testing.T) {
+	for _, h := range []string{`<p><a href="https://x.example/">a</a> <img src="https://x.example/i.png" alt=""></p>`,
+		`<table><tr><td>1 &lt; 2</td></tr></table>`, "a < b", "<", "</"} {
+		if needsSanitize(h) {
+			t.Errorf("needsSanitize(%q): got true, want false", h)
+		}
+	}
+}
+
+// sanitizeProblems are the validator's findings (internal/feedcheck, the W3C validator's checks) on an
+// RSS item whose content is h, of the kinds sanitize is for.
+func sanitizeProblems(t testing.TB, h string) []feedcheck.Problem {
+	t.Helper()
+	doc := `<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>T</title><link>https://example.org/</link><description>D</description>
+<item><title>A</title><link>https://example.org/a.html</link><guid>https://example.org/a.html</guid>
+<description>` + html.EscapeString(h) + `</description></item></channel></rss>`
+	ps, err := feedcheck.Check([]byte(doc), feedcheck.Options{})
+	if err != nil {
+		t.Fatalf("feedcheck on %q: %v", h, err)
+	}
+	var out []feedcheck.Problem
+	for _, p := range ps {
+		if p.Message == "DangerousStyleAttr" || p.Message == "NotHtml" || p.Message == "ContainsRelRef" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// TestSanitizePassesFeedcheck: what the validator finds in the content before, sanitize leaves none of,
+// and what it keeps of a style the validator accepts.
+func TestSanitizePassesFeedcheck(t *testing.T) {
+	for _, h := range []string{
+		`<div style="padding:8px 0 2px;text-align:center;background:rgba(240,0,0,0.1)">x</div>`,
+		`<span style="margin:0 6px;font-size:0.75em;vertical-align:top;border-radius:3px">x</span>`,
+		`<p style="color: expression(alert(1)); width: 10px">x</p>`,
+		`<p style="font-family:'Helvetica Neue'; content:'&#34;'">x</p>`,
+		`<quote>q</quote><o:p>w</o:p><svg><path d="M0"></path></svg>`,
+		`<a href="">a</a><a href=" ">b</a>`,
+	} {
+		if len(sanitizeProblems(t, h)) == 0 {
+			t.Errorf("%s: the checks find nothing; the case tests nothing", h)
+		}
+		if ps := sanitizeProblems(t, sanitize(h, sanitizePage)); len(ps) != 0 {
+			t.Errorf("%s: sanitized %s, the checks find %v", h, sanitize(h, sanitizePage), ps)
+		}
+	}
+}
+
+// FuzzSanitizeStyle: whatever the style, the validator finds nothing in what sanitize keeps of it, and a
+// style it accepts whole is kept as written.
+func FuzzSanitizeStyle(f *testing.F) {
+	for _, s := range []string{"color:red", "padding:8px 0 2px;text-align:center;background:rgba(240,0,0,0.1)",
+		"margin:0 auto !important", "background:url(x)", "font-family:'A B';width:1.5em", "a:b:c", ";;"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, style string) {
+		if !xmlClean(style) {
+			return // what XML cannot carry, which render removes before sanitize
+		}
+		h := `<p style="` + html.EscapeString(style) + `">x</p>`
+		got := sanitize(h, sanitizePage)
+		if ps := sanitizeProblems(t, got); len(ps) != 0 {
+			t.Fatalf("style %q: sanitized %s, the checks find %v", style, got, ps)
+		}
+		if len(sanitizeProblems(t, h)) == 0 && got != h {
+			t.Fatalf("style %q passes the checks, got %s, want it as written", style, got)
+		}
+	})
+}
