@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -308,6 +309,32 @@ func TestContractChoicesRoundTrip(t *testing.T) {
 		qs, err := c.QueuedSignUps(ctx, 10)
 		if err != nil || len(qs) != 1 || qs[0].Tags != "|x|" || qs[0].Lang != "fr" || qs[0].Frequency != Monthly {
 			t.Errorf("got queued sign-ups %+v, %v, want cy's, monthly, |x|, fr", qs, err)
+		}
+	})
+}
+
+// FuzzMakeTags: whatever a form or a front matter gives, a set of tags is sorted, unique, folded, has no
+// empty tag and no separator inside one, and folding it again changes nothing.
+func FuzzMakeTags(f *testing.F) {
+	f.Add("Go", "go ", "a|b")
+	f.Add("", " ", "Ünïcode")
+	f.Add("|", "||", "x")
+	f.Fuzz(func(t *testing.T, a, b, c string) {
+		tags := MakeTags(a, b, c)
+		list := tags.List()
+		if !slices.IsSorted(list) || len(slices.Compact(slices.Clone(list))) != len(list) {
+			t.Fatalf("MakeTags(%q, %q, %q) = %q: not sorted, or a tag twice", a, b, c, tags)
+		}
+		for _, tag := range list {
+			if tag == "" || strings.Contains(tag, "|") || tag != strings.ToLower(strings.TrimSpace(tag)) {
+				t.Fatalf("MakeTags(%q, %q, %q) = %q: tag %q is empty, holds |, or is not folded", a, b, c, tags, tag)
+			}
+		}
+		if again := MakeTags(list...); again != tags {
+			t.Fatalf("MakeTags of %q's tags = %q, want the same", tags, again)
+		}
+		if (tags == "") != (len(list) == 0) {
+			t.Fatalf("MakeTags(%q, %q, %q) = %q with %d tags", a, b, c, tags, len(list))
 		}
 	})
 }
