@@ -132,7 +132,7 @@ func (b *build) foreign(err error) error {
 	msg := fmt.Sprintf("%s: to let Herald write it, %s; or give Herald's feed another name (rss, atom, json in %s); or replace it anyway with --overwrite (overwrite: true in %s). herald init says which settings keep a site's feed ids",
 		rel, stop, configName, configName)
 	if filepath.Ext(fe.Path) == ".json" && fe.Generator == "" {
-		msg += ". A Herald older than this one wrote no mark into JSON feeds: if Herald wrote this one, run once with --overwrite"
+		msg += ". A Herald older than this one wrote no mark into JSON feeds, and such a feed counts as Herald's only when all its items' ids are the site's own tag: ids: if Herald wrote this one, run once with --overwrite"
 	}
 	return fmt.Errorf("%w\n%s", err, msg)
 }
