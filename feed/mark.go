@@ -158,13 +158,28 @@ func checkOwned(f File) error {
 		return err
 	}
 	ok, gen := Marked(head)
-	if !ok && gen == "" && legacyJSON(r, f.Data) {
+	if !ok && gen == "" && legacyJSON(r, newHead(f)) {
 		ok = true
 	}
 	if !ok {
 		return &ForeignError{Path: f.Path, Generator: gen}
 	}
 	return nil
+}
+
+// newHead is the head of the bytes f writes, where a feed's mark and home page are: f.Data, or the start
+// of the temp file that holds them (Spill).
+func newHead(f File) []byte {
+	if f.Temp == "" {
+		return f.Data
+	}
+	t, err := os.Open(f.Temp)
+	if err != nil {
+		return nil
+	}
+	defer t.Close()
+	head, _ := io.ReadAll(io.LimitReader(t, markHead))
+	return head
 }
 
 // legacyJSON tells whether old is a JSON feed that a Herald older than its mark wrote for the site whose

@@ -3,6 +3,7 @@ package feed
 import (
 	"encoding/xml"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -194,19 +195,29 @@ func TestLegacyJSON(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "feed.json")
-			if err := os.WriteFile(path, tc.old, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			files := []File{{Path: path, Data: tc.now, Guard: true}}
-			check := CheckGuards(files)
-			_, err := WriteFiles(files)
-			got, _ := os.ReadFile(path)
-			var fe *ForeignError
-			switch {
-			case tc.herald && (check != nil || err != nil || string(got) != string(tc.now)):
-				t.Errorf("got %v, %v and the file unchanged=%v; want it replaced", check, err, string(got) == string(tc.old))
-			case !tc.herald && (!errors.As(check, &fe) || !errors.As(err, &fe) || string(got) != string(tc.old)):
-				t.Errorf("got %v, %v and the file replaced=%v; want a *ForeignError and the file left", check, err, string(got) != string(tc.old))
+			for _, spill := range []bool{false, true} {
+				if err := os.WriteFile(path, tc.old, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				f := File{Path: path, Data: tc.now, Guard: true}
+				if spill { // a large feed: its bytes in a temp file beside it (Spill), not in Data
+					tmp, _, err := Spill(path, func(w io.Writer) error { _, err := w.Write(tc.now); return err })
+					if err != nil {
+						t.Fatal(err)
+					}
+					f.Data, f.Temp = nil, tmp
+				}
+				files := []File{f}
+				check := CheckGuards(files)
+				_, err := WriteFiles(files)
+				got, _ := os.ReadFile(path)
+				var fe *ForeignError
+				switch {
+				case tc.herald && (check != nil || err != nil || string(got) != string(tc.now)):
+					t.Errorf("spilled %v: got %v, %v and the file unchanged=%v; want it replaced", spill, check, err, string(got) == string(tc.old))
+				case !tc.herald && (!errors.As(check, &fe) || !errors.As(err, &fe) || string(got) != string(tc.old)):
+					t.Errorf("spilled %v: got %v, %v and the file replaced=%v; want a *ForeignError and the file left", spill, check, err, string(got) != string(tc.old))
+				}
 			}
 		})
 	}
