@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"iter"
 	"net"
 	"net/url"
 	"strconv"
@@ -140,8 +141,40 @@ func DialIMAP(ctx context.Context, cfg IMAPConfig) (*IMAP, error) {
 	return m, nil
 }
 
-// Messages fetches every message not marked \Deleted, by UID.
-func (m *IMAP) Messages(ctx context.Context) ([]Message, error) {
+// Messages yields every message not marked \Deleted, by UID, fetched in batches as it goes.
+func (m *IMAP) Messages(ctx context.Context) iter.Seq2[Message, error] {
+	return func(yield func(Message, error) bool) {
+		small, err := m.uids()
+		if err != nil {
+			yield(Message{}, err)
+			return
+		}
+		section := &imap.FetchItemBodySection{Peek: true}
+		for i := 0; i < len(small); i += imapBatch {
+			if err := ctx.Err(); err != nil {
+				yield(Message{}, err)
+				return
+			}
+			batch := small[i:min(i+imapBatch, len(small))]
+			msgs, err := m.c.Fetch(imap.UIDSetNum(batch...), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{section}}).Collect()
+			if err != nil {
+				yield(Message{}, fmt.Errorf("inbox: fetch messages: %w", err))
+				return
+			}
+			for _, msg := range msgs {
+				if !yield(Message{Key: "UID " + strconv.FormatUint(uint64(msg.UID), 10), Raw: msg.FindBodySection(section)}, nil) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// imapBatch is how many messages a fetch asks for at once.
+const imapBatch = 20
+
+// uids returns the UIDs of the messages not marked \Deleted and small enough to be a report.
+func (m *IMAP) uids() ([]imap.UID, error) {
 	data, err := m.c.UIDSearch(&imap.SearchCriteria{NotFlag: []imap.Flag{imap.FlagDeleted}}, nil).Wait()
 	if err != nil {
 		return nil, fmt.Errorf("inbox: search the mailbox: %w", err)
@@ -161,22 +194,7 @@ func (m *IMAP) Messages(ctx context.Context) ([]Message, error) {
 			small = append(small, s.UID)
 		}
 	}
-	section := &imap.FetchItemBodySection{Peek: true}
-	var out []Message
-	for i := 0; i < len(small); i += 50 {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		batch := small[i:min(i+50, len(small))]
-		msgs, err := m.c.Fetch(imap.UIDSetNum(batch...), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{section}}).Collect()
-		if err != nil {
-			return nil, fmt.Errorf("inbox: fetch messages: %w", err)
-		}
-		for _, msg := range msgs {
-			out = append(out, Message{Key: "UID " + strconv.FormatUint(uint64(msg.UID), 10), Raw: msg.FindBodySection(section)})
-		}
-	}
-	return out, nil
+	return small, nil
 }
 
 // Done moves the message to the processed folder, which it makes first if the server has none.

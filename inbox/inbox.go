@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"strings"
 	"time"
 
@@ -35,8 +36,9 @@ type Message struct {
 
 // Source is a mailbox: a Maildir folder or an IMAP mailbox.
 type Source interface {
-	// Messages returns the messages of the mailbox, in a stable order.
-	Messages(ctx context.Context) ([]Message, error)
+	// Messages yields the messages of the mailbox in a stable order, each read as it is yielded: a
+	// mailbox where reports pile up is never held in memory whole. An error ends it.
+	Messages(ctx context.Context) iter.Seq2[Message, error]
 	// Done moves a handled message out of the mailbox, into the folder of processed messages.
 	Done(ctx context.Context, m Message) error
 	Close() error
@@ -87,12 +89,11 @@ func Process(ctx context.Context, src Source, o Options) (Summary, error) {
 	if o.Out == nil {
 		o.Out = io.Discard
 	}
-	msgs, err := src.Messages(ctx)
-	if err != nil {
-		return Summary{}, err
-	}
 	var s Summary
-	for _, m := range msgs {
+	for m, err := range src.Messages(ctx) {
+		if err != nil {
+			return s, err
+		}
 		s.Messages++
 		done, err := handle(ctx, m, o, &s)
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"iter"
 	"os"
 	"path/filepath"
 	"slices"
@@ -29,29 +30,37 @@ func OpenMaildir(dir string) (*Maildir, error) {
 	return &Maildir{dir: dir}, nil
 }
 
-// Messages returns the messages of new/ then cur/, each by file name.
-func (m *Maildir) Messages(ctx context.Context) ([]Message, error) {
-	var out []Message
-	for _, sub := range []string{"new", "cur"} {
-		entries, err := os.ReadDir(filepath.Join(m.dir, sub))
-		if err != nil {
-			return nil, fmt.Errorf("inbox: read %s: %w", filepath.Join(m.dir, sub), err)
-		}
-		for _, e := range entries {
-			if err := ctx.Err(); err != nil {
-				return nil, err
+// Messages yields the messages of new/ then cur/, each by file name, read one at a time. A message
+// that a mail client moved or deleted since the folder was listed is passed over.
+func (m *Maildir) Messages(ctx context.Context) iter.Seq2[Message, error] {
+	return func(yield func(Message, error) bool) {
+		var keys []string
+		for _, sub := range []string{"new", "cur"} {
+			entries, err := os.ReadDir(filepath.Join(m.dir, sub))
+			if err != nil {
+				yield(Message{}, fmt.Errorf("inbox: read %s: %w", filepath.Join(m.dir, sub), err))
+				return
 			}
-			if !e.Type().IsRegular() || strings.HasPrefix(e.Name(), ".") || trashed(e.Name()) {
+			for _, e := range entries {
+				if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") && !trashed(e.Name()) {
+					keys = append(keys, sub+"/"+e.Name())
+				}
+			}
+		}
+		for _, k := range keys {
+			if err := ctx.Err(); err != nil {
+				yield(Message{}, err)
+				return
+			}
+			raw, err := readMax(filepath.Join(m.dir, filepath.FromSlash(k)))
+			if errors.Is(err, fs.ErrNotExist) {
 				continue
 			}
-			raw, err := readMax(filepath.Join(m.dir, sub, e.Name()))
-			if err != nil {
-				return nil, err
+			if !yield(Message{Key: k, Raw: raw}, err) || err != nil {
+				return
 			}
-			out = append(out, Message{Key: sub + "/" + e.Name(), Raw: raw})
 		}
 	}
-	return out, nil
 }
 
 // readMax reads a message file, up to MaxSize and a byte (enough for Parse to refuse it).

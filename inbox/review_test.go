@@ -249,3 +249,29 @@ func TestReturnPathLength(t *testing.T) {
 		}
 	}
 }
+
+// TestMaildirReadsAsItGoes: a Maildir's messages are read one at a time as they are handled, not all at
+// once before (a mailbox where unmatched reports pile up, each with a copy of a newsletter, took its
+// whole size in memory): a message removed by a mail client after the first was handled is passed over.
+func TestMaildirReadsAsItGoes(t *testing.T) {
+	dir := writeMaildir(t, []byte("Subject: one\r\n\r\n1\r\n"), []byte("Subject: two\r\n\r\n2\r\n"), []byte("Subject: three\r\n\r\n3\r\n"))
+	src, err := OpenMaildir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for m, err := range src.Messages(t.Context()) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, m.Key)
+		if len(got) == 1 {
+			if err := os.Remove(filepath.Join(dir, "new", "001.herald-test")); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if want := []string{"new/000.herald-test", "new/002.herald-test"}; !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
