@@ -201,16 +201,20 @@ func jekyllFeedPlugin(dir string) (string, bool) {
 	}
 	// Bundler requires the gems of the jekyll_plugins group, and Jekyll loads them all.
 	gem := regexp.MustCompile(`^\s*gem\s+["']jekyll-feed["']`)
-	inGroup := false
+	opens := regexp.MustCompile(`^(if|unless|case|while|until|begin)\b|\bdo(\s*\|[^|]*\|)?$`) // a block that "end" closes
+	inGroup, depth := false, 0                                                                // depth: the blocks open inside the group
 	for _, line := range strings.Split(string(gemfile), "\n") {
 		line = strings.TrimSpace(strings.SplitN(line, "#", 2)[0])
 		switch {
-		case strings.HasPrefix(line, "group") && strings.Contains(line, "jekyll_plugins"):
-			inGroup = true
-		case inGroup && line == "end":
-			inGroup = false
+		case !inGroup && strings.HasPrefix(line, "group") && strings.Contains(line, "jekyll_plugins"):
+			inGroup, depth = true, 0
 		case gem.MatchString(line) && (inGroup || strings.Contains(line, "jekyll_plugins")):
 			return path, true
+		case inGroup && line == "end":
+			inGroup = depth > 0
+			depth--
+		case inGroup && opens.MatchString(line):
+			depth++
 		}
 	}
 	return "", false

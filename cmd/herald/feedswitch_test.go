@@ -466,3 +466,28 @@ func FuzzSiteFeeds(f *testing.F) {
 		}
 	})
 }
+
+// TestJekyllFeedGemfile: jekyll-feed counts when the Gemfile's jekyll_plugins group holds it (Bundler
+// requires that group, and Jekyll loads it), in whatever blocks inside the group, and not elsewhere.
+func TestJekyllFeedGemfile(t *testing.T) {
+	for _, tc := range []struct {
+		name, gemfile string
+		want          bool
+	}{
+		{"in the group", "group :jekyll_plugins do\n  gem \"jekyll-feed\", \"~> 0.12\"\nend\n", true},
+		{"after a block in the group", "group :jekyll_plugins do\n  platforms :ruby do\n    gem \"jekyll-seo-tag\"\n  end\n  if ENV[\"X\"]\n    gem \"x\"\n  end\n  gem 'jekyll-feed'\nend\n", true},
+		{"group: on the line", "gem \"jekyll-feed\", group: :jekyll_plugins\n", true},
+		{":group => on the line", "gem \"jekyll-feed\", :group => :jekyll_plugins\n", true},
+		{"in another group", "group :jekyll_plugins do\n  gem \"jekyll-seo-tag\"\nend\ngroup :test do\n  gem \"jekyll-feed\"\nend\n", false},
+		{"after the group", "group :jekyll_plugins do\n  platforms :ruby do\n    gem \"a\"\n  end\nend\ngem \"jekyll-feed\"\n", false},
+		{"commented out", "group :jekyll_plugins do\n  # gem \"jekyll-feed\"\nend\n", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			os.WriteFile(filepath.Join(dir, "Gemfile"), []byte(tc.gemfile), 0o644)
+			if _, got := jekyllFeedPlugin(dir); got != tc.want {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
