@@ -11,6 +11,9 @@ import (
 // newFlagSet makes a subcommand's flag set with its usage text.
 func newFlagSet(name string, stderr io.Writer, usage string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	if c, ok := stderr.(*flagCollector); ok {
+		c.fs = fs // the completion scripts ask for the command's flags
+	}
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usage)

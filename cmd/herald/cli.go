@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -175,6 +176,12 @@ func (c cliCommand) cobra(ctx context.Context, run runFunc, getenv func(string) 
 		Use:                strings.TrimSpace(c.name + " " + c.use),
 		Short:              c.short,
 		DisableFlagParsing: true,
+		ValidArgsFunction: func(_ *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			if !strings.HasPrefix(toComplete, "-") {
+				return nil, cobra.ShellCompDirectiveDefault // file names
+			}
+			return flagCompletions(ctx, run, getenv, toComplete), cobra.ShellCompDirectiveNoFileComp
+		},
 		RunE: func(_ *cobra.Command, args []string) error {
 			args, level := verbosity(args)
 			errOut := stderr
@@ -271,4 +278,38 @@ func logLevel(ctx context.Context) slog.Level {
 // newLogger is the command's logger, on stderr, at the level --quiet or --verbose asked for.
 func newLogger(ctx context.Context, stderr io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel(ctx)}))
+}
+
+// flagCollector is the stderr that flagCompletions gives a command run with --help: newFlagSet records
+// the command's flag set in it, so that the completion scripts offer the flags the command really has.
+type flagCollector struct {
+	fs *flag.FlagSet
+}
+
+func (*flagCollector) Write(p []byte) (int, error) { return len(p), nil }
+
+// flagCompletions are the flags of the command run runs that start with prefix, with their usage, and
+// --quiet and --verbose, which every command takes.
+func flagCompletions(ctx context.Context, run runFunc, getenv func(string) string, prefix string) []cobra.Completion {
+	var c flagCollector
+	run(ctx, []string{"--help"}, getenv, io.Discard, &c) //nolint:errcheck // --help: errHelp, having defined the flags
+	var out []cobra.Completion
+	add := func(name, usage string) {
+		if f := "--" + name; strings.HasPrefix(f, prefix) {
+			usage, _, _ = strings.Cut(usage, "\n")
+			out = append(out, cobra.CompletionWithDesc(f, usage))
+		}
+	}
+	if c.fs != nil {
+		c.fs.VisitAll(func(f *flag.Flag) {
+			if len(f.Name) > 1 { // -C is the one-letter flag: --C would look odd
+				add(f.Name, f.Usage)
+			} else if strings.HasPrefix("-"+f.Name, prefix) {
+				out = append(out, cobra.CompletionWithDesc("-"+f.Name, f.Usage))
+			}
+		})
+	}
+	add("quiet", "only errors and the command's output")
+	add("verbose", "debug logging")
+	return out
 }

@@ -112,6 +112,25 @@ func TestCompletion(t *testing.T) {
 	if err != nil || !strings.Contains(out, "import") || !strings.Contains(out, "export") {
 		t.Errorf("herald __complete subscribers '': %v\n%s", err, out)
 	}
+	// A command's flags, from its own flag set.
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"send", "--re"}, []string{"--retry-now\t", "--retry-unknown\t"}},
+		{[]string{"subscribers", "add", "--f"}, []string{"--frequency\t"}},
+		{[]string{"status", "--"}, []string{"--json\t", "--runs\t", "--quiet\t", "--verbose\t"}},
+	} {
+		out, _, err := runHerald(t, testEnv(), append([]string{"__complete"}, tc.args...)...)
+		for _, w := range tc.want {
+			if err != nil || !strings.Contains(out, w) {
+				t.Errorf("herald __complete %q: %v, no %q in\n%s", tc.args, err, w, out)
+			}
+		}
+		if strings.Contains(out, "--C") || strings.Contains(out, "--dry-run") && tc.args[0] != "send" {
+			t.Errorf("herald __complete %q offers a flag it does not take:\n%s", tc.args, out)
+		}
+	}
 }
 
 // TestNotASite: status and the subscriber commands, run in a folder that is no site, make no store there
