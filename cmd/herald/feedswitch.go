@@ -201,8 +201,9 @@ func jekyllFeedPlugin(dir string) (string, bool) {
 	}
 	// Bundler requires the gems of the jekyll_plugins group, and Jekyll loads them all.
 	gem := regexp.MustCompile(`^\s*gem\s+["']jekyll-feed["']`)
-	opens := regexp.MustCompile(`^(if|unless|case|while|until|begin)\b|\bdo(\s*\|[^|]*\|)?$`) // a block that "end" closes
-	inGroup, depth := false, 0                                                                // depth: the blocks open inside the group
+	// A line that opens a block, which an "end" closes; depth counts those open inside the group.
+	opens := regexp.MustCompile(`^(if|unless|case|while|until|begin)\b|\bdo(\s*\|[^|]*\|)?$`)
+	inGroup, depth := false, 0
 	for _, line := range strings.Split(string(gemfile), "\n") {
 		line = strings.TrimSpace(strings.SplitN(line, "#", 2)[0])
 		switch {
