@@ -46,13 +46,25 @@ func (o PlanOptions) loc() *time.Location {
 	return o.Location
 }
 
+// at is the digest hour on day y-m-d, local: when the clock skips it, the moment the clock has gone on
+// (time.Date's choice); when the clock passes it twice, the first time (time.Date's choice differs by zone).
+func (o PlanOptions) at(y int, m time.Month, d int) time.Time {
+	t := time.Date(y, m, d, o.Hour, 0, 0, 0, o.loc())
+	for _, back := range []time.Duration{30 * time.Minute, time.Hour, 2 * time.Hour} {
+		if e := t.Add(-back); e.Hour() == t.Hour() && e.Minute() == t.Minute() && e.Day() == t.Day() {
+			return e
+		}
+	}
+	return t
+}
+
 // PeriodStart is when the digest period of frequency (Daily, Weekly or Monthly) that now falls in began,
 // and its key, which names it in the ledger ("daily 2025-01-03", "weekly 2025-W01", "monthly 2025-01",
 // the dates local). A digest subscriber whose last digest was before it is due one.
 func (o PlanOptions) PeriodStart(frequency string, now time.Time) (time.Time, string) {
 	local := now.In(o.loc())
 	y, m, d := local.Date()
-	at := func(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, o.Hour, 0, 0, 0, o.loc()) }
+	at := func(y int, m time.Month, d int) time.Time { return o.at(y, m, d) }
 	var start time.Time
 	switch frequency {
 	case Daily:
@@ -101,7 +113,7 @@ func (o PlanOptions) NextDigest(frequency string, now time.Time) time.Time {
 	case Monthly:
 		m, d = m+1, 1
 	}
-	return time.Date(y, m, d, o.Hour, 0, 0, 0, o.loc())
+	return o.at(y, m, d)
 }
 
 // planPeriods are the arguments of Plan's statements that say which digests are due: each period's start
