@@ -1,6 +1,7 @@
 package posts
 
 import (
+	"bytes"
 	"html"
 	"net/url"
 	"path"
@@ -197,4 +198,67 @@ func replaceEmbed(z *xhtml.Tokenizer, start xhtml.Token, base *url.URL) string {
 // scripts are code that cannot run in a feed or an email, and a link to code is no content.
 func knownScript(u *url.URL) bool {
 	return strings.EqualFold(u.Hostname(), "gist.github.com") && path.Ext(u.Path) == ".js"
+}
+
+// figureHTML is Hugo's figure shortcode (https://gohugo.io/shortcodes/figure/) as Hugo's own template
+// writes it: the image, in a link when there is one, then a <figcaption> of the title (in <h4>) and of the
+// caption and attribution (Markdown, in <p>). markdownify renders Markdown as Hugo's function of that name.
+func figureHTML(named map[string]string, markdownify func(string) string) string {
+	attr := func(name, key string) string {
+		if v := named[key]; v != "" {
+			return " " + name + `="` + html.EscapeString(v) + `"`
+		}
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("<figure" + attr("class", "class") + ">")
+	if named["link"] != "" {
+		b.WriteString("<a" + attr("href", "link") + attr("target", "target") + attr("rel", "rel") + ">")
+	}
+	alt := named["alt"]
+	if alt == "" && named["caption"] != "" {
+		alt = plainText(markdownify(named["caption"]))
+	}
+	b.WriteString(`<img src="` + html.EscapeString(named["src"]) + `"`)
+	if alt != "" {
+		b.WriteString(` alt="` + html.EscapeString(alt) + `"`)
+	}
+	b.WriteString(attr("width", "width") + attr("height", "height") + attr("loading", "loading") + ">")
+	if named["link"] != "" {
+		b.WriteString("</a>")
+	}
+	if named["title"] != "" || named["caption"] != "" || named["attr"] != "" {
+		b.WriteString("<figcaption>")
+		if t := named["title"]; t != "" {
+			b.WriteString("<h4>" + html.EscapeString(t) + "</h4>")
+		}
+		if named["caption"] != "" || named["attr"] != "" {
+			b.WriteString("<p>" + markdownify(named["caption"]))
+			if named["attrlink"] != "" {
+				b.WriteString("<a" + attr("href", "attrlink") + ">" + markdownify(named["attr"]) + "</a>")
+			} else {
+				b.WriteString(markdownify(named["attr"]))
+			}
+			b.WriteString("</p>")
+		}
+		b.WriteString("</figcaption>")
+	}
+	b.WriteString("</figure>")
+	return b.String()
+}
+
+// markdownify renders s as Hugo's markdownify does: Markdown, without the <p> around a single paragraph.
+func (m hugoMarkdown) markdownify(s string) string {
+	if s == "" {
+		return ""
+	}
+	var b bytes.Buffer
+	if err := m.Markdown.Convert([]byte(s), &b); err != nil {
+		return html.EscapeString(s)
+	}
+	out := strings.TrimSpace(b.String())
+	if inner, ok := strings.CutPrefix(out, "<p>"); ok && strings.HasSuffix(inner, "</p>") && !strings.Contains(inner, "<p>") {
+		out = strings.TrimSuffix(inner, "</p>")
+	}
+	return out
 }

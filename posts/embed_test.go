@@ -262,3 +262,30 @@ func FuzzHugoShortcodes(f *testing.F) {
 		}
 	})
 }
+
+// TestHugoFigure: the figure shortcode is what Hugo's template writes: the image (linked), and a
+// figcaption of the title and of the caption and attribution, rendered as Markdown; the text after it
+// stays Markdown.
+func TestHugoFigure(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"caption", "A figure:\n{{< figure src=\"/f.png\" alt=\"A figure\" caption=\"The figure's *caption*\" >}}\nMore text.\n",
+			"<p>A figure:</p>\n<figure><img src=\"/f.png\" alt=\"A figure\"><figcaption><p>The figure’s <em>caption</em></p></figcaption></figure>\n<p>More text.</p>\n"},
+		{"caption as alt", "{{< figure src=\"f.png\" caption=\"**Bold** & co\" class=\"wide\" width=\"300\" >}}\n",
+			"<figure class=\"wide\"><img src=\"f.png\" alt=\"Bold &amp; co\" width=\"300\"><figcaption><p><strong>Bold</strong> &amp; co</p></figcaption></figure>\n"},
+		{"title, link and attribution, mid-line", "x {{< figure src=\"c.png\" title=\"A <chart>\" link=\"https://e.example/d\" attr=\"Jo\" attrlink=\"https://jo.example/\" >}} y\n",
+			"<p>x</p>\n<figure><a href=\"https://e.example/d\"><img src=\"c.png\"></a><figcaption><h4>A &lt;chart&gt;</h4><p><a href=\"https://jo.example/\">Jo</a></p></figcaption></figure>\n<p>y</p>\n"},
+		{"no caption", "{{< figure src=\"f.png\" >}}\n", "<figure><img src=\"f.png\"></figure>\n"},
+	}
+	md := testHugoMarkdown()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := md.Convert([]byte(tt.in), &b); err != nil {
+				t.Fatal(err)
+			}
+			if got := b.String(); got != tt.want {
+				t.Errorf("got  %q\nwant %q", got, tt.want)
+			}
+		})
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html"
 	"io"
 	"io/fs"
 	"net/url"
@@ -1023,12 +1022,8 @@ func (m hugoMarkdown) shortcode(c shortcodeCall) string {
 	}
 	switch strings.ToLower(c.name) {
 	case "figure":
-		img := `<img src="` + html.EscapeString(named["src"]) + `" alt="` +
-			html.EscapeString(firstNonEmpty(named["alt"], named["caption"], named["title"])) + `">`
-		if link := named["link"]; link != "" {
-			img = `<a href="` + html.EscapeString(link) + `">` + img + `</a>`
-		}
-		return img
+		// A block of its own, and a blank line after it: the text after the shortcode is not HTML.
+		return blockOpen + figureHTML(named, m.markdownify) + blockClose + "\n\n"
 	case "youtube":
 		// https://gohugo.io/shortcodes/youtube/: {{< youtube 0RKpf3rK57I >}}, or id=, and title=.
 		if id := arg("id", 0); youtubeID.MatchString(id) {
