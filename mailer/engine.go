@@ -69,6 +69,11 @@ var ErrConnect = errors.New("mailer: cannot connect")
 // kept for a later run instead of failing for good.
 var ErrRejected = errors.New("mailer: the server refuses mail from this sender")
 
+// ErrThrottled is a provider asking to wait longer than a run waits (a 429 or 503 with a Retry-After over
+// a minute): every request would be refused the same way until then, so the run stops, the message it
+// refused deferred until that time and the jobs not taken still queued.
+var ErrThrottled = errors.New("mailer: the provider asks to wait before sending more")
+
 // Run delivers the jobs from jobs until it is closed or ctx is done. Messages in flight when ctx ends are
 // abandoned by their connection and recorded. It returns the results counted by outcome; an error says
 // why the run stopped early (the jobs it did not take are untouched).
@@ -241,7 +246,14 @@ func (w *worker) deliver(ctx context.Context, job Job) error {
 			}
 			return fmt.Errorf("%w: %s", ErrRejected, r.Reason)
 		}
-		if r.Outcome != Deferred || attempt >= retries || retries < 0 || ctx.Err() != nil || r.NotBefore.Sub(r.At) > maxRetryWait {
+		if r.Outcome == Deferred && r.NotBefore.Sub(r.At) > maxRetryWait {
+			w.pending = append(w.pending, r)
+			if ferr := w.flush(ctx); ferr != nil {
+				return ferr
+			}
+			return fmt.Errorf("%w, until %s: %s", ErrThrottled, r.NotBefore.UTC().Format(time.RFC3339), r.Reason)
+		}
+		if r.Outcome != Deferred || attempt >= retries || retries < 0 || ctx.Err() != nil {
 			w.pending = append(w.pending, r)
 			return nil
 		}

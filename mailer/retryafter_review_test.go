@@ -1,7 +1,11 @@
 package mailer
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 )
@@ -42,5 +46,54 @@ func TestRetryAfterForms(t *testing.T) {
 				t.Errorf("Retry-After %q: got %v, want %v", tc.v, got, want)
 			}
 		})
+	}
+}
+
+// alwaysThrottled answers every message with a 429 that asks for an hour.
+type alwaysThrottled struct {
+	mu    sync.Mutex
+	sends int
+}
+
+func (s *alwaysThrottled) Send(context.Context, *Message) error {
+	s.mu.Lock()
+	s.sends++
+	s.mu.Unlock()
+	h := http.Header{"Retry-After": {"3600"}}
+	return withRetryAfter(apiRefusal("Test", retryLater, 429, "rate limit"), 429, h, time.Now())
+}
+
+func (s *alwaysThrottled) Close() error { return nil }
+
+// TestEngineStopsWhenToldToWait: a provider that asks to wait longer than a run waits (a 429 with
+// Retry-After: 3600) is asked nothing more in the run: the run stops with ErrThrottled, the message it
+// refused deferred until then, and the jobs not taken stay queued, rather than each of them sent to be
+// refused in turn (an account that ignores its rate limit gets suspended).
+func TestEngineStopsWhenToldToWait(t *testing.T) {
+	s := &alwaysThrottled{}
+	l := newRecLedger(t)
+	const n = 50
+	jobs := make(chan Job, n)
+	for i := range n {
+		jobs <- Job{ID: int64(i + 1), Message: testMessage(t, testRecipient(), fmt.Sprintf("post/1/%d", i+1))}
+	}
+	close(jobs)
+	e := &Engine{Dial: func(context.Context) (Sender, error) { return s, nil }, Ledger: l, Connections: 2, Backoff: time.Millisecond}
+	_, err := e.Run(t.Context(), jobs)
+	if !errors.Is(err, ErrThrottled) {
+		t.Errorf("got %v, want ErrThrottled", err)
+	}
+	if s.sends > 2 {
+		t.Errorf("got %d requests, want at most one per connection", s.sends)
+	}
+	deferred := 0
+	for _, r := range l.results {
+		if r.Outcome != Deferred || r.NotBefore.IsZero() {
+			t.Errorf("delivery %d: %s, not before %v; want deferred with the provider's time", r.ID, r.Outcome, r.NotBefore)
+		}
+		deferred++
+	}
+	if deferred != s.sends || len(jobs)+deferred != n {
+		t.Errorf("%d deferred, %d left queued, of %d", deferred, len(jobs), n)
 	}
 }
