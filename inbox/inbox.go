@@ -206,12 +206,9 @@ func aboutSubscriber(rs []Recipient, email string) []int {
 	return out
 }
 
-// sameAddress compares two addresses as the store does: the local part as written, the domain in any case.
-func sameAddress(a, b string) bool {
-	la, da, _ := strings.Cut(a, "@")
-	lb, db, _ := strings.Cut(b, "@")
-	return la == lb && strings.EqualFold(da, db)
-}
+// sameAddress compares two addresses as the store finds a subscriber by one: in any case (a server may
+// write the address it reports in its own).
+func sameAddress(a, b string) bool { return strings.EqualFold(a, b) }
 
 // match finds the delivery a report is about: by the VERP token of an address it went to, else by the
 // Message-ID of the message it attaches. A delivery never sent is none.

@@ -40,7 +40,7 @@ func TestBounceOfAnotherRecipient(t *testing.T) {
 	ctx := t.Context()
 	st, ds := sentSite(t, "ann@example.org", "bob@example.org", "cat@example.org")
 	dir := writeMaildir(t,
-		dsn("<r1@mx.example.org>", ds["ann@example.org"].MessageID, "bob@example.org failed 5.1.1", "ann@example.org delivered 2.0.0"),
+		dsn("<r1@mx.example.org>", ds["ann@example.org"].MessageID, "bob@example.org failed 5.1.1", "ANN@Example.org delivered 2.0.0"),
 		dsn("<r2@mx.example.org>", ds["ann@example.org"].MessageID, "ann.work@example.net failed 5.1.1", "ann.home@example.net delivered 2.0.0"),
 		dsn("<r3@mx.example.org>", ds["cat@example.org"].MessageID, "cat.forward@example.net failed 5.1.1"),
 	)
