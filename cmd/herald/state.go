@@ -11,6 +11,7 @@ import (
 	"io"
 	"io/fs"
 	"maps"
+	"math"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -444,6 +445,11 @@ func publishReported(ctx context.Context, getenv func(string) string, siteDir st
 		if err := publish.CheckBehind(b.feeds, d, unrecorded); err != nil {
 			return err
 		}
+	}
+	if dryRun {
+		// Nothing written, not even a large feed's temp file beside it (nor the folder for it): a dry run
+		// holds the feeds in memory.
+		b.feeds.SpillBytes = math.MaxInt
 	}
 	outs, err := publish.Build(ctx, b.site, b.feeds, stderr)
 	if err != nil {
