@@ -57,8 +57,9 @@ func usage() string {
 	b.WriteString("  herald help [COMMAND]    print a command's flags\n")
 	b.WriteString("  herald completion SHELL  print the completion script for bash, zsh or fish\n")
 	b.WriteString(`
-Every command takes -C DIR, the site's folder (also before the command, as in git -C DIR), --quiet (only
-errors and the command's output) and --verbose (debug logging). Run "herald help COMMAND" for a command's flags.
+Every command takes -C DIR, the site's folder (also before the command, as in git -C DIR), --quiet or -q
+(only errors and the command's output) and --verbose or -v (debug logging). Run "herald help COMMAND" or
+"herald COMMAND --help" for a command's flags.
 `)
 	return b.String()
 }
@@ -188,10 +189,35 @@ func (c cliCommand) cobra(ctx context.Context, run runFunc, getenv func(string) 
 			if level > slog.LevelInfo {
 				errOut = io.Discard // --quiet: errors (which main prints) and the command's own output alone
 			}
+			if asksHelp(ctx, run, getenv, args) {
+				// The usage a user asks for is the command's output, as herald help CMD prints it.
+				return run(ctx, args, getenv, stdout, stdout)
+			}
 			warnUnknownEnv(environ(ctx), errOut)
 			return run(withLogLevel(ctx, level), args, getenv, stdout, errOut)
 		},
 	}
+}
+
+// asksHelp reports whether args ask the command run runs for its usage (-h, --help): its own flag set,
+// taken as flagCompletions takes it, parses them, so that a -h given as a flag's value is that value.
+func asksHelp(ctx context.Context, run runFunc, getenv func(string) string, args []string) bool {
+	if !slices.ContainsFunc(args, isHelpFlag) {
+		return false
+	}
+	var c flagCollector
+	run(ctx, []string{"--help"}, getenv, io.Discard, &c) //nolint:errcheck // --help: errHelp, having defined the flags
+	if c.fs == nil {
+		return true // a command with subcommands (herald subscribers --help), which prints its list on stdout
+	}
+	c.fs.SetOutput(io.Discard)
+	_, err := parseArgs(c.fs, args, 0, len(args), "")
+	return errors.Is(err, errHelp)
+}
+
+func isHelpFlag(a string) bool {
+	name, _, _ := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-"), "=")
+	return strings.HasPrefix(a, "-") && (name == "h" || name == "help")
 }
 
 // globalFirst moves the flags every command takes (-C DIR, --quiet, --verbose) from before the command
@@ -233,13 +259,13 @@ func globalFirst(args []string) []string {
 
 func isVerbosity(a string) bool {
 	switch strings.TrimLeft(a, "-") {
-	case "quiet", "q", "verbose":
+	case "quiet", "q", "verbose", "v":
 		return strings.HasPrefix(a, "-") && a != "---"
 	}
 	return false
 }
 
-// verbosity takes --quiet (-q) and --verbose out of a command's arguments (not after "--"), and returns
+// verbosity takes --quiet (-q) and --verbose (-v) out of a command's arguments (not after "--"), and returns
 // the log level they ask for: warn for quiet, debug for verbose, else info.
 func verbosity(args []string) ([]string, slog.Level) {
 	level := slog.LevelInfo
@@ -253,7 +279,7 @@ func verbosity(args []string) ([]string, slog.Level) {
 			out = append(out, a)
 			continue
 		}
-		if strings.TrimLeft(a, "-") == "verbose" {
+		if v := strings.TrimLeft(a, "-"); v == "verbose" || v == "v" {
 			level = slog.LevelDebug
 		} else {
 			level = slog.LevelWarn

@@ -229,12 +229,12 @@ func TestVerboseSend(t *testing.T) {
 		t.Fatal(err)
 	}
 	addPost(t, dir, "2021-01-01-hello.md", "Hello")
-	_, errOut, err := runHerald(t, testEnv(), "publish", "-C", dir, "--verbose")
+	_, errOut, err := runHerald(t, testEnv(), "-v", "publish", "-C", dir) // -v is --verbose
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !regexp.MustCompile(`level=DEBUG msg=message delivery=\d+ outcome=deferred reason=`).MatchString(errOut) {
-		t.Errorf("publish --verbose logs no outcome:\n%s", errOut)
+		t.Errorf("publish -v logs no outcome:\n%s", errOut)
 	}
 	g.grey.Store(false)
 	_, errOut, err = runHerald(t, testEnv(), "send", "-C", dir, "--retry-now")

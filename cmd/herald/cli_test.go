@@ -2,14 +2,17 @@ package main
 
 import (
 	"errors"
+	"io"
+	"log/slog"
+	"slices"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
 
-// TestHelp: herald --help and herald help CMD print on stdout and exit 0; a command's own --help still
-// prints its usage on stderr, as before.
+// TestHelp: herald --help, herald help CMD and herald CMD --help print on stdout and exit 0; a usage
+// error prints the usage on stderr and exits 2.
 func TestHelp(t *testing.T) {
 	for _, args := range [][]string{{"--help"}, {"-h"}, {"help"}} {
 		out, errOut, err := runHerald(t, testEnv(), args...)
@@ -31,9 +34,36 @@ func TestHelp(t *testing.T) {
 			t.Errorf("herald %s: %v, stdout:\n%s\nstderr:\n%s", tc.args, err, out, errOut)
 		}
 	}
-	_, errOut, err := runHerald(t, testEnv(), "build", "--help")
-	if !errors.Is(err, errHelp) || !strings.Contains(errOut, "Usage: herald build") {
-		t.Errorf("herald build --help: %v\n%s", err, errOut)
+	// A command's own --help (or -h) prints its usage on stdout too, and exits 0, as herald help CMD does;
+	// with --quiet as well, since the usage is the output asked for.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"build", "--help"}, "Usage: herald build [flags]"},
+		{[]string{"build", "-h"}, "the site's folder"}, // and its flags
+		{[]string{"-C", "nowhere", "send", "--retry-now", "-help"}, "Usage: herald send"},
+		{[]string{"subscribers", "import", "x.csv", "--help=true"}, "Usage: herald subscribers import FILE"},
+		{[]string{"subscribers", "--help"}, "herald subscribers export"},
+		{[]string{"store", "copy", "-h"}, "Usage: herald store copy FROM TO"},
+		{[]string{"status", "--quiet", "--help"}, "Usage: herald status"},
+		{[]string{"version", "-h"}, "Usage: herald version"},
+	} {
+		out, errOut, err := runHerald(t, testEnv(), tc.args...)
+		if exitCode(err, io.Discard) != 0 || errOut != "" || !strings.Contains(out, tc.want) {
+			t.Errorf("herald %q: %v (exit %d), stdout:\n%s\nstderr (want none):\n%s", tc.args, err, exitCode(err, io.Discard), out, errOut)
+		}
+	}
+	// -h as a flag's value is that value, not a request for help.
+	dir := t.TempDir()
+	_, errOut, err := runHerald(t, testEnv(), "dkim", "init", "-C", dir, "--selector", "-h")
+	if err == nil || !strings.Contains(err.Error(), `--selector "-h"`) || strings.Contains(errOut, "Usage:") {
+		t.Errorf("herald dkim init --selector -h: %v, want an error about the selector, not the usage:\n%s", err, errOut)
+	}
+	// A usage error still prints the usage on stderr, and exits 2.
+	out, errOut, err := runHerald(t, testEnv(), "build", "--nope")
+	if exitCode(err, io.Discard) != 2 || out != "" || !strings.Contains(errOut, "Usage: herald build") {
+		t.Errorf("herald build --nope: %v, stdout (want none):\n%s\nstderr:\n%s", err, out, errOut)
 	}
 }
 
@@ -154,6 +184,36 @@ func TestNotASite(t *testing.T) {
 		}
 		if _, err := os.Stat(filepath.Join(tc.dir, ".herald")); err == nil {
 			t.Errorf("a command made %s/.herald", tc.dir)
+		}
+	}
+}
+
+// TestVerbosity: -v is --verbose, -q is --quiet, before the command or after it, but not after "--"; no
+// command has a -v of its own (herald version -v prints the version).
+func TestVerbosity(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		level slog.Level
+		rest  []string
+	}{
+		{"v", []string{"-v", "x"}, slog.LevelDebug, []string{"x"}},
+		{"verbose", []string{"x", "--verbose"}, slog.LevelDebug, []string{"x"}},
+		{"q", []string{"-q"}, slog.LevelWarn, []string{}},
+		{"none", []string{"-vv", "--version"}, slog.LevelInfo, []string{"-vv", "--version"}},
+		{"after --", []string{"--", "-v"}, slog.LevelInfo, []string{"--", "-v"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rest, level := verbosity(tc.args)
+			if level != tc.level || !slices.Equal(rest, tc.rest) {
+				t.Errorf("verbosity(%q) = %q, %v; want %q, %v", tc.args, rest, level, tc.rest, tc.level)
+			}
+		})
+	}
+	for _, args := range [][]string{{"version", "-v"}, {"-v", "version"}} {
+		out, errOut, err := runHerald(t, testEnv(), args...)
+		if err != nil || !strings.HasPrefix(out, "herald ") || errOut != "" {
+			t.Errorf("herald %q: %v, stdout:\n%s\nstderr:\n%s", args, err, out, errOut)
 		}
 	}
 }

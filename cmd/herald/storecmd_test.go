@@ -173,9 +173,9 @@ func TestStoreCopyUsage(t *testing.T) {
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("the refused commands left %d files in the folder", len(entries))
 	}
-	_, errOut, err := runHerald(t, testEnv(), "store", "copy", "--help")
-	if !errors.Is(err, errHelp) || !strings.Contains(errOut, "Usage: herald store copy FROM TO") {
-		t.Errorf("herald store copy --help: %v\n%s", err, errOut)
+	out, _, err := runHerald(t, testEnv(), "store", "copy", "--help")
+	if !errors.Is(err, errHelp) || !strings.Contains(out, "Usage: herald store copy FROM TO") {
+		t.Errorf("herald store copy --help: %v\n%s", err, out)
 	}
 	if out, _, _ := runHerald(t, testEnv(), "--help"); !strings.Contains(out, "herald store copy") {
 		t.Errorf("herald --help does not list herald store copy:\n%s", out)
