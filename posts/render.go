@@ -270,39 +270,46 @@ func startTag(z *xhtml.Tokenizer, tt xhtml.TokenType, base *url.URL) (xhtml.Toke
 	} else {
 		t.Data = string(name)
 	}
+	// Each attribute as the tokenizer holds it, and its value resolved where that changes it.
+	type attr struct {
+		k, v     []byte
+		resolved string
+		changed  bool
+	}
 	changed := false
-	var attrs [8][2][]byte
-	raw := attrs[:0]
+	var buf [8]attr
+	attrs := buf[:0]
 	for more {
-		var k, v []byte
-		k, v, more = z.TagAttr()
-		raw = append(raw, [2][]byte{k, v})
-		key := atom.String(k)
+		var a attr
+		a.k, a.v, more = z.TagAttr()
+		key := atom.String(a.k)
 		switch {
 		case urlAttrs[key]:
 			// absURL leaves alone what is empty or has a scheme, once trimmed; a value it would trim changes.
-			if ref := bytes.TrimSpace(v); len(ref) != len(v) || len(ref) > 0 && !hasScheme(ref) {
-				changed = changed || absURL(base, string(v)) != string(v)
+			if ref := bytes.TrimSpace(a.v); len(ref) != len(a.v) || len(ref) > 0 && !hasScheme(ref) {
+				v := string(a.v)
+				a.resolved = absURL(base, v)
+				a.changed = a.resolved != v
 			}
 		case key == "srcset":
-			changed = changed || absSrcset(base, string(v)) != string(v)
+			v := string(a.v)
+			a.resolved = absSrcset(base, v)
+			a.changed = a.resolved != v
 		}
+		changed = changed || a.changed
+		attrs = append(attrs, a)
 	}
 	embed := embedElements[t.Data]
 	if !changed && !embed {
 		return t, false
 	}
-	t.Attr = make([]xhtml.Attribute, len(raw))
-	for i, kv := range raw {
-		key, val := atom.String(kv[0]), string(kv[1])
-		switch {
-		case embed: // replaceEmbed reads the attributes as written
-		case urlAttrs[key]:
-			val = absURL(base, val)
-		case key == "srcset":
-			val = absSrcset(base, val)
+	t.Attr = make([]xhtml.Attribute, len(attrs))
+	for i, a := range attrs {
+		val := string(a.v)
+		if a.changed && !embed { // replaceEmbed reads the attributes as written
+			val = a.resolved
 		}
-		t.Attr[i] = xhtml.Attribute{Key: key, Val: val}
+		t.Attr[i] = xhtml.Attribute{Key: atom.String(a.k), Val: val}
 	}
 	return t, changed && !embed
 }
