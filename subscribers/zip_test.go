@@ -3,6 +3,10 @@ package subscribers
 import (
 	"archive/zip"
 	"bytes"
+	"compress/flate"
+	"fmt"
+	"hash/crc32"
+	"runtime"
 	"os"
 	"path/filepath"
 	"strings"
@@ -87,4 +91,86 @@ func emptyZip(t *testing.T) []byte {
 	w.Write([]byte("no list"))
 	zw.Close()
 	return b.Bytes()
+}
+
+// bombZip is a zip of one CSV member, name, of a header and n empty lines: n bytes that deflate to a few kB.
+// declared, when not 0, is the uncompressed size its headers claim instead of the real one.
+func bombZip(t *testing.T, name string, n int, declared uint64) []byte {
+	t.Helper()
+	var data bytes.Buffer
+	fw, err := flate.NewWriter(&data, flate.BestCompression)
+	if err != nil {
+		t.Fatal(err)
+	}
+	content := append([]byte("email\n"), bytes.Repeat([]byte("\n"), n)...)
+	fw.Write(content)
+	if err := fw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	h := &zip.FileHeader{Name: name, Method: zip.Deflate, CRC32: crc32.ChecksumIEEE(content),
+		CompressedSize64: uint64(data.Len()), UncompressedSize64: uint64(len(content))}
+	if declared != 0 {
+		h.UncompressedSize64 = declared
+	}
+	var b bytes.Buffer
+	zw := zip.NewWriter(&b)
+	w, err := zw.CreateRaw(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(data.Bytes())
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// TestParseZipBounds: a zip bomb, a member whose headers claim a huge size, and a zip of too many entries
+// are refused with an error that names the zip and the member, without inflating what they hold.
+func TestParseZipBounds(t *testing.T) {
+	const limit = 1 << 20
+	within := bombZip(t, "subscribed.csv", limit-len("email\n"), 0)
+	if _, _, err := parseZip("ok.zip", bytes.NewReader(within), int64(len(within)), limit); err != nil {
+		t.Errorf("a member of exactly the limit: %v", err)
+	}
+
+	for _, tc := range []struct {
+		name string
+		zip  []byte
+		max  int64
+		want string
+	}{
+		// 8 MiB of newlines in 8 kB, over a 1 MiB limit: its headers tell the truth.
+		{"bomb", bombZip(t, "subscribed_members.csv", 8<<20, 0), limit, "bomb.zip/subscribed_members.csv: the zip's CSV files hold more than 1 MiB uncompressed"},
+		// Headers that say 100 bytes, over 8 MiB inflated: refused once past the 100 bytes.
+		{"liar", bombZip(t, "cleaned.csv", 8<<20, 100), limit, "liar.zip/cleaned.csv: read: zip: not a valid zip file"},
+		// A member that claims a TiB, under the real limit: refused before it is opened.
+		{"huge", bombZip(t, "a.csv", 10, 1<<40), maxZipBytes, "huge.zip/a.csv: the zip's CSV files hold more than 256 MiB uncompressed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			_, _, err := parseZip(tc.name+".zip", bytes.NewReader(tc.zip), int64(len(tc.zip)), tc.max)
+			runtime.ReadMemStats(&after)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got %v, want an error with %q", err, tc.want)
+			}
+			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 8<<20 {
+				t.Errorf("reading the zip allocated %d bytes, want under 8 MiB", alloc)
+			}
+		})
+	}
+
+	var b bytes.Buffer
+	zw := zip.NewWriter(&b)
+	for i := range maxZipEntries + 1 {
+		if _, err := zw.Create(fmt.Sprintf("notes/%d.txt", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	zw.Close()
+	_, _, err := ParseZip("many.zip", bytes.NewReader(b.Bytes()), int64(b.Len()))
+	if err == nil || !strings.Contains(err.Error(), "many.zip: 1001 entries, more than the 1000") {
+		t.Errorf("got %v, want an error about 1001 entries", err)
+	}
 }
