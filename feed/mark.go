@@ -32,9 +32,14 @@ type jsonMark struct {
 	Generator string `json:"generator"`
 }
 
-// generatorName is the generator every feed names, Herald's mark.
+// heraldGenerator is the generator Herald names: Herald, or Herald and its version ("Herald v1.2.3"). Not
+// every name that starts with Herald: another program may be called "Herald CMS".
+var heraldGenerator = regexp.MustCompile(`^Herald( v?[0-9][0-9A-Za-z.+-]*)?$`)
+
+// generatorName is the generator every feed names, Herald's mark: o.Generator when it is Herald's, else
+// Herald.
 func generatorName(o Options) string {
-	if strings.HasPrefix(o.Generator, "Herald") {
+	if heraldGenerator.MatchString(o.Generator) {
 		return o.Generator
 	}
 	return "Herald"
@@ -116,7 +121,7 @@ func xmlMarked(b []byte) (bool, string) {
 					return false, ""
 				}
 				g = strings.TrimSpace(g)
-				if g == "Herald" || strings.HasPrefix(g, "Herald ") {
+				if heraldGenerator.MatchString(g) {
 					return true, ""
 				}
 				return false, g

@@ -39,7 +39,7 @@ func TestMarked(t *testing.T) {
 		name   string
 		render func(Options, []*posts.Post) ([]byte, error)
 	}{{"rss", RSS}, {"atom", Atom}, {"json", JSON}} {
-		for _, gen := range []string{"", "Herald v1.2.3"} {
+		for _, gen := range []string{"", "Herald v1.2.3", "Herald 2.0.0-rc.1+linux", "Herald CMS"} {
 			b, err := f.render(Options{Title: "T", SiteURL: "https://x.example/", Generator: gen}, items)
 			if err != nil {
 				t.Fatal(err)
@@ -70,6 +70,8 @@ func TestMarked(t *testing.T) {
 		{"a JSON feed without the mark", `{"version": "https://jsonfeed.org/version/1.1", "title": "x", "items": [{"_herald": {"about": "` + jsonAbout + `"}}]}`, ""},
 		{"a JSON feed with another extension's about", `{"version": "https://jsonfeed.org/version/1.1", "_herald": {"about": "https://other.example/"}}`, ""},
 		{"a generator that only starts with the name", `<rss><channel><generator>Heraldry 2</generator></channel></rss>`, "Heraldry 2"},
+		{"another program called Herald", `<rss><channel><generator>Herald Sun CMS 4.1</generator></channel></rss>`, "Herald Sun CMS 4.1"},
+		{"another program called Herald, in Atom", `<feed xmlns="http://www.w3.org/2005/Atom"><generator uri="https://cms.example/">Herald CMS</generator></feed>`, "Herald CMS"},
 		{"not a feed", "hello", ""},
 		{"a feed that quotes Herald's stylesheet", `<?xml version="1.0"?><rss version="2.0"><channel><title>x</title><description>Herald's default feed stylesheet, an XSLT (xmlns:xsl="http://www.w3.org/1999/XSL/Transform")</description><generator>WordPress</generator><item><title>x</title></item></channel></rss>`, "WordPress"},
 		{"a feed with the stylesheet's comment", `<?xml version="1.0"?><!-- Herald's default feed stylesheet --><rss version="2.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform"><channel><title>x</title></channel></rss>`, ""},
