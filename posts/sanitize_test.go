@@ -3,9 +3,11 @@ package posts
 import (
 	"html"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/heraldhq/herald/internal/feedcheck"
+	xhtml "golang.org/x/net/html"
 )
 
 var sanitizePage, _ = url.Parse("https://example.org/2024/01/post.html")
@@ -28,6 +30,9 @@ func TestSanitize(t *testing.T) {
 		{"blank href in single quotes", `<a href=' '>x</a>`, `<a href="https://example.org/2024/01/post.html">x</a>`},
 		{"href without a value", `<a href>x</a>`, `<a href="https://example.org/2024/01/post.html">x</a>`},
 		{"the word href in text alone", `<p>href and style</p>`, `<p>href and style</p>`},
+		{"a '>' in a value before the style", `<p title="a>b" Style="position:fixed">x</p>`, `<p title="a&gt;b">x</p>`},
+		{"upper case href", `<A HREF="">x</A>`, `<a href="https://example.org/2024/01/post.html">x</A>`},
+		{"unknown element after a comment", `<!-- c --><Quote>q</Quote>`, `<!-- c -->q`},
 		{"risky elements are embed.go's, left here", `<style>p{}</style>`, `<style>p{}</style>`},
 	}
 	for _, tt := range tests {
@@ -42,7 +47,7 @@ func TestSanitize(t *testing.T) {
 // TestSanitizeUntouched: content that needs nothing is returned as it is, without a parse.
 func TestSanitizeUntouched(t *testing.T) {
 	for _, h := range []string{`<p><a href="https://x.example/">a</a> <img src="https://x.example/i.png" alt=""></p>`,
-		`<table><tr><td>1 &lt; 2</td></tr></table>`, "a < b", "<", "</"} {
+		`<table><tr><td>1 &lt; 2</td></tr></table>`, "a < b", "<", "</", `<p>href and style</p>`, `<a href="#x" title='its'>y</a>`} {
 		if needsSanitize(h) {
 			t.Errorf("needsSanitize(%q): got true, want false", h)
 		}
@@ -110,4 +115,31 @@ func FuzzSanitizeStyle(f *testing.F) {
 			t.Fatalf("style %q passes the checks, got %s, want it as written", style, got)
 		}
 	})
+}
+
+// FuzzNeedsSanitize: when needsSanitize says content needs nothing, parsing it changes nothing either.
+func FuzzNeedsSanitize(f *testing.F) {
+	for _, h := range []string{`<p><a href="https://x.example/" hreflang="en">a</a></p>`, `<a href = '' >x</a>`,
+		`<p title="a>b" style="x">`, `<Quote>q</Quote>`, `<a href>x</a>`, `<img src="i.png" alt='style'>`} {
+		f.Add(h)
+	}
+	f.Fuzz(func(t *testing.T, h string) {
+		if needsSanitize(h) || !roundTrips(h) {
+			return
+		}
+		if got := sanitizeTokens(h, sanitizePage); got != h {
+			t.Fatalf("needsSanitize(%q) is false, but the parse makes %q", h, got)
+		}
+	})
+}
+
+// roundTrips tells whether the tokenizer gives back h whole, token by token (it drops a tag cut short at
+// the end, which the renderer never writes).
+func roundTrips(h string) bool {
+	z := xhtml.NewTokenizer(strings.NewReader(h))
+	var b strings.Builder
+	for z.Next() != xhtml.ErrorToken {
+		b.Write(z.Raw())
+	}
+	return b.String() == h
 }
