@@ -143,3 +143,29 @@ func roundTrips(h string) bool {
 	}
 	return b.String() == h
 }
+
+// BenchmarkNeedsSanitize: the check every post's content goes through, over the rendered posts of the
+// benchmark corpus (see load_bench_test.go), none of which needs sanitizing:
+//
+//	go test ./posts -run '^$' -bench NeedsSanitize
+func BenchmarkNeedsSanitize(b *testing.B) {
+	s, err := Load(b.Context(), Options{Dir: benchCorpus(b), Now: benchNow})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := s.Render(b.Context(), s.Posts); err != nil {
+		b.Fatal(err)
+	}
+	size := 0
+	for _, p := range s.Posts {
+		size += len(p.ContentHTML)
+	}
+	b.SetBytes(int64(size))
+	for b.Loop() {
+		for _, p := range s.Posts {
+			if needsSanitize(p.ContentHTML) {
+				b.Fatalf("%s needs sanitizing", p.Path)
+			}
+		}
+	}
+}
