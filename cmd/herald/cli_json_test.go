@@ -1,18 +1,25 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log"
+	"maps"
 	"net"
+	"net/mail"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-smtp"
+
+	"github.com/heraldhq/herald/store"
 )
 
 // greylister is an SMTP server that answers 451 to every recipient while grey is set, as a greylisting
@@ -240,5 +247,95 @@ func TestVerboseSend(t *testing.T) {
 	_, errOut, err = runHerald(t, testEnv(), "send", "-C", dir, "--retry-now")
 	if err != nil || strings.Contains(errOut, "DEBUG") {
 		t.Errorf("send without --verbose: %v\n%s", err, errOut)
+	}
+}
+
+// TestStatusDueNow: the digests herald status counts as due now are those the next herald send sends,
+// as the store plans them: none while no post waits, however long ago the last digest was; then one
+// for each subscriber whose period has passed, and none for one who confirmed in this period.
+func TestStatusDueNow(t *testing.T) {
+	dir := mailSite(t, "") // Ann immediate, Bob weekly
+	back := map[string]int{ // days since they confirmed: enough for a digest, or 0 for none yet
+		"carl@example.com": 2, "dora@example.com": 0, "eve@example.com": 8, "fay@example.com": 40, "gus@example.com": 0}
+	freq := map[string]string{"carl@example.com": "daily", "dora@example.com": "daily", "eve@example.com": "weekly",
+		"fay@example.com": "monthly", "gus@example.com": "monthly"}
+	for _, email := range slices.Sorted(maps.Keys(freq)) {
+		if _, _, err := runHerald(t, testEnv(), "subscribers", "add", "-C", dir, "--confirmed", "--frequency", freq[email], email); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := runHerald(t, testEnv(), "publish", "-C", dir); err != nil { // the baseline
+		t.Fatal(err)
+	}
+	st, err := openTestStore(t, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for email, days := range back {
+		sub, err := st.SubscriberByEmail(t.Context(), email)
+		if err == nil && days > 0 {
+			err = st.UpdateSubscriber(t.Context(), sub.ID, time.Now(), func(s *store.Subscriber) {
+				s.ConfirmedAt, s.LastDigestAt = time.Now().AddDate(0, 0, -days), time.Time{}
+			})
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	dueNow := func() map[string]int {
+		t.Helper()
+		out, _, err := runHerald(t, testEnv(), "status", "-C", dir, "--json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r statusReport
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]int{}
+		for _, d := range r.Digests {
+			got[d.Frequency] = d.DueNow
+		}
+		return got
+	}
+	want := map[string]int{"daily": 0, "weekly": 0, "monthly": 0}
+	if got := dueNow(); !maps.Equal(got, want) {
+		t.Errorf("due now with no post waiting: got %v, want %v", got, want)
+	}
+
+	addPost(t, dir, "2021-01-01-hello.md", "Hello")
+	if _, _, err := runHerald(t, testEnv(), "build", "-C", dir, "--record"); err != nil {
+		t.Fatal(err)
+	}
+	got := dueNow()
+	want = map[string]int{"daily": 1, "weekly": 1, "monthly": 1}
+	if !maps.Equal(got, want) {
+		t.Errorf("due now with a post waiting: got %v, want %v", got, want)
+	}
+	if out, _, _ := runHerald(t, testEnv(), "status", "-C", dir); !strings.Contains(out, "daily digests: 2 subscribers") ||
+		!strings.Contains(out, "; 1 due now, for the next herald send") {
+		t.Errorf("status:\n%s", out)
+	}
+	if _, _, err := runHerald(t, testEnv(), "send", "-C", dir); err != nil {
+		t.Fatal(err)
+	}
+	sent := map[string]int{}
+	for _, m := range maildir(t, filepath.Join(dir, ".herald", "outbox")) {
+		to, err := mail.ParseAddress(m.Header.Get("To"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f := freq[to.Address]; f != "" || to.Address == "bob@example.org" {
+			sent[cmp.Or(f, "weekly")]++
+		}
+	}
+	if !maps.Equal(sent, got) {
+		t.Errorf("herald send sent digests %v; status said %v were due", sent, got)
+	}
+	if got := dueNow(); !maps.Equal(got, map[string]int{"daily": 0, "weekly": 0, "monthly": 0}) {
+		t.Errorf("due now after the send: got %v, want none", got)
 	}
 }

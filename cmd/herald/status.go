@@ -44,7 +44,7 @@ type waitingFor struct {
 type digestReport struct {
 	Frequency   string    `json:"frequency"`
 	Subscribers int       `json:"subscribers"`
-	DueNow      int       `json:"due_now"` // whose digest the next herald send plans, when a post waits for them
+	DueNow      int       `json:"due_now"` // the digests the next herald send plans: due, with a post waiting
 	Next        time.Time `json:"next"`    // when the next period starts: the digest due then
 }
 
@@ -205,27 +205,23 @@ func waiting(ctx context.Context, st store.Store) ([]waitingFor, error) {
 	return out, nil
 }
 
-// digests reads when each kind of digest falls due, for its active subscribers.
+// digests reads when each kind of digest falls due, for its active subscribers, and how many the next
+// send plans now: the store's own plan says (store.DigestsDue).
 func digests(ctx context.Context, st store.Store, o store.PlanOptions, now time.Time) ([]digestReport, error) {
 	subs, err := st.Subscribers(ctx, store.Active)
 	if err != nil {
 		return nil, err
 	}
+	due, err := store.DigestsDue(ctx, st, now, o)
+	if err != nil {
+		return nil, err
+	}
 	var out []digestReport
 	for _, f := range []string{store.Daily, store.Weekly, store.Monthly} {
-		d := digestReport{Frequency: f, Next: o.NextDigest(f, now).UTC()}
-		start, _ := o.PeriodStart(f, now)
+		d := digestReport{Frequency: f, Next: o.NextDigest(f, now).UTC(), DueNow: due[f]}
 		for _, s := range subs {
-			if s.Frequency != f {
-				continue
-			}
-			d.Subscribers++
-			last := s.LastDigestAt
-			if last.IsZero() {
-				last = s.ConfirmedAt
-			}
-			if last.Before(start) {
-				d.DueNow++
+			if s.Frequency == f {
+				d.Subscribers++
 			}
 		}
 		if d.Subscribers > 0 {
@@ -300,7 +296,7 @@ func printDigests(w io.Writer, ds []digestReport) {
 	for _, d := range ds {
 		fmt.Fprintf(w, "%s digests: %s, next period from %s", d.Frequency, count(d.Subscribers, "subscriber", "subscribers"), d.Next.Local().Format("2006-01-02 15:04 MST"))
 		if d.DueNow > 0 {
-			fmt.Fprintf(w, "; %d due at the next herald send, if a post waits for them", d.DueNow)
+			fmt.Fprintf(w, "; %d due now, for the next herald send", d.DueNow)
 		}
 		fmt.Fprintln(w)
 	}
