@@ -50,7 +50,11 @@ func feedsFolder(site *posts.Site, cfg config, flagOutput string) (string, error
 	case "jekyll":
 		return site.Dir, nil
 	case "hugo":
-		return filepath.Join(site.Dir, hugoStaticDir(site.Dir)), nil
+		static := hugoStaticDir(site.Dir)
+		if filepath.IsAbs(static) {
+			return static, nil // Hugo reads an absolute staticDir as it is
+		}
+		return filepath.Join(site.Dir, static), nil
 	}
 	return "", fmt.Errorf("feeds_in: source in %s: a plain folder of Markdown files has no site generator to publish its source; set output to the folder your site is served from", configName)
 }

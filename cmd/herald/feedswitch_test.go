@@ -217,6 +217,11 @@ func TestFeedsInSource(t *testing.T) {
 	if out, _, err := runHerald(t, testEnv(), "build", "-C", hugo); err != nil || !strings.Contains(out, "wrote assets/files/index.xml") {
 		t.Errorf("hugo with staticDir: %v\n%s", err, out)
 	}
+	// An absolute staticDir is that folder, as Hugo reads it, not one of that name inside the site.
+	os.WriteFile(filepath.Join(hugo, "hugo.toml"), []byte("baseURL = 'https://h.example/'\ntitle = 'H'\nstaticDir = '"+filepath.ToSlash(filepath.Join(hugo, "files"))+"'\n"), 0o644)
+	if out, _, err := runHerald(t, testEnv(), "build", "-C", hugo); err != nil || !strings.Contains(out, "wrote files/index.xml") {
+		t.Errorf("hugo with an absolute staticDir: %v\n%s", err, out)
+	}
 	if b, _ := os.ReadFile(filepath.Join(hugo, "static", "index.xml")); !strings.Contains(string(b), `<guid isPermaLink="true">https://h.example/posts/a/</guid>`) && !strings.Contains(string(b), `<guid>https://h.example/posts/a/</guid>`) {
 		t.Errorf("hugo: index.xml's guid is not the post's URL:\n%s", b)
 	}
