@@ -96,3 +96,36 @@ func TestSignUpChoices(t *testing.T) {
 		t.Errorf("after the sign-up: %+v, want pending, monthly, |news|, de", got)
 	}
 }
+
+// A reader's topic or language that the site no longer has (its posts removed) stays theirs: the
+// preferences page shows it checked, and saving the page (to change the frequency, say) keeps it, rather
+// than dropping it, which made a reader of topics "go" alone a reader of every post.
+func TestPreferencesKeepGoneChoices(t *testing.T) {
+	e := newEnv(t, nil)
+	sub := e.add("ann@example.com", store.Active)
+	tok := token.Sign(secret, "preferences", sub.ID, time.Time{})
+	e.publishPosts(store.Item{ID: "a", Tags: store.MakeTags("go"), Lang: "fa"},
+		store.Item{ID: "b", Tags: store.MakeTags("news"), Lang: "fr"}, store.Item{ID: "c", Lang: "en"})
+	if err := e.st.UpdateSubscriber(t.Context(), sub.ID, e.now, func(s *store.Subscriber) {
+		s.Tags, s.Lang = store.MakeTags("go", "news"), "fa"
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.now = e.now.Add(time.Minute)
+	e.publishPosts(store.Item{ID: "b", Tags: store.MakeTags("news"), Lang: "fr"}, store.Item{ID: "c", Lang: "en"}) // a is gone
+
+	w := e.do("GET", "/preferences?token="+tok, nil, nil)
+	wantStatus(t, w, http.StatusOK, `id="topics"`)
+	wantIn(t, w.Body.String(), `<input type="checkbox" name="tag" value="go" checked>`, `<input type="checkbox" name="tag" value="news" checked>`,
+		`<option value="fa" selected>fa</option>`)
+
+	// The form as the page gives it, with another frequency.
+	w = e.do("POST", "/preferences", url.Values{"token": {tok}, "frequency": {"weekly"}, "tag": {"go", "news"}, "lang": {"fa"}, "action": {"save"}}, nil)
+	wantStatus(t, w, http.StatusOK, "you will get a weekly digest of the new posts about go, news.")
+	if got := e.sub("ann@example.com"); got.Frequency != store.Weekly || got.Tags != "|go|news|" || got.Lang != "fa" {
+		t.Errorf("after saving: frequency %q, tags %q, lang %q; want weekly, |go|news|, fa", got.Frequency, got.Tags, got.Lang)
+	}
+	// A topic the site does not have and that is not theirs is still refused.
+	w = e.do("POST", "/preferences", url.Values{"token": {tok}, "frequency": {"weekly"}, "tag": {"crypto"}}, nil)
+	wantStatus(t, w, http.StatusUnprocessableEntity, "Choose among the topics and languages offered.")
+}

@@ -184,7 +184,7 @@ func (s *Server) subscribeForm(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	p.Email, _ = checkAddress(q.Get("email")) // a site can link to the form with the address filled in
 	p.Frequencies = frequencies(q.Get("frequency"))
-	if err := s.fillChoices(r.Context(), p, store.MakeTags(q["tag"]...), q.Get("lang")); err != nil {
+	if err := s.fillChoices(r.Context(), p, store.MakeTags(q["tag"]...), q.Get("lang"), false); err != nil {
 		s.serverError(w, err)
 		return
 	}
@@ -206,7 +206,7 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	addr, ok := checkAddress(email)
-	tags, lang, chosen, err := s.readChoices(r)
+	tags, lang, chosen, err := s.readChoices(r, nil)
 	if err != nil {
 		s.log.Error("sign-up", "err", err)
 		s.unavailable(w)
@@ -221,7 +221,7 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) {
 		} else if ok {
 			p.Error = "Choose how often you want to get emails."
 		}
-		if err := s.fillChoices(r.Context(), p, tags, lang); err != nil {
+		if err := s.fillChoices(r.Context(), p, tags, lang, false); err != nil {
 			s.log.Error("sign-up", "err", err)
 		}
 		s.render(w, http.StatusUnprocessableEntity, "subscribe", p)
@@ -526,7 +526,7 @@ func (s *Server) renderPreferences(ctx context.Context, w http.ResponseWriter, s
 	if notice == "" && sub.Status != store.Active && sub.Status != store.Pending {
 		p.Notice = "You are unsubscribed: you get no emails. What you choose here applies if you subscribe again."
 	}
-	if err := s.fillChoices(ctx, p, sub.Tags, sub.Lang); err != nil {
+	if err := s.fillChoices(ctx, p, sub.Tags, sub.Lang, true); err != nil {
 		s.serverError(w, err)
 		return
 	}
@@ -556,7 +556,7 @@ func (s *Server) preferences(w http.ResponseWriter, r *http.Request) {
 		s.renderPreferences(r.Context(), w, http.StatusUnprocessableEntity, tok, sub, "Choose how often you want to get emails.")
 		return
 	}
-	tags, lang, chosen, err := s.readChoices(r)
+	tags, lang, chosen, err := s.readChoices(r, &sub)
 	if err != nil {
 		s.serverError(w, err)
 		return
