@@ -38,6 +38,7 @@ func sanitizeTokens(h string, page *url.URL) string {
 		tt := z.Next()
 		switch tt {
 		case xhtml.ErrorToken:
+			b.Write(z.Raw()) // a tag cut short by the end, kept as the text it is
 			return b.String()
 		case xhtml.StartTagToken, xhtml.SelfClosingTagToken, xhtml.EndTagToken:
 			raw := string(z.Raw())

@@ -3,11 +3,9 @@ package posts
 import (
 	"html"
 	"net/url"
-	"strings"
 	"testing"
 
 	"github.com/heraldhq/herald/internal/feedcheck"
-	xhtml "golang.org/x/net/html"
 )
 
 var sanitizePage, _ = url.Parse("https://example.org/2024/01/post.html")
@@ -32,6 +30,7 @@ func TestSanitize(t *testing.T) {
 		{"the word href in text alone", `<p>href and style</p>`, `<p>href and style</p>`},
 		{"a '>' in a value before the style", `<p title="a>b" Style="position:fixed">x</p>`, `<p title="a&gt;b">x</p>`},
 		{"upper case href", `<A HREF="">x</A>`, `<a href="https://example.org/2024/01/post.html">x</A>`},
+		{"a tag cut short by the end stays", `<p style="position:fixed">a<b`, `<p>a<b`},
 		{"unknown element after a comment", `<!-- c --><Quote>q</Quote>`, `<!-- c -->q`},
 		{"risky elements are embed.go's, left here", `<style>p{}</style>`, `<style>p{}</style>`},
 	}
@@ -124,24 +123,13 @@ func FuzzNeedsSanitize(f *testing.F) {
 		f.Add(h)
 	}
 	f.Fuzz(func(t *testing.T, h string) {
-		if needsSanitize(h) || !roundTrips(h) {
+		if needsSanitize(h) {
 			return
 		}
 		if got := sanitizeTokens(h, sanitizePage); got != h {
 			t.Fatalf("needsSanitize(%q) is false, but the parse makes %q", h, got)
 		}
 	})
-}
-
-// roundTrips tells whether the tokenizer gives back h whole, token by token (it drops a tag cut short at
-// the end, which the renderer never writes).
-func roundTrips(h string) bool {
-	z := xhtml.NewTokenizer(strings.NewReader(h))
-	var b strings.Builder
-	for z.Next() != xhtml.ErrorToken {
-		b.Write(z.Raw())
-	}
-	return b.String() == h
 }
 
 // BenchmarkNeedsSanitize: the check every post's content goes through, over the rendered posts of the
