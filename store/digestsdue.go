@@ -3,31 +3,10 @@ package store
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 )
-
-// DigestsDue is, for each frequency (Daily, Weekly, Monthly), how many digests PlanWith(now, o) would
-// queue: it runs Plan's own statements (the release of the posts whose wait is over, and the choice of the
-// subscribers whose digest is due and for whom a post waits) in a transaction it rolls back, so that
-// what herald status says is due is what the next send plans, and the store is left as it was.
-//
-// It is a function rather than a method of Store so that Store's planning code stays where it is; it
-// knows both stores.
-func DigestsDue(ctx context.Context, st Store, now time.Time, o PlanOptions) (map[string]int, error) {
-	if err := o.Check(); err != nil {
-		return nil, fmt.Errorf("store: digests due: %w", err)
-	}
-	switch s := st.(type) {
-	case *sqliteStore:
-		return s.digestsDue(ctx, now, o)
-	case *pgStore:
-		return s.digestsDue(ctx, now, o)
-	}
-	return nil, fmt.Errorf("store: digests due: a store of type %T", st)
-}
 
 // countDigests is Plan's "queue digests" statement as a count by frequency.
 const (
@@ -39,7 +18,10 @@ const (
 		GROUP BY s.frequency`
 )
 
-func (s *sqliteStore) digestsDue(ctx context.Context, now time.Time, o PlanOptions) (map[string]int, error) {
+func (s *sqliteStore) DigestsDue(ctx context.Context, now time.Time, o PlanOptions) (map[string]int, error) {
+	if err := o.Check(); err != nil {
+		return nil, s.checkErr("digests due: %v", err)
+	}
 	args := planPeriods(now, o)
 	for k, v := range args {
 		if t, ok := v.(time.Time); ok {
@@ -102,7 +84,10 @@ func scanCounts(rows *sql.Rows) (map[string]int, error) {
 	return out, rows.Err()
 }
 
-func (s *pgStore) digestsDue(ctx context.Context, now time.Time, o PlanOptions) (map[string]int, error) {
+func (s *pgStore) DigestsDue(ctx context.Context, now time.Time, o PlanOptions) (map[string]int, error) {
+	if err := o.Check(); err != nil {
+		return nil, s.checkErr("digests due: %v", err)
+	}
 	args := planPeriods(now, o)
 	for k, v := range args {
 		if t, ok := v.(time.Time); ok {

@@ -136,6 +136,11 @@ type Store interface {
 	// twice, alone or in a digest, under any of its ids, whatever their frequency was. Planning again
 	// queues nothing new.
 	PlanWith(ctx context.Context, now time.Time, o PlanOptions) (int, error)
+	// DigestsDue is how many digests PlanWith(now, o) would queue, by frequency (Daily, Weekly, Monthly;
+	// none for a frequency with none): it runs Plan's own statements, the release of the posts whose wait
+	// is over and the choice of the subscribers whose digest is due and for whom a post waits, in a
+	// transaction it rolls back, and so changes nothing.
+	DigestsDue(ctx context.Context, now time.Time, o PlanOptions) (map[string]int, error)
 	// Approve lets the mail of the post that id is an alias of go (see Item.Held): the next Plan plans it.
 	// It says whether the post was held; an id the store does not know is an error wrapping ErrNotFound.
 	Approve(ctx context.Context, id string) (bool, error)

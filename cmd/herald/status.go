@@ -206,13 +206,13 @@ func waiting(ctx context.Context, st store.Store) ([]waitingFor, error) {
 }
 
 // digests reads when each kind of digest falls due, for its active subscribers, and how many the next
-// send plans now: the store's own plan says (store.DigestsDue).
+// send plans now: the store's own plan says (Store.DigestsDue).
 func digests(ctx context.Context, st store.Store, o store.PlanOptions, now time.Time) ([]digestReport, error) {
 	subs, err := st.Subscribers(ctx, store.Active)
 	if err != nil {
 		return nil, err
 	}
-	due, err := store.DigestsDue(ctx, st, now, o)
+	due, err := st.DigestsDue(ctx, now, o)
 	if err != nil {
 		return nil, err
 	}
