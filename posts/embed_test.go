@@ -273,7 +273,11 @@ func TestHugoFigure(t *testing.T) {
 		{"caption as alt", "{{< figure src=\"f.png\" caption=\"**Bold** & co\" class=\"wide\" width=\"300\" >}}\n",
 			"<figure class=\"wide\"><img src=\"f.png\" alt=\"Bold &amp; co\" width=\"300\"><figcaption><p><strong>Bold</strong> &amp; co</p></figcaption></figure>\n"},
 		{"title, link and attribution, mid-line", "x {{< figure src=\"c.png\" title=\"A <chart>\" link=\"https://e.example/d\" attr=\"Jo\" attrlink=\"https://jo.example/\" >}} y\n",
-			"<p>x</p>\n<figure><a href=\"https://e.example/d\"><img src=\"c.png\"></a><figcaption><h4>A &lt;chart&gt;</h4><p><a href=\"https://jo.example/\">Jo</a></p></figcaption></figure>\n<p>y</p>\n"},
+			"<p>x <figure><a href=\"https://e.example/d\"><img src=\"c.png\"></a><figcaption><h4>A &lt;chart&gt;</h4><p><a href=\"https://jo.example/\">Jo</a></p></figcaption></figure></p>\n<p>y</p>\n"},
+		{"in a list item, it stays there", "- a {{< figure src=\"f.png\" >}}\n- b\n",
+			"<ul>\n<li>\n<p>a <figure><img src=\"f.png\"></figure></p>\n</li>\n<li>\n<p>b</p>\n</li>\n</ul>\n"},
+		{"in a quote, it stays there", "> {{< figure src=\"f.png\" >}}\n",
+			"<blockquote>\n<figure><img src=\"f.png\"></figure>\n</blockquote>\n"},
 		{"no caption", "{{< figure src=\"f.png\" >}}\n", "<figure><img src=\"f.png\"></figure>\n"},
 	}
 	md := testHugoMarkdown()

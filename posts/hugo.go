@@ -1022,8 +1022,9 @@ func (m hugoMarkdown) shortcode(c shortcodeCall) string {
 	}
 	switch strings.ToLower(c.name) {
 	case "figure":
-		// A block of its own, and a blank line after it: the text after the shortcode is not HTML.
-		return blockOpen + figureHTML(named, m.markdownify) + blockClose + "\n\n"
+		// A blank line after it, so that the text after it is Markdown, not part of an HTML block: at the
+		// start of a line the figure is one, and within a line (a list item's) it is inline HTML.
+		return figureHTML(named, m.markdownify) + "\n\n"
 	case "youtube":
 		// https://gohugo.io/shortcodes/youtube/: {{< youtube 0RKpf3rK57I >}}, or id=, and title=.
 		if id := arg("id", 0); youtubeID.MatchString(id) {
