@@ -6,6 +6,9 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"golang.org/x/text/cases"
+	"golang.org/x/text/unicode/norm"
 )
 
 // PlanOptions are the site's settings that PlanWith follows.
@@ -127,12 +130,16 @@ func planPeriods(now time.Time, o PlanOptions) map[string]any {
 	return args
 }
 
-// NormTags folds tags as the store keeps and compares them: trimmed, in lower case, "|" (the store's
-// separator) made a space, without empty ones and duplicates, sorted.
+// NormTags folds tags as the store keeps and compares them: trimmed, case-folded (Unicode's full case
+// folding, which also makes ΟΔΟΣ and οδος, STRASSE and straße one tag), in Unicode's composed form (NFC: an
+// é typed as e and a combining accent is the é of another file), "|" (the store's separator) made a space,
+// without empty ones and duplicates, sorted.
 func NormTags(tags []string) []string {
 	out := make([]string, 0, len(tags))
+	fold := cases.Fold() // not safe to share between goroutines
 	for _, t := range tags {
-		t = strings.ToLower(strings.TrimSpace(strings.ReplaceAll(t, "|", " ")))
+		t = strings.ToValidUTF8(strings.ReplaceAll(t, "|", " "), "\uFFFD")
+		t = strings.TrimSpace(norm.NFC.String(fold.String(t)))
 		if t != "" {
 			out = append(out, t)
 		}

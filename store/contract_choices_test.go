@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // The contract tests of what a reader chooses (digests at the site's hour, weekday and time zone, monthly
@@ -330,8 +333,8 @@ func FuzzMakeTags(f *testing.F) {
 			t.Fatalf("MakeTags(%q, %q, %q) = %q: not sorted, or a tag twice", a, b, c, tags)
 		}
 		for _, tag := range list {
-			if tag == "" || strings.Contains(tag, "|") || tag != strings.ToLower(strings.TrimSpace(tag)) {
-				t.Fatalf("MakeTags(%q, %q, %q) = %q: tag %q is empty, holds |, or is not folded", a, b, c, tags, tag)
+			if tag == "" || strings.Contains(tag, "|") || tag != strings.TrimSpace(tag) || !utf8.ValidString(tag) || !norm.NFC.IsNormalString(tag) {
+				t.Fatalf("MakeTags(%q, %q, %q) = %q: tag %q is empty, holds |, is not trimmed, or is not valid NFC UTF-8", a, b, c, tags, tag)
 			}
 		}
 		if again := MakeTags(list...); again != tags {
