@@ -135,17 +135,22 @@ func Compare(known []Known, cur []Entry, o Options) (Diff, error) {
 
 // A rule ties an id new in this run to an id that left in it: the same post, its id changed. key is what
 // must stay the same (false when the rule does not apply to the id), same what else must agree.
+//
+// A rule with away set also ties an id to one that left in an earlier run: a post that was off the site
+// (published: false, say) while the ids setting changed comes back under the new scheme's id.
 type rule struct {
 	key  func(Entry) (string, bool)
 	same func(old, cur Entry) bool
+	away bool
 }
 
 // rules, strongest first. Each is given its chance at every entry before the next.
 var rules = []rule{
-	{key: hostAndPath, same: titleOrURL}, // a date corrected, with its title perhaps
-	{key: dateAndPath, same: always},     // the site moved to another domain
-	{key: pathAndTitle, same: always},    // both at once
-	{key: url, same: titleOrDate},        // another id scheme, or an older Herald's ids: the URL stays
+	{key: hostAndPath, same: titleOrURL},                      // a date corrected, with its title perhaps
+	{key: dateAndPath, same: always},                          // the site moved to another domain
+	{key: pathAndTitle, same: always},                         // both at once
+	{key: url, same: titleOrDate},                             // another id scheme, or an older Herald's ids: the URL stays
+	{key: url, same: otherSchemeSameTitleAndDate, away: true}, // the ids setting changed while the post was away
 }
 
 // hostAndPath is the id without its date.
@@ -166,6 +171,25 @@ func titleOrURL(o, c Entry) bool  { return o.Title == c.Title || o.URL == c.URL 
 func titleOrDate(o, c Entry) bool { return o.Title == c.Title || o.Date.Equal(c.Date) }
 func always(Entry, Entry) bool    { return true }
 
+// otherSchemeSameTitleAndDate holds for a post that kept its URL, title and date while its id went from one
+// scheme to another: no new post takes a deleted one's id scheme, only the ids setting does.
+func otherSchemeSameTitleAndDate(o, c Entry) bool {
+	return scheme(o) != scheme(c) && o.Title == c.Title && o.Date.Equal(c.Date)
+}
+
+// scheme is how an entry's id was made, as far as the id shows: a tag URI (the tag scheme, or a front
+// matter id of that form), the post's URL (the url scheme), or anything else (the jekyll scheme, a front
+// matter id).
+func scheme(e Entry) string {
+	switch _, tag := idWithout(e.ID, false, false); {
+	case tag:
+		return "tag"
+	case e.ID == e.URL:
+		return "url"
+	}
+	return "other"
+}
+
 // continuations finds the posts whose id changed: an entry new to the store, or back after it was
 // removed (an id changed and then changed back), that continues an entry gone in this run, by the rules.
 //
@@ -176,7 +200,17 @@ func always(Entry, Entry) bool    { return true }
 // same slug and title is taken for the old one with its date corrected. It moves the new ones from fresh to
 // updated, and says which old id each continues.
 func continuations(fresh, back, updated, gone, cur []Entry, known []Known) (stillNew, nowUpdated []Entry, was map[string]string) {
-	if len(gone) == 0 || len(fresh)+len(back) == 0 {
+	onSite := make(map[string]bool, len(cur))
+	for _, e := range cur {
+		onSite[e.ID] = true
+	}
+	var away []Entry // left in an earlier run, and not back
+	for _, k := range known {
+		if k.Removed && !onSite[k.ID] {
+			away = append(away, k.Entry)
+		}
+	}
+	if len(gone)+len(away) == 0 || len(fresh)+len(back) == 0 {
 		return append([]Entry(nil), fresh...), updated, nil // nothing to tie: a run that found nothing new, say
 	}
 	coming := append(slices.Clone(fresh), back...)
@@ -203,12 +237,16 @@ func continuations(fresh, back, updated, gone, cur []Entry, known []Known) (stil
 		}
 		for _, e := range known {
 			for _, k := range keys(e.Entry) {
-				if !e.Removed {
+				if !e.Removed || rule.away {
 					nKnown[k]++
 				}
 			}
 		}
-		for _, e := range gone {
+		left := gone
+		if rule.away {
+			left = append(slices.Clone(gone), away...)
+		}
+		for _, e := range left {
 			for _, k := range keys(e) {
 				goneBy[k] = e
 			}

@@ -530,8 +530,9 @@ func (c runChanges) newPosts(seen []Item, started time.Time) (post map[int]int64
 }
 
 // sortOut compares the aliases the store knows with the ids a run saw (ids: seen's; dates: seen's,
-// formatted). A new id whose Continues names an alias gone in this run is another id of that alias's
-// post; any other new id is a new post. A known id stays with its post, whatever its Continues says.
+// formatted). A new id whose Continues names an alias not on the site (gone in this run, or in an earlier
+// one: history ties those only when the ids setting changed while the post was away) is another id of that
+// alias's post; any other new id is a new post. A known id stays with its post, whatever its Continues says.
 func sortOut(old map[string]known, seen []Item, ids map[string]struct{}, dates []any) runChanges {
 	c := runChanges{joins: map[int]int64{}}
 	for id, k := range old {
@@ -545,7 +546,7 @@ func sortOut(old map[string]known, seen []Item, ids map[string]struct{}, dates [
 		if !ok {
 			c.added = append(c.added, i)
 			from, known := old[it.Continues]
-			if _, still := ids[it.Continues]; known && !from.removed && !still {
+			if _, still := ids[it.Continues]; known && !still {
 				c.joins[i] = from.post
 			}
 			continue
@@ -569,6 +570,11 @@ func leftAndBack(old map[string]known, seen []Item, ids map[string]struct{}, c r
 	for _, i := range c.changed {
 		if k := old[seen[i].ID]; k.removed {
 			was[k.post] = false
+		}
+	}
+	for i, p := range c.joins {
+		if old[seen[i].Continues].removed { // a post away comes back under a new id
+			was[p] = false
 		}
 	}
 	if len(on) == 0 && len(was) == 0 {
