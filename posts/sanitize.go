@@ -2,16 +2,16 @@ package posts
 
 import (
 	"net/url"
-	"regexp"
 	"strings"
 
+	"github.com/heraldhq/herald/internal/htmlsafe"
 	xhtml "golang.org/x/net/html"
 )
 
 // A feed's content is HTML that each feed reader sanitizes its own way; the W3C feed validator says what
 // a feed may carry so that no reader has to (its HTMLValidator and checkStyle, from feedparser's
-// sanitizer; internal/feedcheck ports them for the tests). sanitize makes rendered content pass those
-// checks where that loses nothing a reader would see:
+// sanitizer, whose lists internal/htmlsafe holds; internal/feedcheck checks feeds by them in the tests).
+// sanitize makes rendered content pass those checks where that loses nothing a reader would see:
 //   - a style attribute keeps the declarations the validator finds safe ("text-align:center", "margin:0
 //     6px") and loses the others ("background:rgba(240,0,0,0.1)"); it goes when none is left;
 //   - an element the validator does not know as HTML (<quote>, Word's <o:p>, a custom element) loses its
@@ -44,7 +44,7 @@ func sanitizeTokens(h string, page *url.URL) string {
 			raw := string(z.Raw())
 			t := z.Token()
 			switch {
-			case !validatorElements[t.Data]:
+			case !htmlsafe.KnownElement(t.Data):
 				// dropped, its content kept
 			case tt == xhtml.EndTagToken:
 				b.WriteString(raw)
@@ -98,7 +98,7 @@ func needsSanitize(h string) bool {
 			k++
 		}
 		if name := h[j:k]; name != "" && isLetter(name[0]) {
-			if !validatorElements[strings.ToLower(name)] {
+			if !htmlsafe.KnownElement(strings.ToLower(name)) {
 				return true
 			}
 			var risky bool
@@ -173,85 +173,20 @@ func isLetter(c byte) bool { return 'a' <= c|0x20 && c|0x20 <= 'z' }
 
 // safeStyle is style with only the declarations the validator finds safe, "" if none is.
 func safeStyle(style string) string {
-	if safeCSS(style) {
+	if htmlsafe.SafeStyle(style) {
 		return style
 	}
 	var kept []string
 	for _, d := range strings.Split(style, ";") {
-		if d = strings.TrimSpace(d); d != "" && safeCSS(d) {
+		if d = strings.TrimSpace(d); d != "" && htmlsafe.SafeStyle(d) {
 			kept = append(kept, d)
 		}
 	}
 	s := strings.Join(kept, ";")
-	if !safeCSS(s) {
+	if !htmlsafe.SafeStyle(s) {
 		return ""
 	}
 	return s
-}
-
-// safeCSS tells whether the validator's checkStyle finds nothing in a style attribute.
-func safeCSS(style string) bool {
-	if !styleChars.MatchString(style) || !styleDecls.MatchString(style) {
-		return false
-	}
-	for _, m := range styleDecl.FindAllStringSubmatch(strings.ToLower(style), -1) {
-		prop, value := m[1], m[2]
-		if !safeCSSProps[prop] {
-			return false
-		}
-		if boxProps[strings.Split(prop, "-")[0]] {
-			for _, k := range strings.Fields(value) {
-				if !safeCSSKeywords[k] && !cssValue.MatchString(k) {
-					return false
-				}
-			}
-		}
-	}
-	return true
-}
-
-// The validator's lists (validators.py), as internal/feedcheck has them; TestSanitizePassesFeedcheck
-// holds the two to the same rules.
-var (
-	// validatorElements are the elements it knows: its HTML elements and the risky ones.
-	validatorElements = wordSet("a abbr acronym address area article aside audio b bdi bdo big blockquote br button " +
-		"canvas caption center cite code col colgroup command data datagrid datalist dd del details dfn dialog dir " +
-		"div dl dt em eventsource fieldset figcaption figure font footer form h1 h2 h3 h4 h5 h6 header hgroup hr i " +
-		"img input ins kbd label legend li m main map mark menu meter nav noscript ol optgroup option output p " +
-		"picture pre progress q rp rt ruby s samp section select small source span strike strong sub summary sup " +
-		"table tbody td template textarea tfoot th thead time tr track tt u ul var video wbr " +
-		"applet base basefont body comment embed frame frameset head html iframe isindex " +
-		"link listing meta noframes object param plaintext script slot style title xmp")
-
-	safeCSSProps = wordSet("azimuth background background-color border border-bottom border-bottom-color " +
-		"border-bottom-style border-bottom-width border-collapse border-color border-left border-left-color " +
-		"border-left-style border-left-width border-right border-right-color border-right-style border-right-width " +
-		"border-spacing border-style border-top border-top-color border-top-style border-top-width border-width " +
-		"clear color cursor direction display elevation float font font-family font-size font-style font-variant " +
-		"font-weight height letter-spacing line-height list-style-type margin margin-bottom margin-left " +
-		"margin-right margin-top overflow padding padding-bottom padding-left padding-right padding-top pause " +
-		"pause-after pause-before pitch pitch-range richness speak speak-header speak-numeral speak-punctuation " +
-		"speech-rate stress text-align text-decoration text-indent unicode-bidi vertical-align voice-family volume " +
-		"white-space width")
-
-	safeCSSKeywords = wordSet("aqua auto black block blue bold both bottom brown center collapse dashed dotted " +
-		"fuchsia gray green !important italic left lime maroon medium none navy normal nowrap olive pointer purple " +
-		"red right solid silver teal top transparent underline white yellow")
-
-	boxProps = wordSet("background border margin padding")
-
-	styleChars = regexp.MustCompile(`^([:,;#%.\sa-zA-Z0-9!]|\w-\w|'[\s\w]+'|"[\s\w]+"|\([\d,\s]+\))*$`)
-	styleDecls = regexp.MustCompile(`^(\s*[-\w]+\s*:\s*[^:;]*(;|$))*$`)
-	styleDecl  = regexp.MustCompile(`([-\w]+)\s*:\s*([^:;]*)`)
-	cssValue   = regexp.MustCompile(`^(#[0-9a-f]+|rgb\(\d+%?,\d*%?,?\d*%?\)?|\d?\.?\d?\d(cm|em|ex|in|mm|pc|pt|px|%|,|\))?)$`)
-)
-
-func wordSet(words string) map[string]bool {
-	m := map[string]bool{}
-	for _, w := range strings.Fields(words) {
-		m[w] = true
-	}
-	return m
 }
 
 // paragraphStart is the index of the first <p> start tag in h, with or without attributes, or -1.
