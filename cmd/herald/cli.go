@@ -246,12 +246,12 @@ func globalFirst(args []string) []string {
 		return args
 	}
 	rest := args[i:]
-	n := 0 // the command's name, and its subcommand's
-	if len(rest) > 0 {
-		n = 1
-		if c, ok := findCommand(rest[0]); ok && len(rest) > 1 && slices.Contains(c.subs, rest[1]) {
-			n = 2
-		}
+	if len(rest) == 0 {
+		return nil // herald -v: no command given
+	}
+	n := 1 // the command's name, and its subcommand's
+	if c, ok := findCommand(rest[0]); ok && len(rest) > 1 && slices.Contains(c.subs, rest[1]) {
+		n = 2
 	}
 	out := append(slices.Clone(rest[:n]), global...)
 	return append(out, rest[n:]...)

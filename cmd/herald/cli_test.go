@@ -74,6 +74,8 @@ func TestCommandUsageErrors(t *testing.T) {
 		want string
 	}{
 		{nil, "no command given; try herald build"},
+		{[]string{"-v"}, "no command given; try herald build"},
+		{[]string{"-C", "site", "--quiet"}, "no command given; try herald build"},
 		{[]string{"bild"}, `unknown command "bild"; did you mean build?`},
 		{[]string{"frobnicate"}, `unknown command "frobnicate"; see the list above`},
 		{[]string{"-C"}, `unknown command "-C"`},
