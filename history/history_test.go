@@ -250,3 +250,62 @@ func TestCompareSeriesRedated(t *testing.T) {
 		}
 	}
 }
+
+// TestContinuesAway: a post off the site while the ids setting changed comes back under the new scheme's
+// id. It continues its old id only when the ids come from different schemes and the URL, title and date
+// are the same, and no other id ever recorded had that URL.
+func TestContinuesAway(t *testing.T) {
+	day := func(d int) time.Time { return time.Date(2021, 2, d, 0, 0, 0, 0, time.UTC) }
+	const u = "https://blog.example.com/2021/02/01/away.html"
+	tagged := Entry{ID: "tag:blog.example.com,2021-02-01:away", URL: u, Title: "Away", Date: day(1), Hash: "h1"}
+	jekyll := Entry{ID: "https://blog.example.com/2021/02/01/away", URL: u, Title: "Away", Date: day(1), Hash: "h2"}
+	byURL := jekyll
+	byURL.ID = u
+	byURLEdited := byURL // the file not the same either: the exception for an unchanged file does not tie it
+	byURLEdited.Hash = "h3"
+	redated := tagged // the same scheme: a date corrected while away is another post
+	redated.ID, redated.Date = "tag:blog.example.com,2021-02-02:away", day(2)
+	retitled := jekyll
+	retitled.Title = "Away, again"
+	other := Entry{ID: "tag:blog.example.com,2021-01-01:other", URL: "https://blog.example.com/other.html", Title: "Other", Date: day(1), Hash: "o"}
+	otherJekyll := other
+	otherJekyll.ID = "https://blog.example.com/other"
+	tests := []struct {
+		name          string
+		known         []Known
+		cur           []Entry
+		wantNew       string
+		wantContinues string // new<old
+	}{
+		{name: "tag to jekyll while away", known: []Known{known(tagged, true), known(otherJekyll, false)},
+			cur: []Entry{otherJekyll, jekyll}, wantContinues: jekyll.ID + "<" + tagged.ID},
+		{name: "jekyll to url while away", known: []Known{known(jekyll, true)}, cur: []Entry{byURL},
+			wantContinues: byURL.ID + "<" + jekyll.ID},
+		{name: "the same scheme is a new post", known: []Known{known(tagged, true)}, cur: []Entry{redated}, wantNew: redated.ID},
+		{name: "another title is a new post", known: []Known{known(tagged, true)}, cur: []Entry{retitled}, wantNew: retitled.ID},
+		{name: "two ids recorded at the URL tie neither", known: []Known{known(tagged, true), known(byURLEdited, true)},
+			cur: []Entry{jekyll}, wantNew: jekyll.ID},
+		{name: "two posts at the URL now tie neither", known: []Known{known(tagged, true)},
+			cur: []Entry{jekyll, byURL}, wantNew: jekyll.ID + "," + byURL.ID},
+		{name: "the post back under its own id", known: []Known{known(tagged, true)}, cur: []Entry{tagged}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, err := Compare(tt.known, tt.cur, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := ids(d.New); got != tt.wantNew {
+				t.Errorf("new: got %q, want %q", got, tt.wantNew)
+			}
+			var cont []string
+			for n, o := range d.Continues {
+				cont = append(cont, n+"<"+o)
+			}
+			slices.Sort(cont)
+			if got := strings.Join(cont, ","); got != tt.wantContinues {
+				t.Errorf("continues: got %q, want %q", got, tt.wantContinues)
+			}
+		})
+	}
+}
