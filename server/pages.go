@@ -16,7 +16,8 @@ import (
 
 var pageNames = []string{"subscribe", "confirm", "unsubscribe", "preferences", "message"}
 
-// parsePages parses templates/pages/layout.html with each page, the site's copy of a file winning.
+// parsePages parses templates/pages/layout.html and choices.html (the form fields that subscribe.html and
+// preferences.html share) with each page, the site's copy of a file winning.
 func parsePages(site fs.FS) (map[string]*template.Template, error) {
 	read := func(name string) (string, error) {
 		if site != nil {
@@ -40,6 +41,13 @@ func parsePages(site fs.FS) (map[string]*template.Template, error) {
 	}
 	base, err := template.New("layout.html").Option("missingkey=error").Parse(layout)
 	if err != nil {
+		return nil, fmt.Errorf("server: template %w", err)
+	}
+	choices, err := read("pages/choices.html")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := base.New("choices.html").Parse(choices); err != nil {
 		return nil, fmt.Errorf("server: template %w", err)
 	}
 	pages := make(map[string]*template.Template)

@@ -1069,6 +1069,28 @@ func TestTemplateOverride(t *testing.T) {
 	}
 }
 
+// TestChoicesOverride: a site's pages/choices.html gives the sign-up and preferences pages their shared
+// fields, each page its own frame around them.
+func TestChoicesOverride(t *testing.T) {
+	e := newEnv(t, func(o *Options) {
+		o.Templates = fstest.MapFS{"pages/choices.html": {Data: []byte(`{{define "choices"}}<p id="ours">Our fields for {{.Email}}</p>{{end}}`)}}
+	})
+	sub := e.add("ann@example.com", store.Active)
+	tok := token.Sign(secret, "preferences", sub.ID, time.Time{})
+	for _, tt := range []struct{ name, target, want, frame string }{
+		{"subscribe", "/subscribe", `<p id="ours">Our fields for </p>`, `id="subscribe"`},
+		{"preferences", "/preferences?token=" + tok, `<p id="ours">Our fields for ann@example.com</p>`, `id="save"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			w := e.do("GET", tt.target, nil, nil)
+			wantStatus(t, w, http.StatusOK, tt.want)
+			if body := w.Body.String(); !strings.Contains(body, tt.frame) || strings.Contains(body, `id="frequency"`) {
+				t.Errorf("want the page's own %s around the site's fields only, got:\n%s", tt.frame, body)
+			}
+		})
+	}
+}
+
 // TestConfirmerFails: a failed confirmation is logged (without the address) and the page is the same.
 func TestConfirmerFails(t *testing.T) {
 	e := newEnv(t, nil)

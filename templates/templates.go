@@ -18,7 +18,9 @@ import "embed"
 //   - confirm.html, confirm.txt: the confirmation email of the web sign-up (double opt-in), whole pages of
 //     their own: there is no list to unsubscribe from yet.
 //   - pages/layout.html and pages/*.html: the pages of herald serve (html/template). layout.html defines
-//     the page and calls the template "content", which each other page defines.
+//     the page and calls the template "content", which each other page defines; choices.html defines
+//     "choices", the name, frequency, topics and language fields that subscribe.html and preferences.html
+//     both call.
 //
 //go:embed *.xsl *.html *.txt *.css pages/*.html
 var FS embed.FS
