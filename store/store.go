@@ -35,11 +35,11 @@ type Store interface {
 	// FirstSeen and LastSeen are run.Started, which must be set. Only ID, URL, Title, Date, Hash,
 	// Sendable and Continues of the seen items are read; IDs must be non-empty and unique.
 	//
-	// A new id whose Continues names an id that this run saw leave the site is another alias of that id's
-	// post; any other new id is a new post. A known id stays with its post, whatever its Continues. A post
-	// none of whose ids is on the site any more is removed, and what waits to go of it leaves the queue
-	// (not what a server may have: see deliveries' maybe_sent); a removed post with an id back on the site
-	// is planned again from this run.
+	// A new id whose Continues names a known id not on the site (it left in this run, or in an earlier one)
+	// is another alias of that id's post; any other new id is a new post. A known id stays with its post,
+	// whatever its Continues. A post none of whose ids is on the site any more is removed, and what waits
+	// to go of it leaves the queue (not what a server may have: see deliveries' maybe_sent); a removed post
+	// with an id back on the site, or a new id joining it, is planned again from this run.
 	//
 	// A new post with Sendable set is recorded as sendable: Plan mails it to the subscribers it is due
 	// to. The caller sets it on the diff's New items (backfilled ones included), never on the rest of a
