@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
@@ -256,4 +257,94 @@ func newPostTags(seen []Item, post map[int]int64, fresh []int) []postTag {
 		}
 	}
 	return rows
+}
+
+// A post whose mail still waits (email_after, hold) is mailed as it is when the wait ends: each run that
+// finds it on the site records its front matter's email: false, its tags and categories and its language
+// anew (waitEdits), where a post's are otherwise those first seen. Not its hold: a hold taken off by
+// Approve stays off until the post goes.
+const waitingPosts = `SELECT a.public_id, a.post_id FROM aliases a JOIN posts p ON p.id = a.post_id
+	WHERE p.wait_until IS NOT NULL AND p.first_run < :run`
+
+// waitEdit is what a run records anew of a waiting post.
+type waitEdit struct {
+	post    int64
+	noEmail bool
+	lang    string
+	tags    []string
+}
+
+// waitEdits are the edits of the waiting posts (waiting: their ids, alias to post) that seen holds.
+func waitEdits(seen []Item, waiting map[string]int64) []waitEdit {
+	var edits []waitEdit
+	done := map[int64]bool{}
+	for i := range seen {
+		p, ok := waiting[seen[i].ID]
+		if !ok || done[p] {
+			continue
+		}
+		done[p] = true
+		edits = append(edits, waitEdit{p, seen[i].NoEmail, normLang(seen[i].Lang), seen[i].Tags.norm().List()})
+	}
+	return edits
+}
+
+// The statements of a waitEdit, in order: email: false makes the post one to mail to no one (and no longer
+// waiting); the language; the tags, replaced.
+var waitEditSQL = [...]string{
+	`UPDATE posts SET sendable = FALSE, no_email = TRUE, held = FALSE, wait_until = NULL WHERE id = :post`,
+	`UPDATE posts SET lang = :lang WHERE id = :post`,
+	`DELETE FROM post_tags WHERE post_id = :post`,
+	`INSERT INTO post_tags (post_id, tag) VALUES (:post, :tag)`,
+}
+
+// steps are e's statements (waitEditSQL's indexes) with their arguments, for bind or pgBind.
+func (e waitEdit) steps() []waitStep {
+	var out []waitStep
+	if e.noEmail {
+		out = append(out, waitStep{0, map[string]any{"post": e.post}})
+	}
+	out = append(out, waitStep{1, map[string]any{"post": e.post, "lang": e.lang}}, waitStep{2, map[string]any{"post": e.post}})
+	for _, t := range e.tags {
+		out = append(out, waitStep{3, map[string]any{"post": e.post, "tag": t}})
+	}
+	return out
+}
+
+// waitStep is one statement of a waitEdit.
+type waitStep struct {
+	sql  int
+	args map[string]any
+}
+
+// refreshWaiting records anew the waiting posts that seen holds (see waitingPosts), in run's transaction.
+func refreshWaiting(ctx context.Context, tx *sql.Tx, run int64, seen []Item) error {
+	q, a := bind(waitingPosts, map[string]any{"run": run})
+	rows, err := tx.QueryContext(ctx, q, a...)
+	if err != nil {
+		return err
+	}
+	waiting := map[string]int64{}
+	for rows.Next() {
+		var id string
+		var p int64
+		if err := rows.Scan(&id, &p); err != nil {
+			rows.Close()
+			return err
+		}
+		waiting[id] = p
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, e := range waitEdits(seen, waiting) {
+		for _, st := range e.steps() {
+			q, a := bind(waitEditSQL[st.sql], st.args)
+			if _, err := tx.ExecContext(ctx, q, a...); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -46,3 +46,36 @@ func TestContractWaitAndChange(t *testing.T) {
 		)
 	})
 }
+
+// TestContractWaitFollowsEdits: a post whose mail waits (email_after) is mailed as it is when the wait
+// ends, its front matter too: email: false added meanwhile mails it to no one, and the tags and language
+// it has then decide who gets it, not those it was first recorded with.
+func TestContractWaitFollowsEdits(t *testing.T) {
+	contract(t, func(t *testing.T, c *cstore) {
+		st, h := &csite{cstore: c}, chours
+		st.add(Subscriber{Email: "go@example.com", Status: Active, Tags: MakeTags("go"), ConfirmedAt: h(-10)}, h(-10))
+		st.add(Subscriber{Email: "rust@example.com", Status: Active, Tags: MakeTags("rust"), ConfirmedAt: h(-10)}, h(-10))
+		st.posts = []Item{
+			{ID: "off", URL: "https://example.com/off", Hash: "1", Date: h(0), Sendable: true, Delay: 2 * time.Hour, Tags: MakeTags("go")},
+			{ID: "retagged", URL: "https://example.com/retagged", Hash: "2", Date: h(0), Sendable: true, Delay: 2 * time.Hour, Tags: MakeTags("rust")},
+		}
+		st.record(&Run{Started: h(0), Command: "publish"}, st.posts...)
+		// An hour later: off gets email: false, retagged goes from rust to go.
+		st.posts[0].NoEmail, st.posts[0].Hash = true, "1b"
+		st.posts[1].Tags, st.posts[1].Hash = MakeTags("Go"), "2b"
+		st.publish(h(1), false)
+		st.plan(h(3), 1)
+		st.ledger("go@example.com [retagged]")
+		ch, err := c.Choices(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ch.Tags) != 1 || ch.Tags[0] != "go" {
+			t.Errorf("got topics %q, want go alone", ch.Tags)
+		}
+		// Once mailed, a post's record stays as it was: an edit after the wait changes nothing.
+		st.posts[1].Tags, st.posts[1].Hash = MakeTags("rust"), "2c"
+		st.publish(h(4), false)
+		st.plan(h(5), 0)
+	})
+}

@@ -498,6 +498,9 @@ func (s *pgStore) record(ctx context.Context, tx pgx.Tx, run *Run, seen []Item, 
 	if err := pgInsertAliases(ctx, tx, id, run.Started, seen, c); err != nil {
 		return 0, fmt.Errorf("insert items: %w", err)
 	}
+	if err := pgRefreshWaiting(ctx, tx, id, seen); err != nil {
+		return 0, fmt.Errorf("record the waiting posts anew: %w", err)
+	}
 	if len(c.left) > 0 {
 		if _, err := tx.Exec(ctx, "UPDATE posts SET removed = TRUE WHERE id = ANY($1::bigint[])", c.left); err != nil {
 			return 0, fmt.Errorf("mark removed posts: %w", err)

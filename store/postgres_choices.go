@@ -45,3 +45,27 @@ func (s *pgStore) Choices(ctx context.Context) (Choices, error) {
 	}
 	return c, nil
 }
+
+// pgRefreshWaiting is refreshWaiting on PostgreSQL.
+func pgRefreshWaiting(ctx context.Context, tx pgx.Tx, run int64, seen []Item) error {
+	q, a := pgBind(waitingPosts, map[string]any{"run": run})
+	rows, err := tx.Query(ctx, q, a...)
+	if err != nil {
+		return err
+	}
+	waiting := map[string]int64{}
+	var id string
+	var p int64
+	if _, err := pgx.ForEachRow(rows, []any{&id, &p}, func() error { waiting[id] = p; return nil }); err != nil {
+		return err
+	}
+	for _, e := range waitEdits(seen, waiting) {
+		for _, st := range e.steps() {
+			q, a := pgBind(waitEditSQL[st.sql], st.args)
+			if _, err := tx.Exec(ctx, q, a...); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -691,6 +691,9 @@ func (s *sqliteStore) Record(ctx context.Context, run *Run, seen []Item) (err er
 	if err := insertAliases(ctx, tx, id, run.Started, seen, dates, c); err != nil {
 		return fail("insert items", err)
 	}
+	if err := refreshWaiting(ctx, tx, id, seen); err != nil {
+		return fail("record the waiting posts anew", err)
+	}
 	hook("inserted")
 	if err := execBatches(ctx, tx, c.left, 1, func(n int) string {
 		return "UPDATE posts SET removed = TRUE WHERE id IN (" + placeholders(n, 1) + ")"
