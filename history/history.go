@@ -43,8 +43,9 @@ type Diff struct {
 	// that would have been are in Rebaselined, recorded but not mailed.
 	Rebaseline  bool    `json:"rebaseline,omitempty"`
 	Rebaselined []Entry `json:"rebaselined,omitempty"`
-	// Continues maps the id of an Updated entry that is new to the store to the id, in Removed, of the
-	// same post before its id changed: its date was corrected or the site moved to another domain (the
+	// Continues maps the id of an Updated entry that is new to the store to the id, in Removed (or
+	// removed in an earlier run, when the ids setting changed while the post was away), of the same post
+	// before its id changed: its date was corrected or the site moved to another domain (the
 	// id is tag:HOST,DATE:PATH), or it keeps its URL under an id made another way (a posts_dir spelled
 	// otherwise by an older Herald, another id scheme). The post carries on under the new id; it is not
 	// new (see continuations).
@@ -191,14 +192,15 @@ func scheme(e Entry) string {
 }
 
 // continuations finds the posts whose id changed: an entry new to the store, or back after it was
-// removed (an id changed and then changed back), that continues an entry gone in this run, by the rules.
+// removed (an id changed and then changed back), that continues an entry gone in this run (or, for a rule
+// with away, in an earlier one), by the rules.
 //
 // A key ties two posts only when it is the only one of its kind on the site now (cur) and among the posts
-// the last run saw (known, not removed): a slug that a series uses again and again ("weeknotes") ties
-// nothing, unless the file is the same too (its SHA-256: only its name changed). A new post that takes the
-// slug, or the URL, of one deleted in the same run has its own title and date, nearly always; one with the
-// same slug and title is taken for the old one with its date corrected. It moves the new ones from fresh to
-// updated, and says which old id each continues.
+// the last run saw (known, not removed; for a rule with away, among every id known): a slug that a series
+// uses again and again ("weeknotes") ties nothing, unless the file is the same too (its SHA-256: only its
+// name changed). A new post that takes the slug, or the URL, of one deleted in the same run has its own
+// title and date, nearly always; one with the same slug and title is taken for the old one with its date
+// corrected. It moves the new ones from fresh to updated, and says which old id each continues.
 func continuations(fresh, back, updated, gone, cur []Entry, known []Known) (stillNew, nowUpdated []Entry, was map[string]string) {
 	onSite := make(map[string]bool, len(cur))
 	for _, e := range cur {
