@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/heraldhq/herald/internal/porttest"
 )
 
 // User and Password are the one account's.
@@ -76,7 +78,7 @@ func Start(t testing.TB) *Server {
 			t.Fatal(err)
 		}
 	}
-	port := freePort(t)
+	port := porttest.FreeT(t)
 	s := &Server{Addr: fmt.Sprintf("127.0.0.1:%d", port), Maildir: filepath.Join(dir, "mail")}
 	for _, sub := range []string{"run", "state", "mail/cur", "mail/new", "mail/tmp"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
@@ -185,16 +187,6 @@ func group(name string) string {
 		return name
 	}
 	return g.Name
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 func write(t testing.TB, path, s string) {

@@ -20,6 +20,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/heraldhq/herald/internal/porttest"
 )
 
 // Version is the mailpit the tests are written against.
@@ -64,8 +66,8 @@ func Start(t testing.TB, args ...string) *Server {
 	t.Helper()
 	bin := Binary(t)
 	dir := t.TempDir()
-	s := &Server{SMTPPort: freePort(t)}
-	httpPort := freePort(t)
+	s := &Server{SMTPPort: porttest.FreeT(t)}
+	httpPort := porttest.FreeT(t)
 	s.API = fmt.Sprintf("http://127.0.0.1:%d", httpPort)
 	args = append([]string{
 		"--smtp", fmt.Sprintf("127.0.0.1:%d", s.SMTPPort),
@@ -114,16 +116,6 @@ func Start(t testing.TB, args ...string) *Server {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return s
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // Get fetches path from the API, fails the test unless the answer is 200, decodes the JSON into v unless

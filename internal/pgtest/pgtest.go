@@ -32,6 +32,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/porttest"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -215,7 +216,7 @@ func (c *Cluster) startIn() error {
 	}
 	// A port that was free a moment ago may be taken by then: try a few.
 	for try := 0; ; try++ {
-		if c.port, err = freePort(); err != nil {
+		if c.port, err = porttest.Free(); err != nil {
 			return err
 		}
 		opts := fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -k %s -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
@@ -303,15 +304,6 @@ func alive(pid int) bool {
 	}
 	err = p.Signal(syscall.Signal(0))
 	return err == nil || errors.Is(err, syscall.EPERM)
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
