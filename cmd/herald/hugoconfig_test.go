@@ -2,7 +2,6 @@ package main
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -85,30 +84,16 @@ func TestHugoConfigForms(t *testing.T) {
 // TestHugoConfigFormsAgainstHugo: Hugo itself builds the same sites, and the links of its RSS feed are the
 // links of Herald's (so the config Herald merged gave the baseURL, permalinks and environment Hugo used).
 func TestHugoConfigFormsAgainstHugo(t *testing.T) {
-	hugo := needTool(t, "hugo", "apt-get install hugo")
+	needTool(t, "hugo", "apt-get install hugo")
 	for _, site := range []string{"hugo-configyml", "hugo-configdir"} {
 		t.Run(site, func(t *testing.T) {
 			dir := copyDir(t, filepath.Join("..", "..", "posts", "testdata", site))
-			out := t.TempDir()
-			cmd := exec.CommandContext(t.Context(), hugo, "--quiet", "--source", dir, "--destination", out)
-			// Hugo reads HUGO_* variables as settings; none of the test's may leak in. It builds for
-			// production unless told otherwise, as Herald reads the config.
-			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
-			if b, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("hugo: %v\n%s", err, b)
-			}
+			// Hugo builds for production unless told otherwise, as Herald reads the config.
+			out := hugoBuild(t, dir)
 			if _, _, err := runHerald(t, testEnv(), "build", "-C", dir); err != nil {
 				t.Fatalf("herald build: %v", err)
 			}
-			links := func(path string) []string {
-				var l []string
-				for _, it := range parseFeed(t, path).Items {
-					l = append(l, it.Link)
-				}
-				slices.Sort(l)
-				return l
-			}
-			want, got := links(filepath.Join(out, "index.xml")), links(filepath.Join(dir, "public", "feed.xml"))
+			want, got := feedLinks(t, filepath.Join(out, "index.xml")), feedLinks(t, filepath.Join(dir, "public", "feed.xml"))
 			if len(want) == 0 || !slices.Equal(got, want) {
 				t.Errorf("Herald's links %v, Hugo's %v", got, want)
 			}

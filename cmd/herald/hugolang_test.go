@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -22,7 +21,7 @@ import (
 // carry the same links, home page, the language's title and its language, and pass the W3C validator's
 // checks (internal/feedcheck) at the URL Hugo serves that language from.
 func TestHugoLanguagesAgainstHugo(t *testing.T) {
-	hugo := needTool(t, "hugo", "apt-get install hugo")
+	needTool(t, "hugo", "apt-get install hugo")
 	type lang struct{ dir, title, code string }
 	for _, tt := range []struct {
 		name  string
@@ -61,32 +60,19 @@ fa: {baseURL: "https://fa.polyglot.example.org/blog/"}
 					t.Fatal(err)
 				}
 			}
-			out := t.TempDir()
-			cmd := exec.CommandContext(t.Context(), hugo, "--quiet", "--source", dir, "--destination", out)
-			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
-			if b, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("hugo: %v\n%s", err, b)
-			}
+			out := hugoBuild(t, dir)
 			if _, _, err := runHerald(t, testEnv(), "build", "-C", dir, "--limit", "0"); err != nil {
 				t.Fatalf("herald build: %v", err)
 			}
-			links := func(path string) []string {
-				var l []string
-				for _, it := range parseFeed(t, path).Items {
-					l = append(l, it.Link)
-				}
-				slices.Sort(l)
-				return l
-			}
 			for _, l := range tt.langs {
-				want := links(filepath.Join(out, l.dir, "index.xml"))
+				want := feedLinks(t, filepath.Join(out, l.dir, "index.xml"))
 				if len(want) == 0 {
 					t.Fatalf("Hugo's %s has no items", filepath.Join(l.dir, "index.xml"))
 				}
 				home := parseFeed(t, filepath.Join(out, l.dir, "index.xml")).Link
 				for _, name := range []string{"feed.xml", "atom.xml", "feed.json"} {
 					path := filepath.Join(dir, "public", l.dir, name)
-					if got := links(path); !slices.Equal(got, want) {
+					if got := feedLinks(t, path); !slices.Equal(got, want) {
 						t.Errorf("%s: links %v, Hugo's %v", filepath.Join(l.dir, name), got, want)
 					}
 					if f := parseFeed(t, path); f.Title != l.title || f.Language != l.code || f.Link != home {
