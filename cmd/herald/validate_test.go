@@ -1,26 +1,19 @@
 package main
 
 import (
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/heraldhq/herald/internal/tooltest"
 )
 
 // needTool finds a command the test needs. Outside CI a missing tool skips the test; under CI=true it fails
 // it, so that CI can never pass by skipping.
 func needTool(t *testing.T, name, install string) string {
 	t.Helper()
-	p, err := exec.LookPath(name)
-	if err == nil {
-		return p
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is missing (%s); .ci/run should have installed it", name, install)
-	}
-	t.Skipf("%s is missing (%s)", name, install)
-	return ""
+	return tooltest.Find(t, install, name)
 }
 
 // TestValidateWithRealClients checks every fixture's feeds with xmllint and Python's feedparser, through
@@ -28,10 +21,7 @@ func needTool(t *testing.T, name, install string) string {
 func TestValidateWithRealClients(t *testing.T) {
 	needTool(t, "xmllint", "apt-get install libxml2-utils")
 	if out, err := exec.Command("/usr/bin/python3", "-c", "import feedparser").CombinedOutput(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("python3-feedparser is missing: %s", out)
-		}
-		t.Skipf("python3-feedparser is missing (apt-get install python3-feedparser): %s", out)
+		tooltest.Missing(t, "python3-feedparser is missing (apt-get install python3-feedparser): %s", out)
 	}
 	script, err := filepath.Abs(filepath.Join("testdata", "validate-feeds.sh"))
 	if err != nil {

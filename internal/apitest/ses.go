@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/heraldhq/herald/internal/tooltest"
 )
 
 // SESVersion is the aws-ses-v2-local the tests are written against; .ci/run installs it with npm into
@@ -52,10 +54,7 @@ func sesCLI(t testing.TB) (node, cli string) {
 		return node, cli
 	}
 	const how = "npm install --prefix .ci/node aws-ses-v2-local@" + SESVersion + " (and Debian's nodejs)"
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("the SES emulator is missing (node: %v; %s: %v): .ci/run must run %s", nerr, cli, cerr, how)
-	}
-	t.Skipf("the SES emulator is not installed: %s to run this test", how)
+	tooltest.Missing(t, "the SES emulator is missing (node: %v; %s: %v): %s", nerr, cli, cerr, how)
 	return "", ""
 }
 

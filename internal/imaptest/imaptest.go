@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/porttest"
+	"github.com/heraldhq/herald/internal/tooltest"
 )
 
 // User and Password are the one account's.
@@ -36,16 +37,7 @@ type Server struct {
 // installs it and a missing server is a failure.
 func binary(t testing.TB) string {
 	t.Helper()
-	for _, p := range []string{"/usr/sbin/dovecot", "dovecot"} {
-		if path, err := exec.LookPath(p); err == nil {
-			return path
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("dovecot is not installed; .ci/run installs it (apt-get install dovecot-imapd)")
-	}
-	t.Skip("dovecot is not installed (apt-get install dovecot-imapd)")
-	return ""
+	return tooltest.Find(t, "apt-get install dovecot-imapd", "/usr/sbin/dovecot", "dovecot")
 }
 
 // Start runs Dovecot until the test ends.

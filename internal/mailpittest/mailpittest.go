@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/porttest"
+	"github.com/heraldhq/herald/internal/tooltest"
 )
 
 // Version is the mailpit the tests are written against.
@@ -46,10 +47,7 @@ func Binary(t testing.TB) string {
 			return p
 		}
 	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("mailpit not found (on PATH, in GOPATH/bin or in $MAILPIT): .ci/run must go install github.com/axllent/mailpit@" + Version)
-	}
-	t.Skip("mailpit not found: go install github.com/axllent/mailpit@" + Version + " to run this test")
+	tooltest.Missing(t, "mailpit not found (on PATH, in GOPATH/bin or in $MAILPIT): go install github.com/axllent/mailpit@%s", Version)
 	return ""
 }
 

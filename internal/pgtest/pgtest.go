@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/porttest"
+	"github.com/heraldhq/herald/internal/tooltest"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -77,10 +78,7 @@ func (c *Cluster) DB(t testing.TB) string {
 	t.Helper()
 	c.once.Do(c.start)
 	if c.missing != "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("PostgreSQL is needed and missing under CI=true (%s): .ci/run must apt-get install postgresql", c.missing)
-		}
-		t.Skipf("PostgreSQL not found (%s): apt-get install postgresql to run this test", c.missing)
+		tooltest.Missing(t, "PostgreSQL not found (%s): apt-get install postgresql", c.missing)
 	}
 	if c.err != nil {
 		t.Fatalf("the test PostgreSQL server: %v", c.err)
