@@ -163,7 +163,7 @@ const busyTimeout = 10 * time.Second
 // begins, so two writers queue (busy_timeout) instead of one failing when it upgrades a read lock.
 // cache_size is each connection's page cache, outside the Go heap: a send holds two connections, and at
 // 8 MB each their caches were most of its peak RSS over the binary's (63 MB at 100,000 subscribers; 52 MB
-// at 4 MB each). 2 MB each (46 MB) cost the send about 6% more CPU a message (docs/benchmarks.md).
+// at 4 MB each). 2 MB each (46 MB) cost the send 6 to 9% more CPU a message (docs/benchmarks.md).
 func dsn(path string) string {
 	u := url.URL{Scheme: "file", Path: filepath.ToSlash(path)} // escapes '?', '#' and '%' in the path
 	return u.String() + "?_pragma=busy_timeout(" + strconv.Itoa(int(busyTimeout/time.Millisecond)) + ")&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_pragma=cache_size(-4000)&_txlock=immediate"
