@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/send.sh: benchmark `herald send` of one new post to N subscribers (default 100,000) over loopback
 # to an SMTP sink (bench/smtpsink) with 4 connections, through the durable ledger; reports messages per
-# second and peak memory (target: >= 1,000 msgs/s, < 100 MB at 100,000 subscribers).
+# second and peak memory (target: >= 1,000 msgs/s, < 100 MB at 100,000 subscribers), with the peak of its anonymous
+# memory and of its connections to the store.
 #
 #   bench/send.sh [-n SUBSCRIBERS]
 #
@@ -27,6 +28,16 @@ printf -- '---\ntitle: Old\n---\nold\n' > "$S/_posts/2020-01-01-old.md"
 "$WORK/herald" publish -C "$S" >/dev/null
 printf -- '---\ntitle: New post\n---\nSome *text*, and [a link](/x/).\n' > "$S/_posts/2021-01-01-new.md"
 "$WORK/herald" build -C "$S" --record >/dev/null
-/usr/bin/time -f '%e %M' -o "$WORK/t" "$WORK/herald" send -C "$S" | tail -1
+/usr/bin/time -f '%e %M' -o "$WORK/t" "$WORK/herald" send -C "$S" | tail -1 & SEND=$!
+# Every half second, the send's anonymous RSS (the Go heap and SQLite's page caches; the rest of its RSS is the
+# binary's pages) and how many connections it holds to the store (its descriptors of state.db).
+sleep 0.2; HP=$(pgrep -n -f "^$WORK/herald send" || true); anon=0; conns=0
+while [[ -n "$HP" && -d /proc/$HP ]]; do
+  a=$(awk '/^RssAnon:/ { print $2 }' "/proc/$HP/status" 2>/dev/null || true)
+  c=$(find "/proc/$HP/fd" -lname '*/state.db' 2>/dev/null | wc -l)
+  (( ${a:-0} > anon )) && anon=$a; (( c > conns )) && conns=$c
+  sleep 0.5
+done
+wait "$SEND"
 read -r wall rss < "$WORK/t"
-awk -v n="$N" -v w="$wall" -v r="$rss" 'BEGIN { printf "subscribers %d: %.1f s, %d msgs/s, peak RSS %.1f MB\n", n, w, n / w, r / 1024 }'
+awk -v n="$N" -v w="$wall" -v r="$rss" -v a="$anon" -v c="$conns" 'BEGIN { printf "subscribers %d: %.1f s, %d msgs/s, peak RSS %.1f MB (anonymous %.1f MB), store connections %d\n", n, w, n / w, r / 1024, a / 1024, c }'
