@@ -2,16 +2,12 @@ package posts
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"testing"
 	"time"
+
+	"github.com/heraldhq/herald/internal/benchcorpus"
 )
 
 // The posts benchmarks load (and render) a synthetic Jekyll site of 10,000 posts (HERALD_BENCH_POSTS to
@@ -75,45 +71,5 @@ func reportHeap(b *testing.B, s *Site) {
 	runtime.KeepAlive(s)
 }
 
-// benchCorpus is the Jekyll tree of bench/gen-corpus's site, generated once into HERALD_BENCH_DIR (default:
-// the temp folder's herald-bench), where bench/build.sh and bench/compare.sh keep theirs.
-func benchCorpus(b *testing.B) string {
-	b.Helper()
-	n := 10000
-	if v, err := strconv.Atoi(os.Getenv("HERALD_BENCH_POSTS")); err == nil && v > 0 {
-		n = v
-	}
-	gen, err := filepath.Abs("../bench/gen-corpus")
-	if err != nil {
-		b.Fatal(err)
-	}
-	h := sha256.New()
-	srcs, _ := filepath.Glob(filepath.Join(filepath.Dir(gen), "gencorpus", "*.go"))
-	for _, f := range append([]string{gen}, srcs...) {
-		src, err := os.ReadFile(f)
-		if err != nil {
-			b.Fatalf("the corpus generator: %v", err)
-		}
-		h.Write(src)
-	}
-	cache := os.Getenv("HERALD_BENCH_DIR")
-	if cache == "" {
-		cache = filepath.Join(os.TempDir(), "herald-bench")
-	}
-	dir := filepath.Join(cache, fmt.Sprintf("%d-%s", n, hex.EncodeToString(h.Sum(nil))[:12]))
-	if _, err := os.Stat(dir); err != nil {
-		tmp := dir + ".tmp"
-		os.RemoveAll(tmp)
-		if err := os.MkdirAll(cache, 0o755); err != nil {
-			b.Fatal(err)
-		}
-		cmd := exec.CommandContext(b.Context(), "bash", gen, "-n", strconv.Itoa(n), "-out", tmp)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			b.Fatalf("gen-corpus: %v\n%s", err, out)
-		}
-		if err := os.Rename(tmp, dir); err != nil {
-			b.Fatal(err)
-		}
-	}
-	return filepath.Join(dir, "jekyll")
-}
+// benchCorpus is bench/gen-corpus's site (internal/benchcorpus).
+func benchCorpus(b *testing.B) string { return benchcorpus.Jekyll(b, "../bench/gen-corpus") }

@@ -2,19 +2,17 @@ package main
 
 import (
 	"bytes"
-	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
+	"cmp"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/heraldhq/herald/internal/benchcorpus"
 )
 
 // The build benchmarks measure herald build and a no-op herald publish on a synthetic site of 10,000 posts
@@ -42,7 +40,7 @@ func BenchmarkNoopPublish(b *testing.B) { benchmarkAgainstCat(b, "publish", "--o
 // archive).
 func BenchmarkBuildInProcess(b *testing.B) {
 	site := benchCorpus(b)
-	limit := cmpOr(os.Getenv("HERALD_BENCH_LIMIT"), "20")
+	limit := cmp.Or(os.Getenv("HERALD_BENCH_LIMIT"), "20")
 	env := testEnv("XDG_CACHE_HOME", b.TempDir())
 	build := func() {
 		out := filepath.Join(b.TempDir(), "out")
@@ -73,13 +71,6 @@ func BenchmarkNoopPublishInProcess(b *testing.B) {
 	for b.Loop() {
 		publish()
 	}
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // benchmarkAgainstCat runs herald with args (OUT stands for a fresh output folder) and cat of every post,
@@ -174,45 +165,5 @@ func heraldBinary(b *testing.B) string {
 	return bin
 }
 
-// benchCorpus returns the Jekyll tree of a synthetic site of HERALD_BENCH_POSTS posts (default 10,000) made
-// by bench/gen-corpus, generated once into HERALD_BENCH_DIR (default: the system's temp folder), keyed by
-// the generator's hash and the size, as bench/build.sh keeps them.
-func benchCorpus(b *testing.B) string {
-	b.Helper()
-	n := 10000
-	if v, err := strconv.Atoi(os.Getenv("HERALD_BENCH_POSTS")); err == nil && v > 0 {
-		n = v
-	}
-	gen, err := filepath.Abs("../../bench/gen-corpus")
-	if err != nil {
-		b.Fatal(err)
-	}
-	h := sha256.New()
-	srcs, _ := filepath.Glob(filepath.Join(filepath.Dir(gen), "gencorpus", "*.go"))
-	for _, f := range append([]string{gen}, srcs...) {
-		src, err := os.ReadFile(f)
-		if err != nil {
-			b.Fatalf("the corpus generator: %v", err)
-		}
-		h.Write(src)
-	}
-	cache := cmpOr(os.Getenv("HERALD_BENCH_DIR"), filepath.Join(os.TempDir(), "herald-bench"))
-	dir := filepath.Join(cache, fmt.Sprintf("%d-%s", n, hex.EncodeToString(h.Sum(nil))[:12]))
-	if _, err := os.Stat(dir); err != nil {
-		tmp := dir + ".tmp"
-		os.RemoveAll(tmp)
-		if err := os.MkdirAll(cache, 0o755); err != nil {
-			b.Fatal(err)
-		}
-		ctx, cancel := context.WithTimeout(b.Context(), 5*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "bash", gen, "-n", strconv.Itoa(n), "-out", tmp)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			b.Fatalf("gen-corpus: %v\n%s", err, out)
-		}
-		if err := os.Rename(tmp, dir); err != nil {
-			b.Fatal(err)
-		}
-	}
-	return filepath.Join(dir, "jekyll")
-}
+// benchCorpus is bench/gen-corpus's site (internal/benchcorpus).
+func benchCorpus(b *testing.B) string { return benchcorpus.Jekyll(b, "../../bench/gen-corpus") }

@@ -254,7 +254,7 @@ func TestVerboseSend(t *testing.T) {
 // as the store plans them: none while no post waits, however long ago the last digest was; then one
 // for each subscriber whose period has passed, and none for one who confirmed in this period.
 func TestStatusDueNow(t *testing.T) {
-	dir := mailSite(t, "") // Ann immediate, Bob weekly
+	dir := mailSite(t, "")  // Ann immediate, Bob weekly
 	back := map[string]int{ // days since they confirmed: enough for a digest, or 0 for none yet
 		"carl@example.com": 2, "dora@example.com": 0, "eve@example.com": 8, "fay@example.com": 40, "gus@example.com": 0}
 	freq := map[string]string{"carl@example.com": "daily", "dora@example.com": "daily", "eve@example.com": "weekly",

@@ -4,9 +4,9 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"slices"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
