@@ -87,8 +87,8 @@ func TestKillDuringMigration11(t *testing.T) {
 		}
 		delay := whole/4 + time.Duration(rng.Int64N(int64(whole*3/4)))
 		time.Sleep(delay)
-		cmd.Process.Signal(syscall.SIGKILL) //nolint:errcheck // it may have ended
-		cmd.Wait()                          //nolint:errcheck // killed, or done
+		cmd.Process.Signal(syscall.SIGKILL)     //nolint:errcheck // it may have ended
+		cmd.Wait()                              //nolint:errcheck // killed, or done
 		old, err := open(t.Context(), path, 10) // opens without migrating
 		if err != nil {
 			t.Fatalf("after a kill at %v: %v", delay, err)

@@ -26,4 +26,3 @@ func foundDelivery(ds []Delivery, id int64, checkErr func(format string, args ..
 	}
 	return ds[0], nil
 }
-

@@ -6,9 +6,9 @@ import (
 	"compress/flate"
 	"fmt"
 	"hash/crc32"
-	"runtime"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
