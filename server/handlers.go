@@ -254,9 +254,10 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) {
 		s.subscribed(w, addr)
 		return
 	}
+	began := time.Now()
 	err = s.o.Store.QueueSignUp(ctx, store.QueuedSignUp{Email: addr, Name: name, Frequency: freq, Tags: tags, Lang: lang,
 		IP: ip.String(), At: now})
-	s.wrote(err)
+	s.wrote(began, err)
 	if err != nil {
 		s.log.Error("sign-up", "err", err) // the store's errors do not quote the address
 		s.unavailable(w)

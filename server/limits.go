@@ -90,9 +90,10 @@ func (s *Server) admit(ctx context.Context, ip netip.Addr, addr string, now time
 // take counts one request for value against the limit of its kind, and returns the count in its
 // window, or 0 when it had no room.
 func (s *Server) take(ctx context.Context, kind, value string, l Limit, now time.Time) (int, error) {
+	began := time.Now()
 	n, err := s.o.Store.TakeLimit(ctx, s.limitKey(kind, value), l.N, l.Window, now)
 	if err != nil {
-		s.wrote(err)
+		s.wrote(began, err)
 		return 0, fmt.Errorf("sign-up limit %s: %w", kind, err)
 	}
 	return n, nil
@@ -128,21 +129,29 @@ func registrableDomain(addrKey string) string {
 	return d
 }
 
-// health is what /healthz knows of the store's writes: how the server's last one went.
+// health is what /healthz knows of the store's writes: how the one that began last went. Writes run
+// concurrently (a request's, the sign-up queue's), and one that began earlier may report later: a success
+// that began before a failure must not hide it.
 type health struct {
-	mu  sync.Mutex
-	ok  time.Time // when a write last went through
-	err error     // the last write's error; nil when it went through
+	mu    sync.Mutex
+	began time.Time // when the write reported below began
+	ok    time.Time // when a write last went through
+	err   error     // that write's error; nil when it went through
 }
 
 // healthFresh is how long a write that went through vouches for the store: /healthz checks with a write
 // of its own only when there has been none for that long, so that a monitor polling it costs little.
 const healthFresh = 10 * time.Second
 
-// wrote records how a write to the store went.
-func (s *Server) wrote(err error) {
+// wrote records how a write to the store that began at began went, unless a write that began later has
+// reported already.
+func (s *Server) wrote(began time.Time, err error) {
 	s.health.mu.Lock()
 	defer s.health.mu.Unlock()
+	if began.Before(s.health.began) {
+		return
+	}
+	s.health.began = began
 	s.health.err = err
 	if err == nil {
 		s.health.ok = time.Now()
@@ -158,7 +167,8 @@ func (s *Server) writable(ctx context.Context) error {
 	if fresh {
 		return nil
 	}
+	began := time.Now()
 	err := s.o.Store.CheckWrite(ctx, s.o.Now())
-	s.wrote(err)
+	s.wrote(began, err)
 	return err
 }

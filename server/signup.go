@@ -86,8 +86,9 @@ func (s *Server) drain() bool {
 			if err != nil {
 				s.log.Error("sign-up", "err", redact(err.Error(), q.Email))
 			}
+			began := time.Now()
 			err = s.o.Store.DequeueSignUp(s.work, q.ID)
-			s.wrote(err)
+			s.wrote(began, err)
 			if err != nil {
 				s.log.Error("take a handled sign-up out of the queue", "err", err)
 				return false
