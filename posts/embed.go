@@ -138,9 +138,9 @@ var scriptLoaders = map[string]bool{
 // returns their content as one text token; object holds <param> and fallback elements; embed is void.
 var embedElements = map[string]bool{"iframe": true, "object": true, "embed": true, "script": true}
 
-// replaceEmbed reads the element z has just opened (start, its start tag) up to its end tag and returns
+// replaceEmbed reads the element ts has just opened (start, its start tag) up to its end tag and returns
 // what stands for it: the link, or "" for a script that shows nothing. base resolves a relative src.
-func replaceEmbed(z *xhtml.Tokenizer, start xhtml.Token, base *url.URL) string {
+func replaceEmbed(ts *tokenStream, start xhtml.Token, base *url.URL) string {
 	attr := func(t xhtml.Token, key string) string {
 		for _, a := range t.Attr {
 			if a.Key == key {
@@ -159,11 +159,11 @@ func replaceEmbed(z *xhtml.Tokenizer, start xhtml.Token, base *url.URL) string {
 		// inner <embed> (the old YouTube and Vimeo embed code).
 		depth := 1
 		for depth > 0 {
-			tt := z.Next()
+			tt := ts.next()
 			if tt == xhtml.ErrorToken {
 				break
 			}
-			t := z.Token()
+			t := ts.z.Token()
 			switch {
 			case t.Data != start.Data && start.Data != "object":
 			case tt == xhtml.StartTagToken && t.Data == "object":

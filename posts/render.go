@@ -152,7 +152,7 @@ func (s *Site) renderPost(ctx context.Context, p *Post) ([]Warning, error) {
 		return buf.String()
 	}
 	base, _ := url.Parse(p.URL)
-	full := cleanText(sanitize(absolutize(toHTML(body), base), base))
+	full := cleanText(finishHTML(toHTML(body), base))
 
 	// The summary: front matter description or excerpt, else what stands before the excerpt separator
 	// or <!--more-->, else the first paragraph.
@@ -162,7 +162,7 @@ func (s *Site) renderPost(ctx context.Context, p *Post) ([]Warning, error) {
 		summaryHTML = "<p>" + html.EscapeString(p.excerpt) + "</p>"
 	default:
 		if before, ok := cutExcerpt(body, p.sep); ok {
-			summaryHTML = cleanText(sanitize(absolutize(toHTML(withLinkDefinitions(before, body)), base), base))
+			summaryHTML = cleanText(finishHTML(toHTML(withLinkDefinitions(before, body)), base))
 		} else {
 			summaryHTML = firstParagraph(full)
 		}
@@ -230,11 +230,12 @@ func absolutize(h string, base *url.URL) string {
 	if !strings.Contains(h, "=") && !hasEmbed(h) {
 		return h
 	}
-	z := xhtml.NewTokenizer(strings.NewReader(h))
+	ts := &tokenStream{z: xhtml.NewTokenizer(strings.NewReader(h))}
+	z := ts.z
 	var b strings.Builder
 	b.Grow(len(h) + len(h)/8)
 	for {
-		tt := z.Next()
+		tt := ts.next()
 		if tt == xhtml.ErrorToken {
 			return b.String()
 		}
@@ -248,7 +249,7 @@ func absolutize(h string, base *url.URL) string {
 		}
 		t, changed := startTag(z, tt, base)
 		if embedElements[t.Data] {
-			b.WriteString(replaceEmbed(z, t, base))
+			b.WriteString(replaceEmbed(ts, t, base))
 			continue
 		}
 		if !changed {
@@ -260,8 +261,7 @@ func absolutize(h string, base *url.URL) string {
 }
 
 // startTag is z.Token() for the start tag z is at, with every URL attribute resolved against base, and
-// whether that changed one. It makes no string of an attribute that holds an absolute URL or none, which is
-// most of them: a tag that changes nothing costs no allocation.
+// whether that changed one (an embed's attributes stay as written, for replaceEmbed).
 func startTag(z *xhtml.Tokenizer, tt xhtml.TokenType, base *url.URL) (xhtml.Token, bool) {
 	t := xhtml.Token{Type: tt}
 	name, more := z.TagName()
@@ -300,9 +300,6 @@ func startTag(z *xhtml.Tokenizer, tt xhtml.TokenType, base *url.URL) (xhtml.Toke
 		attrs = append(attrs, a)
 	}
 	embed := embedElements[t.Data]
-	if !changed && !embed {
-		return t, false
-	}
 	t.Attr = make([]xhtml.Attribute, len(attrs))
 	for i, a := range attrs {
 		val := string(a.v)

@@ -1,0 +1,372 @@
+package posts
+
+import (
+	"net/url"
+	"strings"
+
+	"github.com/heraldhq/herald/internal/htmlsafe"
+	xhtml "golang.org/x/net/html"
+)
+
+// finishHTML is sanitize(absolutize(h, base), base), the rendered HTML of the post at base made ready for
+// a feed, in one pass that reads most of h without golang.org/x/net/html's tokenizer: rendering and
+// tokenizing ten thousand posts twice cost a third of a full-archive build.
+//
+// The tokenizer stays the model of what a tag is. The pass reads itself only what it can read as the
+// tokenizer does, with no doubt: text up to "<", a start tag of a name and quoted or empty attributes, an
+// end tag of a name. Anything else (a comment, an embed, an element whose content is raw text such as
+// <script> or <title>, a value holding a character reference that must be decoded) is read by a tokenizer
+// started where it starts, which takes it to its end, and the pass goes on after it. At a tag's end the
+// tokenizer is between tokens in its data state, so a tokenizer started there reads the rest as the one
+// that reads the whole of h does. A document the pass cannot finish that way (a tag cut short by the end,
+// a NUL) takes the two passes.
+func finishHTML(h string, base *url.URL) string {
+	f := finisher{h: h, base: base, abs: strings.Contains(h, "=") || hasEmbed(h)}
+	if !f.abs && !needsSanitize(h) {
+		return h
+	}
+	if strings.IndexByte(h, 0) < 0 && f.run() {
+		if f.b.Len() == 0 && f.done == 0 {
+			return h
+		}
+		f.b.WriteString(h[f.done:])
+		return f.b.String()
+	}
+	return sanitize(absolutize(h, base), base)
+}
+
+// finisher is one finishHTML pass: h[:done] is in b, changed where it had to be.
+type finisher struct {
+	h    string
+	base *url.URL
+	abs  bool // whether absolutize reads h (it leaves alone HTML without "=" or an embed)
+	b    strings.Builder
+	done int
+}
+
+// replace puts s in the place of h[i:j].
+func (f *finisher) replace(i, j int, s string) {
+	if f.b.Len() == 0 && f.done == 0 {
+		f.b.Grow(len(f.h) + len(f.h)/8)
+	}
+	f.b.WriteString(f.h[f.done:i])
+	f.b.WriteString(s)
+	f.done = j
+}
+
+// run finishes h; false when it needs the two passes.
+func (f *finisher) run() bool {
+	h := f.h
+	for i := 0; i < len(h); {
+		k := strings.IndexByte(h[i:], '<')
+		if k < 0 {
+			return true
+		}
+		lt := i + k
+		if lt+1 == len(h) {
+			return false // a "<" that ends the document: the tokenizer's
+		}
+		var end int
+		switch c := h[lt+1]; {
+		case isLetter(c):
+			end = f.startTag(lt)
+		case c == '/' && lt+2 < len(h) && isLetter(h[lt+2]):
+			end = f.endTag(lt)
+		case c == '/' || c == '!' || c == '?':
+			end = -1
+		default:
+			i = lt + 1 // text
+			continue
+		}
+		if end < 0 {
+			if end = f.viaTokenizer(lt); end < 0 {
+				return false
+			}
+		}
+		i = end
+	}
+	return true
+}
+
+// rawTextElements are the elements whose start tag makes the tokenizer read what follows as text, up to
+// their end tag (its readStartTag).
+var rawTextElements = map[string]bool{"iframe": true, "noembed": true, "noframes": true, "noscript": true,
+	"plaintext": true, "script": true, "style": true, "textarea": true, "title": true, "xmp": true}
+
+// simpleAttr is an attribute of a start tag the pass reads itself: key as written, its value between the
+// quotes (or empty) as written.
+type simpleAttr struct{ key, raw string }
+
+// startTag finishes the start tag at h[lt:] and returns where it ends, or -1 when the tokenizer must read it.
+func (f *finisher) startTag(lt int) int {
+	h := f.h
+	j := lt + 1
+	for j < len(h) && isNameByte(h[j]) {
+		j++
+	}
+	name := h[lt+1 : j]
+	var buf [8]simpleAttr
+	attrs := buf[:0]
+	selfClosing := false
+	for {
+		if j == len(h) {
+			return -1
+		}
+		c := h[j]
+		if c == '>' {
+			j++
+			break
+		}
+		if c == '/' {
+			if j+1 < len(h) && h[j+1] == '>' {
+				selfClosing, j = true, j+2
+				break
+			}
+			return -1
+		}
+		if !isSpace(c) {
+			return -1 // a name of other bytes, or an attribute not set off by a space
+		}
+		for j < len(h) && isSpace(h[j]) {
+			j++
+		}
+		if j == len(h) || h[j] == '>' || h[j] == '/' {
+			continue
+		}
+		k := j
+		for k < len(h) && isNameByte(h[k]) {
+			k++
+		}
+		if k == j || !isLetter(h[j]) {
+			return -1
+		}
+		a := simpleAttr{key: h[j:k]}
+		if k < len(h) && h[k] == '=' {
+			if k+1 == len(h) || h[k+1] != '"' && h[k+1] != '\'' {
+				return -1 // unquoted
+			}
+			e := strings.IndexByte(h[k+2:], h[k+1])
+			if e < 0 {
+				return -1
+			}
+			a.raw = h[k+2 : k+2+e]
+			k += 3 + e
+		} else if rest := strings.TrimLeft(h[k:], " \t\n\r\f"); rest != "" && rest[0] == '=' {
+			return -1 // "key = value"
+		}
+		for _, b := range attrs {
+			if strings.EqualFold(b.key, a.key) {
+				return -1 // the tokenizer keeps the first of the two
+			}
+		}
+		attrs = append(attrs, a)
+		j = k
+	}
+	lname := lower(name)
+	if rawTextElements[lname] || embedElements[lname] {
+		return -1
+	}
+	out, changed, ok := f.finishTag(lname, attrs, selfClosing)
+	if !ok {
+		return -1
+	}
+	if changed {
+		f.replace(lt, j, out)
+	}
+	return j
+}
+
+// finishTag applies absolutize's and sanitize's rules to a start tag: what it becomes, whether that is not
+// the tag as written, and false when a value must be decoded to tell.
+func (f *finisher) finishTag(name string, attrs []simpleAttr, selfClosing bool) (string, bool, bool) {
+	if !htmlsafe.KnownElement(name) {
+		return "", true, true // dropped, its content kept
+	}
+	// The tokenizer's values: what is written, unless a character reference or a CR needs decoding.
+	plain := func(v string) bool { return strings.IndexByte(v, '&') < 0 && strings.IndexByte(v, '\r') < 0 }
+	changed := false
+	vals := make([]string, 0, 8)
+	for _, a := range attrs {
+		key, v := lower(a.key), a.raw
+		switch {
+		case urlAttrs[key]:
+			if hasScheme(v) && literalEnd(v) {
+				break // left alone however it decodes: the scheme comes before any "&", the end after
+			}
+			if !plain(v) {
+				return "", false, false
+			}
+			if ref := strings.TrimSpace(v); len(ref) != len(v) || len(ref) > 0 && !hasScheme(ref) {
+				if r := absURL(f.base, v); r != v {
+					v, changed = r, true
+				}
+			}
+			if key == "href" && strings.TrimSpace(v) == "" && f.base != nil {
+				v, changed = f.base.String(), true // sanitize's empty href
+			}
+		case key == "srcset":
+			if !plain(v) {
+				return "", false, false
+			}
+			if r := absSrcset(f.base, v); r != v {
+				v, changed = r, true
+			}
+		case key == "style":
+			if !plain(v) {
+				return "", false, false
+			}
+			changed = changed || safeStyle(v) != v
+		}
+		vals = append(vals, v)
+	}
+	if !changed {
+		return "", false, true
+	}
+	t := xhtml.Token{Type: xhtml.StartTagToken, Data: name, Attr: make([]xhtml.Attribute, 0, len(attrs))}
+	if selfClosing {
+		t.Type = xhtml.SelfClosingTagToken
+	}
+	for i, a := range attrs {
+		if !plain(vals[i]) {
+			return "", false, false
+		}
+		t.Attr = append(t.Attr, xhtml.Attribute{Key: lower(a.key), Val: vals[i]})
+	}
+	cleanAttrs(&t, f.base) // the style rules; the empty href is done
+	return t.String(), true, true
+}
+
+// endTag finishes the end tag at h[lt:] ("</name>", spaces before the ">" allowed) and returns where it ends,
+// or -1 when the tokenizer must read it.
+func (f *finisher) endTag(lt int) int {
+	h := f.h
+	j := lt + 2
+	for j < len(h) && isNameByte(h[j]) {
+		j++
+	}
+	name := h[lt+2 : j]
+	for j < len(h) && isSpace(h[j]) {
+		j++
+	}
+	if j == len(h) || h[j] != '>' {
+		return -1
+	}
+	j++
+	if f.abs && strayEmbedEnd(h[lt:j]) && f.afterLT(lt) {
+		return -1
+	}
+	if f.abs && strayEmbedEnd(h[lt:j]) || !htmlsafe.KnownElement(lower(name)) {
+		f.replace(lt, j, "")
+	}
+	return j
+}
+
+// viaTokenizer finishes what starts at h[lt:] with the tokenizer, token by token as absolutize and sanitize
+// read it, up to where the tokenizer is back in its data state; it returns where that is, or -1 when the
+// document ends first.
+func (f *finisher) viaTokenizer(lt int) int {
+	ts := &tokenStream{z: xhtml.NewTokenizer(strings.NewReader(f.h[lt:]))}
+	for {
+		at := lt + ts.n
+		tt := ts.next()
+		if tt == xhtml.ErrorToken {
+			return -1
+		}
+		raw := f.h[at : lt+ts.n]
+		rawText := false
+		switch tt {
+		case xhtml.StartTagToken, xhtml.SelfClosingTagToken:
+			t, changed := startTag(ts.z, tt, f.base)
+			rawText = rawTextElements[t.Data]
+			switch {
+			case embedElements[t.Data]:
+				if tt == xhtml.SelfClosingTagToken && rawText {
+					return -1 // what follows is text to this tokenizer, not to sanitize's after the replacement
+				}
+				out := replaceEmbed(ts, t, f.base)
+				if ts.z.Err() != nil || out == "" && f.afterLT(at) {
+					return -1
+				}
+				f.replace(at, lt+ts.n, out)
+				rawText = false // replaceEmbed read to the end tag
+			case !htmlsafe.KnownElement(t.Data):
+				f.replace(at, lt+ts.n, "")
+			default:
+				if cleanAttrs(&t, f.base) || changed {
+					f.replace(at, lt+ts.n, t.String())
+				}
+			}
+		case xhtml.EndTagToken:
+			name, _ := ts.z.TagName()
+			if f.abs && strayEmbedEnd(raw) && f.afterLT(at) {
+				return -1
+			}
+			if f.abs && strayEmbedEnd(raw) || !htmlsafe.KnownElement(string(name)) {
+				f.replace(at, lt+ts.n, "")
+			}
+		}
+		if !rawText {
+			return lt + ts.n
+		}
+	}
+}
+
+// afterLT tells whether the output so far, up to h[i], ends in a "<" of text. absolutize's output is
+// sanitize's input: with what absolutize removes at i gone, that "<" would open a tag to sanitize.
+func (f *finisher) afterLT(i int) bool {
+	if i > f.done {
+		return f.h[i-1] == '<'
+	}
+	out := f.b.String()
+	return out != "" && out[len(out)-1] == '<'
+}
+
+// tokenStream is a tokenizer that counts the bytes of the tokens it has read (their raw bytes partition
+// its input).
+type tokenStream struct {
+	z *xhtml.Tokenizer
+	n int
+}
+
+func (ts *tokenStream) next() xhtml.TokenType {
+	tt := ts.z.Next()
+	ts.n += len(ts.z.Raw())
+	return tt
+}
+
+// strayEmbedEnd tells whether raw is an end tag absolutize drops: </embed>, whose element is void.
+func strayEmbedEnd(raw string) bool {
+	return len(raw) > 3 && strings.EqualFold(strings.TrimSpace(raw[2:len(raw)-1]), "embed")
+}
+
+// isNameByte are the bytes of the tag and attribute names the pass reads itself.
+func isNameByte(c byte) bool {
+	return isLetter(c) || '0' <= c && c <= '9' || c == '-' || c == '_' || c == ':' || c == '.'
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' }
+
+// literalEnd tells whether the value written v ends, once decoded, in its own last byte, which
+// strings.TrimSpace leaves: not a space or a byte of a multi-byte character (U+00A0 and others), and not
+// in a character reference ("&#32;", "&nbsp" at the end), whose name or number ends at a ";" if not before.
+func literalEnd(v string) bool {
+	if c := v[len(v)-1]; c <= ' ' || c >= 0x80 {
+		return false
+	}
+	a := strings.LastIndexByte(v, '&')
+	if a < 0 {
+		return true
+	}
+	semi := strings.IndexByte(v[a:], ';')
+	return semi >= 0 && a+semi < len(v)-1
+}
+
+// lower is strings.ToLower for ASCII names, without a copy when there is nothing to lower.
+func lower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			return strings.ToLower(s)
+		}
+	}
+	return s
+}
