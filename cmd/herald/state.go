@@ -97,40 +97,55 @@ func unrecordedPath(siteDir string, cfg config) string {
 
 // readUnrecorded reads the ids of unrecordedPath; none when there is no such file.
 func readUnrecorded(siteDir string, cfg config) (map[string]bool, error) {
+	lines, err := readUnrecordedLines(siteDir, cfg)
+	ids := make(map[string]bool, len(lines))
+	for _, id := range lines {
+		ids[id] = true
+	}
+	return ids, err
+}
+
+// readUnrecordedLines reads the ids of unrecordedPath, sorted; none when there is no such file.
+func readUnrecordedLines(siteDir string, cfg config) ([]string, error) {
 	b, err := os.ReadFile(unrecordedPath(siteDir, cfg))
 	if errors.Is(err, fs.ErrNotExist) {
-		return map[string]bool{}, nil
+		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	ids := map[string]bool{}
-	for _, id := range strings.Split(string(b), "\n") {
-		if id != "" {
-			ids[id] = true
-		}
-	}
-	return ids, nil
+	ids := strings.FieldsFunc(string(b), func(r rune) bool { return r == '\n' })
+	slices.Sort(ids) // as addUnrecorded writes them, unless someone edited the file
+	return slices.Compact(ids), nil
 }
 
 // addUnrecorded adds ids to unrecordedPath, before a run writes them into the feeds unrecorded; with
 // clear, it empties it instead, once a run has recorded everything its feeds hold. Nothing is written
-// where there is no local folder yet (no run has been recorded there).
+// where there is no local folder yet (no run has been recorded there), nor when the file would not change:
+// a build of an unchanged site writes the same ids each time, and the write costs an fsync.
 func addUnrecorded(siteDir string, cfg config, ids []string, clear bool) error {
 	if !isDir(localDir(siteDir, cfg)) {
 		return nil
 	}
-	all := map[string]bool{}
+	old, err := readUnrecordedLines(siteDir, cfg)
+	if err != nil && !clear {
+		return err
+	}
+	var all []string
 	if !clear {
-		var err error
-		if all, err = readUnrecorded(siteDir, cfg); err != nil {
-			return err
+		all = old[:len(old):len(old)] // so that append copies: old stays as read
+		for _, id := range ids {
+			if _, found := slices.BinarySearch(old, id); !found {
+				all = append(all, id)
+			}
 		}
+		slices.Sort(all)
+		all = slices.Compact(all)
 	}
-	for _, id := range ids {
-		all[id] = true
+	if err == nil && slices.Equal(all, old) {
+		return nil
 	}
-	return replaceFile(unrecordedPath(siteDir, cfg), []byte(strings.Join(slices.Sorted(maps.Keys(all)), "\n")), 0o600)
+	return replaceFile(unrecordedPath(siteDir, cfg), []byte(strings.Join(all, "\n")), 0o600)
 }
 
 // outboxPath is the Maildir folder mail goes to without smtp: outbox in herald.yaml (relative to the
@@ -437,7 +452,7 @@ func publishReported(ctx context.Context, getenv func(string) string, siteDir st
 	if err != nil {
 		return err
 	}
-	if !df.force && !df.rebaseline {
+	if !df.force && !df.rebaseline && !d.Baseline && len(d.New) > 0 { // CheckBehind judges new posts only
 		unrecorded, err := readUnrecorded(b.site.Dir, b.cfg)
 		if err != nil {
 			return err
