@@ -13,7 +13,7 @@ import (
 // Recorder is what recording a run needs of the store.
 type Recorder interface {
 	Runs(ctx context.Context, n int) ([]store.Run, error)
-	Items(ctx context.Context) ([]store.Item, error)
+	Aliases(ctx context.Context) ([]store.Alias, error)
 	Record(ctx context.Context, run *store.Run, seen []store.Item) error
 }
 
@@ -78,13 +78,13 @@ func recorded(ctx context.Context, st Recorder) (known []history.Known, first bo
 	if err != nil {
 		return nil, false, err
 	}
-	items, err := st.Items(ctx)
+	aliases, err := st.Aliases(ctx)
 	if err != nil {
 		return nil, false, err
 	}
-	known = make([]history.Known, len(items))
-	for i, it := range items {
-		known[i] = history.Known{Entry: history.Entry{ID: it.ID, URL: it.URL, Title: it.Title, Date: it.Date, Hash: it.Hash}, Removed: it.Removed}
+	known = make([]history.Known, len(aliases))
+	for i, a := range aliases {
+		known[i] = history.Known{Entry: history.Entry{ID: a.ID, URL: a.URL, Title: a.Title, Date: a.Date, Hash: a.Hash}, Removed: a.Removed}
 	}
 	return known, len(runs) == 0, nil
 }

@@ -88,12 +88,26 @@ func (c *cstore) record(r *Run, seen ...Item) *Run {
 	return r
 }
 
-// items returns the store's items by id.
+// items returns the store's items by id, and checks that Aliases gives what Items does of them.
 func (c *cstore) items() map[string]Item {
 	c.t.Helper()
 	its, err := c.Items(c.t.Context())
 	if err != nil {
 		c.t.Fatal(err)
+	}
+	aliases, err := c.Aliases(c.t.Context())
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	want := make([]Alias, len(its))
+	for i, it := range its {
+		want[i] = Alias{ID: it.ID, URL: it.URL, Title: it.Title, Date: it.Date, Hash: it.Hash, Removed: it.Removed}
+	}
+	same := func(a, b Alias) bool {
+		return a.ID == b.ID && a.URL == b.URL && a.Title == b.Title && a.Date.Equal(b.Date) && a.Hash == b.Hash && a.Removed == b.Removed
+	}
+	if !slices.EqualFunc(aliases, want, same) {
+		c.t.Errorf("Aliases: got %+v, want what Items gives of them, in its order: %+v", aliases, want)
 	}
 	m := map[string]Item{}
 	for _, it := range its {

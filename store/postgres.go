@@ -376,6 +376,25 @@ func (s *pgStore) Items(ctx context.Context) ([]Item, error) {
 	return items, nil
 }
 
+func (s *pgStore) Aliases(ctx context.Context) ([]Alias, error) {
+	rows, err := s.pool.Query(ctx, `SELECT public_id, url, title, date, hash, removed FROM aliases ORDER BY public_id`) // COLLATE "C": byte order
+	if err != nil {
+		return nil, s.dbErr("aliases", err)
+	}
+	out := []Alias{}
+	var date *time.Time
+	var a Alias
+	_, err = pgx.ForEachRow(rows, []any{&a.ID, &a.URL, &a.Title, &date, &a.Hash, &a.Removed}, func() error {
+		a.Date = when(date)
+		out = append(out, a)
+		return nil
+	})
+	if err != nil {
+		return nil, s.dbErr("aliases", err)
+	}
+	return out, nil
+}
+
 func (s *pgStore) Runs(ctx context.Context, n int) ([]Run, error) {
 	if n <= 0 {
 		n = 1<<31 - 1

@@ -440,6 +440,30 @@ func (s *sqliteStore) Items(ctx context.Context) ([]Item, error) {
 	return items, nil
 }
 
+func (s *sqliteStore) Aliases(ctx context.Context) ([]Alias, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT public_id, url, title, date, hash, removed FROM aliases ORDER BY public_id")
+	if err != nil {
+		return nil, s.fileErr("aliases", err)
+	}
+	defer rows.Close()
+	var out []Alias
+	for rows.Next() {
+		var a Alias
+		var date sql.NullString
+		if err := rows.Scan(&a.ID, &a.URL, &a.Title, &date, &a.Hash, &a.Removed); err != nil {
+			return nil, s.fileErr("aliases", err)
+		}
+		if a.Date, err = parseTime(date); err != nil {
+			return nil, s.fileErr("item "+a.ID, err)
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.fileErr("aliases", err)
+	}
+	return out, nil
+}
+
 func (s *sqliteStore) Runs(ctx context.Context, n int) ([]Run, error) {
 	if n <= 0 {
 		n = 1<<31 - 1

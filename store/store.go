@@ -22,6 +22,9 @@ type Store interface {
 	// Items returns every id ever recorded (every alias of every post), removed ones included, ordered by
 	// ID (byte order).
 	Items(ctx context.Context) ([]Item, error)
+	// Aliases returns every id ever recorded as Items does, but only what a run's diff compares of it, in
+	// one plain read of the aliases: a run over an unchanged site reads no more than it needs.
+	Aliases(ctx context.Context) ([]Alias, error)
 	// Runs returns the newest n runs, newest first; n <= 0 returns them all.
 	Runs(ctx context.Context, n int) ([]Run, error)
 	// Counts returns how many runs, items (ids, and of them removed), subscribers and deliveries there are.
@@ -270,6 +273,14 @@ type Item struct {
 	Delay   time.Duration // its mail waits this long from when it is first recorded (Record only)
 	// WaitUntil is when its mail may go (Items only): zero once Plan has released it, or when it never waited.
 	WaitUntil time.Time
+}
+
+// Alias is an id the store knows, as a run's diff compares it (see Aliases): Item's fields of the same names.
+type Alias struct {
+	ID, URL, Title string
+	Date           time.Time
+	Hash           string
+	Removed        bool
 }
 
 // Run is one recorded run.
