@@ -42,16 +42,23 @@ type finisher struct {
 	abs  bool // whether absolutize reads h (it leaves alone HTML without "=" or an embed)
 	b    strings.Builder
 	done int
+	// The page's URL resolved with "#", "/" and "" before a last path segment (see absURL), once needed.
+	fragBase, rootBase, dirBase string
 }
 
 // replace puts s in the place of h[i:j].
 func (f *finisher) replace(i, j int, s string) {
+	f.cut(i, j).WriteString(s)
+}
+
+// cut drops h[i:j] from the output and returns the builder to write what takes its place.
+func (f *finisher) cut(i, j int) *strings.Builder {
 	if f.b.Len() == 0 && f.done == 0 {
 		f.b.Grow(len(f.h) + len(f.h)/8)
 	}
 	f.b.WriteString(f.h[f.done:i])
-	f.b.WriteString(s)
 	f.done = j
+	return &f.b
 }
 
 // run finishes h; false when it needs the two passes.
@@ -166,26 +173,24 @@ func (f *finisher) startTag(lt int) int {
 	if rawTextElements[lname] || embedElements[lname] {
 		return -1
 	}
-	out, changed, ok := f.finishTag(lname, attrs, selfClosing)
-	if !ok {
+	if !f.finishTag(lt, j, lname, attrs, selfClosing) {
 		return -1
-	}
-	if changed {
-		f.replace(lt, j, out)
 	}
 	return j
 }
 
-// finishTag applies absolutize's and sanitize's rules to a start tag: what it becomes, whether that is not
-// the tag as written, and false when a value must be decoded to tell.
-func (f *finisher) finishTag(name string, attrs []simpleAttr, selfClosing bool) (string, bool, bool) {
+// finishTag applies absolutize's and sanitize's rules to the start tag h[lt:j] and writes what it becomes
+// where it changes; false when a value must be decoded to tell.
+func (f *finisher) finishTag(lt, j int, name string, attrs []simpleAttr, selfClosing bool) bool {
 	if !htmlsafe.KnownElement(name) {
-		return "", true, true // dropped, its content kept
+		f.replace(lt, j, "") // dropped, its content kept
+		return true
 	}
 	// The tokenizer's values: what is written, unless a character reference or a CR needs decoding.
 	plain := func(v string) bool { return strings.IndexByte(v, '&') < 0 && strings.IndexByte(v, '\r') < 0 }
 	changed := false
-	vals := make([]string, 0, 8)
+	var buf [8]string
+	vals := buf[:0]
 	for _, a := range attrs {
 		key, v := lower(a.key), a.raw
 		switch {
@@ -194,10 +199,10 @@ func (f *finisher) finishTag(name string, attrs []simpleAttr, selfClosing bool) 
 				break // left alone however it decodes: the scheme comes before any "&", the end after
 			}
 			if !plain(v) {
-				return "", false, false
+				return false
 			}
 			if ref := strings.TrimSpace(v); len(ref) != len(v) || len(ref) > 0 && !hasScheme(ref) {
-				if r := absURL(f.base, v); r != v {
+				if r := f.absURL(v); r != v {
 					v, changed = r, true
 				}
 			}
@@ -206,34 +211,52 @@ func (f *finisher) finishTag(name string, attrs []simpleAttr, selfClosing bool) 
 			}
 		case key == "srcset":
 			if !plain(v) {
-				return "", false, false
+				return false
 			}
 			if r := absSrcset(f.base, v); r != v {
 				v, changed = r, true
 			}
 		case key == "style":
 			if !plain(v) {
-				return "", false, false
+				return false
 			}
-			changed = changed || safeStyle(v) != v
+			if s := safeStyle(v); s != v {
+				v, changed = s, true // sanitize's rule; an empty style goes below
+			}
 		}
 		vals = append(vals, v)
 	}
 	if !changed {
-		return "", false, true
+		return true
 	}
-	t := xhtml.Token{Type: xhtml.StartTagToken, Data: name, Attr: make([]xhtml.Attribute, 0, len(attrs))}
-	if selfClosing {
-		t.Type = xhtml.SelfClosingTagToken
-	}
-	for i, a := range attrs {
-		if !plain(vals[i]) {
-			return "", false, false
+	for _, v := range vals {
+		if !plain(v) {
+			return false
 		}
-		t.Attr = append(t.Attr, xhtml.Attribute{Key: lower(a.key), Val: vals[i]})
 	}
-	cleanAttrs(&t, f.base) // the style rules; the empty href is done
-	return t.String(), true, true
+	// Written as the tokenizer's Token.String writes a tag: lower-case names, values in double quotes.
+	b := f.cut(lt, j)
+	b.WriteByte('<')
+	b.WriteString(name)
+	for i, a := range attrs {
+		if vals[i] == "" && strings.EqualFold(a.key, "style") && a.raw != "" {
+			continue // no declaration left
+		}
+		b.WriteByte(' ')
+		b.WriteString(lower(a.key))
+		b.WriteString(`="`)
+		if strings.ContainsAny(vals[i], "&'<>\"\r") {
+			b.WriteString(xhtml.EscapeString(vals[i]))
+		} else {
+			b.WriteString(vals[i])
+		}
+		b.WriteByte('"')
+	}
+	if selfClosing {
+		b.WriteByte('/')
+	}
+	b.WriteByte('>')
+	return true
 }
 
 // endTag finishes the end tag at h[lt:] ("</name>", spaces before the ">" allowed) and returns where it ends,
@@ -369,4 +392,54 @@ func lower(s string) string {
 		}
 	}
 	return s
+}
+
+// absURL is absURL(f.base, v), without parsing v when it is a plain reference (see plainRef): a page's
+// footnotes and images. What
+// url.ResolveReference makes of such a reference is the resolved URL of a probe ending in "x", with v in
+// place of that "x"; the probes are resolved once a page.
+func (f *finisher) absURL(v string) string {
+	var probe *string
+	var ref string
+	switch {
+	case len(v) > 1 && v[0] == '#' && plainRef(v[1:], false):
+		probe, ref = &f.fragBase, "#x"
+	case len(v) > 1 && v[0] == '/' && v[1] != '/' && plainRef(v, true):
+		probe, ref = &f.rootBase, "/x"
+	case v != "" && v[0] != '/' && plainRef(v, true):
+		probe, ref = &f.dirBase, "x"
+	default:
+		return absURL(f.base, v)
+	}
+	if *probe == "" {
+		r := absURL(f.base, ref)
+		if !strings.HasSuffix(r, "x") {
+			return absURL(f.base, v)
+		}
+		*probe = r[:len(r)-1]
+	}
+	if ref != "x" {
+		v = v[1:] // the "/" or "#" the probe ends in
+	}
+	return *probe + v
+}
+
+// plainRef tells whether s holds only letters, digits and "-._~", and "/" in a path or ":" in a fragment
+// (which no URL escapes), with no path segment "." or "..", which resolving would remove.
+func plainRef(s string, path bool) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(isLetter(c) || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '~' || c == '.' || path && c == '/' || !path && c == ':') {
+			return false
+		}
+	}
+	if !path {
+		return true
+	}
+	for seg := range strings.SplitSeq(s, "/") {
+		if seg == "." || seg == ".." {
+			return false
+		}
+	}
+	return true
 }

@@ -3,6 +3,7 @@ package posts
 import (
 	"bytes"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -135,4 +136,30 @@ func BenchmarkFinishHTML(b *testing.B) {
 			}
 		})
 	}
+}
+
+// FuzzFinisherAbsURL: a plain reference resolves as url.ResolveReference resolves it, against pages of
+// several shapes.
+func FuzzFinisherAbsURL(f *testing.F) {
+	for _, ref := range []string{"#fn:1", "#", "/assets/img-1.png", "pic.png", "a/b/", "a//b", "./a", "a/../b", "..",
+		"~user", "/", "//host/x", "#a#b", "x.y.z", "a/.b", "/a:b", "a:b", " /x", "#fn%3A1"} {
+		f.Add(ref)
+	}
+	pages := []string{"https://blog.example.com/2020/05/10/post.html", "https://blog.example.com/", "https://u@blog.example.com:8080/a/b/?q=1#frag",
+		"https://blog.example.com/a/../b/post", "https://blog.example.com/caf%C3%A9/post.html", "https://blog.example.com"}
+	f.Fuzz(func(t *testing.T, ref string) {
+		for _, page := range pages {
+			base, err := url.Parse(page)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fin := finisher{base: base}
+			if got, want := fin.absURL(ref), absURL(base, ref); got != want {
+				t.Fatalf("absURL(%q, %q) = %q, want %q", page, ref, got, want)
+			}
+			if got, want := fin.absURL(ref), absURL(base, ref); got != want { // the probes, now resolved
+				t.Fatalf("absURL(%q, %q) the second time = %q, want %q", page, ref, got, want)
+			}
+		}
+	})
 }
