@@ -174,7 +174,7 @@ func (c *postCache) lookup(rel string, info fs.FileInfo, loc *time.Location) (p 
 	if !found || c.old[i].size != info.Size() || c.old[i].modTime != info.ModTime().UnixNano() {
 		return nil, nil, false
 	}
-	p, warns, err := decodeBody(rel, c.old[i].body, loc)
+	p, warns, err := decodeBody(c.old[i].rel, c.old[i].body, loc) // rel from the cache's string: the caller's can go
 	if err != nil {
 		// Only a file that Herald did not write gets here: its checksum held.
 		c.mu.Lock()

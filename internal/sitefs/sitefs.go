@@ -287,9 +287,10 @@ func (f *FS) privateDir(dir string) string {
 	return priv
 }
 
-// within tells whether p is dir or inside it; both are clean absolute paths.
+// within tells whether p is dir or inside it; both are clean absolute paths. (Without dir+"/": it is called
+// for every private path of every file a run stats.)
 func within(dir, p string) bool {
-	return p == dir || strings.HasPrefix(p, dir+string(filepath.Separator)) || dir == string(filepath.Separator)
+	return strings.HasPrefix(p, dir) && (len(p) == len(dir) || p[len(dir)] == filepath.Separator) || dir == string(filepath.Separator)
 }
 
 func kind(m fs.FileMode) string {
