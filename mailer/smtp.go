@@ -1,13 +1,11 @@
 package mailer
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/url"
 	"strconv"
@@ -422,11 +420,54 @@ func (s *SMTPSender) transaction(m *Message, ready func() error) error {
 			return s.abandon(&notReadyError{err: err})
 		}
 	}
+	return s.data(m)
+}
+
+// data sends DATA and the message, and keeps the server's reply to its end in m. The message is
+// dot-stuffed in one pass and goes out with its final "." in one write: textproto's DotWriter, which
+// go-mail's Data returns, takes it a byte at a time and writes it in 4 kB pieces, and each write is a
+// system call that costs as much CPU as composing a message. A message that does not end in a line
+// break (Herald's all do) goes through the DotWriter.
+func (s *SMTPSender) data(m *Message) error {
+	t := s.sc.Text
+	stuffed, ok := appendStuffed(s.buf[:0], m.raw)
+	if t == nil || !ok {
+		return s.dataDotWriter(m)
+	}
+	s.buf = stuffed
+	if cap(s.buf) > 1<<20 {
+		s.buf = nil // not kept for the next message: a large one is rare
+	}
+	t.W.WriteString("DATA\r\n")
+	if err := t.W.Flush(); err != nil {
+		return s.fail(stageData, err)
+	}
+	if _, _, err := t.ReadResponse(354); err != nil {
+		return s.fail(stageData, err)
+	}
+	_, err := t.W.Write(stuffed)
+	if err == nil {
+		err = t.W.Flush()
+	}
+	if err != nil {
+		// A write fails before its last byte has gone out: the server cannot have the final ".".
+		return s.fail(stageWrite, fmt.Errorf("mailer: write message %s: %w", m.MessageID, err))
+	}
+	_, reply, err := t.ReadResponse(250)
+	if err != nil {
+		return s.fail(stageDataEnd, err)
+	}
+	m.reply = reply
+	return nil
+}
+
+// dataDotWriter is data through go-mail's Data and its DotWriter.
+func (s *SMTPSender) dataDotWriter(m *Message) error {
 	w, err := s.sc.Data()
 	if err != nil {
 		return s.fail(stageData, err)
 	}
-	if err := s.writeData(w, m.raw); err != nil {
+	if _, err := w.Write(m.raw); err != nil {
 		// The final "." has not gone out, so the server cannot have the message.
 		return s.fail(stageWrite, fmt.Errorf("mailer: write message %s: %w", m.MessageID, err))
 	}
@@ -479,38 +520,16 @@ func (s *SMTPSender) envelope(m *Message) error {
 	return nil
 }
 
-// writeData writes a message's bytes after DATA as w, textproto's DotWriter, would: a "." that begins a
-// line doubled, a bare LF made CRLF. The DotWriter takes them a byte at a time and writes them out in
-// 4 kB pieces; here all but the final CRLF are stuffed in one pass and written in one piece, past the
-// connection's buffer, and the final CRLF goes through w, which leaves it where Close writes just ".".
-// The bytes on the wire are the same (TestDotStuffed compares them).
-func (s *SMTPSender) writeData(w io.Writer, raw []byte) error {
-	if s.sc.Text == nil {
-		_, err := w.Write(raw)
-		return err
-	}
-	var err error
-	s.buf, err = writeStuffed(s.sc.Text.W, w, raw, s.buf[:0])
-	if cap(s.buf) > 1<<20 {
-		s.buf = nil // not kept for the next message: a large one is rare
-	}
-	return err
-}
-
-// writeStuffed is writeData: bw is the connection's buffer under dot, the DotWriter that DATA opened.
-// It returns buf with the stuffed bytes, to be used again.
-func writeStuffed(bw *bufio.Writer, dot io.Writer, raw, buf []byte) ([]byte, error) {
+// appendStuffed appends what goes on the wire after DATA for the message raw, its final "." included, as
+// textproto's DotWriter writes it. ok is false, and nothing appended, for a message that does not end in
+// CRLF, or ends in CR CR LF: the DotWriter's state at its end is not the one appendDotStuffed ends in.
+func appendStuffed(dst, raw []byte) (_ []byte, ok bool) {
 	body, ok := bytes.CutSuffix(raw, []byte("\r\n"))
-	if !ok || bytes.HasSuffix(body, []byte("\r")) { // after a CR, the DotWriter's state is not its first
-		_, err := dot.Write(raw)
-		return buf, err
+	if !ok || bytes.HasSuffix(body, []byte("\r")) {
+		return dst, false
 	}
-	buf = appendDotStuffed(buf, body)
-	if _, err := bw.Write(buf); err != nil {
-		return buf, err
-	}
-	_, err := dot.Write([]byte("\r\n"))
-	return buf, err
+	dst = appendDotStuffed(dst, body)
+	return append(dst, "\r\n.\r\n"...), true
 }
 
 // appendDotStuffed appends b as textproto's DotWriter writes it from its first state: a "." that begins
