@@ -163,7 +163,9 @@ func renderSets(ctx context.Context, site *posts.Site, f Feeds, sets []feedSet) 
 		}
 	}()
 	g, _ := errgroup.WithContext(ctx)
-	g.SetLimit(runtime.GOMAXPROCS(0))
+	// One more feed than cores: a feed spends part of its time writing and syncing its file, which another
+	// feed's encoding can use (the site's own three feeds of a full archive run all at once on two cores).
+	g.SetLimit(runtime.GOMAXPROCS(0) + 1)
 	base := f.Options(site)
 	for i, set := range sets {
 		opt := base
