@@ -128,7 +128,9 @@ func (s *Site) renderPost(ctx context.Context, p *Post) ([]Warning, error) {
 		return nil, &Error{File: p.Path, Msg: "cannot read the file; check its permissions", Err: err}
 	}
 	_, _, body, _, _ := splitFrontMatter(src)
-	body = bytes.ReplaceAll(body, []byte("\r\n"), []byte("\n"))
+	if bytes.Contains(body, []byte("\r\n")) { // ReplaceAll copies the body even when it replaces nothing
+		body = bytes.ReplaceAll(body, []byte("\r\n"), []byte("\n"))
+	}
 	var warns []Warning
 	if _, ok := s.render.md.(hugoMarkdown); ok {
 		warns = shortcodeWarning(p, body)
