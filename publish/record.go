@@ -2,7 +2,6 @@ package publish
 
 import (
 	"context"
-	"slices"
 	"time"
 
 	"github.com/heraldhq/herald/history"
@@ -49,9 +48,11 @@ func Record(ctx context.Context, st Recorder, site *posts.Site, d history.Diff, 
 		isNew[e.ID] = true
 	}
 	seen := make([]store.Item, len(site.Posts))
+	var tags []string
 	for i, p := range site.Posts {
+		tags = append(append(tags[:0], p.Tags...), p.Categories...)
 		seen[i] = store.Item{ID: p.ID, URL: p.URL, Title: p.Title, Date: p.Date, Hash: p.Hash, Sendable: isNew[p.ID],
-			Continues: d.Continues[p.ID], Tags: store.MakeTags(append(slices.Clone(p.Tags), p.Categories...)...),
+			Continues: d.Continues[p.ID], Tags: store.MakeTags(tags...),
 			Lang: p.Lang, NoEmail: p.NoEmail, Delay: p.EmailAfter, Held: p.Hold || o.Hold}
 	}
 	if err := st.Record(ctx, &run, seen); err != nil {

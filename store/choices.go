@@ -137,11 +137,21 @@ func planPeriods(now time.Time, o PlanOptions) map[string]any {
 // without empty ones and duplicates, sorted.
 func NormTags(tags []string) []string {
 	out := make([]string, 0, len(tags))
-	fold := cases.Fold() // not safe to share between goroutines
+	var fold *cases.Caser // not safe to share between goroutines; made for the first tag that needs it
 	for _, t := range tags {
-		t = strings.ToValidUTF8(strings.ReplaceAll(t, "|", " "), "\uFFFD")
-		t = strings.TrimSpace(norm.NFC.String(fold.String(t)))
-		if t != "" {
+		t = strings.ReplaceAll(t, "|", " ")
+		if ascii(t) {
+			// Full case folding of ASCII is its lower case, and ASCII is in NFC: a run records the tags of
+			// every post, and cases and norm took a third of a no-op publish's Record.
+			t = strings.ToLower(t)
+		} else {
+			if fold == nil {
+				f := cases.Fold()
+				fold = &f
+			}
+			t = norm.NFC.String(fold.String(strings.ToValidUTF8(t, "\uFFFD")))
+		}
+		if t = strings.TrimSpace(t); t != "" {
 			out = append(out, t)
 		}
 	}
@@ -150,6 +160,15 @@ func NormTags(tags []string) []string {
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+func ascii(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // Tags is a set of tags as the store keeps them: folded (NormTags), sorted, each between "|" ("|go|news|"),
