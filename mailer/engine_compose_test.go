@@ -26,7 +26,10 @@ func TestEngineComposes(t *testing.T) {
 	go func() {
 		defer close(jobs)
 		for i := range 12 {
-			compose := func() (*Message, error) {
+			compose := func(parts bool) (*Message, error) {
+				if parts {
+					t.Error("an SMTP connection asked for the HTML and Text of a message it sends as bytes")
+				}
 				if i < 2 {
 					both.Done()
 					done := make(chan struct{})

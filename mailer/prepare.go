@@ -122,6 +122,17 @@ func (c *Composer) PrepareDigest(ps []*posts.Post) (*Prepared, error) {
 // Message-ID ("<...@...>", one a delivery was first sent with) is used as the Message-ID. date is the Date
 // header (and the DKIM signature's time).
 func (p *Prepared) Message(r Recipient, key string, date time.Time) (*Message, error) {
+	return p.message(r, key, date, true)
+}
+
+// BytesMessage is Message for a sender that sends the message's bytes alone (see Job.Compose): its HTML
+// and Text may be left empty.
+func (p *Prepared) BytesMessage(r Recipient, key string, date time.Time) (*Message, error) {
+	return p.message(r, key, date, false)
+}
+
+// message is Message, which leaves the HTML and Text of a filled-in frame empty without parts.
+func (p *Prepared) message(r Recipient, key string, date time.Time, parts bool) (*Message, error) {
 	v, err := p.c.recipient(r)
 	if err != nil {
 		return nil, err
@@ -145,9 +156,13 @@ func (p *Prepared) Message(r Recipient, key string, date time.Time) (*Message, e
 	}
 	fl := filler{values: v.values}
 	m := &Message{Subject: f.subject}
-	return p.c.message(m, v, key, p.feedback, date, f.text.qp+f.html.qp+1024,
-		func(b []byte) []byte { m.Text, b = f.text.fill(&fl, b); return b },
-		func(b []byte) []byte { m.HTML, b = f.html.fill(&fl, b); return b })
+	fill := func(pt *part, s *string) func([]byte) []byte {
+		if !parts {
+			s = nil
+		}
+		return func(b []byte) []byte { return pt.fill(&fl, b, s) }
+	}
+	return p.c.message(m, v, key, p.feedback, date, f.text.qp+f.html.qp+1024, fill(&f.text, &m.Text), fill(&f.html, &m.HTML))
 }
 
 // render composes one recipient's email whole: its subject, and both parts as they are before transfer
@@ -549,19 +564,28 @@ func lineEnd(s string, i int) int {
 	return len(s)
 }
 
-// fill returns the part filled in, and appends it encoded to b.
-func (p *part) fill(fl *filler, b []byte) (string, []byte) {
+// fill appends the part filled in and encoded to b, and sets *text to it as it is, unless text is nil.
+func (p *part) fill(fl *filler, b []byte, text *string) []byte {
 	var s strings.Builder
-	s.Grow(p.size + 512)
+	if text != nil {
+		s.Grow(p.size + 512)
+	}
 	for _, c := range p.chunks {
 		if c.holes == nil {
-			s.WriteString(c.text)
+			if text != nil {
+				s.WriteString(c.text)
+			}
 			b = append(b, c.qp...)
 			continue
 		}
 		lines := fill(c.tpl, c.holes, fl)
-		s.WriteString(lines)
+		if text != nil {
+			s.WriteString(lines)
+		}
 		b = appendQP(b, lines)
 	}
-	return s.String(), b
+	if text != nil {
+		*text = s.String()
+	}
+	return b
 }

@@ -145,6 +145,16 @@ func TestFill(t *testing.T) {
 					if mf.HTML != mw.HTML || mf.Text != mw.Text {
 						t.Errorf("digest %v, recipient %d: Message.HTML or Text differ", digest, i)
 					}
+					mb, err := pf.BytesMessage(r, key, sendDate)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if b := messageBytes(t, mb); !bytes.Equal(b, got) {
+						t.Errorf("digest %v, recipient %d: BytesMessage differs from Message:\n%s", digest, i, firstDiff(b, got))
+					}
+					if f := pf.frames[mustRecipient(t, filled, r).kind()]; !f.whole && (mb.HTML != "" || mb.Text != "") {
+						t.Errorf("digest %v, recipient %d: BytesMessage filled in HTML or Text", digest, i)
+					}
 					if gm := goMailBytes(t, whole, mw, r, key); !bytes.Equal(want, gm) {
 						t.Errorf("digest %v, recipient %d: the email differs from go-mail's:\n%s", digest, i, firstDiff(want, gm))
 					}
@@ -160,6 +170,15 @@ func TestFill(t *testing.T) {
 			}
 		})
 	}
+}
+
+func mustRecipient(t *testing.T, c *Composer, r Recipient) recipient {
+	t.Helper()
+	v, err := c.recipient(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
 
 // goMailBytes writes m as go-mail wrote Herald's messages before Herald wrote them itself: the reference

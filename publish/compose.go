@@ -68,13 +68,14 @@ func compose(ctx context.Context, st Sender, m *Mail, prep *prepared, d store.De
 	if err != nil {
 		return nil, err
 	}
-	return msg()
+	return msg(true)
 }
 
-// composer is compose up to the message itself, which the function it returns makes: the engine's
-// connections call it, each for the message it sends, so that filling in and DKIM signing run on every
-// core. What it needs of the store and of the run's prepared emails is read before it returns.
-func composer(ctx context.Context, st Sender, m *Mail, prep *prepared, d store.Delivery, onSite map[string]*posts.Post, now time.Time, testTo string) (func() (*mailer.Message, error), error) {
+// composer is compose up to the message itself, which the function it returns makes (with its HTML and
+// Text when parts is true, see mailer.Job): the engine's connections call it, each for the message it
+// sends, so that filling in and DKIM signing run on every core. What it needs of the store and of the
+// run's prepared emails is read before it returns.
+func composer(ctx context.Context, st Sender, m *Mail, prep *prepared, d store.Delivery, onSite map[string]*posts.Post, now time.Time, testTo string) (func(parts bool) (*mailer.Message, error), error) {
 	sub, err := st.Subscriber(ctx, d.SubscriberID)
 	if err != nil {
 		return nil, err
@@ -124,8 +125,12 @@ func composer(ctx context.Context, st Sender, m *Mail, prep *prepared, d store.D
 	if testTo == "" && m.ReturnPath != nil {
 		returnPath = m.ReturnPath(d.ID)
 	}
-	return func() (*mailer.Message, error) {
-		msg, err := pp.Message(r, key, now)
+	return func(parts bool) (*mailer.Message, error) {
+		message := pp.BytesMessage
+		if parts {
+			message = pp.Message
+		}
+		msg, err := message(r, key, now)
 		if err == nil && returnPath != "" {
 			err = msg.SetReturnPath(returnPath)
 		}
