@@ -30,7 +30,13 @@ func finishHTML(h string, base *url.URL) string {
 			return h
 		}
 		f.b.WriteString(h[f.done:])
-		return f.b.String()
+		out := f.b.String()
+		if f.b.Cap()-len(out) > len(out)/8 {
+			// The builder outgrew its first guess and doubled: a post's HTML stays in memory until the
+			// feeds are written, so it keeps only the bytes it needs.
+			out = strings.Clone(out)
+		}
+		return out
 	}
 	return sanitize(absolutize(h, base), base)
 }
