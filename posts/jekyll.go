@@ -275,11 +275,15 @@ func (s *Site) jekyllPost(rel string, src []byte, draft bool, permalink, sep str
 // findJekyllPosts lists the post files of a Jekyll site: dated files in every _posts folder (and its
 // subfolders), and with drafts, every file in _drafts. Paths are relative to dir, slash-separated, sorted.
 func findJekyllPosts(dir, outputDir string, exclude []string, withDrafts bool) (posts, drafts []string, err error) {
+	prefix := filepath.Clean(dir) + string(filepath.Separator) // what WalkDir's paths under dir start with, but for "."
 	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		rel, _ := filepath.Rel(dir, p)
+		rel, ok := strings.CutPrefix(p, prefix) // not filepath.Rel, which costs more than the rest of a file's turn
+		if !ok {
+			rel, _ = filepath.Rel(dir, p)
+		}
 		rel = filepath.ToSlash(rel)
 		name := d.Name()
 		if excluded(rel, exclude) {
@@ -314,7 +318,7 @@ func findJekyllPosts(dir, outputDir string, exclude []string, withDrafts bool) (
 			if withDrafts {
 				drafts = append(drafts, rel)
 			}
-		case strings.Contains("/"+rel, "/_posts/") && postName.MatchString(name):
+		case (strings.HasPrefix(rel, "_posts/") || strings.Contains(rel, "/_posts/")) && postName.MatchString(name):
 			posts = append(posts, rel)
 		}
 		return nil
