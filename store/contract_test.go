@@ -937,3 +937,34 @@ func TestContractServeState(t *testing.T) {
 		}
 	})
 }
+
+// TestContractAliasesThenRecord: a run that read the aliases (Aliases, as a publish does to diff) and then
+// records them sees what another process recorded in between: here b removed and c new, so that b is back
+// and c is known, with its post, when this run records a, b and c.
+func TestContractAliasesThenRecord(t *testing.T) {
+	contract(t, func(t *testing.T, c *cstore) {
+		day := time.Date(2024, 12, 1, 0, 0, 0, 0, time.UTC)
+		a := Item{ID: "a", URL: "https://x/a", Title: "A", Date: day, Hash: "ha"}
+		b := Item{ID: "b", URL: "https://x/b", Title: "B", Date: day, Hash: "hb"}
+		cc := Item{ID: "c", URL: "https://x/c", Title: "C", Date: day, Hash: "hc", Sendable: true}
+		c.record(&Run{Started: chours(0), Command: "publish", Baseline: true}, a, b)
+		if _, err := c.Aliases(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		other := &cstore{Store: c.open(t), t: t, b: c.b, open: c.open}
+		r2 := other.record(&Run{Started: chours(1), Command: "publish"}, a, cc)
+		if err := c.Record(t.Context(), &Run{Started: chours(2), Command: "publish"}, []Item{a, b, cc}); err != nil {
+			t.Fatalf("record after another process recorded: %v", err)
+		}
+		m := c.items()
+		if m["b"].Removed || m["a"].Removed || m["c"].Removed {
+			t.Errorf("after the third run: got %+v, want a, b and c on the site", m)
+		}
+		if m["c"].FirstRun != r2.ID || !m["c"].Sendable {
+			t.Errorf("c: got %+v, want first seen by the other process's run %d, sendable", m["c"], r2.ID)
+		}
+		if n := c.counts(); n.Items != 3 || n.Removed != 0 {
+			t.Errorf("got counts %+v, want 3 items, none removed", n)
+		}
+	})
+}

@@ -36,6 +36,13 @@ type sqliteStore struct {
 
 	// hook, when set (by tests), is called at named points inside Record's transaction.
 	hook func(stage string)
+
+	// The aliases as Aliases last read them, and the latest run then. Only Record writes aliases, and
+	// each Record adds a run (whose ids are never reused): while the latest run is still that one, Record
+	// takes them from here rather than reading them again. A publish reads them to diff, then records.
+	aliasMu      sync.Mutex
+	aliasRun     int64
+	aliasesAtRun map[string]known
 }
 
 // Open opens (creating if needed, with its parent folder) the SQLite store at path, applies pending schema
@@ -441,27 +448,51 @@ func (s *sqliteStore) Items(ctx context.Context) ([]Item, error) {
 }
 
 func (s *sqliteStore) Aliases(ctx context.Context) ([]Alias, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT public_id, url, title, date, hash, removed FROM aliases ORDER BY public_id")
+	// One statement, so one snapshot: the latest run is the one after which the aliases were these.
+	rows, err := s.db.QueryContext(ctx, `SELECT public_id, post_id, url, title, date, hash, removed,
+		(SELECT COALESCE(MAX(id), 0) FROM runs) FROM aliases ORDER BY public_id`)
 	if err != nil {
 		return nil, s.fileErr("aliases", err)
 	}
 	defer rows.Close()
 	var out []Alias
+	byID := map[string]known{}
+	var run int64
 	for rows.Next() {
 		var a Alias
+		var k known
 		var date sql.NullString
-		if err := rows.Scan(&a.ID, &a.URL, &a.Title, &date, &a.Hash, &a.Removed); err != nil {
+		if err := rows.Scan(&a.ID, &k.post, &a.URL, &a.Title, &date, &a.Hash, &a.Removed, &run); err != nil {
 			return nil, s.fileErr("aliases", err)
 		}
 		if a.Date, err = parseTime(date); err != nil {
 			return nil, s.fileErr("item "+a.ID, err)
 		}
+		k.url, k.title, k.date, k.hash, k.removed = a.URL, a.Title, date.String, a.Hash, a.Removed
+		byID[a.ID] = k
 		out = append(out, a)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, s.fileErr("aliases", err)
 	}
+	if run > 0 {
+		s.aliasMu.Lock()
+		s.aliasRun, s.aliasesAtRun = run, byID
+		s.aliasMu.Unlock()
+	}
 	return out, nil
+}
+
+// aliasesAfter returns the aliases Aliases read, taking them, if run is still the latest run; else nil.
+func (s *sqliteStore) aliasesAfter(run int64) map[string]known {
+	s.aliasMu.Lock()
+	defer s.aliasMu.Unlock()
+	old := s.aliasesAtRun
+	if s.aliasRun != run {
+		old = nil
+	}
+	s.aliasRun, s.aliasesAtRun = 0, nil
+	return old
 }
 
 func (s *sqliteStore) Runs(ctx context.Context, n int) ([]Run, error) {
@@ -683,9 +714,11 @@ func (s *sqliteStore) Record(ctx context.Context, run *Run, seen []Item) (err er
 	}
 	hook("run")
 
-	old, err := readAliases(ctx, tx, len(seen))
-	if err != nil {
-		return fail("read items", err)
+	old := s.aliasesAfter(prev.Int64) // none when no run was recorded yet (prev NULL: 0)
+	if old == nil {
+		if old, err = readAliases(ctx, tx, len(seen)); err != nil {
+			return fail("read items", err)
+		}
 	}
 	dates := make([]any, len(seen))
 	for i, it := range seen {
