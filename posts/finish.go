@@ -112,18 +112,29 @@ type simpleAttr struct{ key, raw string }
 
 // startTag finishes the start tag at h[lt:] and returns where it ends, or -1 when the tokenizer must read it.
 func (f *finisher) startTag(lt int) int {
-	h := f.h
+	var buf [8]simpleAttr
+	name, attrs, end, selfClosing := readStartTag(f.h, lt, buf[:0])
+	if end < 0 || rawTextElements[name] || embedElements[name] {
+		return -1
+	}
+	if !f.finishTag(lt, end, name, attrs, selfClosing) {
+		return -1
+	}
+	return end
+}
+
+// readStartTag reads the start tag at h[lt:] when it has the simple form the pass reads itself (a name,
+// then attributes set off by spaces, each a name with a quoted value or none): its lower-case name, its
+// attributes appended to attrs, where it ends and whether it closes itself ("<br/>"); end is -1 otherwise.
+func readStartTag(h string, lt int, attrs []simpleAttr) (name string, _ []simpleAttr, end int, selfClosing bool) {
 	j := lt + 1
 	for j < len(h) && isNameByte(h[j]) {
 		j++
 	}
-	name := h[lt+1 : j]
-	var buf [8]simpleAttr
-	attrs := buf[:0]
-	selfClosing := false
+	name = h[lt+1 : j]
 	for {
 		if j == len(h) {
-			return -1
+			return "", nil, -1, false
 		}
 		c := h[j]
 		if c == '>' {
@@ -135,10 +146,10 @@ func (f *finisher) startTag(lt int) int {
 				selfClosing, j = true, j+2
 				break
 			}
-			return -1
+			return "", nil, -1, false
 		}
 		if !isSpace(c) {
-			return -1 // a name of other bytes, or an attribute not set off by a space
+			return "", nil, -1, false // a name of other bytes, or an attribute not set off by a space
 		}
 		for j < len(h) && isSpace(h[j]) {
 			j++
@@ -151,38 +162,31 @@ func (f *finisher) startTag(lt int) int {
 			k++
 		}
 		if k == j || !isLetter(h[j]) {
-			return -1
+			return "", nil, -1, false
 		}
 		a := simpleAttr{key: h[j:k]}
 		if k < len(h) && h[k] == '=' {
 			if k+1 == len(h) || h[k+1] != '"' && h[k+1] != '\'' {
-				return -1 // unquoted
+				return "", nil, -1, false // unquoted
 			}
 			e := strings.IndexByte(h[k+2:], h[k+1])
 			if e < 0 {
-				return -1
+				return "", nil, -1, false
 			}
 			a.raw = h[k+2 : k+2+e]
 			k += 3 + e
 		} else if rest := strings.TrimLeft(h[k:], " \t\n\r\f"); rest != "" && rest[0] == '=' {
-			return -1 // "key = value"
+			return "", nil, -1, false // "key = value"
 		}
 		for _, b := range attrs {
 			if strings.EqualFold(b.key, a.key) {
-				return -1 // the tokenizer keeps the first of the two
+				return "", nil, -1, false // the tokenizer keeps the first of the two
 			}
 		}
 		attrs = append(attrs, a)
 		j = k
 	}
-	lname := lower(name)
-	if rawTextElements[lname] || embedElements[lname] {
-		return -1
-	}
-	if !f.finishTag(lt, j, lname, attrs, selfClosing) {
-		return -1
-	}
-	return j
+	return lower(name), attrs, j, selfClosing
 }
 
 // finishTag applies absolutize's and sanitize's rules to the start tag h[lt:j] and writes what it becomes
@@ -265,29 +269,37 @@ func (f *finisher) finishTag(lt, j int, name string, attrs []simpleAttr, selfClo
 	return true
 }
 
-// endTag finishes the end tag at h[lt:] ("</name>", spaces before the ">" allowed) and returns where it ends,
-// or -1 when the tokenizer must read it.
+// endTag finishes the end tag at h[lt:] and returns where it ends, or -1 when the tokenizer must read it.
 func (f *finisher) endTag(lt int) int {
-	h := f.h
+	name, j := readEndTag(f.h, lt)
+	if j < 0 {
+		return -1
+	}
+	embedEnd := f.abs && strayEmbedEnd(f.h[lt:j])
+	if embedEnd && f.afterLT(lt) {
+		return -1
+	}
+	if embedEnd || !htmlsafe.KnownElement(name) {
+		f.replace(lt, j, "")
+	}
+	return j
+}
+
+// readEndTag reads the end tag at h[lt:] when it is "</name>", with spaces before the ">" or none: its
+// lower-case name and where it ends; end is -1 otherwise.
+func readEndTag(h string, lt int) (name string, end int) {
 	j := lt + 2
 	for j < len(h) && isNameByte(h[j]) {
 		j++
 	}
-	name := h[lt+2 : j]
+	name = h[lt+2 : j]
 	for j < len(h) && isSpace(h[j]) {
 		j++
 	}
 	if j == len(h) || h[j] != '>' {
-		return -1
+		return "", -1
 	}
-	j++
-	if f.abs && strayEmbedEnd(h[lt:j]) && f.afterLT(lt) {
-		return -1
-	}
-	if f.abs && strayEmbedEnd(h[lt:j]) || !htmlsafe.KnownElement(lower(name)) {
-		f.replace(lt, j, "")
-	}
-	return j
+	return lower(name), j + 1
 }
 
 // viaTokenizer finishes what starts at h[lt:] with the tokenizer, token by token as absolutize and sanitize

@@ -353,6 +353,69 @@ func needsMarkdown(t string) bool {
 
 // plainText strips tags from HTML, decodes entities once and collapses whitespace.
 func plainText(h string) string {
+	if text, ok := plainTextSimple(h); ok {
+		return collapseSpace(cleanText(text))
+	}
+	return plainTextTokens(h)
+}
+
+// plainTextSimple is plainText's text, before cleanText and collapseSpace, for HTML whose tags finishHTML's
+// pass reads itself (see finisher.startTag): a summary's paragraph, read without the tokenizer. It gives
+// false for anything else (a comment, an element of raw text, a CR or a NUL, which the tokenizer's text
+// converts), and plainTextTokens reads it.
+func plainTextSimple(h string) (string, bool) {
+	if strings.IndexByte(h, '\r') >= 0 || strings.IndexByte(h, 0) >= 0 {
+		return "", false
+	}
+	var b strings.Builder
+	var buf [8]simpleAttr
+	for i := 0; i < len(h); {
+		k := strings.IndexByte(h[i:], '<')
+		if k < 0 {
+			k = len(h) - i
+		}
+		text := h[i : i+k]
+		if strings.IndexByte(text, '&') >= 0 {
+			text = xhtml.UnescapeString(text) // the tokenizer's Text unescapes with the same function
+		}
+		b.WriteString(text)
+		lt := i + k
+		if lt >= len(h) {
+			break
+		}
+		if lt+1 == len(h) {
+			return "", false
+		}
+		var end int
+		var name string
+		switch c := h[lt+1]; {
+		case isLetter(c):
+			name, _, end, _ = readStartTag(h, lt, buf[:0])
+			if end < 0 || rawTextElements[name] {
+				return "", false
+			}
+		case c == '/' && lt+2 < len(h) && isLetter(h[lt+2]):
+			name, end = readEndTag(h, lt)
+			if end < 0 {
+				return "", false
+			}
+		case c == '/' || c == '!' || c == '?':
+			return "", false
+		default: // a "<" of text
+			b.WriteByte('<')
+			i = lt + 1
+			continue
+		}
+		if blockTags[name] {
+			b.WriteByte(' ')
+		}
+		i = end
+	}
+	return b.String(), true
+}
+
+// plainTextTokens is plainText through the tokenizer, whatever h holds.
+func plainTextTokens(h string) string {
 	z := xhtml.NewTokenizer(strings.NewReader(h))
 	var b strings.Builder
 	for {
@@ -375,8 +438,28 @@ var blockTags = map[string]bool{"p": true, "br": true, "div": true, "li": true, 
 	"hr": true, "table": true, "tr": true, "td": true, "th": true, "section": true, "article": true, "figure": true,
 	"figcaption": true, "img": true}
 
+// collapseSpace is strings.Join(strings.FieldsFunc(s, unicode.IsSpace), " ") in one pass and one string.
 func collapseSpace(s string) string {
-	return strings.Join(strings.FieldsFunc(s, unicode.IsSpace), " ")
+	var b strings.Builder
+	b.Grow(len(s))
+	space := false
+	for i := 0; i < len(s); {
+		r, n := rune(s[i]), 1
+		if r >= utf8.RuneSelf {
+			r, n = utf8.DecodeRuneInString(s[i:])
+		}
+		if unicode.IsSpace(r) {
+			space = b.Len() > 0
+		} else {
+			if space {
+				b.WriteByte(' ')
+				space = false
+			}
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
 }
 
 // XMLSafe removes what XML 1.0 forbids from s; see cleanText.

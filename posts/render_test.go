@@ -3,6 +3,7 @@ package posts
 import (
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -33,4 +34,35 @@ func TestXMLClean(t *testing.T) {
 			t.Errorf("xmlClean(%q) = %v, want %v", s, got, want(s))
 		}
 	}
+}
+
+// FuzzPlainText: plainText's reading without the tokenizer gives what the tokenizer's gives, where it reads.
+func FuzzPlainText(f *testing.F) {
+	for _, h := range append([]string{`<p>Cache &amp; literal <strong>bold</strong> <a href="https://x.example/?a=1&amp;b=2">x</a></p>`,
+		`<p class="notice">a &lt; b<br/>c &ampd &#39;q&#39; &notit; &amp</p>`, "<p>a < b <3 &</p><p>two</p>", `<p>x<!-- c -->y</p>`,
+		`<p>x<script>a<b</script>y</p>`, "<p>cr\r\nlf</p>", `<P>upper</P><LI>item`, `<img src="a.png" alt="A"/>after`},
+		finishCases...) {
+		f.Add(h)
+	}
+	f.Fuzz(func(t *testing.T, h string) {
+		text, ok := plainTextSimple(h)
+		if !ok {
+			return
+		}
+		if got, want := collapseSpace(cleanText(text)), plainTextTokens(h); got != want {
+			t.Fatalf("plainText(%q) = %q, the tokenizer's %q", h, got, want)
+		}
+	})
+}
+
+// FuzzCollapseSpace: collapseSpace is the words of s, as strings.FieldsFunc splits them, joined by spaces.
+func FuzzCollapseSpace(f *testing.F) {
+	for _, s := range []string{"", "  a  b\t\nc ", "\u00a0x\u0085y\u2028", "é \xff\xfe  z", "one"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := collapseSpace(s), strings.Join(strings.FieldsFunc(s, unicode.IsSpace), " "); got != want {
+			t.Fatalf("collapseSpace(%q) = %q, want %q", s, got, want)
+		}
+	})
 }
