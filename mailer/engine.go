@@ -183,8 +183,12 @@ func (w *worker) run(ctx context.Context, jobs <-chan Job) error {
 		if !ok {
 			return w.flush(ctx)
 		}
+		// A message composed here for a sender of bytes alone is the engine's: its bytes go back to
+		// the Composer once it is done with.
+		composed := false
 		if job.Message == nil && job.Compose != nil {
-			m, err := job.Compose(needsParts(w.conn))
+			parts := needsParts(w.conn)
+			m, err := job.Compose(parts)
 			if err != nil {
 				// Nothing of the job was recorded: it stays queued. What this connection did before is.
 				if ferr := w.flush(ctx); ferr != nil {
@@ -192,9 +196,13 @@ func (w *worker) run(ctx context.Context, jobs <-chan Job) error {
 				}
 				return fmt.Errorf("mailer: compose the message of delivery %d: %w", job.ID, err)
 			}
-			job.Message = m
+			job.Message, composed = m, !parts
 		}
-		if err := w.deliver(ctx, job); err != nil {
+		err := w.deliver(ctx, job)
+		if composed {
+			job.Message.release()
+		}
+		if err != nil {
 			if errors.Is(err, errLeft) {
 				return nil
 			}

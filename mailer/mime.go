@@ -31,7 +31,7 @@ func (c *Composer) writeMessage(gen []field, to, boundary string, size int, text
 	gen = append(gen, field{"MIME-Version", "1.0"})
 	var h bytes.Buffer
 	c.writeHead(&h, gen, to, boundary)
-	b := make([]byte, 0, h.Len()+size+len(textPartHeader)+len(htmlPartHeader)+4*len(boundary)+512)
+	b := c.buffer(h.Len() + size + len(textPartHeader) + len(htmlPartHeader) + 4*len(boundary) + 512)
 	b = append(b, h.Bytes()...)
 	head := len(b)
 	b = append(b, "--"+boundary+"\r\n"+textPartHeader...)
@@ -48,7 +48,10 @@ func (c *Composer) writeMessage(gen []field, to, boundary string, size int, text
 	}
 	h.Reset()
 	c.writeHead(&h, append(gen, sigs...), to, boundary)
-	return append(h.Bytes(), b[head:]...), nil
+	signed := append(h.Bytes(), b[head:]...)
+	b = b[:0]
+	c.bufs.Put(&b)
+	return signed, nil
 }
 
 // qpSize is about the length of s encoded, when it is mostly ASCII.

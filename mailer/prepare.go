@@ -285,6 +285,7 @@ func (c *Composer) message(m *Message, v recipient, key, feedback string, date t
 	if m.raw, err = c.writeMessage(gen, to, boundary, size, text, html, date); err != nil {
 		return nil, err
 	}
+	m.bufs = &c.bufs
 	return m, nil
 }
 
