@@ -96,19 +96,30 @@ func TestCacheCorruption(t *testing.T) {
 }
 
 // TestCacheCrafted: a cache whose checksum holds but whose contents claim 2^24 entries, or a string of
-// 2^40 bytes, in a few bytes is refused without allocating for them.
+// 2^40 bytes, in a few bytes is refused without allocating for them; one whose entry for an unchanged file
+// does not decode has that file read again.
 func TestCacheCrafted(t *testing.T) {
 	for _, c := range []struct {
 		name  string
-		after func(key string) []byte // the payload
+		after func(key string, entries []cacheEntry) []byte // the payload
 	}{
-		{"count", func(key string) []byte {
+		{"count", func(key string, _ []cacheEntry) []byte {
 			p := binary.AppendUvarint(appendString(nil, key), 1<<24)
 			return appendString(p, "x")
 		}},
-		{"string", func(key string) []byte {
+		{"string", func(key string, _ []cacheEntry) []byte {
 			p := binary.AppendUvarint(appendString(nil, key), 1)
 			return append(binary.AppendUvarint(p, 1<<40), "x"...)
+		}},
+		{"body", func(key string, entries []cacheEntry) []byte {
+			p := binary.AppendUvarint(appendString(nil, key), uint64(len(entries)))
+			for i, e := range entries {
+				if i == 0 {
+					e.body = "\x01\xff\xff" // a post whose id claims more bytes than the body has
+				}
+				p = appendString(binary.AppendVarint(binary.AppendUvarint(appendString(p, e.rel), uint64(e.size)), e.modTime), e.body)
+			}
+			return p
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -119,7 +130,12 @@ func TestCacheCrafted(t *testing.T) {
 				t.Fatal(err)
 			}
 			r := cacheReader{s: good}
-			p := c.after(r.str())
+			key := r.str()
+			entries, err := parseEntries(good, key)
+			if err != nil || len(entries) != 3 {
+				t.Fatalf("the cache written holds %d entries (%v), want 3", len(entries), err)
+			}
+			p := c.after(key, entries)
 			sum := sha256.Sum256(p)
 			crafted := append(append([]byte(cacheVersion), sum[:]...), p...)
 			if err := os.WriteFile(cache, crafted, 0o644); err != nil {
@@ -135,6 +151,9 @@ func TestCacheCrafted(t *testing.T) {
 			}
 			if mb := (after.TotalAlloc - before.TotalAlloc) >> 20; mb > 64 {
 				t.Errorf("reading a %d-byte cache allocated %d MB", len(crafted), mb)
+			}
+			if s := load(); cacheWarned(s) {
+				t.Errorf("the cache written anew is ignored: %v", s.Warnings)
 			}
 		})
 	}
