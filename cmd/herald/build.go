@@ -174,7 +174,7 @@ func prepare(ctx context.Context, getenv func(string) string, dir string, cfg co
 	if len(site.Posts) >= 1000 {
 		// What Load read and dropped (the posts cache's entries, the walk of the site, a stat of each post)
 		// outweighs the posts it keeps: collected now, and its pages handed back, it does not add to the
-		// peak of what follows. Herald build of 10,000 posts peaks at 45 MB rather than 50, for one
+		// peak of what follows. Herald build of 10,000 posts peaks at 44 MB rather than 50, for one
 		// collection (a small site has too little to hand back for it to matter).
 		debug.FreeOSMemory()
 	}
