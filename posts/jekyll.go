@@ -318,7 +318,7 @@ func findJekyllPosts(dir, outputDir string, exclude []string, withDrafts bool) (
 			if withDrafts {
 				drafts = append(drafts, rel)
 			}
-		case (strings.HasPrefix(rel, "_posts/") || strings.Contains(rel, "/_posts/")) && postName.MatchString(name):
+		case (strings.HasPrefix(rel, "_posts/") || strings.Contains(rel, "/_posts/")) && isPostName(name):
 			posts = append(posts, rel)
 		}
 		return nil
@@ -327,6 +327,25 @@ func findJekyllPosts(dir, outputDir string, exclude []string, withDrafts bool) (
 		return nil, nil, fmt.Errorf("find posts: %w", err)
 	}
 	return posts, drafts, nil
+}
+
+// isPostName is postName.MatchString(name), without the regexp, which took half of the walk's time for
+// each file (FuzzIsPostName compares the two).
+func isPostName(name string) bool {
+	for _, digits := range [][2]int{{2, 4}, {1, 2}, {1, 2}} { // the date: year, month, day, each then "-"
+		n := 0
+		for n < len(name) && '0' <= name[n] && name[n] <= '9' {
+			n++
+		}
+		if n < digits[0] || n > digits[1] || n == len(name) || name[n] != '-' {
+			return false
+		}
+		name = name[n+1:]
+	}
+	// A slug of one character or more without a line break ("." does not match one), then the extension:
+	// from the last dot, with one character or more after it.
+	dot := strings.LastIndexByte(name, '.')
+	return dot >= 1 && dot < len(name)-1 && !strings.Contains(name[:dot], "\n")
 }
 
 // excluded tells whether _config.yml's exclude list names rel: a path, a folder above it, or a glob.
