@@ -124,24 +124,35 @@ var tagNameEnd = [256]bool{'>': true, '/': true, ' ': true, '\t': true, '\n': tr
 // may be an empty href, and where the tag ends.
 func attrsNeedSanitize(h string, k int) (bool, int) {
 	afterEq := false // a quote opens a value only after "="
+	var last byte    // the last byte before k that is not a space; 0 right after the tag's name
 	for k < len(h) {
 		c := h[k]
-		eq := c == '=' || afterEq && (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f')
+		space := c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'
+		eq := c == '=' || afterEq && space
 		switch {
 		case c == '>':
 			return false, k + 1
+		case c == '=' && !afterEq && (last == 0 || last == '"' || last == '\'' || last == '/'):
+			return true, k // "=" where an attribute's name starts is part of that name: the parser tells
+		case afterEq && !space && c != '"' && c != '\'':
+			return true, k // an unquoted value, which may hold quotes: the parser tells
 		case afterEq && (c == '"' || c == '\''):
 			e := strings.IndexByte(h[k+1:], c)
 			if e < 0 {
 				return true, len(h) // a value left open: the parser tells
 			}
 			k += e + 2
+			last, afterEq = c, false
+			continue
 		case c|0x20 == 's' && len(h)-k >= 5 && strings.EqualFold(h[k:k+5], "style"):
 			return true, k
 		case c|0x20 == 'h' && len(h)-k >= 4 && strings.EqualFold(h[k:k+4], "href") && emptyHref(h[k+4:]):
 			return true, k
 		default:
 			k++
+		}
+		if !space {
+			last = c
 		}
 		afterEq = eq
 	}

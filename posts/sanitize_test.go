@@ -119,7 +119,8 @@ func FuzzSanitizeStyle(f *testing.F) {
 // FuzzNeedsSanitize: when needsSanitize says content needs nothing, parsing it changes nothing either.
 func FuzzNeedsSanitize(f *testing.F) {
 	for _, h := range []string{`<p><a href="https://x.example/" hreflang="en">a</a></p>`, `<a href = '' >x</a>`,
-		`<p title="a>b" style="x">`, `<Quote>q</Quote>`, `<a href>x</a>`, `<img src="i.png" alt='style'>`} {
+		`<p title="a>b" style="x">`, `<Quote>q</Quote>`, `<a href>x</a>`, `<img src="i.png" alt='style'>`,
+		`<A =">0<A">`, `<a x=y=">0<c">`, `<a x="1" =">0<c">`} {
 		f.Add(h)
 	}
 	f.Fuzz(func(t *testing.T, h string) {
