@@ -2,6 +2,7 @@ package posts
 
 import (
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/heraldhq/herald/internal/htmlsafe"
@@ -114,6 +115,9 @@ type simpleAttr struct{ key, raw string }
 func (f *finisher) startTag(lt int) int {
 	var buf [8]simpleAttr
 	name, attrs, end, selfClosing := readStartTag(f.h, lt, buf[:0])
+	if end >= 0 && name == "script" && !selfClosing && !slices.ContainsFunc(attrs, isSrc) {
+		return f.inlineScript(lt, end)
+	}
 	if end < 0 || rawTextElements[name] || embedElements[name] {
 		return -1
 	}
@@ -122,6 +126,31 @@ func (f *finisher) startTag(lt int) int {
 	}
 	return end
 }
+
+// inlineScript finishes a script without a src, whose start tag is h[lt:end]: replaceEmbed drops it, to its
+// end tag. Its text ends at the first "</script" as the tokenizer reads it, unless a "<!" comes first: a
+// script can hide its end tag in "<!--" there, which the tokenizer follows.
+func (f *finisher) inlineScript(lt, end int) int {
+	h := f.h
+	for k := end; ; {
+		p := strings.Index(h[k:], "</")
+		if p < 0 {
+			return -1
+		}
+		p += k
+		if len(h) > p+8 && strings.EqualFold(h[p+2:p+8], "script") && strings.IndexByte(" \t\n\r\f/>", h[p+8]) >= 0 {
+			_, j := readEndTag(h, p)
+			if j < 0 || strings.Contains(h[end:p], "<!") || f.afterLT(lt) {
+				return -1
+			}
+			f.replace(lt, j, "")
+			return j
+		}
+		k = p + 2
+	}
+}
+
+func isSrc(a simpleAttr) bool { return strings.EqualFold(a.key, "src") }
 
 // readStartTag reads the start tag at h[lt:] when it has the simple form the pass reads itself (a name,
 // then attributes set off by spaces, each a name with a quoted value or none): its lower-case name, its
