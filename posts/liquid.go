@@ -120,6 +120,9 @@ type liquidEngine struct {
 	siteURL   string // Site.URL
 	basePath  string // the path of Site.URL, without a trailing slash: what relative URLs start with
 
+	// The posts by the names the link and post_url tags look them up by, made on first use: most sites'
+	// posts use neither tag.
+	indexOnce sync.Once
 	posts     map[string]*Post  // by file path
 	postNames map[string]*Post  // post_url names: "2020-05-10-slug" in _posts, "sub/2020-05-10-slug"
 	postBases map[string]*Post  // post_url's fallback: the file name without extension, wherever it is
@@ -155,9 +158,6 @@ func newLiquidEngine(s *Site, config map[string]any) (*liquidEngine, error) {
 		bounds:      s.liquidBounds,
 		loc:         s.Location,
 		siteURL:     s.URL,
-		posts:       make(map[string]*Post, len(s.Posts)),
-		postNames:   map[string]*Post{},
-		postBases:   map[string]*Post{},
 		includesDir: siteFolder(config, "includes_dir", "_includes"),
 		collections: map[string]string{},
 		includes:    map[string]*liquidInclude{},
@@ -178,18 +178,7 @@ func newLiquidEngine(s *Site, config map[string]any) (*liquidEngine, error) {
 		}
 	}
 
-	byPath := append([]*Post(nil), s.Posts...)
-	sort.Slice(byPath, func(i, j int) bool { return byPath[i].Path < byPath[j].Path })
-	for _, p := range byPath {
-		e.posts[p.Path] = p
-		noExt := strings.TrimSuffix(p.Path, path.Ext(p.Path))
-		// Jekyll's PostComparer: "_posts/{dir}{date}-{slug}.ext" or "{dir}_posts/{date}-{slug}.ext".
-		if rest, ok := strings.CutPrefix(noExt, "_posts/"); ok {
-			setOnce(e.postNames, rest, p)
-		} else if i := strings.Index(noExt, "/_posts/"); i >= 0 && !strings.Contains(noExt[i+len("/_posts/"):], "/") {
-			setOnce(e.postNames, noExt[:i+1]+noExt[i+len("/_posts/"):], p)
-		}
-		setOnce(e.postBases, path.Base(noExt), p)
+	for _, p := range s.Posts {
 		if p.Date.After(e.now) {
 			e.now = p.Date
 		}
@@ -227,6 +216,26 @@ func newLiquidEngine(s *Site, config map[string]any) (*liquidEngine, error) {
 	e.registerFilters()
 	e.registerBoundedFilters()
 	return e, nil
+}
+
+// makeIndex makes the maps of posts by path, by post_url name and by base name. Where two posts share a
+// name, the first by path has it.
+func (e *liquidEngine) makeIndex() {
+	byPath := append([]*Post(nil), e.allPosts...)
+	sort.Slice(byPath, func(i, j int) bool { return byPath[i].Path < byPath[j].Path })
+	e.posts = make(map[string]*Post, len(byPath))
+	e.postNames, e.postBases = map[string]*Post{}, map[string]*Post{}
+	for _, p := range byPath {
+		e.posts[p.Path] = p
+		noExt := strings.TrimSuffix(p.Path, path.Ext(p.Path))
+		// Jekyll's PostComparer: "_posts/{dir}{date}-{slug}.ext" or "{dir}_posts/{date}-{slug}.ext".
+		if rest, ok := strings.CutPrefix(noExt, "_posts/"); ok {
+			setOnce(e.postNames, rest, p)
+		} else if i := strings.Index(noExt, "/_posts/"); i >= 0 && !strings.Contains(noExt[i+len("/_posts/"):], "/") {
+			setOnce(e.postNames, noExt[:i+1]+noExt[i+len("/_posts/"):], p)
+		}
+		setOnce(e.postBases, path.Base(noExt), p)
+	}
 }
 
 // makeLists makes site.posts (newest first), site.categories and site.tags, and siteFull, the site
@@ -944,6 +953,7 @@ func (e *liquidEngine) postURLTag(ctx render.Context) (string, error) {
 		return tagText(ctx), nil
 	}
 	name := strings.TrimPrefix(strings.TrimSpace(args), "/")
+	e.indexOnce.Do(e.makeIndex)
 	p, ok := e.postNames[name]
 	if !ok && name != "" {
 		p, ok = e.postBases[path.Base(name)] // Jekyll's deprecated match, which ignores the folder
@@ -1021,6 +1031,7 @@ func (e *liquidEngine) linkTag(ctx render.Context) (string, error) {
 		return tagText(ctx), nil
 	}
 	rel := strings.TrimPrefix(strings.TrimSpace(args), "/")
+	e.indexOnce.Do(e.makeIndex)
 	if p, ok := e.posts[rel]; ok {
 		return e.urlPath(p.URL), nil
 	}
