@@ -3,7 +3,8 @@
 # BenchmarkSendNoLedger (a ledger that records nothing) and BenchmarkSendFsyncOnly (no database: one
 # write and one fdatasync a commit, the floor of any ledger that survives a power cut) in turns, one send
 # of a post to 10,000 subscribers each, R rounds, and prints the medians and the ledger's cost:
-# 1 - send/noledger (target: under 20%), and the floor's.
+# 1 - send/noledger (issue 17's target: at most 5% with -d 1ms, a server that answers as one across a network
+# does; on loopback an fsync costs CPU that nothing hides), and the floor's.
 # Taking turns matters: on a shared machine the speed drifts by 20% from one minute to the next.
 #
 #   bench/ledger.sh [-r ROUNDS] [-d DELAY]
@@ -15,7 +16,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ROUNDS=8
 DELAY=
 while getopts "r:d:h" opt; do
-  case $opt in r) ROUNDS=$OPTARG ;; d) DELAY=$OPTARG ;; *) sed -n "2,12p" "$0"; exit 2 ;; esac
+  case $opt in r) ROUNDS=$OPTARG ;; d) DELAY=$OPTARG ;; *) sed -n "2,13p" "$0"; exit 2 ;; esac
 done
 WORK="$(mktemp -d)"; trap 'rm -rf "$WORK"' EXIT
 (cd "$ROOT" && go test -c -o "$WORK/herald.test" ./cmd/herald)
@@ -39,7 +40,7 @@ awk '
     ms = median(s, ns); mn = median(n, nn)
     printf "median of %d rounds: ledger %.0f msgs/s (%.0f cpu-µs/msg, %.0f disk-B/msg), no ledger %.0f msgs/s (%.0f cpu-µs/msg)\n",
       ns, ms, median(sc, ns), median(sd, ns), mn, median(nc, nn)
-    printf "the ledger costs %.0f%% of throughput (target: under 20%%)\n", 100 * (1 - ms / mn)
+    printf "the ledger costs %.0f%% of throughput (target: at most 5%% with -d 1ms)\n", 100 * (1 - ms / mn)
     mf = median(f, nf)
     printf "one fdatasync a commit and nothing else: %.0f msgs/s (%.0f cpu-µs/msg), %.0f%% of throughput\n", mf, median(fc, nf), 100 * (1 - mf / mn)
   }' "$WORK/runs"
