@@ -62,6 +62,22 @@ func Atom(o Options, items []*posts.Post) ([]byte, error) {
 // WriteAtom writes what Atom returns to w, without holding the document in memory.
 func WriteAtom(w io.Writer, o Options, items []*posts.Post) error {
 	o, items = safe(o, items)
+	f := atomDocument(o, items)
+	return writeXMLItems(w, o.Stylesheet, f, &f.Entries, xmlItems{name: "entry", indent: "  ", end: "\n</feed>"},
+		func(e *atomEntry) []*string {
+			var html []*string
+			if e.Summary != nil {
+				html = append(html, &e.Summary.Body)
+			}
+			if e.Content != nil {
+				html = append(html, &e.Content.Body)
+			}
+			return html
+		})
+}
+
+// atomDocument is the Atom document of items, made safe.
+func atomDocument(o Options, items []*posts.Post) *atomFeed {
 	id := asURI(firstNonEmpty(o.AtomURL, o.SiteURL))
 	f := &atomFeed{
 		AtomFeed: &feeds.AtomFeed{
@@ -129,7 +145,7 @@ func WriteAtom(w io.Writer, o Options, items []*posts.Post) error {
 		}
 		f.Entries = append(f.Entries, e)
 	}
-	return writeXML(w, o.Stylesheet, f)
+	return f
 }
 
 // person is an Atom person construct, which must have a name: the email stands in for a missing one.

@@ -96,6 +96,22 @@ func RSS(o Options, items []*posts.Post) ([]byte, error) {
 // WriteRSS writes what RSS returns to w, without holding the document in memory.
 func WriteRSS(w io.Writer, o Options, items []*posts.Post) error {
 	o, items = safe(o, items)
+	doc := rssDocument(o, items)
+	return writeXMLItems(w, o.Stylesheet, doc, &doc.Channel.Items, xmlItems{name: "item", indent: "    ", end: "\n  </channel>\n</rss>"},
+		func(it *rssItem) []*string {
+			var html []*string
+			if it.Description != nil {
+				html = append(html, &it.Description.Body)
+			}
+			if it.Content != nil {
+				html = append(html, &it.Content.Content)
+			}
+			return html
+		})
+}
+
+// rssDocument is the RSS document of items, made safe.
+func rssDocument(o Options, items []*posts.Post) *rssDoc {
 	// A channel's description is required by the specification: the title stands in for a missing one.
 	ch := &rssChannel{Title: plainRSS(o.Title), Link: o.SiteURL, Description: plainRSS(cmp.Or(o.Description, o.Title)), RssFeed: &feeds.RssFeed{
 		Language:      o.Lang,
@@ -149,14 +165,101 @@ func WriteRSS(w io.Writer, o Options, items []*posts.Post) error {
 		}
 		ch.Items = append(ch.Items, it)
 	}
-	return writeXML(w, o.Stylesheet, &rssDoc{
+	return &rssDoc{
 		Version:   "2.0",
 		NSContent: "http://purl.org/rss/1.0/modules/content/",
 		NSAtom:    "http://www.w3.org/2005/Atom",
 		NSDC:      "http://purl.org/dc/elements/1.1/",
 		NSMedia:   "http://search.yahoo.com/mrss/",
 		Channel:   ch,
-	})
+	}
+}
+
+// xmlItems say where a document's items go: each is an element of this name, indented by indent (its depth
+// in the document), and they come last before the closing tags end.
+type xmlItems struct{ name, indent, end string }
+
+// writeXMLItems is writeXML for doc with the items *items points to, which it encodes one at a time, without
+// the long HTML html gives of each: encoding/xml copies a string before it writes it as CDATA, which for a
+// full-archive feed is hundreds of megabytes of garbage. Each such HTML is encoded as a marker ("\x00",
+// "\x01": safe removed both from every string) and written in the marker's place as encoding/xml writes
+// CDATA. The bytes are writeXML's: the document without its items, split before its closing tags, and each
+// item as the encoder writes it at its depth.
+func writeXMLItems[T any](w io.Writer, stylesheet string, doc any, items *[]T, at xmlItems, html func(T) []*string) error {
+	all := *items
+	*items = nil
+	var head bytes.Buffer
+	err := writeXML(&head, stylesheet, doc)
+	*items = all
+	if err != nil {
+		return err
+	}
+	end := at.end + "\n"
+	if !bytes.HasSuffix(head.Bytes(), []byte(end)) {
+		return fmt.Errorf("feed: encode XML: the document does not end in %q", at.end)
+	}
+	b := bufio.NewWriterSize(w, 64<<10)
+	b.Write(head.Bytes()[:head.Len()-len(end)])
+	var item bytes.Buffer
+	enc := xml.NewEncoder(&item)
+	enc.Indent(at.indent, "  ")
+	start := xml.StartElement{Name: xml.Name{Local: at.name}}
+	for i, it := range all {
+		// Long HTML only: a marker in a short one would cost more than it saves.
+		var swapped []*string
+		var saved []string
+		for _, f := range html(it) {
+			if len(*f) > 1024 {
+				swapped, saved = append(swapped, f), append(saved, *f)
+				*f = string(rune(len(saved) - 1))
+			}
+		}
+		item.Reset()
+		err := enc.EncodeElement(it, start)
+		for k, f := range swapped {
+			*f = saved[k]
+		}
+		if err != nil {
+			return fmt.Errorf("feed: encode XML: %w", err)
+		}
+		if i == 0 {
+			b.WriteByte('\n') // the encoder puts a newline before every element but its first
+		}
+		out := item.Bytes()
+		for k, h := range saved {
+			marker := "<![CDATA[" + string(rune(k)) + "]]>"
+			before, after, ok := bytes.Cut(out, []byte(marker))
+			if !ok {
+				return fmt.Errorf("feed: encode XML: an item's HTML went missing")
+			}
+			b.Write(before)
+			writeCDATA(b, h)
+			out = after
+		}
+		b.Write(out)
+	}
+	b.WriteString(end)
+	return b.Flush()
+}
+
+// writeCDATA writes s as encoding/xml writes a ",cdata" field: nothing for "", and a "]]>" within split
+// across two sections.
+func writeCDATA(b *bufio.Writer, s string) {
+	if s == "" {
+		return
+	}
+	b.WriteString("<![CDATA[")
+	for {
+		before, after, ok := strings.Cut(s, "]]>")
+		if !ok {
+			break
+		}
+		b.WriteString(before)
+		b.WriteString("]]]]><![CDATA[>")
+		s = after
+	}
+	b.WriteString(s)
+	b.WriteString("]]>")
 }
 
 // writeXML writes the XML declaration, an optional stylesheet instruction and v, indented.
