@@ -61,7 +61,7 @@ func (f *finisher) replace(i, j int, s string) {
 // cut drops h[i:j] from the output and returns the builder to write what takes its place.
 func (f *finisher) cut(i, j int) *strings.Builder {
 	if f.b.Len() == 0 && f.done == 0 {
-		f.b.Grow(len(f.h) + len(f.h)/8)
+		f.b.Grow(len(f.h) + len(f.h)/4)
 	}
 	f.b.WriteString(f.h[f.done:i])
 	f.done = j
