@@ -15,8 +15,9 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/heraldhq/herald/internal/sitefs"
 )
 
 // postCache remembers what reading each post file gave, by the file's size and modification time, so that
@@ -93,24 +94,15 @@ func openPostCache(path, key string) *postCache {
 // readCacheFile reads the cache file at path and checks its header and checksum; it returns the rest.
 // Only a regular file is opened: a FIFO would block the run until a writer came, a device may never end.
 func readCacheFile(path string) (string, error) {
-	before, err := os.Lstat(path)
-	if err != nil {
+	file, info, err := sitefs.OpenRegular(path)
+	if errors.Is(err, fs.ErrNotExist) {
 		return "", err
 	}
-	if !before.Mode().IsRegular() || before.Size() > maxCacheBytes {
+	if err != nil {
 		return "", fmt.Errorf("not a regular file of at most %d bytes", maxCacheBytes)
 	}
-	// O_NONBLOCK: should a FIFO take the file's place since, opening it does not wait for a writer.
-	file, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return "", err
-	}
 	defer file.Close()
-	info, err := file.Stat()
-	if err != nil {
-		return "", err
-	}
-	if !info.Mode().IsRegular() || !os.SameFile(before, info) || info.Size() > maxCacheBytes {
+	if info.Size() > maxCacheBytes {
 		return "", fmt.Errorf("not a regular file of at most %d bytes", maxCacheBytes)
 	}
 	r := io.LimitReader(file, info.Size()) // a file that grew since is cut short, and fails its checksum

@@ -7,16 +7,17 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"github.com/heraldhq/herald/feed"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 	"unicode/utf8"
+
+	"github.com/heraldhq/herald/feed"
+	"github.com/heraldhq/herald/internal/sitefs"
 )
 
 // ErrStoreLooksNew: the store has no history, but the site looks published before. Starting a history
@@ -154,29 +155,13 @@ func heraldFeed(b []byte) bool {
 	return ok
 }
 
-// readRegular reads at most limit bytes of the file at path if it is a regular file, never a link, a
-// FIFO (which would block) or a device (which may never end).
+// readRegular reads at most limit bytes of the file at path if it is a regular file (sitefs.OpenRegular).
 func readRegular(path string, limit int64) ([]byte, error) {
-	before, err := os.Lstat(path)
-	if err != nil {
-		return nil, err
-	}
-	if !before.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
-	// O_NONBLOCK: should a FIFO take the file's place since, opening it does not wait for a writer.
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	f, _, err := sitefs.OpenRegular(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	now, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !now.Mode().IsRegular() || !os.SameFile(before, now) {
-		return nil, fmt.Errorf("%s changed while it was read", path)
-	}
 	return io.ReadAll(io.LimitReader(f, limit))
 }
 

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/history"
+	"github.com/heraldhq/herald/internal/sitefs"
 	"github.com/heraldhq/herald/publish"
 	"github.com/heraldhq/herald/store"
 )
@@ -95,6 +96,9 @@ func unrecordedPath(siteDir string, cfg config) string {
 	return filepath.Join(localDir(siteDir, cfg), "unrecorded-feed-ids")
 }
 
+// maxUnrecordedBytes bounds the unrecorded ids' file: about 75 bytes an id, so a million ids.
+const maxUnrecordedBytes = 64 << 20
+
 // readUnrecorded reads the ids of unrecordedPath; none when there is no such file.
 func readUnrecorded(siteDir string, cfg config) (map[string]bool, error) {
 	lines, err := readUnrecordedLines(siteDir, cfg)
@@ -107,7 +111,7 @@ func readUnrecorded(siteDir string, cfg config) (map[string]bool, error) {
 
 // readUnrecordedLines reads the ids of unrecordedPath, sorted; none when there is no such file.
 func readUnrecordedLines(siteDir string, cfg config) ([]string, error) {
-	f, err := os.Open(unrecordedPath(siteDir, cfg))
+	f, info, err := sitefs.OpenRegular(unrecordedPath(siteDir, cfg))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -115,9 +119,8 @@ func readUnrecordedLines(siteDir string, cfg config) ([]string, error) {
 		return nil, err
 	}
 	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return nil, err
+	if info.Size() > maxUnrecordedBytes {
+		return nil, fmt.Errorf("%s is larger than %d bytes; delete it, and run herald publish to record what the feeds hold", f.Name(), maxUnrecordedBytes)
 	}
 	var b strings.Builder // its string is its buffer: the file, 760 KB for 10,000 ids, is not copied
 	b.Grow(int(info.Size()))

@@ -3,6 +3,8 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -63,5 +65,35 @@ func TestAddUnrecorded(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(file); string(b) != "c\nd\nz" {
 		t.Errorf("after adding an id to a list edited by hand, it holds %q, want c, d and z", b)
+	}
+}
+
+// TestUnrecordedNotRegular: a site's .herald may come with the site, so the unrecorded list is read only
+// from a regular file. A link to /dev/zero (which would be read until memory ran out) or a FIFO (which
+// would block the run) is refused with an error that names the file, at once.
+func TestUnrecordedNotRegular(t *testing.T) {
+	dir := mailSite(t, "")
+	if err := os.MkdirAll(filepath.Join(dir, ".herald"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	cfg := loadTestConfig(t, dir)
+	file := unrecordedPath(dir, cfg)
+	for _, c := range []struct {
+		name string
+		make func() error
+	}{
+		{"a link to /dev/zero", func() error { return os.Symlink("/dev/zero", file) }},
+		{"a FIFO", func() error { return syscall.Mkfifo(file, 0o600) }},
+	} {
+		if err := c.make(); err != nil {
+			t.Fatal(err)
+		}
+		_, err := readUnrecorded(dir, cfg)
+		if err == nil || !strings.Contains(err.Error(), file) {
+			t.Errorf("%s: read gives %v, want an error naming %s", c.name, err, file)
+		}
+		if err := os.Remove(file); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
