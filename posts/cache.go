@@ -58,6 +58,9 @@ type cacheEntry struct {
 	body    string
 }
 
+// minEntryBytes is the smallest entry: a rel of one byte (two bytes), its size and time, an empty body.
+const minEntryBytes = 5
+
 // cacheKey hashes what a cached post depends on besides its own file.
 func cacheKey(opts Options, parts ...[]byte) string {
 	opts.Now, opts.files = time.Time{}, nil // neither changes what a file gives
@@ -130,7 +133,7 @@ func parseEntries(payload, key string) ([]cacheEntry, error) {
 	if r.str() != key {
 		return nil, nil
 	}
-	n := r.count()
+	n := r.count(minEntryBytes)
 	if r.bad {
 		return nil, errors.New("cannot decode it")
 	}
@@ -327,7 +330,7 @@ func decodeBody(rel, body string, loc *time.Location) (*Post, []Warning, error) 
 		for _, t := range []*time.Time{&p.Date, &p.Updated, &p.visibleFrom, &p.expires} {
 			*t = r.time(loc)
 		}
-		if n := r.count(); n > 0 {
+		if n := r.count(3); n > 0 { // three strings
 			p.Authors = make([]Author, n)
 			for i := range p.Authors {
 				p.Authors[i] = Author{Name: r.str(), Email: r.str(), URL: r.str()}
@@ -347,7 +350,7 @@ func decodeBody(rel, body string, loc *time.Location) (*Post, []Warning, error) 
 		r.bad = true
 	}
 	var warns []Warning
-	if n := r.count(); n > 0 {
+	if n := r.count(3); n > 0 { // two strings and a varint
 		warns = make([]Warning, n)
 		for i := range warns {
 			warns[i] = Warning{File: r.str(), Line: int(r.varint()), Msg: r.str()}
@@ -422,11 +425,13 @@ func (r *cacheReader) str() string {
 	return s
 }
 
-// count reads the length of a list whose every element takes a byte at least: a count that the bytes
-// left cannot hold is bad, so that a crafted count allocates nothing.
-func (r *cacheReader) count() int {
+// count reads the length of a list whose every element takes least bytes at least: a count that the
+// bytes left cannot hold is bad, so that a crafted count allocates nothing. least must be the element's
+// smallest encoding (an Author is three strings, three bytes), or the list made for a count of n elements
+// of 48 bytes each could be 48 times the bytes that claim it: a 256 MB cache asking for 12 GB.
+func (r *cacheReader) count(least int) int {
 	n := r.uvarint()
-	if n > uint64(len(r.s)) {
+	if n > uint64(len(r.s)/least) {
 		r.s, r.bad = "", true
 		return 0
 	}
@@ -434,7 +439,7 @@ func (r *cacheReader) count() int {
 }
 
 func (r *cacheReader) strings() []string {
-	n := r.count()
+	n := r.count(1)
 	if n == 0 {
 		return nil
 	}
