@@ -97,9 +97,15 @@ func needsSanitize(h string) bool {
 		for k < len(h) && !tagNameEnd[h[k]] {
 			k++
 		}
-		if name := h[j:k]; name != "" && isLetter(name[0]) {
-			if !htmlsafe.KnownElement(strings.ToLower(name)) {
-				return true
+		if end, markup := markupEnd(h, i); markup {
+			if end < 0 {
+				return true // the parser tells
+			}
+			k = end
+		} else if name := h[j:k]; name != "" && isLetter(name[0]) {
+			lname := strings.ToLower(name)
+			if !htmlsafe.KnownElement(lname) || j == i+1 && rawTextElements[lname] {
+				return true // and what a raw text element holds is text to the tokenizer, not tags
 			}
 			var risky bool
 			if risky, k = attrsNeedSanitize(h, k); risky {
@@ -117,67 +123,99 @@ func needsSanitize(h string) bool {
 	return false
 }
 
+// markupEnd tells whether the "<" at h[i] opens what the tokenizer reads as a comment or a declaration
+// rather than a tag or text ("<!--", "<!DOCTYPE", "<!" or "<?" or "</" and a byte that is no letter), and
+// where that ends; end is -1 when this reading is not sure of it. What such a token holds is no tag, and
+// its quotes open no value: "<!<a x="> <a href>" is a comment, then a tag with an empty href.
+func markupEnd(h string, i int) (end int, markup bool) {
+	if i+1 == len(h) {
+		return 0, false
+	}
+	switch c := h[i+1]; {
+	case c == '!' && strings.HasPrefix(h[i+2:], "--"):
+		body := h[i+4:]
+		e, f := strings.Index(body, "-->"), strings.Index(body, "--!>")
+		if strings.HasPrefix(strings.TrimLeft(body, "-"), ">") || e < 0 || f >= 0 && f < e {
+			return -1, true // "<!-->", "--!>", or no end
+		}
+		return i + 4 + e + 3, true
+	case c == '!' || c == '?' || c == '/' && i+2 < len(h) && !isLetter(h[i+2]):
+		e := strings.IndexByte(h[i+2:], '>')
+		if e < 0 {
+			return -1, true
+		}
+		return i + 2 + e + 1, true
+	}
+	return 0, false
+}
+
 // tagNameEnd are the bytes that end a tag's name.
 var tagNameEnd = [256]bool{'>': true, '/': true, ' ': true, '\t': true, '\n': true, '\r': true, '\f': true}
 
-// attrsNeedSanitize reads the attributes of a tag from h[k:] to the tag's end: whether one is a style or
-// may be an empty href, and where the tag ends.
+// attrsNeedSanitize reads the attributes of a tag from h[k:] as the tokenizer's readTag does: whether one is
+// a style or may be an empty href, and where the tag ends. It follows the tokenizer's states rather than
+// looking for a quote after any "=": an "=" that begins an attribute's name is part of the name, and an
+// unquoted value runs to a space or ">" whatever it holds, so a quote in either opens no value.
 func attrsNeedSanitize(h string, k int) (bool, int) {
-	afterEq := false // a quote opens a value only after "="
-	var last byte    // the last byte before k that is not a space; 0 right after the tag's name
-	for k < len(h) {
-		c := h[k]
-		space := c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'
-		eq := c == '=' || afterEq && space
-		switch {
-		case c == '>':
+	for {
+		k = skipHTMLSpace(h, k)
+		if k == len(h) {
+			return false, k
+		}
+		if h[k] == '>' {
 			return false, k + 1
-		case c == '=' && !afterEq && (last == 0 || last == '"' || last == '\'' || last == '/'):
-			return true, k // "=" where an attribute's name starts is part of that name: the parser tells
-		case afterEq && !space && c != '"' && c != '\'':
-			return true, k // an unquoted value, which may hold quotes: the parser tells
-		case afterEq && (c == '"' || c == '\''):
-			e := strings.IndexByte(h[k+1:], c)
-			if e < 0 {
-				return true, len(h) // a value left open: the parser tells
+		}
+		key := k
+		if h[k] != '/' {
+			k++ // the first byte of a name, an "=" too
+			for k < len(h) && !attrNameEnd[h[k]] {
+				k++
 			}
-			k += e + 2
-			last, afterEq = c, false
-			continue
-		case c|0x20 == 's' && len(h)-k >= 5 && strings.EqualFold(h[k:k+5], "style"):
-			return true, k
-		case c|0x20 == 'h' && len(h)-k >= 4 && strings.EqualFold(h[k:k+4], "href") && emptyHref(h[k+4:]):
-			return true, k
-		default:
+		}
+		name := h[key:k]
+		val, hasVal, open := "", false, false
+		if k = skipHTMLSpace(h, k); k < len(h) && h[k] == '/' {
 			k++
+		} else if k < len(h) && h[k] == '=' {
+			hasVal = true
+			if k = skipHTMLSpace(h, k+1); k < len(h) {
+				switch q := h[k]; q {
+				case '>':
+				case '"', '\'':
+					e := strings.IndexByte(h[k+1:], q)
+					if e < 0 {
+						e, open = len(h)-k-1, true
+					}
+					val, k = h[k+1:k+1+e], k+2+e
+				default:
+					v := k
+					for k < len(h) && h[k] != '>' && !isSpace(h[k]) {
+						k++
+					}
+					val = h[v:k]
+				}
+			}
 		}
-		if !space {
-			last = c
+		if open || strings.EqualFold(name, "style") || strings.EqualFold(name, "href") && blankValue(val, hasVal) {
+			return true, min(k, len(h)) // a value left open: the parser tells
 		}
-		afterEq = eq
 	}
-	return false, k
 }
 
-// emptyHref tells whether what follows the name href in a tag may leave it without a value, or with an
-// empty or blank one.
-func emptyHref(rest string) bool {
-	if rest != "" && (isLetter(rest[0]) || rest[0] == '-' || '0' <= rest[0] && rest[0] <= '9') {
-		return false // a longer name: hreflang
+// attrNameEnd are the bytes that end an attribute's name after its first byte.
+var attrNameEnd = [256]bool{'>': true, '/': true, '=': true, ' ': true, '\t': true, '\n': true, '\r': true, '\f': true}
+
+func skipHTMLSpace(h string, k int) int {
+	for k < len(h) && isSpace(h[k]) {
+		k++
 	}
-	rest = strings.TrimLeft(rest, " \t\r\n\f")
-	if !strings.HasPrefix(rest, "=") {
-		return true // no value
-	}
-	rest = strings.TrimLeft(rest[1:], " \t\r\n\f")
-	if rest == "" || rest[0] == '>' {
-		return true
-	}
-	if q := rest[0]; q == '"' || q == '\'' {
-		v := strings.TrimLeft(rest[1:], " \t\r\n\f")
-		return v != "" && v[0] == q
-	}
-	return false
+	return k
+}
+
+// blankValue tells whether an href written val may be empty or blank once decoded: a character reference
+// may stand for a space.
+func blankValue(val string, hasVal bool) bool {
+	return !hasVal || strings.TrimSpace(val) == "" || strings.IndexByte(val, '&') >= 0
 }
 
 func isLetter(c byte) bool { return 'a' <= c|0x20 && c|0x20 <= 'z' }

@@ -158,3 +158,36 @@ func BenchmarkNeedsSanitize(b *testing.B) {
 		}
 	}
 }
+
+// TestNeedsSanitizeAttrStates: needsSanitize reads a tag's attributes, and what is no tag, as the tokenizer
+// does. An "=" that begins an attribute's name, or one inside an unquoted value, opens no quoted value, nor
+// does a quote in a comment, a declaration or raw text, so a quote there hides nothing from the tokenizer:
+// each of these has an empty href or an unknown tag that the parse changes, and the one pass (finishHTML)
+// and the two (sanitize after absolutize) must agree on it.
+func TestNeedsSanitizeAttrStates(t *testing.T) {
+	for _, c := range []struct{ name, h string }{
+		{"equals begins a name", `<A =" href>"`},
+		{"equals begins a name after a value", `<a x="1" =" href>"`},
+		{"equals right after a quoted value", `<a title="z"=" href>">`},
+		{"equals inside an unquoted value", `<a x=y=" href>"`},
+		{"a reference for a space", `<a href="&#32;">x</a>`},
+		{"a reference for a no-break space", `<a href="&nbsp;">x</a>`},
+		{"a bogus comment", `<!<A 0="><A0">`},
+		{"a bogus comment after </", `</ <a x="> <a href>">`},
+		{"a comment", `<!-- <a x=" --> <a href>">`},
+		{"a comment ended by --!>", `<!-- --!> <a x=" --> <a href>">`},
+		{"a declaration", `<!DOCTYPE <a x="> <a href>">`},
+		{"a processing instruction", `<? <a x="> <a href>">`},
+		{"raw text", `<title><a x="</title><a href>">`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := sanitizeTokens(c.h, sanitizePage); !needsSanitize(c.h) && got != c.h {
+				t.Errorf("needsSanitize(%q) = false, but the parse makes %q", c.h, got)
+			}
+			want := sanitize(absolutize(c.h, sanitizePage), sanitizePage)
+			if got := finishHTML(c.h, sanitizePage); got != want {
+				t.Errorf("finishHTML(%q) = %q, want %q", c.h, got, want)
+			}
+		})
+	}
+}
