@@ -487,8 +487,10 @@ func rejectsSender(err error, reason string) bool {
 // groupCommit gathers the ledger writes of all connections into shared transactions. Each commit costs
 // an fsync and a few pages written whatever it holds, which on a fast server is most of what a message
 // costs, so a commit does not begin at the first request: the committer waits until every connection has
-// one in, or maxGather has passed. A connection asks for its commit before its envelope goes out and needs
-// it only when DATA is next, so on a server a network away the wait is hidden by the envelope's round trip.
+// one in, or the first has waited maxGather (counted from when it was asked for, so that a request that
+// came in while the last commit ran waits no longer). A connection asks for its commit before its
+// envelope goes out and needs it only when DATA is next, so on a server a network away the wait is hidden
+// by the envelope's round trip.
 type groupCommit struct {
 	ledger Ledger
 	n      int // connections: no more than n requests can be under way
@@ -505,6 +507,7 @@ type commitReq struct {
 	started []Job
 	done    []Result
 	reply   chan commitReply
+	at      time.Time // when it was asked for
 }
 
 type commitReply struct {
@@ -521,7 +524,7 @@ func newGroupCommit(l Ledger, n int) *groupCommit {
 
 // send queues a commit; its reply comes on the channel.
 func (g *groupCommit) send(ctx context.Context, started []Job, done []Result) <-chan commitReply {
-	r := &commitReq{ctx: ctx, started: started, done: done, reply: make(chan commitReply, 1)}
+	r := &commitReq{ctx: ctx, started: started, done: done, reply: make(chan commitReply, 1), at: time.Now()}
 	g.reqs <- r
 	return r.reply
 }
@@ -556,13 +559,25 @@ func (g *groupCommit) loop() {
 }
 
 // gather returns the requests of the next commit: first, and those that come before every connection
-// has one in or maxGather has passed.
+// has one in or first has waited maxGather; those waiting already, when it has.
 func (g *groupCommit) gather(first *commitReq, timer *time.Timer) []*commitReq {
 	batch := []*commitReq{first}
-	if g.n <= 1 {
+	wait := maxGather - time.Since(first.at)
+	if wait <= 0 {
+		for len(batch) < g.n {
+			select {
+			case r, ok := <-g.reqs:
+				if !ok {
+					return batch
+				}
+				batch = append(batch, r)
+			default:
+				return batch
+			}
+		}
 		return batch
 	}
-	timer.Reset(maxGather)
+	timer.Reset(wait)
 	defer timer.Stop()
 	for len(batch) < g.n {
 		select {
