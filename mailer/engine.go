@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -113,6 +114,7 @@ func (e *Engine) Run(ctx context.Context, jobs <-chan Job) (map[Outcome]int, err
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer gc.leave() // after the worker's last commit: it waits for each
 			w := &worker{e: e, conn: conn, gc: gc, limiter: limiter, stop: stop, live: live, report: func(r Result) {
 				mu.Lock()
 				counts[r.Outcome]++
@@ -493,7 +495,7 @@ func rejectsSender(err error, reason string) bool {
 // by the envelope's round trip.
 type groupCommit struct {
 	ledger Ledger
-	n      int // connections: no more than n requests can be under way
+	n      atomic.Int64 // connections still running: no more than n requests can be under way
 	reqs   chan *commitReq
 	done   chan struct{}
 }
@@ -517,10 +519,16 @@ type commitReply struct {
 
 // newGroupCommit starts the committer for n connections, each with at most one commit under way.
 func newGroupCommit(l Ledger, n int) *groupCommit {
-	g := &groupCommit{ledger: l, n: n, reqs: make(chan *commitReq, n), done: make(chan struct{})}
+	g := &groupCommit{ledger: l, reqs: make(chan *commitReq, n), done: make(chan struct{})}
+	g.n.Store(int64(n))
 	go g.loop()
 	return g
 }
+
+// leave tells the committer that a connection has ended and sends no more requests: a commit no longer
+// waits for it. Without this, once a connection has left the run (a server that takes fewer connections
+// than asked for) or run out of jobs, every commit of the others waited out maxGather.
+func (g *groupCommit) leave() { g.n.Add(-1) }
 
 // send queues a commit; its reply comes on the channel.
 func (g *groupCommit) send(ctx context.Context, started []Job, done []Result) <-chan commitReply {
@@ -564,7 +572,7 @@ func (g *groupCommit) gather(first *commitReq, timer *time.Timer) []*commitReq {
 	batch := []*commitReq{first}
 	wait := maxGather - time.Since(first.at)
 	if wait <= 0 {
-		for len(batch) < g.n {
+		for int64(len(batch)) < g.n.Load() {
 			select {
 			case r, ok := <-g.reqs:
 				if !ok {
@@ -579,7 +587,7 @@ func (g *groupCommit) gather(first *commitReq, timer *time.Timer) []*commitReq {
 	}
 	timer.Reset(wait)
 	defer timer.Stop()
-	for len(batch) < g.n {
+	for int64(len(batch)) < g.n.Load() {
 		select {
 		case r, ok := <-g.reqs:
 			if !ok {

@@ -506,3 +506,44 @@ func TestEngineSkipAfterSlowCommit(t *testing.T) {
 		t.Errorf("got %v (results %v), want 5 sent and nothing else", counts, l.results)
 	}
 }
+
+// nopLedger records nothing and skips nothing.
+type nopLedger struct{}
+
+func (nopLedger) Commit(context.Context, []Job, []Result) (map[int64]bool, error) { return nil, nil }
+
+// nopSender takes every message.
+type nopSender struct{}
+
+func (nopSender) Send(context.Context, *Message) error { return nil }
+func (nopSender) Close() error                         { return nil }
+
+// TestEngineCommitAfterLeave: once a connection has left the run (the server took one of the four), a
+// commit no longer waits for its request: the one connection left sends without waiting out maxGather
+// before each message (which made 200 messages take 200 ms or more).
+func TestEngineCommitAfterLeave(t *testing.T) {
+	const n = 200
+	var dials atomic.Int32
+	e := &Engine{Ledger: nopLedger{}, Connections: 4, PerConnection: 2 * n, Dial: func(context.Context) (Sender, error) {
+		if dials.Add(1) > 1 {
+			return nil, errors.New("too many connections")
+		}
+		return nopSender{}, nil
+	}}
+	jobs := make(chan Job, n)
+	for i := range n {
+		jobs <- Job{ID: int64(i + 1), Message: &Message{MessageID: fmt.Sprintf("<%d@x>", i)}}
+	}
+	close(jobs)
+	start := time.Now()
+	counts, err := e.Run(t.Context(), jobs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counts[Sent] != n {
+		t.Fatalf("got %v, want %d sent", counts, n)
+	}
+	if d := time.Since(start); d >= n*maxGather/2 {
+		t.Errorf("%d messages on one connection took %v: each commit waited for the connections that left", n, d)
+	}
+}
