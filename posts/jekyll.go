@@ -280,6 +280,9 @@ func findJekyllPosts(dir, outputDir string, exclude []string, withDrafts bool) (
 		if err != nil {
 			return err
 		}
+		if p == dir {
+			return nil // the site itself, never excluded (a glob such as ".*" matches its rel, ".")
+		}
 		rel, ok := strings.CutPrefix(p, prefix) // not filepath.Rel, which costs more than the rest of a file's turn
 		if !ok {
 			rel, _ = filepath.Rel(dir, p)
@@ -293,9 +296,6 @@ func findJekyllPosts(dir, outputDir string, exclude []string, withDrafts bool) (
 			return nil
 		}
 		if d.IsDir() {
-			if p == dir {
-				return nil
-			}
 			if p == outputDir || name == "node_modules" || name == "vendor" || strings.HasPrefix(name, ".") {
 				return filepath.SkipDir
 			}
