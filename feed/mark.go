@@ -11,7 +11,8 @@ import (
 	"os"
 	"regexp"
 	"strings"
-	"syscall"
+
+	"github.com/heraldhq/herald/internal/sitefs"
 )
 
 // Herald's mark in the files it writes, by which it knows them again and replaces only its own: RSS and
@@ -151,10 +152,9 @@ func (e *ForeignError) Error() string {
 // checkOwned returns a *ForeignError for a regular file at f.Path that does not carry Herald's mark and is
 // not a JSON feed that a Herald older than the mark wrote for the site of f.Data (legacyJSON).
 func checkOwned(f File) error {
-	// Only after sameBytes found a regular file here; O_NONBLOCK should a FIFO take its place since.
-	file, err := os.OpenFile(f.Path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	file, _, err := sitefs.OpenRegular(f.Path) // should a FIFO or a link take its place since sameBytes
 	if err != nil {
-		return err
+		return fmt.Errorf("feed: %w", err)
 	}
 	defer file.Close()
 	r := bufio.NewReaderSize(file, markHead)

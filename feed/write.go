@@ -8,8 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"syscall"
 
+	"github.com/heraldhq/herald/internal/sitefs"
 	"github.com/heraldhq/herald/posts"
 )
 
@@ -236,17 +236,12 @@ func sameBytes(f File) (bool, error) {
 	if before.Size() != size {
 		return false, nil // no need to read it: its bytes differ
 	}
-	// O_NONBLOCK: should a FIFO take the file's place since, opening it does not wait for a writer.
-	file, err := os.OpenFile(f.Path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	file, now, err := sitefs.OpenRegular(f.Path)
 	if err != nil {
-		return false, err
+		return false, fmt.Errorf("feed: %w", err)
 	}
 	defer file.Close()
-	now, err := file.Stat()
-	if err != nil {
-		return false, err
-	}
-	if !now.Mode().IsRegular() || !os.SameFile(before, now) {
+	if !os.SameFile(before, now) {
 		return false, fmt.Errorf("feed: %s changed while Herald read it", f.Path)
 	}
 	if f.Temp != "" {
