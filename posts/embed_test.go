@@ -218,7 +218,7 @@ func TestEmbedsInHTML(t *testing.T) {
 }
 
 func testHugoMarkdown() hugoMarkdown {
-	refs := &hugoRefs{site: &Site{URL: "https://e.example"}, cfg: &hugoConfig{}, byPath: map[string]string{}, byName: map[string]string{}}
+	refs := &hugoRefs{site: &Site{URL: "https://e.example"}, cfg: &hugoConfig{}, tables: map[string]*refTable{}, pageLang: map[string]string{}}
 	return hugoMarkdown{Markdown: newMarkdown(), refs: refs}
 }
 

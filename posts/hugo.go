@@ -2,6 +2,7 @@ package posts
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -105,13 +106,14 @@ func loadHugo(ctx context.Context, opts Options) (*Site, error) {
 	}
 	s.Warnings = append(s.Warnings, warns...)
 	s.appendPosts(ps)
-	refs := &hugoRefs{site: s, cfg: cfg, byPath: map[string]string{}, byName: map[string]string{}}
+	refs := &hugoRefs{site: s, cfg: cfg, tables: map[string]*refTable{}, pageLang: map[string]string{}}
 	for i, p := range ps {
-		// A ref names a page by its path, which its translations share: it is the default language's.
-		// (Hugo takes the translation in the language of the page that refers; Herald renders a page
-		// without knowing its language.)
-		if l := cfg.language(pages[i].lang); p != nil && (l == nil || l.Default) {
-			refs.add(pages[i].key(), p.URL)
+		if p != nil {
+			lang := refs.key(pages[i].lang)
+			refs.table(lang).add(pages[i].key(), p.URL)
+			if lang != "" {
+				refs.pageLang[p.Path] = lang
+			}
 		}
 	}
 	s.render = newRenderer()
@@ -912,6 +914,13 @@ func shortcodeArgs(s string) (named map[string]string, pos []string) {
 type hugoMarkdown struct {
 	goldmark.Markdown
 	refs *hugoRefs
+	lang string // the language of the page being rendered, a key of refs.tables
+}
+
+// forPost is m for rendering p: its refs name pages of p's language.
+func (m hugoMarkdown) forPost(p *Post) goldmark.Markdown {
+	m.lang = m.refs.pageLang[p.Path]
+	return m
 }
 
 func (m hugoMarkdown) Convert(src []byte, w io.Writer, opts ...parser.ParseOption) error {
@@ -1063,7 +1072,11 @@ func (m hugoMarkdown) shortcode(c shortcodeCall) string {
 			return embed{url: "https://www.instagram.com/p/" + id + "/", name: "Instagram post"}.html()
 		}
 	case "ref", "relref":
-		return m.refs.resolve(arg("path", 0))
+		lang := m.lang
+		if l := named["lang"]; l != "" {
+			lang = m.refs.key(l)
+		}
+		return m.refs.resolve(arg("path", 0), lang)
 	}
 	return ""
 }
@@ -1095,26 +1108,67 @@ func shortcodeWarning(p *Post, body []byte) []Warning {
 }
 
 // hugoRefs finds the URL of the page a ref or relref shortcode names. Herald knows the URLs of the posts
-// it read; for any other page it assumes Hugo's default, the page's path under content.
+// it read; for any other page it assumes Hugo's default, the page's path under content. As in Hugo, a
+// ref names a page of the language of the page it is on (or of its lang argument): a translation's ref
+// to posts/a is posts/a's translation. Where the language has no such page, Herald takes the default
+// language's (Hugo stops the build with REF_NOT_FOUND).
 type hugoRefs struct {
-	site   *Site
-	cfg    *hugoConfig
+	site     *Site
+	cfg      *hugoConfig
+	tables   map[string]*refTable // by language key; "" for the default language and a site without languages
+	pageLang map[string]string    // a post's Path → its language's key, for the posts not in the default one
+}
+
+// refTable is one language's pages.
+type refTable struct {
 	byPath map[string]string // "posts/my-post" → URL
 	byName map[string]string // "my-post" → URL, "" when two posts share the name
 }
 
-func (r *hugoRefs) add(key, u string) {
+// key is the key of lang in tables.
+func (r *hugoRefs) key(lang string) string {
+	if l := r.cfg.language(lang); l == nil || l.Default {
+		return ""
+	}
+	return lang
+}
+
+func (r *hugoRefs) table(lang string) *refTable {
+	t := r.tables[lang]
+	if t == nil {
+		t = &refTable{byPath: map[string]string{}, byName: map[string]string{}}
+		r.tables[lang] = t
+	}
+	return t
+}
+
+func (t *refTable) add(key, u string) {
 	key = strings.ToLower(key)
-	r.byPath[key] = u
+	t.byPath[key] = u
 	name := path.Base(key)
-	if _, dup := r.byName[name]; dup {
-		r.byName[name] = ""
+	if _, dup := t.byName[name]; dup {
+		t.byName[name] = ""
 	} else {
-		r.byName[name] = u
+		t.byName[name] = u
 	}
 }
 
-func (r *hugoRefs) resolve(target string) string {
+// find is the URL of the page key names in t, or "".
+func (t *refTable) find(key string) string {
+	if t == nil {
+		return ""
+	}
+	if u := t.byPath[key]; u != "" {
+		return u
+	}
+	if u := t.byName[path.Base(key)]; u != "" && !strings.Contains(key, "/") {
+		return u
+	}
+	return ""
+}
+
+// resolve is the URL of the page target names, for a page in the language lang (a key of tables).
+func (r *hugoRefs) resolve(target, lang string) string {
 	t, frag, hasFrag := strings.Cut(strings.TrimSpace(target), "#")
 	if hasFrag {
 		frag = "#" + frag
@@ -1128,10 +1182,7 @@ func (r *hugoRefs) resolve(target string) string {
 		return frag
 	}
 	key := strings.ToLower(t)
-	if u := r.byPath[key]; u != "" {
-		return u + frag
-	}
-	if u := r.byName[path.Base(key)]; u != "" && !strings.Contains(key, "/") {
+	if u := cmp.Or(r.tables[lang].find(key), r.tables[""].find(key)); u != "" {
 		return u + frag
 	}
 	segs := strings.Split(t, "/")

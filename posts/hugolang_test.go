@@ -183,6 +183,36 @@ func TestHugoLanguageRefs(t *testing.T) {
 	}
 }
 
+// TestHugoTranslationRefs: a ref on a translation names the page of its own language, as in Hugo; its
+// lang argument names another language's; a page its language lacks is the default language's.
+func TestHugoTranslationRefs(t *testing.T) {
+	dir := writeSite(t, map[string]string{
+		"hugo.yaml":                  "baseURL: https://m.example/\nlanguages:\n  en: {weight: 1}\n  fa: {weight: 2, contentDir: translations/fa}\n  de: {weight: 3, contentDir: translations/de}\n",
+		"content/posts/a.md":         hugoConfigPost,
+		"content/posts/only-en.md":   hugoConfigPost,
+		"translations/fa/posts/a.md": hugoConfigPost,
+		"translations/de/posts/a.md": hugoConfigPost,
+		"translations/fa/posts/b.md": "---\ntitle: B\ndate: 2024-03-03\n---\n[own]({{< relref \"posts/a\" >}}) " +
+			"[de]({{< relref path=\"posts/a\" lang=\"de\" >}}) [en]({{< relref path=\"posts/a\" lang=\"en\" >}}) " +
+			"[missing]({{< ref \"posts/only-en\" >}})\n",
+	})
+	s := loadHugoSite(t, dir, Options{})
+	b := postByPath(s, "translations/fa/posts/b.md")
+	if _, err := s.Render(t.Context(), []*Post{b}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`<a href="https://m.example/fa/posts/a/">own</a>`,
+		`<a href="https://m.example/de/posts/a/">de</a>`,
+		`<a href="https://m.example/posts/a/">en</a>`,
+		`<a href="https://m.example/posts/only-en/">missing</a>`,
+	} {
+		if !strings.Contains(b.ContentHTML, want) {
+			t.Errorf("got %s, want %s in it", b.ContentHTML, want)
+		}
+	}
+}
+
 // FuzzHugoLanguages: whatever a site's languages table says, every language's feeds stay in one plain
 // folder of the output, every post is in one of the languages, at an absolute http(s) URL, with a unique id.
 func FuzzHugoLanguages(f *testing.F) {

@@ -143,13 +143,17 @@ func (s *Site) renderPost(ctx context.Context, p *Post) ([]Warning, error) {
 		warns = append(warns, lw...)
 	}
 	markdown := markdownExts[strings.ToLower(path.Ext(p.Path))]
+	md := s.render.md
+	if pm, ok := md.(interface{ forPost(*Post) goldmark.Markdown }); ok {
+		md = pm.forPost(p) // a Hugo page's refs name pages of its language
+	}
 	toHTML := func(b []byte) string {
 		if !markdown {
 			return string(b)
 		}
 		var buf bytes.Buffer
 		buf.Grow(2 * len(b)) // most posts' HTML fits: one allocation rather than doublings
-		if err := s.render.md.Convert(b, &buf); err != nil {
+		if err := md.Convert(b, &buf); err != nil {
 			return html.EscapeString(string(b))
 		}
 		return buf.String()
