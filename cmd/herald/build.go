@@ -248,12 +248,8 @@ func userCachePath(dir string, getenv func(string) string) string {
 	if base == "" || err != nil {
 		return ""
 	}
-	base = filepath.Join(base, "herald")
-	if os.MkdirAll(base, 0o700) != nil {
-		return ""
-	}
 	sum := sha256.Sum256([]byte(abs))
-	return filepath.Join(base, "posts-"+hex.EncodeToString(sum[:8]))
+	return filepath.Join(base, "herald", "posts-"+hex.EncodeToString(sum[:8])) // its folder is made when it is saved
 }
 
 // writeOutputs writes the files whose bytes changed and prints a line for each. With dryRun it only says

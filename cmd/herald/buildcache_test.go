@@ -65,3 +65,34 @@ func TestBuildCacheWithoutStateFolder(t *testing.T) {
 		t.Errorf("herald build without a cache folder: %v\n%s", err, stderr)
 	}
 }
+
+// TestDryRunWritesNoCache: a dry run writes nothing, not the posts cache nor its folder, whether the
+// site has a state folder or not.
+func TestDryRunWritesNoCache(t *testing.T) {
+	dir := copySite(t, "seed-jekyll")
+	old := time.Now().Add(-time.Hour) // older than the window in which a post is not cached
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil {
+			err = os.Chtimes(p, old, old)
+		}
+		return err
+	})
+	xdg := t.TempDir()
+	env := testEnv("XDG_CACHE_HOME", xdg)
+	if _, stderr, err := runHerald(t, env, "publish", "--dry-run", "-C", dir); err != nil {
+		t.Fatalf("herald publish --dry-run: %v\n%s", err, stderr)
+	}
+	if left, _ := os.ReadDir(xdg); len(left) > 0 {
+		t.Errorf("the dry run left %s in XDG_CACHE_HOME", left[0].Name())
+	}
+	state := filepath.Join(dir, ".herald")
+	if err := os.Mkdir(state, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, err := runHerald(t, env, "publish", "--dry-run", "-C", dir); err != nil {
+		t.Fatalf("herald publish --dry-run: %v\n%s", err, stderr)
+	}
+	if left, _ := os.ReadDir(state); len(left) > 0 {
+		t.Errorf("the dry run left %s in the state folder", left[0].Name())
+	}
+}

@@ -453,6 +453,9 @@ func publishReported(ctx context.Context, getenv func(string) string, siteDir st
 		}
 		defer r.close()
 	}
+	if dryRun {
+		bf.noCache = true // a dry run writes nothing, not even the posts cache
+	}
 	b, err := prepare(ctx, getenv, siteDir, cfg, bf, stderr)
 	if err != nil {
 		return err
