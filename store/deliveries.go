@@ -213,7 +213,7 @@ func scanDelivery(row interface{ Scan(...any) error }) (Delivery, error) {
 }
 
 // Due takes the queued and the due deferred deliveries each in id order, through the partial indexes
-// deliveries_queued and deliveries_deferred (in id order: no sort of 100,000 rows for each batch), then
+// deliveries_open and deliveries_deferred (in id order: no sort of 100,000 rows for each batch), then
 // merges the two. CROSS JOIN keeps deliveries the outer loop: SQLite would otherwise start from the
 // active subscribers and sort all their queued deliveries for each batch.
 func (s *sqliteStore) Due(ctx context.Context, now time.Time, limit int) ([]Delivery, error) {

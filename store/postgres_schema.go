@@ -218,6 +218,12 @@ CREATE INDEX post_tags_tag ON post_tags (tag);
 ALTER TABLE signup_queue ADD COLUMN tags TEXT NOT NULL DEFAULT '';
 ALTER TABLE signup_queue ADD COLUMN lang TEXT NOT NULL DEFAULT '';
 `,
+	// 12: SQLite's deliveries_open, in the place of its deliveries_queued and deliveries_sending, saves
+	// a page written for each commit of the ledger. PostgreSQL keeps the two: its update of a row's status
+	// makes a new version of the row with an entry in every index whose condition it meets, merged or not,
+	// and its log records the entries, not the pages; deliveries_sending keeps Recover, which each of
+	// several senders runs as it starts, from passing over the queue.
+	`-- nothing changes`,
 }
 
 // pgTables are the tables each version makes, for the check that a store has all of its version's (a

@@ -538,6 +538,18 @@ CREATE INDEX post_tags_tag ON post_tags (tag);
 ALTER TABLE signup_queue ADD COLUMN tags TEXT NOT NULL DEFAULT '';
 ALTER TABLE signup_queue ADD COLUMN lang TEXT NOT NULL DEFAULT '';
 `,
+	// 12: fewer pages written for each message sent (issue 17). A message's delivery left
+	// deliveries_queued when it was marked sending and entered deliveries_sending, which it left again
+	// when its result was recorded: three changes to two indexes, and in the group commit one more page
+	// of each commit to write and sync. One index holds both now, so that the next message's mark and the
+	// last one's result touch the same page. Due reads the queued through it as before; Recover reads the
+	// sending through it too, which also passes over the queued: one pass over a run's queue, at its
+	// start, against an index entry fewer for each message of it.
+	`
+DROP INDEX deliveries_queued;
+DROP INDEX deliveries_sending;
+CREATE INDEX deliveries_open ON deliveries (id, subscriber_id) WHERE status = 'queued' OR status = 'sending';
+`,
 }
 
 // migrate brings the store on conn from its version to version to, in one transaction. It reads the

@@ -270,6 +270,18 @@ var fillers = []func(t *testing.T, s *sqliteStore){
 			t.Fatal(err)
 		}
 	},
+	func(t *testing.T, s *sqliteStore) {
+		// Version 12 keeps the queued and the sending deliveries in one index: a run stopped while the
+		// first queued one was being sent.
+		var id int64
+		if err := s.db.QueryRowContext(t.Context(), "SELECT MIN(id) FROM deliveries WHERE status = 'queued'").Scan(&id); err != nil || id == 0 {
+			t.Fatalf("got queued delivery %d, %v, want one", id, err)
+		}
+		at := time.Date(2025, 2, 1, 8, 0, 0, 0, time.UTC)
+		if skipped, err := s.Sending(t.Context(), []Attempt{{DeliveryID: id, MessageID: "<v12@example.com>"}}, at); err != nil || len(skipped) > 0 {
+			t.Fatalf("sending: skipped %v, %v", skipped, err)
+		}
+	},
 }
 
 // onSite is the store's items that are on the site, as a run sees them.
@@ -481,6 +493,17 @@ func TestMigrateFromEveryVersion(t *testing.T) {
 			if got := pragma(t, old, "user_version"); got != fmt.Sprint(v) {
 				t.Fatalf("got user_version %s, want %d", got, v)
 			}
+			if v >= 7 {
+				// A run stopped while it sent the first queued delivery (version 7's shape of deliveries on).
+				if _, err := old.db.ExecContext(t.Context(), `UPDATE deliveries SET status = 'sending', sending_at = queued_at,
+					message_id = '<stopped@example.com>' WHERE id = (SELECT MIN(id) FROM deliveries WHERE status = 'queued')`); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var sending int // deliveries came with version 2
+			if err := old.db.QueryRowContext(t.Context(), "SELECT COUNT(*) FROM deliveries WHERE status = 'sending'").Scan(&sending); err != nil && v >= 2 {
+				t.Fatal(err)
+			}
 			want := dump(t, old, v)
 			if err := old.Close(); err != nil {
 				t.Fatal(err)
@@ -504,6 +527,11 @@ func TestMigrateFromEveryVersion(t *testing.T) {
 				t.Errorf("got %d foreign key violations (%v), want 0", broken, err)
 			}
 			checkModel(t, s)
+			// What was being sent is found by Recover, through the index that holds it (version 12's
+			// deliveries_open, or deliveries_sending before).
+			if n, err := s.Recover(t.Context()); err != nil || n != sending {
+				t.Errorf("recover: got %d, %v, want %d", n, err, sending)
+			}
 			// Version 6: no subscriber starts after their cursor; and, for the items of the versions before,
 			// Plan looks at each from its first run. Version 7: before version 6, each post had one id.
 			checks := map[string]string{
