@@ -46,7 +46,8 @@ var typography = extension.NewTypographer(extension.WithTypographicSubstitutions
 
 func newMarkdown() goldmark.Markdown {
 	return goldmark.New(
-		goldmark.WithExtensions(extension.GFM, extension.Footnote, typography),
+		// extension.GFM, with linkify in the place of goldmark's own (see linkify).
+		goldmark.WithExtensions(linkify{}, extension.Table, extension.Strikethrough, extension.TaskList, extension.Footnote, typography),
 		goldmark.WithParserOptions(parser.WithAutoHeadingID()),
 		goldmark.WithRendererOptions(gmhtml.WithUnsafe()),
 	)
