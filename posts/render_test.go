@@ -36,6 +36,24 @@ func TestXMLClean(t *testing.T) {
 	}
 }
 
+// FuzzXMLClean: xmlClean agrees with a rune-by-rune reading of any string.
+func FuzzXMLClean(f *testing.F) {
+	for _, s := range []string{"plain text of some length", "a\nb\tc\r\n“quoted” it’s…\x01", "é\xff\ufffe\U0001F600 more bytes"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want := true
+		for _, r := range s {
+			if r == utf8.RuneError || !xmlChar(r) {
+				want = false
+			}
+		}
+		if got := xmlClean(s); got != want {
+			t.Fatalf("xmlClean(%q) = %v, want %v", s, got, want)
+		}
+	})
+}
+
 // FuzzPlainText: plainText's reading without the tokenizer gives what the tokenizer's gives, where it reads.
 func FuzzPlainText(f *testing.F) {
 	for _, h := range append([]string{`<p>Cache &amp; literal <strong>bold</strong> <a href="https://x.example/?a=1&amp;b=2">x</a></p>`,
