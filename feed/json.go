@@ -103,17 +103,16 @@ func encodeJSON(w io.Writer, f jsonHead, items []jsonItem) error {
 	b := bufio.NewWriterSize(w, 64<<10)
 	b.Write(hb.Bytes()[:hb.Len()-len("\n}\n")])
 	b.WriteString(",\n  \"items\": [")
-	var item, content bytes.Buffer
+	var item bytes.Buffer
+	var content []byte
 	ienc := json.NewEncoder(&item)
 	ienc.SetEscapeHTML(false)
 	ienc.SetIndent("    ", "  ")
-	cenc := json.NewEncoder(&content)
-	cenc.SetEscapeHTML(false)
 	for i, it := range items {
 		item.Reset()
-		// The content, most of an item, is encoded on its own and put in the place of a NUL (which safe
-		// removed from every string), so that the indenting pass of the item's encoder does not copy it
-		// again: a string's bytes are the same indented or not.
+		// The content, most of an item, is encoded on its own (appendJSONString, as encoding/json would) and
+		// put in the place of a NUL (which safe removed from every string), so that the indenting pass of
+		// the item's encoder does not copy it again: a string's bytes are the same indented or not.
 		html := it.ContentHTML
 		if len(html) > 1024 {
 			it.ContentHTML = "\x00"
@@ -129,16 +128,13 @@ func encodeJSON(w io.Writer, f jsonHead, items []jsonItem) error {
 		b.WriteString("\n    ")
 		out := bytes.TrimSuffix(item.Bytes(), []byte("\n"))
 		if len(html) > 1024 {
-			content.Reset()
-			if err := cenc.Encode(html); err != nil {
-				return fmt.Errorf("feed: encode JSON item %q: %w", it.Id, err)
-			}
+			content = appendJSONString(content[:0], html)
 			before, after, ok := bytes.Cut(out, []byte(`"\u0000"`))
 			if !ok {
 				return fmt.Errorf("feed: encode JSON item %q: its content went missing", it.Id)
 			}
 			b.Write(before)
-			b.Write(bytes.TrimSuffix(content.Bytes(), []byte("\n")))
+			b.Write(content)
 			out = after
 		}
 		b.Write(out)
