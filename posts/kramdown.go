@@ -154,6 +154,9 @@ func (ialSpanParser) Parse(parent ast.Node, block text.Reader, pc parser.Context
 type ialTransformer struct{}
 
 func (ialTransformer) Transform(doc *ast.Document, reader text.Reader, pc parser.Context) {
+	if !bytes.Contains(reader.Source(), []byte("{:")) {
+		return // both IAL parsers read "{:": no walk of the tree of a post without one (most posts)
+	}
 	var ials []*ialNode
 	_ = ast.Walk(doc, func(n ast.Node, entering bool) (ast.WalkStatus, error) {
 		if ial, ok := n.(*ialNode); ok && entering {
