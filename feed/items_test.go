@@ -63,3 +63,37 @@ func TestXMLItemsAsWhole(t *testing.T) {
 		})
 	}
 }
+
+// TestSafeOnce: each writer gives the same bytes for what Safe returned as for the options and items as
+// they were, control characters and invalid UTF-8 included; and Safe changes no post it was given.
+func TestSafeOnce(t *testing.T) {
+	items := append(testItems(), &posts.Post{ID: "x\x01", URL: "https://blog.example.com/x/\x02", Title: "Bad \x00 title \xff",
+		Date: testItems()[0].Date, Updated: testItems()[0].Date, SummaryHTML: "<p>s\x0b</p>", Summary: "s\x0b",
+		ContentHTML: "<p>" + strings.Repeat("long \x1f text \ufffe ", 100) + "</p>", Tags: []string{"t\x03"}})
+	o := testOptions()
+	o.Title = "Site \x07"
+	before := *items[len(items)-1]
+	so, sitems := Safe(o, items)
+	for _, w := range []struct {
+		name  string
+		write func(Options, []*posts.Post) ([]byte, error)
+	}{{"rss", RSS}, {"atom", Atom}, {"json", JSON}} {
+		want, err := w.write(o, items)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := w.write(so, sitems)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s of Safe's items differs:\n%s\nwant\n%s", w.name, got, want)
+		}
+		if bytes.ContainsAny(got, "\x00\x01\x07\x1f") {
+			t.Errorf("%s holds a control character", w.name)
+		}
+	}
+	if after := *items[len(items)-1]; after.Title != before.Title || after.ContentHTML != before.ContentHTML {
+		t.Errorf("Safe changed the post it was given")
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"unicode"
 
 	"golang.org/x/sync/errgroup"
@@ -181,18 +182,21 @@ func renderSets(ctx context.Context, site *posts.Site, f Feeds, sets []feedSet) 
 			opt, names = *set.opt, set.names
 		}
 		big := f.MaxBytes <= 0 && htmlSize(set.posts) > spill
+		// The first of the set's three feeds to start makes its posts safe for all three (feed.Safe).
+		prepared := sync.OnceValues(func() (feed.Options, []*posts.Post) { return feed.Safe(opt, set.posts) })
 		for k, render := range formats {
 			g.Go(func() error {
+				o, ps := prepared()
 				path := filepath.Join(f.Dir, filepath.FromSlash(names[k]))
 				if big {
-					tmp, size, err := feed.Spill(path, func(w io.Writer) error { return writers[k](w, opt, set.posts) })
+					tmp, size, err := feed.Spill(path, func(w io.Writer) error { return writers[k](w, o, ps) })
 					if err != nil {
 						return fmt.Errorf("%s: %w", names[k], err)
 					}
 					outs[i*len(formats)+k] = Output{Path: path, Temp: tmp, Size: size, Items: len(set.posts)}
 					return nil
 				}
-				data, n, err := feed.Fit(f.MaxBytes, set.posts, func(ps []*posts.Post) ([]byte, error) { return render(opt, ps) })
+				data, n, err := feed.Fit(f.MaxBytes, ps, func(ps []*posts.Post) ([]byte, error) { return render(o, ps) })
 				if err != nil {
 					return fmt.Errorf("%s: %w", names[k], err)
 				}
