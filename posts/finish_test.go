@@ -166,3 +166,30 @@ func FuzzFinisherAbsURL(f *testing.F) {
 		}
 	})
 }
+
+// TestTokenizerElement: tokenizerElement says true for each element of rawTextElements and embedElements,
+// and for no other.
+func TestTokenizerElement(t *testing.T) {
+	for _, m := range []map[string]bool{rawTextElements, embedElements} {
+		for name := range m {
+			if !tokenizerElement(name) {
+				t.Errorf("tokenizerElement(%q) = false, want true", name)
+			}
+		}
+	}
+	for _, name := range []string{"p", "a", "img", "div", "span", "pre", "code", "Script", "scripts", "ifram", ""} {
+		if got, want := tokenizerElement(name), rawTextElements[name] || embedElements[name]; got != want {
+			t.Errorf("tokenizerElement(%q) = %v, want %v", name, got, want)
+		}
+	}
+	n := 0
+	for _, name := range []string{"iframe", "noembed", "noframes", "noscript", "plaintext", "script", "style", "textarea",
+		"title", "xmp", "object", "embed"} {
+		if rawTextElements[name] || embedElements[name] {
+			n++
+		}
+	}
+	if want := len(rawTextElements) + len(embedElements) - 2; n != want { // iframe and script are in both
+		t.Errorf("the switch names %d of the maps' %d elements", n, want)
+	}
+}
