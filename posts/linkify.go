@@ -41,7 +41,7 @@ func (linkifyParser) Parse(parent ast.Node, block text.Reader, pc parser.Context
 	typ := ast.AutoLinkURL
 	var protocol []byte
 	end := urlEnd(line)
-	if end < 0 && bytes.HasPrefix(line, []byte("www.")) {
+	if end < 0 && len(line) > 0 && line[0] == 'w' && bytes.HasPrefix(line, []byte("www.")) {
 		end = hostEnd(line, len("www."), wwwPathByte, false)
 		protocol = []byte("http") // goldmark sets it on trying, so an email that starts "www." gets it too
 	}
@@ -64,6 +64,9 @@ func (linkifyParser) Parse(parent ast.Node, block text.Reader, pc parser.Context
 // urlEnd is where goldmark's URL regexp ends its match at line's start, or -1:
 // ^(?:http|https|ftp)://[host]{1,256}\.[a-z]+(?::\d+)?(?:[/#?][path]*)?
 func urlEnd(line []byte) int {
+	if len(line) == 0 || line[0] != 'h' && line[0] != 'f' {
+		return -1 // most words: no prefix to compare
+	}
 	switch {
 	case bytes.HasPrefix(line, []byte("http://")):
 		return hostEnd(line, len("http://"), urlPathByte, true)
