@@ -283,14 +283,23 @@ func (w *worker) deliver(ctx context.Context, job Job) error {
 		d := backoff << attempt
 		d += time.Duration(rand.Int64N(int64(d)/2 + 1))
 		d = max(d, time.Until(r.NotBefore))
-		select {
-		case <-time.After(d):
-		case <-ctx.Done():
-			return leave(nil)
-		case <-w.stop:
+		var conn Sender
+		stopped := false
+		w.gc.away(func() {
+			select {
+			case <-time.After(d):
+			case <-ctx.Done():
+				stopped = true
+				return
+			case <-w.stop:
+				stopped = true
+				return
+			}
+			conn, err = w.e.Dial(ctx)
+		})
+		if stopped {
 			return leave(nil)
 		}
-		conn, err := w.e.Dial(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				return leave(nil)
@@ -529,6 +538,18 @@ func newGroupCommit(l Ledger, n int) *groupCommit {
 // waits for it. Without this, once a connection has left the run (a server that takes fewer connections
 // than asked for) or run out of jobs, every commit of the others waited out maxGather.
 func (g *groupCommit) leave() { g.n.Add(-1) }
+
+// away runs f, in which a connection that has no commit under way asks for none (it waits out a
+// deferral's backoff, a second or more, and dials again): the others' commits do not wait for it
+// meanwhile, where each waited out maxGather for as long as the backoff. A reconnection after
+// PerConnection messages is not away: it is short, and waiting for it keeps the connections in step, so
+// that each commit carries a message of each (away there, a send to smtp-sink on loopback ran 44% of
+// smtp-source's rate against 46-48%).
+func (g *groupCommit) away(f func()) {
+	g.n.Add(-1)
+	defer g.n.Add(1)
+	f()
+}
 
 // send queues a commit; its reply comes on the channel.
 func (g *groupCommit) send(ctx context.Context, started []Job, done []Result) <-chan commitReply {

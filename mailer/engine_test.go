@@ -521,6 +521,54 @@ func (nopSender) Close() error                         { return nil }
 // TestEngineCommitAfterLeave: once a connection has left the run (the server took one of the four), a
 // commit no longer waits for its request: the one connection left sends without waiting out maxGather
 // before each message (which made 200 messages take 200 ms or more).
+// TestEngineCommitWhileAway: the commits of a connection do not wait for another that waits out a
+// deferral's backoff: it asks for no commit meanwhile.
+func TestEngineCommitWhileAway(t *testing.T) {
+	const n = 200
+	var deferred atomic.Bool
+	send := funcSender(func(m *Message) error {
+		if m.MessageID == "<0@x>" && !deferred.Swap(true) { // job 1, the first time: it waits Backoff, a second
+			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try later"}
+		}
+		return nil
+	})
+	var mu sync.Mutex
+	sent, start := 0, time.Now()
+	var took time.Duration
+	e := &Engine{Ledger: nopLedger{}, Connections: 2, PerConnection: 2 * n, Backoff: time.Second, Retries: 1,
+		Dial: func(context.Context) (Sender, error) { return send, nil },
+		Progress: func(r Result) {
+			mu.Lock()
+			defer mu.Unlock()
+			if r.ID != 1 {
+				if sent++; sent == n-1 {
+					took = time.Since(start)
+				}
+			}
+		}}
+	jobs := make(chan Job, n)
+	for i := range n {
+		jobs <- Job{ID: int64(i + 1), Message: &Message{MessageID: fmt.Sprintf("<%d@x>", i)}}
+	}
+	close(jobs)
+	counts, err := e.Run(t.Context(), jobs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counts[Sent] != n {
+		t.Fatalf("got %v, want %d sent", counts, n)
+	}
+	if took == 0 || took >= n*maxGather/2 {
+		t.Errorf("%d messages on one connection took %v: each commit waited for the connection in its backoff", n-1, took)
+	}
+}
+
+// funcSender sends a message with itself.
+type funcSender func(m *Message) error
+
+func (f funcSender) Send(_ context.Context, m *Message) error { return f(m) }
+func (funcSender) Close() error                               { return nil }
+
 func TestEngineCommitAfterLeave(t *testing.T) {
 	const n = 200
 	var dials atomic.Int32
