@@ -12,16 +12,7 @@ import (
 // TestBuildCacheWithoutStateFolder: a site without a state folder keeps its posts cache in
 // XDG_CACHE_HOME/herald, and a build that reads it writes the same feeds as one that read every post.
 func TestBuildCacheWithoutStateFolder(t *testing.T) {
-	dir := copySite(t, "seed-jekyll")
-	// Files modified within the last seconds are not cached (a later edit in the same clock tick could go
-	// unseen): these are made older.
-	old := time.Now().Add(-time.Hour)
-	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil {
-			err = os.Chtimes(p, old, old)
-		}
-		return err
-	})
+	dir := agedSite(t, "seed-jekyll")
 	xdg := t.TempDir()
 	env := testEnv("XDG_CACHE_HOME", xdg)
 	feeds := func(out string) map[string]string {
@@ -69,14 +60,7 @@ func TestBuildCacheWithoutStateFolder(t *testing.T) {
 // TestDryRunWritesNoCache: a dry run writes nothing, not the posts cache nor its folder, whether the
 // site has a state folder or not.
 func TestDryRunWritesNoCache(t *testing.T) {
-	dir := copySite(t, "seed-jekyll")
-	old := time.Now().Add(-time.Hour) // older than the window in which a post is not cached
-	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil {
-			err = os.Chtimes(p, old, old)
-		}
-		return err
-	})
+	dir := agedSite(t, "seed-jekyll")
 	xdg := t.TempDir()
 	env := testEnv("XDG_CACHE_HOME", xdg)
 	if _, stderr, err := runHerald(t, env, "publish", "--dry-run", "-C", dir); err != nil {
@@ -95,4 +79,21 @@ func TestDryRunWritesNoCache(t *testing.T) {
 	if left, _ := os.ReadDir(state); len(left) > 0 {
 		t.Errorf("the dry run left %s in the state folder", left[0].Name())
 	}
+}
+
+// agedSite is copySite with every file an hour old: files modified within the last seconds are not cached
+// (a later edit in the same clock tick could go unseen).
+func agedSite(t *testing.T, name string) string {
+	dir := copySite(t, name)
+	old := time.Now().Add(-time.Hour)
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil {
+			err = os.Chtimes(p, old, old)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
