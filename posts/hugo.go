@@ -110,7 +110,7 @@ func loadHugo(ctx context.Context, opts Options) (*Site, error) {
 	for i, p := range ps {
 		if p != nil {
 			lang := refs.key(pages[i].lang)
-			refs.table(lang).add(pages[i].key(), p.URL)
+			refs.table(lang).add(pages[i].refKey(), p.URL)
 			if lang != "" {
 				refs.pageLang[p.Path] = lang
 			}
@@ -289,6 +289,16 @@ func (pg hugoPage) key() string {
 		return path.Dir(pg.crel)
 	}
 	return strings.TrimSuffix(pg.crel, path.Ext(pg.crel))
+}
+
+// refKey is the path a ref names the page by: key without the language suffix of its file name, as in
+// Hugo (posts/a.fr.md is posts/a of its language; a bundle's key has none).
+func (pg hugoPage) refKey() string {
+	k := pg.key()
+	if pg.lang != "" && !pg.bundle && strings.HasSuffix(strings.ToLower(k), "."+pg.lang) {
+		k = k[:len(k)-len(pg.lang)-1]
+	}
+	return k
 }
 
 // findHugoPages lists the regular pages under the content folder, sorted by path. List pages (_index.md)

@@ -276,3 +276,38 @@ func TestHugoTranslationMoved(t *testing.T) {
 		t.Errorf("got %q, want both %q", got, want)
 	}
 }
+
+// TestHugoSuffixTranslationRefs: a translation named by its file's suffix (posts/a.fr.md) is the page
+// posts/a of its language, as in Hugo: a ref to posts/a (or to a) on a page of that language, or with
+// its lang, names it, and a default-language page named c.en.md is posts/c.
+func TestHugoSuffixTranslationRefs(t *testing.T) {
+	dir := writeSite(t, map[string]string{
+		"hugo.yaml":             "baseURL: https://m.example/\nlanguages:\n  en: {weight: 1}\n  fr: {weight: 2}\n",
+		"content/posts/a.md":    hugoConfigPost,
+		"content/posts/a.fr.md": hugoConfigPost,
+		"content/posts/c.en.md": "---\ntitle: C\nslug: see\ndate: 2024-03-04\n---\nC.\n",
+		"content/posts/b.fr.md": "---\ntitle: B\ndate: 2024-03-03\n---\n[own]({{< relref \"posts/a\" >}}) " +
+			"[name]({{< relref \"a\" >}}) [en]({{< relref path=\"posts/a\" lang=\"en\" >}})\n",
+		"content/posts/d.md": "---\ntitle: D\ndate: 2024-03-03\n---\n[fr]({{< relref path=\"posts/a\" lang=\"fr\" >}}) " +
+			"[c]({{< relref \"posts/c\" >}})\n",
+	})
+	s := loadHugoSite(t, dir, Options{})
+	b, d := postByPath(s, "content/posts/b.fr.md"), postByPath(s, "content/posts/d.md")
+	if _, err := s.Render(t.Context(), []*Post{b, d}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		p    *Post
+		want string
+	}{
+		{b, `<a href="https://m.example/fr/posts/a/">own</a>`},
+		{b, `<a href="https://m.example/fr/posts/a/">name</a>`},
+		{b, `<a href="https://m.example/posts/a/">en</a>`},
+		{d, `<a href="https://m.example/fr/posts/a/">fr</a>`},
+		{d, `<a href="https://m.example/posts/see/">c</a>`},
+	} {
+		if !strings.Contains(c.p.ContentHTML, c.want) {
+			t.Errorf("%s: got %s, want %s in it", c.p.Path, c.p.ContentHTML, c.want)
+		}
+	}
+}
