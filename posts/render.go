@@ -492,12 +492,18 @@ func cleanText(s string) string {
 	if xmlClean(s) {
 		return s
 	}
-	return strings.Map(func(r rune) rune {
-		if r == utf8.RuneError || !xmlChar(r) {
-			return -1
+	// Not strings.Map, which gives a byte of invalid UTF-8 and a U+FFFD of the text alike as RuneError:
+	// the text's own is an XML character, which xmlClean keeps.
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if !(r == utf8.RuneError && n == 1) && xmlChar(r) {
+			b.WriteString(s[i : i+n])
 		}
-		return r
-	}, s)
+		i += n
+	}
+	return b.String()
 }
 
 // xmlClean tells whether cleanText would leave s as it is: valid UTF-8 of XML characters only. Most text is

@@ -10,14 +10,7 @@ import (
 // TestXMLClean checks xmlClean's eight-bytes-at-a-time path against a rune-by-rune reading: each byte value
 // at each place of strings long enough to take that path.
 func TestXMLClean(t *testing.T) {
-	want := func(s string) bool {
-		for _, r := range s {
-			if r == utf8.RuneError || !xmlChar(r) {
-				return false
-			}
-		}
-		return true
-	}
+	want := xmlCleanRunes
 	base := strings.Repeat("abcdefgh", 3)
 	for c := 0; c < 256; c++ {
 		for i := 0; i < len(base); i++ {
@@ -29,7 +22,8 @@ func TestXMLClean(t *testing.T) {
 		}
 	}
 	for _, s := range []string{"naïve café 日本語 text of more than eight bytes", "tab\tand\nnewline\r\nfine ok",
-		"bad \ufffe here, past the first eight", "bad \x7f? no, DEL is fine in XML 1.0", "cut é"[:6] + "and more text"} {
+		"bad \ufffe here, past the first eight", "bad \x7f? no, DEL is fine in XML 1.0", "cut é"[:6] + "and more text",
+		"U+FFFD \ufffd is an XML character", "\ufffd"} {
 		if got := xmlClean(s); got != want(s) {
 			t.Errorf("xmlClean(%q) = %v, want %v", s, got, want(s))
 		}
@@ -41,17 +35,46 @@ func FuzzXMLClean(f *testing.F) {
 	for _, s := range []string{"plain text of some length", "a\nb\tc\r\n“quoted” it’s…\x01", "é\xff\ufffe\U0001F600 more bytes"} {
 		f.Add(s)
 	}
+	f.Add("\ufffd, a replacement character, valid UTF-8")
 	f.Fuzz(func(t *testing.T, s string) {
-		want := true
-		for _, r := range s {
-			if r == utf8.RuneError || !xmlChar(r) {
-				want = false
-			}
-		}
-		if got := xmlClean(s); got != want {
+		if got, want := xmlClean(s), xmlCleanRunes(s); got != want {
 			t.Fatalf("xmlClean(%q) = %v, want %v", s, got, want)
 		}
+		// cleanText leaves a clean string as it is and makes any other clean.
+		if c := cleanText(s); xmlClean(s) != (c == s) || !xmlCleanRunes(c) {
+			t.Fatalf("cleanText(%q) = %q", s, c)
+		}
 	})
+}
+
+// xmlCleanRunes is xmlClean read a rune at a time: a byte of invalid UTF-8 is not clean, a U+FFFD written
+// as such (EF BF BD) is, as XML allows it.
+func xmlCleanRunes(s string) bool {
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 || !xmlChar(r) {
+			return false
+		}
+		i += n
+	}
+	return true
+}
+
+// TestCleanTextReplacementCharacter: cleanText keeps a U+FFFD of the text, as it does when the text has
+// nothing else to remove, and drops invalid bytes and what XML forbids around it.
+func TestCleanTextReplacementCharacter(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"alone", "a \ufffd b", "a \ufffd b"},
+		{"beside a control character", "a \ufffd\x01 b", "a \ufffd b"},
+		{"beside invalid UTF-8", "a \ufffd\xff b\ufffe", "a \ufffd b"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := cleanText(tt.in); got != tt.want {
+				t.Errorf("cleanText(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
 }
 
 // FuzzPlainText: plainText's reading without the tokenizer gives what the tokenizer's gives, where it reads.
