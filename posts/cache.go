@@ -202,9 +202,6 @@ func (c *postCache) save() error {
 	if c == nil || c.path == "" || !c.changed() {
 		return nil
 	}
-	if err := os.MkdirAll(filepath.Dir(c.path), 0o700); err != nil {
-		return err
-	}
 	tmp, err := os.CreateTemp(filepath.Dir(c.path), ".posts-cache*")
 	if err != nil {
 		return err

@@ -236,7 +236,7 @@ func fullArchiveMemory(site *posts.Site) int64 {
 
 // userCachePath is the posts cache of the site in dir when it has no state folder: in
 // $XDG_CACHE_HOME/herald (else ~/.cache/herald), named by a hash of the site's path; "" when neither
-// variable is set.
+// variable is set or the folder cannot be made.
 func userCachePath(dir string, getenv func(string) string) string {
 	base := getenv("XDG_CACHE_HOME")
 	if base == "" {
@@ -248,8 +248,15 @@ func userCachePath(dir string, getenv func(string) string) string {
 	if base == "" || err != nil {
 		return ""
 	}
+	// The folder is made here rather than when the cache is saved: one that cannot be made (HOME=/ in a
+	// container, which its user may not write) means no cache, said nothing about, as with no HOME. A dry
+	// run does not come here (noCache).
+	base = filepath.Join(base, "herald")
+	if os.MkdirAll(base, 0o700) != nil {
+		return ""
+	}
 	sum := sha256.Sum256([]byte(abs))
-	return filepath.Join(base, "herald", "posts-"+hex.EncodeToString(sum[:8])) // its folder is made when it is saved
+	return filepath.Join(base, "posts-"+hex.EncodeToString(sum[:8]))
 }
 
 // writeOutputs writes the files whose bytes changed and prints a line for each. With dryRun it only says

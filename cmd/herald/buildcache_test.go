@@ -97,3 +97,20 @@ func agedSite(t *testing.T, name string) string {
 	}
 	return dir
 }
+
+// TestBuildCacheFolderUnusable: where the user's cache folder cannot be made (HOME=/ in a container, run
+// as a user who may not write there), a build keeps no cache and says nothing about it, as without HOME.
+func TestBuildCacheFolderUnusable(t *testing.T) {
+	dir := agedSite(t, "seed-jekyll")
+	// A file where the folder would be: no one can make a folder under it, root included.
+	home := filepath.Join(t.TempDir(), "home")
+	if err := os.WriteFile(home, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, env := range [][]string{{"HOME", home}, {"XDG_CACHE_HOME", home}} {
+		_, stderr, err := runHerald(t, testEnv(env...), "build", "-C", dir, "--output", filepath.Join(t.TempDir(), "out"))
+		if err != nil || strings.Contains(stderr, "cache") {
+			t.Errorf("herald build with %s=%s: %v\n%s", env[0], env[1], err, stderr)
+		}
+	}
+}
