@@ -518,9 +518,6 @@ type nopSender struct{}
 func (nopSender) Send(context.Context, *Message) error { return nil }
 func (nopSender) Close() error                         { return nil }
 
-// TestEngineCommitAfterLeave: once a connection has left the run (the server took one of the four), a
-// commit no longer waits for its request: the one connection left sends without waiting out maxGather
-// before each message (which made 200 messages take 200 ms or more).
 // TestEngineCommitWhileAway: the commits of a connection do not wait for another that waits out a
 // deferral's backoff: it asks for no commit meanwhile.
 func TestEngineCommitWhileAway(t *testing.T) {
@@ -569,6 +566,9 @@ type funcSender func(m *Message) error
 func (f funcSender) Send(_ context.Context, m *Message) error { return f(m) }
 func (funcSender) Close() error                               { return nil }
 
+// TestEngineCommitAfterLeave: once a connection has left the run (the server took one of the four), a
+// commit no longer waits for its request: the one connection left sends without waiting out maxGather
+// before each message (which made 200 messages take 200 ms or more).
 func TestEngineCommitAfterLeave(t *testing.T) {
 	const n = 200
 	var dials atomic.Int32
