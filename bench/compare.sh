@@ -52,6 +52,8 @@ HERALD="$WORK/herald"
 if [[ -n ${HERALD_BIN:-} ]]; then
   [[ -x $HERALD_BIN ]] || die "HERALD_BIN=$HERALD_BIN is not an executable"
   cp "$HERALD_BIN" "$HERALD"
+  MEASURED="$HERALD_BIN"
+  unset HERALD_BIN # Herald warns of a HERALD_ variable it does not read
 else
   echo "building herald..." >&2
   (cd "$ROOT" && go build -trimpath -o "$HERALD" ./cmd/herald)
@@ -166,7 +168,7 @@ send_pair() {
 
 load=$(cut -d' ' -f1 /proc/loadavg)
 awk -v l="$load" 'BEGIN { exit !(l > 0.5) }' && echo "warning: load average $load before starting: expect noisy numbers" >&2
-echo "$(nproc) cores, $(go version | cut -d' ' -f3), herald at $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?'); $PAIRS pairs after a warm-up" >&2
+echo "$(nproc) cores, $(go version | cut -d' ' -f3), herald ${MEASURED:-at $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?')}; $PAIRS pairs after a warm-up" >&2
 [[ $ONLY == send ]] || setup_build
 [[ $ONLY == build ]] || setup_send
 : >"$WORK/runs"
