@@ -592,32 +592,28 @@ func (g *groupCommit) loop() {
 func (g *groupCommit) gather(first *commitReq, timer *time.Timer) []*commitReq {
 	batch := []*commitReq{first}
 	wait := maxGather - time.Since(first.at)
-	if wait <= 0 {
-		for int64(len(batch)) < g.n.Load() {
+	if wait > 0 {
+		timer.Reset(wait)
+		defer timer.Stop()
+	}
+	for int64(len(batch)) < g.n.Load() {
+		var r *commitReq
+		ok := false
+		if wait > 0 {
 			select {
-			case r, ok := <-g.reqs:
-				if !ok {
-					return batch
-				}
-				batch = append(batch, r)
+			case r, ok = <-g.reqs:
+			case <-timer.C:
+			}
+		} else {
+			select {
+			case r, ok = <-g.reqs:
 			default:
-				return batch
 			}
 		}
-		return batch
-	}
-	timer.Reset(wait)
-	defer timer.Stop()
-	for int64(len(batch)) < g.n.Load() {
-		select {
-		case r, ok := <-g.reqs:
-			if !ok {
-				return batch
-			}
-			batch = append(batch, r)
-		case <-timer.C:
+		if !ok {
 			return batch
 		}
+		batch = append(batch, r)
 	}
 	return batch
 }
