@@ -40,7 +40,7 @@ type Result struct {
 const maxRetryWait = time.Minute
 
 // Ledger records durably what the engine does, before it matters: a job is marked sending before its
-// DATA begins, and its result right after. Commit must do both lists in as few transactions as it can
+// content goes out, and its result right after. Commit must do both lists in as few transactions as it can
 // (the engine groups the work of all its connections into one call). It returns the ids of started jobs
 // that must not be sent after all (their subscriber left in the meantime).
 type Ledger interface {
@@ -50,8 +50,8 @@ type Ledger interface {
 // Engine delivers jobs over several connections at once. Each connection sends one message at a time and
 // records it in the ledger around each send, so that a crash leaves at most one message per connection
 // whose fate is unknown; the ledger writes of all connections are grouped into shared transactions, and
-// over SMTP each write runs while the message's envelope goes out (DATA waits for it), so that durability
-// costs little throughput.
+// over SMTP each write runs while the message's envelope goes out (its content waits for it), so that
+// durability costs little throughput.
 type Engine struct {
 	Dial          func(ctx context.Context) (Sender, error) // opens one connection (or an Outbox)
 	Ledger        Ledger
@@ -321,7 +321,7 @@ func (w *worker) deliver(ctx context.Context, job Job) error {
 }
 
 // start records the job as started and sends it. With a Pipeliner, the ledger's commit runs while the
-// envelope goes out, and DATA waits for it; with other senders the commit comes first. skip is the ledger
+// envelope goes out, and the message's content waits for it; with other senders the commit comes first. skip is the ledger
 // skipping the job: it was not sent. An error wrapping errCommit is the ledger's; any other is the send's.
 func (w *worker) start(ctx context.Context, job Job) (skip bool, err error) {
 	p, ok := w.conn.(Pipeliner)
@@ -351,8 +351,8 @@ func (w *worker) start(ctx context.Context, job Job) (skip bool, err error) {
 		return false, err
 	}
 	if s[job.ID] {
-		if !errors.Is(sendErr, errSkipped) || errors.Is(sendErr, errReset) {
-			w.hangUp() // a refusal of the envelope or a failed RSET may have left the connection unusable
+		if !errors.Is(sendErr, errSkipped) || errors.Is(sendErr, errClosed) {
+			w.hangUp() // a refusal of the envelope, a failed RSET or a skip after DATA left the connection unusable
 		}
 		return true, nil
 	}
@@ -500,7 +500,7 @@ func rejectsSender(err error, reason string) bool {
 // costs, so a commit does not begin at the first request: the committer waits until every connection has
 // one in, or the first has waited maxGather (counted from when it was asked for, so that a request that
 // came in while the last commit ran waits no longer). A connection asks for its commit before its
-// envelope goes out and needs it only when DATA is next, so on a server a network away the wait is hidden
+// envelope goes out and needs it only when the content is next, so on a server a network away the wait is hidden
 // by the envelope's round trip.
 type groupCommit struct {
 	ledger Ledger

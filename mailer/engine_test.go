@@ -146,13 +146,13 @@ func (l *slowLedger) Commit(_ context.Context, started []Job, _ []Result) (map[i
 	return nil, nil
 }
 
-// TestEngineDataAfterLedger: with a ledger slow to write, no message's DATA begins before its
-// "sending" is durable.
-func TestEngineDataAfterLedger(t *testing.T) {
+// TestEngineContentAfterLedger: with a ledger slow to write, no message's content reaches the server
+// before its "sending" is durable (its DATA, pipelined with the envelope, may).
+func TestEngineContentAfterLedger(t *testing.T) {
 	l := &slowLedger{durable: map[string]bool{}}
 	var early atomic.Int32
 	ts := startServer(t, false, func(ts *testServer) {
-		ts.dataBegin = func(to []string) {
+		ts.content = func(to []string) {
 			l.mu.Lock()
 			defer l.mu.Unlock()
 			for _, a := range to {
@@ -172,7 +172,7 @@ func TestEngineDataAfterLedger(t *testing.T) {
 		t.Errorf("got %v, want %d sent", counts, cap(jobs))
 	}
 	if n := early.Load(); n > 0 {
-		t.Errorf("%d messages began DATA before the ledger had them as sending", n)
+		t.Errorf("%d messages' content came in before the ledger had them as sending", n)
 	}
 }
 
@@ -416,8 +416,9 @@ func (l *envelopeLedger) Commit(_ context.Context, started []Job, _ []Result) (m
 }
 
 // TestEnginePipelines: over SMTP, a message's envelope goes out while the ledger records it as sending
-// (DATA waits for the ledger: TestEngineDataAfterLedger), so the ledger's write costs no round trip.
-// A job the ledger skips is abandoned with an RSET, and the connection carries the next message.
+// (the content waits for the ledger: TestEngineContentAfterLedger), so the ledger's write costs no round trip.
+// A job the ledger skips is abandoned: its DATA went out with the envelope, so the connection is closed
+// before any of its content, and the next message goes on a new one.
 func TestEnginePipelines(t *testing.T) {
 	var mu sync.Mutex
 	seen := map[string]chan struct{}{}
@@ -455,8 +456,8 @@ func TestEnginePipelines(t *testing.T) {
 	if want := "reader00@example.com reader01@example.com reader03@example.com reader04@example.com reader05@example.com"; strings.Join(got, " ") != want {
 		t.Errorf("the server has messages to %v, want %s", got, want)
 	}
-	if n := ts.connections(); n != 1 {
-		t.Errorf("%d connections, want 1: the skipped job's RSET keeps the connection", n)
+	if n := ts.connections(); n != 2 {
+		t.Errorf("%d connections, want 2: the skipped job's closes the first", n)
 	}
 }
 

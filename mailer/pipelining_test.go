@@ -11,9 +11,9 @@ import (
 	"github.com/emersion/go-smtp"
 )
 
-// TestPipelinedEnvelope: to a server that offers PIPELINING, MAIL FROM and RCPT TO go out together, before
-// the reply to MAIL FROM; to one that does not, RCPT TO waits for it (RFC 2920 §3.1). The server is a
-// script on a raw connection, which sees when each command arrives.
+// TestPipelinedEnvelope: to a server that offers PIPELINING, MAIL FROM, RCPT TO and DATA go out together,
+// before the reply to MAIL FROM; to one that does not, RCPT TO waits for it (RFC 2920 §3.1). The server is
+// a script on a raw connection, which sees when each command arrives.
 func TestPipelinedEnvelope(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
@@ -25,7 +25,7 @@ func TestPipelinedEnvelope(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer l.Close()
-			early := make(chan bool, 1) // whether RCPT TO came before the reply to MAIL FROM
+			early := make(chan string, 1) // the commands that came before the reply to MAIL FROM
 			go func() {
 				c, err := l.Accept()
 				if err != nil {
@@ -42,19 +42,28 @@ func TestPipelinedEnvelope(t *testing.T) {
 					say("250-script\r\n250 8BITMIME")
 				}
 				if line, _ := r.ReadString('\n'); !strings.HasPrefix(line, "MAIL FROM:") {
-					early <- false
+					early <- "no MAIL FROM"
 					return
 				}
+				var before []string
 				c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
-				line, err := r.ReadString('\n')
-				early <- err == nil && strings.HasPrefix(line, "RCPT TO:")
+				for len(before) < 2 {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						break
+					}
+					before = append(before, strings.TrimSpace(strings.SplitN(line, ":", 2)[0]))
+				}
 				c.SetReadDeadline(time.Time{})
+				early <- strings.Join(before, ", ")
 				say("250 sender ok")
-				if err != nil { // RCPT TO waited for the reply
+				if len(before) == 0 { // RCPT TO waited for the reply
 					r.ReadString('\n')
 				}
 				say("250 recipient ok")
-				r.ReadString('\n') // DATA
+				if len(before) < 2 { // DATA too
+					r.ReadString('\n')
+				}
 				say("354 go on")
 				for {
 					if line, err := r.ReadString('\n'); err != nil || line == ".\r\n" {
@@ -79,8 +88,12 @@ func TestPipelinedEnvelope(t *testing.T) {
 				t.Fatal(err)
 			}
 			s.Close()
-			if got := <-early; got != tc.pipelining {
-				t.Errorf("RCPT TO before the reply to MAIL FROM: got %v, want %v", got, tc.pipelining)
+			want := ""
+			if tc.pipelining {
+				want = "RCPT TO, DATA"
+			}
+			if got := <-early; got != want {
+				t.Errorf("before the reply to MAIL FROM came %q, want %q", got, want)
 			}
 		})
 	}
@@ -117,5 +130,75 @@ func TestPipelinedEnvelopeRefused(t *testing.T) {
 	}
 	if got := len(ts.messages()); got != 1 {
 		t.Errorf("the server got %d messages, want 1", got)
+	}
+}
+
+// TestPipelinedDataAfterRefusal: a server that takes a pipelined DATA though it refused the recipient gets a
+// lone "." (RFC 2920 §3.1), none of the message; the send fails at RCPT TO, and the connection carries the
+// next message.
+func TestPipelinedDataAfterRefusal(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	got := make(chan string, 1) // what came after the first 354
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		r := bufio.NewReader(c)
+		say := func(s string) { fmt.Fprintf(c, "%s\r\n", s) }
+		read := func() string { line, _ := r.ReadString('\n'); return line }
+		say("220 script ESMTP")
+		read() // EHLO
+		say("250-script\r\n250 PIPELINING")
+		read() // MAIL FROM
+		read() // RCPT TO
+		read() // DATA
+		say("250 sender ok")
+		say("550 5.1.1 no such user")
+		say("354 go on, wrongly")
+		got <- read()
+		say("554 5.5.1 no valid recipients")
+		if line := read(); line != "RSET\r\n" {
+			return
+		}
+		say("250 reset")
+		read() // MAIL FROM
+		read() // RCPT TO
+		read() // DATA
+		say("250 sender ok")
+		say("250 recipient ok")
+		say("354 go on")
+		for {
+			if line, err := r.ReadString('\n'); err != nil || line == ".\r\n" {
+				break
+			}
+		}
+		say("250 queued")
+		read() // QUIT
+		say("221 bye")
+	}()
+	s, err := DialSMTP(t.Context(), SMTPConfig{Host: "127.0.0.1", Port: l.Addr().(*net.TCPAddr).Port, TLS: TLSNone, HELO: "herald.test", Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c := newTestComposer(t, testOptions())
+	for i, want := range []string{"RCPT TO", ""} {
+		m, err := c.Post(testRecipient(), testPosts()[0], fmt.Sprintf("delivery/%d", i), sendDate)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = s.Send(t.Context(), m)
+		if outcome, reason := Classify(err); !strings.HasPrefix(reason, want) || (want == "") != (err == nil) || (want != "" && outcome != Failed) {
+			t.Errorf("message %d: got %v (%s, %q), want a failure at %q", i, err, outcome, reason, want)
+		}
+	}
+	if line := <-got; line != ".\r\n" {
+		t.Errorf("after the wrongly taken DATA came %q, want a lone \".\"", line)
 	}
 }

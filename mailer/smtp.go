@@ -26,10 +26,10 @@ type Sender interface {
 
 // A Pipeliner is a Sender that can begin a message before the ledger has recorded that it is being sent,
 // so that the ledger's write overlaps the network round trips that do not depend on it. SendAfter is Send
-// that sends the envelope (SMTP's MAIL FROM and RCPT TO) at once, then calls ready and sends nothing more
-// until it returns: nothing the server could deliver goes out before ready has returned nil. An error
-// from ready abandons the message before DATA (the server has nothing to deliver), and SendAfter returns
-// an error that wraps it. A refusal of the envelope may come back without ready having been called.
+// that sends the envelope (SMTP's MAIL FROM and RCPT TO, and DATA when pipelined) at once, then calls ready
+// and sends nothing more until it returns: nothing the server could deliver goes out before ready has
+// returned nil. An error from ready abandons the message before its content (the server has nothing to
+// deliver), and SendAfter returns an error that wraps it. A refusal of the envelope may come back without ready having been called.
 type Pipeliner interface {
 	Sender
 	SendAfter(ctx context.Context, m *Message, ready func() error) error
@@ -365,7 +365,8 @@ func (s *SMTPSender) closeConn() {
 // (Classify then says whether the server may have it).
 func (s *SMTPSender) Send(ctx context.Context, m *Message) error { return s.SendAfter(ctx, m, nil) }
 
-// SendAfter is Send that calls ready, when it is not nil, between the envelope and DATA (see Pipeliner).
+// SendAfter is Send that calls ready, when it is not nil, between the envelope and the message's content
+// (see Pipeliner).
 func (s *SMTPSender) SendAfter(ctx context.Context, m *Message, ready func() error) error {
 	s.mu.Lock()
 	broken := s.broken
@@ -401,13 +402,27 @@ func (s *SMTPSender) SendAfter(ctx context.Context, m *Message, ready func() err
 }
 
 // transaction is one message's SMTP transaction, each step's failure an *smtpError. go-mail's own Send
-// does the same steps, but all at once, with no place to wait for the ledger before DATA. Herald
-// checks every reply, so it sends no NOOP before a message and no RSET after one.
+// does the same steps, but all at once, with no place to wait for the ledger before the message goes out.
+// Herald checks every reply, so it sends no NOOP before a message and no RSET after one.
+//
+// To a server that offers PIPELINING (RFC 2920), MAIL FROM, RCPT TO and DATA go out in one write and their
+// replies are read after: one round trip before the message rather than two. ready is then called with
+// the server waiting for the message's content, which goes out only once ready has returned nil: the
+// server can deliver nothing before it has the final ".". When ready fails there, nothing can end the
+// DATA without sending a message, so the connection is closed (RFC 5321 §3.8: the server then drops the
+// transaction) and SendAfter's error wraps errClosed.
 func (s *SMTPSender) transaction(m *Message, ready func() error) error {
 	if err := s.sc.UpdateDeadline(s.timeout); err != nil {
 		return s.fail(stageConn, err)
 	}
-	if err := s.envelope(m); err != nil {
+	stuffed, pipelined := s.pipelines(m)
+	var err error
+	if pipelined {
+		err = s.pipelinedEnvelope(m)
+	} else {
+		err = s.envelope(m)
+	}
+	if err != nil {
 		return s.abandon(err)
 	}
 	if ready != nil {
@@ -416,35 +431,85 @@ func (s *SMTPSender) transaction(m *Message, ready func() error) error {
 		if derr := s.sc.UpdateDeadline(s.timeout); derr != nil {
 			return s.fail(stageData, derr)
 		}
+		if err != nil && pipelined {
+			s.drop(errors.New("the message was abandoned after DATA"))
+			return &notReadyError{err: errors.Join(err, errClosed)}
+		}
 		if err != nil {
 			return s.abandon(&notReadyError{err: err})
 		}
 	}
+	if pipelined {
+		return s.content(m, stuffed)
+	}
 	return s.data(m)
 }
 
-// data sends DATA and the message, and keeps the server's reply to its end in m. The message is
-// dot-stuffed in one pass and goes out with its final "." in one write: textproto's DotWriter, which
-// go-mail's Data returns, takes it a byte at a time and writes it in 4 kB pieces, and each write is a
-// system call that costs as much CPU as composing a message. A message that does not end in a line
-// break (Herald's all do) goes through the DotWriter.
-func (s *SMTPSender) data(m *Message) error {
-	t := s.sc.Text
+// pipelines tells whether m's transaction can go out pipelined, and gives it dot-stuffed when it can (in
+// s.buf, which it keeps for the next message): the server must offer PIPELINING, and the message end as
+// appendStuffed needs.
+func (s *SMTPSender) pipelines(m *Message) ([]byte, bool) {
+	if ok, _ := s.sc.Extension("PIPELINING"); !ok || s.sc.Text == nil || strings.ContainsAny(m.from+m.rcpt, "\r\n") {
+		return nil, false
+	}
 	stuffed, ok := appendStuffed(s.buf[:0], m.raw)
-	if t == nil || !ok {
-		return s.dataDotWriter(m)
+	if !ok {
+		return nil, false
 	}
-	s.buf = stuffed
-	if cap(s.buf) > 1<<20 {
-		s.buf = nil // not kept for the next message: a large one is rare
+	s.keep(stuffed)
+	return stuffed, true
+}
+
+// keep keeps b's memory for the next message, unless it is large: a large message is rare.
+func (s *SMTPSender) keep(b []byte) {
+	s.buf = b
+	if cap(b) > 1<<20 {
+		s.buf = nil
 	}
-	t.W.WriteString("DATA\r\n")
+}
+
+// pipelinedEnvelope sends MAIL FROM, RCPT TO and DATA in one write, and reads their replies. A refusal is
+// the *smtpError of the first refused step; the replies of the steps after it are read too, so that they
+// stay in step for the RSET that follows. A server that takes DATA though it refused the recipient gets a
+// lone "." (RFC 2920 §3.1): with no recipient, that delivers nothing and ends the transaction.
+func (s *SMTPSender) pipelinedEnvelope(m *Message) error {
+	t := s.sc.Text
+	t.W.WriteString(s.mailFrom(m) + "\r\n" + "RCPT TO:" + m.rcpt + "\r\n" + "DATA\r\n")
 	if err := t.W.Flush(); err != nil {
-		return s.fail(stageData, err)
+		return s.fail(stageMail, err)
 	}
-	if _, _, err := t.ReadResponse(354); err != nil {
-		return s.fail(stageData, err)
+	var refused *smtpError
+	for _, step := range []struct {
+		stage string
+		code  int
+	}{{stageMail, 250}, {stageRcpt, 25}, {stageData, 354}} {
+		_, _, err := t.ReadResponse(step.code)
+		if err == nil && step.stage == stageData && refused != nil {
+			// DATA taken after a refusal: end it with nothing in it.
+			t.W.WriteString(".\r\n")
+			if err := t.W.Flush(); err != nil {
+				return s.fail(stageData, err)
+			}
+			t.ReadResponse(250) //nolint:errcheck // the reply to an empty message with no recipient
+		}
+		if err == nil || refused != nil {
+			continue
+		}
+		refused = s.fail(step.stage, err)
+		if refused.code() == 0 {
+			return refused // the connection is gone: no more replies
+		}
 	}
+	if refused != nil {
+		return refused
+	}
+	return nil
+}
+
+// content sends the message, dot-stuffed with its final ".", after a pipelined DATA, and keeps the server's
+// reply to its end in m.
+func (s *SMTPSender) content(m *Message, stuffed []byte) error {
+	t := s.sc.Text
 	_, err := t.W.Write(stuffed)
 	if err == nil {
 		err = t.W.Flush()
@@ -459,6 +524,31 @@ func (s *SMTPSender) data(m *Message) error {
 	}
 	m.reply = reply
 	return nil
+}
+
+// data sends DATA and then the message, without PIPELINING, and keeps the server's reply to its end in m.
+// The message is dot-stuffed in one pass and goes out with its final "." in one write: textproto's
+// DotWriter, which go-mail's Data returns, takes it a byte at a time and writes it in 4 kB pieces, and each
+// write is a system call that costs as much CPU as composing a message. A message that does not end in a
+// line break (Herald's all do) goes through the DotWriter.
+func (s *SMTPSender) data(m *Message) error {
+	t := s.sc.Text
+	if t == nil {
+		return s.dataDotWriter(m)
+	}
+	stuffed, ok := appendStuffed(s.buf[:0], m.raw)
+	if !ok {
+		return s.dataDotWriter(m)
+	}
+	s.keep(stuffed)
+	t.W.WriteString("DATA\r\n")
+	if err := t.W.Flush(); err != nil {
+		return s.fail(stageData, err)
+	}
+	if _, _, err := t.ReadResponse(354); err != nil {
+		return s.fail(stageData, err)
+	}
+	return s.content(m, stuffed)
 }
 
 // dataDotWriter is data through go-mail's Data and its DotWriter.
@@ -480,22 +570,21 @@ func (s *SMTPSender) dataDotWriter(m *Message) error {
 	return nil
 }
 
-// envelope sends MAIL FROM and RCPT TO, each failure an *smtpError of its stage. To a server that offers
-// PIPELINING (RFC 2920), both commands go out in one write and their replies are read after: one round trip
-// a message rather than two. The MAIL FROM is go-mail's (BODY=8BITMIME and SMTPUTF8 when offered); after a
-// refused MAIL FROM the RCPT TO's reply (a 503, as a rule) is read and dropped, so that the replies stay in
-// step for the RSET that follows.
+// envelope sends MAIL FROM and RCPT TO, each failure an *smtpError of its stage, when the transaction is
+// not pipelined: each command waits for the reply to the one before.
 func (s *SMTPSender) envelope(m *Message) error {
-	pipelining, _ := s.sc.Extension("PIPELINING")
-	if !pipelining || s.sc.Text == nil || strings.ContainsAny(m.from+m.rcpt, "\r\n") {
-		if err := s.sc.Mail(m.from); err != nil {
-			return s.fail(stageMail, err)
-		}
-		if err := s.sc.Rcpt(m.rcpt); err != nil {
-			return s.fail(stageRcpt, err)
-		}
-		return nil
+	if err := s.sc.Mail(m.from); err != nil {
+		return s.fail(stageMail, err)
 	}
+	if err := s.sc.Rcpt(m.rcpt); err != nil {
+		return s.fail(stageRcpt, err)
+	}
+	return nil
+}
+
+// mailFrom is the MAIL FROM command of m, as go-mail's Mail writes it: BODY=8BITMIME and SMTPUTF8 when
+// the server offers them.
+func (s *SMTPSender) mailFrom(m *Message) string {
 	mail := "MAIL FROM:" + m.from
 	if ok, _ := s.sc.Extension("8BITMIME"); ok {
 		mail += " BODY=8BITMIME"
@@ -503,21 +592,7 @@ func (s *SMTPSender) envelope(m *Message) error {
 	if ok, _ := s.sc.Extension("SMTPUTF8"); ok {
 		mail += " SMTPUTF8"
 	}
-	t := s.sc.Text
-	t.W.WriteString(mail + "\r\n" + "RCPT TO:" + m.rcpt + "\r\n")
-	if err := t.W.Flush(); err != nil {
-		return s.fail(stageMail, err)
-	}
-	if _, _, err := t.ReadResponse(250); err != nil {
-		if (&smtpError{err: err}).code() != 0 {
-			t.ReadResponse(25) //nolint:errcheck // the reply to a RCPT TO after a refused MAIL FROM
-		}
-		return s.fail(stageMail, err)
-	}
-	if _, _, err := t.ReadResponse(25); err != nil {
-		return s.fail(stageRcpt, err)
-	}
-	return nil
+	return mail
 }
 
 // appendStuffed appends what goes on the wire after DATA for the message raw, its final "." included, as
@@ -564,28 +639,34 @@ func (s *SMTPSender) fail(stage string, err error) *smtpError {
 	return &smtpError{stage: stage, err: err, enhanced: announced}
 }
 
-// abandon ends a transaction that stopped before DATA with an RSET, so that the connection can carry
-// the next message, and returns err. After a network error there is nothing to reset: SendAfter closes
-// the connection. When the RSET fails, the connection is unusable.
+// abandon ends a transaction that stopped before the message went out with an RSET, so that the
+// connection can carry the next message, and returns err. After a network error there is nothing to
+// reset: SendAfter closes the connection. When the RSET fails, the connection is unusable.
 func (s *SMTPSender) abandon(err error) error {
 	var se *smtpError
 	if errors.As(err, &se) && se.code() == 0 {
 		return err
 	}
 	if rerr := s.sc.Reset(); rerr != nil {
-		s.mu.Lock()
-		if s.broken == nil {
-			s.broken = fmt.Errorf("RSET after an abandoned message: %w", rerr)
-		}
-		s.mu.Unlock()
-		s.closeConn()
-		return errors.Join(err, fmt.Errorf("%w: %w", errReset, rerr))
+		s.drop(fmt.Errorf("RSET after an abandoned message: %w", rerr))
+		return errors.Join(err, fmt.Errorf("%w: RSET failed: %w", errClosed, rerr))
 	}
 	return err
 }
 
-// errReset is in the error of a send whose RSET failed: the connection is closed.
-var errReset = errors.New("mailer: RSET failed")
+// drop closes the connection in the middle of a transaction; why is what a later Send says of it.
+func (s *SMTPSender) drop(why error) {
+	s.mu.Lock()
+	if s.broken == nil {
+		s.broken = why
+	}
+	s.mu.Unlock()
+	s.closeConn()
+}
+
+// errClosed is in the error of a send that left the connection closed: its RSET failed, or it was
+// abandoned after DATA.
+var errClosed = errors.New("mailer: connection closed")
 
 // Close says QUIT and closes the connection; after a broken connection it just closes it.
 func (s *SMTPSender) Close() error {

@@ -1,6 +1,7 @@
 package mailer
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/ecdsa"
@@ -95,8 +96,8 @@ type testServer struct {
 	mail func(c *smtp.Conn, from string) error
 	rcpt func(c *smtp.Conn, to string) error
 	data func(c *smtp.Conn, data []byte) error // after the message is stored
-	// dataBegin is called on the DATA command, before the message is read.
-	dataBegin func(to []string)
+	// content is called once the first bytes of a message's content have come in after DATA.
+	content func(to []string)
 
 	users map[string]string // enables AUTH PLAIN, and requires it
 
@@ -227,8 +228,12 @@ func (s *testSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 }
 
 func (s *testSession) Data(r io.Reader) error {
-	if s.ts.dataBegin != nil {
-		s.ts.dataBegin(s.msg.to)
+	if s.ts.content != nil {
+		br := bufio.NewReader(r)
+		if _, err := br.Peek(1); err == nil {
+			s.ts.content(s.msg.to)
+		}
+		r = br
 	}
 	b, err := io.ReadAll(r)
 	if err != nil {
