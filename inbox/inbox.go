@@ -46,7 +46,7 @@ type Source interface {
 
 // Store is what the inbox needs of the store.
 type Store interface {
-	FindDelivery(ctx context.Context, id int64, messageID string) (store.Delivery, error)
+	FindDelivery(ctx context.Context, id int64, messageID, recipient string) (store.Delivery, error)
 	Subscriber(ctx context.Context, id int64) (store.Subscriber, error)
 	RecordEvent(ctx context.Context, e store.Event) (bool, error)
 	SubscriberByEmail(ctx context.Context, email string) (store.Subscriber, error)
@@ -219,7 +219,7 @@ func match(ctx context.Context, r Report, o Options) (store.Delivery, error) {
 			if !ok {
 				continue
 			}
-			d, err := o.Store.FindDelivery(ctx, id, "")
+			d, err := o.Store.FindDelivery(ctx, id, "", "")
 			if err == nil && d.MessageID != "" {
 				return d, nil
 			}
@@ -231,11 +231,23 @@ func match(ctx context.Context, r Report, o Options) (store.Delivery, error) {
 	if r.OriginalID == "" {
 		return store.Delivery{}, store.ErrNotFound
 	}
-	d, err := o.Store.FindDelivery(ctx, 0, r.OriginalID)
+	d, err := o.Store.FindDelivery(ctx, 0, r.OriginalID, firstAddress(r.Recipients))
 	if err == nil && d.MessageID == "" {
 		err = store.ErrNotFound
 	}
 	return d, err
+}
+
+// firstAddress is the address of the first recipient that has one, "" for none: the store finds a
+// delivery by its Message-ID fast among that address's deliveries, and looks at every other one only when
+// it is not there (a report about several recipients, or one whose address a forward rewrote).
+func firstAddress(rs []Recipient) string {
+	for _, rc := range rs {
+		if rc.Address != "" {
+			return rc.Address
+		}
+	}
+	return ""
 }
 
 // unsubscribe unsubscribes the sender of an unsubscribe request, when they are a subscriber.

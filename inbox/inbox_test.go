@@ -264,3 +264,23 @@ func TestReturnPath(t *testing.T) {
 		}
 	}
 }
+
+// TestFirstAddress: the store looks a delivery up by Message-ID through the first address a report names.
+func TestFirstAddress(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		rs   []Recipient
+		want string
+	}{
+		{"none", nil, ""},
+		{"one", []Recipient{{Address: "ann@example.com"}}, "ann@example.com"},
+		{"the first with an address", []Recipient{{}, {Address: "bob@example.com"}, {Address: "cy@example.com"}}, "bob@example.com"},
+		{"no address", []Recipient{{}, {}}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := firstAddress(tc.rs); got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -31,13 +31,6 @@ func checkEvent(e Event) string {
 	return ""
 }
 
-// messageIDs are the two ways a Message-ID may be written in an event: Herald stores it with its angle
-// brackets, and some providers drop them.
-func messageIDs(id string) (bare, bracketed string) {
-	bare = strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(id), "<"), ">")
-	return bare, "<" + bare + ">"
-}
-
 // eventEffect is the status an event of kind gives its subscriber, "" for none.
 func eventEffect(kind string) string {
 	switch kind {
@@ -80,25 +73,21 @@ func (s *sqliteStore) RecordEvent(ctx context.Context, e Event) (bool, error) {
 	return recorded, err
 }
 
-// matchEvent finds the delivery and subscriber of e: nil for none.
+// matchEvent finds the delivery and subscriber of e: nil for none. The delivery is found by e's
+// Message-ID, through its recipient when it has one (messageid.go); the subscriber, when no delivery is,
+// by its recipient.
 func (s *sqliteStore) matchEvent(ctx context.Context, tx *sql.Tx, e Event) (delivery, sub any, err error) {
-	if e.MessageID != "" {
-		bare, bracketed := messageIDs(e.MessageID)
-		var d, su int64
-		err := tx.QueryRowContext(ctx, "SELECT id, subscriber_id FROM deliveries WHERE message_id IN (?, ?) ORDER BY id LIMIT 1",
-			bare, bracketed).Scan(&d, &su)
-		if err == nil {
-			return d, su, nil
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return nil, nil, err
-		}
+	d, su, err := findByMessageID(ctx, tx, e.MessageID, e.Recipient)
+	if err != nil {
+		return nil, nil, err
+	}
+	if d != 0 {
+		return d, su, nil
 	}
 	key, ok := emailKey(e.Recipient)
 	if !ok {
 		return nil, nil, nil
 	}
-	var su int64
 	err = tx.QueryRowContext(ctx, `SELECT id FROM subscribers WHERE lower(email_key) = ? ORDER BY `+latestFirst+` LIMIT 1`, key).Scan(&su)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, nil
@@ -107,6 +96,24 @@ func (s *sqliteStore) matchEvent(ctx context.Context, tx *sql.Tx, e Event) (deli
 		return nil, nil, err
 	}
 	return nil, su, nil
+}
+
+// rowQuerier is what findByMessageID reads with: the database, or a transaction.
+type rowQuerier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// findByMessageID returns the id and subscriber of the delivery sent with messageID to recipient (""
+// when unknown): 0, 0 for none.
+func findByMessageID(ctx context.Context, q rowQuerier, messageID, recipient string) (id, sub int64, err error) {
+	for _, l := range messageIDLookups("lower", messageID, recipient) {
+		query, args := bind(l.query, l.args)
+		err := q.QueryRowContext(ctx, query, args...).Scan(&id, &sub)
+		if !errors.Is(err, sql.ErrNoRows) {
+			return id, sub, err
+		}
+	}
+	return 0, 0, nil
 }
 
 // applyEvent makes the change e brings to subscriber sub.

@@ -4,15 +4,23 @@ import "context"
 
 // FindDelivery is herald inbox's look-up of the delivery a returned message is about: by its id (a VERP
 // return path's token names it) when id > 0, else by the Message-ID it was sent with (with or without
-// its angle brackets). A delivery never sent has no Message-ID and is found only by id. None is an
-// error wrapping ErrNotFound.
-func (s *sqliteStore) FindDelivery(ctx context.Context, id int64, messageID string) (Delivery, error) {
-	bare, bracketed := messageIDs(messageID)
-	ds, err := s.deliveries(ctx, "find delivery", `SELECT `+deliveryCols+` FROM deliveries d
-		WHERE (? > 0 AND d.id = ?) OR (? = 0 AND ? <> '' AND d.message_id IN (?, ?)) ORDER BY d.id LIMIT 1`,
-		id, id, id, bare, bare, bracketed)
-	if err != nil {
-		return Delivery{}, err
+// its angle brackets), through recipient, the address the report names, when it names one (see
+// messageid.go). A delivery never sent has no Message-ID and is found only by id. None is an error
+// wrapping ErrNotFound.
+func (s *sqliteStore) FindDelivery(ctx context.Context, id int64, messageID, recipient string) (Delivery, error) {
+	found := id
+	if id == 0 {
+		var err error
+		if found, _, err = findByMessageID(ctx, s.db, messageID, recipient); err != nil {
+			return Delivery{}, s.fileErr("find delivery", err)
+		}
+	}
+	var ds []Delivery
+	if found > 0 {
+		var err error
+		if ds, err = s.deliveries(ctx, "find delivery", `SELECT `+deliveryCols+` FROM deliveries d WHERE d.id = ?`, found); err != nil {
+			return Delivery{}, err
+		}
 	}
 	return foundDelivery(ds, id, s.checkErr)
 }

@@ -45,23 +45,17 @@ func (s *pgStore) RecordEvent(ctx context.Context, e Event) (bool, error) {
 
 // pgMatchEvent is matchEvent.
 func pgMatchEvent(ctx context.Context, tx pgx.Tx, e Event) (delivery, sub *int64, err error) {
-	if e.MessageID != "" {
-		bare, bracketed := messageIDs(e.MessageID)
-		var d, su int64
-		err := tx.QueryRow(ctx, "SELECT id, subscriber_id FROM deliveries WHERE message_id IN ($1, $2) ORDER BY id LIMIT 1",
-			bare, bracketed).Scan(&d, &su)
-		if err == nil {
-			return &d, &su, nil
-		}
-		if !errors.Is(err, pgx.ErrNoRows) {
-			return nil, nil, err
-		}
+	d, su, err := pgFindByMessageID(ctx, tx, e.MessageID, e.Recipient)
+	if err != nil {
+		return nil, nil, err
+	}
+	if d != 0 {
+		return &d, &su, nil
 	}
 	key, ok := emailKey(e.Recipient)
 	if !ok {
 		return nil, nil, nil
 	}
-	var su int64
 	err = tx.QueryRow(ctx, `SELECT id FROM subscribers WHERE herald_ascii_lower(email_key) = $1 ORDER BY `+latestFirst+` LIMIT 1`, key).Scan(&su)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil, nil
@@ -70,6 +64,18 @@ func pgMatchEvent(ctx context.Context, tx pgx.Tx, e Event) (delivery, sub *int64
 		return nil, nil, err
 	}
 	return nil, &su, nil
+}
+
+// pgFindByMessageID is findByMessageID.
+func pgFindByMessageID(ctx context.Context, q querier, messageID, recipient string) (id, sub int64, err error) {
+	for _, l := range messageIDLookups("herald_ascii_lower", messageID, recipient) {
+		query, args := pgBind(l.query, l.args)
+		err := q.QueryRow(ctx, query, args...).Scan(&id, &sub)
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return id, sub, err
+		}
+	}
+	return 0, 0, nil
 }
 
 // pgApplyEvent is applyEvent.

@@ -2,13 +2,20 @@ package store
 
 import "context"
 
-func (s *pgStore) FindDelivery(ctx context.Context, id int64, messageID string) (Delivery, error) {
-	bare, bracketed := messageIDs(messageID)
-	ds, err := s.deliveries(ctx, "find delivery", `SELECT `+deliveryCols+` FROM deliveries d
-		WHERE ($1::bigint > 0 AND d.id = $1) OR ($1 = 0 AND $2::text <> '' AND d.message_id IN ($2, $3)) ORDER BY d.id LIMIT 1`,
-		id, bare, bracketed)
-	if err != nil {
-		return Delivery{}, err
+func (s *pgStore) FindDelivery(ctx context.Context, id int64, messageID, recipient string) (Delivery, error) {
+	found := id
+	if id == 0 {
+		var err error
+		if found, _, err = pgFindByMessageID(ctx, s.pool, messageID, recipient); err != nil {
+			return Delivery{}, s.dbErr("find delivery", err)
+		}
+	}
+	var ds []Delivery
+	if found > 0 {
+		var err error
+		if ds, err = s.deliveries(ctx, "find delivery", `SELECT `+deliveryCols+` FROM deliveries d WHERE d.id = $1`, found); err != nil {
+			return Delivery{}, err
+		}
 	}
 	return foundDelivery(ds, id, s.checkErr)
 }

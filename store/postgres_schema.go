@@ -224,6 +224,11 @@ ALTER TABLE signup_queue ADD COLUMN lang TEXT NOT NULL DEFAULT '';
 	// and its log records the entries, not the pages; deliveries_sending keeps Recover, which each of
 	// several senders runs as it starts, from passing over the queue.
 	`-- nothing changes`,
+	// 13: deliveries_message_id goes, as in SQLite: its entry for each message sent cost more than the
+	// rare look-ups it served (messageid.go).
+	`
+DROP INDEX deliveries_message_id;
+`,
 }
 
 // pgTables are the tables each version makes, for the check that a store has all of its version's (a

@@ -205,8 +205,10 @@ type Store interface {
 	PostEvents(ctx context.Context, since time.Time) ([]PostEvents, error)
 	// FindDelivery returns the delivery a returned message is about (herald inbox): by its id when id > 0
 	// (a VERP return path's token names it), else by the Message-ID it was sent with, with or without its
-	// angle brackets. None is an error wrapping ErrNotFound.
-	FindDelivery(ctx context.Context, id int64, messageID string) (Delivery, error)
+	// angle brackets. recipient is the address the message was returned from ("" when the report names
+	// none): a delivery to it is found fast, any other by a scan of the deliveries. None is an error
+	// wrapping ErrNotFound.
+	FindDelivery(ctx context.Context, id int64, messageID, recipient string) (Delivery, error)
 
 	// Lock takes the store's run lock for a publishing run. A second Lock on the same store, from this or
 	// another process, fails at once with a *LockedError (wrapping ErrLocked) that says who holds it. A lock

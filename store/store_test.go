@@ -282,6 +282,32 @@ var fillers = []func(t *testing.T, s *sqliteStore){
 			t.Fatalf("sending: skipped %v, %v", skipped, err)
 		}
 	},
+	func(t *testing.T, s *sqliteStore) {
+		// Version 13 has no index of Message-IDs: an event finds the first queued delivery, once sent,
+		// through its recipient's deliveries, and by a scan when it names another recipient.
+		var id int64
+		var email string
+		if err := s.db.QueryRowContext(t.Context(), `SELECT d.id, s.email FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id
+			WHERE d.id = (SELECT MIN(id) FROM deliveries WHERE status = 'queued')`).Scan(&id, &email); err != nil {
+			t.Fatalf("got queued delivery %d, %v, want one", id, err)
+		}
+		at := time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC)
+		if skipped, err := s.Sending(t.Context(), []Attempt{{DeliveryID: id, MessageID: "<v13@example.com>"}}, at); err != nil || len(skipped) > 0 {
+			t.Fatalf("sending: skipped %v, %v", skipped, err)
+		}
+		for _, rcpt := range []string{email, "forward@example.net"} {
+			e := Event{Provider: "ses", ProviderEventID: "v13 " + rcpt, Kind: EventDelivered, At: at, ReceivedAt: at,
+				MessageID: "v13@example.com", Recipient: rcpt}
+			if _, err := s.RecordEvent(t.Context(), e); err != nil {
+				t.Fatal(err)
+			}
+			var got int64
+			if err := s.db.QueryRowContext(t.Context(), "SELECT COALESCE(delivery_id, 0) FROM events WHERE provider_event_id = ?",
+				e.ProviderEventID).Scan(&got); err != nil || got != id {
+				t.Errorf("event to %s: got delivery %d, %v, want %d", rcpt, got, err, id)
+			}
+		}
+	},
 }
 
 // onSite is the store's items that are on the site, as a run sees them.
