@@ -46,15 +46,22 @@ func (s *sqliteStore) RecordEvent(ctx context.Context, e Event) (bool, error) {
 	if msg := checkEvent(e); msg != "" {
 		return false, s.checkErr("record event: %s", msg)
 	}
+	// The delivery is looked up before the transaction, which holds the store's write lock
+	// (_txlock=immediate): a look-up by Message-ID may scan every delivery (messageid.go), and a send's
+	// ledger would wait for it.
+	found, _, err := findByMessageID(ctx, s.db, e.MessageID, e.Recipient)
+	if err != nil {
+		return false, s.fileErr("record event", err)
+	}
 	var recorded bool
-	err := s.inTx(ctx, "record event", func(tx *sql.Tx) error {
+	err = s.inTx(ctx, "record event", func(tx *sql.Tx) error {
 		var dup int
 		err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM events WHERE provider = ? AND provider_event_id = ?",
 			e.Provider, e.ProviderEventID).Scan(&dup)
 		if err != nil || dup > 0 {
 			return err
 		}
-		delivery, sub, err := s.matchEvent(ctx, tx, e)
+		delivery, sub, err := s.matchEvent(ctx, tx, e, found)
 		if err != nil {
 			return err
 		}
@@ -73,16 +80,19 @@ func (s *sqliteStore) RecordEvent(ctx context.Context, e Event) (bool, error) {
 	return recorded, err
 }
 
-// matchEvent finds the delivery and subscriber of e: nil for none. The delivery is found by e's
-// Message-ID, through its recipient when it has one (messageid.go); the subscriber, when no delivery is,
-// by its recipient.
-func (s *sqliteStore) matchEvent(ctx context.Context, tx *sql.Tx, e Event) (delivery, sub any, err error) {
-	d, su, err := findByMessageID(ctx, tx, e.MessageID, e.Recipient)
-	if err != nil {
-		return nil, nil, err
-	}
-	if d != 0 {
-		return d, su, nil
+// matchEvent finds the delivery and subscriber of e: nil for none. found is the delivery of e's
+// Message-ID (findByMessageID), 0 for none, taken for it if it is still there; the subscriber, when no
+// delivery is, is found by e's recipient.
+func (s *sqliteStore) matchEvent(ctx context.Context, tx *sql.Tx, e Event, found int64) (delivery, sub any, err error) {
+	var su int64
+	if found != 0 {
+		err := tx.QueryRowContext(ctx, "SELECT subscriber_id FROM deliveries WHERE id = ?", found).Scan(&su)
+		if err == nil {
+			return found, su, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) { // else erased since: the subscriber is found by the recipient
+			return nil, nil, err
+		}
 	}
 	key, ok := emailKey(e.Recipient)
 	if !ok {
