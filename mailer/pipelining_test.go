@@ -117,17 +117,7 @@ func TestPipelinedEnvelopeRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	c := newTestComposer(t, testOptions())
-	for i, want := range []string{"MAIL FROM", ""} {
-		m, err := c.Post(testRecipient(), testPosts()[0], fmt.Sprintf("delivery/%d", i), sendDate)
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = s.Send(t.Context(), m)
-		if _, reason := Classify(err); !strings.HasPrefix(reason, want) || (want == "") != (err == nil) {
-			t.Errorf("message %d: got %v (%q), want a failure at %q", i, err, reason, want)
-		}
-	}
+	sendTwo(t, s, "MAIL FROM", Deferred)
 	if got := len(ts.messages()); got != 1 {
 		t.Errorf("the server got %d messages, want 1", got)
 	}
@@ -187,18 +177,24 @@ func TestPipelinedDataAfterRefusal(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	sendTwo(t, s, "RCPT TO", Failed)
+	if line := <-got; line != ".\r\n" {
+		t.Errorf("after the wrongly taken DATA came %q, want a lone \".\"", line)
+	}
+}
+
+// sendTwo sends two messages on s: the first must fail at stage with outcome, the second go out.
+func sendTwo(t *testing.T, s *SMTPSender, stage string, outcome Outcome) {
+	t.Helper()
 	c := newTestComposer(t, testOptions())
-	for i, want := range []string{"RCPT TO", ""} {
+	for i, want := range []string{stage, ""} {
 		m, err := c.Post(testRecipient(), testPosts()[0], fmt.Sprintf("delivery/%d", i), sendDate)
 		if err != nil {
 			t.Fatal(err)
 		}
 		err = s.Send(t.Context(), m)
-		if outcome, reason := Classify(err); !strings.HasPrefix(reason, want) || (want == "") != (err == nil) || (want != "" && outcome != Failed) {
-			t.Errorf("message %d: got %v (%s, %q), want a failure at %q", i, err, outcome, reason, want)
+		if got, reason := Classify(err); !strings.HasPrefix(reason, want) || (want == "") != (err == nil) || (want != "" && got != outcome) {
+			t.Errorf("message %d: got %v (%s, %q), want a failure at %q (%s)", i, err, got, reason, want, outcome)
 		}
-	}
-	if line := <-got; line != ".\r\n" {
-		t.Errorf("after the wrongly taken DATA came %q, want a lone \".\"", line)
 	}
 }
