@@ -2,6 +2,7 @@ package mailer
 
 import (
 	"bufio"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"strings"
@@ -196,5 +197,110 @@ func sendTwo(t *testing.T, s *SMTPSender, stage string, outcome Outcome) {
 		if got, reason := Classify(err); !strings.HasPrefix(reason, want) || (want == "") != (err == nil) || (want != "" && got != outcome) {
 			t.Errorf("message %d: got %v (%s, %q), want a failure at %q (%s)", i, err, got, reason, want, outcome)
 		}
+	}
+}
+
+// TestPipelinedServerGaveUp: a server waiting for the content of a pipelined DATA while the ledger
+// writes may give up meanwhile (a timeout): with a 554 and a 421 (go-smtp), a 421, or by just closing.
+// None of the message goes out after that, and the send is Deferred: the server cannot have it. Sent
+// anyway, the message got a lost reply (Unknown) or the 554 of the wait (Failed).
+func TestPipelinedServerGaveUp(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		giveUp func(c net.Conn) // after the 354
+	}{
+		{"closes", func(c net.Conn) { c.Close() }},
+		{"421 and closes", func(c net.Conn) { fmt.Fprint(c, "421 4.4.2 timeout\r\n"); c.Close() }},
+		{"554, then 421 and closes", func(c net.Conn) {
+			fmt.Fprint(c, "554 5.0.0 Error: transaction failed: i/o timeout\r\n421 4.4.2 Idle timeout, bye bye\r\n")
+			c.Close()
+		}},
+		{"554, and waits", func(c net.Conn) { fmt.Fprint(c, "554 5.0.0 Error: transaction failed: i/o timeout\r\n") }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			gaveUp := make(chan struct{})
+			after := make(chan string, 1) // what came after the server gave up
+			go func() {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				defer c.Close()
+				r := bufio.NewReader(c)
+				say := func(s string) { fmt.Fprintf(c, "%s\r\n", s) }
+				read := func() string { line, _ := r.ReadString('\n'); return line }
+				say("220 script ESMTP")
+				read() // EHLO
+				say("250-script\r\n250 PIPELINING")
+				read() // MAIL FROM
+				read() // RCPT TO
+				read() // DATA
+				say("250 sender ok\r\n250 recipient ok\r\n354 go on")
+				tc.giveUp(c)
+				close(gaveUp)
+				c.SetReadDeadline(time.Now().Add(5 * time.Second))
+				after <- read()
+			}()
+			s, err := DialSMTP(t.Context(), SMTPConfig{Host: "127.0.0.1", Port: l.Addr().(*net.TCPAddr).Port, TLS: TLSNone, HELO: "herald.test", Timeout: 5 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			m := testMessages(t, 1)[0]
+			err = s.SendAfter(t.Context(), m, func() error {
+				<-gaveUp
+				time.Sleep(50 * time.Millisecond) // for the server's bytes to come in
+				return nil
+			})
+			checkOutcome(t, err, Deferred, "DATA")
+			if got := <-after; got != "" {
+				t.Errorf("after the server gave up came %q, want nothing", got)
+			}
+		})
+	}
+}
+
+// TestPipelinedServerTimeout: go-smtp, whose DATA times out while the ledger writes, has no message, and
+// the send is Deferred.
+func TestPipelinedServerTimeout(t *testing.T) {
+	ts := startServer(t, false, nil, func(s *smtp.Server, _ *testServer) { s.ReadTimeout = 200 * time.Millisecond })
+	s := dial(t, ts.config())
+	m := testMessages(t, 1)[0]
+	err := s.SendAfter(t.Context(), m, func() error { time.Sleep(500 * time.Millisecond); return nil })
+	checkOutcome(t, err, Deferred, "DATA")
+	if n := len(ts.messages()); n != 0 {
+		t.Errorf("the server has %d messages, want 0", n)
+	}
+}
+
+// TestPipelinedReadyOverTLS: over TLS, what the socket holds is TLS records, not replies; the look for a
+// server that gave up finds none after a wait for the ledger, and each message goes out.
+func TestPipelinedReadyOverTLS(t *testing.T) {
+	cert := selfSignedCert(t)
+	for _, implicit := range []bool{false, true} {
+		t.Run(fmt.Sprintf("implicit %v", implicit), func(t *testing.T) {
+			var opts []serverOption
+			mode := TLSStartTLS
+			if implicit {
+				mode = TLSImplicit
+			} else {
+				opts = append(opts, withSTARTTLS(t))
+			}
+			ts := startServer(t, implicit, nil, opts...)
+			s := dial(t, SMTPConfig{Host: "127.0.0.1", Port: ts.port, TLS: mode, HELO: "herald.test",
+				TLSConfig: &tls.Config{RootCAs: cert.pool}, Timeout: 5 * time.Second})
+			for _, m := range testMessages(t, 3) {
+				err := s.SendAfter(t.Context(), m, func() error { time.Sleep(20 * time.Millisecond); return nil })
+				checkOutcome(t, err, Sent, "")
+			}
+			if got := ts.messages(); len(got) != 3 || !got[0].tls {
+				t.Errorf("the server has %d messages (TLS %v), want 3 over TLS", len(got), len(got) > 0 && got[0].tls)
+			}
+		})
 	}
 }

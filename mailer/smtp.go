@@ -438,11 +438,39 @@ func (s *SMTPSender) transaction(m *Message, ready func() error) error {
 		if err != nil {
 			return s.abandon(&notReadyError{err: err})
 		}
+		if pipelined {
+			if err := s.gaveUp(); err != nil {
+				return err
+			}
+		}
 	}
 	if pipelined {
 		return s.content(m, stuffed)
 	}
 	return s.data(m)
+}
+
+// gaveUp is an error when the server, waiting for the content of a pipelined DATA while the ledger wrote,
+// has spoken or closed the connection meanwhile: a server gives up on a client that keeps it waiting
+// (Postfix under load after 10 s, with a 421; go-smtp with a 554 and then a 421; some by just closing).
+// Its transaction is then gone, so the message must not go out: sent into a closed connection, it would
+// get no reply and count Unknown, and the 554 of the wait would count it Failed. The error is a
+// network error of DATA, which Classify calls Deferred and after which SendAfter closes the connection.
+func (s *SMTPSender) gaveUp() error {
+	spoke, closed := s.sc.Text.R.Buffered() > 0, false
+	if !spoke {
+		s.mu.Lock()
+		conn := s.conn
+		s.mu.Unlock()
+		spoke, closed = peekConn(conn)
+	}
+	switch {
+	case spoke:
+		return s.fail(stageData, errors.New("the server answered out of turn while the message waited for the ledger, before any of it went out"))
+	case closed:
+		return s.fail(stageData, errors.New("the server closed the connection while the message waited for the ledger, before any of it went out"))
+	}
+	return nil
 }
 
 // pipelines tells whether m's transaction can go out pipelined, and gives it dot-stuffed when it can (in
