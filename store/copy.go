@@ -631,7 +631,17 @@ func (e *pgEnd) setCounter(ctx context.Context, t copyTable, n int64) error {
 	return nil
 }
 
+// commit gathers the planner's statistics of the copied tables (not of a shared database's others), then
+// commits. Until autovacuum gathers them (a minute or more on a new database), PostgreSQL plans without
+// them: a look-up by Message-ID through the recipient (messageid.go) then read every delivery.
 func (e *pgEnd) commit(ctx context.Context) error {
+	names := make([]string, len(copyTables))
+	for i, t := range copyTables {
+		names[i] = t.name
+	}
+	if _, err := e.tx.Exec(ctx, "ANALYZE "+strings.Join(names, ", ")); err != nil {
+		return e.s.dbErr("analyze", err)
+	}
 	if err := e.tx.Commit(ctx); err != nil {
 		return e.s.dbErr("commit", err)
 	}

@@ -575,6 +575,14 @@ func TestCopyBothWays(t *testing.T) {
 	if got, want := copyDump(t, dst), copyDump(t, src); got != want {
 		t.Errorf("PostgreSQL → PostgreSQL:\n%s", lineDiff(got, want))
 	}
+	// The copy leaves the planner's statistics: a table never analyzed has reltuples -1.
+	var tuples float64
+	if err := dst.pool.QueryRow(t.Context(), "SELECT reltuples FROM pg_class WHERE relname = 'deliveries'").Scan(&tuples); err != nil {
+		t.Fatal(err)
+	}
+	if tuples <= 0 {
+		t.Errorf("deliveries has reltuples %v after the copy, want the rows counted (ANALYZE)", tuples)
+	}
 	lite := openStore(t, filepath.Join(t.TempDir(), "a.db"))
 	fillForCopy(t, lite)
 	lite2 := openStore(t, filepath.Join(t.TempDir(), "b.db"))
