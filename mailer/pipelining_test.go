@@ -266,12 +266,15 @@ func TestPipelinedServerGaveUp(t *testing.T) {
 }
 
 // TestPipelinedServerTimeout: go-smtp, whose DATA times out while the ledger writes, has no message, and
-// the send is Deferred.
+// the send is Deferred. The message is composed before the connection opens, and the server's timeout is
+// half a second, so that only the ledger's wait (three times as long) outlasts it, even under -race on a
+// loaded machine (with 200 ms and the message composed after the dial, the server once timed out before
+// MAIL FROM).
 func TestPipelinedServerTimeout(t *testing.T) {
-	ts := startServer(t, false, nil, func(s *smtp.Server, _ *testServer) { s.ReadTimeout = 200 * time.Millisecond })
-	s := dial(t, ts.config())
 	m := testMessages(t, 1)[0]
-	err := s.SendAfter(t.Context(), m, func() error { time.Sleep(500 * time.Millisecond); return nil })
+	ts := startServer(t, false, nil, func(s *smtp.Server, _ *testServer) { s.ReadTimeout = 500 * time.Millisecond })
+	s := dial(t, ts.config())
+	err := s.SendAfter(t.Context(), m, func() error { time.Sleep(1500 * time.Millisecond); return nil })
 	checkOutcome(t, err, Deferred, "DATA")
 	if n := len(ts.messages()); n != 0 {
 		t.Errorf("the server has %d messages, want 0", n)
