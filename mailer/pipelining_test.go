@@ -21,27 +21,13 @@ func TestPipelinedEnvelope(t *testing.T) {
 		pipelining bool
 	}{{"offered", true}, {"not offered", false}} {
 		t.Run(tc.name, func(t *testing.T) {
-			l, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer l.Close()
 			early := make(chan string, 1) // the commands that came before the reply to MAIL FROM
-			go func() {
-				c, err := l.Accept()
-				if err != nil {
-					return
-				}
-				defer c.Close()
-				r := bufio.NewReader(c)
-				say := func(s string) { fmt.Fprintf(c, "%s\r\n", s) }
-				say("220 script ESMTP")
-				r.ReadString('\n') // EHLO
-				if tc.pipelining {
-					say("250-script\r\n250 PIPELINING")
-				} else {
-					say("250-script\r\n250 8BITMIME")
-				}
+			ext := "8BITMIME"
+			if tc.pipelining {
+				ext = "PIPELINING"
+			}
+			s := scriptServer(t, ext, func(sc *script) {
+				c, r, say := sc.c, sc.r, sc.say
 				if line, _ := r.ReadString('\n'); !strings.HasPrefix(line, "MAIL FROM:") {
 					early <- "no MAIL FROM"
 					return
@@ -74,12 +60,7 @@ func TestPipelinedEnvelope(t *testing.T) {
 				say("250 queued")
 				r.ReadString('\n') // QUIT
 				say("221 bye")
-			}()
-			port := l.Addr().(*net.TCPAddr).Port
-			s, err := DialSMTP(t.Context(), SMTPConfig{Host: "127.0.0.1", Port: port, TLS: TLSNone, HELO: "herald.test", Timeout: 5 * time.Second})
-			if err != nil {
-				t.Fatal(err)
-			}
+			})
 			c := newTestComposer(t, testOptions())
 			m, err := c.Post(testRecipient(), testPosts()[0], "delivery/1", sendDate)
 			if err != nil {
@@ -128,24 +109,9 @@ func TestPipelinedEnvelopeRefused(t *testing.T) {
 // lone "." (RFC 2920 §3.1), none of the message; the send fails at RCPT TO, and the connection carries the
 // next message.
 func TestPipelinedDataAfterRefusal(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
 	got := make(chan string, 1) // what came after the first 354
-	go func() {
-		c, err := l.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		r := bufio.NewReader(c)
-		say := func(s string) { fmt.Fprintf(c, "%s\r\n", s) }
-		read := func() string { line, _ := r.ReadString('\n'); return line }
-		say("220 script ESMTP")
-		read() // EHLO
-		say("250-script\r\n250 PIPELINING")
+	s := scriptServer(t, "PIPELINING", func(sc *script) {
+		r, say, read := sc.r, sc.say, sc.read
 		read() // MAIL FROM
 		read() // RCPT TO
 		read() // DATA
@@ -172,12 +138,7 @@ func TestPipelinedDataAfterRefusal(t *testing.T) {
 		say("250 queued")
 		read() // QUIT
 		say("221 bye")
-	}()
-	s, err := DialSMTP(t.Context(), SMTPConfig{Host: "127.0.0.1", Port: l.Addr().(*net.TCPAddr).Port, TLS: TLSNone, HELO: "herald.test", Timeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	})
 	sendTwo(t, s, "RCPT TO", Failed)
 	if line := <-got; line != ".\r\n" {
 		t.Errorf("after the wrongly taken DATA came %q, want a lone \".\"", line)
@@ -218,25 +179,11 @@ func TestPipelinedServerGaveUp(t *testing.T) {
 		{"554, and waits", func(c net.Conn) { fmt.Fprint(c, "554 5.0.0 Error: transaction failed: i/o timeout\r\n") }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			l, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer l.Close()
 			gaveUp := make(chan struct{})
 			after := make(chan string, 1) // what came after the server gave up
-			go func() {
-				c, err := l.Accept()
-				if err != nil {
-					return
-				}
-				defer c.Close()
-				r := bufio.NewReader(c)
-				say := func(s string) { fmt.Fprintf(c, "%s\r\n", s) }
-				read := func() string { line, _ := r.ReadString('\n'); return line }
-				say("220 script ESMTP")
-				read() // EHLO
-				say("250-script\r\n250 PIPELINING")
+			m := testMessages(t, 1)[0]
+			s := scriptServer(t, "PIPELINING", func(sc *script) {
+				c, say, read := sc.c, sc.say, sc.read
 				read() // MAIL FROM
 				read() // RCPT TO
 				read() // DATA
@@ -245,14 +192,8 @@ func TestPipelinedServerGaveUp(t *testing.T) {
 				close(gaveUp)
 				c.SetReadDeadline(time.Now().Add(5 * time.Second))
 				after <- read()
-			}()
-			s, err := DialSMTP(t.Context(), SMTPConfig{Host: "127.0.0.1", Port: l.Addr().(*net.TCPAddr).Port, TLS: TLSNone, HELO: "herald.test", Timeout: 5 * time.Second})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
-			m := testMessages(t, 1)[0]
-			err = s.SendAfter(t.Context(), m, func() error {
+			})
+			err := s.SendAfter(t.Context(), m, func() error {
 				<-gaveUp
 				time.Sleep(50 * time.Millisecond) // for the server's bytes to come in
 				return nil
@@ -306,4 +247,42 @@ func TestPipelinedReadyOverTLS(t *testing.T) {
 			}
 		})
 	}
+}
+
+// script is a test server's end of a raw connection, spoken a line at a time.
+type script struct {
+	c net.Conn
+	r *bufio.Reader
+}
+
+func (s *script) say(line string) { fmt.Fprintf(s.c, "%s\r\n", line) }
+
+func (s *script) read() string {
+	line, _ := s.r.ReadString('\n')
+	return line
+}
+
+// scriptServer starts a server on a loopback port that greets, answers EHLO offering ext ("PIPELINING"),
+// and then runs play on the connection; it returns a sender connected to it. The script sees when each
+// command arrives, which a library's server hides.
+func scriptServer(t *testing.T, ext string, play func(s *script)) *SMTPSender {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		s := &script{c: c, r: bufio.NewReader(c)}
+		s.say("220 script ESMTP")
+		s.read() // EHLO
+		s.say("250-script\r\n250 " + ext)
+		play(s)
+	}()
+	return dial(t, SMTPConfig{Host: "127.0.0.1", Port: l.Addr().(*net.TCPAddr).Port, TLS: TLSNone, HELO: "herald.test", Timeout: 5 * time.Second})
 }
