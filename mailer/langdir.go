@@ -19,13 +19,24 @@ var rtlScripts = map[string]bool{
 // inLanguage makes d an email in the language lang (a post's posts.Post.Lang): its lang and dir, and on a
 // multilingual site that language's title and home page.
 func (c *Composer) inLanguage(d *TemplateData, lang string) {
-	d.Lang, d.Dir = lang, textDir(lang)
+	d.Lang, d.Dir = lang, c.dirOf(lang)
 	for _, l := range c.o.Languages {
 		if l.Lang == lang && l.Title != "" && l.URL != "" {
 			d.Site.Title, d.Site.URL = sanitize(l.Title), l.URL
 			return
 		}
 	}
+}
+
+// dirOf is the direction of the text in the language tag lang: the direction its language of the site
+// sets (Hugo's languageDirection), else that of its script (the function textDir).
+func (c *Composer) dirOf(lang string) string {
+	for _, l := range c.o.Languages {
+		if l.Lang == lang && l.Dir != "" {
+			return l.Dir
+		}
+	}
+	return textDir(lang)
 }
 
 // textDir is the direction of the text of a language tag, for an HTML dir attribute: "rtl" when the tag's

@@ -118,3 +118,28 @@ func TestLangDir(t *testing.T) {
 	check("mixed digest's English item", items[0], "", "")
 	check("mixed digest's Persian item", items[1], "fa-IR", "rtl")
 }
+
+// TestLangDirFromSite: the direction a site's language sets (Hugo's languageDirection) wins over its
+// script's, both ways: Kurdish written right to left, Uyghur in a Latin alphabet left to right.
+func TestLangDirFromSite(t *testing.T) {
+	o := testOptions()
+	o.Lang = "en-US"
+	o.Languages = []posts.Language{
+		{Key: "en", Lang: "en-US", Title: o.SiteTitle, URL: o.SiteURL, Default: true},
+		{Key: "ku", Lang: "ku", Dir: "rtl", Path: "ku"},
+		{Key: "ug", Lang: "ug", Dir: "ltr", Path: "ug"},
+		{Key: "fa", Lang: "fa", Path: "fa"},
+	}
+	c := newTestComposer(t, o)
+	for _, tt := range []struct{ lang, want string }{{"ku", ` dir="rtl"`}, {"ug", ""}, {"fa", ` dir="rtl"`}, {"en-US", ""}} {
+		p := testPosts()[0]
+		p.Lang = tt.lang
+		m, err := c.Post(testRecipient(), p, "post/a/1", sendDate)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := `<html lang="` + tt.lang + `"` + tt.want + `>`; !strings.Contains(m.HTML, want) {
+			t.Errorf("%s: no %s in\n%.300s", tt.lang, want, m.HTML)
+		}
+	}
+}

@@ -459,7 +459,7 @@ func (c *Composer) data() (TemplateData, error) {
 	if strings.TrimSpace(c.o.PostalAddress) == "" {
 		return TemplateData{}, ErrNoPostalAddress
 	}
-	d := TemplateData{Lang: c.o.Lang, Dir: textDir(c.o.Lang), CSS: htmltemplate.CSS(c.css), PostalAddress: strings.TrimSpace(c.o.PostalAddress), Greeting: c.o.Greeting}
+	d := TemplateData{Lang: c.o.Lang, Dir: c.dirOf(c.o.Lang), CSS: htmltemplate.CSS(c.css), PostalAddress: strings.TrimSpace(c.o.PostalAddress), Greeting: c.o.Greeting}
 	d.Site.Title = sanitize(c.o.SiteTitle)
 	d.Site.URL = c.o.SiteURL
 	return d, nil
@@ -470,7 +470,7 @@ func (c *Composer) post(p *posts.Post, excerpt bool) *TemplatePost {
 	if l := strings.TrimSpace(p.Lang); l != "" {
 		tp.Lang = l
 	}
-	tp.Dir = textDir(tp.Lang)
+	tp.Dir = c.dirOf(tp.Lang)
 	for _, a := range p.Authors {
 		if n := sanitize(a.Name); n != "" {
 			tp.Authors = append(tp.Authors, n)

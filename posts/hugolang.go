@@ -17,7 +17,8 @@ import (
 // (https://gohugo.io/content-management/multilingual/) and checked against Hugo 0.111's output:
 //
 //   - The config's languages table lists the languages (key → weight, languageCode, languageName, title,
-//     contentDir, params, baseURL, disabled); defaultContentLanguage (default "en") names the default one.
+//     contentDir, params, baseURL, languageDirection, disabled); defaultContentLanguage (default "en")
+//     names the default one.
 //     disableLanguages, or disabled: true, leaves a language out, with its pages.
 //   - A page is in the language its file name ends in (post.fr.md, index.fr.md in a bundle), else in the
 //     language whose contentDir holds it, else (the site's contentDir) in the default language.
@@ -45,6 +46,7 @@ type Language struct {
 	Description string
 	URL         string // its home page, absolute, without a trailing slash
 	Path        string // the folder of its feeds under the output folder, slash-separated: "" for the root
+	Dir         string // languageDirection, "rtl" or "ltr"; "" when the config does not say (Lang's script decides)
 	Default     bool
 }
 
@@ -103,6 +105,13 @@ func hugoLanguages(m map[string]any, file string, cfg *hugoConfig) (langs []hugo
 			if !readHugoPermalinks(pl, l.permalinks) {
 				cfg.warnings = append(cfg.warnings, Warning{File: file, Msg: "languages." + key + ".permalinks: only the section = pattern form is read; its posts get Hugo's default permalinks"})
 			}
+		}
+		switch d := strings.ToLower(strings.TrimSpace(str(lm["languagedirection"]))); d {
+		case "rtl", "ltr":
+			l.Dir = d
+		case "":
+		default:
+			cfg.warnings = append(cfg.warnings, Warning{File: file, Msg: fmt.Sprintf("languages.%s.languageDirection: %q is neither rtl nor ltr; its emails take the direction of its language's script", key, d)})
 		}
 		l.weight, _ = strconv.Atoi(strings.TrimSpace(str(lm["weight"])))
 		if d := strings.TrimSpace(str(lm["contentdir"])); d != "" {

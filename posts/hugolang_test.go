@@ -2,6 +2,7 @@ package posts
 
 import (
 	"encoding/json"
+	"maps"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -309,5 +310,30 @@ func TestHugoSuffixTranslationRefs(t *testing.T) {
 		if !strings.Contains(c.p.ContentHTML, c.want) {
 			t.Errorf("%s: got %s, want %s in it", c.p.Path, c.p.ContentHTML, c.want)
 		}
+	}
+}
+
+// TestHugoLanguageDirection: a language's languageDirection (rtl or ltr, in any case) is its Dir; a
+// language without one has none (its script decides, in the mailer), and any other value is a warning
+// that names the setting.
+func TestHugoLanguageDirection(t *testing.T) {
+	s := loadHugoSite(t, writeSite(t, map[string]string{
+		"hugo.yaml": "baseURL: https://m.example/\nlanguages:\n  en: {weight: 1}\n  ku: {weight: 2, languageDirection: RTL}\n" +
+			"  ug: {weight: 3, languageDirection: ltr}\n  fr: {weight: 4, languageDirection: sideways}\n",
+		"content/posts/a.md": hugoConfigPost,
+	}), Options{})
+	got := map[string]string{}
+	for _, l := range s.Languages {
+		got[l.Key] = l.Dir
+	}
+	if want := map[string]string{"en": "", "ku": "rtl", "ug": "ltr", "fr": ""}; !maps.Equal(got, want) {
+		t.Errorf("got directions %v, want %v", got, want)
+	}
+	var warned []string
+	for _, w := range s.Warnings {
+		warned = append(warned, w.String())
+	}
+	if want := `hugo.yaml: languages.fr.languageDirection: "sideways" is neither rtl nor ltr`; len(warned) != 1 || !strings.Contains(warned[0], want) {
+		t.Errorf("got warnings %q, want one with %q", warned, want)
 	}
 }
