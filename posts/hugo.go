@@ -1120,7 +1120,8 @@ func shortcodeWarning(p *Post, body []byte) []Warning {
 // hugoRefs finds the URL of the page a ref or relref shortcode names. Herald knows the URLs of the posts
 // it read; for any other page it assumes Hugo's default, the page's path under content. As in Hugo, a
 // ref names a page of the language of the page it is on (or of its lang argument): a translation's ref
-// to posts/a is posts/a's translation. Where the language has no such page, Herald takes the default
+// to posts/a is posts/a's translation; a ref to a file with a language's suffix (posts/a.fr.md) names that
+// language's translation (see resolve). Where the language has no such page, Herald takes the default
 // language's (Hugo stops the build with REF_NOT_FOUND).
 type hugoRefs struct {
 	site     *Site
@@ -1133,6 +1134,15 @@ type hugoRefs struct {
 type refTable struct {
 	byPath map[string]string // "posts/my-post" → URL
 	byName map[string]string // "my-post" → URL, "" when two posts share the name
+}
+
+// langKeys are the keys of the site's languages.
+func (r *hugoRefs) langKeys() map[string]bool {
+	keys := make(map[string]bool, len(r.cfg.languages))
+	for _, l := range r.cfg.languages {
+		keys[l.Key] = true
+	}
+	return keys
 }
 
 // key is the key of lang in tables.
@@ -1184,8 +1194,21 @@ func (r *hugoRefs) resolve(target, lang string) string {
 		frag = "#" + frag
 	}
 	t = strings.Trim(t, "/")
+	file := false
 	if ext := path.Ext(t); hugoContentExts[strings.ToLower(ext)] {
-		t = strings.TrimSuffix(t, ext)
+		t, file = strings.TrimSuffix(t, ext), true
+	}
+	// A language's suffix (posts/a.fr): with a content extension it names that language's translation by
+	// its file (Hugo finds it only from a page of that language; Herald from any); without one, Hugo takes
+	// ".fr" for an extension, and finds the page's language's posts/a (checked against Hugo 0.111).
+	if len(r.cfg.languages) > 0 {
+		dir, base := path.Split(t)
+		if name, key := hugoLangSuffix(base, r.langKeys()); key != "" {
+			t = dir + name
+			if file {
+				lang = r.key(key)
+			}
+		}
 	}
 	t = strings.TrimSuffix(strings.TrimSuffix(t, "/_index"), "/index")
 	if t == "" {

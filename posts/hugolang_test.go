@@ -337,3 +337,26 @@ func TestHugoLanguageDirection(t *testing.T) {
 		t.Errorf("got warnings %q, want one with %q", warned, want)
 	}
 }
+
+// TestHugoRefCrossLanguageSuffix: a ref that names another language's translation by its file
+// (posts/a.fr.md from an English page), which Hugo stops at with REF_NOT_FOUND, links to that
+// translation; a suffix of no language of the site is part of the name, as before.
+func TestHugoRefCrossLanguageSuffix(t *testing.T) {
+	dir := writeSite(t, map[string]string{
+		"hugo.yaml":             "baseURL: https://m.example/\nlanguages:\n  en: {weight: 1}\n  fr: {weight: 2}\n",
+		"content/posts/a.md":    hugoConfigPost,
+		"content/posts/a.fr.md": "---\ntitle: A fr\nslug: a-fr\ndate: 2024-03-04\n---\nA.\n",
+		"content/posts/b.md": "---\ntitle: B\ndate: 2024-03-03\n---\n[fr]({{< ref \"posts/a.fr.md\" >}}) " +
+			"[other]({{< ref \"posts/a.xx.md\" >}})\n",
+	})
+	s := loadHugoSite(t, dir, Options{})
+	b := postByPath(s, "content/posts/b.md")
+	if _, err := s.Render(t.Context(), []*Post{b}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`<a href="https://m.example/fr/posts/a-fr/">fr</a>`, `<a href="https://m.example/posts/a.xx/">other</a>`} {
+		if !strings.Contains(b.ContentHTML, want) {
+			t.Errorf("got %s, want %s in it", b.ContentHTML, want)
+		}
+	}
+}

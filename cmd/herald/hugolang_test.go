@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 
 	"golang.org/x/net/html"
@@ -152,6 +153,57 @@ func TestHugoLanguagesEmail(t *testing.T) {
 		}
 		if !regexp.MustCompile(tt.home).Match(b) {
 			t.Errorf("%s: no %s in\n%s", tt.post, tt.home, b)
+		}
+	}
+}
+
+// TestHugoRefLanguageSuffixAgainstHugo: a ref that names a translation by its language's suffix
+// (posts/a.fr.md, a.fr.md, posts/a.fr, a.en.md) links where Hugo links it, from a page of either language.
+// Hugo finds a suffixed file name only from a page of that language (REF_NOT_FOUND from another, which
+// posts' TestHugoRefCrossLanguageSuffix covers), and takes a suffix without a content extension for an
+// extension: posts/a.fr on an English page is the English posts/a.
+func TestHugoRefLanguageSuffixAgainstHugo(t *testing.T) {
+	refs := func(targets ...string) string {
+		var b strings.Builder
+		for _, target := range targets {
+			b.WriteString("[" + target + `]({{< ref "` + target + `" >}}) `)
+		}
+		return b.String()
+	}
+	dir := t.TempDir()
+	for name, body := range map[string]string{
+		"hugo.yaml":                    "baseURL: https://m.example/\nlanguages:\n  en: {weight: 1}\n  fr: {weight: 2}\n",
+		"layouts/_default/single.html": "<article>{{ .Content }}</article>\n",
+		"layouts/_default/list.html":   "list\n",
+		"content/posts/a.md":           "---\ntitle: A\ndate: 2024-03-04\n---\nA.\n",
+		"content/posts/a.fr.md":        "---\ntitle: A fr\nslug: a-fr\ndate: 2024-03-04\n---\nA fr.\n",
+		"content/posts/b.md":           "---\ntitle: B\ndate: 2024-03-03\n---\n" + refs("posts/a.fr", "posts/a.md", "a.en.md") + "\n",
+		"content/posts/b.fr.md": "---\ntitle: B fr\ndate: 2024-03-03\n---\n" +
+			refs("posts/a.fr.md", "a.fr.md", "/posts/a.fr.md", "posts/a.fr", "posts/a.md") + "\n",
+	} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pages := builtPages(t, hugoBuild(t, dir), "https://m.example/")
+	if _, errOut, err := runHerald(t, testEnv(), "build", "-C", dir, "--limit", "0"); err != nil {
+		t.Fatalf("herald build: %v\n%s", err, errOut)
+	}
+	for _, feed := range []string{"atom.xml", filepath.Join("fr", "atom.xml")} {
+		for _, it := range parseFeed(t, filepath.Join(dir, "public", feed)).Items {
+			if !strings.Contains(it.Link, "/posts/b/") {
+				continue
+			}
+			want := urlsIn(pages[it.Link])
+			if len(want) == 0 {
+				t.Fatalf("%s: Hugo's page has no links", it.Link)
+			}
+			if got := urlsIn(it.Content); !slices.Equal(got, want) {
+				t.Errorf("%s: Herald's links %q, Hugo's %q", it.Link, got, want)
+			}
 		}
 	}
 }
