@@ -1,8 +1,13 @@
 // Command smtpsink is an SMTP server that accepts every message and throws it away: the fast peer of the
-// mail benchmark (bench/send.sh). It counts what it took and prints the count when stopped.
+// mail benchmarks (bench/send.sh, bench/ledger.sh). It counts what it took and prints the count when
+// stopped. With -delay it waits that long before each reply to MAIL, RCPT and the end of DATA, as a server
+// across a network does.
+//
+//	smtpsink [-delay 1ms] 127.0.0.1:PORT
 package main
 
 import (
+	"flag"
 	"fmt"
 	"io"
 	"log"
@@ -11,35 +16,47 @@ import (
 	"os/signal"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/emersion/go-smtp"
 )
 
 var received atomic.Int64
 
-type session struct{}
+type session struct{ delay time.Duration }
 
-func (session) Mail(string, *smtp.MailOptions) error { return nil }
-func (session) Rcpt(string, *smtp.RcptOptions) error { return nil }
-func (session) Data(r io.Reader) error {
+func (s session) Mail(string, *smtp.MailOptions) error {
+	time.Sleep(s.delay)
+	return nil
+}
+
+func (s session) Rcpt(string, *smtp.RcptOptions) error {
+	time.Sleep(s.delay)
+	return nil
+}
+
+func (s session) Data(r io.Reader) error {
 	if _, err := io.Copy(io.Discard, r); err != nil {
 		return err
 	}
 	received.Add(1)
+	time.Sleep(s.delay)
 	return nil
 }
 func (session) Reset()        {}
 func (session) Logout() error { return nil }
 
 func main() {
-	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: smtpsink 127.0.0.1:PORT")
+	delay := flag.Duration("delay", 0, "how long to wait before each reply to MAIL, RCPT and the end of DATA")
+	flag.Parse()
+	if flag.NArg() != 1 {
+		fmt.Fprintln(os.Stderr, "usage: smtpsink [-delay 1ms] 127.0.0.1:PORT")
 		os.Exit(2)
 	}
-	s := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return session{}, nil }))
+	s := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return session{delay: *delay}, nil }))
 	s.Domain = "localhost"
 	s.ErrorLog = log.New(io.Discard, "", 0)
-	l, err := net.Listen("tcp", os.Args[1])
+	l, err := net.Listen("tcp", flag.Arg(0))
 	if err != nil {
 		log.Fatal(err)
 	}
