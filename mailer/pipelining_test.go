@@ -3,6 +3,7 @@ package mailer
 import (
 	"bufio"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"strings"
@@ -285,4 +286,41 @@ func scriptServer(t *testing.T, ext string, play func(s *script)) *SMTPSender {
 		play(s)
 	}()
 	return dial(t, SMTPConfig{Host: "127.0.0.1", Port: l.Addr().(*net.TCPAddr).Port, TLS: TLSNone, HELO: "herald.test", Timeout: 5 * time.Second})
+}
+
+// TestPipelinedLoneDotFails: when the lone "." after a DATA taken despite a refused recipient cannot go
+// out, the result is still the refusal (Failed at RCPT TO), not a network error (Deferred), and the
+// connection is closed.
+func TestPipelinedLoneDotFails(t *testing.T) {
+	sender := make(chan *SMTPSender, 1)
+	s := scriptServer(t, "PIPELINING", func(sc *script) {
+		sc.read() // MAIL FROM
+		sc.read() // RCPT TO
+		sc.read() // DATA
+		sc.say("250 sender ok")
+		sc.say("550 5.1.1 no such user")
+		// Before the 354 reaches it, the client's side of the connection stops sending: its "." fails.
+		snd := <-sender
+		snd.mu.Lock()
+		conn := snd.conn
+		snd.mu.Unlock()
+		if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
+			t.Error(err)
+		}
+		sc.say("354 go on, wrongly")
+		sc.read()
+	})
+	sender <- s
+	c := newTestComposer(t, testOptions())
+	m, err := c.Post(testRecipient(), testPosts()[0], "delivery/1", sendDate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Send(t.Context(), m)
+	if got, reason := Classify(err); got != Failed || !strings.HasPrefix(reason, "RCPT TO") || !errors.Is(err, errClosed) {
+		t.Errorf("got %v (%s, %q), want Failed at RCPT TO, the connection closed", err, got, reason)
+	}
+	if err := s.Send(t.Context(), m); !errors.Is(err, errConnGone) {
+		t.Errorf("the next send: got %v, want the connection gone", err)
+	}
 }

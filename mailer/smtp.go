@@ -513,10 +513,13 @@ func (s *SMTPSender) pipelinedEnvelope(m *Message) error {
 	}{{stageMail, 250}, {stageRcpt, 25}, {stageData, 354}} {
 		_, _, err := t.ReadResponse(step.code)
 		if err == nil && step.stage == stageData && refused != nil {
-			// DATA taken after a refusal: end it with nothing in it.
+			// DATA taken after a refusal: end it with nothing in it. The refusal is the result even
+			// when the "." cannot go out; the connection is then closed, which drops the transaction
+			// (RFC 5321 §3.8).
 			t.W.WriteString(".\r\n")
 			if err := t.W.Flush(); err != nil {
-				return s.fail(stageData, err)
+				s.drop(fmt.Errorf("end a DATA taken after a refused recipient: %w", err))
+				return errors.Join(refused, errClosed)
 			}
 			t.ReadResponse(250) //nolint:errcheck // the reply to an empty message with no recipient
 		}
