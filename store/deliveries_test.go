@@ -1352,3 +1352,45 @@ func TestSubscriberDeliveries(t *testing.T) {
 		t.Errorf("an erased subscriber's deliveries: got %+v, want none", got)
 	}
 }
+
+// TestLedgerStatementsCompareInPlace: the ledger's two UPDATEs of a delivery's status, run twice for each
+// message sent, build no temporary b-tree (SQLite's OpenEphemeral) since version 14. Version 13's CHECK on
+// status, an IN list of seven values, built one for every row checked: 13% of a commit's CPU time.
+func TestLedgerStatementsCompareInPlace(t *testing.T) {
+	opcodes := func(s *sqliteStore, q string) []string {
+		t.Helper()
+		rows, err := s.db.QueryContext(t.Context(), "EXPLAIN "+q, "2025-01-01", 1, "<m@example.com>", nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var ops []string
+		for rows.Next() {
+			var addr, p1, p2, p3, p5 int
+			var op string
+			var p4, comment any
+			if err := rows.Scan(&addr, &op, &p1, &p2, &p3, &p4, &p5, &comment); err != nil {
+				t.Fatal(err)
+			}
+			ops = append(ops, op)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return ops
+	}
+	old, err := open(t.Context(), filepath.Join(t.TempDir(), "v13.db"), 13)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	s := openStore(t, filepath.Join(t.TempDir(), "h.db"))
+	for name, q := range map[string]string{"markSending": markSending, "recordOutcome": recordOutcome} {
+		if ops := opcodes(old, q); !slices.Contains(ops, "OpenEphemeral") {
+			t.Errorf("%s on version 13: got opcodes %v, want an OpenEphemeral (the check cannot see one)", name, ops)
+		}
+		if ops := opcodes(s, q); len(ops) == 0 || slices.Contains(ops, "OpenEphemeral") {
+			t.Errorf("%s: got opcodes %v, want some and no OpenEphemeral", name, ops)
+		}
+	}
+}

@@ -308,6 +308,35 @@ var fillers = []func(t *testing.T, s *sqliteStore){
 			}
 		}
 	},
+	func(t *testing.T, s *sqliteStore) {
+		// Version 14 checks a delivery's status with ORs: the first queued delivery goes through the
+		// ledger, every status of the model is taken, and a status of no delivery is still refused.
+		var id int64
+		if err := s.db.QueryRowContext(t.Context(), "SELECT MIN(id) FROM deliveries WHERE status = 'queued'").Scan(&id); err != nil || id == 0 {
+			t.Fatalf("got queued delivery %d, %v, want one", id, err)
+		}
+		at := time.Date(2025, 4, 1, 8, 0, 0, 0, time.UTC)
+		if _, err := s.Commit(t.Context(), nil, []Attempt{{DeliveryID: id, MessageID: "<v14@example.com>"}}, at); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Commit(t.Context(), []Outcome{{DeliveryID: id, Status: Sent, At: at}}, nil, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		tx, err := s.db.BeginTx(t.Context(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback() //nolint:errcheck // the statuses are tried, not kept
+		for _, status := range []string{Queued, Sending, Sent, Deferred, Failed, Unknown, Cancelled} {
+			if _, err := tx.ExecContext(t.Context(), "UPDATE deliveries SET status = ? WHERE id = ?", status, id); err != nil {
+				t.Errorf("status %s: %v", status, err)
+			}
+		}
+		if _, err := tx.ExecContext(t.Context(), "UPDATE deliveries SET status = 'lost' WHERE id = ?", id); err == nil ||
+			!strings.Contains(err.Error(), "CHECK constraint failed") {
+			t.Errorf("a status of no delivery: got %v, want the CHECK to refuse it", err)
+		}
+	},
 }
 
 // onSite is the store's items that are on the site, as a run sees them.
