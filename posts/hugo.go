@@ -1118,11 +1118,12 @@ func shortcodeWarning(p *Post, body []byte) []Warning {
 }
 
 // hugoRefs finds the URL of the page a ref or relref shortcode names. Herald knows the URLs of the posts
-// it read; for any other page it assumes Hugo's default, the page's path under content. As in Hugo, a
-// ref names a page of the language of the page it is on (or of its lang argument): a translation's ref
-// to posts/a is posts/a's translation; a ref to a file with a language's suffix (posts/a.fr.md) names that
-// language's translation (see resolve). Where the language has no such page, Herald takes the default
-// language's (Hugo stops the build with REF_NOT_FOUND).
+// it read; for any other page it assumes Hugo's default, the page's path under content below its
+// language's home (/fr/posts/ for the section posts from a French page). As in Hugo, a ref names a page of
+// the language of the page it is on (or of its lang argument): a translation's ref to posts/a is posts/a's
+// translation; a ref to a file with a language's suffix (posts/a.fr.md) names that language's translation
+// (see resolve). Where the language has no such page, Herald takes the default language's (Hugo stops the
+// build with REF_NOT_FOUND).
 type hugoRefs struct {
 	site     *Site
 	cfg      *hugoConfig
@@ -1212,7 +1213,10 @@ func (r *hugoRefs) resolve(target, lang string) string {
 	}
 	t = strings.TrimSuffix(strings.TrimSuffix(t, "/_index"), "/index")
 	if t == "" {
-		return frag
+		if strings.TrimSpace(target) == frag {
+			return frag // an anchor of the page itself
+		}
+		return r.home(lang) + "/" + frag
 	}
 	key := strings.ToLower(t)
 	if u := cmp.Or(r.tables[lang].find(key), r.tables[""].find(key)); u != "" {
@@ -1222,5 +1226,18 @@ func (r *hugoRefs) resolve(target, lang string) string {
 	for i, s := range segs {
 		segs[i] = r.cfg.urlize(s)
 	}
-	return r.site.URL + hugoFinish(escapeHugoPath("/"+strings.Join(segs, "/")+"/"), r.cfg.ugly) + frag
+	return r.home(lang) + hugoFinish(escapeHugoPath("/"+strings.Join(segs, "/")+"/"), r.cfg.ugly) + frag
+}
+
+// home is the URL of the home page of the language lang (a key of tables), without a trailing slash: a
+// page that is no post (a section, an about page) is under it, as in Hugo (/fr/posts/ from a French page).
+func (r *hugoRefs) home(lang string) string {
+	l := r.cfg.language(lang)
+	if lang == "" {
+		l = r.cfg.defaultLanguage()
+	}
+	if l == nil {
+		return r.site.URL
+	}
+	return firstNonEmpty(l.host, r.site.URL) + l.prefix
 }

@@ -360,3 +360,39 @@ func TestHugoRefCrossLanguageSuffix(t *testing.T) {
 		}
 	}
 }
+
+// TestHugoRefOtherPagesOfALanguage: a ref to a page Herald did not read (a section, a page that is no
+// post) or to the home page ("/") links under the home of the language it names, as in Hugo 0.111:
+// /fr/posts/ from a French page, /en/about/ with the default language in its folder too.
+func TestHugoRefOtherPagesOfALanguage(t *testing.T) {
+	refs := "[section]({{< ref \"posts\" >}}) [index]({{< ref \"posts/_index.fr.md\" >}}) " +
+		"[about]({{< ref \"about\" >}}) [home]({{< ref \"/\" >}}) [anchor]({{< ref \"#x\" >}})\n"
+	for _, tt := range []struct {
+		name, config, page string
+		want               []string
+	}{
+		{"French page", "", "content/posts/b.fr.md", []string{`<a href="https://m.example/fr/posts/">section</a>`,
+			`<a href="https://m.example/fr/posts/">index</a>`, `<a href="https://m.example/fr/about/">about</a>`,
+			`<a href="https://m.example/fr/">home</a>`, `<a href="https://m.example/fr/posts/b/#x">anchor</a>`}},
+		{"default language in its folder", "defaultContentLanguageInSubdir: true\n", "content/posts/b.md",
+			[]string{`<a href="https://m.example/en/posts/">section</a>`, `<a href="https://m.example/en/about/">about</a>`,
+				`<a href="https://m.example/en/">home</a>`}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := loadHugoSite(t, writeSite(t, map[string]string{
+				"hugo.yaml":          "baseURL: https://m.example/\n" + tt.config + "languages:\n  en: {weight: 1}\n  fr: {weight: 2}\n",
+				"content/posts/a.md": hugoConfigPost,
+				tt.page:              "---\ntitle: B\ndate: 2024-03-03\n---\n" + refs,
+			}), Options{})
+			b := postByPath(s, tt.page)
+			if _, err := s.Render(t.Context(), []*Post{b}); err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(b.ContentHTML, want) {
+					t.Errorf("got %s, want %s in it", b.ContentHTML, want)
+				}
+			}
+		})
+	}
+}
