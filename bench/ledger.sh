@@ -27,9 +27,14 @@ WORK="$(mktemp -d)"; SINK=; trap 'if [[ -n $SINK ]]; then kill "$SINK" 2>/dev/nu
 ADDR=
 if [[ -z $INPROCESS ]]; then
   PORT=$(( 20000 + RANDOM % 20000 ))
-  "$WORK/sink" -delay "${DELAY:-0s}" "127.0.0.1:$PORT" > "$WORK/sink.out" & SINK=$!
+  "$WORK/sink" -delay "${DELAY:-0s}" "127.0.0.1:$PORT" > "$WORK/sink.out" 2>&1 & SINK=$!
   ADDR=127.0.0.1:$PORT
-  for ((t = 0; t < 50; t++)); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
+  for ((t = 0; ; t++)); do
+    kill -0 "$SINK" 2>/dev/null || { echo "bench: smtpsink did not start: $(cat "$WORK/sink.out")" >&2; exit 1; }
+    (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
+    ((t < 50)) || { echo "bench: smtpsink does not answer on 127.0.0.1:$PORT" >&2; exit 1; }
+    sleep 0.1
+  done
 fi
 cd "$ROOT/cmd/herald"
 for ((i = 1; i <= ROUNDS; i++)); do

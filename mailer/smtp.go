@@ -675,8 +675,8 @@ func (s *SMTPSender) fail(stage string, err error) *smtpError {
 // reset: SendAfter closes the connection. When the RSET fails, the connection is unusable.
 func (s *SMTPSender) abandon(err error) error {
 	var se *smtpError
-	if errors.As(err, &se) && se.code() == 0 {
-		return err
+	if errors.As(err, &se) && se.code() == 0 || errors.Is(err, errClosed) {
+		return err // the connection is gone already: no RSET
 	}
 	if rerr := s.sc.Reset(); rerr != nil {
 		s.drop(fmt.Errorf("RSET after an abandoned message: %w", rerr))

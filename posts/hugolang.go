@@ -106,9 +106,9 @@ func hugoLanguages(m map[string]any, file string, cfg *hugoConfig) (langs []hugo
 				cfg.warnings = append(cfg.warnings, Warning{File: file, Msg: "languages." + key + ".permalinks: only the section = pattern form is read; its posts get Hugo's default permalinks"})
 			}
 		}
-		switch d := strings.ToLower(strings.TrimSpace(str(lm["languagedirection"]))); d {
+		switch d := strings.TrimSpace(str(lm["languagedirection"])); strings.ToLower(d) {
 		case "rtl", "ltr":
-			l.Dir = d
+			l.Dir = strings.ToLower(d)
 		case "":
 		default:
 			cfg.warnings = append(cfg.warnings, Warning{File: file, Msg: fmt.Sprintf("languages.%s.languageDirection: %q is neither rtl nor ltr; its emails take the direction of its language's script", key, d)})

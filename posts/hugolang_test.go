@@ -319,7 +319,7 @@ func TestHugoSuffixTranslationRefs(t *testing.T) {
 func TestHugoLanguageDirection(t *testing.T) {
 	s := loadHugoSite(t, writeSite(t, map[string]string{
 		"hugo.yaml": "baseURL: https://m.example/\nlanguages:\n  en: {weight: 1}\n  ku: {weight: 2, languageDirection: RTL}\n" +
-			"  ug: {weight: 3, languageDirection: ltr}\n  fr: {weight: 4, languageDirection: sideways}\n",
+			"  ug: {weight: 3, languageDirection: ltr}\n  fr: {weight: 4, languageDirection: Sideways}\n",
 		"content/posts/a.md": hugoConfigPost,
 	}), Options{})
 	got := map[string]string{}
@@ -333,7 +333,7 @@ func TestHugoLanguageDirection(t *testing.T) {
 	for _, w := range s.Warnings {
 		warned = append(warned, w.String())
 	}
-	if want := `hugo.yaml: languages.fr.languageDirection: "sideways" is neither rtl nor ltr`; len(warned) != 1 || !strings.Contains(warned[0], want) {
+	if want := `hugo.yaml: languages.fr.languageDirection: "Sideways" is neither rtl nor ltr`; len(warned) != 1 || !strings.Contains(warned[0], want) {
 		t.Errorf("got warnings %q, want one with %q", warned, want)
 	}
 }
