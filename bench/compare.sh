@@ -129,7 +129,7 @@ setup_send() {
   pf=$(postfix)
   export LD_LIBRARY_PATH="$pf/usr/lib/postfix${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   [[ $(id -u) -ne 0 ]] || user=(-u nobody) # smtp-sink refuses to run as root
-  port=$(( 20000 + RANDOM % 20000 ))
+  port=$(( 20000 + RANDOM % 12000 )) # below the ephemeral ports (32768 on), which connections take
   "$pf/usr/sbin/smtp-sink" "${user[@]}" "127.0.0.1:$port" 1024 >"$WORK/sink.log" 2>&1 &
   SINK=$!
   for ((i = 0; i < 50; i++)); do

@@ -26,7 +26,7 @@ WORK="$(mktemp -d)"; SINK=; trap 'if [[ -n $SINK ]]; then kill "$SINK" 2>/dev/nu
 (cd "$ROOT" && go test -c -o "$WORK/herald.test" ./cmd/herald && go build -o "$WORK/sink" ./bench/smtpsink)
 ADDR=
 if [[ -z $INPROCESS ]]; then
-  PORT=$(( 20000 + RANDOM % 20000 ))
+  PORT=$(( 20000 + RANDOM % 12000 )) # below the ephemeral ports (32768 on), which connections take
   "$WORK/sink" -delay "${DELAY:-0s}" "127.0.0.1:$PORT" > "$WORK/sink.out" 2>&1 & SINK=$!
   ADDR=127.0.0.1:$PORT
   for ((t = 0; ; t++)); do

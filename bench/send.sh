@@ -16,8 +16,8 @@ done
 [[ -x /usr/bin/time ]] || { echo "bench: /usr/bin/time is missing (apt-get install time)" >&2; exit 1; }
 WORK="$(mktemp -d)"; trap 'kill $SINK 2>/dev/null || true; rm -rf "$WORK"' EXIT
 (cd "$ROOT" && go build -trimpath -o "$WORK/herald" ./cmd/herald && go build -trimpath -o "$WORK/sink" ./bench/smtpsink)
-PORT=$(( 20000 + RANDOM % 20000 ))
-"$WORK/sink" "127.0.0.1:$PORT" > "$WORK/sink.out" & SINK=$!
+PORT=$(( 20000 + RANDOM % 12000 )) # below the ephemeral ports (32768 on), which connections take
+"$WORK/sink" "127.0.0.1:$PORT" > "$WORK/sink.out" 2>&1 & SINK=$!
 S="$WORK/site"; mkdir -p "$S/_posts"
 printf 'title: Bench\nurl: https://blog.example.com\n' > "$S/_config.yml"
 printf 'from: "Jane <jane@blog.example.com>"\npostal_address: 1 Main St\nbase_url: https://news.example.com\nsmtp: smtp://127.0.0.1:%s?tls=none\n' "$PORT" > "$S/herald.yaml"
@@ -39,5 +39,6 @@ while [[ -n "$HP" && -d /proc/$HP ]]; do
   sleep 0.5
 done
 wait "$SEND"
+kill -0 "$SINK" 2>/dev/null || { echo "bench: the sink stopped during the send: $(cat "$WORK/sink.out")" >&2; exit 1; }
 read -r wall rss < "$WORK/t"
 awk -v n="$N" -v w="$wall" -v r="$rss" -v a="$anon" -v c="$conns" 'BEGIN { printf "subscribers %d: %.1f s, %d msgs/s, peak RSS %.1f MB (anonymous %.1f MB), store connections %d\n", n, w, n / w, r / 1024, a / 1024, c }'
