@@ -16,35 +16,12 @@ import (
 	"os/signal"
 	"sync/atomic"
 	"syscall"
-	"time"
 
 	"github.com/emersion/go-smtp"
+	"github.com/heraldhq/herald/internal/smtpsink"
 )
 
 var received atomic.Int64
-
-type session struct{ delay time.Duration }
-
-func (s session) Mail(string, *smtp.MailOptions) error {
-	time.Sleep(s.delay)
-	return nil
-}
-
-func (s session) Rcpt(string, *smtp.RcptOptions) error {
-	time.Sleep(s.delay)
-	return nil
-}
-
-func (s session) Data(r io.Reader) error {
-	if _, err := io.Copy(io.Discard, r); err != nil {
-		return err
-	}
-	received.Add(1)
-	time.Sleep(s.delay)
-	return nil
-}
-func (session) Reset()        {}
-func (session) Logout() error { return nil }
 
 func main() {
 	delay := flag.Duration("delay", 0, "how long to wait before each reply to MAIL, RCPT and the end of DATA")
@@ -53,7 +30,9 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: smtpsink [-delay 1ms] 127.0.0.1:PORT")
 		os.Exit(2)
 	}
-	s := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return session{delay: *delay}, nil }))
+	s := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) {
+		return smtpsink.Session{Delay: *delay, Received: &received}, nil
+	}))
 	s.Domain = "localhost"
 	s.ErrorLog = log.New(io.Discard, "", 0)
 	l, err := net.Listen("tcp", flag.Arg(0))

@@ -13,31 +13,9 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+	"github.com/heraldhq/herald/internal/smtpsink"
 	"github.com/heraldhq/herald/mailer"
 )
-
-// sinkSession accepts and discards every message: a fast SMTP sink on loopback. With a delay it waits
-// that long before each reply to MAIL, RCPT and the end of DATA, as a server across a network does
-// (HERALD_BENCH_SMTP_DELAY, such as 1ms).
-type sinkSession struct{ delay time.Duration }
-
-func (s sinkSession) Mail(string, *smtp.MailOptions) error {
-	time.Sleep(s.delay)
-	return nil
-}
-
-func (s sinkSession) Rcpt(string, *smtp.RcptOptions) error {
-	time.Sleep(s.delay)
-	return nil
-}
-
-func (s sinkSession) Data(r io.Reader) error {
-	_, err := io.Copy(io.Discard, r)
-	time.Sleep(s.delay)
-	return err
-}
-func (sinkSession) Reset()        {}
-func (sinkSession) Logout() error { return nil }
 
 // BenchmarkSend sends one new post to 10,000 subscribers (HERALD_BENCH_SUBSCRIBERS to change it) over
 // loopback with 4 connections, through the whole of herald send: plan, compose, the engine and the
@@ -65,7 +43,7 @@ func benchmarkSend(b *testing.B, ledger string) {
 	// not share the Go scheduler with herald's connections and its ledger.
 	addr := os.Getenv("HERALD_BENCH_SMTP")
 	if addr == "" {
-		addr = serveSMTP(b, func() smtp.Session { return sinkSession{delay: delay} })
+		addr = serveSMTP(b, func() smtp.Session { return smtpsink.Session{Delay: delay} })
 	}
 
 	var cpuUsed time.Duration

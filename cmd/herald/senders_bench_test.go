@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+	"github.com/heraldhq/herald/internal/smtpsink"
 	"github.com/heraldhq/herald/mailer"
 	"github.com/heraldhq/herald/store"
 )
@@ -32,7 +33,7 @@ func BenchmarkSenders(b *testing.B) {
 		subscribers = n
 	}
 	delay, _ := time.ParseDuration(os.Getenv("HERALD_BENCH_SMTP_DELAY"))
-	addr := serveSMTP(b, func() smtp.Session { return sinkSession{delay: delay} })
+	addr := serveSMTP(b, func() smtp.Session { return smtpsink.Session{Delay: delay} })
 	cases := []struct {
 		store   string
 		senders int
